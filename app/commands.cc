@@ -1,0 +1,32 @@
+#include "commands.h"
+
+#include <cstdio>
+
+#include "worker/worker.h"
+
+namespace nbi::cli {
+
+namespace {
+int g_exit_code = 0;
+}
+
+int ExitCode() { return g_exit_code; }
+void SetExitCode(int code) { g_exit_code = code; }
+
+void Fail(const Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  bool user = s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound;
+  g_exit_code = user ? 2 : 1;
+}
+
+void RegisterCommands(CLI::App& app) {
+  RegisterScoreCommands(app);
+  RegisterStoreCommands(app);
+  RegisterWorkerCommands(app);
+}
+
+Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text) {
+  return ParseDurationMs(name, text);
+}
+
+}  // namespace nbi::cli

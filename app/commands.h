@@ -1,0 +1,35 @@
+// Subcommand registration. Each Register* adds one subcommand whose callback runs the command
+// and records its exit code (0 ok, 1 runtime failure, 2 bad input).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include <cstdio>
+#include <memory>
+#include <vector>
+
+#include "common/status.h"
+#include "store/store.h"
+
+namespace nbi::cli {
+
+void RegisterCommands(CLI::App& app);
+int ExitCode();
+void SetExitCode(int code);
+
+// Prints "error: <message>" to stderr and sets the exit code from the status (2 for invalid
+// input / not found, 1 otherwise).
+void Fail(const Status& s);
+
+void RegisterScoreCommands(CLI::App& app);   // score, heatmap
+void RegisterStoreCommands(CLI::App& app);   // migrate, import, cities, jobs, schedule
+void RegisterWorkerCommands(CLI::App& app);  // worker, process-jobs
+
+// The store named by DATABASE_URL (default sqlite:nearbyindex.db), migrated.
+Result<std::unique_ptr<Store>> OpenConfiguredStore();
+Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text);
+void PrintJobTable(const std::vector<Job>& jobs);
+void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to);
+
+}  // namespace nbi::cli

@@ -1,0 +1,19 @@
+// nearbyindex: the command-line entry point. Each subcommand is a thin layer over the library.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"NearbyIndex engine: accessibility heatmaps from OpenStreetMap POIs"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help of every subcommand");
+  nbi::cli::RegisterCommands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return nbi::cli::ExitCode();
+}

@@ -1,0 +1,149 @@
+// `score` and `heatmap`: scoring straight from a POI file, no database involved.
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "poi/import.h"
+#include "score/score_json.h"
+#include "score/scorer.h"
+
+namespace nbi::cli {
+
+namespace {
+
+Result<SpatialIndex> LoadIndex(const std::string& path) {
+  auto pois = ImportPois(path);
+  if (!pois.ok()) return pois.status();
+  return SpatialIndex(std::move(pois).value());
+}
+
+// Score bands of the map's colour scale (SPEC §7).
+struct Band {
+  const char* name;
+  int lo, hi;
+};
+constexpr Band kBands[] = {{"<30 (none)", 0, 29}, {"30-44", 30, 44}, {"45-59", 45, 59},
+                           {"60-77", 60, 77},     {"78-83", 78, 83}, {"84-87", 84, 87},
+                           {"88-91", 88, 91},     {"92-100", 92, 100}};
+
+std::string ShortestDouble(double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, r.ptr);
+}
+
+Status WriteCells(const std::string& out, const GridRegion& g, const std::vector<uint8_t>& scores) {
+  bool geojson = out.ends_with(".geojson") || out.ends_with(".json");
+  if (!geojson && !out.ends_with(".csv")) {
+    return Status::Invalid(fmt::format("--out {}: use a .csv, .geojson or .json file name", out));
+  }
+  std::string tmp = out + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f) return Status::Invalid(fmt::format("--out {}: cannot open for writing", out));
+    if (geojson) f << "{\"type\":\"FeatureCollection\",\"features\":[\n";
+    else f << "lat,lng,score\n";
+    for (int64_t n = 0; n < g.cell_count(); ++n) {
+      LatLng c = g.CellAt(n);
+      if (geojson) {
+        f << (n ? ",\n" : "") << R"({"type":"Feature","geometry":{"type":"Point","coordinates":[)"
+          << ShortestDouble(c.lng) << ',' << ShortestDouble(c.lat) << "]},\"properties\":{\"score\":"
+          << int(scores[n]) << "}}";
+      } else {
+        f << ShortestDouble(c.lat) << ',' << ShortestDouble(c.lng) << ',' << int(scores[n]) << '\n';
+      }
+    }
+    if (geojson) f << "\n]}\n";
+    f.flush();
+    if (!f) return Status::Internal(fmt::format("--out {}: write failed", out));
+  }
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+    return Status::Internal(fmt::format("--out {}: cannot rename the finished file into place", out));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to) {
+  std::array<int64_t, std::size(kBands)> n{};
+  int64_t sum = 0;
+  for (uint8_t s : scores) {
+    sum += s;
+    for (size_t b = 0; b < std::size(kBands); ++b) {
+      if (s >= kBands[b].lo && s <= kBands[b].hi) ++n[b];
+    }
+  }
+  std::fprintf(to, "Score distribution (mean %.1f):\n",
+               scores.empty() ? 0.0 : double(sum) / double(scores.size()));
+  for (size_t b = 0; b < std::size(kBands); ++b) {
+    double pct = scores.empty() ? 0 : 100.0 * double(n[b]) / double(scores.size());
+    std::fprintf(to, "  %-11s %9lld cells %5.1f%%\n", kBands[b].name, (long long)n[b], pct);
+  }
+}
+
+void RegisterScoreCommands(CLI::App& app) {
+  {
+    auto* cmd = app.add_subcommand("score", "Print the point score at LAT LNG as JSON");
+    struct Opts {
+      std::string osm;
+      double lat = 0, lng = 0;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("--osm", o->osm, "POI file (.osm.pbf/.osm/.osm.bz2/.osm.gz/.geojson/.json/.csv)")
+        ->required();
+    cmd->add_option("lat", o->lat, "latitude")->required();
+    cmd->add_option("lng", o->lng, "longitude")->required();
+    cmd->callback([o] {
+      auto at = LatLng::Make(o->lat, o->lng, "point");
+      if (!at.ok()) return Fail(at.status());
+      auto index = LoadIndex(o->osm);
+      if (!index.ok()) return Fail(index.status());
+      PointScore ps = ScorePoint(*index, *at);
+      std::printf("%s\n", PointScoreJson(ps, *index).dump(2).c_str());
+    });
+  }
+  {
+    auto* cmd = app.add_subcommand("heatmap", "Compute a heatmap from a POI file into a CSV/GeoJSON file");
+    struct Opts {
+      std::string osm, bbox, model = "grocery", out;
+      double step = 0.0025;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("--osm", o->osm, "POI file")->required();
+    cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng")->required();
+    cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")->capture_default_str();
+    cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
+    cmd->add_option("--out", o->out, "output file: .csv (lat,lng,score) or .geojson")->required();
+    cmd->callback([o] {
+      auto box = BBox::Parse(o->bbox);
+      if (!box.ok()) return Fail(box.status());
+      auto model = ParseHeatModel(o->model);
+      if (!model) return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
+      auto grid = GridRegion::Make(*box, o->step);
+      if (!grid.ok()) return Fail(grid.status());
+      auto index = LoadIndex(o->osm);
+      if (!index.ok()) return Fail(index.status());
+      std::vector<uint8_t> scores(grid->cell_count());
+      ScoreCells(*index, *grid, 0, grid->cell_count(), *model, scores.data());
+      Status st = WriteCells(o->out, *grid, scores);
+      if (!st.ok()) return Fail(st);
+      std::printf("Heatmap (%s model) of %s at gridStep %g: %lld cells (%lld x %lld), %zu POIs (%zu groceries)\n",
+                  std::string(HeatModelId(*model)).c_str(), box->ToString().c_str(), o->step,
+                  (long long)grid->cell_count(), (long long)grid->rows(), (long long)grid->cols(),
+                  index->size(), index->CountOf(Category::kGroceries));
+      PrintScoreSummary(scores, stdout);
+      std::printf("Written to %s\n", o->out.c_str());
+    });
+  }
+}
+
+}  // namespace nbi::cli

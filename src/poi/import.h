@@ -1,0 +1,46 @@
+// POI importers: OSM (.osm.pbf, .osm, .osm.bz2, .osm.gz via libosmium), GeoJSON (Point
+// features with OSM-style tag properties; also Overpass JSON with lat/lon or center) and CSV
+// (lat,lng,category[,name]).
+//
+// Contract: a file is read whole or not at all. On any malformed or truncated input the
+// importer returns kInvalidArgument with a message naming the file and, where the format
+// allows, the position (line, feature index, OSM object); it never returns a partial list as
+// success. A missing/unreadable file is kNotFound / kInvalidArgument naming the file.
+// Thread-safe: no shared state.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "poi/poi.h"
+
+namespace nbi {
+
+enum class PoiFormat { kOsm, kGeoJson, kCsv };
+
+// Chooses the format from the file name: .osm.pbf/.pbf/.osm/.osm.bz2/.osm.gz -> kOsm,
+// .geojson/.json -> kGeoJson, .csv -> kCsv. Unknown extensions are kInvalidArgument.
+Result<PoiFormat> DetectPoiFormat(const std::string& path);
+
+// Called now and then with bytes read so far and total bytes (0 when unknown).
+using ImportProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+struct ImportStats {
+  uint64_t nodes = 0;  // POIs from OSM nodes (or points for GeoJSON/CSV)
+  uint64_t ways = 0;   // POIs from OSM ways (placed at the mean of distinct node positions)
+};
+
+// Reads every POI of a supported category from `path`.
+Result<std::vector<Poi>> ImportPois(const std::string& path, ImportStats* stats = nullptr,
+                                    const ImportProgress& progress = {});
+
+// The per-format readers, for callers that know the format.
+Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
+                                   const ImportProgress& progress);
+Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
+Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
+
+}  // namespace nbi

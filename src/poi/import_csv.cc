@@ -1,0 +1,198 @@
+// CSV importer: one POI per record `lat,lng,category[,name]`.
+//
+// Format (RFC 4180 with a little leniency):
+//   - An optional header: when the first record's first field is not a number it must read
+//     lat,lng,category or lat,lng,category,name (any case; "lon" for "lng" is accepted) and
+//     fixes the column count. Without a header, each record has 3 or 4 fields.
+//   - Fields are separated by commas; a field in double quotes may hold commas, line breaks
+//     and doubled quotes (""). Spaces around fields are ignored. CRLF line ends and a
+//     UTF-8 byte order mark are accepted; blank lines are skipped.
+//   - category: a category id ("groceries"), "healthcare:pharmacy|medical|dental", or an OSM
+//     tag that SPEC §4 maps ("shop=supermarket", "amenity=dentist").
+// Errors read "<file>:<line>: ..." with the line on which the record starts. A POI's
+// source_id is "csv:<line>".
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "geo/geo.h"
+#include "poi/import.h"
+#include "poi/import_internal.h"
+
+namespace nbi {
+
+namespace {
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsBlank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsBlank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+// Splits CSV text into records of fields, remembering the line each record starts on.
+class CsvReader {
+ public:
+  explicit CsvReader(std::string_view text) : text_(text) {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 BOM
+  }
+
+  // Reads the next non-blank record into *fields; false at the end of the text. On a
+  // malformed record returns true with *error set.
+  bool Next(std::vector<std::string>* fields, int* line, Status* error) {
+    while (pos_ < text_.size()) {
+      *line = line_;
+      fields->clear();
+      *error = ReadRecord(fields);
+      if (!error->ok()) return true;
+      const bool blank = fields->size() == 1 && fields->front().empty() && !last_quoted_;
+      if (!blank) return true;
+    }
+    return false;
+  }
+
+ private:
+  // Reads one record up to and including its line end.
+  Status ReadRecord(std::vector<std::string>* fields) {
+    while (true) {
+      std::string field;
+      last_quoted_ = false;
+      while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
+      if (pos_ < text_.size() && text_[pos_] == '"') {
+        NBI_RETURN_IF_ERROR(ReadQuoted(&field));
+        last_quoted_ = true;
+        while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
+        if (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) {
+          return Status::Invalid("unexpected text after a closing quote");
+        }
+      } else {
+        const size_t start = pos_;
+        while (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) ++pos_;
+        field = Trim(text_.substr(start, pos_ - start));
+      }
+      fields->push_back(std::move(field));
+      if (pos_ < text_.size() && text_[pos_] == ',') {
+        ++pos_;
+        continue;
+      }
+      SkipLineEnd();
+      return Status::Ok();
+    }
+  }
+
+  // Reads a quoted field starting at the opening quote.
+  Status ReadQuoted(std::string* field) {
+    ++pos_;
+    while (pos_ < text_.size()) {
+      const char c = text_[pos_++];
+      if (c == '"') {
+        if (pos_ < text_.size() && text_[pos_] == '"') {
+          field->push_back('"');
+          ++pos_;
+          continue;
+        }
+        return Status::Ok();
+      }
+      if (c == '\n') ++line_;
+      field->push_back(c);
+    }
+    return Status::Invalid("unterminated quoted field");
+  }
+
+  bool AtLineEnd() const { return text_[pos_] == '\n' || text_[pos_] == '\r'; }
+
+  void SkipLineEnd() {
+    if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
+    if (pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
+    ++line_;
+  }
+
+  std::string_view text_;
+  size_t pos_ = 0;
+  int line_ = 1;
+  bool last_quoted_ = false;  // whether the last field read was quoted
+};
+
+std::optional<double> ParseDouble(std::string_view s) {
+  double v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (s.empty() || ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+// Checks a header record; returns its column count.
+Result<size_t> CheckHeader(const std::vector<std::string>& fields) {
+  static constexpr std::string_view kExpected[] = {"lat", "lng", "category", "name"};
+  bool ok = fields.size() == 3 || fields.size() == 4;
+  for (size_t i = 0; ok && i < fields.size(); ++i) {
+    const std::string name = Lower(fields[i]);
+    ok = name == kExpected[i] || (i == 1 && name == "lon");
+  }
+  if (!ok) return Status::Invalid("expected the header lat,lng,category[,name]");
+  return fields.size();
+}
+
+}  // namespace
+
+Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) {
+  Result<std::string> text = import_internal::ReadInputFile(path);
+  if (!text.ok()) return text.status();
+
+  CsvReader reader(*text);
+  std::vector<std::string> fields;
+  int line = 0;
+  Status error;
+  std::optional<size_t> columns;  // fixed by a header
+  bool first = true;
+  std::vector<Poi> pois;
+  while (reader.Next(&fields, &line, &error)) {
+    auto fail = [&](const std::string& message) {
+      return Status::Invalid(fmt::format("{}:{}: {}", path, line, message));
+    };
+    if (!error.ok()) return fail(error.message());
+    if (first) {
+      first = false;
+      if (!ParseDouble(fields[0])) {
+        Result<size_t> n = CheckHeader(fields);
+        if (!n.ok()) return fail(n.status().message());
+        columns = *n;
+        continue;
+      }
+    }
+    if (columns ? fields.size() != *columns : fields.size() < 3 || fields.size() > 4) {
+      return fail(fmt::format("expected {} columns (lat,lng,category{}), got {}",
+                              columns ? std::to_string(*columns) : "3 or 4",
+                              columns == size_t{3} ? "" : "[,name]", fields.size()));
+    }
+    std::optional<double> lat = ParseDouble(fields[0]);
+    if (!lat) return fail(fmt::format("latitude '{}' is not a number", fields[0]));
+    std::optional<double> lng = ParseDouble(fields[1]);
+    if (!lng) return fail(fmt::format("longitude '{}' is not a number", fields[1]));
+    Result<LatLng> pos = LatLng::Make(*lat, *lng, fmt::format("{}:{}", path, line));
+    if (!pos.ok()) return pos.status();
+    Result<CategoryMatch> match = import_internal::ParseCategorySpec(fields[2]);
+    if (!match.ok()) return fail(match.status().message());
+
+    pois.push_back({fmt::format("csv:{}", line), match->category, match->sub,
+                    fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
+  }
+  if (stats) *stats = ImportStats{static_cast<uint64_t>(pois.size()), 0};
+  return pois;
+}
+
+}  // namespace nbi

@@ -1,0 +1,267 @@
+// OSM importer: nodes and ways carrying a SPEC §4 category tag, read with libosmium.
+//
+// One pass over the file. Every node location goes into a FlexMem index (sparse for
+// extracts, switching itself to dense for planet-like id ranges); ways with a category are
+// kept aside with their node ids and placed after the last node has been read. So the
+// importer does not depend on the order of the file (Overpass XML, for one, writes ways
+// before their nodes). Relations are not read: SPEC §4 POIs are nodes and ways.
+//
+// A way sits at the mean of the distinct positions of its nodes. Nodes missing from the file
+// are left out (clipped extracts such as helsinki.osm.pbf reference nodes outside their
+// bounds); a category way none of whose nodes is present cannot be placed and is an error.
+// Means are plain averages of lat and lng, so a way across the antimeridian lands in the
+// wrong place; no POI data of ours comes near it.
+//
+// libosmium reports malformed input (bad XML, truncated PBF blobs, broken gzip/bzip2 streams,
+// a missing OSMHeader) by exceptions, some raised on its worker threads and rethrown by
+// Reader::read(); all of them become kInvalidArgument naming the file. It misses one kind of
+// truncation, which ImportOsm checks itself (see there). A PBF cut exactly at a blob
+// boundary is still a valid PBF and cannot be told apart from a smaller extract.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <new>
+#include <optional>
+#include <osmium/handler.hpp>
+#include <osmium/index/map/flex_mem.hpp>
+#include <osmium/io/bzip2_compression.hpp>
+#include <osmium/io/gzip_compression.hpp>
+#include <osmium/io/pbf_input.hpp>
+#include <osmium/io/reader.hpp>
+#include <osmium/io/xml_input.hpp>
+#include <osmium/osm/location.hpp>
+#include <osmium/osm/node.hpp>
+#include <osmium/osm/way.hpp>
+#include <osmium/visitor.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "geo/geo.h"
+#include "poi/import.h"
+#include "poi/import_internal.h"
+
+namespace nbi {
+
+namespace {
+
+// Units per degree of osmium::Location's fixed-point coordinates.
+constexpr double kCoordinatePrecision = osmium::detail::coordinate_precision;
+
+// Node id -> location for every node of the file.
+class NodeLocations {
+ public:
+  void Set(osmium::object_id_type id, osmium::Location loc) {
+    const osmium::unsigned_object_id_type key = Key(id);
+    if (key < last_key_) must_sort_ = true;
+    last_key_ = key;
+    (id < 0 ? negative_ : positive_).set(key, loc);
+  }
+  // Call once after the last Set and before Get (the sparse index needs sorted ids).
+  void Freeze() {
+    if (!must_sort_) return;
+    positive_.sort();
+    negative_.sort();
+  }
+  // An undefined location when the node is not in the file.
+  osmium::Location Get(osmium::object_id_type id) const {
+    return (id < 0 ? negative_ : positive_).get_noexcept(Key(id));
+  }
+
+ private:
+  // |id|, computed in unsigned arithmetic so that the most negative id does not overflow.
+  static osmium::unsigned_object_id_type Key(osmium::object_id_type id) {
+    const auto bits = static_cast<osmium::unsigned_object_id_type>(id);
+    return id < 0 ? 0 - bits : bits;
+  }
+
+  using Index = osmium::index::map::FlexMem<osmium::unsigned_object_id_type, osmium::Location>;
+  Index positive_, negative_;  // negative ids occur in files made by editors such as JOSM
+  osmium::unsigned_object_id_type last_key_ = 0;
+  bool must_sort_ = false;
+};
+
+// The libosmium format string for a file name, or nullopt for an unsupported suffix. Passed
+// explicitly so that upper-case suffixes, accepted by DetectPoiFormat, work too.
+std::optional<std::string> OsmiumFormat(const std::string& path) {
+  using import_internal::EndsWithNoCase;
+  if (EndsWithNoCase(path, ".pbf")) return "pbf";
+  if (EndsWithNoCase(path, ".osm")) return "osm";
+  if (EndsWithNoCase(path, ".osm.bz2")) return "osm.bz2";
+  if (EndsWithNoCase(path, ".osm.gz")) return "osm.gz";
+  return std::nullopt;
+}
+
+std::optional<CategoryMatch> MatchOsmTags(const osmium::TagList& tags) {
+  if (tags.empty()) return std::nullopt;
+  return MatchTags([&tags](std::string_view key) -> std::string_view {
+    for (const osmium::Tag& tag : tags) {
+      if (key == tag.key()) return tag.value();
+    }
+    return {};
+  });
+}
+
+std::string NameOf(const osmium::TagList& tags) {
+  const char* name = tags.get_value_by_key("name");
+  return name ? name : "";
+}
+
+// Collects the POIs of one file: nodes as they come, ways in Finish().
+class PoiCollector : public osmium::handler::Handler {
+ public:
+  void node(const osmium::Node& node) {
+    locations_.Set(node.id(), node.location());
+    if (!error_.ok()) return;
+    std::optional<CategoryMatch> match = MatchOsmTags(node.tags());
+    if (!match) return;
+    const std::string id = fmt::format("n{}", node.id());
+    const osmium::Location loc = node.location();
+    if (!loc.is_defined()) {
+      error_ = Status::Invalid(fmt::format("node {} has no location", id));
+      return;
+    }
+    Result<LatLng> pos =
+        LatLng::Make(loc.lat_without_check(), loc.lon_without_check(), "node " + id);
+    if (!pos.ok()) {
+      error_ = pos.status();
+      return;
+    }
+    pois_.push_back({id, match->category, match->sub, NameOf(node.tags()), pos->lat, pos->lng});
+    ++nodes_;
+  }
+
+  void way(const osmium::Way& way) {
+    if (!error_.ok()) return;
+    std::optional<CategoryMatch> match = MatchOsmTags(way.tags());
+    if (!match) return;
+    PendingWay pending{way.id(), *match, NameOf(way.tags()), refs_.size(), way.nodes().size()};
+    for (const osmium::NodeRef& ref : way.nodes()) refs_.push_back(ref.ref());
+    pending_ways_.push_back(std::move(pending));
+  }
+
+  // The first error met so far; once set, the remaining objects are ignored.
+  const Status& error() const { return error_; }
+
+  // Places the kept ways once every node has been seen; call after the last buffer.
+  Status Finish() {
+    NBI_RETURN_IF_ERROR(error_);
+    locations_.Freeze();
+    std::vector<osmium::Location> distinct;
+    for (PendingWay& way : pending_ways_) {
+      const std::string id = fmt::format("w{}", way.id);
+      distinct.clear();
+      for (size_t i = way.first_ref; i < way.first_ref + way.ref_count; ++i) {
+        const osmium::Location loc = locations_.Get(refs_[i]);
+        if (!loc.is_defined()) continue;  // node not in the file: see the file comment
+        if (!loc.valid()) {
+          return Status::Invalid(
+              fmt::format("way {}: node n{} has a location out of range", id, refs_[i]));
+        }
+        distinct.push_back(loc);
+      }
+      if (distinct.empty()) {
+        return Status::Invalid(
+            fmt::format("way {}: none of its {} node(s) is in the file, so it cannot be placed", id,
+                        way.ref_count));
+      }
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+
+      // Sum the fixed-point coordinates exactly, then divide once.
+      int64_t sum_x = 0, sum_y = 0;
+      for (const osmium::Location& loc : distinct) {
+        sum_x += loc.x();
+        sum_y += loc.y();
+      }
+      const double n = static_cast<double>(distinct.size());
+      const double lat = static_cast<double>(sum_y) / n / kCoordinatePrecision;
+      const double lng = static_cast<double>(sum_x) / n / kCoordinatePrecision;
+      pois_.push_back({id, way.match.category, way.match.sub, std::move(way.name), lat, lng});
+      ++ways_;
+    }
+    return Status::Ok();
+  }
+
+  std::vector<Poi>& pois() { return pois_; }
+  uint64_t nodes() const { return nodes_; }
+  uint64_t ways() const { return ways_; }
+
+ private:
+  struct PendingWay {
+    osmium::object_id_type id;
+    CategoryMatch match;
+    std::string name;
+    size_t first_ref, ref_count;  // its node ids are refs_[first_ref, first_ref + ref_count)
+  };
+
+  NodeLocations locations_;
+  std::vector<PendingWay> pending_ways_;
+  std::vector<osmium::object_id_type> refs_;
+  std::vector<Poi> pois_;
+  uint64_t nodes_ = 0, ways_ = 0;
+  Status error_;
+};
+
+}  // namespace
+
+Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
+                                   const ImportProgress& progress) {
+  NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
+  std::optional<std::string> format = OsmiumFormat(path);
+  if (!format) {
+    return Status::Invalid(fmt::format(
+        "{}: not an OSM file name (expected .osm.pbf, .pbf, .osm, .osm.bz2 or .osm.gz)", path));
+  }
+
+  std::error_code ec;
+  if (std::filesystem::file_size(path, ec) == 0 && !ec) {
+    return Status::Invalid(fmt::format("{}: the file is empty", path));
+  }
+
+  PoiCollector collector;
+  uint64_t total = 0;  // file size in bytes
+  Status placed;       // the outcome of placing the ways
+  try {
+    // An absolute name: libosmium reads "-" as stdin and "http://..." through curl.
+    osmium::io::File file(std::filesystem::absolute(path).string(), *format);
+    osmium::io::Reader reader(file, osmium::osm_entity_bits::node | osmium::osm_entity_bits::way,
+                              osmium::io::read_meta::no);
+    total = reader.file_size();
+    if (progress) progress(0, total);
+    while (osmium::memory::Buffer buffer = reader.read()) {
+      osmium::apply(buffer, collector);
+      if (!collector.error().ok()) break;
+      if (progress) progress(reader.offset(), total);
+    }
+    // libosmium takes end-of-file inside the 4-byte length that starts each PBF blob for a
+    // clean end, so a file cut 1-3 bytes into a blob would read as a shorter valid one. At a
+    // real end its reader has consumed exactly the whole file.
+    if (collector.error().ok() && *format == "pbf" && reader.offset() != total) {
+      return Status::Invalid(fmt::format(
+          "{}: cannot read OSM data: PBF data ends inside a blob length after {} of {} bytes "
+          "(truncated file?)",
+          path, reader.offset(), total));
+    }
+    reader.close();
+    placed = collector.Finish();
+  } catch (const std::bad_alloc&) {
+    return Status::Internal(fmt::format("{}: out of memory while reading OSM data", path));
+  } catch (const std::exception& e) {
+    // osmium::io_error and its kin (pbf_error, xml_error, gzip_error, bzip2_error, ...),
+    // std::system_error from I/O and std::range_error / invalid_location from bad numbers.
+    return Status::Invalid(fmt::format("{}: cannot read OSM data: {}", path, e.what()));
+  }
+  if (!placed.ok()) return placed.WithPrefix(path + ": ");
+  if (progress) progress(total, total);
+
+  if (stats) {
+    stats->nodes = collector.nodes();
+    stats->ways = collector.ways();
+  }
+  return std::move(collector.pois());
+}
+
+}  // namespace nbi

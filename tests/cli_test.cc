@@ -1,0 +1,108 @@
+// End-to-end runs of the nearbyindex binary on small fixtures.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "test_util.h"
+
+namespace nbi {
+namespace {
+
+using testing::BinaryPath;
+using testing::RunCommand;
+
+// A tiny city: three groceries around (47.100, 9.500), one far away.
+std::string WriteFixture(const testing::TempDir& dir) {
+  std::string csv = dir.File("city.csv");
+  testing::WriteFile(csv,
+                     "lat,lng,category,name\n"
+                     "47.1000,9.5000,groceries,Alpha\n"
+                     "47.1010,9.5010,groceries,Beta\n"
+                     "47.0990,9.4985,groceries,\"Gamma, the third\"\n"
+                     "47.2000,9.6000,groceries,Far\n"
+                     "47.1002,9.5003,restaurants,Cafe\n");
+  return csv;
+}
+
+TEST(Cli, ScorePrintsPointScoreJson) {
+  testing::TempDir dir;
+  std::string csv = WriteFixture(dir);
+  std::string out;
+  ASSERT_EQ(RunCommand(BinaryPath() + " score --osm " + csv + " 47.1 9.5", &out), 0) << out;
+  auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["lat"], 47.1);
+  auto& g = j["categories"][0];
+  EXPECT_EQ(g["id"], "groceries");
+  EXPECT_EQ(g["count"], 3);
+  EXPECT_EQ(g["nearestDistance"], 0.0);
+  EXPECT_EQ(g["pois"].size(), 3u);
+  EXPECT_EQ(g["pois"][0]["name"], "Alpha");
+  EXPECT_GT(g["score"].get<int>(), 30);
+  EXPECT_EQ(j["categories"].size(), 8u);
+  EXPECT_TRUE(j.contains("computedAt"));
+}
+
+TEST(Cli, HeatmapWritesCsvAndGeoJsonThatAgreeWithScore) {
+  testing::TempDir dir;
+  std::string csv = WriteFixture(dir);
+  std::string out;
+  std::string cells = dir.File("cells.csv");
+  ASSERT_EQ(RunCommand(BinaryPath() + " heatmap --osm " + csv +
+                           " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --out " + cells, &out), 0)
+      << out;
+  EXPECT_NE(out.find("400 cells"), std::string::npos) << out;
+  EXPECT_NE(out.find(cells), std::string::npos);
+  std::string body = testing::ReadFile(cells);
+  EXPECT_EQ(std::count(body.begin(), body.end(), '\n'), 401);
+  EXPECT_EQ(body.rfind("lat,lng,score\n", 0), 0u);
+  // The cell at (47.1, 9.5) equals the point score's grocery score there.
+  auto pos = body.find("\n47.1,9.5,");
+  ASSERT_NE(pos, std::string::npos);
+  int cell = std::stoi(body.substr(pos + 10));
+  ASSERT_EQ(RunCommand(BinaryPath() + " score --osm " + csv + " 47.1 9.5", &out), 0);
+  EXPECT_EQ(cell, nlohmann::json::parse(out)["categories"][0]["score"].get<int>());
+
+  std::string gj = dir.File("cells.geojson");
+  ASSERT_EQ(RunCommand(BinaryPath() + " heatmap --osm " + csv +
+                           " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --model blend --out " + gj, &out), 0)
+      << out;
+  auto fc = nlohmann::json::parse(testing::ReadFile(gj));
+  EXPECT_EQ(fc["features"].size(), 400u);
+  EXPECT_EQ(fc["features"][0]["geometry"]["coordinates"][1], 47.09);
+}
+
+TEST(Cli, ErrorsNameTheProblem) {
+  testing::TempDir dir;
+  std::string csv = WriteFixture(dir);
+  struct Case {
+    std::string args, want;
+  } cases[] = {
+      {"score --osm " + csv + " 95 9.5", "latitude"},
+      {"score --osm " + dir.File("missing.osm.pbf") + " 47 9.5", "missing.osm.pbf"},
+      {"heatmap --osm " + csv + " --bbox 47.2,9.49,47.1,9.51 --out x.csv", "minLat"},
+      {"heatmap --osm " + csv + " --bbox 47,9 --out x.csv", "bbox"},
+      {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.5 --out x.csv", "gridStep"},
+      {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --model fancy --out x.csv", "model"},
+      {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --out " + dir.File("x.txt"), ".csv"},
+      {"heatmap --osm " + csv + " --bbox 0,0,60,60 --grid-step 0.0001 --out x.csv", "cap"},
+      {"score --osm " + csv, "lat"},
+  };
+  for (const auto& c : cases) {
+    std::string out;
+    int rc = RunCommand(BinaryPath() + " " + c.args, &out);
+    EXPECT_NE(rc, 0) << c.args;
+    EXPECT_LT(rc, 128) << "crashed: " << c.args << "\n" << out;
+    EXPECT_NE(out.find(c.want), std::string::npos) << c.args << "\n" << out;
+  }
+}
+
+TEST(Cli, HelpEverywhere) {
+  for (std::string sub : {"", " score", " heatmap"}) {
+    std::string out;
+    EXPECT_EQ(RunCommand(BinaryPath() + sub + " --help", &out), 0) << sub;
+    EXPECT_NE(out.find("Usage"), std::string::npos) << out;
+  }
+}
+
+}  // namespace
+}  // namespace nbi

@@ -1,0 +1,62 @@
+#include "store_test_util.h"
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace nbi::testing {
+
+std::string BackendName(Backend b) { return b == Backend::kSqlite ? "Sqlite" : "Postgres"; }
+
+std::optional<std::string> TestPgUrl() {
+  const char* u = std::getenv("NBI_TEST_PG_URL");
+  if (u && *u) return std::string(u);
+  return std::nullopt;
+}
+
+namespace {
+void PgExec(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string e = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("connect " + url + ": " + e);
+  }
+  PGresult* r = PQexec(c, sql.c_str());
+  auto st = PQresultStatus(r);
+  std::string e = PQerrorMessage(c);
+  PQclear(r);
+  PQfinish(c);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw std::runtime_error("sql: " + e);
+}
+}  // namespace
+
+std::string FreshStoreUrl(Backend b, const TempDir& dir) {
+  static std::atomic<int> counter{0};
+  if (b == Backend::kSqlite) return "sqlite:" + dir.File("store" + std::to_string(counter++) + ".db");
+  std::string base = *TestPgUrl();
+  std::string schema = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+  PgExec(base, "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema);
+  return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+}
+
+void ExecSql(const std::string& url, const std::string& sql) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open(url.substr(7).c_str(), &db) != SQLITE_OK) throw std::runtime_error("open");
+    char* err = nullptr;
+    int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    std::string e = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    if (rc != SQLITE_OK) throw std::runtime_error("sql: " + e);
+    return;
+  }
+  PgExec(url, sql);
+}
+
+}  // namespace nbi::testing

@@ -1,0 +1,42 @@
+// Opening real stores for tests: a SQLite file in a temp dir, or a fresh schema on the
+// PostgreSQL server named by NBI_TEST_PG_URL (tests/run_tests.sh starts a throwaway one).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "store/store.h"
+#include "test_util.h"
+
+namespace nbi::testing {
+
+enum class Backend { kSqlite, kPostgres };
+std::string BackendName(Backend b);
+
+// The PostgreSQL server for tests, or nullopt (tests then GTEST_SKIP saying why). When
+// NBI_REQUIRE_PG=1 (CI) a missing server is a failure instead.
+std::optional<std::string> TestPgUrl();
+
+// A database URL for a fresh, empty store of the backend: a new SQLite file in `dir`, or a
+// new PostgreSQL schema (search_path set through the URL's options).
+std::string FreshStoreUrl(Backend b, const TempDir& dir);
+
+// Runs raw SQL (setup of legacy schemas etc.) on the store behind `url`.
+void ExecSql(const std::string& url, const std::string& sql);
+
+}  // namespace nbi::testing
+
+// Skips (or fails in CI) a PostgreSQL test when no server is available.
+#define NBI_REQUIRE_BACKEND(b)                                                              \
+  do {                                                                                      \
+    if ((b) == ::nbi::testing::Backend::kPostgres && !::nbi::testing::TestPgUrl()) {        \
+      if (std::getenv("NBI_REQUIRE_PG")) FAIL() << "NBI_REQUIRE_PG set but NBI_TEST_PG_URL is not"; \
+      GTEST_SKIP() << "PostgreSQL test skipped: NBI_TEST_PG_URL is not set (run tests/run_tests.sh)"; \
+    }                                                                                       \
+  } while (0)
+
+namespace nbi::testing {
+inline void PrintTo(Backend b, std::ostream* os) { *os << BackendName(b); }
+}  // namespace nbi::testing
