@@ -21,6 +21,11 @@ void SetExitCode(int code);
 // Prints "error: <message>" to stderr and sets the exit code from the status (2 for invalid
 // input / not found, 1 otherwise).
 void Fail(const Status& s);
+#define NBI_STATUS_OR_FAIL(expr)        \
+  do {                                  \
+    ::nbi::Status s_ = (expr);          \
+    if (!s_.ok()) return ::nbi::cli::Fail(s_); \
+  } while (0)
 
 void RegisterScoreCommands(CLI::App& app);   // score, heatmap
 void RegisterStoreCommands(CLI::App& app);   // migrate, import, cities, jobs, schedule
@@ -30,6 +35,9 @@ void RegisterWorkerCommands(CLI::App& app);  // worker, process-jobs
 Result<std::unique_ptr<Store>> OpenConfiguredStore();
 Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text);
 void PrintJobTable(const std::vector<Job>& jobs);
+// Writes cells as CSV (lat,lng,score) or GeoJSON points, chosen by the file's extension;
+// written to a temp file and renamed, so a failed write leaves no half file.
+Status WriteCellList(const std::string& out, const std::vector<HeatCell>& cells);
 void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to);
 
 }  // namespace nbi::cli

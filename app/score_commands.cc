@@ -12,6 +12,7 @@
 
 #include "commands.h"
 #include "poi/import.h"
+#include "poi/synthetic.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
 
@@ -40,7 +41,9 @@ std::string ShortestDouble(double v) {
   return std::string(buf, r.ptr);
 }
 
-Status WriteCells(const std::string& out, const GridRegion& g, const std::vector<uint8_t>& scores) {
+}  // namespace
+
+Status WriteCellList(const std::string& out, const std::vector<HeatCell>& cells) {
   bool geojson = out.ends_with(".geojson") || out.ends_with(".json");
   if (!geojson && !out.ends_with(".csv")) {
     return Status::Invalid(fmt::format("--out {}: use a .csv, .geojson or .json file name", out));
@@ -51,27 +54,28 @@ Status WriteCells(const std::string& out, const GridRegion& g, const std::vector
     if (!f) return Status::Invalid(fmt::format("--out {}: cannot open for writing", out));
     if (geojson) f << "{\"type\":\"FeatureCollection\",\"features\":[\n";
     else f << "lat,lng,score\n";
-    for (int64_t n = 0; n < g.cell_count(); ++n) {
-      LatLng c = g.CellAt(n);
+    for (size_t n = 0; n < cells.size(); ++n) {
+      const HeatCell& c = cells[n];
       if (geojson) {
         f << (n ? ",\n" : "") << R"({"type":"Feature","geometry":{"type":"Point","coordinates":[)"
           << ShortestDouble(c.lng) << ',' << ShortestDouble(c.lat) << "]},\"properties\":{\"score\":"
-          << int(scores[n]) << "}}";
+          << c.score << "}}";
       } else {
-        f << ShortestDouble(c.lat) << ',' << ShortestDouble(c.lng) << ',' << int(scores[n]) << '\n';
+        f << ShortestDouble(c.lat) << ',' << ShortestDouble(c.lng) << ',' << c.score << '\n';
       }
     }
     if (geojson) f << "\n]}\n";
     f.flush();
-    if (!f) return Status::Internal(fmt::format("--out {}: write failed", out));
+    if (!f) {
+      std::remove(tmp.c_str());
+      return Status::Internal(fmt::format("--out {}: write failed", out));
+    }
   }
   if (std::rename(tmp.c_str(), out.c_str()) != 0) {
     return Status::Internal(fmt::format("--out {}: cannot rename the finished file into place", out));
   }
   return Status::Ok();
 }
-
-}  // namespace
 
 void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to) {
   std::array<int64_t, std::size(kBands)> n{};
@@ -112,6 +116,25 @@ void RegisterScoreCommands(CLI::App& app) {
     });
   }
   {
+    auto* cmd = app.add_subcommand("generate-city", "Write a generated city's POIs as CSV (demo data when no extract is available)");
+    auto out = std::make_shared<std::string>();
+    cmd->add_option("--out", *out, "output .csv")->required();
+    cmd->callback([out] {
+      SyntheticCitySpec spec;
+      auto pois = GenerateCity(spec);
+      std::ofstream f(*out);
+      f << "lat,lng,category,name\n";
+      for (const Poi& p : pois) {
+        std::string cat(CategoryId(p.category));
+        if (p.sub != HealthSub::kNone) cat += ":" + std::string(HealthSubId(p.sub));
+        f << ShortestDouble(p.lat) << ',' << ShortestDouble(p.lng) << ',' << cat << ',' << p.name << '\n';
+      }
+      if (!f) return Fail(Status::Invalid("cannot write " + *out));
+      std::printf("Generated city: %zu POIs in %s, written to %s\n", pois.size(),
+                  SyntheticCityBox(spec).ToString().c_str(), out->c_str());
+    });
+  }
+  {
     auto* cmd = app.add_subcommand("heatmap", "Compute a heatmap from a POI file into a CSV/GeoJSON file");
     struct Opts {
       std::string osm, bbox, model = "grocery", out;
@@ -134,7 +157,12 @@ void RegisterScoreCommands(CLI::App& app) {
       if (!index.ok()) return Fail(index.status());
       std::vector<uint8_t> scores(grid->cell_count());
       ScoreCells(*index, *grid, 0, grid->cell_count(), *model, scores.data());
-      Status st = WriteCells(o->out, *grid, scores);
+      std::vector<HeatCell> cells(scores.size());
+      for (int64_t n = 0; n < grid->cell_count(); ++n) {
+        LatLng at = grid->CellAt(n);
+        cells[n] = {at.lat, at.lng, scores[n], o->step};
+      }
+      Status st = WriteCellList(o->out, cells);
       if (!st.ok()) return Fail(st);
       std::printf("Heatmap (%s model) of %s at gridStep %g: %lld cells (%lld x %lld), %zu POIs (%zu groceries)\n",
                   std::string(HeatModelId(*model)).c_str(), box->ToString().c_str(), o->step,

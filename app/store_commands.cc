@@ -227,6 +227,51 @@ void RegisterStoreCommands(CLI::App& app) {
   }
 
   {
+    auto* cmd = app.add_subcommand("export", "Write stored heatmap cells of a city or bbox to CSV/GeoJSON, with a summary");
+    struct Opts {
+      std::string city, bbox, out;
+      double step = 0.0025;
+    };
+    auto o = std::make_shared<Opts>();
+    cmd->add_option("--city", o->city, "city slug");
+    cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
+    cmd->add_option("--grid-step", o->step, "grid step of the cells")->capture_default_str();
+    cmd->add_option("--out", o->out, "output .csv or .geojson")->required();
+    cmd->callback([o] {
+      if (o->city.empty() == o->bbox.empty()) return Fail(Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng"));
+      auto s = OpenConfiguredStore();
+      if (!s.ok()) return Fail(s.status());
+      BBox box;
+      if (!o->city.empty()) {
+        auto c = (*s)->GetCity(o->city);
+        if (!c.ok()) return Fail(c.status());
+        box = c->bounds;
+      } else {
+        auto b = BBox::Parse(o->bbox);
+        if (!b.ok()) return Fail(b.status());
+        box = *b;
+      }
+      NBI_STATUS_OR_FAIL(ValidateGridStep(o->step));
+      auto cells = (*s)->QueryCells(box, o->step, 0, kDefaultCellCap);
+      if (!cells.ok()) return Fail(cells.status());
+      auto pois = (*s)->LoadPois(box);
+      if (!pois.ok()) return Fail(pois.status());
+      size_t groceries = 0;
+      for (const Poi& p : *pois) groceries += p.category == Category::kGroceries;
+      std::vector<uint8_t> scores;
+      scores.reserve(cells->size());
+      for (const HeatCell& c : *cells) scores.push_back(uint8_t(c.score));
+      Status st = WriteCellList(o->out, *cells);
+      if (!st.ok()) return Fail(st);
+      std::printf("Heatmap of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu groceries)\n",
+                  o->city.empty() ? box.ToString().c_str() : o->city.c_str(), o->step, cells->size(),
+                  pois->size(), groceries);
+      PrintScoreSummary(scores, stdout);
+      std::printf("Written to %s\n", o->out.c_str());
+    });
+  }
+
+  {
     auto* cmd = app.add_subcommand("schedule", "Schedule a heatmap job for a city or a bbox");
     struct Opts {
       std::string city, bbox, model = "grocery";

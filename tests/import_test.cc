@@ -646,6 +646,28 @@ TEST(RealExtractsTest, GroceryCountsMatchTheReadme) {
   }
 }
 
+TEST(RealExtractsTest, WaysSitAtTheMeanOfTheirDistinctNodes) {
+  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
+  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  // The three grocery ways of Liechtenstein, placed independently: nodes fetched with
+  // `osmium getid -r`, mean of the distinct node positions taken by hand.
+  const std::pair<const char*, std::pair<double, double>> kWays[] = {
+      {"w2008", {47.1752806, 9.5096422}},  // 6 node refs, 5 distinct (closed)
+      {"w2570", {47.1547324, 9.5098562}},  // 5 refs, 4 distinct
+      {"w6111", {47.1087415, 9.5256445}},  // 13 refs, 12 distinct
+  };
+  Result<std::vector<Poi>> pois = ImportPois((*dir / "liechtenstein-2013-08-03.osm.pbf").string());
+  ASSERT_TRUE(pois.ok()) << pois.status().ToString();
+  for (const auto& [id, pos] : kWays) {
+    auto it = std::find_if(pois->begin(), pois->end(),
+                           [id = id](const Poi& p) { return p.source_id == id; });
+    ASSERT_NE(it, pois->end()) << id;
+    EXPECT_EQ(it->category, Category::kGroceries) << id;
+    EXPECT_NEAR(it->lat, pos.first, 1e-7) << id;
+    EXPECT_NEAR(it->lng, pos.second, 1e-7) << id;
+  }
+}
+
 TEST(RealExtractsTest, TruncatedExtractIsInvalid) {
   std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
   if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";

@@ -15,13 +15,14 @@
 #include "store/postgres/pg_store.h"
 
 #include <endian.h>
+#include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 #include <limits>
 #include <string_view>
 #include <unordered_map>
@@ -47,7 +48,7 @@ struct Sql {
 #define NBI_MS(column) "(extract(epoch FROM " column ") * 1000)::bigint"
 
 // Column order read by ReadJob.
-#define NBI_JOB_COLUMNS                                                                   \
+#define NBI_JOB_COLUMNS \
   "id, type, status, city_id, progress, total_items, error, metadata::text, "             \
   NBI_MS("created_at") " AS created_ms, " NBI_MS("started_at") " AS started_ms, "         \
   NBI_MS("completed_at") " AS completed_ms, attempts, max_attempts, priority, run_at_ms, " \
@@ -142,11 +143,10 @@ constexpr Sql kLockMigrations{nullptr, "SELECT pg_advisory_xact_lock($1::bigint)
 constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
     "applied_at TIMESTAMP NOT NULL)";
-constexpr Sql kSchemaVersionSql{nullptr,
-                                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"};
+constexpr Sql kSchemaVersionSql{nullptr, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations"};
 constexpr Sql kRecordMigration{
-    nullptr, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, " NBI_TS(
-                 "$2") ")"};
+    nullptr,
+    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, " NBI_TS("$2") ")"};
 constexpr Sql kInsertPresetCity{
     nullptr,
     "INSERT INTO cities (slug, name, country, min_lat, min_lng, max_lat, max_lng) "
@@ -161,8 +161,7 @@ constexpr Sql kUpsertCity{
     "ON CONFLICT (slug) DO UPDATE SET name = EXCLUDED.name, country = EXCLUDED.country, "
     "min_lat = EXCLUDED.min_lat, min_lng = EXCLUDED.min_lng, max_lat = EXCLUDED.max_lat, "
     "max_lng = EXCLUDED.max_lng RETURNING " NBI_CITY_COLUMNS};
-constexpr Sql kListCities{"list_cities",
-                          "SELECT " NBI_CITY_COLUMNS " FROM cities ORDER BY slug"};
+constexpr Sql kListCities{"list_cities", "SELECT " NBI_CITY_COLUMNS " FROM cities ORDER BY slug"};
 constexpr Sql kGetCity{"get_city", "SELECT " NBI_CITY_COLUMNS " FROM cities WHERE slug = $1"};
 
 // ---- POIs
@@ -189,7 +188,8 @@ constexpr Sql kLoadPois{"load_pois",
 constexpr Sql kCountPois{"count_pois", "SELECT category, count(*) FROM pois GROUP BY category"};
 
 // ---- queue
-constexpr Sql kSelectJob{"select_job", "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint"};
+constexpr Sql kSelectJob{"select_job",
+                         "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint"};
 constexpr Sql kJobStatusSql{"job_status", "SELECT status FROM jobs WHERE id = $1::bigint"};
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
 // delivered exactly when the new job becomes visible, and only for a new job.
@@ -202,8 +202,9 @@ constexpr Sql kEnqueue{
     "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
     "RETURNING " NBI_JOB_COLUMNS ") "
     "SELECT ins.*, pg_notify('nearbyindex_jobs', '') FROM ins"};
-constexpr Sql kActiveByKey{"active_by_key", "SELECT " NBI_JOB_COLUMNS
-                                            " FROM jobs WHERE dedupe_key = $1::text AND status IN " NBI_ACTIVE};
+constexpr Sql kActiveByKey{"active_by_key",
+                           "SELECT " NBI_JOB_COLUMNS
+                           " FROM jobs WHERE dedupe_key = $1::text AND status IN " NBI_ACTIVE};
 // SKIP LOCKED: concurrent claimers pass over each other's candidate instead of queueing on
 // it. The subquery's row lock (re-checked against the newest row version) is what makes the
 // claim exclusive; the outer WHERE is a bare primary-key lookup on purpose, since adding
@@ -227,14 +228,12 @@ constexpr Sql kCheckpointJob{
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
     "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb($3::bigint)) "
     "WHERE " NBI_OWNED " RETURNING cancel_requested"};
-constexpr Sql kComplete{
-    "complete",
-    "UPDATE jobs SET status = 'completed', progress = 100, completed_at = " NBI_TS("$3")
-    ", locked_by = NULL, heartbeat_at_ms = $3::bigint, error = NULL WHERE " NBI_OWNED
-    " RETURNING id"};
-constexpr Sql kLockOwnedJob{"lock_owned_job",
-                            "SELECT attempts, max_attempts FROM jobs WHERE " NBI_OWNED
-                            " FOR UPDATE"};
+constexpr Sql kComplete{"complete",
+                        "UPDATE jobs SET status = 'completed', progress = 100, locked_by = NULL, "
+                        "error = NULL, heartbeat_at_ms = $3::bigint, "
+                        "completed_at = " NBI_TS("$3") " WHERE " NBI_OWNED " RETURNING id"};
+constexpr Sql kLockOwnedJob{
+    "lock_owned_job", "SELECT attempts, max_attempts FROM jobs WHERE " NBI_OWNED " FOR UPDATE"};
 // $3: retry later (pending at $5) or fail for good (failed at $6).
 constexpr Sql kFail{
     "fail",
@@ -271,11 +270,12 @@ constexpr Sql kResetRunning{"reset_running",
                             "locked_by = NULL, run_at_ms = $1::bigint WHERE status = 'running'"};
 constexpr Sql kPruneFinished{"prune_finished", "DELETE FROM jobs WHERE status IN " NBI_FINISHED
                                                " AND completed_at < " NBI_TS("$1")};
-constexpr Sql kListJobs{"list_jobs",
-                        "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id < $1::bigint "
-                        "ORDER BY id DESC LIMIT $2::bigint"};
+constexpr Sql kListJobs{"list_jobs", "SELECT " NBI_JOB_COLUMNS
+                                     " FROM jobs WHERE id < $1::bigint "
+                                     "ORDER BY id DESC LIMIT $2::bigint"};
 constexpr Sql kListJobsByStatus{"list_jobs_by_status",
-                                "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id < $1::bigint "
+                                "SELECT " NBI_JOB_COLUMNS
+                                " FROM jobs WHERE id < $1::bigint "
                                 "AND status = $3::text ORDER BY id DESC LIMIT $2::bigint"};
 constexpr Sql kCountJobs{"count_jobs", "SELECT status, count(*) FROM jobs GROUP BY status"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
@@ -392,8 +392,7 @@ class Rows {
 
   bool null(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
   std::string_view text(int row, int col) const {
-    return {PQgetvalue(r_.get(), row, col),
-            static_cast<size_t>(PQgetlength(r_.get(), row, col))};
+    return {PQgetvalue(r_.get(), row, col), static_cast<size_t>(PQgetlength(r_.get(), row, col))};
   }
   std::string str(int row, int col) const { return std::string(text(row, col)); }
   int64_t i64(int row, int col) const { return ParseInt(text(row, col)); }
@@ -524,9 +523,21 @@ void EncodeCells(const GridRegion& region, int64_t begin, const uint8_t* scores,
 Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* broken) {
   const char* state_c = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string_view state = state_c ? state_c : "";
-  std::string msg = r ? PQresultErrorMessage(r) : PQerrorMessage(pg);
-  while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
-  if (msg.empty()) msg = PQerrorMessage(pg);
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+  std::string msg = primary ? primary : PQerrorMessage(pg);
+  if (detail) msg += fmt::format(" ({})", detail);
+  // libpq's own messages span lines (with tabs); keep log lines single.
+  std::string flat;
+  for (char ch : msg) {
+    if (std::isspace(static_cast<unsigned char>(ch))) {
+      if (!flat.empty() && flat.back() != ' ') flat += ' ';
+    } else {
+      flat += ch;
+    }
+  }
+  msg = flat;
+  while (!msg.empty() && msg.back() == ' ') msg.pop_back();
   std::string text = fmt::format("postgres {}: {}", what, msg);
   if (state.empty() || PQstatus(pg) == CONNECTION_BAD || state.substr(0, 2) == "08" ||
       state == "57P01" || state == "57P02" || state == "57P03") {
@@ -573,10 +584,7 @@ Job ReadJob(const Rows& r, int row) {
 }
 
 City ReadCity(const Rows& r, int row) {
-  return City{r.i64(row, 0),
-              r.str(row, 1),
-              r.str(row, 2),
-              r.str(row, 3),
+  return City{r.i64(row, 0), r.str(row, 1), r.str(row, 2), r.str(row, 3),
               BBox{r.f64(row, 4), r.f64(row, 5), r.f64(row, 6), r.f64(row, 7)}};
 }
 
@@ -623,8 +631,7 @@ class PgStore::Conn {
   static Result<std::unique_ptr<Conn>> Connect(const std::string& conninfo) {
     // Earlier keywords are defaults the URL may override; the application name is only a
     // fallback so that PGAPPNAME or the URL still win.
-    const char* const keys[] = {"connect_timeout", "fallback_application_name", "dbname",
-                                nullptr};
+    const char* const keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
     const char* const values[] = {"10", "nearbyindex", conninfo.c_str(), nullptr};
     PGconn* pg = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
     if (PQstatus(pg) != CONNECTION_OK) {
@@ -634,7 +641,8 @@ class PgStore::Conn {
       return Status::Transient("cannot connect to PostgreSQL: " + msg);
     }
     // CREATE ... IF NOT EXISTS reports "already exists" as a NOTICE; libpq would print it.
-    PQsetNoticeProcessor(pg, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        pg, [](void*, const char*) {}, nullptr);
     return std::make_unique<Conn>(pg);
   }
 
@@ -647,8 +655,7 @@ class PgStore::Conn {
         if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Fail(p.get(), sql.name);
         prepared_.insert(sql.name);
       }
-      r.reset(PQexecPrepared(pg_, sql.name, params.size(), params.pointers(), nullptr, nullptr,
-                             0));
+      r.reset(PQexecPrepared(pg_, sql.name, params.size(), params.pointers(), nullptr, nullptr, 0));
     } else {
       r.reset(PQexecParams(pg_, sql.text, params.size(), nullptr, params.pointers(), nullptr,
                            nullptr, 0));
@@ -657,7 +664,9 @@ class PgStore::Conn {
   }
 
   // Runs constant SQL without parameters (may hold several statements).
-  Result<Rows> Exec(const char* sql) { return Check(PgResultPtr(PQexec(pg_, sql)), "exec"); }
+  Result<Rows> Exec(const char* sql, std::string_view what = "exec") {
+    return Check(PgResultPtr(PQexec(pg_, sql)), what);
+  }
 
   // COPY ... FROM STDIN with `data`, a complete binary COPY stream (or a part of one, when
   // fed through CopyStart / CopyPut / CopyFinish).
@@ -685,8 +694,7 @@ class PgStore::Conn {
   Status CopyFinish() {
     if (PQputCopyEnd(pg_, nullptr) != 1) return Fail(nullptr, "copy");
     PgResultPtr r(PQgetResult(pg_));
-    Status st = PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok()
-                                                            : Fail(r.get(), "copy");
+    Status st = PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok() : Fail(r.get(), "copy");
     // Drain to the end of the command so the connection is usable again.
     while (PGresult* more = PQgetResult(pg_)) PQclear(more);
     return st;
@@ -714,9 +722,7 @@ class PgStore::Conn {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Fail(r.get(), what);
     return Rows(std::move(r));
   }
-  Status Fail(const PGresult* r, std::string_view what) {
-    return PgFailure(pg_, r, what, &broken);
-  }
+  Status Fail(const PGresult* r, std::string_view what) { return PgFailure(pg_, r, what, &broken); }
 
   PGconn* const pg_;
   std::unordered_set<const char*> prepared_;  // statement names (Sql::name pointers)
@@ -748,18 +754,18 @@ class PgStore::Txn {
   ~Txn() {
     if (open_) {
       // A failed ROLLBACK means the connection is gone; Exec has marked it broken.
-      (void)c_.Exec("ROLLBACK");
+      (void)c_.Exec("ROLLBACK", "rollback");
     }
   }
   Status Begin() {
-    auto r = c_.Exec("BEGIN");
+    auto r = c_.Exec("BEGIN", "begin");
     if (!r.ok()) return r.status();
     open_ = true;
     return Status::Ok();
   }
   Status Commit() {
     open_ = false;
-    auto r = c_.Exec("COMMIT");
+    auto r = c_.Exec("COMMIT", "commit");
     return r.ok() ? Status::Ok() : r.status();
   }
 
@@ -878,8 +884,8 @@ Status PgStore::Migrate() {
       const int v = static_cast<int>(have->i64(0, 0));
       if (v > kSchemaVersion) {
         return Status::Invalid(fmt::format(
-            "database schema version {} is newer than this program's {}: upgrade nearbyindex",
-            v, kSchemaVersion));
+            "database schema version {} is newer than this program's {}: upgrade nearbyindex", v,
+            kSchemaVersion));
       }
       if (v == kSchemaVersion) return false;
       const int next = v + 1;
@@ -1021,11 +1027,9 @@ Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois) {
 
 Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box) {
   return WithConn<std::vector<Poi>>([&](Conn& c) -> Result<std::vector<Poi>> {
-    auto r = c.Exec(kLoadPois, Params()
-                                   .Double(box.min_lat)
-                                   .Double(box.max_lat)
-                                   .Double(box.min_lng)
-                                   .Double(box.max_lng));
+    auto r = c.Exec(
+        kLoadPois,
+        Params().Double(box.min_lat).Double(box.max_lat).Double(box.min_lng).Double(box.max_lng));
     if (!r.ok()) return r.status();
     std::vector<Poi> out;
     out.reserve(r->size());
@@ -1116,8 +1120,8 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
 }
 
 Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
-  if (!cp.region || cp.begin < 0 || cp.count < 0 ||
-      cp.begin + cp.count > cp.region->cell_count() || (cp.count > 0 && !cp.scores)) {
+  if (!cp.region || cp.begin < 0 || cp.count < 0 || cp.begin + cp.count > cp.region->cell_count() ||
+      (cp.count > 0 && !cp.scores)) {
     return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its region",
                                        cp.job_id, cp.begin, cp.begin + cp.count));
   }
@@ -1147,9 +1151,7 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
   // overlapping job committing between our DELETE and COPY) makes the COPY hit the unique
   // index; then the whole chunk is redone as an upsert through the staging table, which
   // tolerates anything.
-  static const bool kForceUpsert = getenv("NBI_FORCE_UPSERT") != nullptr;  // TEMP bench
   for (bool upsert : {false, true}) {
-    if (kForceUpsert && !upsert) continue;
     if (upsert && cp.count > 0) {
       NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
     }
@@ -1236,8 +1238,8 @@ Result<Job> PgStore::ExplainNoRow(Conn& c, int64_t job_id, std::string_view verb
   auto s = c.Exec(kJobStatusSql, Params().Int(job_id));
   if (!s.ok()) return s.status();
   if (s->size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return Status::Invalid(fmt::format("job {} is {}: only {} jobs can be {}", job_id,
-                                     s->text(0, 0), allowed, verb));
+  return Status::Invalid(
+      fmt::format("job {} is {}: only {} jobs can be {}", job_id, s->text(0, 0), allowed, verb));
 }
 
 Result<Job> PgStore::Cancel(int64_t job_id) {
@@ -1370,11 +1372,9 @@ Result<int64_t> PgStore::ResetArea(const BBox& box, double grid_step) {
       if (!r.ok()) return r.status();
       cells = r->affected();
     }
-    auto j = c.Exec(kResetAreaJobs, Params()
-                                        .Double(box.min_lat)
-                                        .Double(box.min_lng)
-                                        .Double(box.max_lat)
-                                        .Double(box.max_lng));
+    auto j = c.Exec(
+        kResetAreaJobs,
+        Params().Double(box.min_lat).Double(box.min_lng).Double(box.max_lat).Double(box.max_lng));
     if (!j.ok()) return j.status();
     return cells;
   });
@@ -1382,8 +1382,8 @@ Result<int64_t> PgStore::ResetArea(const BBox& box, double grid_step) {
 
 // ------------------------------------------------------------------ cells
 
-Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step,
-                                                  int min_score, int64_t limit) {
+Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step, int min_score,
+                                                  int64_t limit) {
   return WithConn<std::vector<HeatCell>>([&](Conn& c) -> Result<std::vector<HeatCell>> {
     auto r = c.Exec(kQueryCells, Params()
                                      .Float(static_cast<float>(box.min_lat))
@@ -1468,7 +1468,7 @@ Status PgStore::RawInsertCells(const GridRegion& region, int64_t begin, const ui
 Status PgStore::TruncateCells() {
   NBI_RETURN_IF_ERROR(SingleStatementFault());
   auto r = WithConn<bool>([&](Conn& c) -> Result<bool> {
-    auto t = c.Exec("TRUNCATE heat_cells");
+    auto t = c.Exec("TRUNCATE heat_cells", "truncate");
     if (!t.ok()) return t.status();
     return true;
   });

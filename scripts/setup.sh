@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need (only those missing), then builds.
+#   scripts/setup.sh            install + build into ./build
+#   NBI_BUILD_DIR=dir           build elsewhere
+#   NBI_SKIP_BUILD=1            install only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config
+  libpq-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
+  libgtest-dev libgmock-dev postgresql xz-utils ca-certificates
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "setup: all ${#PACKAGES[@]} Debian packages present"
+fi
+
+if [[ -z "${NBI_SKIP_BUILD:-}" ]]; then
+  dir=${NBI_BUILD_DIR:-build}
+  cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$dir" -j"$(nproc)"
+fi
