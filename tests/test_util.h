@@ -42,3 +42,33 @@ std::string ReadFile(const std::string& path);
 int RunCommand(const std::string& cmd, std::string* output);
 
 }  // namespace nbi::testing
+
+#include <sys/types.h>
+
+#include <vector>
+
+namespace nbi::testing {
+
+// A child process of the test (the real nearbyindex binary), stdout+stderr to `log_path`.
+// `env` entries "NAME=value" are set on top of the test's environment ("NAME=" unsets).
+class Child {
+ public:
+  Child(const std::vector<std::string>& argv, const std::vector<std::string>& env,
+        const std::string& log_path);
+  ~Child();  // SIGKILLs a child still running
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void Signal(int sig);
+  // Exit code (128+signal when killed), or -1 if still running after timeout_ms.
+  int Wait(int timeout_ms);
+  bool Running();
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+  bool reaped_ = false;
+};
+
+}  // namespace nbi::testing

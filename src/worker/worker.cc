@@ -193,6 +193,7 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
 
   WorkerLog(fmt::format("Started job #{} ({}) - {} items{}", job.id, job.type, total,
                         next > 0 ? fmt::format(" (resuming at {})", next) : ""));
+  if (opts.on_job_start) opts.on_job_start(job);
   // The job's own index: POIs of the region plus the largest radius, one query.
   auto pois = RetryTransient("load POIs", stop, [&] {
     return store->LoadPois(params->bounds.Expanded(MaxRadiusMeters()));
@@ -207,6 +208,7 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
   while (next < total) {
     if (stop && stop->load()) return hand_back();
     int64_t n = std::min(chunk, total - next);
+    const auto chunk_start = std::chrono::steady_clock::now();
     ScoreCells(index, *region, next, next + n, params->model, scores.data());
     Checkpoint cp;
     cp.job_id = job.id;
@@ -226,6 +228,9 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
       return fail(r.status());
     }
     next += n;
+    if (opts.on_chunk) {
+      opts.on_chunk(job.id, n, std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start).count());
+    }
     if (opts.on_checkpoint) opts.on_checkpoint(job.id, next);
     int pct = int(100 * next / total);
     if (pct / step * step > last_logged && next < total) {

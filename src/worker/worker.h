@@ -40,6 +40,11 @@ struct WorkerOptions {
   int progress_step_percent = 5;         // a progress line each time progress crosses a step
   // Test hook: called after each committed chunk with (job id, lastProcessedIndex).
   std::function<void(int64_t, int64_t)> on_checkpoint;
+  // Metrics hooks (optional; called from the job's thread, so they must be thread-safe):
+  // when a claimed job starts running, and after each committed chunk with its cell count and
+  // the seconds spent scoring and writing it.
+  std::function<void(const Job&)> on_job_start;
+  std::function<void(int64_t job_id, int64_t cells, double seconds)> on_chunk;
 };
 
 // Reads WORKER_POLL_INTERVAL, WORKER_CHUNK_SIZE, MAX_CONCURRENT_JOBS, STALE_JOB_TIMEOUT

@@ -1,0 +1,327 @@
+#include "http/api.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <ctime>
+#include <fmt/format.h>
+
+namespace nbi::http {
+
+namespace {
+
+// The one table of API error codes and their HTTP statuses.
+struct ErrorCode {
+  std::string_view code;
+  int http_status;
+};
+constexpr ErrorCode kErrorCodes[] = {
+    {"bad_request", 400},         // httplib: malformed request line or headers
+    {"invalid_argument", 400},    // a value is wrong (StatusCode::kInvalidArgument)
+    {"invalid_json", 400},        // the body is not JSON
+    {"too_many_cells", 400},      // a box or job over the cell cap
+    {"unauthorized", 401},        // cron: missing or wrong bearer token
+    {"not_found", 404},           // unknown route, id or slug (StatusCode::kNotFound)
+    {"method_not_allowed", 405},  // known route, other method (with an Allow header)
+    {"conflict", 409},            // the job's state forbids it (StatusCode::kConflict)
+    {"payload_too_large", 413},   // body over the limit
+    {"uri_too_long", 414},        // httplib: request line too long
+    {"rate_limited", 429},        // write rate of this client (with Retry-After)
+    {"internal", 500},            // a bug (StatusCode::kInternal, exceptions)
+    {"unavailable", 503},         // the database is unreachable (StatusCode::kTransient)
+};
+
+constexpr std::string_view kModelNames = "grocery or blend";
+
+}  // namespace
+
+ApiError ApiError::Of(std::string_view code, std::string message) {
+  for (const ErrorCode& e : kErrorCodes) {
+    if (e.code == code) return {e.http_status, std::string(code), std::move(message), {}};
+  }
+  return {500, "internal", fmt::format("unknown error code '{}': {}", code, message), {}};
+}
+
+nlohmann::json ApiError::Body() const {
+  return {{"error", {{"code", code}, {"message", message}}}};
+}
+
+ApiError ApiErrorFromStatus(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: return ApiError::Of("invalid_argument", s.message());
+    case StatusCode::kNotFound: return ApiError::Of("not_found", s.message());
+    case StatusCode::kConflict: return ApiError::Of("conflict", s.message());
+    case StatusCode::kTransient: return ApiError::Of("unavailable", s.message());
+    case StatusCode::kOk:  // a caller bug: an OK status is not an error
+    case StatusCode::kInternal: break;
+  }
+  return ApiError::Of("internal", s.message());
+}
+
+ApiError ApiErrorForHttpStatus(int http_status) {
+  switch (http_status) {
+    case 400: return ApiError::Of("bad_request", "malformed HTTP request");
+    case 404: return ApiError::Of("not_found", "no such route");
+    case 413: return ApiError::Of("payload_too_large", "request body is too large");
+    case 414: return ApiError::Of("uri_too_long", "request line is too long");
+    default: break;
+  }
+  ApiError e{http_status, fmt::format("http_{}", http_status), "request failed", {}};
+  if (http_status >= 500) e = ApiError::Of("internal", "request failed");
+  return e;
+}
+
+// ---------------------------------------------------------------- parsing
+
+Result<double> ParseFiniteDouble(std::string_view what, std::string_view text) {
+  if (text.empty()) return Status::Invalid(fmt::format("{} is empty; expected a number", what));
+  if (text.size() > 64) return Status::Invalid(fmt::format("{} is too long to be a number", what));
+  double v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc::result_out_of_range) {
+    return Status::Invalid(fmt::format("{} '{}' is out of range", what, text));
+  }
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(v)) {
+    return Status::Invalid(fmt::format("{} '{}' is not a finite number", what, text));
+  }
+  return v;
+}
+
+Result<int64_t> ParseInt(std::string_view what, std::string_view text, int64_t lo, int64_t hi) {
+  int64_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+    return Status::Invalid(fmt::format("{} '{}' is not a whole number", what, text.substr(0, 64)));
+  }
+  if (v < lo || v > hi) return Status::Invalid(fmt::format("{} {} is outside {}..{}", what, v, lo, hi));
+  return v;
+}
+
+Result<BBox> ParseBoxParams(const ParamGetter& get) {
+  double v[4];
+  const char* names[4] = {"minLat", "minLng", "maxLat", "maxLng"};
+  for (int i = 0; i < 4; ++i) {
+    auto text = get(names[i]);
+    if (!text) {
+      return Status::Invalid(fmt::format("query parameter {} is required (minLat, minLng, maxLat, maxLng)", names[i]));
+    }
+    auto d = ParseFiniteDouble(names[i], *text);
+    if (!d.ok()) return d.status();
+    v[i] = *d;
+  }
+  return BBox::Make(v[0], v[1], v[2], v[3]);
+}
+
+Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name, double def,
+                                   double lo, double hi) {
+  auto text = get(name);
+  if (!text) return def;
+  auto d = ParseFiniteDouble(name, *text);
+  if (!d.ok()) return d.status();
+  if (*d < lo || *d > hi) return Status::Invalid(fmt::format("{} {} is outside {}..{}", name, *d, lo, hi));
+  return *d;
+}
+
+std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out) {
+  *out = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (out->is_discarded()) {
+    return ApiError::Of("invalid_json", body.empty() ? "the request body is empty; expected a JSON object"
+                                                     : "the request body is not valid JSON");
+  }
+  if (!out->is_object()) {
+    return ApiError::Of("invalid_argument", fmt::format("the request body must be a JSON object, not {}",
+                                                        out->type_name()));
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+Result<double> JsonNumber(const nlohmann::json& o, const char* key, const char* where) {
+  if (!o.contains(key)) return Status::Invalid(fmt::format("{}.{} is required", where, key));
+  const auto& v = o[key];
+  if (!v.is_number()) return Status::Invalid(fmt::format("{}.{} must be a number, not {}", where, key, v.type_name()));
+  double d = v.get<double>();
+  if (!std::isfinite(d)) return Status::Invalid(fmt::format("{}.{} must be finite", where, key));
+  return d;
+}
+
+}  // namespace
+
+Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
+  if (!body.is_object()) return Status::Invalid("the request body must be a JSON object");
+  ScheduleRequest r;
+  const bool has_city = body.contains("citySlug") && !body["citySlug"].is_null();
+  const bool has_bounds = body.contains("bounds") && !body["bounds"].is_null();
+  if (has_city == has_bounds) {
+    return Status::Invalid("give either citySlug or bounds {minLat, minLng, maxLat, maxLng}");
+  }
+  if (has_city) {
+    const auto& c = body["citySlug"];
+    if (!c.is_string()) return Status::Invalid(fmt::format("citySlug must be a string, not {}", c.type_name()));
+    std::string slug = c.get<std::string>();
+    if (slug.empty() || slug.size() > 100) return Status::Invalid("citySlug must be 1..100 characters");
+    r.city_slug = std::move(slug);
+  } else {
+    const auto& b = body["bounds"];
+    if (!b.is_object()) return Status::Invalid(fmt::format("bounds must be an object, not {}", b.type_name()));
+    double v[4];
+    const char* names[4] = {"minLat", "minLng", "maxLat", "maxLng"};
+    for (int i = 0; i < 4; ++i) {
+      auto d = JsonNumber(b, names[i], "bounds");
+      if (!d.ok()) return d.status();
+      v[i] = *d;
+    }
+    auto box = BBox::Make(v[0], v[1], v[2], v[3]);
+    if (!box.ok()) return box.status();
+    r.bounds = *box;
+  }
+  if (body.contains("gridStep") && !body["gridStep"].is_null()) {
+    auto d = JsonNumber(body, "gridStep", "body");
+    if (!d.ok()) return d.status();
+    r.grid_step = *d;
+  }
+  NBI_RETURN_IF_ERROR(ValidateGridStep(r.grid_step));
+  if (body.contains("model") && !body["model"].is_null()) {
+    const auto& m = body["model"];
+    auto model = m.is_string() ? ParseHeatModel(m.get<std::string>()) : std::nullopt;
+    if (!model) return Status::Invalid(fmt::format("model {} is unknown: use {}", m.dump(), kModelNames));
+    r.model = *model;
+  }
+  if (body.contains("priority") && !body["priority"].is_null()) {
+    const auto& p = body["priority"];
+    if (!p.is_number_integer()) return Status::Invalid(fmt::format("priority must be a whole number, not {}", p.dump()));
+    // Unsigned JSON integers above INT64_MAX read as negative int64: compare as the stored kind.
+    bool in_range = p.is_number_unsigned() ? p.get<uint64_t>() <= 1000
+                                           : (p.get<int64_t>() >= -1000 && p.get<int64_t>() <= 1000);
+    if (!in_range) return Status::Invalid(fmt::format("priority {} is outside -1000..1000", p.dump()));
+    r.priority = p.get<int>();
+  }
+  return r;
+}
+
+double GridCellCount(const BBox& box, double step) {
+  int64_t i0, i1, j0, j1;
+  GridIndexRange(box.min_lat, box.max_lat, step, &i0, &i1);
+  GridIndexRange(box.min_lng, box.max_lng, step, &j0, &j1);
+  return static_cast<double>(i1 - i0) * static_cast<double>(j1 - j0);
+}
+
+// ---------------------------------------------------------------- JSON shapes
+
+std::string IsoTimeMs(int64_t ms) {
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;  // floor, also before 1970
+  int millis = static_cast<int>(ms - secs * 1000);
+  std::time_t t = static_cast<std::time_t>(secs);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+}
+
+nlohmann::json JobJson(const Job& job) {
+  auto time = [](const std::optional<int64_t>& ms) { return ms ? nlohmann::json(IsoTimeMs(*ms)) : nlohmann::json(); };
+  return {{"id", job.id},
+          {"type", job.type},
+          {"status", std::string(JobStatusId(job.status))},
+          {"progress", job.progress},
+          {"totalItems", job.total_items},
+          {"processedItems", job.last_processed_index()},
+          {"error", job.error ? nlohmann::json(*job.error) : nlohmann::json()},
+          {"createdAt", IsoTimeMs(job.created_at_ms)},
+          {"startedAt", time(job.started_at_ms)},
+          {"completedAt", time(job.completed_at_ms)},
+          {"attempts", job.attempts},
+          {"maxAttempts", job.max_attempts},
+          {"priority", job.priority},
+          {"cancelRequested", job.cancel_requested},
+          {"metadata", job.metadata}};
+}
+
+nlohmann::json CityJson(const City& c) {
+  return {{"id", c.id},
+          {"slug", c.slug},
+          {"name", c.name},
+          {"country", c.country},
+          {"bounds",
+           {{"minLat", c.bounds.min_lat},
+            {"minLng", c.bounds.min_lng},
+            {"maxLat", c.bounds.max_lat},
+            {"maxLng", c.bounds.max_lng}}}};
+}
+
+// ---------------------------------------------------------------- coverage
+
+HeatmapJobSpec CoverageJobSpec(LatLng at) {
+  constexpr double s = kCoverageGridStep;
+  constexpr int64_t half = kCoverageHalfCells;
+  // Index windows [c - half, c + half) in grid units, shifted inside the valid range.
+  auto window = [&](double v, int64_t limit, int64_t* lo, int64_t* hi) {
+    int64_t c = NearestGridIndex(v, s);
+    *lo = std::clamp(c - half, -limit, limit - 2 * half);
+    *hi = *lo + 2 * half;
+  };
+  const int64_t lat_limit = std::llround(90 / s), lng_limit = std::llround(180 / s);
+  int64_t i0, i1, j0, j1;
+  window(at.lat, lat_limit, &i0, &i1);
+  window(at.lng, lng_limit, &j0, &j1);
+  // Coordinates from integer indices, so equal cells give bit-identical bounds (the dedupe key).
+  auto coord = [&](int64_t i, double limit) { return std::clamp(static_cast<double>(i) * s, -limit, limit); };
+  HeatmapJobSpec spec;
+  spec.bounds = BBox{coord(i0, 90), coord(j0, 180), coord(i1, 90), coord(j1, 180)};
+  spec.grid_step = s;
+  spec.model = HeatModel::kGrocery;
+  return spec;
+}
+
+// ---------------------------------------------------------------- request checks
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  const size_t n = std::max(a.size(), b.size());
+  // volatile: keep the compiler from turning the loop into an early-exit memcmp.
+  volatile unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff = diff | static_cast<unsigned char>(x ^ y);
+  }
+  return diff == 0;
+}
+
+bool IsSafeRelativePath(std::string_view rel) {
+  if (rel.empty() || rel.size() > 1024) return false;
+  if (rel.find('\0') != std::string_view::npos || rel.find('\\') != std::string_view::npos) return false;
+  size_t pos = 0;
+  while (pos <= rel.size()) {
+    size_t slash = rel.find('/', pos);
+    if (slash == std::string_view::npos) slash = rel.size();
+    std::string_view seg = rel.substr(pos, slash - pos);
+    if (seg.empty() || seg == "." || seg == "..") return false;
+    pos = slash + 1;
+  }
+  return true;
+}
+
+std::string_view ContentTypeFor(std::string_view path) {
+  struct Type {
+    std::string_view ext, type;
+  };
+  static constexpr Type kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".png", "image/png"},
+      {".svg", "image/svg+xml"},
+      {".ico", "image/x-icon"},
+      {".txt", "text/plain; charset=utf-8"},
+  };
+  for (const Type& t : kTypes) {
+    if (path.ends_with(t.ext)) return t.type;
+  }
+  return "application/octet-stream";
+}
+
+}  // namespace nbi::http

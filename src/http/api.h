@@ -1,0 +1,116 @@
+// Building blocks of the HTTP API (SPEC §6) that need no server: the error mapping, checked
+// parsing of query and body values, the JSON shapes of jobs and cities, the on-demand coverage
+// job and a few request checks. src/http/server.cc wires them to routes.
+//
+// Every failure the API reports is an ApiError: an HTTP status, a stable machine-readable
+// `code` and a human message, sent as {"error": {"code": ..., "message": ...}}. The table of
+// codes -> HTTP statuses lives in one place (api.cc); store errors reach it only through
+// ApiErrorFromStatus, so a StatusCode means the same HTTP status on every route.
+//
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "geo/geo.h"
+#include "store/store.h"
+
+namespace nbi::http {
+
+struct ApiError {
+  int http_status = 500;
+  std::string code;  // "invalid_argument", "not_found", "rate_limited", ...
+  std::string message;
+  std::vector<std::pair<std::string, std::string>> headers;  // e.g. Allow, Retry-After
+
+  // An error of a known `code` (see kErrorCodes in api.cc); its HTTP status comes from the
+  // table. Unknown codes are a programming error and become 500 "internal".
+  static ApiError Of(std::string_view code, std::string message);
+  // {"error": {"code": code, "message": message}}
+  nlohmann::json Body() const;
+};
+
+// The one mapping of store/library errors to HTTP:
+//   kInvalidArgument -> 400 invalid_argument   kNotFound  -> 404 not_found
+//   kConflict        -> 409 conflict           kTransient -> 503 unavailable
+//   kInternal        -> 500 internal
+ApiError ApiErrorFromStatus(const Status& s);
+
+// The error for a status httplib produced itself (malformed request 400, 413, 414, ...), when
+// no handler ran.
+ApiError ApiErrorForHttpStatus(int http_status);
+
+// ---------------------------------------------------------------- parsing
+// A finite decimal number; the whole text must be the number (std::from_chars, no spaces,
+// no "nan"/"inf", no overflow). Errors name `what`.
+Result<double> ParseFiniteDouble(std::string_view what, std::string_view text);
+// A decimal integer in [lo, hi]; the whole text must be the number.
+Result<int64_t> ParseInt(std::string_view what, std::string_view text, int64_t lo, int64_t hi);
+
+// Query-string access: `get(name)` returns the parameter's value or nullopt when absent.
+using ParamGetter = std::function<std::optional<std::string>(std::string_view name)>;
+// Required minLat, minLng, maxLat, maxLng -> a valid BBox (range-checked, min < max).
+Result<BBox> ParseBoxParams(const ParamGetter& get);
+// Optional number with a default, then range [lo, hi].
+Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name, double def,
+                                   double lo, double hi);
+
+// Parses a JSON request body that must be an object into *out. Returns the error, if any:
+// "invalid_json" (unparsable or empty), "invalid_argument" (valid JSON but not an object).
+std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out);
+
+// A schedule request (POST /api/heatmap/schedule), checked but not yet resolved: either a
+// city slug or bounds, plus gridStep (default 0.0025, validated), model (default grocery) and
+// priority (integer -1000..1000, default 0). kInvalidArgument for wrong types, missing or
+// conflicting fields and out-of-range values; unknown fields are ignored.
+struct ScheduleRequest {
+  std::optional<std::string> city_slug;
+  std::optional<BBox> bounds;
+  double grid_step = 0.0025;
+  HeatModel model = HeatModel::kGrocery;
+  int priority = 0;
+};
+Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body);
+
+// Number of cells of `box` at `step` (rows x cols of the global grid, as a double so a
+// huge box cannot overflow). `step` must be valid (ValidateGridStep).
+double GridCellCount(const BBox& box, double step);
+
+// ---------------------------------------------------------------- JSON shapes
+// "2026-11-28T21:05:00.123Z" (UTC, milliseconds).
+std::string IsoTimeMs(int64_t ms);
+// {"id","type","status","progress","totalItems","processedItems","error","createdAt",
+//  "startedAt","completedAt","attempts","maxAttempts","priority","cancelRequested","metadata"}
+nlohmann::json JobJson(const Job& job);
+// {"id","slug","name","country","bounds":{"minLat","minLng","maxLat","maxLng"}}
+nlohmann::json CityJson(const City& city);
+
+// ---------------------------------------------------------------- coverage
+inline constexpr double kCoverageGridStep = 0.0025;
+inline constexpr int kCoverageHalfCells = 30;  // 0.15° = 60 cells of 0.0025°
+// The on-demand regional job for a point without coverage (SPEC §5): 0.15° x 0.15° at step
+// 0.0025, model grocery, centred on the grid point nearest to `at` (so every point of one
+// cell yields the identical spec and the store's duplicate rule folds concurrent requests
+// into one job). Near the poles / antimeridian the window is shifted to stay in range.
+HeatmapJobSpec CoverageJobSpec(LatLng at);
+
+// ---------------------------------------------------------------- request checks
+// Equality that takes the same time wherever the inputs differ: always runs over the full
+// length of the longer input, no early exit (for the cron bearer token).
+bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// A static-file path below a web root: `rel` ("css/app.css") must be non-empty and made of
+// plain segments (no "..", ".", empty segments, backslashes or NUL). Returns false otherwise.
+bool IsSafeRelativePath(std::string_view rel);
+// Content type by file extension (.html, .js/.mjs, .css, .png, .svg, .json, .map, ...).
+std::string_view ContentTypeFor(std::string_view path);
+
+}  // namespace nbi::http

@@ -1,0 +1,325 @@
+// Real-browser tests of the map page (/) and the jobs page (/jobs) served by `nearbyindex serve`.
+//
+//   NBI_BASE_URL=http://127.0.0.1:18080 NBI_TEST_CITY=liechtenstein NBI_TEST_POINT=47.14,9.52 \
+//     node tests/browser/run.mjs
+//
+// The server must hold the city with a computed heatmap and run its embedded worker.
+// NBI_TEST_CITY defaults to the first city, NBI_TEST_POINT to the centre of its bounds.
+// Drives Debian's /usr/bin/chromium (NBI_CHROMIUM overrides) through playwright-core from
+// web/node_modules (npm --prefix web install). Saves web/screenshots/{map,jobs}.png.
+// Prints "N passed, N failed"; exits non-zero on any failure.
+import { createRequire } from 'node:module';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+const { chromium } = createRequire(join(WEB_DIR, 'package.json'))('playwright-core');
+
+const BASE = (process.env.NBI_BASE_URL || '').replace(/\/+$/, '');
+if (!BASE) {
+  console.error('NBI_BASE_URL is not set (e.g. http://127.0.0.1:18080)');
+  process.exit(2);
+}
+const SHOTS = join(WEB_DIR, 'screenshots');
+const VIEWPORT = { width: 1280, height: 800 };
+const SMALL_JOB_TIMEOUT = 60_000;
+
+// The spec's heatmap palette (web/public/common.js SCALE), as RGB.
+const PALETTE = ['#facc15', '#a3e635', '#4ade80', '#16a34a', '#14b8a6', '#22d3ee', '#8b5cf6', '#9333ea']
+  .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+
+// ------------------------------------------------------------------ tiny harness
+let passed = 0, failed = 0;
+async function check(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
+  }
+}
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+async function getJson(path, init) {
+  const res = await fetch(BASE + path, init);
+  return { status: res.status, body: await res.json().catch(() => null) };
+}
+
+/** Collects console errors and uncaught exceptions of a page; `expected(msg)` filters known ones. */
+function watchErrors(page, expected = () => false) {
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !expected(msg)) errors.push(`${msg.text()} @ ${msg.location().url || '?'}`);
+  });
+  page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  return errors;
+}
+/** A failed-resource console error of an API path answering 4xx on purpose. */
+const expected4xx = (pathPrefix) => (msg) =>
+  /status of 4\d\d/.test(msg.text()) && (msg.location().url || '').startsWith(BASE + pathPrefix);
+
+// ------------------------------------------------------------------ setup
+const { body: citiesBody } = await getJson('/api/cities');
+const cities = citiesBody?.cities || [];
+const city = cities.find((c) => c.slug === process.env.NBI_TEST_CITY) || cities[0];
+if (!city) {
+  console.error(`no city on ${BASE}/api/cities`);
+  process.exit(2);
+}
+const [pLat, pLng] = (process.env.NBI_TEST_POINT ||
+  `${(city.bounds.minLat + city.bounds.maxLat) / 2},${(city.bounds.minLng + city.bounds.maxLng) / 2}`)
+  .split(',').map(Number);
+console.log(`# ${BASE} city=${city.slug} point=${pLat},${pLng}`);
+
+mkdirSync(SHOTS, { recursive: true });
+const userDataDir = mkdtempSync(join(tmpdir(), 'nbi-chromium-'));
+const context = await chromium.launchPersistentContext(userDataDir, {
+  executablePath: process.env.NBI_CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: VIEWPORT,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+         '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+});
+context.setDefaultTimeout(15_000);
+
+try {
+  await mapTests();
+  await jobsTests();
+} catch (e) {
+  failed++;
+  console.log(`FAIL (aborted) ${e.message}`);
+} finally {
+  await context.close();
+  rmSync(userDataDir, { recursive: true, force: true });
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
+
+// ------------------------------------------------------------------ map page
+async function mapTests() {
+  const page = await context.newPage();
+  // A 400 too_many_cells of /api/heatmap is the page's normal "zoom in" path.
+  const errors = watchErrors(page, expected4xx('/api/heatmap?'));
+  // Waits until a heatmap request started after `before` loads finished.
+  const heatmapLoaded = (before) => page.waitForFunction(
+    (n) => window.__nbi.heatmapLoads > n && !window.__nbi.heatmapLoading, before);
+  const loads = () => page.evaluate(() => window.__nbi.heatmapLoads);
+
+  await check('map page loads (ready, legend, attribution, city picker)', async () => {
+    await page.goto(`${BASE}/`);
+    await page.waitForFunction(() => window.__nbi && window.__nbi.ready === true);
+    await heatmapLoaded(0);
+    assert(await page.getByTestId('legend').isVisible(), 'legend not visible');
+    const attribution = await page.getByTestId('attribution').innerText();
+    assert(attribution.includes('© OpenStreetMap contributors'), `attribution is "${attribution}"`);
+    const options = await page.getByTestId('city-picker').locator('option').allTextContents();
+    assert(options.includes(city.name), `city picker lacks ${city.name}: ${options}`);
+    assert(await page.locator('a[href="/jobs"]').count() > 0, 'no link to /jobs');
+  });
+
+  let gridStep = null;
+  await check('heatmap cells are drawn (state and canvas pixels)', async () => {
+    // Pick the city, then zoom on the test point so any grid step fits under the cell cap.
+    let before = await loads();
+    await page.getByTestId('city-picker').selectOption(city.slug);
+    await heatmapLoaded(before);
+    before = await loads();
+    await page.evaluate(([lat, lng]) => { window.__nbi.map.setView([lat, lng], 15, { animate: false }); }, [pLat, pLng]);
+    await heatmapLoaded(before);
+    // The computed heatmap may be at any of the offered steps: try each until cells show.
+    const steps = await page.getByTestId('grid-step-select').locator('option').evaluateAll(
+      (os) => os.map((o) => o.value));
+    for (const step of steps) {
+      before = await loads();
+      const current = await page.getByTestId('grid-step-select').inputValue();
+      if (current !== step) {
+        await page.getByTestId('grid-step-select').selectOption(step);
+        await heatmapLoaded(before);
+      }
+      if (await page.evaluate(() => window.__nbi.cellsDrawn) > 0) {
+        gridStep = step;
+        break;
+      }
+    }
+    assert(gridStep, `no cells drawn at any grid step ${steps} ` +
+      `(last error: ${await page.evaluate(() => window.__nbi.lastHeatmapError)})`);
+    // Count heat canvas pixels of a palette colour (cells are drawn opaque; CSS fades the canvas).
+    const coloured = await page.evaluate((palette) => {
+      const c = document.querySelector('[data-testid="heat-canvas"]');
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        if (d[i + 3] < 200) continue;
+        if (palette.some(([r, g, b]) => Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) < 12)) n++;
+      }
+      return n;
+    }, PALETTE);
+    assert(coloured > 0, 'no heatmap-coloured pixels on the heat canvas');
+    console.log(`#   gridStep=${gridStep} cells=${await page.evaluate(() => window.__nbi.cellsDrawn)} colouredPixels=${coloured}`);
+  });
+
+  await check('clicking the test point shows the API score', async () => {
+    const p = await page.evaluate(([lat, lng]) => {
+      const pt = window.__nbi.map.latLngToContainerPoint([lat, lng]);
+      const box = window.__nbi.map.getContainer().getBoundingClientRect();
+      return { x: box.left + pt.x, y: box.top + pt.y };
+    }, [pLat, pLng]);
+    await page.mouse.click(p.x, p.y);
+    await page.waitForFunction(() => window.__nbi.lastScore !== null);
+    await page.getByTestId('score-panel').waitFor({ state: 'visible' });
+    const { req, shown } = await page.evaluate(() => ({ req: window.__nbi.lastScoreRequest, shown: window.__nbi.lastScore }));
+    assert(Math.abs(req.lat - pLat) < 1e-3 && Math.abs(req.lng - pLng) < 1e-3,
+      `clicked ${req.lat},${req.lng}, expected near ${pLat},${pLng}`);
+    // Ask the API ourselves for the lat/lng (and model) the page requested.
+    const q = new URLSearchParams({ lat: req.lat, lng: req.lng, model: req.model });
+    const { status, body } = await getJson(`/api/score?${q}`);
+    assert(status === 200, `GET /api/score -> ${status}`);
+    assert(shown.overall === body.overall, `page got overall ${shown.overall}, API says ${body.overall}`);
+    const overall = page.getByTestId('score-overall');
+    const value = await overall.getAttribute('data-value');
+    assert(Number(value) === body.overall, `panel shows ${value}, API says ${body.overall}`);
+    const text = (await overall.innerText()).trim();
+    assert(Math.abs(Number(text) - body.overall) < 0.051, `panel text "${text}" vs ${body.overall}`);
+    const rows = await page.getByTestId('score-category').count();
+    assert(rows === body.categories.length, `${rows} category rows, API has ${body.categories.length}`);
+    await page.screenshot({ path: join(SHOTS, 'map.png') });
+  });
+
+  await check('map page has no console errors', async () => {
+    assert(errors.length === 0, errors.join(' | '));
+  });
+  await page.close();
+}
+
+// ------------------------------------------------------------------ jobs page
+async function jobsTests() {
+  const page = await context.newPage();
+  // The bad-input check makes /api/heatmap/schedule answer 400 on purpose.
+  const errors = watchErrors(page, expected4xx('/api/heatmap/schedule'));
+  const row = (id) => page.locator(`tr[data-job-id="${id}"]`);
+  const statusOf = (id) => row(id).getByTestId('job-status').innerText();
+  const waitStatus = (id, status, timeout = 30_000) => page.waitForFunction(
+    ([id, status]) => document.querySelector(`tr[data-job-id="${id}"] [data-testid="job-status"]`)?.textContent === status,
+    [String(id), status], { timeout });
+
+  /** Fills and submits the schedule form; returns the job id shown in the result. */
+  async function schedule({ citySlug = '', bounds, gridStep, model = 'grocery', allowError = false }) {
+    await page.getByTestId('schedule-city').selectOption(citySlug);
+    if (bounds) {
+      for (const k of ['minLat', 'minLng', 'maxLat', 'maxLng']) await page.getByTestId(`schedule-${k}`).fill(String(bounds[k]));
+    }
+    await page.getByTestId('schedule-gridStep').fill(String(gridStep));
+    await page.getByTestId('schedule-model').selectOption(model);
+    await page.getByTestId('schedule-result').evaluate((el) => { el.textContent = ''; });
+    await page.getByTestId('schedule-submit').click();
+    await page.waitForFunction(() =>
+      document.querySelector('[data-testid="schedule-result"]').textContent ||
+      document.querySelector('[data-testid="schedule-error"]').textContent);
+    const err = await page.getByTestId('schedule-error').innerText();
+    if (err && allowError) return { error: err };
+    assert(!err, `schedule failed: ${err}`);
+    const text = await page.getByTestId('schedule-result').innerText();
+    assert(/^Job #\d+ (scheduled|already active)$/.test(text), `result "${text}"`);
+    return Number(await page.getByTestId('schedule-result').getAttribute('data-job-id'));
+  }
+  /** Schedules the whole test city at the finest grid step the server accepts (a long job). */
+  async function scheduleBig(model) {
+    const tried = [];
+    for (const gridStep of [0.0001, 0.0002, 0.0005, 0.001]) {
+      const r = await schedule({ citySlug: city.slug, gridStep, model, allowError: true });
+      if (typeof r === 'number') return r;
+      tried.push(`${gridStep}: ${r.error}`);
+    }
+    throw new Error(`could not schedule a big job: ${tried.join('; ')}`);
+  }
+
+  await check('jobs page loads (table, form, link to map)', async () => {
+    await page.goto(`${BASE}/jobs`);
+    await page.waitForFunction(() => window.__nbiJobs?.ready && window.__nbiJobs.refreshes > 0);
+    assert(await page.getByTestId('jobs-table').isVisible(), 'no jobs table');
+    assert(await page.getByTestId('schedule-form').isVisible(), 'no schedule form');
+    assert(await page.locator('a[href="/"]').count() > 0, 'no link to the map');
+  });
+
+  // ?bounds= prefills the bounds inputs (the map's "Schedule this view" link).
+  await check('?bounds= prefills the schedule form', async () => {
+    await page.goto(`${BASE}/jobs?bounds=1.5,2.5,3.5,4.5`);
+    await page.waitForFunction(() => window.__nbiJobs?.ready);
+    const v = await Promise.all(['minLat', 'minLng', 'maxLat', 'maxLng'].map((k) => page.getByTestId(`schedule-${k}`).inputValue()));
+    assert(v.join(',') === '1.5,2.5,3.5,4.5', `inputs hold ${v}`);
+    assert(await page.getByTestId('schedule-city').inputValue() === '', 'a city is selected');
+    await page.goto(`${BASE}/jobs`);
+    await page.waitForFunction(() => window.__nbiJobs?.ready && window.__nbiJobs.refreshes > 0);
+  });
+
+  let smallId = null;
+  await check('a small scheduled job reaches 100% (live progress bar)', async () => {
+    const d = 0.004; // 8 x 8 cells at 0.001
+    smallId = await schedule({
+      bounds: { minLat: +(pLat - d).toFixed(6), minLng: +(pLng - d).toFixed(6), maxLat: +(pLat + d).toFixed(6), maxLng: +(pLng + d).toFixed(6) },
+      gridStep: 0.001,
+    });
+    await row(smallId).waitFor();
+    await page.waitForFunction((id) => {
+      const bar = document.querySelector(`tr[data-job-id="${id}"] [data-testid="job-progress"]`);
+      return bar?.getAttribute('aria-valuenow') === '100' && bar.textContent.includes('100%');
+    }, String(smallId), { timeout: SMALL_JOB_TIMEOUT });
+    await waitStatus(smallId, 'completed', 10_000);
+  });
+
+  await check('unchanged rows are not re-rendered', async () => {
+    assert(smallId, 'no completed job to watch');
+    // Tag the completed row's cells, wait two refreshes, and check the very same nodes remain.
+    await row(smallId).evaluate((tr) => [...tr.cells].forEach((td) => { td.__tag = 1; }));
+    const r0 = await page.evaluate(() => window.__nbiJobs.refreshes);
+    await page.waitForFunction((r) => window.__nbiJobs.refreshes >= r + 2, r0);
+    const kept = await row(smallId).evaluate((tr) => [...tr.cells].every((td) => td.__tag === 1));
+    assert(kept, 'the completed job row was rebuilt');
+  });
+
+  await check('cancel a pending/running job via its button, then retry and cancel again', async () => {
+    // Two big jobs (city at the finest step): the worker is busy with the first, so the
+    // second is still pending (or just started) when its Cancel button is clicked.
+    const busyId = await scheduleBig('blend');
+    const id = await scheduleBig('grocery');
+    for (const jobId of [id, busyId]) {
+      await row(jobId).getByTestId('job-cancel').click();
+      await waitStatus(jobId, 'cancelled');
+    }
+    assert(await statusOf(id) === 'cancelled', 'status is not cancelled');
+    // Retry: back to pending/running, then cancel again.
+    await row(id).getByTestId('job-retry').click();
+    await page.waitForFunction((id) => ['pending', 'running'].includes(
+      document.querySelector(`tr[data-job-id="${id}"] [data-testid="job-status"]`)?.textContent), String(id));
+    await row(id).getByTestId('job-cancel').click();
+    await waitStatus(id, 'cancelled');
+  });
+
+  await check('bad input (gridStep 5) shows the API error message', async () => {
+    await page.getByTestId('schedule-city').selectOption(city.slug);
+    await page.getByTestId('schedule-gridStep').fill('5');
+    await page.getByTestId('schedule-model').selectOption('grocery');
+    await page.getByTestId('schedule-submit').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="schedule-error"]').textContent !== '');
+    const shown = await page.getByTestId('schedule-error').innerText();
+    const { status, body } = await getJson('/api/heatmap/schedule', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ citySlug: city.slug, gridStep: 5, model: 'grocery' }),
+    });
+    assert(status >= 400 && status < 500, `API answered ${status}`);
+    assert(shown === body.error.message, `page shows "${shown}", API says "${body.error.message}"`);
+    assert(await page.getByTestId('schedule-result').innerText() === '', 'a success message is shown too');
+    await page.screenshot({ path: join(SHOTS, 'jobs.png'), fullPage: true });
+  });
+
+  await check('jobs page has no console errors', async () => {
+    assert(errors.length === 0, errors.join(' | '));
+  });
+  await page.close();
+}

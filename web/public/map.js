@@ -1,0 +1,394 @@
+// Map page: heatmap cells of the view on a canvas, POI dots, click-to-score side panel.
+// Leaflet is loaded as a classic script (window.L) from /vendor/leaflet/.
+import { api, SCALE, colourFor, debounce, fmtDistance, h, parseBounds } from './common.js';
+
+const L = window.L;
+const DEFAULT_ATTRIBUTION = '© OpenStreetMap contributors';
+const POI_MIN_ZOOM = 10; // below this the POI request would be huge and unreadable anyway
+const $ = (id) => document.getElementById(id);
+
+// State exposed to the browser tests (tests/browser/run.mjs).
+const nbi = (window.__nbi = {
+  ready: false,
+  map: null,
+  cellsDrawn: 0, // cells painted on the heat canvas by the last redraw
+  heatmapLoads: 0, // finished /api/heatmap requests (ok or error)
+  heatmapLoading: false,
+  lastHeatmapError: null, // error code of the last failed /api/heatmap request
+  poisDrawn: 0,
+  lastScoreRequest: null, // {lat, lng, model, url} as sent to /api/score
+  lastScore: null, // the last /api/score response JSON
+});
+
+const params = new URLSearchParams(location.search);
+const state = {
+  gridStep: 0.0025,
+  model: 'grocery',
+  cities: [],
+  coverageJob: null, // id of the job polled for the clicked point's coverage
+};
+
+// ------------------------------------------------------------------ map + layers
+const map = L.map('map', { preferCanvas: true, worldCopyJump: true, minZoom: 2 });
+nbi.map = map;
+map.attributionControl.setPrefix(false);
+map.attributionControl.addAttribution(DEFAULT_ATTRIBUTION); // shown even if /api/config fails
+map.attributionControl.getContainer().dataset.testid = 'attribution';
+const canvasRenderer = L.canvas({ padding: 0.1 });
+
+// Heat cells sit under the POI dots and above tiles.
+map.createPane('heat').style.zIndex = 350;
+
+// A full-view canvas redrawn after each move: much faster than one L.rectangle per cell.
+// Each cell (lat, lng) is a grid point; it is drawn as the step-sized square around it.
+const HeatLayer = L.Layer.extend({
+  initialize() {
+    this._cells = [];
+    this._step = 0;
+  },
+  onAdd(m) {
+    // leaflet-zoom-hide: Leaflet hides it during zoom animations; moveend redraws it.
+    this._canvas = L.DomUtil.create('canvas', 'heat-canvas leaflet-zoom-hide');
+    this._canvas.dataset.testid = 'heat-canvas';
+    m.getPane('heat').appendChild(this._canvas);
+    m.on('moveend resize', this.redraw, this);
+    this.redraw();
+  },
+  onRemove(m) {
+    L.DomUtil.remove(this._canvas);
+    m.off('moveend resize', this.redraw, this);
+  },
+  setCells(cells, step) {
+    this._cells = cells;
+    this._step = step;
+    this.redraw();
+  },
+  redraw() {
+    const m = this._map;
+    if (!m) return;
+    const size = m.getSize();
+    const canvas = this._canvas;
+    // The pane moves while panning: put the canvas back over the visible area.
+    L.DomUtil.setPosition(canvas, m.containerPointToLayerPoint([0, 0]));
+    canvas.width = size.x; // resizing also clears it
+    canvas.height = size.y;
+    const ctx = canvas.getContext('2d');
+    const half = this._step / 2;
+    const byColour = new Map(); // one fillStyle change per colour band
+    for (const c of this._cells) {
+      const colour = colourFor(c.score);
+      if (!colour) continue;
+      if (!byColour.has(colour)) byColour.set(colour, []);
+      byColour.get(colour).push(c);
+    }
+    let drawn = 0;
+    for (const [colour, cells] of byColour) {
+      ctx.fillStyle = colour;
+      for (const c of cells) {
+        const nw = m.latLngToContainerPoint([c.lat + half, c.lng - half]);
+        const se = m.latLngToContainerPoint([c.lat - half, c.lng + half]);
+        // Rounded corners make neighbours share edges exactly (no seams or overlaps).
+        const x = Math.round(nw.x), y = Math.round(nw.y);
+        const w = Math.max(1, Math.round(se.x) - x), hh = Math.max(1, Math.round(se.y) - y);
+        if (x >= size.x || y >= size.y || x + w <= 0 || y + hh <= 0) continue;
+        ctx.fillRect(x, y, w, hh);
+        drawn++;
+      }
+    }
+    nbi.cellsDrawn = drawn;
+  },
+});
+const heat = new HeatLayer().addTo(map);
+const poiLayer = L.layerGroup().addTo(map);
+let clickMarker = null;
+
+// ------------------------------------------------------------------ legend
+const Legend = L.Control.extend({
+  options: { position: 'bottomright' },
+  onAdd() {
+    return h('div', { class: 'legend', dataset: { testid: 'legend' } },
+      h('div', { class: 'legend-title' }, 'Score'),
+      SCALE.map(([, colour, label]) =>
+        h('div', { class: 'legend-row' }, h('i', { style: `background:${colour}` }), label)),
+      h('div', { class: 'legend-row muted' }, h('i', { class: 'none' }), '< 30 not shown'));
+  },
+});
+new Legend().addTo(map);
+
+// ------------------------------------------------------------------ view helpers
+const clampLat = (v) => Math.max(-90, Math.min(90, v));
+const clampLng = (v) => Math.max(-180, Math.min(180, v));
+
+/** The view box (padded by half a step so edge squares are included), clamped to valid ranges. */
+function viewBox(pad = 0) {
+  const b = map.getBounds();
+  return {
+    minLat: clampLat(b.getSouth() - pad).toFixed(6),
+    minLng: clampLng(b.getWest() - pad).toFixed(6),
+    maxLat: clampLat(b.getNorth() + pad).toFixed(6),
+    maxLng: clampLng(b.getEast() + pad).toFixed(6),
+  };
+}
+
+const toLatLngBounds = (b) => L.latLngBounds([b.minLat, b.minLng], [b.maxLat, b.maxLng]);
+
+function setStatus(text, isError = false) {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', isError);
+}
+
+// ------------------------------------------------------------------ heatmap + POIs
+let heatAbort = null;
+async function loadHeatmap() {
+  heatAbort?.abort();
+  const ctrl = (heatAbort = new AbortController());
+  const step = state.gridStep;
+  const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore: 30, model: state.model });
+  nbi.heatmapLoading = true;
+  try {
+    const { data } = await api(`/api/heatmap?${q}`, { signal: ctrl.signal });
+    heat.setCells(data.cells || [], data.gridStep || step);
+    $('zoom-hint').hidden = true;
+    nbi.lastHeatmapError = null;
+    setStatus(`${data.count ?? data.cells.length} cells`);
+  } catch (e) {
+    if (e.name === 'AbortError') return; // superseded by a newer request
+    heat.setCells([], step);
+    nbi.lastHeatmapError = e.code || 'error';
+    if (e.code === 'too_many_cells') {
+      $('zoom-hint').hidden = false;
+      setStatus('');
+    } else {
+      $('zoom-hint').hidden = true;
+      setStatus(`Heatmap: ${e.message}`, true);
+    }
+  }
+  if (ctrl === heatAbort) {
+    nbi.heatmapLoading = false;
+    nbi.heatmapLoads++;
+  }
+}
+
+let poiAbort = null;
+async function loadPois() {
+  poiAbort?.abort();
+  if (map.getZoom() < POI_MIN_ZOOM) {
+    poiLayer.clearLayers();
+    nbi.poisDrawn = 0;
+    return;
+  }
+  const ctrl = (poiAbort = new AbortController());
+  try {
+    const { data } = await api(`/api/pois?${new URLSearchParams(viewBox())}`, { signal: ctrl.signal });
+    poiLayer.clearLayers();
+    for (const p of data.pois || []) {
+      L.circleMarker([p.lat, p.lng], {
+        renderer: canvasRenderer, radius: 2.5, weight: 1, color: '#fff',
+        fillColor: '#1e293b', fillOpacity: 0.9,
+      }).bindTooltip(() => h('span', {}, `${p.name || '(unnamed)'} · ${p.category}`)).addTo(poiLayer); // text, not HTML
+    }
+    nbi.poisDrawn = (data.pois || []).length;
+  } catch (e) {
+    if (e.name !== 'AbortError') setStatus(`POIs: ${e.message}`, true);
+  }
+}
+
+function updateScheduleLink() {
+  const b = viewBox();
+  const q = new URLSearchParams({
+    bounds: [b.minLat, b.minLng, b.maxLat, b.maxLng].join(','),
+    gridStep: state.gridStep,
+    model: state.model,
+  });
+  $('schedule-link').href = `/jobs?${q}`;
+}
+
+const refresh = debounce(() => {
+  loadHeatmap();
+  loadPois();
+}, 250);
+map.on('moveend', () => {
+  updateScheduleLink();
+  refresh();
+});
+
+// ------------------------------------------------------------------ score panel
+let scoreSeq = 0;
+map.on('click', (e) => showScore(e.latlng));
+$('panel-close').addEventListener('click', () => {
+  $('panel').hidden = true;
+  state.coverageJob = null;
+  clickMarker?.remove();
+});
+
+async function showScore(latlng) {
+  const seq = ++scoreSeq;
+  const lat = latlng.lat.toFixed(6);
+  const lng = L.Util.wrapNum(latlng.lng, [-180, 180], true).toFixed(6);
+  const url = `/api/score?${new URLSearchParams({ lat, lng, model: state.model })}`;
+  nbi.lastScoreRequest = { lat, lng, model: state.model, url };
+
+  clickMarker?.remove();
+  clickMarker = L.circleMarker(latlng, {
+    renderer: canvasRenderer, radius: 7, weight: 3, color: '#0f172a', fill: false, interactive: false,
+  }).addTo(map);
+  $('panel').hidden = false;
+  $('panel').setAttribute('aria-busy', 'true');
+  $('overall').textContent = '…';
+  $('score-where').textContent = `${lat}, ${lng}`;
+  $('score-error').hidden = true;
+
+  try {
+    const { data } = await api(url);
+    if (seq !== scoreSeq) return; // a newer click won
+    renderScore(data);
+    nbi.lastScore = data;
+  } catch (e) {
+    if (seq !== scoreSeq) return;
+    $('overall').textContent = '–';
+    $('categories').replaceChildren();
+    $('pois').replaceChildren();
+    $('coverage').hidden = true;
+    $('score-error').textContent = e.message;
+    $('score-error').hidden = false;
+  } finally {
+    if (seq === scoreSeq) $('panel').removeAttribute('aria-busy');
+  }
+}
+
+function renderScore(s) {
+  const overall = $('overall');
+  overall.textContent = Number.isInteger(s.overall) ? String(s.overall) : Number(s.overall).toFixed(1);
+  overall.dataset.value = String(s.overall);
+  overall.style.background = colourFor(s.overall) || '#e2e8f0';
+
+  const cats = s.categories || [];
+  $('categories').replaceChildren(...cats.map((c) =>
+    h('tr', { dataset: { testid: 'score-category', category: c.id } },
+      h('td', {}, c.id),
+      h('td', { class: 'num' }, c.score),
+      h('td', { class: 'num' }, c.count),
+      h('td', { class: 'num' }, fmtDistance(c.nearestDistance)))));
+
+  // Nearest places over all categories, closest first.
+  const pois = cats.flatMap((c) => (c.pois || []).map((p) => ({ ...p, category: c.id })))
+    .sort((a, b) => a.distance - b.distance).slice(0, 10);
+  $('pois').replaceChildren(...(pois.length ? pois.map((p) =>
+    h('li', { dataset: { testid: 'score-poi' } },
+      h('span', { class: 'poi-name' }, p.name || '(unnamed)'),
+      h('span', { class: 'muted' }, ` ${p.category} · ${fmtDistance(p.distance)}`)))
+    : [h('li', { class: 'muted' }, 'None nearby')]));
+
+  if (s.coverageJobId) watchCoverageJob(s.coverageJobId);
+  else if (state.coverageJob === null) $('coverage').hidden = true;
+}
+
+/** Polls /api/jobs/N every second until the job ends; then reloads the cells. */
+async function watchCoverageJob(id) {
+  if (state.coverageJob === id) return; // already polling it
+  state.coverageJob = id;
+  const notice = $('coverage');
+  notice.hidden = false;
+  notice.dataset.jobId = id;
+  notice.textContent = `Heatmap for this area is being computed (job #${id})`;
+  while (state.coverageJob === id) {
+    let job = null;
+    try {
+      ({ data: job } = await api(`/api/jobs/${id}`));
+    } catch (e) {
+      notice.textContent = `Heatmap job #${id}: ${e.message}`;
+    }
+    if (state.coverageJob !== id) return; // another point/job or panel closed
+    if (job?.status === 'completed') {
+      notice.textContent = `Heatmap for this area is ready (job #${id})`;
+      state.coverageJob = null;
+      // Show the job's cells: switch to its grid step if the selector offers it.
+      const step = job.metadata?.gridStep;
+      if (step && step !== state.gridStep && [...$('grid-step').options].some((o) => Number(o.value) === step)) {
+        state.gridStep = step;
+        $('grid-step').value = String(step);
+        updateScheduleLink();
+      }
+      loadHeatmap();
+      return;
+    }
+    if (job && (job.status === 'failed' || job.status === 'cancelled')) {
+      notice.textContent = `Heatmap job #${id} ${job.status}${job.error ? `: ${job.error}` : ''}`;
+      state.coverageJob = null;
+      return;
+    }
+    if (job) notice.textContent = `Heatmap for this area is being computed (job #${id}) – ${job.progress ?? 0}%`;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// ------------------------------------------------------------------ selectors + start
+function fillSelect(sel, values, selected, label = String) {
+  sel.replaceChildren(...values.map((v) => h('option', { value: v, selected: String(v) === String(selected) }, label(v))));
+}
+
+async function start() {
+  let config = {};
+  try {
+    ({ data: config } = await api('/api/config'));
+  } catch (e) {
+    setStatus(`Config: ${e.message}`, true);
+  }
+  try {
+    ({ data: { cities: state.cities = [] } } = await api('/api/cities'));
+  } catch (e) {
+    setStatus(`Cities: ${e.message}`, true);
+  }
+
+  if (config.tileUrl) {
+    L.tileLayer(config.tileUrl, { attribution: config.attribution || DEFAULT_ATTRIBUTION, maxZoom: 19 }).addTo(map);
+  }
+  if (config.attribution && config.attribution !== DEFAULT_ATTRIBUTION) {
+    map.attributionControl.removeAttribution(DEFAULT_ATTRIBUTION);
+    map.attributionControl.addAttribution(config.attribution);
+  }
+
+  const steps = config.gridSteps?.length ? config.gridSteps : [0.0025, 0.001, 0.0005];
+  const urlStep = Number(params.get('gridStep'));
+  state.gridStep = steps.includes(urlStep) ? urlStep : (config.defaultGridStep ?? steps[0]);
+  fillSelect($('grid-step'), steps, state.gridStep, (v) => `${v}°`);
+  const models = config.models?.length ? config.models : ['grocery', 'blend'];
+  state.model = models.includes(params.get('model')) ? params.get('model') : models[0];
+  fillSelect($('model'), models, state.model);
+
+  const citySel = $('city');
+  citySel.append(...state.cities.map((c) => h('option', { value: c.slug }, c.name)));
+
+  $('grid-step').addEventListener('change', (e) => {
+    state.gridStep = Number(e.target.value);
+    updateScheduleLink();
+    loadHeatmap();
+  });
+  $('model').addEventListener('change', (e) => {
+    state.model = e.target.value;
+    updateScheduleLink();
+    loadHeatmap();
+  });
+  citySel.addEventListener('change', () => {
+    const city = state.cities.find((c) => c.slug === citySel.value);
+    if (city) map.flyToBounds(toLatLngBounds(city.bounds), { duration: 0.8 });
+  });
+
+  // Initial view: ?lat&lng[&zoom], ?bounds=, ?city=, else the first city, else the world.
+  const lat = Number(params.get('lat')), lng = Number(params.get('lng'));
+  const bounds = parseBounds(params.get('bounds'));
+  const city = state.cities.find((c) => c.slug === params.get('city')) || state.cities[0];
+  if (params.has('lat') && params.has('lng') && Number.isFinite(lat) && Number.isFinite(lng)) {
+    map.setView([lat, lng], Number(params.get('zoom')) || 15);
+  } else if (bounds) {
+    map.fitBounds(toLatLngBounds(bounds));
+  } else if (city) {
+    citySel.value = city.slug;
+    map.fitBounds(toLatLngBounds(city.bounds));
+  } else {
+    map.setView([20, 0], 2);
+  }
+  nbi.ready = true;
+}
+
+start();
