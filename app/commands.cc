@@ -23,6 +23,7 @@ void RegisterCommands(CLI::App& app) {
   RegisterScoreCommands(app);
   RegisterStoreCommands(app);
   RegisterWorkerCommands(app);
+  RegisterServeCommands(app);
 }
 
 Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text) {

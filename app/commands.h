@@ -30,6 +30,7 @@ void Fail(const Status& s);
 void RegisterScoreCommands(CLI::App& app);   // score, heatmap
 void RegisterStoreCommands(CLI::App& app);   // migrate, import, cities, jobs, schedule
 void RegisterWorkerCommands(CLI::App& app);  // worker, process-jobs
+void RegisterServeCommands(CLI::App& app);   // serve
 
 // The store named by DATABASE_URL (default sqlite:nearbyindex.db), migrated.
 Result<std::unique_ptr<Store>> OpenConfiguredStore();

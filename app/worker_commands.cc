@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <fmt/format.h>
 #include <memory>
@@ -66,6 +67,31 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
     return ExitCode();
   }
   opts.exit_when_idle = one_shot;
+  // process-jobs on a terminal: a live progress bar instead of a line every 5%.
+  if (one_shot && isatty(STDOUT_FILENO)) {
+    opts.progress_step_percent = 100;
+    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto last_job = std::make_shared<int64_t>(0);
+    opts.on_checkpoint = [start, last_job, &store](int64_t id, int64_t done) {
+      if (*last_job != id) {
+        *last_job = id;
+        *start = std::chrono::steady_clock::now();
+      }
+      static int64_t total_cache_id = 0, total = 0;
+      if (total_cache_id != id) {
+        auto j = (*store)->GetJob(id);
+        total = j.ok() ? j->total_items : 0;
+        total_cache_id = id;
+      }
+      if (total <= 0) return;
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+      int width = 30, filled = int(width * done / total);
+      std::printf("\r  [%s%s] %3d%%  job #%lld  %lld/%lld cells  %.0f cells/s", std::string(filled, '#').c_str(),
+                  std::string(width - filled, '.').c_str(), int(100 * done / total), (long long)id,
+                  (long long)done, (long long)total, secs > 0 ? done / secs : 0.0);
+      std::fflush(stdout);
+    };
+  }
   std::unique_ptr<Worker> worker;
   std::atomic<Worker*> target{nullptr};
   SignalStopper stopper([&](int sig) {

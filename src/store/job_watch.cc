@@ -93,7 +93,7 @@ class SqliteWatch final : public ThreadWatch {
           last = v;
         }
         sqlite3_reset(st);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
       sqlite3_finalize(st);
       sqlite3_close(db);

@@ -5,7 +5,7 @@
 //   PostgreSQL: LISTEN nearbyindex_jobs on a dedicated connection, waiting on its socket;
 //               after any error it reconnects with backoff (and wakes once, in case a
 //               notification was missed while it was down).
-//   SQLite:     watches PRAGMA data_version every 100 ms (it changes when another connection
+//   SQLite:     watches PRAGMA data_version every 5 ms (it changes when another connection
 //               commits).
 #pragma once
 

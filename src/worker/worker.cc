@@ -17,6 +17,7 @@ namespace nbi {
 namespace {
 
 std::mutex g_log_mu;
+std::atomic<bool> g_log_quiet{false};
 
 int64_t EnvOr(const char* name, int64_t def, Status* err) {
   const char* v = std::getenv(name);
@@ -149,11 +150,17 @@ Result<WorkerOptions> WorkerOptionsFromEnv() {
   return o;
 }
 
+void SetWorkerLogQuiet(bool quiet) { g_log_quiet = quiet; }
+
 void WorkerLog(const std::string& message) {
+  if (g_log_quiet) return;
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   localtime_r(&t, &tm);
+  static const bool tty = isatty(STDOUT_FILENO);
   std::lock_guard<std::mutex> l(g_log_mu);
+  // On a terminal, first clear a progress bar that may be drawn on the current line.
+  if (tty) std::fputs("\r\033[K", stdout);
   std::printf("[%02d:%02d:%02d] %s\n", tm.tm_hour, tm.tm_min, tm.tm_sec, message.c_str());
   std::fflush(stdout);
 }

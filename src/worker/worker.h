@@ -55,6 +55,8 @@ Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text
 
 // One line to the worker log: "[HH:MM:SS] message" (local time), thread-safe.
 void WorkerLog(const std::string& message);
+// Silences WorkerLog (benchmarks).
+void SetWorkerLogQuiet(bool quiet);
 
 enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };
 

@@ -36,9 +36,9 @@ const COLUMNS = [
     const done = j.processedItems ?? j.metadata?.lastProcessedIndex ?? 0;
     return `${done.toLocaleString()} / ${(j.totalItems ?? 0).toLocaleString()}`;
   } },
-  { fields: ['createdAt'], render: (j) => fmtTime(j.createdAt) },
-  { fields: ['startedAt'], render: (j) => fmtTime(j.startedAt) },
-  { fields: ['completedAt'], render: (j) => fmtTime(j.completedAt) },
+  { fields: ['createdAt'], render: (j) => timeCell(j.createdAt) },
+  { fields: ['startedAt'], render: (j) => timeCell(j.startedAt) },
+  { fields: ['completedAt'], render: (j) => timeCell(j.completedAt) },
   { fields: ['error'], render: (j) =>
     j.error ? h('span', { class: 'error', title: j.error, dataset: { testid: 'job-error' } }, j.error) : '' },
   { fields: ['status', 'cancelRequested'], render: (j) => {
@@ -55,6 +55,14 @@ const COLUMNS = [
     return '';
   } },
 ];
+
+/** A timestamp as date (small, above) and time; the ISO value in the tooltip. */
+function timeCell(iso) {
+  const t = fmtTime(iso);
+  if (!t) return '';
+  const [date, time] = t.split(' ');
+  return h('time', { datetime: iso, title: iso }, h('span', { class: 'time-date' }, date), time);
+}
 
 const rows = new Map(); // job id -> {tr, sigs: [per-column signature]}
 const colSig = (job, col) => JSON.stringify(col.fields.map((f) => job[f]));

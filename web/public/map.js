@@ -104,7 +104,7 @@ let clickMarker = null;
 
 // ------------------------------------------------------------------ legend
 const Legend = L.Control.extend({
-  options: { position: 'bottomright' },
+  options: { position: 'bottomleft' }, // the score panel takes the right side
   onAdd() {
     return h('div', { class: 'legend', dataset: { testid: 'legend' } },
       h('div', { class: 'legend-title' }, 'Score'),

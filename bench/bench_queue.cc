@@ -1,0 +1,226 @@
+// Store, queue and worker benchmarks on a real database (DATABASE_URL or --url):
+//   1. cells/s through the checkpoint path (1 M cells, new and replacing) next to the raw
+//      write path (binary COPY / one prepared insert per transaction) measured in this run;
+//   2. no-op jobs claimed + completed per second with 1 and 4 workers;
+//   3. an end-to-end heatmap job (>= 1 M cells over a generated city, one worker);
+//   4. enqueue -> start latency (p50, p99) through the store's wake-up path (PostgreSQL:
+//      LISTEN/NOTIFY).
+// scripts/bench.sh runs it on SQLite and on a throwaway PostgreSQL.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "poi/synthetic.h"
+#include "score/scorer.h"
+#include "store/job_watch.h"
+#include "store/store.h"
+#include "worker/worker.h"
+
+using namespace nbi;
+using SteadyClock = std::chrono::steady_clock;
+
+namespace {
+
+double Since(SteadyClock::time_point t0) {
+  return std::chrono::duration<double>(SteadyClock::now() - t0).count();
+}
+
+void Check(const Status& s, const char* what) {
+  if (!s.ok()) {
+    std::fprintf(stderr, "%s: %s\n", what, s.ToString().c_str());
+    std::exit(1);
+  }
+}
+template <typename T>
+T Must(Result<T> r, const char* what) {
+  Check(r.status(), what);
+  return std::move(r).value();
+}
+
+std::unique_ptr<Store> Fresh(const std::string& url) {
+  auto s = Must(OpenStore(url), "open");
+  return s;
+}
+
+// Writes every cell of `g` through checkpoints of `chunk` cells; returns cells/s.
+double CheckpointRun(Store* s, const GridRegion& g, int64_t chunk) {
+  HeatmapJobSpec spec;
+  spec.bounds = {g.LatOfRow(g.first_row()), g.LngOfCol(g.first_col()),
+                 g.LatOfRow(g.first_row() + g.rows()), g.LngOfCol(g.first_col() + g.cols())};
+  spec.grid_step = g.step();
+  spec.priority = 1000;
+  auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
+  auto j = Must(s->Claim("bench"), "claim");
+  if (!j || j->id != e.job.id) Check(Status::Internal("claimed another job"), "claim");
+  std::vector<uint8_t> scores(chunk);
+  for (int64_t k = 0; k < chunk; ++k) scores[k] = uint8_t(k % 101);
+  auto t0 = SteadyClock::now();
+  for (int64_t b = 0; b < g.cell_count(); b += chunk) {
+    Checkpoint cp;
+    cp.job_id = j->id;
+    cp.worker_id = "bench";
+    cp.region = &g;
+    cp.begin = b;
+    cp.scores = scores.data();
+    cp.count = std::min(chunk, g.cell_count() - b);
+    Must(s->WriteCheckpoint(cp), "checkpoint");
+  }
+  double secs = Since(t0);
+  Check(s->Complete(j->id, "bench"), "complete");
+  return double(g.cell_count()) / secs;
+}
+
+double RawRun(Store* s, const GridRegion& g) {
+  Check(s->TruncateCells(), "truncate");
+  std::vector<uint8_t> scores(g.cell_count());
+  for (int64_t k = 0; k < g.cell_count(); ++k) scores[k] = uint8_t(k % 101);
+  auto t0 = SteadyClock::now();
+  const int64_t batch = 100000;
+  for (int64_t b = 0; b < g.cell_count(); b += batch) {
+    Check(s->RawInsertCells(g, b, scores.data() + b, std::min(batch, g.cell_count() - b)), "raw");
+  }
+  return double(g.cell_count()) / Since(t0);
+}
+
+double NoopJobs(const std::string& url, int workers, int jobs) {
+  auto s = Fresh(url);
+  for (int i = 0; i < jobs; ++i) {
+    HeatmapJobSpec spec;
+    spec.bounds = {-80 + i * 0.001, 10, -80 + i * 0.001 + 0.0005, 10.001};
+    spec.grid_step = 0.001;
+    Must(s->EnqueueHeatmap(spec), "enqueue");
+  }
+  std::atomic<int> done{0};
+  auto t0 = SteadyClock::now();
+  std::vector<std::thread> ts;
+  for (int w = 0; w < workers; ++w) {
+    ts.emplace_back([&, w] {
+      std::string me = "noop-" + std::to_string(w);
+      for (;;) {
+        auto c = s->Claim(me);
+        if (!c.ok()) continue;
+        if (!c->has_value()) return;
+        Check(s->Complete((*c)->id, me), "complete");
+        ++done;
+      }
+    });
+  }
+  for (auto& t : ts) t.join();
+  double rate = done / Since(t0);
+  Check(s->PruneFinished(-1000000).status(), "prune");
+  return rate;
+}
+
+void Latency(const std::string& url, int samples) {
+  auto s = Fresh(url);
+  WorkerOptions o;
+  o.poll_interval_ms = 60000;
+  o.log_polls = false;
+  o.worker_id = "latency";
+  std::atomic<int64_t> started_ns{0};
+  o.on_job_start = [&](const Job&) {
+    started_ns = SteadyClock::now().time_since_epoch().count();
+  };
+  auto ws = Fresh(url);  // the worker's own store, like a separate process
+  Worker w(ws.get(), o);
+  auto watch = StartJobWatch(url, [&] { w.Wake(); });
+  std::thread run([&] { w.Run(); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  std::vector<double> ms;
+  for (int i = 0; i < samples; ++i) {
+    HeatmapJobSpec spec;
+    spec.bounds = {-70 + i * 0.001, 20, -70 + i * 0.001 + 0.0005, 20.0005};
+    spec.grid_step = 0.001;
+    started_ns = 0;
+    auto t0 = SteadyClock::now();
+    auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
+    while (started_ns == 0) std::this_thread::yield();
+    ms.push_back((started_ns - t0.time_since_epoch().count()) / 1e6);
+    while (s->GetJob(e.job.id)->status != JobStatus::kCompleted) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  w.Stop();
+  run.join();
+  std::sort(ms.begin(), ms.end());
+  std::printf("  enqueue -> start latency over %d jobs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", samples,
+              ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string url = DatabaseUrlFromEnv();
+  int64_t cells = 1'000'000;
+  std::vector<int64_t> chunks = {500, 5000};
+  bool only_e2e = false;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--url") && i + 1 < argc) url = argv[++i];
+    else if (!std::strcmp(argv[i], "--cells") && i + 1 < argc) cells = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--e2e-only")) only_e2e = true;
+  }
+  SetWorkerLogQuiet(true);
+  auto store = Fresh(url);
+  std::printf("Store: %s\n", store->Describe().c_str());
+  // A square region holding ~`cells` cells at step 0.0005.
+  int64_t side = int64_t(std::sqrt(double(cells)));
+  auto g = Must(GridRegion::Make({10.0, 10.0, 10.0 + side * 0.0005, 10.0 + side * 0.0005}, 0.0005), "grid");
+  std::printf("Region: %lld cells\n", (long long)g.cell_count());
+
+  if (!only_e2e) {
+    std::printf("1. Cell writes\n");
+    double raw = RawRun(store.get(), g);
+    std::printf("  raw path (%s) into an empty table: %10.0f cells/s\n", store->is_postgres() ? "binary COPY" : "prepared INSERT, one txn", raw);
+    for (int64_t chunk : chunks) {
+      Check(store->TruncateCells(), "truncate");
+      double fresh = CheckpointRun(store.get(), g, chunk);
+      double replace = CheckpointRun(store.get(), g, chunk);
+      std::printf("  checkpoint path, chunk %5lld: new %10.0f cells/s (%.2f x raw), replacing %10.0f cells/s (%.2f x raw)\n",
+                  (long long)chunk, fresh, fresh / raw, replace, replace / raw);
+    }
+    std::printf("2. No-op jobs claimed + completed\n");
+    for (int w : {1, 4}) {
+      double rate = NoopJobs(url, w, 5000);
+      std::printf("  %d worker%s: %8.0f jobs/s\n", w, w > 1 ? "s" : " ", rate);
+    }
+  }
+
+  std::printf("3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 POIs)\n");
+  {
+    Check(store->TruncateCells(), "truncate");
+    SyntheticCitySpec city;
+    Must(store->UpsertPois(GenerateCity(city)), "pois");
+    BBox box = SyntheticCityBox(city);
+    // ~`cells` cells inside the city.
+    double step = std::max(0.0001, std::sqrt((box.max_lat - box.min_lat) * (box.max_lng - box.min_lng) / double(cells)));
+    step = std::round(step * 1e5) / 1e5;
+    for (int64_t chunk : chunks) {
+      Check(store->TruncateCells(), "truncate");
+      HeatmapJobSpec spec;
+      spec.bounds = box;
+      spec.grid_step = step;
+      auto e = Must(store->EnqueueHeatmap(spec), "enqueue");
+      WorkerOptions o;
+      o.chunk_size = chunk;
+      o.exit_when_idle = true;
+      o.log_polls = false;
+      o.progress_step_percent = 100;
+      Worker w(store.get(), o);
+      auto t0 = SteadyClock::now();
+      w.Run();
+      double secs = Since(t0);
+      auto j = Must(store->GetJob(e.job.id), "job");
+      if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
+      auto eg = Must(GridRegion::Make(box, step), "grid");
+      double raw = RawRun(store.get(), eg);
+      std::printf("  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f cells/s (%.2f x raw)\n",
+                  (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw, j.total_items / secs / raw);
+      Check(store->PruneFinished(-1000000).status(), "prune");
+    }
+  }
+  std::printf("4. Wake-up latency\n");
+  Latency(url, 200);
+  return 0;
+}

@@ -1,0 +1,711 @@
+#include "http/server.h"
+
+#include <httplib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdlib>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "http/api.h"
+#include "http/rate_limit.h"
+#include "score/model.h"
+#include "score/score_json.h"
+#include "score/scorer.h"
+
+namespace nbi::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using httplib::Request;
+using httplib::Response;
+
+constexpr size_t kMaxStaticFileBytes = 32 << 20;
+
+// Per-request bookkeeping for the access log and metrics. httplib runs a request's
+// pre-routing handler, handler and logger on the same pool thread, one request at a time.
+struct RequestContext {
+  Clock::time_point start{};
+  const char* route = nullptr;  // the matched route pattern; nullptr: none matched
+};
+thread_local RequestContext t_request;
+
+// JSON text; invalid UTF-8 (from a POI name or echoed input) is replaced, never thrown on.
+std::string Dump(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void SendJson(Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(Dump(body), "application/json");
+}
+
+void SendError(Response& res, const ApiError& e) {
+  res.status = e.http_status;
+  for (const auto& [name, value] : e.headers) res.set_header(name, value);
+  res.set_content(Dump(e.Body()), "application/json");
+}
+
+void SendStatus(Response& res, const Status& s) { SendError(res, ApiErrorFromStatus(s)); }
+
+// Shortest round-trip text of a double ("47.1", "0.0025"); valid JSON for finite values.
+void AppendDouble(std::string* out, double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// Control characters of a path would forge log lines.
+std::string LoggablePath(const std::string& path) {
+  std::string out = path.substr(0, 200);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  if (path.size() > 200) out += "...";
+  return out;
+}
+
+Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(p, ec)) return Status::NotFound("no such file");
+  auto size = std::filesystem::file_size(p, ec);
+  if (ec || size > kMaxStaticFileBytes) return Status::Internal("file too large or unreadable");
+  std::ifstream f(p, std::ios::binary);
+  std::string data(size, '\0');
+  if (!f.read(data.data(), static_cast<std::streamsize>(size))) return Status::Internal("read failed");
+  return data;
+}
+
+template <typename T>
+Result<T> EnvValue(const char* name, T def, T lo, T hi) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return def;
+  std::string_view text(v);
+  T out{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size() || !(out >= lo && out <= hi)) {
+    return Status::Invalid(fmt::format("{}='{}' must be a number in {}..{}", name, text, lo, hi));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<ServerOptions> ServerOptionsFromEnv() {
+  ServerOptions o;
+  if (const char* h = std::getenv("HOST"); h && *h) o.host = h;
+  if (const char* s = std::getenv("CRON_SECRET"); s && *s) o.cron_secret = s;
+  if (const char* t = std::getenv("NBI_TILE_URL"); t && *t) o.tile_url = t;
+  if (const char* w = std::getenv("NBI_WEB_DIR"); w && *w) o.web_dir = w;
+  auto port = EnvValue<int>("PORT", o.port, 0, 65535);
+  if (!port.ok()) return port.status();
+  o.port = *port;
+  auto cap = EnvValue<int64_t>("NBI_HEATMAP_CELL_CAP", o.heatmap_cell_cap, 1, 100'000'000);
+  if (!cap.ok()) return cap.status();
+  o.heatmap_cell_cap = *cap;
+  auto job_cap = EnvValue<int64_t>("NBI_JOB_CELL_CAP", o.job_cell_cap, 1, 10'000'000'000);
+  if (!job_cap.ok()) return job_cap.status();
+  o.job_cell_cap = *job_cap;
+  auto budget = EnvValue<int64_t>("NBI_CRON_BUDGET_MS", o.cron_budget_ms, 1, 3'600'000);
+  if (!budget.ok()) return budget.status();
+  o.cron_budget_ms = *budget;
+  auto rate = EnvValue<double>("NBI_RATE_LIMIT_PER_SEC", o.rate_limit_per_sec, 0, 1e6);
+  if (!rate.ok()) return rate.status();
+  o.rate_limit_per_sec = *rate;
+  auto burst = EnvValue<double>("NBI_RATE_LIMIT_BURST", 2 * o.rate_limit_per_sec, 1, 1e7);
+  if (!burst.ok()) return burst.status();
+  o.rate_limit_burst = *burst;
+  auto threads = EnvValue<int>("NBI_HTTP_THREADS", o.threads, 1, 1024);
+  if (!threads.ok()) return threads.status();
+  o.threads = *threads;
+  if (const char* a = std::getenv("NBI_ACCESS_LOG"); a && *a) o.access_log = std::string_view(a) != "0";
+  return o;
+}
+
+// ---------------------------------------------------------------- the server
+
+struct ApiServer::Impl {
+  using Handler = std::function<void(const Request&, Response&, const std::smatch&)>;
+  struct Route {
+    std::string method;  // GET routes also answer HEAD
+    const char* pattern;  // label in logs and metrics
+    std::regex re;
+    bool rate_limited;
+    Handler handler;
+  };
+
+  Impl(Store* s, ServerOptions o, Metrics* m, std::function<void()> wake)
+      : store(s),
+        opts(std::move(o)),
+        metrics(m),
+        on_enqueue(std::move(wake)),
+        limiter(opts.rate_limit_per_sec, opts.rate_limit_burst) {}
+
+  void Setup();
+  void AddRoute(const char* method, const char* pattern, const char* regex, bool rate_limited,
+                Handler h) {
+    routes.push_back({method, pattern, std::regex(regex), rate_limited, std::move(h)});
+  }
+  void Dispatch(const Request& req, Response& res);
+  void Log(const Request& req, const Response& res);
+  void Woken() {
+    if (on_enqueue) on_enqueue();
+  }
+  // Takes a write token of the client; false (and a 429 in `res`) when it has none.
+  bool TakeWriteToken(const Request& req, Response* res);
+
+  // Handlers.
+  void Config(Response& res);
+  void Cities(Response& res);
+  void Heatmap(const Request& req, Response& res);
+  void Pois(const Request& req, Response& res);
+  void Score(const Request& req, Response& res);
+  void Schedule(const Request& req, Response& res);
+  void ListJobs(const Request& req, Response& res);
+  void JobAction(const std::string& id_text, Response& res,
+                 const std::function<Result<Job>(int64_t)>& action);
+  void Cron(const Request& req, Response& res);
+  void Ready(Response& res);
+  void MetricsText(Response& res);
+  void StaticFile(const std::filesystem::path& root, const std::string& rel, Response& res);
+
+  // Constant after construction / Setup.
+  Store* const store;
+  const ServerOptions opts;
+  Metrics* const metrics;
+  const std::function<void()> on_enqueue;
+  std::vector<Route> routes;
+  httplib::Server svr;
+
+  RateLimiter limiter;  // thread-safe
+  std::atomic<int> cron_runs{0};
+  int bound_port = 0;
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopping = false;             // guarded by mu
+  std::atomic<bool> stop_flag{false};  // mirror of `stopping` for lock-free checks
+};
+
+void ApiServer::Impl::Setup() {
+  AddRoute("GET", "/api/config", "/api/config", false, [this](auto&, auto& res, auto&) { Config(res); });
+  AddRoute("GET", "/api/cities", "/api/cities", false, [this](auto&, auto& res, auto&) { Cities(res); });
+  AddRoute("GET", "/api/heatmap", "/api/heatmap", false, [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
+  AddRoute("GET", "/api/pois", "/api/pois", false, [this](auto& q, auto& res, auto&) { Pois(q, res); });
+  AddRoute("GET", "/api/score", "/api/score", false, [this](auto& q, auto& res, auto&) { Score(q, res); });
+  AddRoute("POST", "/api/heatmap/schedule", "/api/heatmap/schedule", true,
+           [this](auto& q, auto& res, auto&) { Schedule(q, res); });
+  AddRoute("GET", "/api/jobs", "/api/jobs", false, [this](auto& q, auto& res, auto&) { ListJobs(q, res); });
+  AddRoute("GET", "/api/jobs/:id", "/api/jobs/([^/]+)", false, [this](auto&, auto& res, auto& m) {
+    JobAction(m[1].str(), res, [this](int64_t id) { return store->GetJob(id); });
+  });
+  AddRoute("POST", "/api/jobs/:id/cancel", "/api/jobs/([^/]+)/cancel", true, [this](auto&, auto& res, auto& m) {
+    JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
+      auto j = store->Cancel(id);
+      // The store says kInvalidArgument for a finished job: the job's state conflicts.
+      if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) return Status::Conflict(j.status().message());
+      return j;
+    });
+  });
+  AddRoute("POST", "/api/jobs/:id/retry", "/api/jobs/([^/]+)/retry", true, [this](auto&, auto& res, auto& m) {
+    JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
+      auto j = store->Retry(id);
+      if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) return Status::Conflict(j.status().message());
+      if (j.ok()) Woken();
+      return j;
+    });
+  });
+  AddRoute("GET", "/api/cron/process-jobs", "/api/cron/process-jobs", false,
+           [this](auto& q, auto& res, auto&) { Cron(q, res); });
+  AddRoute("GET", "/healthz", "/healthz", false,
+           [](auto&, auto& res, auto&) { SendJson(res, 200, {{"status", "ok"}}); });
+  AddRoute("GET", "/readyz", "/readyz", false, [this](auto&, auto& res, auto&) { Ready(res); });
+  AddRoute("GET", "/metrics", "/metrics", false, [this](auto&, auto& res, auto&) { MetricsText(res); });
+  const std::filesystem::path web(opts.web_dir);
+  AddRoute("GET", "/", "/", false,
+           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "index.html", res); });
+  AddRoute("GET", "/jobs", "/jobs", false,
+           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "jobs.html", res); });
+  AddRoute("GET", "/static/*", "/static/(.*)", false,
+           [this, web](auto&, auto& res, auto& m) { StaticFile(web / "public", m[1].str(), res); });
+  AddRoute("GET", "/vendor/leaflet/*", "/vendor/leaflet/(.*)", false, [this, web](auto&, auto& res, auto& m) {
+    StaticFile(web / "node_modules" / "leaflet" / "dist", m[1].str(), res);
+  });
+
+  svr.new_task_queue = [n = opts.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  svr.set_payload_max_length(opts.max_body_bytes);
+  svr.set_read_timeout(opts.read_timeout_s, 0);
+  svr.set_write_timeout(opts.write_timeout_s, 0);
+  svr.set_keep_alive_timeout(opts.keep_alive_timeout_s);
+  svr.set_keep_alive_max_count(1000);
+  svr.set_tcp_nodelay(true);
+
+  svr.set_pre_routing_handler([](const Request& req, Response&) {
+    t_request = {Clock::now(), nullptr};
+    // httplib 0.11 reads a POST without Content-Length until the read timeout and then
+    // answers 400; a body-less POST (curl -X POST) means an empty body.
+    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
+        !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+      // The request object is mutable inside httplib; only this handler's view is const.
+      const_cast<Request&>(req).set_header("Content-Length", "0");
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  // One catch-all per method: routing, 404 and 405 are decided in Dispatch.
+  auto dispatch = [this](const Request& req, Response& res) { Dispatch(req, res); };
+  svr.Get(".*", dispatch);
+  svr.Post(".*", dispatch);
+  svr.Put(".*", dispatch);
+  svr.Patch(".*", dispatch);
+  svr.Delete(".*", dispatch);
+  svr.Options(".*", dispatch);
+  // Called for every response >= 400: fill in a JSON body when httplib made the error itself.
+  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
+    if (res.body.empty()) SendError(res, ApiErrorForHttpStatus(res.status));
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+  svr.set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
+    std::string what = "unknown exception";
+    try {
+      if (ep) std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+      what = e.what();
+    } catch (...) {
+    }
+    WorkerLog(fmt::format("HTTP {} {}: internal error: {}", req.method, LoggablePath(req.path), what));
+    res.headers.clear();
+    SendError(res, ApiError::Of("internal", "internal server error"));
+  });
+  svr.set_logger([this](const Request& req, const Response& res) { Log(req, res); });
+}
+
+void ApiServer::Impl::Dispatch(const Request& req, Response& res) {
+  std::string allow;
+  std::smatch m;
+  for (const Route& r : routes) {
+    if (!std::regex_match(req.path, m, r.re)) continue;
+    if (r.method == req.method || (r.method == "GET" && req.method == "HEAD")) {
+      t_request.route = r.pattern;
+      if (r.rate_limited && !TakeWriteToken(req, &res)) return;
+      r.handler(req, res, m);
+      return;
+    }
+    if (!t_request.route) t_request.route = r.pattern;  // label a 405 by the path's route
+    if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
+    if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+  }
+  if (!allow.empty()) {
+    ApiError e = ApiError::Of("method_not_allowed", fmt::format("{} is not allowed on {}; use {}", req.method,
+                                                                LoggablePath(req.path), allow));
+    e.headers.emplace_back("Allow", allow);
+    return SendError(res, e);
+  }
+  SendError(res, ApiError::Of("not_found", fmt::format("no route {} {}", req.method, LoggablePath(req.path))));
+}
+
+void ApiServer::Impl::Log(const Request& req, const Response& res) {
+  const RequestContext ctx = t_request;
+  t_request = {};
+  const char* route = ctx.route ? ctx.route : "unmatched";
+  if (metrics) metrics->CountRequest(route, res.status);
+  if (!opts.access_log) return;
+  double ms = ctx.start == Clock::time_point{}
+                  ? 0
+                  : std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
+  WorkerLog(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method), LoggablePath(req.path), res.status,
+                        res.body.size(), ms));
+}
+
+bool ApiServer::Impl::TakeWriteToken(const Request& req, Response* res) {
+  double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+  double wait = limiter.Acquire(req.remote_addr, now);
+  if (wait <= 0) return true;
+  ApiError e = ApiError::Of("rate_limited", fmt::format("too many writes from this client; retry in {:.1f} s", wait));
+  e.headers.emplace_back("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(wait))));
+  SendError(*res, e);
+  return false;
+}
+
+// ---------------------------------------------------------------- handlers
+
+void ApiServer::Impl::Config(Response& res) {
+  SendJson(res, 200,
+           {{"tileUrl", opts.tile_url},
+            {"gridSteps", nlohmann::json::array({0.0025, 0.001, 0.0005})},
+            {"defaultGridStep", 0.0025},
+            {"models", nlohmann::json::array({"grocery", "blend"})},
+            {"attribution", "© OpenStreetMap contributors"}});
+}
+
+void ApiServer::Impl::Cities(Response& res) {
+  auto cities = store->ListCities();
+  if (!cities.ok()) return SendStatus(res, cities.status());
+  nlohmann::json list = nlohmann::json::array();
+  for (const City& c : *cities) list.push_back(CityJson(c));
+  SendJson(res, 200, {{"cities", std::move(list)}});
+}
+
+namespace {
+ParamGetter ParamsOf(const Request& req) {
+  return [&req](std::string_view name) -> std::optional<std::string> {
+    std::string key(name);
+    if (!req.has_param(key.c_str())) return std::nullopt;
+    return req.get_param_value(key.c_str());
+  };
+}
+}  // namespace
+
+void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
+  auto params = ParamsOf(req);
+  auto box = ParseBoxParams(params);
+  if (!box.ok()) return SendStatus(res, box.status());
+  auto step = ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
+                                  std::numeric_limits<double>::max());
+  if (!step.ok()) return SendStatus(res, step.status());
+  if (Status s = ValidateGridStep(*step); !s.ok()) return SendStatus(res, s);
+  auto min_score = ParseOptionalDouble(params, "minScore", 0, 0, 100);
+  if (!min_score.ok()) return SendStatus(res, min_score.status());
+  const int64_t cap = opts.heatmap_cell_cap;
+  auto too_many = [&](const std::string& what) {
+    SendError(res, ApiError::Of("too_many_cells",
+                                fmt::format("{} at gridStep {} {}, over the cap of {}: zoom in or use a coarser "
+                                            "gridStep",
+                                            box->ToString(), *step, what, cap)));
+  };
+  double cells_in_box = GridCellCount(*box, *step);
+  if (cells_in_box > static_cast<double>(cap)) return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
+  auto cells = store->QueryCells(*box, *step, static_cast<int>(std::ceil(*min_score)), cap);
+  if (!cells.ok()) return SendStatus(res, cells.status());
+  if (static_cast<int64_t>(cells->size()) > cap) return too_many("holds more stored cells");
+
+  // Written by hand: a large answer through nlohmann::json costs several times more.
+  std::string body;
+  body.reserve(64 + cells->size() * 48);
+  body += "{\"gridStep\":";
+  AppendDouble(&body, *step);
+  body += ",\"count\":" + std::to_string(cells->size()) + ",\"cells\":[";
+  for (size_t i = 0; i < cells->size(); ++i) {
+    const HeatCell& c = (*cells)[i];
+    // PostgreSQL stores REAL (float4): snap back to the grid point the cell stands for.
+    body += i ? ",{\"lat\":" : "{\"lat\":";
+    AppendDouble(&body, static_cast<double>(NearestGridIndex(c.lat, *step)) * *step);
+    body += ",\"lng\":";
+    AppendDouble(&body, static_cast<double>(NearestGridIndex(c.lng, *step)) * *step);
+    body += ",\"score\":" + std::to_string(c.score) + "}";
+  }
+  body += "]}";
+  res.status = 200;
+  res.set_content(std::move(body), "application/json");
+}
+
+void ApiServer::Impl::Pois(const Request& req, Response& res) {
+  auto box = ParseBoxParams(ParamsOf(req));
+  if (!box.ok()) return SendStatus(res, box.status());
+  auto pois = store->LoadPois(*box);
+  if (!pois.ok()) return SendStatus(res, pois.status());
+  const size_t n = std::min(pois->size(), static_cast<size_t>(opts.poi_cap));
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = 0; i < n; ++i) {
+    const Poi& p = (*pois)[i];
+    list.push_back({{"id", p.source_id},
+                    {"name", p.name},
+                    {"lat", p.lat},
+                    {"lng", p.lng},
+                    {"category", std::string(CategoryId(p.category))}});
+  }
+  SendJson(res, 200, {{"pois", std::move(list)}, {"truncated", pois->size() > n}});
+}
+
+void ApiServer::Impl::Score(const Request& req, Response& res) {
+  auto params = ParamsOf(req);
+  auto lat_text = params("lat"), lng_text = params("lng");
+  if (!lat_text || !lng_text) return SendStatus(res, Status::Invalid("query parameters lat and lng are required"));
+  auto lat = ParseFiniteDouble("lat", *lat_text);
+  if (!lat.ok()) return SendStatus(res, lat.status());
+  auto lng = ParseFiniteDouble("lng", *lng_text);
+  if (!lng.ok()) return SendStatus(res, lng.status());
+  auto at = LatLng::Make(*lat, *lng, "point");
+  if (!at.ok()) return SendStatus(res, at.status());
+
+  // Every POI that can count at this point: the largest radius around it.
+  auto pois = store->LoadPois(BBox{at->lat, at->lng, at->lat, at->lng}.Expanded(MaxRadiusMeters()));
+  if (!pois.ok()) return SendStatus(res, pois.status());
+  SpatialIndex index(std::move(pois).value());
+  nlohmann::json body = PointScoreJson(ScorePoint(index, *at), index);
+
+  auto covered = store->HasCoverage(at->lat, at->lng, kCoverageGridStep);
+  if (!covered.ok()) return SendStatus(res, covered.status());
+  body["hasHeatmapCoverage"] = *covered;
+  if (!*covered) {
+    // ensureHeatmapCoverage: the job already covering the point, or a new regional one. The
+    // score is the answer; a failure to schedule is logged, not returned.
+    auto active = store->FindActiveJobCovering(at->lat, at->lng);
+    if (active.ok() && *active) {
+      body["coverageJobId"] = (*active)->id;
+    } else if (!active.ok()) {
+      WorkerLog("Coverage check failed: " + active.status().message());
+    } else {
+      double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+      if (limiter.Acquire(req.remote_addr, now) > 0) {
+        // Out of write tokens: score only (a client sweeping the map cannot flood the queue).
+      } else if (auto r = store->EnqueueHeatmap(CoverageJobSpec(*at)); r.ok()) {
+        body["coverageJobId"] = r->job.id;
+        if (r->is_new) {
+          WorkerLog(fmt::format("Scheduled coverage job #{} around {},{}", r->job.id, at->lat, at->lng));
+          Woken();
+        }
+      } else {
+        WorkerLog("Scheduling a coverage job failed: " + r.status().message());
+      }
+    }
+  }
+  SendJson(res, 200, body);
+}
+
+void ApiServer::Impl::Schedule(const Request& req, Response& res) {
+  nlohmann::json body;
+  if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
+  auto r = ParseScheduleRequest(body);
+  if (!r.ok()) return SendStatus(res, r.status());
+  HeatmapJobSpec spec;
+  spec.grid_step = r->grid_step;
+  spec.model = r->model;
+  spec.priority = r->priority;
+  if (r->city_slug) {
+    auto city = store->GetCity(*r->city_slug);
+    if (!city.ok()) return SendStatus(res, city.status());
+    spec.bounds = city->bounds;
+    spec.city_id = city->id;
+  } else {
+    spec.bounds = *r->bounds;
+  }
+  double cells = GridCellCount(spec.bounds, spec.grid_step);
+  if (cells > static_cast<double>(opts.job_cell_cap)) {
+    return SendError(res, ApiError::Of("too_many_cells",
+                                       fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap of {}",
+                                                   spec.bounds.ToString(), spec.grid_step, cells, opts.job_cell_cap)));
+  }
+  auto region = GridRegion::Make(spec.bounds, spec.grid_step, opts.job_cell_cap);
+  if (!region.ok()) return SendStatus(res, region.status());
+  auto e = store->EnqueueHeatmap(spec);
+  if (!e.ok()) return SendStatus(res, e.status());
+  if (e->is_new) Woken();
+  SendJson(res, e->is_new ? 201 : 200,
+           {{"jobId", e->job.id}, {"status", std::string(JobStatusId(e->job.status))}, {"isNew", e->is_new}});
+}
+
+void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
+  auto params = ParamsOf(req);
+  JobFilter f;
+  if (auto s = params("status")) {
+    f.status = ParseJobStatus(*s);
+    if (!f.status) {
+      return SendStatus(res, Status::Invalid(fmt::format(
+                                 "status '{}' is unknown: use pending, running, completed, failed or cancelled",
+                                 s->substr(0, 64))));
+    }
+  }
+  int64_t limit = 50;
+  if (auto l = params("limit")) {
+    auto v = ParseInt("limit", *l, 1, 200);
+    if (!v.ok()) return SendStatus(res, v.status());
+    limit = *v;
+  }
+  if (auto c = params("cursor")) {
+    auto v = ParseInt("cursor", *c, 1, std::numeric_limits<int64_t>::max());
+    if (!v.ok()) return SendStatus(res, v.status());
+    f.before_id = *v;
+  }
+  f.limit = static_cast<int>(limit) + 1;  // one more tells whether a next page exists
+  auto jobs = store->ListJobs(f);
+  if (!jobs.ok()) return SendStatus(res, jobs.status());
+  nlohmann::json next;  // null: no more pages
+  if (static_cast<int64_t>(jobs->size()) > limit) {
+    jobs->resize(limit);
+    next = jobs->back().id;
+  }
+  nlohmann::json list = nlohmann::json::array();
+  for (const Job& j : *jobs) list.push_back(JobJson(j));
+  SendJson(res, 200, {{"jobs", std::move(list)}, {"nextCursor", next}});
+}
+
+void ApiServer::Impl::JobAction(const std::string& id_text, Response& res,
+                                const std::function<Result<Job>(int64_t)>& action) {
+  auto id = ParseInt("job id", id_text, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  if (!id.ok()) return SendStatus(res, id.status());
+  if (*id <= 0) return SendStatus(res, Status::NotFound(fmt::format("job {} not found", *id)));
+  auto job = action(*id);
+  if (!job.ok()) return SendStatus(res, job.status());
+  SendJson(res, 200, JobJson(*job));
+}
+
+void ApiServer::Impl::Cron(const Request& req, Response& res) {
+  if (opts.cron_secret.empty()) {
+    return SendError(res, ApiError::Of("not_found", "the cron endpoint is disabled: CRON_SECRET is not set"));
+  }
+  const std::string expected = "Bearer " + opts.cron_secret;
+  if (!ConstantTimeEquals(req.get_header_value("Authorization"), expected)) {
+    ApiError e = ApiError::Of("unauthorized", "missing or wrong Authorization: Bearer token");
+    e.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return SendError(res, e);
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(opts.cron_budget_ms);
+  auto stale = store->RescueStale(opts.cron_worker.stale_timeout_ms);
+  if (!stale.ok()) return SendStatus(res, stale.status());
+
+  char host[64] = "host";
+  gethostname(host, sizeof host - 1);
+  WorkerOptions wo = opts.cron_worker;
+  wo.worker_id = fmt::format("cron-{}-{}-{}", host, getpid(), ++cron_runs);
+  std::atomic<bool> stop{false};
+  // Out of time or shutting down: the job hands itself back after the chunk just written.
+  wo.on_checkpoint = [&](int64_t, int64_t) {
+    if (Clock::now() >= deadline || stop_flag.load()) stop = true;
+  };
+  if (metrics) metrics->Instrument(&wo);
+
+  nlohmann::json ran = nlohmann::json::array();
+  bool out_of_time = false;
+  for (;;) {
+    // At least one job per call, however small the budget, so repeated calls make progress.
+    if ((!ran.empty() && Clock::now() >= deadline) || stop_flag.load()) {
+      out_of_time = true;
+      break;
+    }
+    auto claimed = store->Claim(wo.worker_id);
+    if (!claimed.ok()) {
+      if (ran.empty()) return SendStatus(res, claimed.status());
+      WorkerLog("Cron: claim failed: " + claimed.status().message());
+      out_of_time = true;  // unknown: report that more may be waiting
+      break;
+    }
+    if (!*claimed) break;
+    const Job job = std::move(**claimed);
+    JobOutcome outcome = RunHeatmapJob(store, job, wo, &stop);
+    auto after = store->GetJob(job.id);
+    std::string status = after.ok() ? std::string(JobStatusId(after->status))
+                                    : (outcome == JobOutcome::kCompleted ? "completed" : "unknown");
+    ran.push_back({{"id", job.id}, {"status", status}});
+    if (stop.load()) {
+      out_of_time = true;
+      break;
+    }
+  }
+  bool has_more = false;
+  if (out_of_time) {
+    auto counts = store->CountJobsByStatus();
+    if (counts.ok()) {
+      for (const auto& [s, n] : *counts) has_more |= s == JobStatus::kPending && n > 0;
+    } else {
+      has_more = true;
+    }
+  }
+  SendJson(res, 200,
+           {{"processed", ran.size()}, {"jobs", std::move(ran)}, {"hasMore", has_more}, {"staleReset", *stale}});
+}
+
+void ApiServer::Impl::Ready(Response& res) {
+  Status s = store->Ping();
+  if (s.ok()) return SendJson(res, 200, {{"status", "ready"}});
+  // Not ready is 503 whatever the cause (unreachable database, schema not current).
+  SendError(res, ApiError::Of("unavailable", "store not ready: " + s.message()));
+}
+
+void ApiServer::Impl::MetricsText(Response& res) {
+  auto counts = store->CountJobsByStatus();
+  std::optional<std::vector<std::pair<JobStatus, int64_t>>> c;
+  if (counts.ok()) c = std::move(counts).value();
+  res.status = 200;
+  res.set_content(metrics ? metrics->Render(c) : std::string(), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::string& rel, Response& res) {
+  if (!IsSafeRelativePath(rel)) {
+    return SendError(res, ApiError::Of("not_found", "no such page"));
+  }
+  auto data = ReadSmallFile(root / rel);
+  if (!data.ok()) {
+    return SendError(res, ApiError::Of("not_found", fmt::format("no such page: {} (web directory {})",
+                                                                LoggablePath(rel), opts.web_dir)));
+  }
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(std::move(data).value(), std::string(ContentTypeFor(rel)));
+}
+
+// ---------------------------------------------------------------- ApiServer
+
+ApiServer::ApiServer(Store* store, ServerOptions opts, Metrics* metrics, std::function<void()> on_enqueue)
+    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics, std::move(on_enqueue))) {
+  impl_->Setup();
+}
+
+ApiServer::~ApiServer() { Stop(); }
+
+Status ApiServer::Bind() {
+  const ServerOptions& o = impl_->opts;
+  if (o.port == 0) {
+    int p = impl_->svr.bind_to_any_port(o.host);
+    if (p <= 0) return Status::Transient(fmt::format("cannot listen on {} (any port)", o.host));
+    impl_->bound_port = p;
+  } else {
+    if (!impl_->svr.bind_to_port(o.host, o.port)) {
+      return Status::Transient(
+          fmt::format("cannot listen on {}:{} (address in use, or not a local address?)", o.host, o.port));
+    }
+    impl_->bound_port = o.port;
+  }
+  return Status::Ok();
+}
+
+int ApiServer::port() const { return impl_->bound_port; }
+
+void ApiServer::Serve() {
+  Impl& s = *impl_;
+  std::atomic<bool> done{false};
+  std::thread listener([&] {
+    s.svr.listen_after_bind();
+    done = true;
+    std::lock_guard<std::mutex> l(s.mu);
+    s.cv.notify_all();
+  });
+  std::unique_lock<std::mutex> l(s.mu);
+  s.cv.wait(l, [&] { return s.stopping || done.load(); });
+  // httplib's stop() does nothing before listen has started, and must run only once: wait
+  // until the listener runs, stop it, then wait until it returns (after requests in flight).
+  bool stop_sent = false;
+  while (!done.load()) {
+    if (!stop_sent && s.svr.is_running()) {
+      l.unlock();
+      s.svr.stop();
+      l.lock();
+      stop_sent = true;
+    }
+    s.cv.wait_for(l, std::chrono::milliseconds(10), [&] { return done.load(); });
+  }
+  l.unlock();
+  listener.join();
+}
+
+void ApiServer::Stop() {
+  std::lock_guard<std::mutex> l(impl_->mu);
+  impl_->stopping = true;
+  impl_->stop_flag = true;
+  impl_->cv.notify_all();
+}
+
+}  // namespace nbi::http

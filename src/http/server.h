@@ -1,0 +1,89 @@
+// The HTTP API and web pages of `nearbyindex serve` (SPEC §6, §7), over cpp-httplib.
+//
+// Routes (JSON unless noted; errors are {"error": {"code", "message"}}, see http/api.h):
+//   GET  /api/config                   map settings (tile URL, grid steps, models)
+//   GET  /api/cities                   {"cities": [...]}
+//   GET  /api/heatmap?minLat=&minLng=&maxLat=&maxLng=&gridStep=&minScore=
+//                                      stored cells in the box; 400 too_many_cells over the cap
+//   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
+//                                      {"pois": [...], "truncated": bool}
+//   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the
+//                                      regional job scheduled or already covering the point)
+//   POST /api/heatmap/schedule         201 new job / 200 the equal active job
+//   GET  /api/jobs?status=&limit=&cursor=, GET /api/jobs/:id,
+//   POST /api/jobs/:id/cancel, POST /api/jobs/:id/retry
+//   GET  /api/cron/process-jobs        Bearer CRON_SECRET: runs jobs for a time budget
+//   GET  /healthz, /readyz, /metrics   liveness, readiness (store Ping), Prometheus text
+//   GET  /, /jobs, /static/*, /vendor/leaflet/*   files under the web directory
+// Unknown paths get 404 not_found; a known path with another method 405 method_not_allowed
+// (with Allow). Writes (schedule, cancel, retry, and the coverage job of /api/score) take a
+// token from the client's bucket: 429 rate_limited with Retry-After when empty. Cancelling a
+// finished job or retrying a job that is not failed/cancelled is 409 conflict.
+//
+// Threads: one pool thread per open connection (`threads`, keep-alive); handlers only call
+// the thread-safe Store. Stop() may be called from any thread (a signal thread): the listening
+// socket closes, requests in flight finish (a cron run hands its job back at the next chunk),
+// then Serve() returns.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "http/metrics.h"
+#include "store/store.h"
+#include "worker/worker.h"
+
+namespace nbi::http {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";  // HOST
+  int port = 8080;                 // PORT; 0 picks a free port (see ApiServer::port())
+  std::string web_dir;             // holds public/ and node_modules/leaflet/dist/
+  std::string cron_secret;         // CRON_SECRET; empty: the cron endpoint answers 404
+  std::string tile_url;            // NBI_TILE_URL, for /api/config
+  int64_t heatmap_cell_cap = 200'000;   // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
+  int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
+  int64_t poi_cap = 20'000;             // POIs per /api/pois answer
+  int64_t cron_budget_ms = 10'000;      // NBI_CRON_BUDGET_MS
+  double rate_limit_per_sec = 20;       // NBI_RATE_LIMIT_PER_SEC (0 disables)
+  double rate_limit_burst = 40;         // NBI_RATE_LIMIT_BURST (default 2 x rate)
+  int threads = 64;                     // NBI_HTTP_THREADS: concurrent connections served
+  size_t max_body_bytes = 64 * 1024;    // larger bodies: 413
+  int read_timeout_s = 10, write_timeout_s = 10, keep_alive_timeout_s = 5;
+  bool access_log = true;  // NBI_ACCESS_LOG=0 disables the line per request
+  // Chunk size and stale timeout of cron runs; worker_id is replaced per run.
+  WorkerOptions cron_worker;
+};
+
+// Reads the variables named above (host/port/web dir are then usually overridden by flags).
+// Malformed values are kInvalidArgument naming the variable.
+Result<ServerOptions> ServerOptionsFromEnv();
+
+class ApiServer {
+ public:
+  // `store` and `metrics` must outlive the server. `on_enqueue` is called after a request
+  // made a job runnable (new job, retry) - Worker::Wake for an embedded worker; may be empty.
+  ApiServer(Store* store, ServerOptions opts, Metrics* metrics, std::function<void()> on_enqueue);
+  ~ApiServer();
+  ApiServer(const ApiServer&) = delete;
+  ApiServer& operator=(const ApiServer&) = delete;
+
+  // Binds host:port. kTransient when the address cannot be bound (in use, no permission).
+  Status Bind();
+  // The bound port (after Bind).
+  int port() const;
+  // Serves until Stop(); returns once requests in flight have finished. Call once, after Bind.
+  void Serve();
+  // Thread-safe, idempotent; also valid before Serve() (Serve then returns at once).
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace nbi::http
