@@ -85,7 +85,8 @@ double RawRun(Store* s, const GridRegion& g) {
   return double(g.cell_count()) / Since(t0);
 }
 
-double NoopJobs(const std::string& url, int workers, int jobs) {
+// batch == 0: one Claim + one Complete per job; else ClaimBatch(batch) + CompleteBatch.
+double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
   auto s = Fresh(url);
   for (int i = 0; i < jobs; ++i) {
     HeatmapJobSpec spec;
@@ -100,6 +101,15 @@ double NoopJobs(const std::string& url, int workers, int jobs) {
     ts.emplace_back([&, w] {
       std::string me = "noop-" + std::to_string(w);
       for (;;) {
+        if (batch > 0) {
+          auto c = s->ClaimBatch(me, batch);
+          if (!c.ok()) continue;
+          if (c->empty()) return;
+          std::vector<int64_t> ids;
+          for (const Job& j : *c) ids.push_back(j.id);
+          done += Must(s->CompleteBatch(ids, me), "complete batch");
+          continue;
+        }
         auto c = s->Claim(me);
         if (!c.ok()) continue;
         if (!c->has_value()) return;
@@ -181,9 +191,12 @@ int main(int argc, char** argv) {
                   (long long)chunk, fresh, fresh / raw, replace, replace / raw);
     }
     std::printf("2. No-op jobs claimed + completed\n");
-    for (int w : {1, 4}) {
-      double rate = NoopJobs(url, w, 5000);
-      std::printf("  %d worker%s: %8.0f jobs/s\n", w, w > 1 ? "s" : " ", rate);
+    for (int batch : {0, 100}) {
+      for (int w : {1, 4}) {
+        double rate = NoopJobs(url, w, batch ? 20000 : 5000, batch);
+        std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
+                    batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
+      }
     }
   }
 

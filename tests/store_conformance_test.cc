@@ -74,10 +74,10 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
 TEST_P(StoreTest, MigrationsCreateSchemaAndRerun) {
   auto v = store_->SchemaVersion();
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(*v, 2);
+  EXPECT_EQ(*v, 3);
   EXPECT_TRUE(store_->Migrate().ok());
   EXPECT_TRUE(store_->Migrate().ok());
-  EXPECT_EQ(*store_->SchemaVersion(), 2);
+  EXPECT_EQ(*store_->SchemaVersion(), 3);
   EXPECT_TRUE(store_->Ping().ok());
   // A second process opening the same database migrates nothing and works.
   auto again = OpenStore(url_, &clock_);
@@ -220,6 +220,39 @@ TEST_P(StoreTest, ClaimOrderPriorityThenFifo) {
   auto none = store_->Claim("w");
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(StoreTest, BatchClaimAndCompleteKeepOrderAndOwnership) {
+  std::vector<Job> jobs;
+  for (int i = 0; i < 7; ++i) {
+    auto s = Spec(40.0 + i);
+    s.priority = i == 5 ? 9 : 0;
+    jobs.push_back(Enqueue(s));
+  }
+  auto first = store_->ClaimBatch("w", 3);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ((*first)[0].id, jobs[5].id);  // priority first
+  EXPECT_EQ((*first)[1].id, jobs[0].id);  // then oldest
+  EXPECT_EQ((*first)[2].id, jobs[1].id);
+  for (const Job& j : *first) {
+    EXPECT_EQ(j.status, JobStatus::kRunning);
+    EXPECT_EQ(j.locked_by, "w");
+    EXPECT_EQ(j.attempts, 1);
+  }
+  auto rest = store_->ClaimBatch("v", 100);
+  ASSERT_EQ(rest->size(), 4u);
+  EXPECT_TRUE(store_->ClaimBatch("v", 5)->empty());
+  // Only the owner's jobs complete.
+  std::vector<int64_t> ids;
+  for (const Job& j : *first) ids.push_back(j.id);
+  ids.push_back(rest->front().id);  // owned by "v"
+  auto done = store_->CompleteBatch(ids, "w");
+  ASSERT_TRUE(done.ok()) << done.status().ToString();
+  EXPECT_EQ(*done, 3);
+  EXPECT_EQ(store_->GetJob(jobs[5].id)->status, JobStatus::kCompleted);
+  EXPECT_EQ(store_->GetJob(rest->front().id)->status, JobStatus::kRunning);
+  EXPECT_EQ(*store_->CompleteBatch({}, "w"), 0);
 }
 
 TEST_P(StoreTest, OwnershipIsChecked) {

@@ -143,6 +143,9 @@ class Store {
   // Atomically takes the best pending job whose run_at has come (priority desc, then oldest):
   // status running, locked_by = worker_id, attempts + 1, heartbeat now. nullopt: none ready.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
+  // Claims up to `max` ready jobs in one statement, in Claim's order and with its effects
+  // (batched fetch for workers with several free slots and for short jobs).
+  virtual Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) = 0;
   // Refreshes the heartbeat. Returns cancel_requested. kConflict if worker_id lost the job.
   virtual Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) = 0;
   // Writes the chunk's cells (replacing existing ones) + progress + lastProcessedIndex +
@@ -151,6 +154,9 @@ class Store {
   virtual Result<bool> WriteCheckpoint(const Checkpoint& cp) = 0;
   // running -> completed (progress 100). kConflict if not the owner.
   virtual Status Complete(int64_t job_id, const std::string& worker_id) = 0;
+  // Completes those of `job_ids` that worker_id owns, in one statement; returns how many.
+  virtual Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
+                                    const std::string& worker_id) = 0;
   // A failed attempt: back to pending with backoff while attempts < max_attempts (or never
   // when `permanent`), else failed. `error` is kept either way. kConflict if not the owner.
   virtual Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id,

@@ -329,16 +329,16 @@ int Worker::Run() {
   while (!stop_) {
     rescue();
     bool claimed_any = false, db_error = false;
-    while (!stop_ && running() < opts_.max_concurrent_jobs) {
-      auto c = store_->Claim(opts_.worker_id);
+    // Fill every free slot with one batched claim.
+    if (int free = opts_.max_concurrent_jobs - running(); !stop_ && free > 0) {
+      auto c = store_->ClaimBatch(opts_.worker_id, free);
       if (!c.ok()) {
         WorkerLog("Claim failed: " + c.status().message());
         db_error = true;
-        break;
+      } else {
+        for (Job& j : *c) StartJob(std::move(j));
+        claimed_any = !c->empty();
       }
-      if (!c->has_value()) break;
-      claimed_any = true;
-      StartJob(std::move(**c));
     }
     backoff = db_error ? std::clamp<int64_t>(backoff * 2, 100, 5000) : 0;
     std::unique_lock<std::mutex> l(mu_);

@@ -40,9 +40,12 @@ class PgStore final : public Store {
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;
+  Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
   Status Complete(int64_t job_id, const std::string& worker_id) override;
+  Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
+                            const std::string& worker_id) override;
   Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id, const std::string& error,
                           bool permanent) override;
   Result<Job> Release(int64_t job_id, const std::string& worker_id) override;
