@@ -106,3 +106,101 @@ TEST(Cli, HelpEverywhere) {
 
 }  // namespace
 }  // namespace nbi
+
+namespace nbi {
+namespace {
+
+// The store commands against a real SQLite file, as a user runs them.
+class StoreCli : public ::testing::Test {
+ protected:
+  std::string Run(const std::string& args, int want_rc = 0) {
+    std::string out;
+    int rc = testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("cli.db") + " " + BinaryPath() + " " + args, &out);
+    EXPECT_EQ(rc, want_rc) << args << "\n" << out;
+    return out;
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(StoreCli, ImportIsIdempotentAndAllOrNothing) {
+  std::string csv = WriteFixture(dir_);
+  std::string out = Run("import " + csv);
+  EXPECT_NE(out.find("5 POIs"), std::string::npos) << out;
+  EXPECT_NE(out.find("5 new, 0 updated"), std::string::npos) << out;
+  EXPECT_NE(out.find("groceries"), std::string::npos);
+  out = Run("import " + csv);
+  EXPECT_NE(out.find("0 new, 5 updated"), std::string::npos) << out;
+  // A broken file (bad row at the end) fails naming file and line, and stores nothing.
+  std::string bad = dir_.File("bad.csv");
+  testing::WriteFile(bad, "lat,lng,category\n47.3,9.6,groceries\n47.4,9.7,groceries\nnot-a-number,9.8,groceries\n");
+  out = Run("import " + bad, 2);
+  EXPECT_NE(out.find("bad.csv"), std::string::npos) << out;
+  EXPECT_NE(out.find("4"), std::string::npos) << out;  // the line number
+  out = Run("export --bbox 47.25,9.55,47.5,9.9 --grid-step 0.01 --out " + dir_.File("x.csv"));
+  EXPECT_NE(out.find(" 0 POIs in the area"), std::string::npos) << out;
+  Run("import " + dir_.File("nope.osm.pbf"), 2);
+}
+
+TEST_F(StoreCli, CitiesScheduleProcessJobsAndExport) {
+  Run("import " + WriteFixture(dir_));
+  std::string out = Run("cities add tinytown --name 'Tiny Town' --bbox 47.09,9.49,47.11,9.51");
+  EXPECT_NE(out.find("tinytown"), std::string::npos);
+  out = Run("cities list");
+  EXPECT_NE(out.find("Tiny Town"), std::string::npos);
+  EXPECT_NE(out.find("cancun"), std::string::npos);
+  Run("cities add 'Bad Slug' --bbox 47.09,9.49,47.11,9.51", 2);
+  Run("cities add x --bbox 47.2,9.49,47.1,9.51", 2);
+
+  out = Run("schedule --city tinytown --grid-step 0.001");
+  EXPECT_NE(out.find("\"isNew\": true"), std::string::npos) << out;
+  EXPECT_NE(out.find("400 cells"), std::string::npos) << out;
+  out = Run("schedule --city tinytown --grid-step 0.001");
+  EXPECT_NE(out.find("\"isNew\": false"), std::string::npos) << out;
+  Run("schedule --city atlantis", 2);
+  Run("schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 5", 2);
+  Run("schedule", 2);
+
+  out = Run("jobs");
+  EXPECT_NE(out.find("heatmap_compute"), std::string::npos);
+  EXPECT_NE(out.find("pending"), std::string::npos);
+  out = Run("process-jobs");
+  EXPECT_NE(out.find("Started job #1 (heatmap_compute) - 400 items"), std::string::npos) << out;
+  EXPECT_NE(out.find("Job #1 completed - 400 cells processed"), std::string::npos) << out;
+  out = Run("jobs show 1");
+  EXPECT_NE(out.find("completed"), std::string::npos) << out;
+  Run("jobs show 99", 2);
+  Run("jobs show abc", 2);
+  Run("jobs cancel 1", 2);  // finished jobs cannot be cancelled
+  Run("jobs reset-running", 2);
+  EXPECT_NE(Run("jobs reset-running --yes").find("Reset 0"), std::string::npos);
+
+  out = Run("export --city tinytown --grid-step 0.001 --out " + dir_.File("t.csv"));
+  EXPECT_NE(out.find("400 cells"), std::string::npos) << out;
+  std::string exported = testing::ReadFile(dir_.File("t.csv"));
+  EXPECT_EQ(std::count(exported.begin(), exported.end(), '\n'), 401);
+
+  // --reset drops the area's cells and finished jobs, then schedules anew.
+  out = Run("schedule --city tinytown --grid-step 0.001 --reset");
+  EXPECT_NE(out.find("removed 400 cells"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"isNew\": true"), std::string::npos) << out;
+  out = Run("jobs cancel 2");
+  EXPECT_NE(out.find("cancelled"), std::string::npos) << out;
+  out = Run("jobs retry 2");
+  EXPECT_NE(out.find("pending"), std::string::npos) << out;
+  Run("jobs --status bogus", 2);
+}
+
+TEST_F(StoreCli, BadDatabaseUrlAndWorkerSettingsAreClearErrors) {
+  std::string out;
+  EXPECT_EQ(testing::RunCommand("DATABASE_URL=mysql://x " + BinaryPath() + " jobs", &out), 2);
+  EXPECT_NE(out.find("DATABASE_URL"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") + " WORKER_CHUNK_SIZE=abc " + BinaryPath() +
+                                    " process-jobs", &out), 2);
+  EXPECT_NE(out.find("WORKER_CHUNK_SIZE"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") + " STALE_JOB_TIMEOUT=10parsecs " +
+                                    BinaryPath() + " worker", &out), 2);
+  EXPECT_NE(out.find("STALE_JOB_TIMEOUT"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace nbi

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <latch>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -320,6 +321,7 @@ class HttpTest : public ::testing::TestWithParam<Backend> {
       if (s->running()) {
         EXPECT_EQ(s->Terminate(), 0) << s->Log();
       }
+      if (std::getenv("NBI_TEST_SHOW_SERVER_LOG")) std::fprintf(stderr, "%s", s->Log().c_str());
     }
   }
 
@@ -554,12 +556,11 @@ TEST_P(HttpTest, ConcurrentScoresAtAnUncoveredPointScheduleExactlyOneJob) {
   constexpr int kClients = 20;
   std::vector<Reply> replies(kClients);
   std::vector<std::thread> threads;
-  std::atomic<int> ready{0};
+  std::latch start(kClients);
   for (int i = 0; i < kClients; ++i) {
     threads.emplace_back([&, i] {
       auto c = s.Client();
-      ++ready;
-      while (ready.load() < kClients) std::this_thread::yield();
+      start.arrive_and_wait();  // all at once
       replies[i] = ToReply(c->Get("/api/score?lat=10.0001&lng=20.0001"));
     });
   }
