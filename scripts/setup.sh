@@ -10,7 +10,7 @@ PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
-  libgtest-dev libgmock-dev postgresql xz-utils ca-certificates
+  libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,6 +23,16 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} Debian packages present"
+fi
+
+# Front-end packages from the lock file (the pages' map library and the browser-test driver).
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs and npm"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [[ ! -f web/node_modules/.package-lock.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 if [[ -z "${NBI_SKIP_BUILD:-}" ]]; then

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Browser tests against a real `nearbyindex serve` on a small generated city whose heatmap
+# is computed first: headless Chromium (Debian) driven by playwright-core.
+#   tests/browser/run_with_server.sh BUILD_DIR
+set -euo pipefail
+src=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+nbi=$build/nearbyindex
+if [[ ! -x /usr/bin/chromium || ! -d $src/web/node_modules/playwright-core ]]; then
+  echo "browser tests need /usr/bin/chromium and web/node_modules (scripts/setup.sh installs both)" >&2
+  exit 1
+fi
+tmp=$(mktemp -d)
+server=""
+cleanup() { [[ -n $server ]] && kill "$server" 2>/dev/null && wait "$server" 2>/dev/null; rm -rf "$tmp"; }
+trap cleanup EXIT
+export DATABASE_URL="sqlite:$tmp/browser.db" WORKER_POLL_INTERVAL=1000 WORKER_CHUNK_SIZE=2000
+unset NBI_TEST_PG_URL
+line=$("$nbi" generate-city --out "$tmp/city.csv")
+bbox=$(sed -E 's/.* POIs in ([^ ]+), written.*/\1/' <<<"$line")
+"$nbi" import "$tmp/city.csv" >/dev/null
+"$nbi" cities add generated --name "Generated city" --bbox "$bbox" >/dev/null
+"$nbi" schedule --city generated --grid-step 0.0025 >/dev/null
+"$nbi" schedule --city generated --grid-step 0.001 >/dev/null
+"$nbi" process-jobs >/dev/null
+port=$(( 30000 + RANDOM % 20000 ))
+PORT=$port NBI_WEB_DIR="$src/web" "$nbi" serve >"$tmp/serve.log" 2>&1 &
+server=$!
+for _ in $(seq 1 200); do
+  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+  sleep 0.05
+done
+IFS=, read -r a b c d <<<"$bbox"
+centre=$(awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN { printf "%.4f,%.4f", (a+c)/2, (b+d)/2 }')
+set +e
+NBI_BASE_URL="http://127.0.0.1:$port" NBI_TEST_CITY=generated NBI_TEST_POINT="$centre" \
+  node "$src/tests/browser/run.mjs"
+rc=$?
+set -e
+if [[ $rc -ne 0 ]]; then echo "--- serve log (tail)"; tail -n 40 "$tmp/serve.log"; fi
+exit $rc
