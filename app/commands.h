@@ -3,10 +3,9 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
-#include <string>
-
 #include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/status.h"
@@ -21,9 +20,9 @@ void SetExitCode(int code);
 // Prints "error: <message>" to stderr and sets the exit code from the status (2 for invalid
 // input / not found, 1 otherwise).
 void Fail(const Status& s);
-#define NBI_STATUS_OR_FAIL(expr)        \
-  do {                                  \
-    ::nbi::Status s_ = (expr);          \
+#define NBI_STATUS_OR_FAIL(expr)               \
+  do {                                         \
+    ::nbi::Status s_ = (expr);                 \
     if (!s_.ok()) return ::nbi::cli::Fail(s_); \
   } while (0)
 

@@ -1,14 +1,14 @@
 // `score` and `heatmap`: scoring straight from a POI file, no database involved.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <string>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "commands.h"
 #include "poi/import.h"
@@ -31,8 +31,8 @@ struct Band {
   const char* name;
   int lo, hi;
 };
-constexpr Band kBands[] = {{"<30 (none)", 0, 29}, {"30-44", 30, 44}, {"45-59", 45, 59},
-                           {"60-77", 60, 77},     {"78-83", 78, 83}, {"84-87", 84, 87},
+constexpr Band kBands[] = {{"<30 (none)", 0, 29}, {"30-44", 30, 44},  {"45-59", 45, 59},
+                           {"60-77", 60, 77},     {"78-83", 78, 83},  {"84-87", 84, 87},
                            {"88-91", 88, 91},     {"92-100", 92, 100}};
 
 std::string ShortestDouble(double v) {
@@ -52,14 +52,16 @@ Status WriteCellList(const std::string& out, const std::vector<HeatCell>& cells)
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     if (!f) return Status::Invalid(fmt::format("--out {}: cannot open for writing", out));
-    if (geojson) f << "{\"type\":\"FeatureCollection\",\"features\":[\n";
-    else f << "lat,lng,score\n";
+    if (geojson)
+      f << "{\"type\":\"FeatureCollection\",\"features\":[\n";
+    else
+      f << "lat,lng,score\n";
     for (size_t n = 0; n < cells.size(); ++n) {
       const HeatCell& c = cells[n];
       if (geojson) {
         f << (n ? ",\n" : "") << R"({"type":"Feature","geometry":{"type":"Point","coordinates":[)"
-          << ShortestDouble(c.lng) << ',' << ShortestDouble(c.lat) << "]},\"properties\":{\"score\":"
-          << c.score << "}}";
+          << ShortestDouble(c.lng) << ',' << ShortestDouble(c.lat)
+          << "]},\"properties\":{\"score\":" << c.score << "}}";
       } else {
         f << ShortestDouble(c.lat) << ',' << ShortestDouble(c.lng) << ',' << c.score << '\n';
       }
@@ -72,7 +74,8 @@ Status WriteCellList(const std::string& out, const std::vector<HeatCell>& cells)
     }
   }
   if (std::rename(tmp.c_str(), out.c_str()) != 0) {
-    return Status::Internal(fmt::format("--out {}: cannot rename the finished file into place", out));
+    return Status::Internal(
+        fmt::format("--out {}: cannot rename the finished file into place", out));
   }
   return Status::Ok();
 }
@@ -102,7 +105,8 @@ void RegisterScoreCommands(CLI::App& app) {
       double lat = 0, lng = 0;
     };
     auto o = std::make_shared<Opts>();
-    cmd->add_option("--osm", o->osm, "POI file (.osm.pbf/.osm/.osm.bz2/.osm.gz/.geojson/.json/.csv)")
+    cmd->add_option("--osm", o->osm,
+                    "POI file (.osm.pbf/.osm/.osm.bz2/.osm.gz/.geojson/.json/.csv)")
         ->required();
     cmd->add_option("lat", o->lat, "latitude")->required();
     cmd->add_option("lng", o->lng, "longitude")->required();
@@ -116,7 +120,9 @@ void RegisterScoreCommands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("generate-city", "Write a generated city's POIs as CSV (demo data when no extract is available)");
+    auto* cmd = app.add_subcommand(
+        "generate-city",
+        "Write a generated city's POIs as CSV (demo data when no extract is available)");
     auto out = std::make_shared<std::string>();
     cmd->add_option("--out", *out, "output .csv")->required();
     cmd->callback([out] {
@@ -127,7 +133,8 @@ void RegisterScoreCommands(CLI::App& app) {
       for (const Poi& p : pois) {
         std::string cat(CategoryId(p.category));
         if (p.sub != HealthSub::kNone) cat += ":" + std::string(HealthSubId(p.sub));
-        f << ShortestDouble(p.lat) << ',' << ShortestDouble(p.lng) << ',' << cat << ',' << p.name << '\n';
+        f << ShortestDouble(p.lat) << ',' << ShortestDouble(p.lng) << ',' << cat << ',' << p.name
+          << '\n';
       }
       if (!f) return Fail(Status::Invalid("cannot write " + *out));
       std::printf("Generated city: %zu POIs in %s, written to %s\n", pois.size(),
@@ -135,7 +142,8 @@ void RegisterScoreCommands(CLI::App& app) {
     });
   }
   {
-    auto* cmd = app.add_subcommand("heatmap", "Compute a heatmap from a POI file into a CSV/GeoJSON file");
+    auto* cmd =
+        app.add_subcommand("heatmap", "Compute a heatmap from a POI file into a CSV/GeoJSON file");
     struct Opts {
       std::string osm, bbox, model = "grocery", out;
       double step = 0.0025;
@@ -143,14 +151,16 @@ void RegisterScoreCommands(CLI::App& app) {
     auto o = std::make_shared<Opts>();
     cmd->add_option("--osm", o->osm, "POI file")->required();
     cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng")->required();
-    cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")->capture_default_str();
+    cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
+        ->capture_default_str();
     cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
     cmd->add_option("--out", o->out, "output file: .csv (lat,lng,score) or .geojson")->required();
     cmd->callback([o] {
       auto box = BBox::Parse(o->bbox);
       if (!box.ok()) return Fail(box.status());
       auto model = ParseHeatModel(o->model);
-      if (!model) return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
+      if (!model)
+        return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
       auto grid = GridRegion::Make(*box, o->step);
       if (!grid.ok()) return Fail(grid.status());
       auto index = LoadIndex(o->osm);
@@ -164,10 +174,12 @@ void RegisterScoreCommands(CLI::App& app) {
       }
       Status st = WriteCellList(o->out, cells);
       if (!st.ok()) return Fail(st);
-      std::printf("Heatmap (%s model) of %s at gridStep %g: %lld cells (%lld x %lld), %zu POIs (%zu groceries)\n",
-                  std::string(HeatModelId(*model)).c_str(), box->ToString().c_str(), o->step,
-                  (long long)grid->cell_count(), (long long)grid->rows(), (long long)grid->cols(),
-                  index->size(), index->CountOf(Category::kGroceries));
+      std::printf(
+          "Heatmap (%s model) of %s at gridStep %g: %lld cells (%lld x %lld), %zu POIs (%zu "
+          "groceries)\n",
+          std::string(HeatModelId(*model)).c_str(), box->ToString().c_str(), o->step,
+          (long long)grid->cell_count(), (long long)grid->rows(), (long long)grid->cols(),
+          index->size(), index->CountOf(Category::kGroceries));
       PrintScoreSummary(scores, stdout);
       std::printf("Written to %s\n", o->out.c_str());
     });

@@ -1,9 +1,9 @@
 // Commands over the store: migrate, import, cities, jobs, schedule.
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <memory>
 #include <string>
 
@@ -16,7 +16,9 @@ namespace nbi::cli {
 Result<std::unique_ptr<Store>> OpenConfiguredStore() {
   std::string url = DatabaseUrlFromEnv();
   auto s = OpenStore(url);
-  if (!s.ok()) return s.status().WithPrefix(fmt::format("opening {}: ", url.rfind("sqlite:", 0) == 0 ? url : "DATABASE_URL"));
+  if (!s.ok())
+    return s.status().WithPrefix(
+        fmt::format("opening {}: ", url.rfind("sqlite:", 0) == 0 ? url : "DATABASE_URL"));
   return s;
 }
 
@@ -38,7 +40,8 @@ void PrintJobTable(const std::vector<Job>& jobs) {
     std::printf("%-6lld %-16s %-10s %7d%% %10lld  %-19s  %-19s  %-19s  %s\n", (long long)j.id,
                 j.type.c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
                 (long long)j.total_items, FormatMs(j.created_at_ms).c_str(),
-                FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str(), err.c_str());
+                FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str(),
+                err.c_str());
   }
   if (jobs.empty()) std::printf("(no jobs)\n");
 }
@@ -47,12 +50,15 @@ void PrintJob(const Job& j) {
   std::printf("Job #%lld (%s)\n", (long long)j.id, j.type.c_str());
   std::printf("  status:      %s%s\n", std::string(JobStatusId(j.status)).c_str(),
               j.cancel_requested && j.status == JobStatus::kRunning ? " (cancel requested)" : "");
-  std::printf("  progress:    %d%% (%lld/%lld cells)\n", j.progress, (long long)j.last_processed_index(),
-              (long long)j.total_items);
+  std::printf("  progress:    %d%% (%lld/%lld cells)\n", j.progress,
+              (long long)j.last_processed_index(), (long long)j.total_items);
   std::printf("  attempts:    %d of %d, priority %d\n", j.attempts, j.max_attempts, j.priority);
-  std::printf("  created:     %s\n  started:     %s\n  completed:   %s\n", FormatMs(j.created_at_ms).c_str(),
-              FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str());
-  if (j.locked_by) std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(), FormatMs(j.heartbeat_at_ms).c_str());
+  std::printf("  created:     %s\n  started:     %s\n  completed:   %s\n",
+              FormatMs(j.created_at_ms).c_str(), FormatMs(j.started_at_ms).c_str(),
+              FormatMs(j.completed_at_ms).c_str());
+  if (j.locked_by)
+    std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
+                FormatMs(j.heartbeat_at_ms).c_str());
   if (j.error) std::printf("  error:       %s\n", j.error->c_str());
   std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
 }
@@ -62,7 +68,8 @@ namespace {
 Result<int64_t> ParseJobId(const std::string& s) {
   char* end = nullptr;
   long long v = std::strtoll(s.c_str(), &end, 10);
-  if (s.empty() || *end || v <= 0) return Status::Invalid(fmt::format("job id '{}' is not a positive number", s));
+  if (s.empty() || *end || v <= 0)
+    return Status::Invalid(fmt::format("job id '{}' is not a positive number", s));
   return int64_t(v);
 }
 
@@ -86,7 +93,8 @@ void RegisterStoreCommands(CLI::App& app) {
       });
 
   {
-    auto* cmd = app.add_subcommand("import", "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON or CSV files");
+    auto* cmd = app.add_subcommand(
+        "import", "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON or CSV files");
     auto files = std::make_shared<std::vector<std::string>>();
     cmd->add_option("files", *files, "files to import")->required();
     cmd->callback([files] {
@@ -111,11 +119,13 @@ void RegisterStoreCommands(CLI::App& app) {
         if (!sum.ok()) return Fail(sum.status().WithPrefix(f + ": storing POIs: "));
         std::array<int64_t, kCategoryCount> per{};
         for (const Poi& p : *pois) ++per[static_cast<int>(p.category)];
-        std::printf("Imported %s: %zu POIs (%llu from nodes, %llu from ways), %lld new, %lld updated\n",
-                    f.c_str(), pois->size(), (unsigned long long)stats.nodes, (unsigned long long)stats.ways,
-                    (long long)sum->inserted, (long long)sum->updated);
+        std::printf(
+            "Imported %s: %zu POIs (%llu from nodes, %llu from ways), %lld new, %lld updated\n",
+            f.c_str(), pois->size(), (unsigned long long)stats.nodes,
+            (unsigned long long)stats.ways, (long long)sum->inserted, (long long)sum->updated);
         for (Category c : kAllCategories) {
-          std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(), (long long)per[static_cast<int>(c)]);
+          std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
+                      (long long)per[static_cast<int>(c)]);
         }
       }
     });
@@ -129,9 +139,11 @@ void RegisterStoreCommands(CLI::App& app) {
       if (!s.ok()) return Fail(s.status());
       auto all = (*s)->ListCities();
       if (!all.ok()) return Fail(all.status());
-      std::printf("%-16s %-24s %-4s %s\n", "SLUG", "NAME", "CC", "BOUNDS (minLat,minLng,maxLat,maxLng)");
+      std::printf("%-16s %-24s %-4s %s\n", "SLUG", "NAME", "CC",
+                  "BOUNDS (minLat,minLng,maxLat,maxLng)");
       for (const City& c : *all) {
-        std::printf("%-16s %-24s %-4s %s\n", c.slug.c_str(), c.name.c_str(), c.country.c_str(), c.bounds.ToString().c_str());
+        std::printf("%-16s %-24s %-4s %s\n", c.slug.c_str(), c.name.c_str(), c.country.c_str(),
+                    c.bounds.ToString().c_str());
       }
     });
     auto* add = cities->add_subcommand("add", "Add or update a city");
@@ -145,20 +157,27 @@ void RegisterStoreCommands(CLI::App& app) {
     add->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng")->required();
     add->callback([o] {
       bool slug_ok = !o->slug.empty() && o->slug.size() <= 100;
-      for (char ch : o->slug) slug_ok &= (std::isalnum((unsigned char)ch) && !std::isupper((unsigned char)ch)) || ch == '-' || ch == '_';
-      if (!slug_ok) return Fail(Status::Invalid(fmt::format("slug '{}': use lower-case letters, digits, - and _", o->slug)));
+      for (char ch : o->slug)
+        slug_ok &= (std::isalnum((unsigned char)ch) && !std::isupper((unsigned char)ch)) ||
+                   ch == '-' || ch == '_';
+      if (!slug_ok)
+        return Fail(Status::Invalid(
+            fmt::format("slug '{}': use lower-case letters, digits, - and _", o->slug)));
       auto box = BBox::Parse(o->bbox);
       if (!box.ok()) return Fail(box.status());
       auto s = OpenConfiguredStore();
       if (!s.ok()) return Fail(s.status());
-      auto c = (*s)->UpsertCity({0, o->slug, o->name.empty() ? o->slug : o->name, o->country, *box});
+      auto c =
+          (*s)->UpsertCity({0, o->slug, o->name.empty() ? o->slug : o->name, o->country, *box});
       if (!c.ok()) return Fail(c.status());
-      std::printf("City %s (#%lld): %s\n", c->slug.c_str(), (long long)c->id, c->bounds.ToString().c_str());
+      std::printf("City %s (#%lld): %s\n", c->slug.c_str(), (long long)c->id,
+                  c->bounds.ToString().c_str());
     });
   }
 
   {
-    auto* jobs = app.add_subcommand("jobs", "Recent jobs as a table; show / cancel / retry / reset-running");
+    auto* jobs =
+        app.add_subcommand("jobs", "Recent jobs as a table; show / cancel / retry / reset-running");
     struct Opts {
       int limit = 20;
       std::string status, id;
@@ -173,7 +192,9 @@ void RegisterStoreCommands(CLI::App& app) {
       f.limit = std::clamp(o->limit, 1, 10000);
       if (!o->status.empty()) {
         f.status = ParseJobStatus(o->status);
-        if (!f.status) return Fail(Status::Invalid(fmt::format("--status {}: use pending, running, completed, failed or cancelled", o->status)));
+        if (!f.status)
+          return Fail(Status::Invalid(fmt::format(
+              "--status {}: use pending, running, completed, failed or cancelled", o->status)));
       }
       auto s = OpenConfiguredStore();
       if (!s.ok()) return Fail(s.status());
@@ -192,18 +213,25 @@ void RegisterStoreCommands(CLI::App& app) {
         PrintJob(*j);
       };
     };
-    jobs->add_subcommand("show", "Show one job")->callback(with_job([](Store* s, int64_t id) { return s->GetJob(id); }))
-        ->add_option("id", o->id, "job id")->required();
+    jobs->add_subcommand("show", "Show one job")
+        ->callback(with_job([](Store* s, int64_t id) { return s->GetJob(id); }))
+        ->add_option("id", o->id, "job id")
+        ->required();
     jobs->add_subcommand("cancel", "Cancel a job (pending: at once; running: at its next chunk)")
         ->callback(with_job([](Store* s, int64_t id) { return s->Cancel(id); }))
-        ->add_option("id", o->id, "job id")->required();
+        ->add_option("id", o->id, "job id")
+        ->required();
     jobs->add_subcommand("retry", "Put a failed or cancelled job back in the queue")
         ->callback(with_job([](Store* s, int64_t id) { return s->Retry(id); }))
-        ->add_option("id", o->id, "job id")->required();
-    auto* reset = jobs->add_subcommand("reset-running", "Force every running job back to pending (troubleshooting)");
+        ->add_option("id", o->id, "job id")
+        ->required();
+    auto* reset = jobs->add_subcommand("reset-running",
+                                       "Force every running job back to pending (troubleshooting)");
     reset->add_flag("--yes", o->yes, "confirm: workers still running these jobs lose them");
     reset->callback([o] {
-      if (!o->yes) return Fail(Status::Invalid("jobs reset-running needs --yes: it takes jobs away from live workers too"));
+      if (!o->yes)
+        return Fail(Status::Invalid(
+            "jobs reset-running needs --yes: it takes jobs away from live workers too"));
       auto s = OpenConfiguredStore();
       if (!s.ok()) return Fail(s.status());
       auto n = (*s)->ResetRunning();
@@ -212,7 +240,8 @@ void RegisterStoreCommands(CLI::App& app) {
     });
     auto* prune = jobs->add_subcommand("prune", "Delete finished jobs older than an age");
     auto age = std::make_shared<std::string>("7d");
-    prune->add_option("--older-than", *age, "age: e.g. 3600s, 90min, 24h, 7d")->capture_default_str();
+    prune->add_option("--older-than", *age, "age: e.g. 3600s, 90min, 24h, 7d")
+        ->capture_default_str();
     prune->callback([age] {
       std::string a = *age;
       if (!a.empty() && a.back() == 'd') a = std::to_string(std::atof(a.c_str()) * 24) + "h";
@@ -227,7 +256,8 @@ void RegisterStoreCommands(CLI::App& app) {
   }
 
   {
-    auto* cmd = app.add_subcommand("export", "Write stored heatmap cells of a city or bbox to CSV/GeoJSON, with a summary");
+    auto* cmd = app.add_subcommand(
+        "export", "Write stored heatmap cells of a city or bbox to CSV/GeoJSON, with a summary");
     struct Opts {
       std::string city, bbox, out;
       double step = 0.0025;
@@ -238,7 +268,8 @@ void RegisterStoreCommands(CLI::App& app) {
     cmd->add_option("--grid-step", o->step, "grid step of the cells")->capture_default_str();
     cmd->add_option("--out", o->out, "output .csv or .geojson")->required();
     cmd->callback([o] {
-      if (o->city.empty() == o->bbox.empty()) return Fail(Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng"));
+      if (o->city.empty() == o->bbox.empty())
+        return Fail(Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng"));
       auto s = OpenConfiguredStore();
       if (!s.ok()) return Fail(s.status());
       BBox box;
@@ -264,8 +295,8 @@ void RegisterStoreCommands(CLI::App& app) {
       Status st = WriteCellList(o->out, *cells);
       if (!st.ok()) return Fail(st);
       std::printf("Heatmap of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu groceries)\n",
-                  o->city.empty() ? box.ToString().c_str() : o->city.c_str(), o->step, cells->size(),
-                  pois->size(), groceries);
+                  o->city.empty() ? box.ToString().c_str() : o->city.c_str(), o->step,
+                  cells->size(), pois->size(), groceries);
       PrintScoreSummary(scores, stdout);
       std::printf("Written to %s\n", o->out.c_str());
     });
@@ -283,14 +314,18 @@ void RegisterStoreCommands(CLI::App& app) {
     auto* city = cmd->add_option("--city", o->city, "city slug (see `cities list`)");
     auto* bbox = cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
     city->excludes(bbox);
-    cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")->capture_default_str();
+    cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
+        ->capture_default_str();
     cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
     cmd->add_option("--priority", o->priority, "higher runs first")->capture_default_str();
-    cmd->add_flag("--reset", o->reset, "first delete the area's cells of this step and its finished jobs");
+    cmd->add_flag("--reset", o->reset,
+                  "first delete the area's cells of this step and its finished jobs");
     cmd->callback([o] {
-      if (o->city.empty() == o->bbox.empty()) return Fail(Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng"));
+      if (o->city.empty() == o->bbox.empty())
+        return Fail(Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng"));
       auto model = ParseHeatModel(o->model);
-      if (!model) return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
+      if (!model)
+        return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
       auto s = OpenConfiguredStore();
       if (!s.ok()) return Fail(s.status());
       HeatmapJobSpec spec;
@@ -312,8 +347,8 @@ void RegisterStoreCommands(CLI::App& app) {
       if (o->reset) {
         auto n = (*s)->ResetArea(spec.bounds, spec.grid_step);
         if (!n.ok()) return Fail(n.status());
-        std::printf("Reset: removed %lld cells of gridStep %g in %s and its finished jobs\n", (long long)*n,
-                    spec.grid_step, spec.bounds.ToString().c_str());
+        std::printf("Reset: removed %lld cells of gridStep %g in %s and its finished jobs\n",
+                    (long long)*n, spec.grid_step, spec.bounds.ToString().c_str());
       }
       auto r = (*s)->EnqueueHeatmap(spec);
       if (!r.ok()) return Fail(r.status());

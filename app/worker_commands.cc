@@ -1,4 +1,5 @@
 // `worker` (long-running) and `process-jobs` (one-shot until the queue is empty).
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
@@ -6,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -52,11 +52,12 @@ class SignalStopper {
 
 void PrintBanner(const WorkerOptions& o, const Store& store, const char* title) {
   std::string underline(std::string(title).size(), '=');
-  std::printf("%s\n%s\nPoll interval: %lldms\nChunk size: %lld\nMax concurrent jobs: %d\n"
-              "Stale job timeout: %lldms\nStore: %s\nWorker id: %s\n\n",
-              title, underline.c_str(), (long long)o.poll_interval_ms, (long long)o.chunk_size,
-              o.max_concurrent_jobs, (long long)o.stale_timeout_ms, store.Describe().c_str(),
-              o.worker_id.c_str());
+  std::printf(
+      "%s\n%s\nPoll interval: %lldms\nChunk size: %lld\nMax concurrent jobs: %d\n"
+      "Stale job timeout: %lldms\nStore: %s\nWorker id: %s\n\n",
+      title, underline.c_str(), (long long)o.poll_interval_ms, (long long)o.chunk_size,
+      o.max_concurrent_jobs, (long long)o.stale_timeout_ms, store.Describe().c_str(),
+      o.worker_id.c_str());
   std::fflush(stdout);
 }
 
@@ -70,7 +71,8 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
   // process-jobs on a terminal: a live progress bar instead of a line every 5%.
   if (one_shot && isatty(STDOUT_FILENO)) {
     opts.progress_step_percent = 100;
-    auto start = std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
+    auto start =
+        std::make_shared<std::chrono::steady_clock::time_point>(std::chrono::steady_clock::now());
     auto last_job = std::make_shared<int64_t>(0);
     opts.on_checkpoint = [start, last_job, &store](int64_t id, int64_t done) {
       if (*last_job != id) {
@@ -84,11 +86,13 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
         total_cache_id = id;
       }
       if (total <= 0) return;
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - *start).count();
       int width = 30, filled = int(width * done / total);
-      std::printf("\r  [%s%s] %3d%%  job #%lld  %lld/%lld cells  %.0f cells/s", std::string(filled, '#').c_str(),
-                  std::string(width - filled, '.').c_str(), int(100 * done / total), (long long)id,
-                  (long long)done, (long long)total, secs > 0 ? done / secs : 0.0);
+      std::printf("\r  [%s%s] %3d%%  job #%lld  %lld/%lld cells  %.0f cells/s",
+                  std::string(filled, '#').c_str(), std::string(width - filled, '.').c_str(),
+                  int(100 * done / total), (long long)id, (long long)done, (long long)total,
+                  secs > 0 ? done / secs : 0.0);
       std::fflush(stdout);
     };
   }
@@ -112,7 +116,8 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
     auto counts = (*store)->CountJobsByStatus();
     std::printf("Processed %d job(s); queue empty.\n", done);
     if (counts.ok()) {
-      for (auto [st, n] : *counts) std::printf("  %-10s %lld\n", std::string(JobStatusId(st)).c_str(), (long long)n);
+      for (auto [st, n] : *counts)
+        std::printf("  %-10s %lld\n", std::string(JobStatusId(st)).c_str(), (long long)n);
     }
   } else {
     WorkerLog(fmt::format("Worker stopped ({} job(s) finished)", done));
@@ -128,10 +133,15 @@ void RegisterWorkerCommands(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto options = [o](CLI::App* cmd) {
-    cmd->add_option("--poll-interval", o->poll, "ms between polls (env WORKER_POLL_INTERVAL, default 60000)");
-    cmd->add_option("--chunk-size", o->chunk, "cells per chunk (env WORKER_CHUNK_SIZE, default 500)");
-    cmd->add_option("--max-concurrent-jobs", o->max_jobs, "jobs at once (env MAX_CONCURRENT_JOBS, default 1)");
-    cmd->add_option("--stale-timeout", o->stale, "rescue running jobs without heartbeat for this long (env STALE_JOB_TIMEOUT, default 10min)");
+    cmd->add_option("--poll-interval", o->poll,
+                    "ms between polls (env WORKER_POLL_INTERVAL, default 60000)");
+    cmd->add_option("--chunk-size", o->chunk,
+                    "cells per chunk (env WORKER_CHUNK_SIZE, default 500)");
+    cmd->add_option("--max-concurrent-jobs", o->max_jobs,
+                    "jobs at once (env MAX_CONCURRENT_JOBS, default 1)");
+    cmd->add_option("--stale-timeout", o->stale,
+                    "rescue running jobs without heartbeat for this long (env STALE_JOB_TIMEOUT, "
+                    "default 10min)");
   };
   auto resolve = [o]() -> Result<WorkerOptions> {
     // Flags override the environment.
@@ -148,7 +158,8 @@ void RegisterWorkerCommands(CLI::App& app) {
     if (!opts.ok()) return Fail(opts.status());
     SetExitCode(RunWorker(false, *opts));
   });
-  auto* once = app.add_subcommand("process-jobs", "Process pending jobs until none is left, then exit");
+  auto* once =
+      app.add_subcommand("process-jobs", "Process pending jobs until none is left, then exit");
   options(once);
   once->callback([resolve] {
     auto opts = resolve();

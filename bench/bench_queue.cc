@@ -131,9 +131,7 @@ void Latency(const std::string& url, int samples) {
   o.log_polls = false;
   o.worker_id = "latency";
   std::atomic<int64_t> started_ns{0};
-  o.on_job_start = [&](const Job&) {
-    started_ns = SteadyClock::now().time_since_epoch().count();
-  };
+  o.on_job_start = [&](const Job&) { started_ns = SteadyClock::now().time_since_epoch().count(); };
   auto ws = Fresh(url);  // the worker's own store, like a separate process
   Worker w(ws.get(), o);
   auto watch = StartJobWatch(url, [&] { w.Wake(); });
@@ -149,14 +147,16 @@ void Latency(const std::string& url, int samples) {
     auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
     while (started_ns == 0) std::this_thread::yield();
     ms.push_back((started_ns - t0.time_since_epoch().count()) / 1e6);
-    while (s->GetJob(e.job.id)->status != JobStatus::kCompleted) std::this_thread::sleep_for(std::chrono::microseconds(200));
+    while (s->GetJob(e.job.id)->status != JobStatus::kCompleted)
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   w.Stop();
   run.join();
   std::sort(ms.begin(), ms.end());
-  std::printf("  enqueue -> start latency over %d jobs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", samples,
-              ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
+  std::printf("  enqueue -> start latency over %d jobs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              samples, ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)],
+              ms.back());
 }
 
 }  // namespace
@@ -167,28 +167,35 @@ int main(int argc, char** argv) {
   std::vector<int64_t> chunks = {500, 5000};
   bool only_e2e = false;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--url") && i + 1 < argc) url = argv[++i];
-    else if (!std::strcmp(argv[i], "--cells") && i + 1 < argc) cells = std::atoll(argv[++i]);
-    else if (!std::strcmp(argv[i], "--e2e-only")) only_e2e = true;
+    if (!std::strcmp(argv[i], "--url") && i + 1 < argc)
+      url = argv[++i];
+    else if (!std::strcmp(argv[i], "--cells") && i + 1 < argc)
+      cells = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--e2e-only"))
+      only_e2e = true;
   }
   SetWorkerLogQuiet(true);
   auto store = Fresh(url);
   std::printf("Store: %s\n", store->Describe().c_str());
   // A square region holding ~`cells` cells at step 0.0005.
   int64_t side = int64_t(std::sqrt(double(cells)));
-  auto g = Must(GridRegion::Make({10.0, 10.0, 10.0 + side * 0.0005, 10.0 + side * 0.0005}, 0.0005), "grid");
+  auto g = Must(GridRegion::Make({10.0, 10.0, 10.0 + side * 0.0005, 10.0 + side * 0.0005}, 0.0005),
+                "grid");
   std::printf("Region: %lld cells\n", (long long)g.cell_count());
 
   if (!only_e2e) {
     std::printf("1. Cell writes\n");
     double raw = RawRun(store.get(), g);
-    std::printf("  raw path (%s) into an empty table: %10.0f cells/s\n", store->is_postgres() ? "binary COPY" : "prepared INSERT, one txn", raw);
+    std::printf("  raw path (%s) into an empty table: %10.0f cells/s\n",
+                store->is_postgres() ? "binary COPY" : "prepared INSERT, one txn", raw);
     for (int64_t chunk : chunks) {
       Check(store->TruncateCells(), "truncate");
       double fresh = CheckpointRun(store.get(), g, chunk);
       double replace = CheckpointRun(store.get(), g, chunk);
-      std::printf("  checkpoint path, chunk %5lld: new %10.0f cells/s (%.2f x raw), replacing %10.0f cells/s (%.2f x raw)\n",
-                  (long long)chunk, fresh, fresh / raw, replace, replace / raw);
+      std::printf(
+          "  checkpoint path, chunk %5lld: new %10.0f cells/s (%.2f x raw), replacing %10.0f "
+          "cells/s (%.2f x raw)\n",
+          (long long)chunk, fresh, fresh / raw, replace, replace / raw);
     }
     std::printf("2. No-op jobs claimed + completed\n");
     for (int batch : {0, 100}) {
@@ -200,14 +207,16 @@ int main(int argc, char** argv) {
     }
   }
 
-  std::printf("3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 POIs)\n");
+  std::printf(
+      "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 POIs)\n");
   {
     Check(store->TruncateCells(), "truncate");
     SyntheticCitySpec city;
     Must(store->UpsertPois(GenerateCity(city)), "pois");
     BBox box = SyntheticCityBox(city);
     // ~`cells` cells inside the city.
-    double step = std::max(0.0001, std::sqrt((box.max_lat - box.min_lat) * (box.max_lng - box.min_lng) / double(cells)));
+    double step = std::max(0.0001, std::sqrt((box.max_lat - box.min_lat) *
+                                             (box.max_lng - box.min_lng) / double(cells)));
     step = std::round(step * 1e5) / 1e5;
     for (int64_t chunk : chunks) {
       Check(store->TruncateCells(), "truncate");
@@ -228,8 +237,11 @@ int main(int argc, char** argv) {
       if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
       auto eg = Must(GridRegion::Make(box, step), "grid");
       double raw = RawRun(store.get(), eg);
-      std::printf("  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f cells/s (%.2f x raw)\n",
-                  (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw, j.total_items / secs / raw);
+      std::printf(
+          "  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f "
+          "cells/s (%.2f x raw)\n",
+          (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw,
+          j.total_items / secs / raw);
       Check(store->PruneFinished(-1000000).status(), "prune");
     }
   }

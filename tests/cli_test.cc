@@ -48,7 +48,9 @@ TEST(Cli, HeatmapWritesCsvAndGeoJsonThatAgreeWithScore) {
   std::string out;
   std::string cells = dir.File("cells.csv");
   ASSERT_EQ(RunCommand(BinaryPath() + " heatmap --osm " + csv +
-                           " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --out " + cells, &out), 0)
+                           " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --out " + cells,
+                       &out),
+            0)
       << out;
   EXPECT_NE(out.find("400 cells"), std::string::npos) << out;
   EXPECT_NE(out.find(cells), std::string::npos);
@@ -63,8 +65,11 @@ TEST(Cli, HeatmapWritesCsvAndGeoJsonThatAgreeWithScore) {
   EXPECT_EQ(cell, nlohmann::json::parse(out)["categories"][0]["score"].get<int>());
 
   std::string gj = dir.File("cells.geojson");
-  ASSERT_EQ(RunCommand(BinaryPath() + " heatmap --osm " + csv +
-                           " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --model blend --out " + gj, &out), 0)
+  ASSERT_EQ(
+      RunCommand(BinaryPath() + " heatmap --osm " + csv +
+                     " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001 --model blend --out " + gj,
+                 &out),
+      0)
       << out;
   auto fc = nlohmann::json::parse(testing::ReadFile(gj));
   EXPECT_EQ(fc["features"].size(), 400u);
@@ -81,7 +86,8 @@ TEST(Cli, ErrorsNameTheProblem) {
       {"score --osm " + dir.File("missing.osm.pbf") + " 47 9.5", "missing.osm.pbf"},
       {"heatmap --osm " + csv + " --bbox 47.2,9.49,47.1,9.51 --out x.csv", "minLat"},
       {"heatmap --osm " + csv + " --bbox 47,9 --out x.csv", "bbox"},
-      {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.5 --out x.csv", "gridStep"},
+      {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --grid-step 0.5 --out x.csv",
+       "gridStep"},
       {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --model fancy --out x.csv", "model"},
       {"heatmap --osm " + csv + " --bbox 47.09,9.49,47.11,9.51 --out " + dir.File("x.txt"), ".csv"},
       {"heatmap --osm " + csv + " --bbox 0,0,60,60 --grid-step 0.0001 --out x.csv", "cap"},
@@ -115,7 +121,8 @@ class StoreCli : public ::testing::Test {
  protected:
   std::string Run(const std::string& args, int want_rc = 0) {
     std::string out;
-    int rc = testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("cli.db") + " " + BinaryPath() + " " + args, &out);
+    int rc = testing::RunCommand(
+        "DATABASE_URL=sqlite:" + dir_.File("cli.db") + " " + BinaryPath() + " " + args, &out);
     EXPECT_EQ(rc, want_rc) << args << "\n" << out;
     return out;
   }
@@ -132,7 +139,9 @@ TEST_F(StoreCli, ImportIsIdempotentAndAllOrNothing) {
   EXPECT_NE(out.find("0 new, 5 updated"), std::string::npos) << out;
   // A broken file (bad row at the end) fails naming file and line, and stores nothing.
   std::string bad = dir_.File("bad.csv");
-  testing::WriteFile(bad, "lat,lng,category\n47.3,9.6,groceries\n47.4,9.7,groceries\nnot-a-number,9.8,groceries\n");
+  testing::WriteFile(
+      bad,
+      "lat,lng,category\n47.3,9.6,groceries\n47.4,9.7,groceries\nnot-a-number,9.8,groceries\n");
   out = Run("import " + bad, 2);
   EXPECT_NE(out.find("bad.csv"), std::string::npos) << out;
   EXPECT_NE(out.find("4"), std::string::npos) << out;  // the line number
@@ -194,11 +203,15 @@ TEST_F(StoreCli, BadDatabaseUrlAndWorkerSettingsAreClearErrors) {
   std::string out;
   EXPECT_EQ(testing::RunCommand("DATABASE_URL=mysql://x " + BinaryPath() + " jobs", &out), 2);
   EXPECT_NE(out.find("DATABASE_URL"), std::string::npos) << out;
-  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") + " WORKER_CHUNK_SIZE=abc " + BinaryPath() +
-                                    " process-jobs", &out), 2);
+  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") +
+                                    " WORKER_CHUNK_SIZE=abc " + BinaryPath() + " process-jobs",
+                                &out),
+            2);
   EXPECT_NE(out.find("WORKER_CHUNK_SIZE"), std::string::npos) << out;
-  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") + " STALE_JOB_TIMEOUT=10parsecs " +
-                                    BinaryPath() + " worker", &out), 2);
+  EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") +
+                                    " STALE_JOB_TIMEOUT=10parsecs " + BinaryPath() + " worker",
+                                &out),
+            2);
   EXPECT_NE(out.find("STALE_JOB_TIMEOUT"), std::string::npos) << out;
 }
 

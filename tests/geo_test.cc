@@ -75,7 +75,8 @@ TEST(Grid, SeedCellCountTableAtRandomAlignments) {
   std::mt19937_64 rng(testing::TestSeed());
   SCOPED_TRACE("seed " + std::to_string(testing::TestSeed()));
   std::uniform_real_distribution<double> lat(-60, 60), lng(-179, 179);
-  const std::pair<double, int64_t> table[] = {{0.01, 225}, {0.005, 900}, {0.0025, 3600}, {0.001, 22500}};
+  const std::pair<double, int64_t> table[] = {
+      {0.01, 225}, {0.005, 900}, {0.0025, 3600}, {0.001, 22500}};
   for (int i = 0; i < 5000; ++i) {
     double a = lat(rng), b = lng(rng);
     if (i % 10 == 0) a = std::round(a * 100) / 100;  // grid-aligned corners too
@@ -137,8 +138,10 @@ TEST(Grid, NeighbouringRegionsShareNoCellAndLeaveNoGap) {
       for (int p = 0; p < 3; ++p) {
         int64_t f, e;
         GridIndexRange(cuts[p], cuts[p + 1], step, &f, &e);
-        if (p > 0) ASSERT_EQ(f, prev_end) << "gap or overlap at cut " << cuts[p] << " step " << step;
-        else ASSERT_EQ(f, whole_first);
+        if (p > 0)
+          ASSERT_EQ(f, prev_end) << "gap or overlap at cut " << cuts[p] << " step " << step;
+        else
+          ASSERT_EQ(f, whole_first);
         prev_end = e;
       }
       ASSERT_EQ(prev_end, whole_end);

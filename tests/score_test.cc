@@ -54,7 +54,8 @@ TEST(Formula, MinCountPenalty) {
   double cs1 = 60 * std::log(1.5) / std::log(1 + 7.5);
   EXPECT_EQ(RawScore(Category::kShopping, Stats(1, 0)), std::round(0.4 * (cs1 + 25)));
   // At minCount the penalty no longer applies.
-  EXPECT_GT(RawScore(Category::kRestaurants, Stats(3, 100)), RawScore(Category::kRestaurants, Stats(2, 100)) * 2);
+  EXPECT_GT(RawScore(Category::kRestaurants, Stats(3, 100)),
+            RawScore(Category::kRestaurants, Stats(2, 100)) * 2);
 }
 
 TEST(Formula, DensityBonus) {
@@ -95,15 +96,18 @@ TEST(Formula, HealthcareSubTypes) {
   t.sub_count[static_cast<int>(HealthSub::kPharmacy)] = 4;
   t.sub_count[static_cast<int>(HealthSub::kMedical)] = 4;
   t.sub_count[static_cast<int>(HealthSub::kDental)] = 4;
-  double cs = 2.0 / 8 * 60 * std::log(13.0) / std::log(7.0) + 4.0 / 8 * 60 + 2.0 / 8 * 60 * std::log(9.0) / std::log(5.0);
+  double cs = 2.0 / 8 * 60 * std::log(13.0) / std::log(7.0) + 4.0 / 8 * 60 +
+              2.0 / 8 * 60 * std::log(9.0) / std::log(5.0);
   EXPECT_NEAR(RawScore(Category::kHealthcare, t), cs + 25 + 10, 1e-12);
 }
 
 TEST(Formula, BlendModel) {
   // compress(round((1.5 g + r + p) / 3.5)) on raw scores.
-  EXPECT_EQ(CellScore(HeatModel::kBlend, 40, 20, 10), static_cast<int>(std::round((60 + 20 + 10) / 3.5)));
+  EXPECT_EQ(CellScore(HeatModel::kBlend, 40, 20, 10),
+            static_cast<int>(std::round((60 + 20 + 10) / 3.5)));
   double g = 110, r = 90, p = 100;
-  EXPECT_EQ(CellScore(HeatModel::kBlend, g, r, p), static_cast<int>(Compress(std::round((165 + 90 + 100) / 3.5))));
+  EXPECT_EQ(CellScore(HeatModel::kBlend, g, r, p),
+            static_cast<int>(Compress(std::round((165 + 90 + 100) / 3.5))));
   EXPECT_EQ(CellScore(HeatModel::kGrocery, 117.11, 0, 0), 87);
   EXPECT_EQ(ParseHeatModel("blend"), HeatModel::kBlend);
   EXPECT_FALSE(ParseHeatModel("bogus").has_value());
@@ -202,7 +206,8 @@ TEST_P(Oracle, IndexAndScorerMatchBruteForce) {
       // The listed POIs are the nearest ones, in order.
       ASSERT_EQ(ps.categories[k].nearest.size(), std::min(want.count, 20));
       for (size_t i = 1; i < ps.categories[k].nearest.size(); ++i) {
-        ASSERT_LE(ps.categories[k].nearest[i - 1].distance_m, ps.categories[k].nearest[i].distance_m);
+        ASSERT_LE(ps.categories[k].nearest[i - 1].distance_m,
+                  ps.categories[k].nearest[i].distance_m);
       }
       if (want.count) {
         ASSERT_NEAR(ps.categories[k].nearest[0].distance_m, want.nearest_m, 1e-6);
@@ -218,12 +223,13 @@ TEST_P(Oracle, IndexAndScorerMatchBruteForce) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Places, Oracle,
-    ::testing::Values(OracleCase{"city", 47.10, 9.50, 0.08}, OracleCase{"equator", -0.04, 30.0, 0.08},
-                      OracleCase{"north", 69.6, 18.9, 0.08}, OracleCase{"antimeridian", -17.8, 179.95, 0.1},
-                      OracleCase{"sparse", 40.0, -3.8, 0.6}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Places, Oracle,
+                         ::testing::Values(OracleCase{"city", 47.10, 9.50, 0.08},
+                                           OracleCase{"equator", -0.04, 30.0, 0.08},
+                                           OracleCase{"north", 69.6, 18.9, 0.08},
+                                           OracleCase{"antimeridian", -17.8, 179.95, 0.1},
+                                           OracleCase{"sparse", 40.0, -3.8, 0.6}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 // The kernel that fills a grid equals cell-by-cell point scoring: heatmap and point score agree.
 TEST(Kernel, GridEqualsPointScores) {

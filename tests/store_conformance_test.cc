@@ -90,22 +90,31 @@ TEST_P(StoreTest, SeedDatabaseUpgradesInPlace) {
   testing::TempDir d2;
   std::string url = testing::FreshStoreUrl(GetParam(), d2);
   bool pg = GetParam() == Backend::kPostgres;
-  testing::ExecSql(url, std::string("CREATE TABLE cities (id ") + (pg ? "SERIAL" : "INTEGER") +
-                            " PRIMARY KEY, slug VARCHAR(100) NOT NULL UNIQUE, name TEXT NOT NULL, country TEXT,"
-                            " min_lat REAL NOT NULL, min_lng REAL NOT NULL, max_lat REAL NOT NULL, max_lng REAL NOT NULL);"
-                            "CREATE TABLE jobs (id " + (pg ? "SERIAL" : "INTEGER") +
-                            " PRIMARY KEY, type VARCHAR(50) NOT NULL, status VARCHAR(20) NOT NULL,"
-                            " city_id INTEGER REFERENCES cities, progress INTEGER DEFAULT 0, total_items INTEGER,"
-                            " error TEXT, metadata " + (pg ? "JSONB" : "TEXT") +
-                            ", created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, started_at TIMESTAMP, completed_at TIMESTAMP);"
-                            "CREATE INDEX jobs_status_idx ON jobs(status);"
-                            "CREATE TABLE heat_cells (id " + (pg ? "SERIAL" : "INTEGER") +
-                            " PRIMARY KEY, lat REAL NOT NULL, lng REAL NOT NULL, score INTEGER NOT NULL,"
-                            " grid_step REAL NOT NULL, city_id INTEGER REFERENCES cities, computed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,"
-                            " UNIQUE(lat, lng, grid_step));"
-                            "INSERT INTO jobs (type, status, progress, total_items, metadata) VALUES ('heatmap_compute', "
-                            "'completed', 100, 3600, '{\"gridStep\": 0.0025}');"
-                            "INSERT INTO heat_cells (lat, lng, score, grid_step) VALUES (21.1, -86.85, 55, 0.0025);");
+  testing::ExecSql(
+      url,
+      std::string("CREATE TABLE cities (id ") + (pg ? "SERIAL" : "INTEGER") +
+          " PRIMARY KEY, slug VARCHAR(100) NOT NULL UNIQUE, name TEXT NOT NULL, country TEXT,"
+          " min_lat REAL NOT NULL, min_lng REAL NOT NULL, max_lat REAL NOT NULL, max_lng REAL NOT "
+          "NULL);"
+          "CREATE TABLE jobs (id " +
+          (pg ? "SERIAL" : "INTEGER") +
+          " PRIMARY KEY, type VARCHAR(50) NOT NULL, status VARCHAR(20) NOT NULL,"
+          " city_id INTEGER REFERENCES cities, progress INTEGER DEFAULT 0, total_items INTEGER,"
+          " error TEXT, metadata " +
+          (pg ? "JSONB" : "TEXT") +
+          ", created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, started_at TIMESTAMP, completed_at "
+          "TIMESTAMP);"
+          "CREATE INDEX jobs_status_idx ON jobs(status);"
+          "CREATE TABLE heat_cells (id " +
+          (pg ? "SERIAL" : "INTEGER") +
+          " PRIMARY KEY, lat REAL NOT NULL, lng REAL NOT NULL, score INTEGER NOT NULL,"
+          " grid_step REAL NOT NULL, city_id INTEGER REFERENCES cities, computed_at TIMESTAMP "
+          "DEFAULT CURRENT_TIMESTAMP,"
+          " UNIQUE(lat, lng, grid_step));"
+          "INSERT INTO jobs (type, status, progress, total_items, metadata) VALUES "
+          "('heatmap_compute', "
+          "'completed', 100, 3600, '{\"gridStep\": 0.0025}');"
+          "INSERT INTO heat_cells (lat, lng, score, grid_step) VALUES (21.1, -86.85, 55, 0.0025);");
   auto s = OpenStore(url, &clock_);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   auto jobs = (*s)->ListJobs({});
@@ -197,7 +206,8 @@ TEST_P(StoreTest, EnqueueDuplicateRule) {
   EXPECT_TRUE(after->is_new);
   EXPECT_NE(after->job.id, a.id);
   // Invalid specs are refused.
-  EXPECT_EQ(store_->EnqueueHeatmap(Spec(47.1, 9.5, 0.5)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->EnqueueHeatmap(Spec(47.1, 9.5, 0.5)).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST_P(StoreTest, ClaimOrderPriorityThenFifo) {
@@ -263,7 +273,8 @@ TEST_P(StoreTest, OwnershipIsChecked) {
   EXPECT_EQ(store_->Heartbeat(j.id, "intruder").status().code(), StatusCode::kConflict);
   EXPECT_EQ(Write(j, "intruder", *g, 0, 5).status().code(), StatusCode::kConflict);
   EXPECT_EQ(store_->Complete(j.id, "intruder").code(), StatusCode::kConflict);
-  EXPECT_EQ(store_->FailAttempt(j.id, "intruder", "x", false).status().code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->FailAttempt(j.id, "intruder", "x", false).status().code(),
+            StatusCode::kConflict);
   EXPECT_EQ(store_->Release(j.id, "intruder").status().code(), StatusCode::kConflict);
   EXPECT_EQ(*store_->CountCells(std::nullopt), 0);  // the intruder wrote nothing
   auto hb = store_->Heartbeat(j.id, "owner");

@@ -37,11 +37,13 @@ void PgExec(const std::string& url, const std::string& sql) {
 
 std::string FreshStoreUrl(Backend b, const TempDir& dir) {
   static std::atomic<int> counter{0};
-  if (b == Backend::kSqlite) return "sqlite:" + dir.File("store" + std::to_string(counter++) + ".db");
+  if (b == Backend::kSqlite)
+    return "sqlite:" + dir.File("store" + std::to_string(counter++) + ".db");
   std::string base = *TestPgUrl();
   std::string schema = "t" + std::to_string(getpid()) + "_" + std::to_string(counter++);
   PgExec(base, "DROP SCHEMA IF EXISTS " + schema + " CASCADE; CREATE SCHEMA " + schema);
-  return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" + schema;
+  return base + (base.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema;
 }
 
 void ExecSql(const std::string& url, const std::string& sql) {

@@ -29,12 +29,14 @@ void ExecSql(const std::string& url, const std::string& sql);
 }  // namespace nbi::testing
 
 // Skips (or fails in CI) a PostgreSQL test when no server is available.
-#define NBI_REQUIRE_BACKEND(b)                                                              \
-  do {                                                                                      \
-    if ((b) == ::nbi::testing::Backend::kPostgres && !::nbi::testing::TestPgUrl()) {        \
-      if (std::getenv("NBI_REQUIRE_PG")) FAIL() << "NBI_REQUIRE_PG set but NBI_TEST_PG_URL is not"; \
-      GTEST_SKIP() << "PostgreSQL test skipped: NBI_TEST_PG_URL is not set (run tests/run_tests.sh)"; \
-    }                                                                                       \
+#define NBI_REQUIRE_BACKEND(b)                                                               \
+  do {                                                                                       \
+    if ((b) == ::nbi::testing::Backend::kPostgres && !::nbi::testing::TestPgUrl()) {         \
+      if (std::getenv("NBI_REQUIRE_PG"))                                                     \
+        FAIL() << "NBI_REQUIRE_PG set but NBI_TEST_PG_URL is not";                           \
+      GTEST_SKIP()                                                                           \
+          << "PostgreSQL test skipped: NBI_TEST_PG_URL is not set (run tests/run_tests.sh)"; \
+    }                                                                                        \
   } while (0)
 
 namespace nbi::testing {

@@ -93,8 +93,10 @@ Child::Child(const std::vector<std::string>& argv, const std::vector<std::string
     for (const std::string& e : env) {
       auto eq = e.find('=');
       std::string name = e.substr(0, eq), value = e.substr(eq + 1);
-      if (value.empty()) unsetenv(name.c_str());
-      else setenv(name.c_str(), value.c_str(), 1);
+      if (value.empty())
+        unsetenv(name.c_str());
+      else
+        setenv(name.c_str(), value.c_str(), 1);
     }
     std::vector<char*> args;
     for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));

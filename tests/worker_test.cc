@@ -1,6 +1,8 @@
 // The worker end to end, on both stores: in-process runs with a fake clock, and the real
 // binary killed with SIGKILL, stopped with SIGTERM, run several at once, cut off from its
 // database, and woken by NOTIFY.
+#include "worker/worker.h"
+
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <signal.h>
@@ -17,7 +19,6 @@
 #include "score/scorer.h"
 #include "store/store.h"
 #include "store_test_util.h"
-#include "worker/worker.h"
 
 namespace nbi {
 namespace {
@@ -161,7 +162,9 @@ TEST_P(WorkerTest, ConcurrentJobsEachOwnTheirIndex) {
   o.log_polls = false;
   std::atomic<int> max_running{0};
   Worker* wp = nullptr;
-  o.on_checkpoint = [&](int64_t, int64_t) { max_running = std::max(max_running.load(), wp->running()); };
+  o.on_checkpoint = [&](int64_t, int64_t) {
+    max_running = std::max(max_running.load(), wp->running());
+  };
   Worker w(store_.get(), o);
   wp = &w;
   EXPECT_EQ(w.Run(), 3);
@@ -189,8 +192,11 @@ TEST_P(WorkerTest, CancelStopsAtChunkBoundaryAndBadJobFailsPermanently) {
   EXPECT_EQ(*store_->CountCells(spec.grid_step), 400);
 
   // A job whose metadata cannot be run fails at once with its error, without retries.
-  testing::ExecSql(url_, "INSERT INTO jobs (type, status, progress, total_items, metadata, created_at, max_attempts)"
-                         " VALUES ('heatmap_compute', 'pending', 0, 10, '{\"gridStep\": 0.001}', CURRENT_TIMESTAMP, 3)");
+  testing::ExecSql(
+      url_,
+      "INSERT INTO jobs (type, status, progress, total_items, metadata, created_at, max_attempts)"
+      " VALUES ('heatmap_compute', 'pending', 0, 10, '{\"gridStep\": 0.001}', CURRENT_TIMESTAMP, "
+      "3)");
   Worker w2(store_.get(), o);
   w2.Run();
   auto failed = store_->ListJobs({JobStatus::kFailed, 10, std::nullopt});
@@ -263,14 +269,20 @@ TEST_P(WorkerTest, SurvivesRepeatedKillDashNine) {
     testing::Child w({testing::BinaryPath(), "worker"}, env, dir_.File("worker.log"));
     if (kills < 25) {
       // Let it (re)claim the job, then kill it at a random moment mid-job.
-      WaitForJob(e->job.id, [&](const Job& x) { return x.status == JobStatus::kRunning && x.last_processed_index() > last_index; }, 3000);
+      WaitForJob(
+          e->job.id,
+          [&](const Job& x) {
+            return x.status == JobStatus::kRunning && x.last_processed_index() > last_index;
+          },
+          3000);
       SleepMs(pause(rng));
       w.Signal(SIGKILL);
       ASSERT_EQ(w.Wait(5000), 128 + SIGKILL);
       ++kills;
       seen.push_back(store_->GetJob(e->job.id)->last_processed_index());
     } else {
-      Job done = WaitForJob(e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 60000);
+      Job done = WaitForJob(
+          e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 60000);
       ASSERT_EQ(done.status, JobStatus::kCompleted) << testing::ReadFile(dir_.File("worker.log"));
       w.Signal(SIGTERM);
       EXPECT_EQ(w.Wait(10000), 0);
@@ -291,7 +303,8 @@ TEST_P(WorkerTest, SigtermHandsTheJobBack) {
   ASSERT_TRUE(e.ok());
   auto env = Env({"WORKER_POLL_INTERVAL=60000", "WORKER_CHUNK_SIZE=20000"});
   testing::Child w({testing::BinaryPath(), "worker"}, env, dir_.File("w1.log"));
-  Job running = WaitForJob(e->job.id, [](const Job& x) { return x.last_processed_index() >= 40000; }, 30000);
+  Job running = WaitForJob(
+      e->job.id, [](const Job& x) { return x.last_processed_index() >= 40000; }, 30000);
   ASSERT_GE(running.last_processed_index(), 40000) << testing::ReadFile(dir_.File("w1.log"));
   auto t0 = Clock_::now();
   w.Signal(SIGTERM);
@@ -309,9 +322,12 @@ TEST_P(WorkerTest, SigtermHandsTheJobBack) {
   EXPECT_NE(log.find("handed back"), std::string::npos) << log;
   // The next worker resumes from the checkpoint and finishes.
   std::string out;
-  std::string cmd = "DATABASE_URL='" + url_ + "' WORKER_CHUNK_SIZE=20000 " + testing::BinaryPath() + " process-jobs";
+  std::string cmd = "DATABASE_URL='" + url_ + "' WORKER_CHUNK_SIZE=20000 " + testing::BinaryPath() +
+                    " process-jobs";
   ASSERT_EQ(testing::RunCommand(cmd, &out), 0) << out;
-  EXPECT_NE(out.find("resuming at " + std::to_string(back.last_processed_index())), std::string::npos) << out;
+  EXPECT_NE(out.find("resuming at " + std::to_string(back.last_processed_index())),
+            std::string::npos)
+      << out;
   EXPECT_EQ(store_->GetJob(e->job.id)->status, JobStatus::kCompleted);
   ExpectCellsEqual(spec);
 }
@@ -329,11 +345,13 @@ TEST_P(WorkerTest, SeveralWorkersNeverRunAJobTwice) {
   auto env = Env({"WORKER_POLL_INTERVAL=50", "WORKER_CHUNK_SIZE=100", "MAX_CONCURRENT_JOBS=2"});
   std::vector<std::unique_ptr<testing::Child>> kids;
   for (int k = 0; k < workers; ++k) {
-    kids.push_back(std::make_unique<testing::Child>(std::vector<std::string>{testing::BinaryPath(), "worker"}, env,
-                                                    dir_.File("w" + std::to_string(k) + ".log")));
+    kids.push_back(
+        std::make_unique<testing::Child>(std::vector<std::string>{testing::BinaryPath(), "worker"},
+                                         env, dir_.File("w" + std::to_string(k) + ".log")));
   }
   for (int64_t id : ids) {
-    Job j = WaitForJob(id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
+    Job j = WaitForJob(
+        id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
     ASSERT_EQ(j.status, JobStatus::kCompleted) << "job " << id;
     EXPECT_EQ(j.attempts, 1) << "job " << id << " was claimed more than once";
   }
@@ -361,18 +379,22 @@ TEST_P(WorkerTest, PicksUpANewJobWithoutWaitingForThePoll) {
   auto env = Env({"WORKER_POLL_INTERVAL=60000"});
   testing::Child w({testing::BinaryPath(), "worker"}, env, dir_.File("w.log"));
   // Wait until the worker is idle in its poll wait (it logs a line per poll).
-  for (int i = 0; i < 500 && testing::ReadFile(dir_.File("w.log")).find("Worker id") == std::string::npos; ++i) SleepMs(10);
+  for (int i = 0;
+       i < 500 && testing::ReadFile(dir_.File("w.log")).find("Worker id") == std::string::npos; ++i)
+    SleepMs(10);
   SleepMs(300);
   std::vector<double> latencies;
   for (int k = 0; k < 5; ++k) {
     auto t0 = Clock_::now();
     auto e = store_->EnqueueHeatmap(JobOver(47.04 + 0.01 * k, 9.44, 0.005, 0.001));
     ASSERT_TRUE(e.ok());
-    Job j = WaitForJob(e->job.id, [](const Job& x) { return x.status != JobStatus::kPending; }, 5000);
+    Job j = WaitForJob(
+        e->job.id, [](const Job& x) { return x.status != JobStatus::kPending; }, 5000);
     double ms = std::chrono::duration<double, std::milli>(Clock_::now() - t0).count();
     ASSERT_NE(j.status, JobStatus::kPending) << testing::ReadFile(dir_.File("w.log"));
     latencies.push_back(ms);
-    WaitForJob(e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 5000);
+    WaitForJob(
+        e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 5000);
     SleepMs(50);
   }
   std::sort(latencies.begin(), latencies.end());
@@ -382,7 +404,8 @@ TEST_P(WorkerTest, PicksUpANewJobWithoutWaitingForThePoll) {
   EXPECT_EQ(w.Wait(10000), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(Stores, WorkerTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+INSTANTIATE_TEST_SUITE_P(Stores, WorkerTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
 
 // ---------------------------------------------------------------- PostgreSQL faults
@@ -407,14 +430,22 @@ TEST_P(PgFaultTest, SurvivesTerminatedConnections) {
   int kills = 0;
   for (int k = 0; k < 8; ++k) {
     int64_t at = std::max<int64_t>(1, Get(e->job.id).last_processed_index());
-    Job j = WaitForJob(e->job.id, [&](const Job& x) { return x.last_processed_index() > at || x.status == JobStatus::kCompleted; }, 20000);
+    Job j = WaitForJob(
+        e->job.id,
+        [&](const Job& x) {
+          return x.last_processed_index() > at || x.status == JobStatus::kCompleted;
+        },
+        20000);
     if (j.status == JobStatus::kCompleted) break;
-    PgCommand(base, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'nearbyindex' AND pid <> pg_backend_pid()");
+    PgCommand(base,
+              "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = "
+              "'nearbyindex' AND pid <> pg_backend_pid()");
     ++kills;
     SleepMs(30);
   }
   EXPECT_GE(kills, 3);
-  Job done = WaitForJob(e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
+  Job done = WaitForJob(
+      e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
   ASSERT_EQ(done.status, JobStatus::kCompleted) << testing::ReadFile(dir_.File("w.log"));
   EXPECT_TRUE(w.Running()) << "the worker exited instead of reconnecting";
   w.Signal(SIGTERM);
@@ -450,12 +481,15 @@ TEST(PgRestart, WorkerFinishesAcrossADatabaseRestart) {
   ASSERT_TRUE((*s)->UpsertPois(GenerateCity(SmallCity())).ok());
   auto spec = JobOver(47.04, 9.44, 0.2, 0.0004);
   auto e = (*s)->EnqueueHeatmap(spec);
-  testing::Child w({testing::BinaryPath(), "worker"}, {"DATABASE_URL=" + url, "WORKER_POLL_INTERVAL=100", "WORKER_CHUNK_SIZE=500"},
+  testing::Child w({testing::BinaryPath(), "worker"},
+                   {"DATABASE_URL=" + url, "WORKER_POLL_INTERVAL=100", "WORKER_CHUNK_SIZE=500"},
                    dir.File("w.log"));
-  for (int i = 0; i < 2000 && (*s)->GetJob(e->job.id)->last_processed_index() < 20000; ++i) SleepMs(5);
+  for (int i = 0; i < 2000 && (*s)->GetJob(e->job.id)->last_processed_index() < 20000; ++i)
+    SleepMs(5);
   std::string bindir = testing::ReadFile(pgdir + "/bindir");
   bindir.erase(bindir.find_last_not_of("\n") + 1);
-  std::string restart = "runuser -u postgres -- " + bindir + "/pg_ctl -D " + pgdir + "/data -m fast -w restart -o '-p " +
+  std::string restart = "runuser -u postgres -- " + bindir + "/pg_ctl -D " + pgdir +
+                        "/data -m fast -w restart -o '-p " +
                         testing::ReadFile(pgdir + "/port").substr(0, 5) + "' >/dev/null 2>&1";
   if (getuid() != 0) restart = restart.substr(std::string("runuser -u postgres -- ").size());
   int64_t before = (*s)->GetJob(e->job.id)->last_processed_index();
@@ -472,7 +506,8 @@ TEST(PgRestart, WorkerFinishesAcrossADatabaseRestart) {
   ASSERT_EQ(done.status, JobStatus::kCompleted) << testing::ReadFile(dir.File("w.log"));
   EXPECT_LT(before, done.total_items) << "the restart came after the job finished";
   std::string log = testing::ReadFile(dir.File("w.log"));
-  EXPECT_NE(log.find("Database error"), std::string::npos) << "the restart was not noticed:\n" << log;
+  EXPECT_NE(log.find("Database error"), std::string::npos) << "the restart was not noticed:\n"
+                                                           << log;
   EXPECT_TRUE(w.Running());
   w.Signal(SIGTERM);
   EXPECT_EQ(w.Wait(10000), 0);

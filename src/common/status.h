@@ -50,12 +50,18 @@ inline std::string Status::ToString() const {
 
 inline const char* StatusCodeName(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return "ok";
-    case StatusCode::kInvalidArgument: return "invalid_argument";
-    case StatusCode::kNotFound: return "not_found";
-    case StatusCode::kConflict: return "conflict";
-    case StatusCode::kTransient: return "transient";
-    case StatusCode::kInternal: return "internal";
+    case StatusCode::kOk:
+      return "ok";
+    case StatusCode::kInvalidArgument:
+      return "invalid_argument";
+    case StatusCode::kNotFound:
+      return "not_found";
+    case StatusCode::kConflict:
+      return "conflict";
+    case StatusCode::kTransient:
+      return "transient";
+    case StatusCode::kInternal:
+      return "internal";
   }
   return "unknown";
 }
@@ -64,7 +70,7 @@ inline const char* StatusCodeName(StatusCode code) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status");
   }
@@ -85,9 +91,9 @@ class [[nodiscard]] Result {
   std::variant<T, Status> v_;
 };
 
-#define NBI_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    ::nbi::Status nbi_status_ = (expr);      \
+#define NBI_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    ::nbi::Status nbi_status_ = (expr);        \
     if (!nbi_status_.ok()) return nbi_status_; \
   } while (0)
 

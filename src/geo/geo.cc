@@ -1,9 +1,10 @@
 #include "geo/geo.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fmt/format.h>
 #include <vector>
 
 namespace nbi {
@@ -52,10 +53,12 @@ Result<BBox> BBox::Make(double min_lat, double min_lng, double max_lat, double m
   auto hi = LatLng::Make(max_lat, max_lng, "bounds max corner");
   if (!hi.ok()) return hi.status();
   if (!(min_lat < max_lat)) {
-    return Status::Invalid(fmt::format("bounds: minLat {} must be below maxLat {}", min_lat, max_lat));
+    return Status::Invalid(
+        fmt::format("bounds: minLat {} must be below maxLat {}", min_lat, max_lat));
   }
   if (!(min_lng < max_lng)) {
-    return Status::Invalid(fmt::format("bounds: minLng {} must be below maxLng {}", min_lng, max_lng));
+    return Status::Invalid(
+        fmt::format("bounds: minLng {} must be below maxLng {}", min_lng, max_lng));
   }
   return BBox{min_lat, min_lng, max_lat, max_lng};
 }
@@ -72,15 +75,15 @@ Result<BBox> BBox::Parse(std::string_view text) {
     double d = 0;
     auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), d);
     if (part.empty() || ec != std::errc() || end != part.data() + part.size()) {
-      return Status::Invalid(fmt::format("bbox '{}': '{}' is not a number (want minLat,minLng,maxLat,maxLng)",
-                                         text, part));
+      return Status::Invalid(fmt::format(
+          "bbox '{}': '{}' is not a number (want minLat,minLng,maxLat,maxLng)", text, part));
     }
     v.push_back(d);
     pos = comma + 1;
   }
   if (v.size() != 4) {
-    return Status::Invalid(fmt::format("bbox '{}': want 4 numbers minLat,minLng,maxLat,maxLng, got {}",
-                                       text, v.size()));
+    return Status::Invalid(fmt::format(
+        "bbox '{}': want 4 numbers minLat,minLng,maxLat,maxLng, got {}", text, v.size()));
   }
   return Make(v[0], v[1], v[2], v[3]);
 }
@@ -98,9 +101,10 @@ std::string BBox::ToString() const {
 }
 
 Status ValidateGridStep(double step) {
-  if (!std::isfinite(step) || step < kMinGridStep * (1 - 1e-9) || step > kMaxGridStep * (1 + 1e-9)) {
-    return Status::Invalid(
-        fmt::format("gridStep {} is outside the valid range {}..{}", step, kMinGridStep, kMaxGridStep));
+  if (!std::isfinite(step) || step < kMinGridStep * (1 - 1e-9) ||
+      step > kMaxGridStep * (1 + 1e-9)) {
+    return Status::Invalid(fmt::format("gridStep {} is outside the valid range {}..{}", step,
+                                       kMinGridStep, kMaxGridStep));
   }
   return Status::Ok();
 }
@@ -136,9 +140,9 @@ Result<GridRegion> GridRegion::Make(const BBox& box, double step, int64_t cell_c
   g.rows_ = i1 - g.i0_;
   g.cols_ = j1 - g.j0_;
   if (g.rows_ > 0 && g.cols_ > cell_cap / g.rows_) {
-    return Status::Invalid(fmt::format(
-        "region {} at gridStep {} holds {} cells, over the cap of {}", box.ToString(), step,
-        static_cast<double>(g.rows_) * static_cast<double>(g.cols_), cell_cap));
+    return Status::Invalid(
+        fmt::format("region {} at gridStep {} holds {} cells, over the cap of {}", box.ToString(),
+                    step, static_cast<double>(g.rows_) * static_cast<double>(g.cols_), cell_cap));
   }
   if (g.cell_count() == 0) {
     return Status::Invalid(

@@ -3,9 +3,9 @@
 namespace nbi {
 
 namespace {
-constexpr std::string_view kCategoryIds[kCategoryCount] = {
-    "groceries", "restaurants", "transit", "healthcare",
-    "education", "parks",       "shopping", "entertainment"};
+constexpr std::string_view kCategoryIds[kCategoryCount] = {"groceries",  "restaurants",  "transit",
+                                                           "healthcare", "education",    "parks",
+                                                           "shopping",   "entertainment"};
 
 struct TagRule {
   std::string_view key, value;
@@ -67,10 +67,14 @@ std::optional<Category> ParseCategory(std::string_view id) {
 
 std::string_view HealthSubId(HealthSub s) {
   switch (s) {
-    case HealthSub::kPharmacy: return "pharmacy";
-    case HealthSub::kMedical: return "medical";
-    case HealthSub::kDental: return "dental";
-    case HealthSub::kNone: break;
+    case HealthSub::kPharmacy:
+      return "pharmacy";
+    case HealthSub::kMedical:
+      return "medical";
+    case HealthSub::kDental:
+      return "dental";
+    case HealthSub::kNone:
+      break;
   }
   return "";
 }

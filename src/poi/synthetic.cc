@@ -17,7 +17,8 @@ BBox SyntheticCityBox(const SyntheticCitySpec& spec) {
 std::vector<Poi> GenerateCity(const SyntheticCitySpec& spec) {
   std::mt19937_64 rng(spec.seed);
   BBox box = SyntheticCityBox(spec);
-  std::uniform_real_distribution<double> ulat(box.min_lat, box.max_lat), ulng(box.min_lng, box.max_lng);
+  std::uniform_real_distribution<double> ulat(box.min_lat, box.max_lat),
+      ulng(box.min_lng, box.max_lng);
   struct Cluster {
     double lat, lng, sigma_deg;
   };

@@ -12,9 +12,9 @@ namespace nbi {
 
 struct SyntheticCitySpec {
   LatLng centre{47.10, 9.52};
-  double size_km = 30;       // side of the square
+  double size_km = 30;  // side of the square
   int groceries = 2000;
-  int others = 20000;        // spread over the other seven categories
+  int others = 20000;  // spread over the other seven categories
   uint64_t seed = 42;
 };
 

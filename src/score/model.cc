@@ -7,14 +7,10 @@ namespace nbi {
 
 namespace {
 constexpr CategoryParams kParams[kCategoryCount] = {
-    {Category::kGroceries, 1.5, 800, 1, 10, 0.5},
-    {Category::kRestaurants, 1.0, 600, 3, 25, 0.3},
-    {Category::kTransit, 1.5, 1000, 1, 4, 0.7},
-    {Category::kHealthcare, 1.2, 1500, 1, 6, 0},
-    {Category::kEducation, 1.0, 1200, 1, 5, 0.5},
-    {Category::kParks, 1.0, 800, 1, 5, 1.0},
-    {Category::kShopping, 0.8, 800, 2, 15, 0.5},
-    {Category::kEntertainment, 0.6, 1200, 1, 8, 0.5},
+    {Category::kGroceries, 1.5, 800, 1, 10, 0.5}, {Category::kRestaurants, 1.0, 600, 3, 25, 0.3},
+    {Category::kTransit, 1.5, 1000, 1, 4, 0.7},   {Category::kHealthcare, 1.2, 1500, 1, 6, 0},
+    {Category::kEducation, 1.0, 1200, 1, 5, 0.5}, {Category::kParks, 1.0, 800, 1, 5, 1.0},
+    {Category::kShopping, 0.8, 800, 2, 15, 0.5},  {Category::kEntertainment, 0.6, 1200, 1, 8, 0.5},
 };
 
 double CountTerm(int count, int max_count, double k) {
@@ -43,7 +39,8 @@ double RawScore(Category c, const CategoryStats& s) {
       int n = s.sub_count[static_cast<int>(sp.sub)];
       if (n == 0) continue;
       ++present;
-      count_score += static_cast<double>(sp.max_count) / total_max * CountTerm(n, sp.max_count, sp.k);
+      count_score +=
+          static_cast<double>(sp.max_count) / total_max * CountTerm(n, sp.max_count, sp.k);
     }
     bonus = std::min(15.0, 5.0 * (present - 1));
     if (bonus < 0) bonus = 0;

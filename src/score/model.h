@@ -41,8 +41,8 @@ inline constexpr std::array<HealthSubParams, 3> kHealthSubs = {
 // What a scorer observed for one category around one point: the POIs within its radius.
 struct CategoryStats {
   int count = 0;
-  double nearest_m = 0;              // meaningful only when count > 0
-  std::array<int, 4> sub_count{};    // healthcare: indexed by HealthSub
+  double nearest_m = 0;            // meaningful only when count > 0
+  std::array<int, 4> sub_count{};  // healthcare: indexed by HealthSub
 };
 
 // Uncompressed score of one category (SPEC §4). The penalty branch (count < minCount)

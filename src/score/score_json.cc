@@ -1,9 +1,10 @@
 #include "score/score_json.h"
 
-#include <chrono>
-#include <cmath>
 #include <fmt/chrono.h>
 #include <fmt/format.h>
+
+#include <chrono>
+#include <cmath>
 
 namespace nbi {
 
@@ -13,8 +14,10 @@ double Round1(double v) { return std::round(v * 10) / 10; }
 
 std::string IsoNow() {
   auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
+  auto ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
 }
 
 nlohmann::json PointScoreJson(const PointScore& ps, const SpatialIndex& index) {
@@ -29,12 +32,13 @@ nlohmann::json PointScoreJson(const PointScore& ps, const SpatialIndex& index) {
                       {"lng", p.lng},
                       {"distance", Round1(n.distance_m)}});
     }
-    cats.push_back({{"id", std::string(CategoryId(d.category))},
-                    {"score", d.score},
-                    {"count", d.count},
-                    {"radius", d.radius_m},
-                    {"nearestDistance", d.nearest_m ? nlohmann::json(Round1(*d.nearest_m)) : nlohmann::json()},
-                    {"pois", std::move(pois)}});
+    cats.push_back(
+        {{"id", std::string(CategoryId(d.category))},
+         {"score", d.score},
+         {"count", d.count},
+         {"radius", d.radius_m},
+         {"nearestDistance", d.nearest_m ? nlohmann::json(Round1(*d.nearest_m)) : nlohmann::json()},
+         {"pois", std::move(pois)}});
   }
   return {{"lat", ps.at.lat},
           {"lng", ps.at.lng},

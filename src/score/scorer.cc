@@ -9,9 +9,8 @@ namespace nbi {
 namespace {
 
 // Stats for one category given a pre-built window (shared by point and cell scoring).
-CategoryStats StatsInWindow(const SpatialIndex& index, Category c,
-                            const SpatialIndex::RowWindow& w, double max_chord2, double lng,
-                            const UnitVec& uv) {
+CategoryStats StatsInWindow(const SpatialIndex& index, Category c, const SpatialIndex::RowWindow& w,
+                            double max_chord2, double lng, const UnitVec& uv) {
   CategoryStats s;
   double best = std::numeric_limits<double>::infinity();
   index.ForEachWithin(c, w, lng, uv, max_chord2, [&](uint32_t, HealthSub sub, double d2) {
@@ -95,9 +94,8 @@ PointScore ScorePoint(const SpatialIndex& index, LatLng at, int max_pois) {
     scores[k] = d.score;
     if (max_pois > 0 && s.count > 0) {
       std::vector<std::pair<double, uint32_t>> found;
-      index.ForEachWithin(c, w, at.lng, uv, max_chord2, [&](uint32_t i, HealthSub, double d2) {
-        found.emplace_back(d2, i);
-      });
+      index.ForEachWithin(c, w, at.lng, uv, max_chord2,
+                          [&](uint32_t i, HealthSub, double d2) { found.emplace_back(d2, i); });
       size_t n = std::min<size_t>(found.size(), max_pois);
       std::partial_sort(found.begin(), found.begin() + n, found.end());
       for (size_t i = 0; i < n; ++i) {

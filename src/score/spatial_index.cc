@@ -27,7 +27,8 @@ SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
     // Bucket side ~ the category radius, grown until buckets are at most ~4 per POI.
     g.bucket_deg = ParamsOf(c).radius_m / kMetersPerDegreeLat;
     const double cap = 4.0 * static_cast<double>(ids.size()) + 1024;
-    while (((max_lat - min_lat) / g.bucket_deg + 1) * ((max_lng - min_lng) / g.bucket_deg + 1) > cap) {
+    while (((max_lat - min_lat) / g.bucket_deg + 1) * ((max_lng - min_lng) / g.bucket_deg + 1) >
+           cap) {
       g.bucket_deg *= 2;
     }
     g.min_lat = min_lat;
@@ -35,8 +36,10 @@ SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
     g.rows = static_cast<int64_t>((max_lat - min_lat) / g.bucket_deg) + 1;
     g.cols = static_cast<int64_t>((max_lng - min_lng) / g.bucket_deg) + 1;
     auto bucket_of = [&](uint32_t i) {
-      int64_t r = std::min<int64_t>(g.rows - 1, static_cast<int64_t>((pois_[i].lat - min_lat) / g.bucket_deg));
-      int64_t col = std::min<int64_t>(g.cols - 1, static_cast<int64_t>((pois_[i].lng - min_lng) / g.bucket_deg));
+      int64_t r = std::min<int64_t>(g.rows - 1,
+                                    static_cast<int64_t>((pois_[i].lat - min_lat) / g.bucket_deg));
+      int64_t col = std::min<int64_t>(
+          g.cols - 1, static_cast<int64_t>((pois_[i].lng - min_lng) / g.bucket_deg));
       return r * g.cols + col;
     };
     g.start.assign(g.rows * g.cols + 1, 0);
@@ -61,8 +64,10 @@ SpatialIndex::RowWindow SpatialIndex::WindowFor(Category c, double lat, double r
   if (g.uv.empty()) return w;
   // Latitude difference is a lower bound of the great-circle distance; pad for rounding.
   double dlat = radius_m / kMetersPerDegreeLat * (1 + 1e-9) + 1e-9;
-  w.row_lo = std::max<int64_t>(0, static_cast<int64_t>(std::floor((lat - dlat - g.min_lat) / g.bucket_deg)));
-  w.row_hi = std::min<int64_t>(g.rows - 1, static_cast<int64_t>(std::floor((lat + dlat - g.min_lat) / g.bucket_deg)));
+  w.row_lo = std::max<int64_t>(
+      0, static_cast<int64_t>(std::floor((lat - dlat - g.min_lat) / g.bucket_deg)));
+  w.row_hi = std::min<int64_t>(
+      g.rows - 1, static_cast<int64_t>(std::floor((lat + dlat - g.min_lat) / g.bucket_deg)));
   // Largest longitude difference reachable within the radius: asin(sin(d)/cos(lat)).
   double d = radius_m / kEarthRadiusM;
   double s = std::sin(d) / std::cos(lat * kDegToRad);

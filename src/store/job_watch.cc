@@ -30,9 +30,8 @@ class ThreadWatch : public JobWatch {
 class PgWatch final : public ThreadWatch {
  public:
   PgWatch(std::string conninfo, std::function<void()> wake) {
-    thread_ = std::thread([this, conninfo = std::move(conninfo), wake = std::move(wake)] {
-      Loop(conninfo, wake);
-    });
+    thread_ = std::thread(
+        [this, conninfo = std::move(conninfo), wake = std::move(wake)] { Loop(conninfo, wake); });
   }
 
  private:
@@ -107,7 +106,8 @@ std::unique_ptr<JobWatch> StartJobWatch(const std::string& url, std::function<vo
   if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
     return std::make_unique<PgWatch>(url, std::move(wake));
   }
-  std::string path = url.empty() ? "nearbyindex.db" : url.substr(url.rfind("sqlite:", 0) == 0 ? 7 : 0);
+  std::string path =
+      url.empty() ? "nearbyindex.db" : url.substr(url.rfind("sqlite:", 0) == 0 ? 7 : 0);
   if (path.rfind("//", 0) == 0) path = path.substr(2);
   return std::make_unique<SqliteWatch>(path, std::move(wake));
 }

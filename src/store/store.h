@@ -50,7 +50,8 @@ struct Job {
   int progress = 0;  // 0..100
   int64_t total_items = 0;
   std::optional<std::string> error;
-  nlohmann::json metadata = nlohmann::json::object();  // bounds, gridStep, model, lastProcessedIndex
+  nlohmann::json metadata =
+      nlohmann::json::object();  // bounds, gridStep, model, lastProcessedIndex
   int64_t created_at_ms = 0;
   std::optional<int64_t> started_at_ms, completed_at_ms;
   // Queue columns.
@@ -90,7 +91,7 @@ struct Checkpoint {
   int64_t job_id = 0;
   std::string worker_id;
   const GridRegion* region = nullptr;
-  int64_t begin = 0;            // first cell number of the chunk
+  int64_t begin = 0;                // first cell number of the chunk
   const uint8_t* scores = nullptr;  // scores of cells begin .. begin+count-1
   int64_t count = 0;
   std::optional<int64_t> city_id;
@@ -176,7 +177,7 @@ class Store {
   virtual Result<int> ResetRunning() = 0;
   // Deletes completed/failed/cancelled jobs finished more than `age_ms` ago.
   virtual Result<int> PruneFinished(int64_t age_ms) = 0;
-  virtual Result<Job> GetJob(int64_t job_id) = 0;  // kNotFound
+  virtual Result<Job> GetJob(int64_t job_id) = 0;                          // kNotFound
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;  // newest first
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
   // Active job whose bounds contain the point, if any (on-demand coverage).
@@ -187,8 +188,8 @@ class Store {
   // ---- cells
   // Cells of `grid_step` in the box with score >= min_score, at most `limit` (+1 so the
   // caller can tell the cap was hit), ordered by lat, lng.
-  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step,
-                                                   int min_score, int64_t limit) = 0;
+  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
+                                                   int64_t limit) = 0;
   virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
   // True when a cell of `grid_step` lies within one step of the point.
   virtual Result<bool> HasCoverage(double lat, double lng, double grid_step) = 0;

@@ -1,8 +1,9 @@
 // Store pieces shared by both implementations: names, dedupe keys, backoff, presets, Open.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -11,7 +12,8 @@
 namespace nbi {
 
 namespace {
-constexpr std::string_view kStatusIds[] = {"pending", "running", "completed", "failed", "cancelled"};
+constexpr std::string_view kStatusIds[] = {"pending", "running", "completed", "failed",
+                                           "cancelled"};
 
 std::string Shortest(double v) {
   char buf[32];
@@ -75,7 +77,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
   } else if (url.rfind("sqlite:", 0) == 0) {
     std::string path = url.substr(7);
     if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite://path
-    if (path.empty()) return Status::Invalid("DATABASE_URL sqlite: needs a file path (sqlite:PATH)");
+    if (path.empty())
+      return Status::Invalid("DATABASE_URL sqlite: needs a file path (sqlite:PATH)");
     store = std::make_unique<SqliteStore>(path, clock);
   } else if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
     store = std::make_unique<PgStore>(url, clock);

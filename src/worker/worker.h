@@ -29,15 +29,15 @@
 namespace nbi {
 
 struct WorkerOptions {
-  int64_t poll_interval_ms = 60000;      // WORKER_POLL_INTERVAL
-  int64_t chunk_size = 500;              // WORKER_CHUNK_SIZE
-  int max_concurrent_jobs = 1;           // MAX_CONCURRENT_JOBS
-  int64_t stale_timeout_ms = 600000;     // STALE_JOB_TIMEOUT
-  int64_t heartbeat_interval_ms = 0;     // timer heartbeat; 0 = min(30 s, stale/4)
-  std::string worker_id;                 // empty = host-pid-random
-  bool exit_when_idle = false;           // process-jobs: return once nothing is pending
-  bool log_polls = true;                 // a heartbeat line each poll
-  int progress_step_percent = 5;         // a progress line each time progress crosses a step
+  int64_t poll_interval_ms = 60000;   // WORKER_POLL_INTERVAL
+  int64_t chunk_size = 500;           // WORKER_CHUNK_SIZE
+  int max_concurrent_jobs = 1;        // MAX_CONCURRENT_JOBS
+  int64_t stale_timeout_ms = 600000;  // STALE_JOB_TIMEOUT
+  int64_t heartbeat_interval_ms = 0;  // timer heartbeat; 0 = min(30 s, stale/4)
+  std::string worker_id;              // empty = host-pid-random
+  bool exit_when_idle = false;        // process-jobs: return once nothing is pending
+  bool log_polls = true;              // a heartbeat line each poll
+  int progress_step_percent = 5;      // a progress line each time progress crosses a step
   // Test hook: called after each committed chunk with (job id, lastProcessedIndex).
   std::function<void(int64_t, int64_t)> on_checkpoint;
   // Metrics hooks (optional; called from the job's thread, so they must be thread-safe):
@@ -88,10 +88,10 @@ class Worker {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool woken_ = false;                      // guarded by mu_
-  std::map<int64_t, std::thread> jobs_;     // guarded by mu_: running job threads
-  std::vector<std::thread> finished_;       // guarded by mu_: to join
-  int done_count_ = 0;                      // guarded by mu_
+  bool woken_ = false;                   // guarded by mu_
+  std::map<int64_t, std::thread> jobs_;  // guarded by mu_: running job threads
+  std::vector<std::thread> finished_;    // guarded by mu_: to join
+  int done_count_ = 0;                   // guarded by mu_
 };
 
 }  // namespace nbi

@@ -1,11 +1,11 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <fmt/format.h>
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <cmath>
 #include <ctime>
-#include <fmt/format.h>
 #include <unordered_map>
 
 namespace nbi {
@@ -109,10 +109,12 @@ std::optional<int64_t> ParseTs(const char* text) {
 }
 
 Status SqlError(sqlite3* db, int rc, const char* what) {
-  std::string msg = fmt::format("sqlite {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  std::string msg =
+      fmt::format("sqlite {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
   int primary = rc & 0xff;
   if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Transient(msg);
-  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) return Status::Conflict(msg);
+  if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    return Status::Conflict(msg);
   return Status::Internal(msg);
 }
 
@@ -162,11 +164,28 @@ struct Q {
   sqlite3* db;
   sqlite3_stmt* s;
   int next = 1;
-  Q& Int(int64_t v) { sqlite3_bind_int64(s, next++, v); return *this; }
-  Q& Dbl(double v) { sqlite3_bind_double(s, next++, v); return *this; }
-  Q& Str(const std::string& v) { sqlite3_bind_text(s, next++, v.data(), int(v.size()), SQLITE_TRANSIENT); return *this; }
-  Q& OptStr(const std::optional<std::string>& v) { if (v) return Str(*v); sqlite3_bind_null(s, next++); return *this; }
-  Q& OptInt(const std::optional<int64_t>& v) { if (v) return Int(*v); sqlite3_bind_null(s, next++); return *this; }
+  Q& Int(int64_t v) {
+    sqlite3_bind_int64(s, next++, v);
+    return *this;
+  }
+  Q& Dbl(double v) {
+    sqlite3_bind_double(s, next++, v);
+    return *this;
+  }
+  Q& Str(const std::string& v) {
+    sqlite3_bind_text(s, next++, v.data(), int(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Q& OptStr(const std::optional<std::string>& v) {
+    if (v) return Str(*v);
+    sqlite3_bind_null(s, next++);
+    return *this;
+  }
+  Q& OptInt(const std::optional<int64_t>& v) {
+    if (v) return Int(*v);
+    sqlite3_bind_null(s, next++);
+    return *this;
+  }
   // SQLITE_ROW -> true, SQLITE_DONE -> false.
   Result<bool> Step() {
     int rc = sqlite3_step(s);
@@ -267,17 +286,18 @@ Result<std::unique_ptr<SqliteStore::Conn>> SqliteStore::Take() {
     }
   }
   auto c = std::make_unique<Conn>();
-  int rc = sqlite3_open_v2(path_.c_str(), &c->db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  int rc =
+      sqlite3_open_v2(path_.c_str(), &c->db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     return Status::Invalid(fmt::format("cannot open SQLite database {}: {}", path_,
                                        c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc)));
   }
   sqlite3_extended_result_codes(c->db, 1);
   sqlite3_busy_timeout(c->db, 30000);
-  NBI_RETURN_IF_ERROR(c->Exec(
-      "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
-      "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"));
+  NBI_RETURN_IF_ERROR(
+      c->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
+              "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;"));
   return c;
 }
 
@@ -320,9 +340,9 @@ Result<T> SqliteStore::WriteTxn(F&& fn) {
 // ------------------------------------------------------------------ schema
 Status SqliteStore::Migrate() {
   auto r = WriteTxn<int>([&](Conn& c) -> Result<int> {
-    NBI_RETURN_IF_ERROR(c.Exec(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-        "applied_at TIMESTAMP)"));
+    NBI_RETURN_IF_ERROR(
+        c.Exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+               "applied_at TIMESTAMP)"));
     auto st = c.Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
@@ -346,9 +366,15 @@ Status SqliteStore::Migrate() {
               "INSERT INTO cities (slug, name, country, min_lat, min_lng, max_lat, max_lng) "
               "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (slug) DO NOTHING");
           if (!p.ok()) return p.status();
-          NBI_RETURN_IF_ERROR((Q{c.db, *p}.Str(city.slug).Str(city.name).Str(city.country)
-                                   .Dbl(city.bounds.min_lat).Dbl(city.bounds.min_lng)
-                                   .Dbl(city.bounds.max_lat).Dbl(city.bounds.max_lng).Run()));
+          NBI_RETURN_IF_ERROR((Q{c.db, *p}
+                                   .Str(city.slug)
+                                   .Str(city.name)
+                                   .Str(city.country)
+                                   .Dbl(city.bounds.min_lat)
+                                   .Dbl(city.bounds.min_lng)
+                                   .Dbl(city.bounds.max_lat)
+                                   .Dbl(city.bounds.max_lng)
+                                   .Run()));
         }
       }
     }
@@ -371,7 +397,8 @@ Result<int> SqliteStore::SchemaVersion() {
 Status SqliteStore::Ping() {
   auto v = SchemaVersion();
   if (!v.ok()) return v.status();
-  if (*v != kSchemaVersion) return Status::Internal(fmt::format("schema version {} != {}", *v, kSchemaVersion));
+  if (*v != kSchemaVersion)
+    return Status::Internal(fmt::format("schema version {} != {}", *v, kSchemaVersion));
   return Status::Ok();
 }
 
@@ -396,8 +423,13 @@ Result<City> SqliteStore::UpsertCity(const City& city) {
     auto st = c.Prepare(kUpsertCity.c_str());
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
-    q.Str(city.slug).Str(city.name).Str(city.country).Dbl(city.bounds.min_lat)
-        .Dbl(city.bounds.min_lng).Dbl(city.bounds.max_lat).Dbl(city.bounds.max_lng);
+    q.Str(city.slug)
+        .Str(city.name)
+        .Str(city.country)
+        .Dbl(city.bounds.min_lat)
+        .Dbl(city.bounds.min_lng)
+        .Dbl(city.bounds.max_lat)
+        .Dbl(city.bounds.max_lng);
     auto row = q.Step();
     if (!row.ok()) return row.status();
     City out = ReadCity(q);
@@ -450,14 +482,19 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
     sqlite3_reset(*before);
     for (const Poi& p : pois) {
       auto st = c.Prepare(
-          "INSERT INTO pois (source_id, category, subtype, name, lat, lng) VALUES (?, ?, ?, ?, ?, ?) "
+          "INSERT INTO pois (source_id, category, subtype, name, lat, lng) VALUES (?, ?, ?, ?, ?, "
+          "?) "
           "ON CONFLICT (source_id) DO UPDATE SET category = excluded.category, subtype = "
           "excluded.subtype, name = excluded.name, lat = excluded.lat, lng = excluded.lng");
       if (!st.ok()) return st.status();
       Q q{c.db, *st};
-      q.Str(p.source_id).Str(std::string(CategoryId(p.category)))
-          .OptStr(p.sub == HealthSub::kNone ? std::nullopt : std::optional<std::string>(HealthSubId(p.sub)))
-          .Str(p.name).Dbl(p.lat).Dbl(p.lng);
+      q.Str(p.source_id)
+          .Str(std::string(CategoryId(p.category)))
+          .OptStr(p.sub == HealthSub::kNone ? std::nullopt
+                                            : std::optional<std::string>(HealthSubId(p.sub)))
+          .Str(p.name)
+          .Dbl(p.lat)
+          .Dbl(p.lng);
       NBI_RETURN_IF_ERROR(q.Run());
     }
     Q qa{c.db, *before};
@@ -561,8 +598,14 @@ Result<EnqueueResult> SqliteStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
     auto ins = c.Prepare(kEnqueue.c_str());
     if (!ins.ok()) return ins.status();
     Q qi{c.db, *ins};
-    qi.OptInt(spec.city_id).Int(grid->cell_count()).Str(HeatmapMetadata(spec).dump())
-        .Str(FormatTs(now)).Int(spec.priority).Int(spec.max_attempts).Int(now).Str(key);
+    qi.OptInt(spec.city_id)
+        .Int(grid->cell_count())
+        .Str(HeatmapMetadata(spec).dump())
+        .Str(FormatTs(now))
+        .Int(spec.priority)
+        .Int(spec.max_attempts)
+        .Int(now)
+        .Str(key);
     auto j = OneJob(qi);
     if (!j.ok()) return j.status();
     if (!*j) return Status::Internal("enqueue returned no row");
@@ -609,11 +652,13 @@ Result<int> SqliteStore::CompleteBatch(const std::vector<int64_t>& job_ids,
   nlohmann::json ids = job_ids;
   return WriteTxn<int>([&](Conn& c) -> Result<int> {
     auto st = c.Prepare(
-        "UPDATE jobs SET status = 'completed', progress = 100, completed_at = ?1, locked_by = NULL, "
+        "UPDATE jobs SET status = 'completed', progress = 100, completed_at = ?1, locked_by = "
+        "NULL, "
         "heartbeat_at_ms = ?2, error = NULL WHERE id IN (SELECT value FROM json_each(?3)) "
         "AND status = 'running' AND locked_by = ?4");
     if (!st.ok()) return st.status();
-    NBI_RETURN_IF_ERROR((Q{c.db, *st}.Str(FormatTs(now)).Int(now).Str(ids.dump()).Str(worker_id).Run()));
+    NBI_RETURN_IF_ERROR(
+        (Q{c.db, *st}.Str(FormatTs(now)).Int(now).Str(ids.dump()).Str(worker_id).Run()));
     return sqlite3_changes(c.db);
   });
 }
@@ -629,7 +674,8 @@ Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id
     q.Int(now).Int(job_id).Str(worker_id);
     auto row = q.Step();
     if (!row.ok()) return row.status();
-    if (!*row) return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row)
+      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
     bool cancel = q.I(0) != 0;
     sqlite3_reset(*st);
     return cancel;
@@ -651,7 +697,8 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) {
-      return Status::Conflict(fmt::format("job {} is not running under {}", cp.job_id, cp.worker_id));
+      return Status::Conflict(
+          fmt::format("job {} is not running under {}", cp.job_id, cp.worker_id));
     }
     bool cancel = q.I(0) != 0;
     sqlite3_reset(*st);
@@ -668,8 +715,10 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
       sqlite3_bind_double(s, 2, at.lng);
       sqlite3_bind_int(s, 3, cp.scores[k]);
       sqlite3_bind_double(s, 4, step);
-      if (cp.city_id) sqlite3_bind_int64(s, 5, *cp.city_id);
-      else sqlite3_bind_null(s, 5);
+      if (cp.city_id)
+        sqlite3_bind_int64(s, 5, *cp.city_id);
+      else
+        sqlite3_bind_null(s, 5);
       sqlite3_bind_text(s, 6, ts.data(), int(ts.size()), SQLITE_STATIC);
       int rc = sqlite3_step(s);
       if (rc != SQLITE_DONE) return SqlError(c.db, rc, "write cell");
@@ -692,7 +741,8 @@ Status SqliteStore::Complete(int64_t job_id, const std::string& worker_id) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     sqlite3_reset(*st);
-    if (!*row) return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row)
+      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
     return true;
   });
   return r.ok() ? Status::Ok() : r.status();
@@ -708,15 +758,18 @@ Result<Job> SqliteStore::FailAttempt(int64_t job_id, const std::string& worker_i
       return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
     }
     bool retry = !permanent && cur->attempts < cur->max_attempts;
-    auto st = c.Prepare(retry ? "UPDATE jobs SET status = 'pending', locked_by = NULL, error = ?, run_at_ms = ? "
-                                "WHERE id = ?"
-                              : "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ? "
-                                "WHERE id = ?");
+    auto st = c.Prepare(
+        retry ? "UPDATE jobs SET status = 'pending', locked_by = NULL, error = ?, run_at_ms = ? "
+                "WHERE id = ?"
+              : "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ? "
+                "WHERE id = ?");
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
     q.Str(error);
-    if (retry) q.Int(now + RetryBackoffMs(cur->attempts));
-    else q.Str(FormatTs(now));
+    if (retry)
+      q.Int(now + RetryBackoffMs(cur->attempts));
+    else
+      q.Str(FormatTs(now));
     q.Int(job_id);
     NBI_RETURN_IF_ERROR(q.Run());
     return GetJobIn(c, job_id);
@@ -739,7 +792,8 @@ Result<Job> SqliteStore::Release(int64_t job_id, const std::string& worker_id) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     sqlite3_reset(*st);
-    if (!*row) return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row)
+      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
     return GetJobIn(c, job_id);
   });
 }
@@ -755,8 +809,9 @@ Result<Job> SqliteStore::Cancel(int64_t job_id) {
     } else if (cur->status == JobStatus::kRunning) {
       sql = "UPDATE jobs SET cancel_requested = 1 WHERE id = ?2 AND ?1 IS NOT NULL";
     } else {
-      return Status::Invalid(fmt::format("job {} is {}: only pending or running jobs can be cancelled",
-                                         job_id, JobStatusId(cur->status)));
+      return Status::Invalid(
+          fmt::format("job {} is {}: only pending or running jobs can be cancelled", job_id,
+                      JobStatusId(cur->status)));
     }
     auto st = c.Prepare(sql);
     if (!st.ok()) return st.status();
@@ -771,8 +826,9 @@ Result<Job> SqliteStore::Retry(int64_t job_id) {
     auto cur = GetJobIn(c, job_id);
     if (!cur.ok()) return cur.status();
     if (cur->status != JobStatus::kFailed && cur->status != JobStatus::kCancelled) {
-      return Status::Invalid(fmt::format("job {} is {}: only failed or cancelled jobs can be retried",
-                                         job_id, JobStatusId(cur->status)));
+      return Status::Invalid(
+          fmt::format("job {} is {}: only failed or cancelled jobs can be retried", job_id,
+                      JobStatusId(cur->status)));
     }
     auto st = c.Prepare(
         "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = 0, "
@@ -780,7 +836,8 @@ Result<Job> SqliteStore::Retry(int64_t job_id) {
     if (!st.ok()) return st.status();
     Status s = Q{c.db, *st}.Int(now).Int(job_id).Run();
     if (s.code() == StatusCode::kConflict) {
-      return Status::Conflict(fmt::format("job {}: an equal job is already pending or running", job_id));
+      return Status::Conflict(
+          fmt::format("job {}: an equal job is already pending or running", job_id));
     }
     NBI_RETURN_IF_ERROR(s);
     return GetJobIn(c, job_id);
@@ -815,7 +872,8 @@ Result<int> SqliteStore::PruneFinished(int64_t age_ms) {
   const int64_t now = clock_->NowMs();
   return WriteTxn<int>([&](Conn& c) -> Result<int> {
     auto st = c.Prepare(
-        "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?");
+        "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < "
+        "?");
     if (!st.ok()) return st.status();
     NBI_RETURN_IF_ERROR((Q{c.db, *st}.Str(FormatTs(now - age_ms)).Run()));
     return sqlite3_changes(c.db);
@@ -836,7 +894,8 @@ Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& f) {
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
     q.OptStr(f.status ? std::optional<std::string>(JobStatusId(*f.status)) : std::nullopt)
-        .OptInt(f.before_id).Int(f.limit);
+        .OptInt(f.before_id)
+        .Int(f.limit);
     std::vector<Job> out;
     for (;;) {
       auto row = q.Step();
@@ -869,8 +928,10 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> SqliteStore::CountJobsByStatu
 Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double lng) {
   static const std::string kSql = fmt::format(
       "SELECT {} FROM jobs WHERE status IN ('pending', 'running') AND type = 'heatmap_compute' "
-      "AND json_extract(metadata, '$.bounds.minLat') <= ?1 AND json_extract(metadata, '$.bounds.maxLat') > ?1 "
-      "AND json_extract(metadata, '$.bounds.minLng') <= ?2 AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
+      "AND json_extract(metadata, '$.bounds.minLat') <= ?1 AND json_extract(metadata, "
+      "'$.bounds.maxLat') > ?1 "
+      "AND json_extract(metadata, '$.bounds.minLng') <= ?2 AND json_extract(metadata, "
+      "'$.bounds.maxLng') > ?2 "
       "ORDER BY id LIMIT 1",
       kJobCols);
   return Read<std::optional<Job>>([&](Conn& c) -> Result<std::optional<Job>> {
@@ -885,17 +946,26 @@ Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double
 Result<int64_t> SqliteStore::ResetArea(const BBox& box, double grid_step) {
   return WriteTxn<int64_t>([&](Conn& c) -> Result<int64_t> {
     auto st = c.Prepare(
-        "DELETE FROM heat_cells WHERE lat >= ? AND lat < ? AND lng >= ? AND lng < ? AND grid_step = ?");
+        "DELETE FROM heat_cells WHERE lat >= ? AND lat < ? AND lng >= ? AND lng < ? AND grid_step "
+        "= ?");
     if (!st.ok()) return st.status();
-    NBI_RETURN_IF_ERROR((Q{c.db, *st}.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng)
-                             .Dbl(box.max_lng).Dbl(grid_step).Run()));
+    NBI_RETURN_IF_ERROR((Q{c.db, *st}
+                             .Dbl(box.min_lat)
+                             .Dbl(box.max_lat)
+                             .Dbl(box.min_lng)
+                             .Dbl(box.max_lng)
+                             .Dbl(grid_step)
+                             .Run()));
     int64_t cells = sqlite3_changes(c.db);
     auto dj = c.Prepare(
         "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND "
-        "json_extract(metadata, '$.bounds.minLat') = ? AND json_extract(metadata, '$.bounds.minLng') = ? AND "
-        "json_extract(metadata, '$.bounds.maxLat') = ? AND json_extract(metadata, '$.bounds.maxLng') = ?");
+        "json_extract(metadata, '$.bounds.minLat') = ? AND json_extract(metadata, "
+        "'$.bounds.minLng') = ? AND "
+        "json_extract(metadata, '$.bounds.maxLat') = ? AND json_extract(metadata, "
+        "'$.bounds.maxLng') = ?");
     if (!dj.ok()) return dj.status();
-    NBI_RETURN_IF_ERROR((Q{c.db, *dj}.Dbl(box.min_lat).Dbl(box.min_lng).Dbl(box.max_lat).Dbl(box.max_lng).Run()));
+    NBI_RETURN_IF_ERROR(
+        (Q{c.db, *dj}.Dbl(box.min_lat).Dbl(box.min_lng).Dbl(box.max_lat).Dbl(box.max_lng).Run()));
     return cells;
   });
 }
@@ -905,12 +975,18 @@ Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double gr
                                                       int min_score, int64_t limit) {
   return Read<std::vector<HeatCell>>([&](Conn& c) -> Result<std::vector<HeatCell>> {
     auto st = c.Prepare(
-        "SELECT lat, lng, score FROM heat_cells WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? "
+        "SELECT lat, lng, score FROM heat_cells WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng "
+        "<= ? "
         "AND grid_step = ? AND score >= ? ORDER BY lat, lng LIMIT ?");
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
-    q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng).Dbl(grid_step)
-        .Int(min_score).Int(limit + 1);
+    q.Dbl(box.min_lat)
+        .Dbl(box.max_lat)
+        .Dbl(box.min_lng)
+        .Dbl(box.max_lng)
+        .Dbl(grid_step)
+        .Int(min_score)
+        .Int(limit + 1);
     std::vector<HeatCell> out;
     for (;;) {
       auto row = q.Step();
@@ -927,8 +1003,10 @@ Result<int64_t> SqliteStore::CountCells(std::optional<double> grid_step) {
     auto st = c.Prepare("SELECT COUNT(*) FROM heat_cells WHERE ?1 IS NULL OR grid_step = ?1");
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
-    if (grid_step) q.Dbl(*grid_step);
-    else sqlite3_bind_null(*st, q.next++);
+    if (grid_step)
+      q.Dbl(*grid_step);
+    else
+      sqlite3_bind_null(*st, q.next++);
     auto row = q.Step();
     if (!row.ok()) return row.status();
     int64_t n = q.I(0);
