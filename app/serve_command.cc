@@ -1,13 +1,13 @@
 // `serve`: the HTTP API and web pages plus an embedded worker (unless --no-worker) and the
 // cross-process job watch, in one process. SIGTERM/SIGINT: stop accepting connections, let
 // requests in flight finish, hand running jobs back, exit 0.
+#include <fmt/format.h>
 #include <pthread.h>
 #include <signal.h>
 
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
-#include <fmt/format.h>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -87,12 +87,13 @@ int RunServe(const ServeFlags& flags) {
 
   // Signals first, so every thread started below inherits the blocked mask.
   std::mutex mu;
-  bool stop_requested = false;                 // guarded by mu
-  http::ApiServer* server_target = nullptr;    // guarded by mu
-  Worker* worker_target = nullptr;             // guarded by mu
+  bool stop_requested = false;               // guarded by mu
+  http::ApiServer* server_target = nullptr;  // guarded by mu
+  Worker* worker_target = nullptr;           // guarded by mu
   SignalThread signals([&](int sig) {
-    WorkerLog(fmt::format("Received {}: closing the listener, finishing requests in flight, handing jobs back",
-                          sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    WorkerLog(fmt::format(
+        "Received {}: closing the listener, finishing requests in flight, handing jobs back",
+        sig == SIGINT ? "SIGINT" : "SIGTERM"));
     std::lock_guard<std::mutex> l(mu);
     stop_requested = true;
     if (server_target) server_target->Stop();
@@ -119,17 +120,21 @@ int RunServe(const ServeFlags& flags) {
     return ExitCode();
   }
 
-  std::printf("NearbyIndex Server\n==================\nListening on: http://%s:%d\nStore: %s\nWeb directory: %s%s\n"
-              "Cron endpoint: %s\n",
-              opts->host.c_str(), server.port(), (*store)->Describe().c_str(), opts->web_dir.c_str(),
-              std::filesystem::exists(opts->web_dir + "/public/index.html") ? "" : " (no public/index.html)",
-              opts->cron_secret.empty() ? "disabled (CRON_SECRET unset)" : "enabled");
+  std::printf(
+      "NearbyIndex Server\n==================\nListening on: http://%s:%d\nStore: %s\nWeb "
+      "directory: %s%s\n"
+      "Cron endpoint: %s\n",
+      opts->host.c_str(), server.port(), (*store)->Describe().c_str(), opts->web_dir.c_str(),
+      std::filesystem::exists(opts->web_dir + "/public/index.html") ? ""
+                                                                    : " (no public/index.html)",
+      opts->cron_secret.empty() ? "disabled (CRON_SECRET unset)" : "enabled");
   if (worker) {
     const WorkerOptions& o = *worker_opts;
-    std::printf("Embedded worker: poll interval %lldms, chunk size %lld, max concurrent jobs %d, stale job "
-                "timeout %lldms, worker id %s\n\n",
-                (long long)o.poll_interval_ms, (long long)o.chunk_size, o.max_concurrent_jobs,
-                (long long)o.stale_timeout_ms, worker->id().c_str());
+    std::printf(
+        "Embedded worker: poll interval %lldms, chunk size %lld, max concurrent jobs %d, stale job "
+        "timeout %lldms, worker id %s\n\n",
+        (long long)o.poll_interval_ms, (long long)o.chunk_size, o.max_concurrent_jobs,
+        (long long)o.stale_timeout_ms, worker->id().c_str());
   } else {
     std::printf("Embedded worker: off (--no-worker)\n\n");
   }
@@ -171,10 +176,13 @@ int RunServe(const ServeFlags& flags) {
 void RegisterServeCommands(CLI::App& app) {
   auto flags = std::make_shared<ServeFlags>();
   auto* cmd = app.add_subcommand("serve", "Run the HTTP API and web pages with an embedded worker");
-  cmd->add_flag("--no-worker", flags->no_worker, "API and pages only; jobs run in a separate `worker`");
+  cmd->add_flag("--no-worker", flags->no_worker,
+                "API and pages only; jobs run in a separate `worker`");
   cmd->add_option("--host", flags->host, "listen address (env HOST, default 127.0.0.1)");
-  cmd->add_option("--port", flags->port, "listen port (env PORT, default 8080; 0 picks a free one)");
-  cmd->add_option("--web-dir", flags->web_dir, "directory with public/ and node_modules/ (env NBI_WEB_DIR)");
+  cmd->add_option("--port", flags->port,
+                  "listen port (env PORT, default 8080; 0 picks a free one)");
+  cmd->add_option("--web-dir", flags->web_dir,
+                  "directory with public/ and node_modules/ (env NBI_WEB_DIR)");
   cmd->callback([flags] { SetExitCode(RunServe(*flags)); });
 }
 

@@ -9,6 +9,7 @@
 // during the load.
 //
 //   build/load_http [--url URL] [--clients 50] [--seconds 10] [--access-log]
+//                   [--store-concurrency 8]
 #include <httplib.h>
 #include <unistd.h>
 
@@ -54,11 +55,16 @@ nlohmann::json GetJson(httplib::Client& c, const std::string& path) {
 
 int64_t Schedule(httplib::Client& c, const BBox& b, double step, int priority) {
   nlohmann::json body = {{"bounds",
-                          {{"minLat", b.min_lat}, {"minLng", b.min_lng}, {"maxLat", b.max_lat}, {"maxLng", b.max_lng}}},
+                          {{"minLat", b.min_lat},
+                           {"minLng", b.min_lng},
+                           {"maxLat", b.max_lat},
+                           {"maxLng", b.max_lng}}},
                          {"gridStep", step},
                          {"priority", priority}};
   auto r = c.Post("/api/heatmap/schedule", body.dump(), "application/json");
-  if (!r || (r->status != 201 && r->status != 200)) Die("schedule failed: " + (r ? r->body : "no answer"));
+  if (!r || (r->status != 201 && r->status != 200)) {
+    Die("schedule failed: " + (r ? r->body : "no answer"));
+  }
   return nlohmann::json::parse(r->body)["jobId"];
 }
 
@@ -74,13 +80,23 @@ int main(int argc, char** argv) {
   int clients = 50;
   double seconds = 10;
   bool access_log = false;
+  int store_slots = http::ServerOptions().store_concurrency;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--url" && i + 1 < argc) url = argv[++i];
-    else if (a == "--clients" && i + 1 < argc) clients = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--seconds" && i + 1 < argc) seconds = std::max(1.0, std::atof(argv[++i]));
-    else if (a == "--access-log") access_log = true;
-    else Die("usage: load_http [--url URL] [--clients N] [--seconds S] [--access-log]");
+    if (a == "--url" && i + 1 < argc) {
+      url = argv[++i];
+    } else if (a == "--clients" && i + 1 < argc) {
+      clients = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::max(1.0, std::atof(argv[++i]));
+    } else if (a == "--access-log") {
+      access_log = true;
+    } else if (a == "--store-concurrency" && i + 1 < argc) {
+      store_slots = std::max(1, std::atoi(argv[++i]));
+    } else {
+      Die("usage: load_http [--url URL] [--clients N] [--seconds S] [--access-log] "
+          "[--store-concurrency N]");
+    }
   }
   std::string tmp_dir;
   if (url.empty()) {
@@ -111,6 +127,7 @@ int main(int argc, char** argv) {
   so.port = 0;
   so.access_log = access_log;
   so.rate_limit_per_sec = 0;
+  so.store_concurrency = store_slots;
   http::ApiServer server(store.get(), so, &metrics, [&] { worker.Wake(); });
   if (Status s = server.Bind(); !s.ok()) Die(s.ToString());
   std::thread worker_thread([&] { worker.Run(); });
@@ -138,15 +155,20 @@ int main(int argc, char** argv) {
   }
   const std::string job_path = "/api/jobs/" + std::to_string(big);
   char heat_path[256];
-  std::snprintf(heat_path, sizeof heat_path, "/api/heatmap?minLat=%.6f&minLng=%.6f&maxLat=%.6f&maxLng=%.6f", view.min_lat,
+  std::snprintf(heat_path, sizeof heat_path,
+                "/api/heatmap?minLat=%.6f&minLng=%.6f&maxLat=%.6f&maxLng=%.6f", view.min_lat,
                 view.min_lng, view.max_lat, view.max_lng);
   const size_t heat_cells = GetJson(admin, heat_path)["count"];
   const int64_t cells_before = GetJson(admin, job_path)["processedItems"];
 
-  std::printf("load_http: %s, %d clients x %.0f s, server pool %d threads, access log %s\n",
-              store->Describe().c_str(), clients, seconds, so.threads, access_log ? "on" : "off");
+  std::printf(
+      "load_http: %s, %d clients x %.0f s, server pool %d threads, %d store slots, "
+      "access log %s\n",
+      store->Describe().c_str(), clients, seconds, so.threads, so.store_concurrency,
+      access_log ? "on" : "off");
   std::printf("  GET %s (job computing, %lld cells)\n  GET /api/heatmap (%zu cells per answer)\n",
-              job_path.c_str(), (long long)GetJson(admin, job_path)["totalItems"].get<int64_t>(), heat_cells);
+              job_path.c_str(), (long long)GetJson(admin, job_path)["totalItems"].get<int64_t>(),
+              heat_cells);
 
   std::vector<Sample> jobs_s(clients), heat_s(clients);
   std::atomic<bool> go{false}, done{false};
@@ -163,8 +185,10 @@ int main(int argc, char** argv) {
         auto r = c.Get(heat ? heat_path : job_path.c_str());
         double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
         Sample& s = heat ? heat_s[i] : jobs_s[i];
-        if (!r || r->status != 200) ++s.errors;
-        else s.ms.push_back(ms);
+        if (!r || r->status != 200) {
+          ++s.errors;
+        } else
+          s.ms.push_back(ms);
       }
     });
   }
@@ -186,8 +210,9 @@ int main(int argc, char** argv) {
     size_t n = all.size();
     double p50 = Percentile(all, 0.50), p99 = Percentile(all, 0.99);
     double mx = all.empty() ? 0 : *std::max_element(all.begin(), all.end());
-    std::printf("  %-16s %8zu ok %6lld errors %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   max %7.2f ms\n", name, n,
-                (long long)errors, static_cast<double>(n) / elapsed, p50, p99, mx);
+    std::printf(
+        "  %-16s %8zu ok %6lld errors %9.0f req/s   p50 %6.2f ms   p99 %6.2f ms   max %7.2f ms\n",
+        name, n, (long long)errors, static_cast<double>(n) / elapsed, p50, p99, mx);
     return std::pair<size_t, int64_t>(n, errors);
   };
   auto a = report("/api/jobs/:id", jobs_s);
@@ -195,8 +220,8 @@ int main(int argc, char** argv) {
   std::printf("  %-16s %8zu ok %6lld errors %9.0f req/s\n", "total", a.first + b.first,
               (long long)(a.second + b.second), static_cast<double>(a.first + b.first) / elapsed);
   std::printf("  worker during the load: %.0f cells/s (job #%lld, %lld -> %lld cells)\n",
-              static_cast<double>(cells_after - cells_before) / elapsed, (long long)big, (long long)cells_before,
-              (long long)cells_after);
+              static_cast<double>(cells_after - cells_before) / elapsed, (long long)big,
+              (long long)cells_before, (long long)cells_after);
 
   server.Stop();
   worker.Stop();

@@ -47,8 +47,8 @@ using testing::Backend;
 TEST(HttpApi, ParseFiniteDoubleWantsTheWholeFiniteNumber) {
   EXPECT_EQ(*http::ParseFiniteDouble("x", "47.25"), 47.25);
   EXPECT_EQ(*http::ParseFiniteDouble("x", "-1e-3"), -0.001);
-  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "infinity", "1e400", "-1e400", "abc", "1.5x", " 1",
-                          "1 ", "+1", "0x10", "1,5", "--1"}) {
+  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "infinity", "1e400", "-1e400", "abc",
+                          "1.5x", " 1", "1 ", "+1", "0x10", "1,5", "--1"}) {
     EXPECT_FALSE(http::ParseFiniteDouble("x", bad).ok()) << "'" << bad << "'";
   }
   EXPECT_FALSE(http::ParseFiniteDouble("x", std::string(100, '1')).ok());
@@ -96,7 +96,8 @@ TEST(HttpApi, SafeRelativePaths) {
   for (const char* ok : {"index.html", "css/app.css", "images/layers-2x.png", "a..b.js"}) {
     EXPECT_TRUE(http::IsSafeRelativePath(ok)) << ok;
   }
-  for (const char* bad : {"", "..", "../x", "a/../../x", "a/./b", "/etc/passwd", "a//b", "a/", "a\\b", "."}) {
+  for (const char* bad :
+       {"", "..", "../x", "a/../../x", "a/./b", "/etc/passwd", "a//b", "a/", "a\\b", "."}) {
     EXPECT_FALSE(http::IsSafeRelativePath(bad)) << bad;
   }
   EXPECT_FALSE(http::IsSafeRelativePath(std::string("a\0b", 3)));
@@ -111,14 +112,16 @@ TEST(HttpApi, RateLimiterRefillsPerClient) {
   EXPECT_EQ(rl.Acquire("a", 100.0), 0);
   EXPECT_EQ(rl.Acquire("a", 100.0), 0);
   double wait = rl.Acquire("a", 100.0);
-  EXPECT_NEAR(wait, 0.5, 1e-9);                 // one token per 0.5 s
-  EXPECT_EQ(rl.Acquire("b", 100.0), 0);         // another client has its own bucket
-  EXPECT_GT(rl.Acquire("a", 100.25), 0);        // half a token is not enough
-  EXPECT_EQ(rl.Acquire("a", 100.5), 0);         // refilled
+  EXPECT_NEAR(wait, 0.5, 1e-9);                           // one token per 0.5 s
+  EXPECT_EQ(rl.Acquire("b", 100.0), 0);                   // another client has its own bucket
+  EXPECT_GT(rl.Acquire("a", 100.25), 0);                  // half a token is not enough
+  EXPECT_EQ(rl.Acquire("a", 100.5), 0);                   // refilled
   EXPECT_EQ(http::RateLimiter(0, 1).Acquire("a", 1), 0);  // disabled
   // Tracking many clients prunes idle (full) buckets instead of growing without bound.
   http::RateLimiter small(1, 1, /*max_clients=*/4);
-  for (int i = 0; i < 100; ++i) EXPECT_EQ(small.Acquire("c" + std::to_string(i), 1000.0 + i * 10), 0);
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(small.Acquire("c" + std::to_string(i), 1000.0 + i * 10), 0);
+  }
 }
 
 TEST(HttpApi, CoverageSpecIsIdenticalWithinACellAndHoldsThePoint) {
@@ -133,7 +136,8 @@ TEST(HttpApi, CoverageSpecIsIdenticalWithinACellAndHoldsThePoint) {
   EXPECT_EQ(GridRegion::Make(a.bounds, a.grid_step)->cell_count(), 3600);
   for (LatLng p : {LatLng{90, 180}, LatLng{-90, -180}, LatLng{89.99, -179.99}}) {
     HeatmapJobSpec s = http::CoverageJobSpec(p);
-    EXPECT_TRUE(BBox::Make(s.bounds.min_lat, s.bounds.min_lng, s.bounds.max_lat, s.bounds.max_lng).ok());
+    EXPECT_TRUE(
+        BBox::Make(s.bounds.min_lat, s.bounds.min_lng, s.bounds.max_lat, s.bounds.max_lng).ok());
     EXPECT_EQ(GridRegion::Make(s.bounds, s.grid_step)->cell_count(), 3600);
   }
 }
@@ -226,7 +230,8 @@ class ServerProcess {
       argv.push_back(nullptr);
       posix_spawn_file_actions_t fa;
       posix_spawn_file_actions_init(&fa);
-      posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      posix_spawn_file_actions_addopen(&fa, 1, log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND,
+                                       0644);
       posix_spawn_file_actions_adddup2(&fa, 1, 2);
       pid_t pid = 0;
       int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
@@ -252,7 +257,9 @@ class ServerProcess {
     c->set_read_timeout(60, 0);
     return c;
   }
-  Reply Get(const std::string& path, const httplib::Headers& h = {}) const { return ToReply(Client()->Get(path.c_str(), h)); }
+  Reply Get(const std::string& path, const httplib::Headers& h = {}) const {
+    return ToReply(Client()->Get(path.c_str(), h));
+  }
   Reply Post(const std::string& path, const std::string& body) const {
     return ToReply(Client()->Post(path.c_str(), body, "application/json"));
   }
@@ -311,7 +318,9 @@ class HttpTest : public ::testing::TestWithParam<Backend> {
     std::string csv = dir_.File("city.csv");
     testing::WriteFile(csv, kCsv);
     std::string out;
-    ASSERT_EQ(testing::RunCommand("DATABASE_URL='" + url_ + "' " + testing::BinaryPath() + " import " + csv, &out), 0)
+    ASSERT_EQ(testing::RunCommand(
+                  "DATABASE_URL='" + url_ + "' " + testing::BinaryPath() + " import " + csv, &out),
+              0)
         << out;
   }
 
@@ -325,7 +334,8 @@ class HttpTest : public ::testing::TestWithParam<Backend> {
     }
   }
 
-  ServerProcess& Start(std::map<std::string, std::string> env = {}, std::vector<std::string> args = {}) {
+  ServerProcess& Start(std::map<std::string, std::string> env = {},
+                       std::vector<std::string> args = {}) {
     env["DATABASE_URL"] = url_;
     std::string log = dir_.File("serve" + std::to_string(servers_.size()) + ".log");
     servers_.push_back(std::make_unique<ServerProcess>(log, env, args));
@@ -365,17 +375,22 @@ std::set<std::string> Keys(const json& o) {
   return k;
 }
 
-const std::set<std::string> kJobKeys = {"id",          "type",        "status",   "progress",
-                                        "totalItems",  "processedItems", "error", "createdAt",
-                                        "startedAt",   "completedAt", "attempts", "maxAttempts",
-                                        "priority",    "cancelRequested", "metadata"};
+const std::set<std::string> kJobKeys = {"id",         "type",
+                                        "status",     "progress",
+                                        "totalItems", "processedItems",
+                                        "error",      "createdAt",
+                                        "startedAt",  "completedAt",
+                                        "attempts",   "maxAttempts",
+                                        "priority",   "cancelRequested",
+                                        "metadata"};
 const std::regex kIsoMs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
 
 TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   ServerProcess& s = Start({{"NBI_TILE_URL", "http://tiles.local/{z}/{x}/{y}.png"}});
   EXPECT_EQ(s.Get("/healthz").body, (json{{"status", "ok"}}));
   EXPECT_EQ(s.Get("/readyz").body, (json{{"status", "ready"}}));
-  EXPECT_EQ(s.Get("/api/config").body, json::parse(R"({"tileUrl": "http://tiles.local/{z}/{x}/{y}.png",
+  EXPECT_EQ(s.Get("/api/config").body,
+            json::parse(R"({"tileUrl": "http://tiles.local/{z}/{x}/{y}.png",
       "gridSteps": [0.0025, 0.001, 0.0005], "defaultGridStep": 0.0025, "models": ["grocery", "blend"],
       "attribution": "© OpenStreetMap contributors"})"));
 
@@ -388,7 +403,8 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
     if (c["slug"] == "cancun") {
       found = true;
       EXPECT_TRUE(c["id"].is_number_integer());
-      EXPECT_EQ(c["bounds"], (json{{"minLat", 20.8}, {"minLng", -87.2}, {"maxLat", 21.4}, {"maxLng", -86.5}}));
+      EXPECT_EQ(c["bounds"],
+                (json{{"minLat", 20.8}, {"minLng", -87.2}, {"maxLat", 21.4}, {"maxLng", -86.5}}));
     }
   }
   EXPECT_TRUE(found) << cities.text;
@@ -415,20 +431,23 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   Reply m = s.Get("/metrics");
   ASSERT_EQ(m.status, 200);
   EXPECT_NE(m.headers.find("Content-Type")->second.find("text/plain"), std::string::npos);
-  for (const char* want : {"nearbyindex_jobs{status=\"pending\"} 0", "nearbyindex_cells_computed_total 0",
-                           "nearbyindex_chunk_duration_seconds_bucket{le=\"+Inf\"} 0",
-                           "nearbyindex_job_claim_latency_seconds_count 0",
-                           "nearbyindex_http_requests_total{route=\"/api/config\",status=\"200\"} 1"}) {
+  for (const char* want :
+       {"nearbyindex_jobs{status=\"pending\"} 0", "nearbyindex_cells_computed_total 0",
+        "nearbyindex_chunk_duration_seconds_bucket{le=\"+Inf\"} 0",
+        "nearbyindex_job_claim_latency_seconds_count 0",
+        "nearbyindex_http_requests_total{route=\"/api/config\",status=\"200\"} 1"}) {
     EXPECT_NE(m.text.find(want), std::string::npos) << want << "\n" << m.text;
   }
   // One access-log line per request: method path status bytes ms.
-  EXPECT_TRUE(std::regex_search(s.Log(), std::regex(R"(HTTP GET /api/config 200 \d+ \d+\.\dms)"))) << s.Log();
+  EXPECT_TRUE(std::regex_search(s.Log(), std::regex(R"(HTTP GET /api/config 200 \d+ \d+\.\dms)")))
+      << s.Log();
 }
 
 TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   ServerProcess& s = Start();
   const std::string bounds = BoundsJson(47.08, 9.48, 47.12, 9.52);
-  Reply a = s.Post("/api/heatmap/schedule", R"({"bounds": )" + bounds + R"(, "gridStep": 0.0025, "model": "grocery"})");
+  Reply a = s.Post("/api/heatmap/schedule",
+                   R"({"bounds": )" + bounds + R"(, "gridStep": 0.0025, "model": "grocery"})");
   ASSERT_EQ(a.status, 201) << a.text;
   EXPECT_EQ(Keys(a.body), (std::set<std::string>{"jobId", "status", "isNew"}));
   EXPECT_EQ(a.body["isNew"], true);
@@ -493,19 +512,23 @@ TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   Reply m = s.Get("/metrics");
   EXPECT_NE(m.text.find("nearbyindex_cells_computed_total 1856"), std::string::npos) << m.text;
   EXPECT_NE(m.text.find("nearbyindex_jobs{status=\"completed\"} 2"), std::string::npos) << m.text;
-  EXPECT_NE(m.text.find("nearbyindex_chunk_duration_seconds_count 10"), std::string::npos) << m.text;
-  EXPECT_NE(m.text.find("nearbyindex_job_claim_latency_seconds_count 2"), std::string::npos) << m.text;
+  EXPECT_NE(m.text.find("nearbyindex_chunk_duration_seconds_count 10"), std::string::npos)
+      << m.text;
+  EXPECT_NE(m.text.find("nearbyindex_job_claim_latency_seconds_count 2"), std::string::npos)
+      << m.text;
 }
 
 TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   ServerProcess& s = Start({}, {"--no-worker"});
-  Reply a = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 0.0025, "priority": 5})");
+  Reply a = s.Post("/api/heatmap/schedule",
+                   R"({"citySlug": "monaco", "gridStep": 0.0025, "priority": 5})");
   ASSERT_EQ(a.status, 201) << a.text;
   EXPECT_EQ(a.body["status"], "pending");
   // Same city, step and model (gridStep defaults to 0.0025): the same job, not a new one.
   Reply again = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco"})");
   ASSERT_EQ(again.status, 200) << again.text;
-  EXPECT_EQ(again.body, (json{{"jobId", a.body["jobId"]}, {"status", "pending"}, {"isNew", false}}));
+  EXPECT_EQ(again.body,
+            (json{{"jobId", a.body["jobId"]}, {"status", "pending"}, {"isNew", false}}));
   const int64_t id = a.body["jobId"];
   const std::string path = "/api/jobs/" + std::to_string(id);
   Reply job = s.Get(path);
@@ -531,7 +554,8 @@ TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   // Pagination: newest first, cursor = the last id of the page.
   std::vector<int64_t> ids = {id};
   for (double lat : {10.0, 11.0}) {
-    Reply r = s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(lat, 10, lat + 0.01, 10.01) + "}");
+    Reply r = s.Post("/api/heatmap/schedule",
+                     R"({"bounds": )" + BoundsJson(lat, 10, lat + 0.01, 10.01) + "}");
     ASSERT_EQ(r.status, 201) << r.text;
     ids.push_back(r.body["jobId"]);
   }
@@ -600,20 +624,22 @@ TEST_P(HttpTest, CronEndpointNeedsTheSecretAndProcessesJobs) {
   EXPECT_EQ(disabled.body["error"]["code"], "not_found");
 
   ServerProcess& s = Start({{"CRON_SECRET", "s3cret-token"}}, {"--no-worker"});
-  Reply r = s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(47.09, 9.49, 47.11, 9.51) + "}");
+  Reply r = s.Post("/api/heatmap/schedule",
+                   R"({"bounds": )" + BoundsJson(47.09, 9.49, 47.11, 9.51) + "}");
   ASSERT_EQ(r.status, 201) << r.text;
-  for (const httplib::Headers& h : std::vector<httplib::Headers>{
-           {},
-           {{"Authorization", "Bearer wrong"}},
-           {{"Authorization", "Bearer s3cret-tokenX"}},
-           {{"Authorization", "Bearer s3cret-toke"}},
-           {{"Authorization", "Basic s3cret-token"}},
-           {{"Authorization", "s3cret-token"}}}) {
+  for (const httplib::Headers& h :
+       std::vector<httplib::Headers>{{},
+                                     {{"Authorization", "Bearer wrong"}},
+                                     {{"Authorization", "Bearer s3cret-tokenX"}},
+                                     {{"Authorization", "Bearer s3cret-toke"}},
+                                     {{"Authorization", "Basic s3cret-token"}},
+                                     {{"Authorization", "s3cret-token"}}}) {
     Reply denied = s.Get("/api/cron/process-jobs", h);
     EXPECT_EQ(denied.status, 401) << denied.text;
     EXPECT_EQ(denied.body["error"]["code"], "unauthorized");
   }
-  EXPECT_EQ(s.Get("/api/jobs/" + std::to_string(r.body["jobId"].get<int64_t>())).body["status"], "pending");
+  EXPECT_EQ(s.Get("/api/jobs/" + std::to_string(r.body["jobId"].get<int64_t>())).body["status"],
+            "pending");
   Reply ok = s.Get("/api/cron/process-jobs", {{"Authorization", "Bearer s3cret-token"}});
   ASSERT_EQ(ok.status, 200) << ok.text;
   json want = {{"processed", 1}, {"hasMore", false}, {"staleReset", 0}};
@@ -626,21 +652,34 @@ TEST_P(HttpTest, CronEndpointNeedsTheSecretAndProcessesJobs) {
 }
 
 TEST_P(HttpTest, CronStopsAtItsBudgetAndReportsMore) {
-  // A 1 ms budget: each call runs one chunk of one job, hands it back and says hasMore.
+  // A 1 ms budget: a call runs its job until the first chunk boundary past the budget, hands
+  // it back and says hasMore; repeated calls finish it.
   ServerProcess& s = Start({{"CRON_SECRET", "tok"}, {"NBI_CRON_BUDGET_MS", "1"}}, {"--no-worker"});
-  Reply r = s.Post("/api/heatmap/schedule",
-                   R"({"bounds": )" + BoundsJson(47.09, 9.49, 47.11, 9.51) + R"(, "gridStep": 0.001})");
-  ASSERT_EQ(r.status, 201) << r.text;  // 400 cells = 2 chunks of 200
+  Reply r =
+      s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(47.0, 9.4, 47.15, 9.55) + "}");
+  ASSERT_EQ(r.status, 201) << r.text;  // 3,600 cells = 18 chunks of 200
   const int64_t id = r.body["jobId"];
+  const std::string path = "/api/jobs/" + std::to_string(id);
   Reply first = s.Get("/api/cron/process-jobs", {{"Authorization", "Bearer tok"}});
   ASSERT_EQ(first.status, 200) << first.text;
   EXPECT_EQ(first.body["processed"], 1);
   EXPECT_EQ(first.body["jobs"][0]["status"], "pending");
   EXPECT_EQ(first.body["hasMore"], true);
-  EXPECT_EQ(s.Get("/api/jobs/" + std::to_string(id)).body["processedItems"], 200);
-  Reply second = s.Get("/api/cron/process-jobs", {{"Authorization", "Bearer tok"}});
-  EXPECT_EQ(second.body["jobs"][0]["status"], "completed") << second.text;
-  EXPECT_EQ(second.body["hasMore"], false);
+  int64_t done = s.Get(path).body["processedItems"];
+  EXPECT_GT(done, 0);
+  EXPECT_LT(done, 3600);
+  EXPECT_EQ(done % 200, 0);
+  Reply last;
+  for (int call = 0; call < 40 && done < 3600; ++call) {
+    last = s.Get("/api/cron/process-jobs", {{"Authorization", "Bearer tok"}});
+    ASSERT_EQ(last.status, 200) << last.text;
+    int64_t now = s.Get(path).body["processedItems"];
+    EXPECT_GT(now, done) << "each call makes progress";
+    done = now;
+  }
+  EXPECT_EQ(last.body["jobs"][0]["status"], "completed") << last.text;
+  EXPECT_EQ(last.body["hasMore"], false);
+  EXPECT_EQ(s.Get(path).body["status"], "completed");
 }
 
 // Sends raw bytes and returns the HTTP status of the answer (0: none); its body in *body.
@@ -665,7 +704,8 @@ int RawRequest(int port, const std::string& bytes, std::string* body) {
   while ((n = read(fd, buf, sizeof buf)) > 0) {
     resp.append(buf, static_cast<size_t>(n));
     auto end = resp.find("\r\n\r\n");
-    if (end != std::string::npos && std::regex_search(resp, m, std::regex(R"(Content-Length: (\d+))")) &&
+    if (end != std::string::npos &&
+        std::regex_search(resp, m, std::regex(R"(Content-Length: (\d+))")) &&
         resp.size() >= end + 4 + std::stoul(m[1].str())) {
       break;
     }
@@ -679,7 +719,8 @@ int RawRequest(int port, const std::string& bytes, std::string* body) {
 
 TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
   // Rate limiting off: the table sends more writes than a burst allows.
-  ServerProcess& s = Start({{"NBI_RATE_LIMIT_PER_SEC", "0"}}, {"--no-worker", "--web-dir", dir_.File("no-such-web-dir")});
+  ServerProcess& s = Start({{"NBI_RATE_LIMIT_PER_SEC", "0"}},
+                           {"--no-worker", "--web-dir", dir_.File("no-such-web-dir")});
   const std::string ok_box = "minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51";
   const std::string world = R"({"minLat": -80, "minLng": -179, "maxLat": 80, "maxLng": 179})";
   struct Case {
@@ -691,21 +732,35 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
       // Query numbers: missing, empty, NaN, Infinity, huge, garbage, out of range, inverted.
       {"GET", "/api/heatmap", "", 400, "invalid_argument"},
       {"GET", "/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=nan&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=NaN&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=-inf&minLng=9.49&maxLat=inf&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=Infinity&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=1e400&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=47.09abc&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=0x10&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=%2047.09&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=" + std::string(5000, '9') + "&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+      {"GET", "/api/heatmap?minLat=&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
        "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=95&minLng=9.49&maxLat=96&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=47&minLng=-181&maxLat=47.1&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=47.11&minLng=9.49&maxLat=47.09&maxLng=9.51", "", 400, "invalid_argument"},
-      {"GET", "/api/heatmap?minLat=47.1&minLng=9.49&maxLat=47.1&maxLng=9.51", "", 400, "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=nan&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=NaN&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=-inf&minLng=9.49&maxLat=inf&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=Infinity&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=1e400&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=47.09abc&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=0x10&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=%2047.09&minLng=9.49&maxLat=47.11&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET",
+       "/api/heatmap?minLat=" + std::string(5000, '9') + "&minLng=9.49&maxLat=47.11&maxLng=9.51",
+       "", 400, "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=95&minLng=9.49&maxLat=96&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=47&minLng=-181&maxLat=47.1&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=47.11&minLng=9.49&maxLat=47.09&maxLng=9.51", "", 400,
+       "invalid_argument"},
+      {"GET", "/api/heatmap?minLat=47.1&minLng=9.49&maxLat=47.1&maxLng=9.51", "", 400,
+       "invalid_argument"},
       {"GET", "/api/heatmap?" + ok_box + "&gridStep=0.00001", "", 400, "invalid_argument"},
       {"GET", "/api/heatmap?" + ok_box + "&gridStep=0.5", "", 400, "invalid_argument"},
       {"GET", "/api/heatmap?" + ok_box + "&gridStep=nan", "", 400, "invalid_argument"},
@@ -715,9 +770,11 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
       {"GET", "/api/heatmap?" + ok_box + "&minScore=high", "", 400, "invalid_argument"},
       {"GET", "/api/heatmap?minLat=-80&minLng=-179&maxLat=80&maxLng=179&gridStep=0.0001", "", 400,
        "too_many_cells"},
-      {"GET", "/api/heatmap?minLat=40&minLng=0&maxLat=42&maxLng=2&gridStep=0.0025", "", 400, "too_many_cells"},
+      {"GET", "/api/heatmap?minLat=40&minLng=0&maxLat=42&maxLng=2&gridStep=0.0025", "", 400,
+       "too_many_cells"},
       {"GET", "/api/pois", "", 400, "invalid_argument"},
-      {"GET", "/api/pois?minLat=47.11&minLng=9.49&maxLat=47.09&maxLng=9.51", "", 400, "invalid_argument"},
+      {"GET", "/api/pois?minLat=47.11&minLng=9.49&maxLat=47.09&maxLng=9.51", "", 400,
+       "invalid_argument"},
       {"GET", "/api/score", "", 400, "invalid_argument"},
       {"GET", "/api/score?lat=47.1", "", 400, "invalid_argument"},
       {"GET", "/api/score?lat=91&lng=9.5", "", 400, "invalid_argument"},
@@ -746,7 +803,8 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
       {"POST", "/api/heatmap/schedule", "{", 400, "invalid_json"},
       {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco",})", 400, "invalid_json"},
       {"POST", "/api/heatmap/schedule", R"({"bounds": {"minLat": NaN}})", 400, "invalid_json"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 1e400})", 400, "invalid_json"},
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 1e400})", 400,
+       "invalid_json"},
       {"POST", "/api/heatmap/schedule", "[]", 400, "invalid_argument"},
       {"POST", "/api/heatmap/schedule", "null", 400, "invalid_argument"},
       {"POST", "/api/heatmap/schedule", "\"monaco\"", 400, "invalid_argument"},
@@ -757,28 +815,37 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
       {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "bounds": )" + world + "}", 400,
        "invalid_argument"},
       {"POST", "/api/heatmap/schedule", R"({"bounds": "47,9,48,10"})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"bounds": {"minLat": 47, "minLng": 9, "maxLat": 48}})", 400,
+      {"POST", "/api/heatmap/schedule", R"({"bounds": {"minLat": 47, "minLng": 9, "maxLat": 48}})",
+       400, "invalid_argument"},
+      {"POST", "/api/heatmap/schedule",
+       R"({"bounds": {"minLat": "47", "minLng": 9, "maxLat": 48, "maxLng": 10}})", 400,
        "invalid_argument"},
       {"POST", "/api/heatmap/schedule",
-       R"({"bounds": {"minLat": "47", "minLng": 9, "maxLat": 48, "maxLng": 10}})", 400, "invalid_argument"},
+       R"({"bounds": {"minLat": 48, "minLng": 9, "maxLat": 47, "maxLng": 10}})", 400,
+       "invalid_argument"},
       {"POST", "/api/heatmap/schedule",
-       R"({"bounds": {"minLat": 48, "minLng": 9, "maxLat": 47, "maxLng": 10}})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule",
-       R"({"bounds": {"minLat": 47, "minLng": 9, "maxLat": 120, "maxLng": 10}})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 0.5})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 0})", 400, "invalid_argument"},
+       R"({"bounds": {"minLat": 47, "minLng": 9, "maxLat": 120, "maxLng": 10}})", 400,
+       "invalid_argument"},
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 0.5})", 400,
+       "invalid_argument"},
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": 0})", 400,
+       "invalid_argument"},
       {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "gridStep": "0.001"})", 400,
        "invalid_argument"},
       {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "model": "walkability"})", 400,
        "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "model": 1})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 1.5})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 1e9})", 400, "invalid_argument"},
-      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 18446744073709551615})", 400,
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "model": 1})", 400,
        "invalid_argument"},
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 1.5})", 400,
+       "invalid_argument"},
+      {"POST", "/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 1e9})", 400,
+       "invalid_argument"},
+      {"POST", "/api/heatmap/schedule",
+       R"({"citySlug": "monaco", "priority": 18446744073709551615})", 400, "invalid_argument"},
       {"POST", "/api/heatmap/schedule", R"({"bounds": )" + world + R"(, "gridStep": 0.0001})", 400,
        "too_many_cells"},
-      {"POST", "/api/heatmap/schedule", std::string(100 * 1024, ' ') + "{}", 413, "payload_too_large"},
+      {"POST", "/api/heatmap/schedule", std::string(100 * 1024, ' ') + "{}", 413,
+       "payload_too_large"},
       // Routes and methods.
       {"GET", "/nope", "", 404, "not_found"},
       {"GET", "/api/nope", "", 404, "not_found"},
@@ -820,12 +887,17 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
   std::string body;
   EXPECT_EQ(RawRequest(s.port(), "GARBAGE\r\n\r\n", &body), 400);
   EXPECT_EQ(json::parse(body, nullptr, false)["error"]["code"], "bad_request") << body;
-  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: x\r\n\r\n", &body), 404);
-  EXPECT_EQ(RawRequest(s.port(), "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n", &body),
+  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: x\r\n\r\n", &body),
             404);
-  EXPECT_EQ(RawRequest(s.port(), "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n",
-                       &body),
-            404);
+  EXPECT_EQ(
+      RawRequest(s.port(), "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                 &body),
+      404);
+  EXPECT_EQ(
+      RawRequest(s.port(),
+                 "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                 &body),
+      404);
 
   // Nothing of that hurt the server, and nothing was scheduled.
   EXPECT_EQ(s.Get("/healthz").status, 200);
@@ -835,7 +907,8 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {
 }
 
 TEST_P(HttpTest, WritesAreRateLimitedPerClient) {
-  ServerProcess& s = Start({{"NBI_RATE_LIMIT_PER_SEC", "0.5"}, {"NBI_RATE_LIMIT_BURST", "2"}}, {"--no-worker"});
+  ServerProcess& s =
+      Start({{"NBI_RATE_LIMIT_PER_SEC", "0.5"}, {"NBI_RATE_LIMIT_BURST", "2"}}, {"--no-worker"});
   std::vector<int> statuses;
   Reply limited;
   for (int i = 0; i < 4; ++i) {
@@ -895,15 +968,18 @@ TEST_P(HttpTest, ServesWebPagesWithTheirContentTypes) {
     EXPECT_EQ(r.body["error"]["code"], "not_found") << bad;
   }
   std::string body;
-  EXPECT_EQ(RawRequest(s.port(), "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", &body), 404);
+  EXPECT_EQ(
+      RawRequest(s.port(), "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", &body),
+      404);
   EXPECT_EQ(body.find("do not serve"), std::string::npos);
 }
 
 TEST_P(HttpTest, SigtermLetsTheCronRequestInFlightFinishAndExitsZero) {
-  ServerProcess& s = Start({{"CRON_SECRET", "tok"}, {"NBI_CRON_BUDGET_MS", "120000"}}, {"--no-worker"});
+  ServerProcess& s =
+      Start({{"CRON_SECRET", "tok"}, {"NBI_CRON_BUDGET_MS", "120000"}}, {"--no-worker"});
   // 1,000,000 cells at 200 per chunk: seconds of work, stopped early by the SIGTERM.
-  Reply r = s.Post("/api/heatmap/schedule",
-                   R"({"bounds": )" + BoundsJson(47.0, 9.4, 47.1, 9.5) + R"(, "gridStep": 0.0001})");
+  Reply r = s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(47.0, 9.4, 47.1, 9.5) +
+                                                R"(, "gridStep": 0.0001})");
   ASSERT_EQ(r.status, 201) << r.text;
   const int64_t id = r.body["jobId"];
   Reply cron;
@@ -930,8 +1006,8 @@ TEST_P(HttpTest, SigtermLetsTheCronRequestInFlightFinishAndExitsZero) {
 
 TEST_P(HttpTest, SigtermHandsTheEmbeddedWorkersJobBackAndExitsZero) {
   ServerProcess& s = Start();
-  Reply r = s.Post("/api/heatmap/schedule",
-                   R"({"bounds": )" + BoundsJson(47.0, 9.4, 47.1, 9.5) + R"(, "gridStep": 0.0001})");
+  Reply r = s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(47.0, 9.4, 47.1, 9.5) +
+                                                R"(, "gridStep": 0.0001})");
   ASSERT_EQ(r.status, 201) << r.text;
   const int64_t id = r.body["jobId"];
   // The enqueue woke the embedded worker in-process: no poll interval (60 s) to wait for.
@@ -947,7 +1023,34 @@ TEST_P(HttpTest, SigtermHandsTheEmbeddedWorkersJobBackAndExitsZero) {
   EXPECT_FALSE(after->locked_by.has_value());
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, HttpTest, ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+TEST(HttpServe, BadSettingsAndATakenPortAreClearErrors) {
+  testing::TempDir dir;
+  const std::string env = "DATABASE_URL=sqlite:" + dir.File("s.db") + " ";
+  const std::string bin = testing::BinaryPath() + " serve --no-worker";
+  std::string out;
+  EXPECT_EQ(testing::RunCommand(env + "PORT=abc " + bin, &out), 2) << out;
+  EXPECT_NE(out.find("PORT='abc'"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(env + bin + " --port 70000", &out), 2) << out;
+  EXPECT_EQ(testing::RunCommand(env + "NBI_HEATMAP_CELL_CAP=0 " + bin, &out), 2) << out;
+  EXPECT_EQ(testing::RunCommand(env + "NBI_RATE_LIMIT_PER_SEC=fast " + bin, &out), 2) << out;
+  EXPECT_EQ(testing::RunCommand(env + "WORKER_CHUNK_SIZE=0 " + bin, &out), 2) << out;
+  // A port someone else listens on: exit 1 naming the address, not a hang.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  const std::string port = std::to_string(ntohs(a.sin_port));
+  EXPECT_EQ(testing::RunCommand(env + bin + " --port " + port, &out), 1) << out;
+  EXPECT_NE(out.find("cannot listen on 127.0.0.1:" + port), std::string::npos) << out;
+  close(fd);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HttpTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
 
 }  // namespace

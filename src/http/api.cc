@@ -1,10 +1,11 @@
 #include "http/api.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <ctime>
-#include <fmt/format.h>
 
 namespace nbi::http {
 
@@ -48,23 +49,33 @@ nlohmann::json ApiError::Body() const {
 
 ApiError ApiErrorFromStatus(const Status& s) {
   switch (s.code()) {
-    case StatusCode::kInvalidArgument: return ApiError::Of("invalid_argument", s.message());
-    case StatusCode::kNotFound: return ApiError::Of("not_found", s.message());
-    case StatusCode::kConflict: return ApiError::Of("conflict", s.message());
-    case StatusCode::kTransient: return ApiError::Of("unavailable", s.message());
+    case StatusCode::kInvalidArgument:
+      return ApiError::Of("invalid_argument", s.message());
+    case StatusCode::kNotFound:
+      return ApiError::Of("not_found", s.message());
+    case StatusCode::kConflict:
+      return ApiError::Of("conflict", s.message());
+    case StatusCode::kTransient:
+      return ApiError::Of("unavailable", s.message());
     case StatusCode::kOk:  // a caller bug: an OK status is not an error
-    case StatusCode::kInternal: break;
+    case StatusCode::kInternal:
+      break;
   }
   return ApiError::Of("internal", s.message());
 }
 
 ApiError ApiErrorForHttpStatus(int http_status) {
   switch (http_status) {
-    case 400: return ApiError::Of("bad_request", "malformed HTTP request");
-    case 404: return ApiError::Of("not_found", "no such route");
-    case 413: return ApiError::Of("payload_too_large", "request body is too large");
-    case 414: return ApiError::Of("uri_too_long", "request line is too long");
-    default: break;
+    case 400:
+      return ApiError::Of("bad_request", "malformed HTTP request");
+    case 404:
+      return ApiError::Of("not_found", "no such route");
+    case 413:
+      return ApiError::Of("payload_too_large", "request body is too large");
+    case 414:
+      return ApiError::Of("uri_too_long", "request line is too long");
+    default:
+      break;
   }
   ApiError e{http_status, fmt::format("http_{}", http_status), "request failed", {}};
   if (http_status >= 500) e = ApiError::Of("internal", "request failed");
@@ -93,7 +104,9 @@ Result<int64_t> ParseInt(std::string_view what, std::string_view text, int64_t l
   if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
     return Status::Invalid(fmt::format("{} '{}' is not a whole number", what, text.substr(0, 64)));
   }
-  if (v < lo || v > hi) return Status::Invalid(fmt::format("{} {} is outside {}..{}", what, v, lo, hi));
+  if (v < lo || v > hi) {
+    return Status::Invalid(fmt::format("{} {} is outside {}..{}", what, v, lo, hi));
+  }
   return v;
 }
 
@@ -103,7 +116,8 @@ Result<BBox> ParseBoxParams(const ParamGetter& get) {
   for (int i = 0; i < 4; ++i) {
     auto text = get(names[i]);
     if (!text) {
-      return Status::Invalid(fmt::format("query parameter {} is required (minLat, minLng, maxLat, maxLng)", names[i]));
+      return Status::Invalid(
+          fmt::format("query parameter {} is required (minLat, minLng, maxLat, maxLng)", names[i]));
     }
     auto d = ParseFiniteDouble(names[i], *text);
     if (!d.ok()) return d.status();
@@ -118,29 +132,42 @@ Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name
   if (!text) return def;
   auto d = ParseFiniteDouble(name, *text);
   if (!d.ok()) return d.status();
-  if (*d < lo || *d > hi) return Status::Invalid(fmt::format("{} {} is outside {}..{}", name, *d, lo, hi));
+  if (*d < lo || *d > hi) {
+    return Status::Invalid(fmt::format("{} {} is outside {}..{}", name, *d, lo, hi));
+  }
   return *d;
 }
 
 std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out) {
   *out = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (out->is_discarded()) {
-    return ApiError::Of("invalid_json", body.empty() ? "the request body is empty; expected a JSON object"
-                                                     : "the request body is not valid JSON");
+    return ApiError::Of("invalid_json", body.empty()
+                                            ? "the request body is empty; expected a JSON object"
+                                            : "the request body is not valid JSON");
   }
   if (!out->is_object()) {
-    return ApiError::Of("invalid_argument", fmt::format("the request body must be a JSON object, not {}",
-                                                        out->type_name()));
+    return ApiError::Of(
+        "invalid_argument",
+        fmt::format("the request body must be a JSON object, not {}", out->type_name()));
   }
   return std::nullopt;
 }
 
 namespace {
 
+// A JSON value as text for an error message, cut to a readable length.
+std::string Excerpt(const nlohmann::json& v) {
+  std::string text = v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return text.size() <= 64 ? text : text.substr(0, 61) + "...";
+}
+
 Result<double> JsonNumber(const nlohmann::json& o, const char* key, const char* where) {
   if (!o.contains(key)) return Status::Invalid(fmt::format("{}.{} is required", where, key));
   const auto& v = o[key];
-  if (!v.is_number()) return Status::Invalid(fmt::format("{}.{} must be a number, not {}", where, key, v.type_name()));
+  if (!v.is_number()) {
+    return Status::Invalid(
+        fmt::format("{}.{} must be a number, not {}", where, key, v.type_name()));
+  }
   double d = v.get<double>();
   if (!std::isfinite(d)) return Status::Invalid(fmt::format("{}.{} must be finite", where, key));
   return d;
@@ -158,13 +185,19 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
   }
   if (has_city) {
     const auto& c = body["citySlug"];
-    if (!c.is_string()) return Status::Invalid(fmt::format("citySlug must be a string, not {}", c.type_name()));
+    if (!c.is_string()) {
+      return Status::Invalid(fmt::format("citySlug must be a string, not {}", c.type_name()));
+    }
     std::string slug = c.get<std::string>();
-    if (slug.empty() || slug.size() > 100) return Status::Invalid("citySlug must be 1..100 characters");
+    if (slug.empty() || slug.size() > 100) {
+      return Status::Invalid("citySlug must be 1..100 characters");
+    }
     r.city_slug = std::move(slug);
   } else {
     const auto& b = body["bounds"];
-    if (!b.is_object()) return Status::Invalid(fmt::format("bounds must be an object, not {}", b.type_name()));
+    if (!b.is_object()) {
+      return Status::Invalid(fmt::format("bounds must be an object, not {}", b.type_name()));
+    }
     double v[4];
     const char* names[4] = {"minLat", "minLng", "maxLat", "maxLng"};
     for (int i = 0; i < 4; ++i) {
@@ -185,16 +218,23 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
   if (body.contains("model") && !body["model"].is_null()) {
     const auto& m = body["model"];
     auto model = m.is_string() ? ParseHeatModel(m.get<std::string>()) : std::nullopt;
-    if (!model) return Status::Invalid(fmt::format("model {} is unknown: use {}", m.dump(), kModelNames));
+    if (!model) {
+      return Status::Invalid(fmt::format("model {} is unknown: use {}", Excerpt(m), kModelNames));
+    }
     r.model = *model;
   }
   if (body.contains("priority") && !body["priority"].is_null()) {
     const auto& p = body["priority"];
-    if (!p.is_number_integer()) return Status::Invalid(fmt::format("priority must be a whole number, not {}", p.dump()));
+    if (!p.is_number_integer()) {
+      return Status::Invalid(fmt::format("priority must be a whole number, not {}", Excerpt(p)));
+    }
     // Unsigned JSON integers above INT64_MAX read as negative int64: compare as the stored kind.
-    bool in_range = p.is_number_unsigned() ? p.get<uint64_t>() <= 1000
-                                           : (p.get<int64_t>() >= -1000 && p.get<int64_t>() <= 1000);
-    if (!in_range) return Status::Invalid(fmt::format("priority {} is outside -1000..1000", p.dump()));
+    bool in_range = p.is_number_unsigned()
+                        ? p.get<uint64_t>() <= 1000
+                        : (p.get<int64_t>() >= -1000 && p.get<int64_t>() <= 1000);
+    if (!in_range) {
+      return Status::Invalid(fmt::format("priority {} is outside -1000..1000", Excerpt(p)));
+    }
     r.priority = p.get<int>();
   }
   return r;
@@ -215,12 +255,14 @@ std::string IsoTimeMs(int64_t ms) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
 }
 
 nlohmann::json JobJson(const Job& job) {
-  auto time = [](const std::optional<int64_t>& ms) { return ms ? nlohmann::json(IsoTimeMs(*ms)) : nlohmann::json(); };
+  auto time = [](const std::optional<int64_t>& ms) {
+    return ms ? nlohmann::json(IsoTimeMs(*ms)) : nlohmann::json();
+  };
   return {{"id", job.id},
           {"type", job.type},
           {"status", std::string(JobStatusId(job.status))},
@@ -266,7 +308,9 @@ HeatmapJobSpec CoverageJobSpec(LatLng at) {
   window(at.lat, lat_limit, &i0, &i1);
   window(at.lng, lng_limit, &j0, &j1);
   // Coordinates from integer indices, so equal cells give bit-identical bounds (the dedupe key).
-  auto coord = [&](int64_t i, double limit) { return std::clamp(static_cast<double>(i) * s, -limit, limit); };
+  auto coord = [&](int64_t i, double limit) {
+    return std::clamp(static_cast<double>(i) * s, -limit, limit);
+  };
   HeatmapJobSpec spec;
   spec.bounds = BBox{coord(i0, 90), coord(j0, 180), coord(i1, 90), coord(j1, 180)};
   spec.grid_step = s;
@@ -290,7 +334,9 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 
 bool IsSafeRelativePath(std::string_view rel) {
   if (rel.empty() || rel.size() > 1024) return false;
-  if (rel.find('\0') != std::string_view::npos || rel.find('\\') != std::string_view::npos) return false;
+  if (rel.find('\0') != std::string_view::npos || rel.find('\\') != std::string_view::npos) {
+    return false;
+  }
   size_t pos = 0;
   while (pos <= rel.size()) {
     size_t slash = rel.find('/', pos);

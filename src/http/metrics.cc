@@ -1,7 +1,8 @@
 #include "http/metrics.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace nbi::http {
 
@@ -42,13 +43,14 @@ void Histogram::Render(std::string_view name, std::string_view help, std::string
     cumulative += counts_[i];
     *out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
   }
-  *out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name, sum_,
-                      name, count_);
+  *out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name,
+                      sum_, name, count_);
 }
 
 Metrics::Metrics()
     : chunk_seconds_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-      claim_latency_seconds_({0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600}) {}
+      claim_latency_seconds_({0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600}) {
+}
 
 void Metrics::CountRequest(std::string_view route, int http_status) {
   std::lock_guard<std::mutex> l(mu_);
@@ -81,15 +83,17 @@ void Metrics::Instrument(WorkerOptions* opts) {
   };
 }
 
-std::string Metrics::Render(const std::optional<std::vector<std::pair<JobStatus, int64_t>>>& job_counts) const {
+std::string Metrics::Render(
+    const std::optional<std::vector<std::pair<JobStatus, int64_t>>>& job_counts) const {
   std::string out;
-  out += "# HELP nearbyindex_store_up 1 when the store answered this scrape.\n"
-         "# TYPE nearbyindex_store_up gauge\n";
+  out +=
+      "# HELP nearbyindex_store_up 1 when the store answered this scrape.\n"
+      "# TYPE nearbyindex_store_up gauge\n";
   out += fmt::format("nearbyindex_store_up {}\n", job_counts ? 1 : 0);
   if (job_counts) {
     out += "# HELP nearbyindex_jobs Jobs in the store by status.\n# TYPE nearbyindex_jobs gauge\n";
-    for (JobStatus s : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted, JobStatus::kFailed,
-                        JobStatus::kCancelled}) {
+    for (JobStatus s : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted,
+                        JobStatus::kFailed, JobStatus::kCancelled}) {
       int64_t n = 0;
       for (const auto& [st, count] : *job_counts) n += st == s ? count : 0;
       out += fmt::format("nearbyindex_jobs{{status=\"{}\"}} {}\n", JobStatusId(s), n);
@@ -97,11 +101,13 @@ std::string Metrics::Render(const std::optional<std::vector<std::pair<JobStatus,
   }
   {
     std::lock_guard<std::mutex> l(mu_);
-    out += "# HELP nearbyindex_cells_computed_total Heatmap cells scored and stored by this process.\n"
-           "# TYPE nearbyindex_cells_computed_total counter\n";
+    out +=
+        "# HELP nearbyindex_cells_computed_total Heatmap cells scored and stored by this process.\n"
+        "# TYPE nearbyindex_cells_computed_total counter\n";
     out += fmt::format("nearbyindex_cells_computed_total {}\n", cells_);
-    out += "# HELP nearbyindex_http_requests_total HTTP requests by route pattern and status.\n"
-           "# TYPE nearbyindex_http_requests_total counter\n";
+    out +=
+        "# HELP nearbyindex_http_requests_total HTTP requests by route pattern and status.\n"
+        "# TYPE nearbyindex_http_requests_total counter\n";
     for (const auto& [key, n] : http_) {
       out += fmt::format("nearbyindex_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
                          EscapeLabel(key.first), key.second, n);
@@ -109,8 +115,9 @@ std::string Metrics::Render(const std::optional<std::vector<std::pair<JobStatus,
   }
   chunk_seconds_.Render("nearbyindex_chunk_duration_seconds",
                         "Time to score and durably write one chunk of cells.", &out);
-  claim_latency_seconds_.Render("nearbyindex_job_claim_latency_seconds",
-                                "Time from a job becoming runnable (enqueued or retry due) to its claim.", &out);
+  claim_latency_seconds_.Render(
+      "nearbyindex_job_claim_latency_seconds",
+      "Time from a job becoming runnable (enqueued or retry due) to its claim.", &out);
   return out;
 }
 

@@ -56,12 +56,13 @@ class Metrics {
 
   // The whole exposition. `job_counts` comes from Store::CountJobsByStatus at scrape time;
   // nullopt (the store failed) omits the job gauge and reports nearbyindex_store_up 0.
-  std::string Render(const std::optional<std::vector<std::pair<JobStatus, int64_t>>>& job_counts) const;
+  std::string Render(
+      const std::optional<std::vector<std::pair<JobStatus, int64_t>>>& job_counts) const;
 
  private:
   Histogram chunk_seconds_, claim_latency_seconds_;
   mutable std::mutex mu_;
-  int64_t cells_ = 0;                                     // guarded by mu_
+  int64_t cells_ = 0;                                    // guarded by mu_
   std::map<std::pair<std::string, int>, int64_t> http_;  // guarded by mu_
 };
 

@@ -5,7 +5,9 @@
 namespace nbi::http {
 
 RateLimiter::RateLimiter(double rate_per_sec, double burst, size_t max_clients)
-    : rate_(rate_per_sec), burst_(std::max(1.0, burst)), max_clients_(std::max<size_t>(1, max_clients)) {}
+    : rate_(rate_per_sec),
+      burst_(std::max(1.0, burst)),
+      max_clients_(std::max<size_t>(1, max_clients)) {}
 
 double RateLimiter::Acquire(const std::string& key, double now_s) {
   if (rate_ <= 0) return 0;

@@ -1,6 +1,8 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,11 +13,11 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
-#include <fmt/format.h>
 #include <fstream>
 #include <limits>
 #include <mutex>
 #include <regex>
+#include <semaphore>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -86,7 +88,9 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
   if (ec || size > kMaxStaticFileBytes) return Status::Internal("file too large or unreadable");
   std::ifstream f(p, std::ios::binary);
   std::string data(size, '\0');
-  if (!f.read(data.data(), static_cast<std::streamsize>(size))) return Status::Internal("read failed");
+  if (!f.read(data.data(), static_cast<std::streamsize>(size))) {
+    return Status::Internal("read failed");
+  }
   return data;
 }
 
@@ -102,6 +106,14 @@ Result<T> EnvValue(const char* name, T def, T lo, T hi) {
   }
   return out;
 }
+
+// httplib listens with a backlog of 5: a burst of new connections (a few dozen clients
+// opening at once) overflows it, the kernel drops SYNs and those clients wait 1-3 s for the
+// retransmit. This exposes the listening socket so Bind can raise the backlog.
+class HttplibServer : public httplib::Server {
+ public:
+  int listening_socket() const { return svr_sock_; }
+};
 
 }  // namespace
 
@@ -132,7 +144,12 @@ Result<ServerOptions> ServerOptionsFromEnv() {
   auto threads = EnvValue<int>("NBI_HTTP_THREADS", o.threads, 1, 1024);
   if (!threads.ok()) return threads.status();
   o.threads = *threads;
-  if (const char* a = std::getenv("NBI_ACCESS_LOG"); a && *a) o.access_log = std::string_view(a) != "0";
+  auto slots = EnvValue<int>("NBI_HTTP_STORE_CONCURRENCY", o.store_concurrency, 1, 1024);
+  if (!slots.ok()) return slots.status();
+  o.store_concurrency = *slots;
+  if (const char* a = std::getenv("NBI_ACCESS_LOG"); a && *a) {
+    o.access_log = std::string_view(a) != "0";
+  }
   return o;
 }
 
@@ -141,10 +158,11 @@ Result<ServerOptions> ServerOptionsFromEnv() {
 struct ApiServer::Impl {
   using Handler = std::function<void(const Request&, Response&, const std::smatch&)>;
   struct Route {
-    std::string method;  // GET routes also answer HEAD
+    std::string method;   // GET routes also answer HEAD
     const char* pattern;  // label in logs and metrics
     std::regex re;
     bool rate_limited;
+    bool uses_store;  // runs under a store slot (see store_slots)
     Handler handler;
   };
 
@@ -153,12 +171,17 @@ struct ApiServer::Impl {
         opts(std::move(o)),
         metrics(m),
         on_enqueue(std::move(wake)),
-        limiter(opts.rate_limit_per_sec, opts.rate_limit_burst) {}
+        limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
+        store_slots(std::max(1, opts.store_concurrency)) {}
 
   void Setup();
-  void AddRoute(const char* method, const char* pattern, const char* regex, bool rate_limited,
-                Handler h) {
-    routes.push_back({method, pattern, std::regex(regex), rate_limited, std::move(h)});
+  // Route flags.
+  static constexpr int kPlain = 0;
+  static constexpr int kWrite = 1;  // takes a rate-limit token of the client
+  static constexpr int kStore = 2;  // queries the store: runs under a store slot
+  void AddRoute(const char* method, const char* pattern, const char* regex, int flags, Handler h) {
+    routes.push_back({method, pattern, std::regex(regex), (flags & kWrite) != 0,
+                      (flags & kStore) != 0, std::move(h)});
   }
   void Dispatch(const Request& req, Response& res);
   void Log(const Request& req, const Response& res);
@@ -189,64 +212,85 @@ struct ApiServer::Impl {
   Metrics* const metrics;
   const std::function<void()> on_enqueue;
   std::vector<Route> routes;
-  httplib::Server svr;
+  HttplibServer svr;
 
   RateLimiter limiter;  // thread-safe
+  // At most opts.store_concurrency handlers query the store at once; the others wait here.
+  // Connections are then reused from the store's pool instead of opened per request.
+  std::counting_semaphore<> store_slots;
   std::atomic<int> cron_runs{0};
   int bound_port = 0;
 
   std::mutex mu;
   std::condition_variable cv;
-  bool stopping = false;             // guarded by mu
+  bool stopping = false;               // guarded by mu
   std::atomic<bool> stop_flag{false};  // mirror of `stopping` for lock-free checks
 };
 
 void ApiServer::Impl::Setup() {
-  AddRoute("GET", "/api/config", "/api/config", false, [this](auto&, auto& res, auto&) { Config(res); });
-  AddRoute("GET", "/api/cities", "/api/cities", false, [this](auto&, auto& res, auto&) { Cities(res); });
-  AddRoute("GET", "/api/heatmap", "/api/heatmap", false, [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
-  AddRoute("GET", "/api/pois", "/api/pois", false, [this](auto& q, auto& res, auto&) { Pois(q, res); });
-  AddRoute("GET", "/api/score", "/api/score", false, [this](auto& q, auto& res, auto&) { Score(q, res); });
-  AddRoute("POST", "/api/heatmap/schedule", "/api/heatmap/schedule", true,
+  AddRoute("GET", "/api/config", "/api/config", kPlain,
+           [this](auto&, auto& res, auto&) { Config(res); });
+  AddRoute("GET", "/api/cities", "/api/cities", kStore,
+           [this](auto&, auto& res, auto&) { Cities(res); });
+  AddRoute("GET", "/api/heatmap", "/api/heatmap", kStore,
+           [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
+  AddRoute("GET", "/api/pois", "/api/pois", kStore,
+           [this](auto& q, auto& res, auto&) { Pois(q, res); });
+  AddRoute("GET", "/api/score", "/api/score", kStore,
+           [this](auto& q, auto& res, auto&) { Score(q, res); });
+  AddRoute("POST", "/api/heatmap/schedule", "/api/heatmap/schedule", kWrite | kStore,
            [this](auto& q, auto& res, auto&) { Schedule(q, res); });
-  AddRoute("GET", "/api/jobs", "/api/jobs", false, [this](auto& q, auto& res, auto&) { ListJobs(q, res); });
-  AddRoute("GET", "/api/jobs/:id", "/api/jobs/([^/]+)", false, [this](auto&, auto& res, auto& m) {
+  AddRoute("GET", "/api/jobs", "/api/jobs", kStore,
+           [this](auto& q, auto& res, auto&) { ListJobs(q, res); });
+  AddRoute("GET", "/api/jobs/:id", "/api/jobs/([^/]+)", kStore, [this](auto&, auto& res, auto& m) {
     JobAction(m[1].str(), res, [this](int64_t id) { return store->GetJob(id); });
   });
-  AddRoute("POST", "/api/jobs/:id/cancel", "/api/jobs/([^/]+)/cancel", true, [this](auto&, auto& res, auto& m) {
-    JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
-      auto j = store->Cancel(id);
-      // The store says kInvalidArgument for a finished job: the job's state conflicts.
-      if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) return Status::Conflict(j.status().message());
-      return j;
-    });
-  });
-  AddRoute("POST", "/api/jobs/:id/retry", "/api/jobs/([^/]+)/retry", true, [this](auto&, auto& res, auto& m) {
-    JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
-      auto j = store->Retry(id);
-      if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) return Status::Conflict(j.status().message());
-      if (j.ok()) Woken();
-      return j;
-    });
-  });
-  AddRoute("GET", "/api/cron/process-jobs", "/api/cron/process-jobs", false,
+  AddRoute("POST", "/api/jobs/:id/cancel", "/api/jobs/([^/]+)/cancel", kWrite | kStore,
+           [this](auto&, auto& res, auto& m) {
+             JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
+               auto j = store->Cancel(id);
+               // The store says kInvalidArgument for a finished job: the job's state conflicts.
+               if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) {
+                 return Status::Conflict(j.status().message());
+               }
+               return j;
+             });
+           });
+  AddRoute("POST", "/api/jobs/:id/retry", "/api/jobs/([^/]+)/retry", kWrite | kStore,
+           [this](auto&, auto& res, auto& m) {
+             JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
+               auto j = store->Retry(id);
+               if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) {
+                 return Status::Conflict(j.status().message());
+               }
+               if (j.ok()) Woken();
+               return j;
+             });
+           });
+  // A cron run holds its call for seconds and paces itself: no store slot.
+  AddRoute("GET", "/api/cron/process-jobs", "/api/cron/process-jobs", kPlain,
            [this](auto& q, auto& res, auto&) { Cron(q, res); });
-  AddRoute("GET", "/healthz", "/healthz", false,
-           [](auto&, auto& res, auto&) { SendJson(res, 200, {{"status", "ok"}}); });
-  AddRoute("GET", "/readyz", "/readyz", false, [this](auto&, auto& res, auto&) { Ready(res); });
-  AddRoute("GET", "/metrics", "/metrics", false, [this](auto&, auto& res, auto&) { MetricsText(res); });
-  const std::filesystem::path web(opts.web_dir);
-  AddRoute("GET", "/", "/", false,
-           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "index.html", res); });
-  AddRoute("GET", "/jobs", "/jobs", false,
-           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "jobs.html", res); });
-  AddRoute("GET", "/static/*", "/static/(.*)", false,
-           [this, web](auto&, auto& res, auto& m) { StaticFile(web / "public", m[1].str(), res); });
-  AddRoute("GET", "/vendor/leaflet/*", "/vendor/leaflet/(.*)", false, [this, web](auto&, auto& res, auto& m) {
-    StaticFile(web / "node_modules" / "leaflet" / "dist", m[1].str(), res);
+  AddRoute("GET", "/healthz", "/healthz", kPlain, [](auto&, auto& res, auto&) {
+    SendJson(res, 200, {{"status", "ok"}});
   });
+  AddRoute("GET", "/readyz", "/readyz", kStore, [this](auto&, auto& res, auto&) { Ready(res); });
+  AddRoute("GET", "/metrics", "/metrics", kStore,
+           [this](auto&, auto& res, auto&) { MetricsText(res); });
+  const std::filesystem::path web(opts.web_dir);
+  AddRoute("GET", "/", "/", kPlain,
+           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "index.html", res); });
+  AddRoute("GET", "/jobs", "/jobs", kPlain,
+           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "jobs.html", res); });
+  AddRoute("GET", "/static/*", "/static/(.*)", kPlain,
+           [this, web](auto&, auto& res, auto& m) { StaticFile(web / "public", m[1].str(), res); });
+  AddRoute("GET", "/vendor/leaflet/*", "/vendor/leaflet/(.*)", kPlain,
+           [this, web](auto&, auto& res, auto& m) {
+             StaticFile(web / "node_modules" / "leaflet" / "dist", m[1].str(), res);
+           });
 
-  svr.new_task_queue = [n = opts.threads] { return new httplib::ThreadPool(static_cast<size_t>(n)); };
+  svr.new_task_queue = [n = opts.threads] {
+    return new httplib::ThreadPool(static_cast<size_t>(n));
+  };
   svr.set_payload_max_length(opts.max_body_bytes);
   svr.set_read_timeout(opts.read_timeout_s, 0);
   svr.set_write_timeout(opts.write_timeout_s, 0);
@@ -286,7 +330,8 @@ void ApiServer::Impl::Setup() {
       what = e.what();
     } catch (...) {
     }
-    WorkerLog(fmt::format("HTTP {} {}: internal error: {}", req.method, LoggablePath(req.path), what));
+    WorkerLog(
+        fmt::format("HTTP {} {}: internal error: {}", req.method, LoggablePath(req.path), what));
     res.headers.clear();
     SendError(res, ApiError::Of("internal", "internal server error"));
   });
@@ -301,6 +346,12 @@ void ApiServer::Impl::Dispatch(const Request& req, Response& res) {
     if (r.method == req.method || (r.method == "GET" && req.method == "HEAD")) {
       t_request.route = r.pattern;
       if (r.rate_limited && !TakeWriteToken(req, &res)) return;
+      if (!r.uses_store) return r.handler(req, res, m);
+      store_slots.acquire();
+      struct Release {
+        std::counting_semaphore<>* s;
+        ~Release() { s->release(); }
+      } release{&store_slots};
       r.handler(req, res, m);
       return;
     }
@@ -309,12 +360,14 @@ void ApiServer::Impl::Dispatch(const Request& req, Response& res) {
     if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
   }
   if (!allow.empty()) {
-    ApiError e = ApiError::Of("method_not_allowed", fmt::format("{} is not allowed on {}; use {}", req.method,
-                                                                LoggablePath(req.path), allow));
+    ApiError e = ApiError::Of(
+        "method_not_allowed",
+        fmt::format("{} is not allowed on {}; use {}", req.method, LoggablePath(req.path), allow));
     e.headers.emplace_back("Allow", allow);
     return SendError(res, e);
   }
-  SendError(res, ApiError::Of("not_found", fmt::format("no route {} {}", req.method, LoggablePath(req.path))));
+  SendError(res, ApiError::Of("not_found",
+                              fmt::format("no route {} {}", req.method, LoggablePath(req.path))));
 }
 
 void ApiServer::Impl::Log(const Request& req, const Response& res) {
@@ -326,15 +379,16 @@ void ApiServer::Impl::Log(const Request& req, const Response& res) {
   double ms = ctx.start == Clock::time_point{}
                   ? 0
                   : std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
-  WorkerLog(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method), LoggablePath(req.path), res.status,
-                        res.body.size(), ms));
+  WorkerLog(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method),
+                        LoggablePath(req.path), res.status, res.body.size(), ms));
 }
 
 bool ApiServer::Impl::TakeWriteToken(const Request& req, Response* res) {
   double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
   double wait = limiter.Acquire(req.remote_addr, now);
   if (wait <= 0) return true;
-  ApiError e = ApiError::Of("rate_limited", fmt::format("too many writes from this client; retry in {:.1f} s", wait));
+  ApiError e = ApiError::Of(
+      "rate_limited", fmt::format("too many writes from this client; retry in {:.1f} s", wait));
   e.headers.emplace_back("Retry-After", std::to_string(static_cast<int64_t>(std::ceil(wait))));
   SendError(*res, e);
   return false;
@@ -381,13 +435,17 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (!min_score.ok()) return SendStatus(res, min_score.status());
   const int64_t cap = opts.heatmap_cell_cap;
   auto too_many = [&](const std::string& what) {
-    SendError(res, ApiError::Of("too_many_cells",
-                                fmt::format("{} at gridStep {} {}, over the cap of {}: zoom in or use a coarser "
-                                            "gridStep",
-                                            box->ToString(), *step, what, cap)));
+    SendError(res,
+              ApiError::Of(
+                  "too_many_cells",
+                  fmt::format("{} at gridStep {} {}, over the cap of {}: zoom in or use a coarser "
+                              "gridStep",
+                              box->ToString(), *step, what, cap)));
   };
   double cells_in_box = GridCellCount(*box, *step);
-  if (cells_in_box > static_cast<double>(cap)) return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
+  if (cells_in_box > static_cast<double>(cap)) {
+    return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
+  }
   auto cells = store->QueryCells(*box, *step, static_cast<int>(std::ceil(*min_score)), cap);
   if (!cells.ok()) return SendStatus(res, cells.status());
   if (static_cast<int64_t>(cells->size()) > cap) return too_many("holds more stored cells");
@@ -433,7 +491,9 @@ void ApiServer::Impl::Pois(const Request& req, Response& res) {
 void ApiServer::Impl::Score(const Request& req, Response& res) {
   auto params = ParamsOf(req);
   auto lat_text = params("lat"), lng_text = params("lng");
-  if (!lat_text || !lng_text) return SendStatus(res, Status::Invalid("query parameters lat and lng are required"));
+  if (!lat_text || !lng_text) {
+    return SendStatus(res, Status::Invalid("query parameters lat and lng are required"));
+  }
   auto lat = ParseFiniteDouble("lat", *lat_text);
   if (!lat.ok()) return SendStatus(res, lat.status());
   auto lng = ParseFiniteDouble("lng", *lng_text);
@@ -465,7 +525,8 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
       } else if (auto r = store->EnqueueHeatmap(CoverageJobSpec(*at)); r.ok()) {
         body["coverageJobId"] = r->job.id;
         if (r->is_new) {
-          WorkerLog(fmt::format("Scheduled coverage job #{} around {},{}", r->job.id, at->lat, at->lng));
+          WorkerLog(
+              fmt::format("Scheduled coverage job #{} around {},{}", r->job.id, at->lat, at->lng));
           Woken();
         }
       } else {
@@ -495,9 +556,11 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   }
   double cells = GridCellCount(spec.bounds, spec.grid_step);
   if (cells > static_cast<double>(opts.job_cell_cap)) {
-    return SendError(res, ApiError::Of("too_many_cells",
-                                       fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap of {}",
-                                                   spec.bounds.ToString(), spec.grid_step, cells, opts.job_cell_cap)));
+    return SendError(
+        res, ApiError::Of(
+                 "too_many_cells",
+                 fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap of {}",
+                             spec.bounds.ToString(), spec.grid_step, cells, opts.job_cell_cap)));
   }
   auto region = GridRegion::Make(spec.bounds, spec.grid_step, opts.job_cell_cap);
   if (!region.ok()) return SendStatus(res, region.status());
@@ -505,7 +568,9 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   if (!e.ok()) return SendStatus(res, e.status());
   if (e->is_new) Woken();
   SendJson(res, e->is_new ? 201 : 200,
-           {{"jobId", e->job.id}, {"status", std::string(JobStatusId(e->job.status))}, {"isNew", e->is_new}});
+           {{"jobId", e->job.id},
+            {"status", std::string(JobStatusId(e->job.status))},
+            {"isNew", e->is_new}});
 }
 
 void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
@@ -514,9 +579,10 @@ void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
   if (auto s = params("status")) {
     f.status = ParseJobStatus(*s);
     if (!f.status) {
-      return SendStatus(res, Status::Invalid(fmt::format(
-                                 "status '{}' is unknown: use pending, running, completed, failed or cancelled",
-                                 s->substr(0, 64))));
+      return SendStatus(
+          res, Status::Invalid(fmt::format(
+                   "status '{}' is unknown: use pending, running, completed, failed or cancelled",
+                   s->substr(0, 64))));
     }
   }
   int64_t limit = 50;
@@ -545,7 +611,8 @@ void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
 
 void ApiServer::Impl::JobAction(const std::string& id_text, Response& res,
                                 const std::function<Result<Job>(int64_t)>& action) {
-  auto id = ParseInt("job id", id_text, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max());
+  auto id = ParseInt("job id", id_text, std::numeric_limits<int64_t>::min(),
+                     std::numeric_limits<int64_t>::max());
   if (!id.ok()) return SendStatus(res, id.status());
   if (*id <= 0) return SendStatus(res, Status::NotFound(fmt::format("job {} not found", *id)));
   auto job = action(*id);
@@ -555,7 +622,8 @@ void ApiServer::Impl::JobAction(const std::string& id_text, Response& res,
 
 void ApiServer::Impl::Cron(const Request& req, Response& res) {
   if (opts.cron_secret.empty()) {
-    return SendError(res, ApiError::Of("not_found", "the cron endpoint is disabled: CRON_SECRET is not set"));
+    return SendError(
+        res, ApiError::Of("not_found", "the cron endpoint is disabled: CRON_SECRET is not set"));
   }
   const std::string expected = "Bearer " + opts.cron_secret;
   if (!ConstantTimeEquals(req.get_header_value("Authorization"), expected)) {
@@ -615,7 +683,10 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
     }
   }
   SendJson(res, 200,
-           {{"processed", ran.size()}, {"jobs", std::move(ran)}, {"hasMore", has_more}, {"staleReset", *stale}});
+           {{"processed", ran.size()},
+            {"jobs", std::move(ran)},
+            {"hasMore", has_more},
+            {"staleReset", *stale}});
 }
 
 void ApiServer::Impl::Ready(Response& res) {
@@ -630,17 +701,20 @@ void ApiServer::Impl::MetricsText(Response& res) {
   std::optional<std::vector<std::pair<JobStatus, int64_t>>> c;
   if (counts.ok()) c = std::move(counts).value();
   res.status = 200;
-  res.set_content(metrics ? metrics->Render(c) : std::string(), "text/plain; version=0.0.4; charset=utf-8");
+  res.set_content(metrics ? metrics->Render(c) : std::string(),
+                  "text/plain; version=0.0.4; charset=utf-8");
 }
 
-void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::string& rel, Response& res) {
+void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::string& rel,
+                                 Response& res) {
   if (!IsSafeRelativePath(rel)) {
     return SendError(res, ApiError::Of("not_found", "no such page"));
   }
   auto data = ReadSmallFile(root / rel);
   if (!data.ok()) {
-    return SendError(res, ApiError::Of("not_found", fmt::format("no such page: {} (web directory {})",
-                                                                LoggablePath(rel), opts.web_dir)));
+    return SendError(res,
+                     ApiError::Of("not_found", fmt::format("no such page: {} (web directory {})",
+                                                           LoggablePath(rel), opts.web_dir)));
   }
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
@@ -649,7 +723,8 @@ void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::s
 
 // ---------------------------------------------------------------- ApiServer
 
-ApiServer::ApiServer(Store* store, ServerOptions opts, Metrics* metrics, std::function<void()> on_enqueue)
+ApiServer::ApiServer(Store* store, ServerOptions opts, Metrics* metrics,
+                     std::function<void()> on_enqueue)
     : impl_(std::make_unique<Impl>(store, std::move(opts), metrics, std::move(on_enqueue))) {
   impl_->Setup();
 }
@@ -664,11 +739,13 @@ Status ApiServer::Bind() {
     impl_->bound_port = p;
   } else {
     if (!impl_->svr.bind_to_port(o.host, o.port)) {
-      return Status::Transient(
-          fmt::format("cannot listen on {}:{} (address in use, or not a local address?)", o.host, o.port));
+      return Status::Transient(fmt::format(
+          "cannot listen on {}:{} (address in use, or not a local address?)", o.host, o.port));
     }
     impl_->bound_port = o.port;
   }
+  // Listening again on a listening socket only updates its backlog (Linux).
+  (void)::listen(impl_->svr.listening_socket(), SOMAXCONN);
   return Status::Ok();
 }
 

@@ -16,14 +16,16 @@
 //   GET  /healthz, /readyz, /metrics   liveness, readiness (store Ping), Prometheus text
 //   GET  /, /jobs, /static/*, /vendor/leaflet/*   files under the web directory
 // Unknown paths get 404 not_found; a known path with another method 405 method_not_allowed
-// (with Allow). Writes (schedule, cancel, retry, and the coverage job of /api/score) take a
-// token from the client's bucket: 429 rate_limited with Retry-After when empty. Cancelling a
-// finished job or retrying a job that is not failed/cancelled is 409 conflict.
+// (with Allow). Writes (schedule, cancel, retry) take a token from the client's bucket: 429
+// rate_limited with Retry-After when it is empty. The coverage job of /api/score takes one
+// too; without one the score is answered but nothing is scheduled. Cancelling a finished job
+// or retrying a job that is not failed/cancelled is 409 conflict.
 //
 // Threads: one pool thread per open connection (`threads`, keep-alive); handlers only call
-// the thread-safe Store. Stop() may be called from any thread (a signal thread): the listening
-// socket closes, requests in flight finish (a cron run hands its job back at the next chunk),
-// then Serve() returns.
+// the thread-safe Store, at most `store_concurrency` at once (the rest wait), so the store's
+// pooled connections are reused under load instead of opened per request. Stop() may be
+// called from any thread (a signal thread): the listening socket closes, requests in flight
+// finish (a cron run hands its job back at the next chunk), then Serve() returns.
 #pragma once
 
 #include <cstddef>
@@ -40,19 +42,20 @@
 namespace nbi::http {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";  // HOST
-  int port = 8080;                 // PORT; 0 picks a free port (see ApiServer::port())
-  std::string web_dir;             // holds public/ and node_modules/leaflet/dist/
-  std::string cron_secret;         // CRON_SECRET; empty: the cron endpoint answers 404
-  std::string tile_url;            // NBI_TILE_URL, for /api/config
-  int64_t heatmap_cell_cap = 200'000;   // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
+  std::string host = "127.0.0.1";          // HOST
+  int port = 8080;                         // PORT; 0 picks a free port (see ApiServer::port())
+  std::string web_dir;                     // holds public/ and node_modules/leaflet/dist/
+  std::string cron_secret;                 // CRON_SECRET; empty: the cron endpoint answers 404
+  std::string tile_url;                    // NBI_TILE_URL, for /api/config
+  int64_t heatmap_cell_cap = 200'000;      // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
   int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
-  int64_t poi_cap = 20'000;             // POIs per /api/pois answer
-  int64_t cron_budget_ms = 10'000;      // NBI_CRON_BUDGET_MS
-  double rate_limit_per_sec = 20;       // NBI_RATE_LIMIT_PER_SEC (0 disables)
-  double rate_limit_burst = 40;         // NBI_RATE_LIMIT_BURST (default 2 x rate)
-  int threads = 64;                     // NBI_HTTP_THREADS: concurrent connections served
-  size_t max_body_bytes = 64 * 1024;    // larger bodies: 413
+  int64_t poi_cap = 20'000;                // POIs per /api/pois answer
+  int64_t cron_budget_ms = 10'000;         // NBI_CRON_BUDGET_MS
+  double rate_limit_per_sec = 20;          // NBI_RATE_LIMIT_PER_SEC (0 disables)
+  double rate_limit_burst = 40;            // NBI_RATE_LIMIT_BURST (default 2 x rate)
+  int threads = 64;                        // NBI_HTTP_THREADS: concurrent connections served
+  int store_concurrency = 8;          // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once
+  size_t max_body_bytes = 64 * 1024;  // larger bodies: 413
   int read_timeout_s = 10, write_timeout_s = 10, keep_alive_timeout_s = 5;
   bool access_log = true;  // NBI_ACCESS_LOG=0 disables the line per request
   // Chunk size and stale timeout of cron runs; worker_id is replaced per run.

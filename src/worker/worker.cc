@@ -236,7 +236,8 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
     }
     next += n;
     if (opts.on_chunk) {
-      opts.on_chunk(job.id, n, std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start).count());
+      auto took = std::chrono::duration<double>(std::chrono::steady_clock::now() - chunk_start);
+      opts.on_chunk(job.id, n, took.count());
     }
     if (opts.on_checkpoint) opts.on_checkpoint(job.id, next);
     int pct = int(100 * next / total);
