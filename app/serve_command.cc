@@ -17,43 +17,13 @@
 #include "commands.h"
 #include "http/metrics.h"
 #include "http/server.h"
+#include "signal_thread.h"
 #include "store/job_watch.h"
 #include "worker/worker.h"
 
 namespace nbi::cli {
 
 namespace {
-
-// Blocks SIGTERM/SIGINT in every thread and hands them to `on_signal` on a dedicated thread
-// (no work in a signal handler). Construct before any other thread starts.
-class SignalThread {
- public:
-  explicit SignalThread(std::function<void(int)> on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR2);  // ends the thread at destruction
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this, on_signal = std::move(on_signal)] {
-      for (;;) {
-        int sig = 0;
-        if (sigwait(&set_, &sig) != 0) continue;
-        if (sig == SIGUSR2 && done_) return;
-        if (sig != SIGUSR2) on_signal(sig);
-      }
-    });
-  }
-  ~SignalThread() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR2);
-    thread_.join();
-  }
-
- private:
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 struct ServeFlags {
   bool no_worker = false;

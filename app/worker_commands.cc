@@ -12,43 +12,13 @@
 #include <thread>
 
 #include "commands.h"
+#include "signal_thread.h"
 #include "store/job_watch.h"
 #include "worker/worker.h"
 
 namespace nbi::cli {
 
 namespace {
-
-// Blocks SIGTERM/SIGINT in every thread and turns them into a Stop() call from a dedicated
-// thread (no work in a signal handler). Call before any other thread starts.
-class SignalStopper {
- public:
-  explicit SignalStopper(std::function<void(int)> on_signal) {
-    sigemptyset(&set_);
-    sigaddset(&set_, SIGTERM);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGUSR2);  // used to end the thread at destruction
-    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
-    thread_ = std::thread([this, on_signal = std::move(on_signal)] {
-      for (;;) {
-        int sig = 0;
-        if (sigwait(&set_, &sig) != 0) continue;
-        if (sig == SIGUSR2 && done_) return;
-        if (sig != SIGUSR2) on_signal(sig);
-      }
-    });
-  }
-  ~SignalStopper() {
-    done_ = true;
-    pthread_kill(thread_.native_handle(), SIGUSR2);
-    thread_.join();
-  }
-
- private:
-  sigset_t set_;
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 void PrintBanner(const WorkerOptions& o, const Store& store, const char* title) {
   std::string underline(std::string(title).size(), '=');
@@ -98,7 +68,7 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
   }
   std::unique_ptr<Worker> worker;
   std::atomic<Worker*> target{nullptr};
-  SignalStopper stopper([&](int sig) {
+  SignalThread stopper([&](int sig) {
     WorkerLog(fmt::format("Received {}: finishing the chunk in flight, handing jobs back",
                           sig == SIGINT ? "SIGINT" : "SIGTERM"));
     if (Worker* w = target.load()) w->Stop();
