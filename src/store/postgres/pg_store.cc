@@ -140,10 +140,6 @@ DROP INDEX IF EXISTS heat_cells_bounds_idx;
     // (it halves checkpoint throughput for city jobs). The column stays; the check goes.
     R"sql(
 ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_city_id_fkey;
--- Every cell query names its grid step: lead the unique index with it, so a box query reads
--- only its own step's cells. Same key set, so ON CONFLICT (lat, lng, grid_step) still infers it.
-CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_step_lat_lng_key ON heat_cells (grid_step, lat, lng);
-ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_lat_lng_grid_step_key;
 )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
