@@ -130,6 +130,20 @@ TEST_P(StoreTest, SeedDatabaseUpgradesInPlace) {
   EXPECT_GT(e->job.id, (*jobs)[0].id);
 }
 
+// Regression: a read that returned before its statement finished (Ping) left an old snapshot
+// open on the pooled SQLite connection, so its next write failed at once with "database is
+// locked" after another connection had committed.
+TEST_P(StoreTest, WriteAfterReadOnAPooledConnectionSeesNoStaleSnapshot) {
+  auto other = OpenStore(url_, &clock_);
+  ASSERT_TRUE(other.ok());
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_->Ping().ok());
+    ASSERT_TRUE((*other)->EnqueueHeatmap(Spec(40.0 + i)).ok());
+    auto mine = store_->EnqueueHeatmap(Spec(50.0 + i));
+    ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  }
+}
+
 TEST_P(StoreTest, CitiesPresetsUpsertAndLookup) {
   auto cancun = store_->GetCity("cancun");
   ASSERT_TRUE(cancun.ok());
@@ -463,6 +477,26 @@ TEST_P(StoreTest, RescueUsesHeartbeatsNotStartTime) {
   Job taken = MustClaim("new-worker");
   EXPECT_EQ(taken.id, stuck.id);
   EXPECT_EQ(taken.attempts, 2);
+}
+
+TEST_P(StoreTest, RescueEndsACancelledJobAndResumesTheOthers) {
+  const int64_t timeout = 60 * 1000;
+  Job cancelled = Enqueue(Spec(47.0));
+  auto last = Spec(47.1);
+  last.max_attempts = 1;
+  Job crashed = Enqueue(last);
+  MustClaim("dead-1");
+  MustClaim("dead-2");
+  ASSERT_TRUE(store_->Cancel(cancelled.id).ok());  // requested while its worker is dead
+  clock_.Advance(timeout + 1);
+  EXPECT_EQ(*store_->RescueStale(timeout), 2);
+  Job c = *store_->GetJob(cancelled.id);
+  EXPECT_EQ(c.status, JobStatus::kCancelled);
+  EXPECT_TRUE(c.completed_at_ms.has_value());
+  // A crash is not a failed attempt: even on its last attempt the job resumes.
+  Job x = *store_->GetJob(crashed.id);
+  EXPECT_EQ(x.status, JobStatus::kPending);
+  EXPECT_EQ(MustClaim("w").id, crashed.id);
 }
 
 TEST_P(StoreTest, ForceResetPruneListAndCounts) {

@@ -639,11 +639,31 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
   gethostname(host, sizeof host - 1);
   WorkerOptions wo = opts.cron_worker;
   wo.worker_id = fmt::format("cron-{}-{}-{}", host, getpid(), ++cron_runs);
-  std::atomic<bool> stop{false};
-  // Out of time or shutting down: the job hands itself back after the chunk just written.
-  wo.on_checkpoint = [&](int64_t, int64_t) {
-    if (Clock::now() >= deadline || stop_flag.load()) stop = true;
-  };
+  // Out of time or shutting down: the job hands itself back after the chunk in flight. A
+  // watcher sets the flag (not a checkpoint hook), so a database outage that keeps the job
+  // retrying still ends the call: the retries give up a few seconds after `stop`.
+  // At least one chunk is written per call (so tiny budgets still make progress), unless the
+  // database stays unreachable for 10 s past the deadline.
+  std::atomic<bool> stop{false}, finished{false}, progressed{false};
+  wo.on_checkpoint = [&](int64_t, int64_t) { progressed = true; };
+  std::thread watcher([&] {
+    while (!finished.load()) {
+      auto now = Clock::now();
+      if (stop_flag.load() || (now >= deadline && progressed.load()) ||
+          now >= deadline + std::chrono::seconds(10)) {
+        stop = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  struct JoinAtExit {
+    std::atomic<bool>& finished;
+    std::thread& t;
+    ~JoinAtExit() {
+      finished = true;
+      t.join();
+    }
+  } join_watcher{finished, watcher};
   if (metrics) metrics->Instrument(&wo);
 
   nlohmann::json ran = nlohmann::json::array();

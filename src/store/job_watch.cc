@@ -39,7 +39,10 @@ class PgWatch final : public ThreadWatch {
     int64_t backoff_ms = 100;
     bool first = true;
     while (!stop_) {
-      PGconn* c = PQconnectdb(conninfo.c_str());
+      // connect_timeout: an unreachable host must not hold shutdown for minutes.
+      const char* keys[] = {"dbname", "connect_timeout", nullptr};
+      const char* values[] = {conninfo.c_str(), "5", nullptr};
+      PGconn* c = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
       bool ok = PQstatus(c) == CONNECTION_OK;
       if (ok) {
         PGresult* r = PQexec(c, "LISTEN nearbyindex_jobs");

@@ -1,5 +1,6 @@
 #include "worker/worker.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -7,7 +8,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <fmt/format.h>
 #include <random>
 
 #include "score/scorer.h"
@@ -79,19 +79,23 @@ Result<JobParams> ParseJobParams(const Job& job) {
     if (!o.is_object() || !o.contains(k) || !o[k].is_number()) return std::nullopt;
     return o[k].get<double>();
   };
-  if (!m.contains("bounds")) return Status::Invalid(fmt::format("job {}: metadata has no bounds", job.id));
+  if (!m.contains("bounds"))
+    return Status::Invalid(fmt::format("job {}: metadata has no bounds", job.id));
   const auto& b = m["bounds"];
   auto a = num(b, "minLat"), c = num(b, "minLng"), d = num(b, "maxLat"), e = num(b, "maxLng");
   auto step = num(m, "gridStep");
   if (!a || !c || !d || !e || !step) {
-    return Status::Invalid(fmt::format("job {}: metadata bounds/gridStep missing or not numbers", job.id));
+    return Status::Invalid(
+        fmt::format("job {}: metadata bounds/gridStep missing or not numbers", job.id));
   }
   auto box = BBox::Make(*a, *c, *d, *e);
   if (!box.ok()) return box.status();
   JobParams p{*box, *step, HeatModel::kGrocery};
   if (m.contains("model")) {
-    auto model = m["model"].is_string() ? ParseHeatModel(m["model"].get<std::string>()) : std::nullopt;
-    if (!model) return Status::Invalid(fmt::format("job {}: unknown model {}", job.id, m["model"].dump()));
+    auto model =
+        m["model"].is_string() ? ParseHeatModel(m["model"].get<std::string>()) : std::nullopt;
+    if (!model)
+      return Status::Invalid(fmt::format("job {}: unknown model {}", job.id, m["model"].dump()));
     p.model = *model;
   }
   return p;
@@ -109,11 +113,17 @@ Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text
   }
   std::string unit = text.substr(pos);
   double mult = 1;
-  if (unit.empty() || unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "min" || unit == "m") mult = 60000;
-  else if (unit == "h") mult = 3600000;
-  else return Status::Invalid(fmt::format("{}='{}': unknown unit '{}' (use ms, s, min, h)", name, text, unit));
+  if (unit.empty() || unit == "ms")
+    mult = 1;
+  else if (unit == "s")
+    mult = 1000;
+  else if (unit == "min" || unit == "m")
+    mult = 60000;
+  else if (unit == "h")
+    mult = 3600000;
+  else
+    return Status::Invalid(
+        fmt::format("{}='{}': unknown unit '{}' (use ms, s, min, h)", name, text, unit));
   if (!(v > 0) || v * mult > 1e15) {
     return Status::Invalid(fmt::format("{}='{}' must be a positive amount", name, text));
   }
@@ -141,7 +151,8 @@ Result<WorkerOptions> WorkerOptionsFromEnv() {
     char* end = nullptr;
     long n = std::strtol(v, &end, 10);
     if (*end || n <= 0 || n > 256) {
-      err = Status::Invalid(fmt::format("MAX_CONCURRENT_JOBS='{}' must be a whole number 1..256", v));
+      err =
+          Status::Invalid(fmt::format("MAX_CONCURRENT_JOBS='{}' must be a whole number 1..256", v));
     } else {
       o.max_concurrent_jobs = int(n);
     }
@@ -170,9 +181,11 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
   const std::string& me = opts.worker_id;
   auto fail = [&](const Status& s) {
     bool permanent = s.code() == StatusCode::kInvalidArgument;
-    auto r = RetryTransient("fail", stop, [&] { return store->FailAttempt(job.id, me, s.message(), permanent); });
+    auto r = RetryTransient("fail", stop,
+                            [&] { return store->FailAttempt(job.id, me, s.message(), permanent); });
     if (r.ok()) {
-      WorkerLog(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job.id, job.attempts, job.max_attempts,
+      WorkerLog(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job.id, job.attempts,
+                            job.max_attempts,
                             r->status == JobStatus::kPending ? ", will retry" : "", s.message()));
     }
     return JobOutcome::kFailed;
@@ -181,10 +194,12 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
     auto r = RetryTransient("release", stop, [&] { return store->Release(job.id, me); });
     if (!r.ok()) return JobOutcome::kLostLease;
     if (r->status == JobStatus::kCancelled) {
-      WorkerLog(fmt::format("Job #{} cancelled at {}/{} cells", job.id, r->last_processed_index(), job.total_items));
+      WorkerLog(fmt::format("Job #{} cancelled at {}/{} cells", job.id, r->last_processed_index(),
+                            job.total_items));
       return JobOutcome::kCancelled;
     }
-    WorkerLog(fmt::format("Job #{} handed back at {}/{} cells", job.id, r->last_processed_index(), job.total_items));
+    WorkerLog(fmt::format("Job #{} handed back at {}/{} cells", job.id, r->last_processed_index(),
+                          job.total_items));
     return JobOutcome::kHandedBack;
   };
 
@@ -228,7 +243,8 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
     auto r = RetryTransient("checkpoint", stop, [&] { return store->WriteCheckpoint(cp); });
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kConflict) {
-        WorkerLog(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here", job.id));
+        WorkerLog(fmt::format(
+            "Job #{} lost its lease (rescued or reset elsewhere); stopping it here", job.id));
         return JobOutcome::kLostLease;
       }
       if (r.status().code() == StatusCode::kTransient) return JobOutcome::kLostLease;  // stopping
@@ -245,9 +261,11 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
       last_logged = pct / step * step;
       WorkerLog(fmt::format("Job #{} progress: {}% ({}/{} cells)", job.id, pct, next, total));
     }
-    if (*r) return hand_back();  // cancel requested
+    if (*r && next < total)
+      return hand_back();  // cancel requested (after the last chunk: done anyway)
   }
-  auto done = RetryTransient("complete", stop, [&] { return AsResult(store->Complete(job.id, me)); });
+  auto done =
+      RetryTransient("complete", stop, [&] { return AsResult(store->Complete(job.id, me)); });
   if (!done.ok()) {
     if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
     return fail(done.status());
@@ -292,6 +310,14 @@ void Worker::Wake() {
 void Worker::StartJob(Job job) {
   int64_t id = job.id;
   std::lock_guard<std::mutex> l(mu_);
+  if (jobs_.count(id)) {
+    // The job was reset to pending (force reset, or a rescue after a stall) while our thread
+    // still runs it, and we claimed it again: the lease (locked_by) is ours once more, so the
+    // running thread simply carries on. A second thread would write the same chunks.
+    WorkerLog(
+        fmt::format("Job #{} re-claimed while still running here; continuing the current run", id));
+    return;
+  }
   jobs_[id] = std::thread([this, job = std::move(job)] {
     JobOutcome o = RunHeatmapJob(store_, job, opts_, &stop_);
     std::lock_guard<std::mutex> l2(mu_);
@@ -300,7 +326,8 @@ void Worker::StartJob(Job job) {
       finished_.push_back(std::move(it->second));
       jobs_.erase(it);
     }
-    if (o == JobOutcome::kCompleted || o == JobOutcome::kFailed || o == JobOutcome::kCancelled) ++done_count_;
+    if (o == JobOutcome::kCompleted || o == JobOutcome::kFailed || o == JobOutcome::kCancelled)
+      ++done_count_;
     woken_ = true;  // a slot is free: look for more work now
     cv_.notify_all();
   });
@@ -309,7 +336,8 @@ void Worker::StartJob(Job job) {
 void Worker::HeartbeatLoop() {
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
-    auto due = std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.heartbeat_interval_ms);
+    auto due =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.heartbeat_interval_ms);
     if (cv_.wait_until(l, due, [&] { return stop_.load(); })) break;
     std::vector<int64_t> ids;
     for (auto& [id, _] : jobs_) ids.push_back(id);
@@ -323,12 +351,20 @@ int Worker::Run() {
   std::thread heartbeat([this] { HeartbeatLoop(); });
   auto rescue = [&] {
     auto n = store_->RescueStale(opts_.stale_timeout_ms);
-    if (n.ok() && *n > 0) WorkerLog(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n, opts_.stale_timeout_ms));
+    if (n.ok() && *n > 0)
+      WorkerLog(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n,
+                            opts_.stale_timeout_ms));
     if (!n.ok()) WorkerLog("Stale-job check failed: " + n.status().message());
   };
   int64_t backoff = 0;
+  auto last_rescue = std::chrono::steady_clock::time_point{};
   while (!stop_) {
-    rescue();
+    // At start and then at most once a second: wake-ups (which on SQLite include our own
+    // commits) must not turn into a write transaction each.
+    if (auto now = std::chrono::steady_clock::now(); now - last_rescue >= std::chrono::seconds(1)) {
+      rescue();
+      last_rescue = now;
+    }
     bool claimed_any = false, db_error = false;
     // Fill every free slot with one batched claim.
     if (int free = opts_.max_concurrent_jobs - running(); !stop_ && free > 0) {
@@ -347,7 +383,8 @@ int Worker::Run() {
     finished_.clear();
     if (opts_.exit_when_idle && jobs_.empty() && !claimed_any && !db_error) break;
     int64_t wait = db_error ? backoff : opts_.poll_interval_ms;
-    bool woken = cv_.wait_for(l, std::chrono::milliseconds(wait), [&] { return woken_ || stop_.load(); });
+    bool woken =
+        cv_.wait_for(l, std::chrono::milliseconds(wait), [&] { return woken_ || stop_.load(); });
     woken_ = false;
     // One heartbeat line per timer-driven poll (wake-ups are hints, not polls).
     if (!woken && opts_.log_polls) {
@@ -361,8 +398,7 @@ int Worker::Run() {
   for (auto& t : finished_) t.join();
   finished_.clear();
   l.unlock();
-  stop_ = true;
-  cv_.notify_all();
+  Stop();  // sets the flag under mu_, so the heartbeat thread cannot miss the wake-up
   heartbeat.join();
   return done_count_;
 }

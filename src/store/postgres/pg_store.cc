@@ -280,10 +280,16 @@ constexpr Sql kRetry{
     "completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS};
 // A running job that never heartbeated (e.g. one the seed app left behind) counts as stale.
-constexpr Sql kRescueStale{"rescue_stale",
-                           "UPDATE jobs SET status = 'pending', locked_by = NULL, "
-                           "run_at_ms = $1::bigint WHERE status = 'running' "
-                           "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $2::bigint)"};
+// A rescued job whose cancel was requested ends cancelled; any other goes back to pending
+// and resumes from its checkpoint, however often its worker died (kill -9 must not fail it).
+constexpr Sql kRescueStale{
+    "rescue_stale",
+    "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' "
+    "ELSE 'pending' END, "
+    "completed_at = CASE WHEN cancel_requested THEN " NBI_TS("$1")
+    " ELSE completed_at END, locked_by = NULL, "
+    "run_at_ms = $1::bigint WHERE status = 'running' "
+    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $2::bigint)"};
 constexpr Sql kResetRunning{"reset_running",
                             "UPDATE jobs SET status = 'pending', started_at = NULL, "
                             "locked_by = NULL, run_at_ms = $1::bigint WHERE status = 'running'"};

@@ -302,6 +302,13 @@ Result<std::unique_ptr<SqliteStore::Conn>> SqliteStore::Take() {
 }
 
 void SqliteStore::Give(std::unique_ptr<Conn> c) {
+  // A statement left mid-result keeps a read transaction (an old WAL snapshot) open on this
+  // connection; its next BEGIN IMMEDIATE would then fail at once with SQLITE_BUSY_SNAPSHOT,
+  // which no busy timeout resolves. Reset every such statement before pooling.
+  for (sqlite3_stmt* st = sqlite3_next_stmt(c->db, nullptr); st;
+       st = sqlite3_next_stmt(c->db, st)) {
+    if (sqlite3_stmt_busy(st)) sqlite3_reset(st);
+  }
   std::lock_guard<std::mutex> l(mu_);
   if (idle_.size() < 16) idle_.push_back(std::move(c));
 }
@@ -848,10 +855,13 @@ Result<int> SqliteStore::RescueStale(int64_t timeout_ms) {
   const int64_t now = clock_->NowMs();
   return WriteTxn<int>([&](Conn& c) -> Result<int> {
     auto st = c.Prepare(
-        "UPDATE jobs SET status = 'pending', locked_by = NULL, run_at_ms = ?1 "
+        "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' "
+        "ELSE 'pending' END, "
+        "completed_at = CASE WHEN cancel_requested THEN ?3 "
+        "ELSE completed_at END, locked_by = NULL, run_at_ms = ?1 "
         "WHERE status = 'running' AND COALESCE(heartbeat_at_ms, 0) < ?1 - ?2");
     if (!st.ok()) return st.status();
-    NBI_RETURN_IF_ERROR((Q{c.db, *st}.Int(now).Int(timeout_ms).Run()));
+    NBI_RETURN_IF_ERROR((Q{c.db, *st}.Int(now).Int(timeout_ms).Str(FormatTs(now)).Run()));
     return sqlite3_changes(c.db);
   });
 }
