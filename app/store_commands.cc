@@ -285,7 +285,7 @@ void RegisterStoreCommands(CLI::App& app) {
       NBI_STATUS_OR_FAIL(ValidateGridStep(o->step));
       auto cells = (*s)->QueryCells(box, o->step, 0, kDefaultCellCap);
       if (!cells.ok()) return Fail(cells.status());
-      auto pois = (*s)->LoadPois(box);
+      auto pois = (*s)->LoadPois(box, -1);
       if (!pois.ok()) return Fail(pois.status());
       size_t groceries = 0;
       for (const Poi& p : *pois) groceries += p.category == Category::kGroceries;

@@ -6,7 +6,7 @@
 #   scripts/demo.sh FILE SLUG BBOX  any extract: e.g. porto.osm.pbf porto 41.12,-8.63,41.16,-8.59
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+NBI_TARGETS=nearbyindex scripts/setup.sh
 nbi=build/nearbyindex
 unset DATABASE_URL          # the embedded default: ./nearbyindex.db
 export WORKER_CHUNK_SIZE=${WORKER_CHUNK_SIZE:-2000}

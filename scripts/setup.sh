@@ -3,6 +3,7 @@
 #   scripts/setup.sh            install + build into ./build
 #   NBI_BUILD_DIR=dir           build elsewhere
 #   NBI_SKIP_BUILD=1            install only
+#   NBI_TARGETS='a b'           build only these targets
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,5 +39,8 @@ fi
 if [[ -z "${NBI_SKIP_BUILD:-}" ]]; then
   dir=${NBI_BUILD_DIR:-build}
   cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$dir" -j"$(nproc)"
+  # NBI_TARGETS: build only these (the demo needs just the binary); default everything.
+  targets=()
+  for t in ${NBI_TARGETS:-}; do targets+=(--target "$t"); done
+  cmake --build "$dir" -j"$(nproc)" "${targets[@]}"
 fi

@@ -177,7 +177,8 @@ TEST_P(StoreTest, PoisUpsertIsIdempotentAndLoadsByBox) {
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(r2->inserted, 0);
   EXPECT_EQ(r2->updated, 3);
-  auto loaded = store_->LoadPois({47.0, 9.4, 47.2, 9.6});
+  EXPECT_EQ(store_->LoadPois({47.0, 9.4, 47.2, 9.6}, 1)->size(), 1u);
+  auto loaded = store_->LoadPois({47.0, 9.4, 47.2, 9.6}, -1);
   ASSERT_TRUE(loaded.ok());
   ASSERT_EQ(loaded->size(), 2u);
   std::map<std::string, Poi> by_id;

@@ -59,7 +59,7 @@ class WorkerTest : public ::testing::TestWithParam<Backend> {
   // The cells an uninterrupted run must produce, computed in this process.
   std::vector<uint8_t> Expected(const HeatmapJobSpec& spec) {
     auto g = GridRegion::Make(spec.bounds, spec.grid_step);
-    auto pois = store_->LoadPois(spec.bounds.Expanded(MaxRadiusMeters()));
+    auto pois = store_->LoadPois(spec.bounds.Expanded(MaxRadiusMeters()), -1);
     SpatialIndex index(std::move(pois).value());
     std::vector<uint8_t> out(g->cell_count());
     ScoreCells(index, *g, 0, g->cell_count(), spec.model, out.data());

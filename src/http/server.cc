@@ -129,7 +129,7 @@ Result<ServerOptions> ServerOptionsFromEnv() {
   auto cap = EnvValue<int64_t>("NBI_HEATMAP_CELL_CAP", o.heatmap_cell_cap, 1, 100'000'000);
   if (!cap.ok()) return cap.status();
   o.heatmap_cell_cap = *cap;
-  auto job_cap = EnvValue<int64_t>("NBI_JOB_CELL_CAP", o.job_cell_cap, 1, 10'000'000'000);
+  auto job_cap = EnvValue<int64_t>("NBI_JOB_CELL_CAP", o.job_cell_cap, 1, kDefaultCellCap);
   if (!job_cap.ok()) return job_cap.status();
   o.job_cell_cap = *job_cap;
   auto budget = EnvValue<int64_t>("NBI_CRON_BUDGET_MS", o.cron_budget_ms, 1, 3'600'000);
@@ -473,7 +473,7 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
 void ApiServer::Impl::Pois(const Request& req, Response& res) {
   auto box = ParseBoxParams(ParamsOf(req));
   if (!box.ok()) return SendStatus(res, box.status());
-  auto pois = store->LoadPois(*box);
+  auto pois = store->LoadPois(*box, opts.poi_cap + 1);
   if (!pois.ok()) return SendStatus(res, pois.status());
   const size_t n = std::min(pois->size(), static_cast<size_t>(opts.poi_cap));
   nlohmann::json list = nlohmann::json::array();
@@ -502,7 +502,8 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   if (!at.ok()) return SendStatus(res, at.status());
 
   // Every POI that can count at this point: the largest radius around it.
-  auto pois = store->LoadPois(BBox{at->lat, at->lng, at->lat, at->lng}.Expanded(MaxRadiusMeters()));
+  auto pois =
+      store->LoadPois(BBox{at->lat, at->lng, at->lat, at->lng}.Expanded(MaxRadiusMeters()), -1);
   if (!pois.ok()) return SendStatus(res, pois.status());
   SpatialIndex index(std::move(pois).value());
   nlohmann::json body = PointScoreJson(ScorePoint(index, *at), index);

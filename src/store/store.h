@@ -134,8 +134,8 @@ class Store {
   // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. All or
   // nothing.
   virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) = 0;
-  // POIs whose position lies in the box, in one query.
-  virtual Result<std::vector<Poi>> LoadPois(const BBox& box) = 0;
+  // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
+  virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
   virtual Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() = 0;
 
   // ---- queue

@@ -218,7 +218,7 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
   if (opts.on_job_start) opts.on_job_start(job);
   // The job's own index: POIs of the region plus the largest radius, one query.
   auto pois = RetryTransient("load POIs", stop, [&] {
-    return store->LoadPois(params->bounds.Expanded(MaxRadiusMeters()));
+    return store->LoadPois(params->bounds.Expanded(MaxRadiusMeters()), -1);
   });
   if (!pois.ok()) return fail(pois.status().WithPrefix("loading POIs: "));
   SpatialIndex index(std::move(pois).value());

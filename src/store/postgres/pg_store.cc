@@ -189,7 +189,7 @@ constexpr Sql kUpsertPoisFromStage{
 constexpr Sql kLoadPois{"load_pois",
                         "SELECT source_id, category, subtype, name, lat, lng FROM pois "
                         "WHERE lat >= $1::float8 AND lat <= $2::float8 "
-                        "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id"};
+                        "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id LIMIT $5::bigint"};
 constexpr Sql kCountPois{"count_pois", "SELECT category, count(*) FROM pois GROUP BY category"};
 
 // ---- queue
@@ -1055,11 +1055,15 @@ Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois) {
   return sum;
 }
 
-Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box) {
+Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
   return WithConn<std::vector<Poi>>([&](Conn& c) -> Result<std::vector<Poi>> {
-    auto r = c.Exec(
-        kLoadPois,
-        Params().Double(box.min_lat).Double(box.max_lat).Double(box.min_lng).Double(box.max_lng));
+    auto r =
+        c.Exec(kLoadPois, Params()
+                              .Double(box.min_lat)
+                              .Double(box.max_lat)
+                              .Double(box.min_lng)
+                              .Double(box.max_lng)
+                              .OptInt(limit >= 0 ? std::optional<int64_t>(limit) : std::nullopt));
     if (!r.ok()) return r.status();
     std::vector<Poi> out;
     out.reserve(r->size());

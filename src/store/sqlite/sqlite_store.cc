@@ -514,14 +514,14 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
   });
 }
 
-Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box) {
+Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
   return Read<std::vector<Poi>>([&](Conn& c) -> Result<std::vector<Poi>> {
     auto st = c.Prepare(
         "SELECT source_id, category, subtype, name, lat, lng FROM pois "
-        "WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ?");
+        "WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? ORDER BY id LIMIT ?");
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
-    q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng);
+    q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng).Int(limit);
     std::vector<Poi> out;
     for (;;) {
       auto row = q.Step();

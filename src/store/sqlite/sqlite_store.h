@@ -32,7 +32,7 @@ class SqliteStore final : public Store {
   Result<City> GetCity(const std::string& slug) override;
 
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
-  Result<std::vector<Poi>> LoadPois(const BBox& box) override;
+  Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
