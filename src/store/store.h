@@ -221,6 +221,7 @@ std::string DatabaseUrlFromEnv();
 
 // Shared by both stores.
 int64_t RetryBackoffMs(int attempts);  // delay before attempt `attempts + 1`
+void SortInClaimOrder(std::vector<Job>* jobs);  // priority desc, then oldest first
 std::string DedupeKey(const HeatmapJobSpec& spec);
 nlohmann::json HeatmapMetadata(const HeatmapJobSpec& spec);
 std::vector<City> PresetCities();  // shipped presets (cancun, ...)

@@ -37,6 +37,12 @@ int64_t RetryBackoffMs(int attempts) {
   return std::min<int64_t>(int64_t{5000} << shift, 3'600'000);
 }
 
+void SortInClaimOrder(std::vector<Job>* jobs) {
+  std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) {
+    return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
+  });
+}
+
 std::string DedupeKey(const HeatmapJobSpec& s) {
   return fmt::format("{}:{},{},{},{}:{}:{}", kHeatmapJobType, Shortest(s.bounds.min_lat),
                      Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),

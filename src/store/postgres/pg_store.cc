@@ -1150,10 +1150,7 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
     if (!r.ok()) return r.status();
     std::vector<Job> out;
     for (int i = 0; i < r->size(); ++i) out.push_back(ReadJob(*r, i));
-    // RETURNING gives no order guarantee: hand them out in claim order.
-    std::sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
-      return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-    });
+    SortInClaimOrder(&out);  // RETURNING gives no order guarantee
     return out;
   });
 }

@@ -193,6 +193,16 @@ struct Q {
     if (rc == SQLITE_DONE) return false;
     return SqlError(db, rc, "step");
   }
+  // Calls f() on each remaining row.
+  template <typename F>
+  Status Rows(F&& f) {
+    for (;;) {
+      auto row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return Status::Ok();
+      f();
+    }
+  }
   Status Run() {
     auto r = Step();
     if (!r.ok()) return r.status();
@@ -451,12 +461,7 @@ Result<std::vector<City>> SqliteStore::ListCities() {
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
     std::vector<City> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadCity(q));
-    }
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadCity(q)); }));
     return out;
   });
 }
@@ -523,12 +528,9 @@ Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
     Q q{c.db, *st};
     q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng).Int(limit);
     std::vector<Poi> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
       auto cat = ParseCategory(q.S(1));
-      if (!cat) continue;
+      if (!cat) return;
       Poi p;
       p.source_id = q.S(0);
       p.category = *cat;
@@ -537,7 +539,7 @@ Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
       p.lat = q.D(4);
       p.lng = q.D(5);
       out.push_back(std::move(p));
-    }
+    }));
     return out;
   });
 }
@@ -549,12 +551,9 @@ Result<std::vector<std::pair<Category, int64_t>>> SqliteStore::CountPoisByCatego
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
     Out out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
       if (auto cat = ParseCategory(q.S(0))) out.emplace_back(*cat, q.I(1));
-    }
+    }));
     std::sort(out.begin(), out.end());
     return out;
   });
@@ -639,16 +638,8 @@ Result<std::vector<Job>> SqliteStore::ClaimBatch(const std::string& worker_id, i
     Q q{c.db, *st};
     q.Str(worker_id).Int(now).Str(FormatTs(now)).Int(std::max(1, max));
     std::vector<Job> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadJob(q));
-    }
-    // RETURNING gives no order guarantee: hand them out in claim order.
-    std::sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
-      return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-    });
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadJob(q)); }));
+    SortInClaimOrder(&out);  // RETURNING gives no order guarantee
     return out;
   });
 }
@@ -907,12 +898,7 @@ Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& f) {
         .OptInt(f.before_id)
         .Int(f.limit);
     std::vector<Job> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back(ReadJob(q));
-    }
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadJob(q)); }));
     return out;
   });
 }
@@ -924,12 +910,9 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> SqliteStore::CountJobsByStatu
     if (!st.ok()) return st.status();
     Q q{c.db, *st};
     Out out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
       if (auto s = ParseJobStatus(q.S(0))) out.emplace_back(*s, q.I(1));
-    }
+    }));
     std::sort(out.begin(), out.end());
     return out;
   });
@@ -998,12 +981,7 @@ Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double gr
         .Int(min_score)
         .Int(limit + 1);
     std::vector<HeatCell> out;
-    for (;;) {
-      auto row = q.Step();
-      if (!row.ok()) return row.status();
-      if (!*row) break;
-      out.push_back({q.D(0), q.D(1), int(q.I(2)), grid_step});
-    }
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back({q.D(0), q.D(1), int(q.I(2)), grid_step}); }));
     return out;
   });
 }
