@@ -60,6 +60,25 @@ TEST(BBox, ParseAndValidate) {
   EXPECT_FALSE(BBox::Parse("nan,9.4,47.3,9.7").ok());
 }
 
+TEST(BBox, ExpandedWrappedCoversTheAntimeridianAndPoles) {
+  auto one = BBox{47.0, 9.0, 47.1, 9.1}.ExpandedWrapped(1500);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0], (BBox{47.0, 9.0, 47.1, 9.1}.Expanded(1500)));
+  auto east = BBox{-17.8, 179.98, -17.7, 180}.ExpandedWrapped(1500);
+  ASSERT_EQ(east.size(), 2u);
+  EXPECT_EQ(east[0].max_lng, 180);
+  EXPECT_EQ(east[1].min_lng, -180);
+  EXPECT_GT(east[1].max_lng, -179.99);  // ~0.014 degrees past the line
+  auto west = BBox{-17.8, -180, -17.7, -179.99}.ExpandedWrapped(1500);
+  ASSERT_EQ(west.size(), 2u);
+  EXPECT_EQ(west[1].max_lng, 180);
+  EXPECT_LT(west[1].min_lng, 180);
+  auto pole = BBox{89.95, 0, 89.99, 1}.ExpandedWrapped(1500);
+  ASSERT_EQ(pole.size(), 1u);
+  EXPECT_EQ(pole[0].min_lng, -180);
+  EXPECT_EQ(pole[0].max_lng, 180);
+}
+
 TEST(Grid, StepRange) {
   EXPECT_TRUE(ValidateGridStep(0.0001).ok());
   EXPECT_TRUE(ValidateGridStep(0.1).ok());

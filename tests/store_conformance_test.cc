@@ -192,6 +192,19 @@ TEST_P(StoreTest, PoisUpsertIsIdempotentAndLoadsByBox) {
   EXPECT_EQ(counts->size(), 3u);
 }
 
+// A point next to the antimeridian sees the POIs across it.
+TEST_P(StoreTest, LoadPoisAroundWrapsTheAntimeridian) {
+  std::vector<Poi> pois = {{"e", Category::kGroceries, HealthSub::kNone, "East", -17.75, 179.999},
+                           {"w", Category::kGroceries, HealthSub::kNone, "West", -17.75, -179.999},
+                           {"far", Category::kGroceries, HealthSub::kNone, "Far", -17.75, -179.9}};
+  ASSERT_TRUE(store_->UpsertPois(pois).ok());
+  auto near_east = LoadPoisAround(store_.get(), {-17.75, 179.999, -17.75, 179.999}, 800);
+  ASSERT_TRUE(near_east.ok());
+  std::set<std::string> ids;
+  for (const Poi& p : *near_east) ids.insert(p.source_id);
+  EXPECT_EQ(ids, (std::set<std::string>{"e", "w"}));
+}
+
 TEST_P(StoreTest, EnqueueDuplicateRule) {
   Job a = Enqueue(Spec());
   EXPECT_EQ(a.status, JobStatus::kPending);

@@ -96,6 +96,19 @@ BBox BBox::Expanded(double meters) const {
           std::min(90.0, max_lat + dlat), std::min(180.0, max_lng + dlng)};
 }
 
+std::vector<BBox> BBox::ExpandedWrapped(double meters) const {
+  double dlat = meters / kMetersPerDegreeLat;
+  double lat_lo = std::max(-90.0, min_lat - dlat), lat_hi = std::min(90.0, max_lat + dlat);
+  double worst_lat = std::max(std::abs(lat_lo), std::abs(lat_hi));
+  double c = std::cos(worst_lat * kDegToRad);
+  if (worst_lat >= 89.9 || dlat / c >= 180) return {{lat_lo, -180, lat_hi, 180}};
+  double lo = min_lng - dlat / c, hi = max_lng + dlat / c;
+  if (hi - lo >= 360) return {{lat_lo, -180, lat_hi, 180}};
+  if (lo < -180) return {{lat_lo, -180, lat_hi, hi}, {lat_lo, lo + 360, lat_hi, 180}};
+  if (hi > 180) return {{lat_lo, lo, lat_hi, 180}, {lat_lo, -180, lat_hi, hi - 360}};
+  return {{lat_lo, lo, lat_hi, hi}};
+}
+
 std::string BBox::ToString() const {
   return fmt::format("{},{},{},{}", min_lat, min_lng, max_lat, max_lng);
 }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -56,6 +57,10 @@ struct BBox {
   }
   // The box grown by `meters` on every side, clamped to valid coordinates.
   BBox Expanded(double meters) const;
+  // The same growth as one or two boxes that together hold every point within `meters` of
+  // this box: across the antimeridian the longitude range wraps into a second box, and near
+  // a pole it spans all longitudes.
+  std::vector<BBox> ExpandedWrapped(double meters) const;
   std::string ToString() const;
   bool operator==(const BBox&) const = default;
 };

@@ -502,8 +502,7 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   if (!at.ok()) return SendStatus(res, at.status());
 
   // Every POI that can count at this point: the largest radius around it.
-  auto pois =
-      store->LoadPois(BBox{at->lat, at->lng, at->lat, at->lng}.Expanded(MaxRadiusMeters()), -1);
+  auto pois = LoadPoisAround(store, BBox{at->lat, at->lng, at->lat, at->lng}, MaxRadiusMeters());
   if (!pois.ok()) return SendStatus(res, pois.status());
   SpatialIndex index(std::move(pois).value());
   nlohmann::json body = PointScoreJson(ScorePoint(index, *at), index);
@@ -646,7 +645,10 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
   // At least one chunk is written per call (so tiny budgets still make progress), unless the
   // database stays unreachable for 10 s past the deadline.
   std::atomic<bool> stop{false}, finished{false}, progressed{false};
-  wo.on_checkpoint = [&](int64_t, int64_t) { progressed = true; };
+  wo.on_checkpoint = [&](int64_t, int64_t) {
+    progressed = true;
+    if (Clock::now() >= deadline) stop = true;  // exactly at the first boundary past the budget
+  };
   std::thread watcher([&] {
     while (!finished.load()) {
       auto now = Clock::now();

@@ -219,8 +219,12 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock = 
 // DATABASE_URL or the default.
 std::string DatabaseUrlFromEnv();
 
+// Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
+// regions next to the antimeridian see the POIs across it).
+Result<std::vector<Poi>> LoadPoisAround(Store* store, const BBox& box, double margin_m);
+
 // Shared by both stores.
-int64_t RetryBackoffMs(int attempts);  // delay before attempt `attempts + 1`
+int64_t RetryBackoffMs(int attempts);           // delay before attempt `attempts + 1`
 void SortInClaimOrder(std::vector<Job>* jobs);  // priority desc, then oldest first
 std::string DedupeKey(const HeatmapJobSpec& spec);
 nlohmann::json HeatmapMetadata(const HeatmapJobSpec& spec);

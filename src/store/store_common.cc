@@ -37,6 +37,17 @@ int64_t RetryBackoffMs(int attempts) {
   return std::min<int64_t>(int64_t{5000} << shift, 3'600'000);
 }
 
+Result<std::vector<Poi>> LoadPoisAround(Store* store, const BBox& box, double margin_m) {
+  std::vector<Poi> all;
+  for (const BBox& part : box.ExpandedWrapped(margin_m)) {
+    auto pois = store->LoadPois(part, -1);
+    if (!pois.ok()) return pois.status();
+    all.insert(all.end(), std::make_move_iterator(pois->begin()),
+               std::make_move_iterator(pois->end()));
+  }
+  return all;
+}
+
 void SortInClaimOrder(std::vector<Job>* jobs) {
   std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) {
     return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;

@@ -217,9 +217,8 @@ JobOutcome RunHeatmapJob(Store* store, const Job& job, const WorkerOptions& opts
                         next > 0 ? fmt::format(" (resuming at {})", next) : ""));
   if (opts.on_job_start) opts.on_job_start(job);
   // The job's own index: POIs of the region plus the largest radius, one query.
-  auto pois = RetryTransient("load POIs", stop, [&] {
-    return store->LoadPois(params->bounds.Expanded(MaxRadiusMeters()), -1);
-  });
+  auto pois = RetryTransient(
+      "load POIs", stop, [&] { return LoadPoisAround(store, params->bounds, MaxRadiusMeters()); });
   if (!pois.ok()) return fail(pois.status().WithPrefix("loading POIs: "));
   SpatialIndex index(std::move(pois).value());
 
