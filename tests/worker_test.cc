@@ -172,6 +172,36 @@ TEST_P(WorkerTest, ConcurrentJobsEachOwnTheirIndex) {
   for (auto& s : specs) ExpectCellsEqual(s);
 }
 
+// Regression: a job force-reset to pending while this worker still ran it was claimed again
+// by the same worker, which started a second thread for it (std::terminate). The running
+// thread now simply carries on and the job completes once, with correct cells.
+TEST_P(WorkerTest, ReclaimingAJobItStillRunsDoesNotStartItTwice) {
+  auto spec = JobOver(47.05, 9.45, 0.05, 0.0005);  // 10,000 cells
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  WorkerOptions o;
+  o.chunk_size = 100;
+  o.max_concurrent_jobs = 2;  // a free slot to claim the reset job into
+  o.poll_interval_ms = 5;
+  o.exit_when_idle = true;
+  o.log_polls = false;
+  std::atomic<int> resets{0};
+  o.on_checkpoint = [&](int64_t, int64_t idx) {
+    if (idx == 1000) {
+      ASSERT_TRUE(store_->ResetRunning().ok());
+      ++resets;
+      SleepMs(50);  // the worker loop polls meanwhile and claims the job again
+    }
+  };
+  Worker w(store_.get(), o);
+  EXPECT_EQ(w.Run(), 1);
+  EXPECT_EQ(resets.load(), 1);
+  Job j = *store_->GetJob(e->job.id);
+  EXPECT_EQ(j.status, JobStatus::kCompleted);
+  EXPECT_EQ(j.attempts, 2);  // it was claimed twice, run once
+  ExpectCellsEqual(spec);
+}
+
 TEST_P(WorkerTest, CancelStopsAtChunkBoundaryAndBadJobFailsPermanently) {
   auto spec = JobOver(47.05, 9.45, 0.05, 0.0005);  // 10,000 cells
   auto e = store_->EnqueueHeatmap(spec);
