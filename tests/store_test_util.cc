@@ -46,6 +46,12 @@ std::string FreshStoreUrl(Backend b, const TempDir& dir) {
          schema;
 }
 
+Result<std::unique_ptr<Store>> OpenFreshStore(Backend b, const TempDir& dir, Clock* clock,
+                                              std::string* url) {
+  *url = FreshStoreUrl(b, dir);
+  return OpenStore(*url, clock);
+}
+
 void ExecSql(const std::string& url, const std::string& sql) {
   if (url.rfind("sqlite:", 0) == 0) {
     sqlite3* db = nullptr;

@@ -23,6 +23,10 @@ std::optional<std::string> TestPgUrl();
 // new PostgreSQL schema (search_path set through the URL's options).
 std::string FreshStoreUrl(Backend b, const TempDir& dir);
 
+// Opens (and migrates) a fresh store of the backend; *url receives its URL.
+Result<std::unique_ptr<Store>> OpenFreshStore(Backend b, const TempDir& dir, Clock* clock,
+                                              std::string* url);
+
 // Runs raw SQL (setup of legacy schemas etc.) on the store behind `url`.
 void ExecSql(const std::string& url, const std::string& sql);
 

@@ -49,8 +49,7 @@ class WorkerTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
     NBI_REQUIRE_BACKEND(GetParam());
-    url_ = testing::FreshStoreUrl(GetParam(), dir_);
-    auto s = OpenStore(url_, &clock_);
+    auto s = testing::OpenFreshStore(GetParam(), dir_, &clock_, &url_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
     ASSERT_TRUE(store_->UpsertPois(GenerateCity(SmallCity())).ok());

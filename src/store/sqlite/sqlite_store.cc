@@ -118,6 +118,11 @@ Status SqlError(sqlite3* db, int rc, const char* what) {
   return Status::Internal(msg);
 }
 
+// A lease check failed: the job is not running under this worker (any more).
+Status NotOwner(int64_t job_id, const std::string& worker_id) {
+  return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+}
+
 }  // namespace
 
 // ------------------------------------------------------------------ connection
@@ -672,8 +677,7 @@ Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id
     q.Int(now).Int(job_id).Str(worker_id);
     auto row = q.Step();
     if (!row.ok()) return row.status();
-    if (!*row)
-      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row) return NotOwner(job_id, worker_id);
     bool cancel = q.I(0) != 0;
     sqlite3_reset(*st);
     return cancel;
@@ -695,8 +699,7 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     if (!*row) {
-      return Status::Conflict(
-          fmt::format("job {} is not running under {}", cp.job_id, cp.worker_id));
+      return NotOwner(cp.job_id, cp.worker_id);
     }
     bool cancel = q.I(0) != 0;
     sqlite3_reset(*st);
@@ -739,8 +742,7 @@ Status SqliteStore::Complete(int64_t job_id, const std::string& worker_id) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     sqlite3_reset(*st);
-    if (!*row)
-      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row) return NotOwner(job_id, worker_id);
     return true;
   });
   return r.ok() ? Status::Ok() : r.status();
@@ -753,7 +755,7 @@ Result<Job> SqliteStore::FailAttempt(int64_t job_id, const std::string& worker_i
     auto cur = GetJobIn(c, job_id);
     if (!cur.ok()) return cur.status();
     if (cur->status != JobStatus::kRunning || cur->locked_by != worker_id) {
-      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+      return NotOwner(job_id, worker_id);
     }
     bool retry = !permanent && cur->attempts < cur->max_attempts;
     auto st = c.Prepare(
@@ -790,8 +792,7 @@ Result<Job> SqliteStore::Release(int64_t job_id, const std::string& worker_id) {
     auto row = q.Step();
     if (!row.ok()) return row.status();
     sqlite3_reset(*st);
-    if (!*row)
-      return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
+    if (!*row) return NotOwner(job_id, worker_id);
     return GetJobIn(c, job_id);
   });
 }
