@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "worker/worker.h"
+#include "config.h"
 
 namespace nbi::cli {
 
@@ -20,14 +20,11 @@ void Fail(const Status& s) {
 }
 
 void RegisterCommands(CLI::App& app) {
+  AddGlobalOptions(app);
   RegisterScoreCommands(app);
   RegisterStoreCommands(app);
   RegisterWorkerCommands(app);
   RegisterServeCommands(app);
-}
-
-Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text) {
-  return ParseDurationMs(name, text);
 }
 
 }  // namespace nbi::cli

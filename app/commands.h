@@ -27,13 +27,13 @@ void Fail(const Status& s);
   } while (0)
 
 void RegisterScoreCommands(CLI::App& app);   // score, heatmap
-void RegisterStoreCommands(CLI::App& app);   // migrate, import, cities, jobs, schedule
+void RegisterStoreCommands(CLI::App& app);   // migrate, import, cities, export (+ job commands)
+void RegisterJobCommands(CLI::App& app);     // jobs, schedule
 void RegisterWorkerCommands(CLI::App& app);  // worker, process-jobs
 void RegisterServeCommands(CLI::App& app);   // serve
 
 // The store named by DATABASE_URL (default sqlite:nearbyindex.db), migrated.
 Result<std::unique_ptr<Store>> OpenConfiguredStore();
-Result<int64_t> ParseDurationMsForCli(const std::string& name, const std::string& text);
 void PrintJobTable(const std::vector<Job>& jobs);
 // Writes cells as CSV (lat,lng,score) or GeoJSON points, chosen by the file's extension;
 // written to a temp file and renamed, so a failed write leaves no half file.

@@ -15,7 +15,6 @@
 
 #include "poi/synthetic.h"
 #include "score/scorer.h"
-#include "store/job_watch.h"
 #include "store/store.h"
 #include "worker/worker.h"
 
@@ -64,8 +63,7 @@ double CheckpointRun(Store* s, const GridRegion& g, int64_t chunk) {
     cp.worker_id = "bench";
     cp.region = &g;
     cp.begin = b;
-    cp.scores = scores.data();
-    cp.count = std::min(chunk, g.cell_count() - b);
+    cp.scores = std::span(scores.data(), size_t(std::min(chunk, g.cell_count() - b)));
     Must(s->WriteCheckpoint(cp), "checkpoint");
   }
   double secs = Since(t0);
@@ -80,7 +78,9 @@ double RawRun(Store* s, const GridRegion& g) {
   auto t0 = SteadyClock::now();
   const int64_t batch = 100000;
   for (int64_t b = 0; b < g.cell_count(); b += batch) {
-    Check(s->RawInsertCells(g, b, scores.data() + b, std::min(batch, g.cell_count() - b)), "raw");
+    Check(s->RawInsertCells(
+              g, b, std::span(scores.data() + b, size_t(std::min(batch, g.cell_count() - b)))),
+          "raw");
   }
   return double(g.cell_count()) / Since(t0);
 }
@@ -133,8 +133,8 @@ void Latency(const std::string& url, int samples) {
   std::atomic<int64_t> started_ns{0};
   o.on_job_start = [&](const Job&) { started_ns = SteadyClock::now().time_since_epoch().count(); };
   auto ws = Fresh(url);  // the worker's own store, like a separate process
-  Worker w(ws.get(), o);
-  auto watch = StartJobWatch(url, [&] { w.Wake(); });
+  Worker w(ws.get(), Env{}, o);
+  auto watch = ws->Watch([&] { w.Wake(); });
   std::thread run([&] { w.Run(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::vector<double> ms;
@@ -162,7 +162,8 @@ void Latency(const std::string& url, int samples) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string url = DatabaseUrlFromEnv();
+  const char* env_url = std::getenv("DATABASE_URL");
+  std::string url = env_url && *env_url ? env_url : kDefaultDatabaseUrl;
   int64_t cells = 1'000'000;
   std::vector<int64_t> chunks = {500, 5000};
   bool only_e2e = false;
@@ -174,7 +175,6 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--e2e-only"))
       only_e2e = true;
   }
-  SetWorkerLogQuiet(true);
   auto store = Fresh(url);
   std::printf("Store: %s\n", store->Describe().c_str());
   // A square region holding ~`cells` cells at step 0.0005.
@@ -186,8 +186,10 @@ int main(int argc, char** argv) {
   if (!only_e2e) {
     std::printf("1. Cell writes\n");
     double raw = RawRun(store.get(), g);
-    std::printf("  raw path (%s) into an empty table: %10.0f cells/s\n",
-                store->is_postgres() ? "binary COPY" : "prepared INSERT, one txn", raw);
+    std::printf(
+        "  raw path (%s) into an empty table: %10.0f cells/s\n",
+        store->Describe().rfind("sqlite:", 0) == 0 ? "prepared INSERT, one txn" : "binary COPY",
+        raw);
     for (int64_t chunk : chunks) {
       Check(store->TruncateCells(), "truncate");
       double fresh = CheckpointRun(store.get(), g, chunk);
@@ -229,7 +231,7 @@ int main(int argc, char** argv) {
       o.exit_when_idle = true;
       o.log_polls = false;
       o.progress_step_percent = 100;
-      Worker w(store.get(), o);
+      Worker w(store.get(), Env{}, o);
       auto t0 = SteadyClock::now();
       w.Run();
       double secs = Since(t0);

@@ -122,13 +122,14 @@ int main(int argc, char** argv) {
   wo.log_polls = false;
   wo.progress_step_percent = 100;
   metrics.Instrument(&wo);
-  Worker worker(store.get(), wo);
+  Worker worker(store.get(), Env{}, wo);
+  JobService jobs(store.get(), Env{}, JobServiceOptions{}, [&] { worker.Wake(); });
   http::ServerOptions so;
   so.port = 0;
   so.access_log = access_log;
   so.rate_limit_per_sec = 0;
   so.store_concurrency = store_slots;
-  http::ApiServer server(store.get(), so, &metrics, [&] { worker.Wake(); });
+  http::ApiServer server(&jobs, so, &metrics);
   if (Status s = server.Bind(); !s.ok()) Die(s.ToString());
   std::thread worker_thread([&] { worker.Run(); });
   std::thread server_thread([&] { server.Serve(); });

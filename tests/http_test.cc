@@ -125,8 +125,8 @@ TEST(HttpApi, RateLimiterRefillsPerClient) {
 }
 
 TEST(HttpApi, CoverageSpecIsIdenticalWithinACellAndHoldsThePoint) {
-  HeatmapJobSpec a = http::CoverageJobSpec({47.10001, 9.50001});
-  HeatmapJobSpec b = http::CoverageJobSpec({47.10049, 9.49951});
+  HeatmapJobSpec a = CoverageJobSpec({47.10001, 9.50001});
+  HeatmapJobSpec b = CoverageJobSpec({47.10049, 9.49951});
   EXPECT_EQ(DedupeKey(a), DedupeKey(b));
   EXPECT_TRUE(a.bounds.Contains(47.10001, 9.50001));
   EXPECT_NEAR(a.bounds.max_lat - a.bounds.min_lat, 0.15, 1e-9);
@@ -135,7 +135,7 @@ TEST(HttpApi, CoverageSpecIsIdenticalWithinACellAndHoldsThePoint) {
   EXPECT_EQ(a.model, HeatModel::kGrocery);
   EXPECT_EQ(GridRegion::Make(a.bounds, a.grid_step)->cell_count(), 3600);
   for (LatLng p : {LatLng{90, 180}, LatLng{-90, -180}, LatLng{89.99, -179.99}}) {
-    HeatmapJobSpec s = http::CoverageJobSpec(p);
+    HeatmapJobSpec s = CoverageJobSpec(p);
     EXPECT_TRUE(
         BBox::Make(s.bounds.min_lat, s.bounds.min_lng, s.bounds.max_lat, s.bounds.max_lng).ok());
     EXPECT_EQ(GridRegion::Make(s.bounds, s.grid_step)->cell_count(), 3600);

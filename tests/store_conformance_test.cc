@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "fault_store.h"
 #include "store/store.h"
 #include "store_test_util.h"
 
@@ -51,7 +52,7 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
   }
   // Writes cells [begin, begin+count) of the job's region with score = (n % 100).
   Result<bool> Write(const Job& j, const std::string& worker, const GridRegion& g, int64_t begin,
-                     int64_t count, int bias = 0) {
+                     int64_t count, int bias = 0, Store* via = nullptr) {
     std::vector<uint8_t> scores(count);
     for (int64_t k = 0; k < count; ++k) scores[k] = uint8_t((begin + k + bias) % 101);
     Checkpoint cp;
@@ -59,9 +60,8 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     cp.worker_id = worker;
     cp.region = &g;
     cp.begin = begin;
-    cp.scores = scores.data();
-    cp.count = count;
-    return store_->WriteCheckpoint(cp);
+    cp.scores = scores;
+    return (via ? via : store_.get())->WriteCheckpoint(cp);
   }
 
   testing::TempDir dir_;
@@ -559,6 +559,7 @@ TEST_P(StoreTest, CheckpointIsAtomicUnderCommitFaults) {
   ASSERT_TRUE(g.ok());
   const int64_t chunk = 37;
   const int chunks = int((g->cell_count() + chunk - 1) / chunk);
+  testing::FaultStore faults(store_.get(), url_);
   for (int fail_at = 1; fail_at <= chunks + 1; ++fail_at) {
     SCOPED_TRACE("failing commit " + std::to_string(fail_at));
     ASSERT_TRUE(store_->TruncateCells().ok());
@@ -569,21 +570,21 @@ TEST_P(StoreTest, CheckpointIsAtomicUnderCommitFaults) {
     Job j = e->job;
     Job claimed = MustClaim("w");
     ASSERT_EQ(claimed.id, j.id);
-    int commits = 0;
-    store_->SetCommitFaultHook([&] { return ++commits == fail_at; });
+    faults.FailNthCheckpoint(fail_at);
     int64_t next = 0;
     bool faulted = false;
     while (next < g->cell_count()) {
       int64_t n = std::min(chunk, g->cell_count() - next);
-      auto r = Write(j, "w", *g, next, n);
+      auto r = Write(j, "w", *g, next, n, 0, &faults);
       if (!r.ok()) {
-        ASSERT_EQ(r.status().code(), StatusCode::kTransient) << r.status().ToString();
+        EXPECT_NE(r.status().message().find("injected commit fault"), std::string::npos)
+            << r.status().ToString();
         faulted = true;
         break;
       }
       next += n;
     }
-    store_->SetCommitFaultHook(nullptr);
+    faults.FailNthCheckpoint(0);
     Job after = *store_->GetJob(j.id);
     int64_t stored = *store_->CountCells(0.0025);
     ASSERT_EQ(stored, after.last_processed_index()) << "cells and checkpoint disagree";

@@ -135,4 +135,9 @@ int Child::Wait(int timeout_ms) {
 
 bool Child::Running() { return Wait(0) == -1; }
 
+Env TestEnv(Clock* clock) {
+  static auto log = MakeLogger(LogFormat::kText);
+  return Env{clock, log};
+}
+
 }  // namespace nbi::testing

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "common/env.h"
+
 namespace nbi::testing {
 
 // A fresh directory removed when the object dies.
@@ -40,6 +42,10 @@ std::string ReadFile(const std::string& path);
 
 // Runs a shell command, returns exit status; stdout+stderr captured into *output.
 int RunCommand(const std::string& cmd, std::string* output);
+
+// The Env of in-process components under test: the system clock (or `clock`) and a text
+// logger on stdout, so a failing test shows the component's log.
+Env TestEnv(Clock* clock = SystemClock::Get());
 
 }  // namespace nbi::testing
 

@@ -134,7 +134,7 @@ TEST_P(WorkerTest, RunsJobToCompletionInChunks) {
   o.log_polls = false;
   std::vector<int64_t> checkpoints;
   o.on_checkpoint = [&](int64_t, int64_t idx) { checkpoints.push_back(idx); };
-  Worker w(store_.get(), o);
+  Worker w(store_.get(), testing::TestEnv(), o);
   EXPECT_EQ(w.Run(), 1);
   Job j = *store_->GetJob(e->job.id);
   EXPECT_EQ(j.status, JobStatus::kCompleted);
@@ -164,7 +164,7 @@ TEST_P(WorkerTest, ConcurrentJobsEachOwnTheirIndex) {
   o.on_checkpoint = [&](int64_t, int64_t) {
     max_running = std::max(max_running.load(), wp->running());
   };
-  Worker w(store_.get(), o);
+  Worker w(store_.get(), testing::TestEnv(), o);
   wp = &w;
   EXPECT_EQ(w.Run(), 3);
   EXPECT_GE(max_running.load(), 2) << "the jobs did not run concurrently";
@@ -192,7 +192,7 @@ TEST_P(WorkerTest, ReclaimingAJobItStillRunsDoesNotStartItTwice) {
       SleepMs(50);  // the worker loop polls meanwhile and claims the job again
     }
   };
-  Worker w(store_.get(), o);
+  Worker w(store_.get(), testing::TestEnv(), o);
   EXPECT_EQ(w.Run(), 1);
   EXPECT_EQ(resets.load(), 1);
   Job j = *store_->GetJob(e->job.id);
@@ -213,7 +213,7 @@ TEST_P(WorkerTest, CancelStopsAtChunkBoundaryAndBadJobFailsPermanently) {
       ASSERT_TRUE(store_->Cancel(id).ok());
     }
   };
-  Worker w(store_.get(), o);
+  Worker w(store_.get(), testing::TestEnv(), o);
   w.Run();
   Job j = *store_->GetJob(e->job.id);
   EXPECT_EQ(j.status, JobStatus::kCancelled);
@@ -226,7 +226,7 @@ TEST_P(WorkerTest, CancelStopsAtChunkBoundaryAndBadJobFailsPermanently) {
       "INSERT INTO jobs (type, status, progress, total_items, metadata, created_at, max_attempts)"
       " VALUES ('heatmap_compute', 'pending', 0, 10, '{\"gridStep\": 0.001}', CURRENT_TIMESTAMP, "
       "3)");
-  Worker w2(store_.get(), o);
+  Worker w2(store_.get(), testing::TestEnv(), o);
   w2.Run();
   auto failed = store_->ListJobs({JobStatus::kFailed, 10, std::nullopt});
   ASSERT_EQ(failed->size(), 1u);
@@ -262,7 +262,7 @@ TEST_P(WorkerTest, StaleRescueUsesHeartbeatsOnAFakeClock) {
     rescued_during += *st->RescueStale(timeout);  // another worker's periodic check
   };
   fake.Advance(timeout + 1);  // the dead worker's heartbeat is now older than the timeout
-  Worker w(st, o);
+  Worker w(st, testing::TestEnv(&fake), o);
   EXPECT_EQ(w.Run(), 2);  // rescued the dead worker's job at start, ran both
   EXPECT_EQ(rescued_during, 0);
   EXPECT_EQ(st->GetJob(healthy->job.id)->status, JobStatus::kCompleted);

@@ -1,9 +1,24 @@
-// Time comes through a Clock so leases and backoff are tested with a fake clock, not sleeps.
+// Time comes through a Clock, so leases, backoff, polls and heartbeats are tested on a
+// FakeClock instead of with sleeps.
+//
+// Two kinds of time:
+//   NowMs()     wall-clock milliseconds since the Unix epoch: what is stored in the database
+//               (heartbeats, run_at, created_at). May jump (NTP).
+//   SteadyMs()  monotonic milliseconds from an arbitrary origin: what deadlines, poll
+//               intervals and retry delays are measured in. Never goes back.
+// Waiting goes through the clock too (SleepFor, WaitUntil), so a FakeClock decides when a
+// timer fires: its waits return once the test has advanced fake time past the deadline (or
+// the predicate holds), checking every millisecond of real time.
+//
+// Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <thread>
 
 namespace nbi {
@@ -13,6 +28,19 @@ class Clock {
   virtual ~Clock() = default;
   // Wall-clock milliseconds since the Unix epoch (stored in the database).
   virtual int64_t NowMs() const = 0;
+  // Monotonic milliseconds (deadlines and intervals).
+  virtual int64_t SteadyMs() const = 0;
+  // Blocks until SteadyMs() >= now + ms.
+  virtual void SleepFor(int64_t ms) = 0;
+  // Waits on `cv` (with `lock` held on entry and on return) until `pred()` holds or
+  // SteadyMs() reaches `deadline_steady_ms`. Returns pred(). Spurious wake-ups are handled.
+  virtual bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                         int64_t deadline_steady_ms, const std::function<bool()>& pred) = 0;
+
+  bool WaitFor(std::unique_lock<std::mutex>& lock, std::condition_variable& cv, int64_t ms,
+               const std::function<bool()>& pred) {
+    return WaitUntil(lock, cv, SteadyMs() + ms, pred);
+  }
 };
 
 class SystemClock final : public Clock {
@@ -22,22 +50,56 @@ class SystemClock final : public Clock {
                std::chrono::system_clock::now().time_since_epoch())
         .count();
   }
+  int64_t SteadyMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  void SleepFor(int64_t ms) override {
+    if (ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  }
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
+    auto deadline =
+        std::chrono::steady_clock::time_point(std::chrono::milliseconds(deadline_steady_ms));
+    return cv.wait_until(lock, deadline, pred);
+  }
   static SystemClock* Get() {
     static SystemClock clock;
     return &clock;
   }
 };
 
-// A clock tests move by hand. Thread-safe.
+// A clock tests move by hand: wall and steady time advance together. Waits poll fake time
+// every millisecond of real time, so a test advances the clock and the waiting thread
+// notices within a few ms. Thread-safe.
 class FakeClock final : public Clock {
  public:
-  explicit FakeClock(int64_t start_ms = 1'800'000'000'000) : now_(start_ms) {}
+  explicit FakeClock(int64_t start_ms = 1'800'000'000'000) : now_(start_ms), steady_(0) {}
   int64_t NowMs() const override { return now_.load(); }
-  void Advance(int64_t ms) { now_ += ms; }
+  int64_t SteadyMs() const override { return steady_.load(); }
+  void SleepFor(int64_t ms) override {
+    const int64_t until = SteadyMs() + ms;
+    while (SteadyMs() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
+    while (!pred()) {
+      if (SteadyMs() >= deadline_steady_ms) return false;
+      cv.wait_for(lock, std::chrono::milliseconds(1));
+    }
+    return true;
+  }
+  void Advance(int64_t ms) {
+    now_ += ms;
+    steady_ += ms;
+  }
+  // Sets wall time only (steady time never goes back).
   void Set(int64_t ms) { now_ = ms; }
 
  private:
   std::atomic<int64_t> now_;
+  std::atomic<int64_t> steady_;
 };
 
 }  // namespace nbi

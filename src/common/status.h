@@ -9,6 +9,8 @@
 #pragma once
 
 #include <cassert>
+#include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <utility>
@@ -35,11 +37,24 @@ class [[nodiscard]] Status {
   const std::string& message() const { return message_; }
   std::string ToString() const;
   // Adds context in front of the message ("file.osm: " + message).
-  Status WithPrefix(const std::string& prefix) const { return {code_, prefix + message_}; }
+  Status WithPrefix(const std::string& prefix) const {
+    Status s(code_, prefix + message_);
+    s.reason_ = reason_;
+    return s;
+  }
+  // An optional machine-readable refinement of the code ("too_many_cells"), which edges such
+  // as the HTTP API may show instead of the code's generic name. Empty by default.
+  Status WithReason(std::string reason) const {
+    Status s = *this;
+    s.reason_ = std::move(reason);
+    return s;
+  }
+  const std::string& reason() const { return reason_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string reason_;
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -79,15 +94,34 @@ class [[nodiscard]] Result {
     static const Status kOk;
     return ok() ? kOk : std::get<Status>(v_);
   }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  // value() on an error is a programming error: it asserts (debug builds) and, in release
+  // builds, terminates with the status in the message instead of throwing.
+  T& value() & {
+    CheckOk();
+    return *std::get_if<T>(&v_);
+  }
+  const T& value() const& {
+    CheckOk();
+    return *std::get_if<T>(&v_);
+  }
+  T&& value() && {
+    CheckOk();
+    return std::move(*std::get_if<T>(&v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
 
  private:
+  void CheckOk() const {
+    if (!ok()) {
+      assert(false && "Result::value() on an error");
+      std::fprintf(stderr, "fatal: Result::value() on an error: %s\n",
+                   std::get<Status>(v_).ToString().c_str());
+      std::abort();
+    }
+  }
   std::variant<T, Status> v_;
 };
 
@@ -96,5 +130,18 @@ class [[nodiscard]] Result {
     ::nbi::Status nbi_status_ = (expr);        \
     if (!nbi_status_.ok()) return nbi_status_; \
   } while (0)
+
+// NBI_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (a Result<T>); on error returns its
+// Status from the enclosing function, else moves the value into `lhs`, which may declare a
+// variable ("auto city", "Job job") or name an existing one.
+//   NBI_ASSIGN_OR_RETURN(auto city, store->GetCity(slug));
+#define NBI_ASSIGN_OR_RETURN(lhs, expr) \
+  NBI_ASSIGN_OR_RETURN_IMPL_(NBI_STATUS_CONCAT_(nbi_result_, __LINE__), lhs, expr)
+#define NBI_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr) \
+  auto tmp = (expr);                               \
+  if (!tmp.ok()) return tmp.status();              \
+  lhs = std::move(tmp).value()
+#define NBI_STATUS_CONCAT_(a, b) NBI_STATUS_CONCAT_INNER_(a, b)
+#define NBI_STATUS_CONCAT_INNER_(a, b) a##b
 
 }  // namespace nbi

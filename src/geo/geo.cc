@@ -164,4 +164,11 @@ Result<GridRegion> GridRegion::Make(const BBox& box, double step, int64_t cell_c
   return g;
 }
 
+double GridCellCount(const BBox& box, double step) {
+  int64_t i0, i1, j0, j1;
+  GridIndexRange(box.min_lat, box.max_lat, step, &i0, &i1);
+  GridIndexRange(box.min_lng, box.max_lng, step, &j0, &j1);
+  return static_cast<double>(i1 - i0) * static_cast<double>(j1 - j0);
+}
+
 }  // namespace nbi

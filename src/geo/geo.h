@@ -1,7 +1,9 @@
 // Coordinates, bounding boxes, great-circle distance and the global grid (SPEC §3).
 //
-// Input arrives unchecked and becomes a LatLng only through LatLng::Make, which rejects
-// non-finite and out-of-range values. Grid cells are integer indices: a grid of step s is
+// LatLng is a plain aggregate: nothing stops code from building one directly (the grid does,
+// from indices it has already range-checked). Untrusted input (query strings, files, job
+// metadata) must go through LatLng::Make / BBox::Make, which reject non-finite and
+// out-of-range values. Grid cells are integer indices: a grid of step s is
 // the set of points (i*s, j*s); a region [minLat,maxLat) x [minLng,maxLng) holds the points
 // inside it (half-open), numbered row-major (lat ascending, then lng ascending).
 #pragma once
@@ -103,6 +105,10 @@ class GridRegion {
 // floating error of lo/step: a span that is an exact multiple of the step always yields
 // exactly that many points.
 void GridIndexRange(double lo, double hi, double step, int64_t* first, int64_t* end);
+
+// Number of grid points of `box` at `step` (rows x cols, as a double so a huge box cannot
+// overflow). `step` must be valid (ValidateGridStep).
+double GridCellCount(const BBox& box, double step);
 
 // Global grid index of the grid point nearest to `v`.
 inline int64_t NearestGridIndex(double v, double step) {

@@ -7,6 +7,8 @@
 #include <cmath>
 #include <ctime>
 
+#include "common/time_format.h"
+
 namespace nbi::http {
 
 namespace {
@@ -48,6 +50,12 @@ nlohmann::json ApiError::Body() const {
 }
 
 ApiError ApiErrorFromStatus(const Status& s) {
+  // A refinement the library named ("too_many_cells") wins when it is a known code of the
+  // same HTTP status class as the generic mapping.
+  if (!s.reason().empty() && s.code() == StatusCode::kInvalidArgument) {
+    ApiError e = ApiError::Of(s.reason(), s.message());
+    if (e.http_status == 400) return e;
+  }
   switch (s.code()) {
     case StatusCode::kInvalidArgument:
       return ApiError::Of("invalid_argument", s.message());
@@ -240,24 +248,9 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
   return r;
 }
 
-double GridCellCount(const BBox& box, double step) {
-  int64_t i0, i1, j0, j1;
-  GridIndexRange(box.min_lat, box.max_lat, step, &i0, &i1);
-  GridIndexRange(box.min_lng, box.max_lng, step, &j0, &j1);
-  return static_cast<double>(i1 - i0) * static_cast<double>(j1 - j0);
-}
-
 // ---------------------------------------------------------------- JSON shapes
 
-std::string IsoTimeMs(int64_t ms) {
-  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;  // floor, also before 1970
-  int millis = static_cast<int>(ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}.{:03d}Z", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-}
+std::string IsoTimeMs(int64_t ms) { return FormatTimestamp(ms, TimeStyle::kIsoUtc); }
 
 nlohmann::json JobJson(const Job& job) {
   auto time = [](const std::optional<int64_t>& ms) {
@@ -290,32 +283,6 @@ nlohmann::json CityJson(const City& c) {
             {"minLng", c.bounds.min_lng},
             {"maxLat", c.bounds.max_lat},
             {"maxLng", c.bounds.max_lng}}}};
-}
-
-// ---------------------------------------------------------------- coverage
-
-HeatmapJobSpec CoverageJobSpec(LatLng at) {
-  constexpr double s = kCoverageGridStep;
-  constexpr int64_t half = kCoverageHalfCells;
-  // Index windows [c - half, c + half) in grid units, shifted inside the valid range.
-  auto window = [&](double v, int64_t limit, int64_t* lo, int64_t* hi) {
-    int64_t c = NearestGridIndex(v, s);
-    *lo = std::clamp(c - half, -limit, limit - 2 * half);
-    *hi = *lo + 2 * half;
-  };
-  const int64_t lat_limit = std::llround(90 / s), lng_limit = std::llround(180 / s);
-  int64_t i0, i1, j0, j1;
-  window(at.lat, lat_limit, &i0, &i1);
-  window(at.lng, lng_limit, &j0, &j1);
-  // Coordinates from integer indices, so equal cells give bit-identical bounds (the dedupe key).
-  auto coord = [&](int64_t i, double limit) {
-    return std::clamp(static_cast<double>(i) * s, -limit, limit);
-  };
-  HeatmapJobSpec spec;
-  spec.bounds = BBox{coord(i0, 90), coord(j0, 180), coord(i1, 90), coord(j1, 180)};
-  spec.grid_step = s;
-  spec.model = HeatModel::kGrocery;
-  return spec;
 }
 
 // ---------------------------------------------------------------- request checks

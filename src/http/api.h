@@ -1,6 +1,6 @@
 // Building blocks of the HTTP API (SPEC §6) that need no server: the error mapping, checked
-// parsing of query and body values, the JSON shapes of jobs and cities, the on-demand coverage
-// job and a few request checks. src/http/server.cc wires them to routes.
+// parsing of query and body values, the JSON shapes of jobs and cities and a few request
+// checks. src/http/server.cc wires them to routes.
 //
 // Every failure the API reports is an ApiError: an HTTP status, a stable machine-readable
 // `code` and a human message, sent as {"error": {"code": ..., "message": ...}}. The table of
@@ -21,6 +21,7 @@
 
 #include "common/status.h"
 #include "geo/geo.h"
+#include "jobs/service.h"
 #include "store/store.h"
 
 namespace nbi::http {
@@ -67,22 +68,12 @@ Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name
 // "invalid_json" (unparsable or empty), "invalid_argument" (valid JSON but not an object).
 std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out);
 
-// A schedule request (POST /api/heatmap/schedule), checked but not yet resolved: either a
-// city slug or bounds, plus gridStep (default 0.0025, validated), model (default grocery) and
-// priority (integer -1000..1000, default 0). kInvalidArgument for wrong types, missing or
-// conflicting fields and out-of-range values; unknown fields are ignored.
-struct ScheduleRequest {
-  std::optional<std::string> city_slug;
-  std::optional<BBox> bounds;
-  double grid_step = 0.0025;
-  HeatModel model = HeatModel::kGrocery;
-  int priority = 0;
-};
+// A schedule request (POST /api/heatmap/schedule), checked but not yet resolved (that is
+// JobService::Resolve): either a city slug or bounds, plus gridStep (default 0.0025,
+// validated), model (default grocery) and priority (integer -1000..1000, default 0).
+// kInvalidArgument for wrong types, missing or conflicting fields and out-of-range values;
+// unknown fields are ignored.
 Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body);
-
-// Number of cells of `box` at `step` (rows x cols of the global grid, as a double so a
-// huge box cannot overflow). `step` must be valid (ValidateGridStep).
-double GridCellCount(const BBox& box, double step);
 
 // ---------------------------------------------------------------- JSON shapes
 // "2026-11-28T21:05:00.123Z" (UTC, milliseconds).
@@ -92,15 +83,6 @@ std::string IsoTimeMs(int64_t ms);
 nlohmann::json JobJson(const Job& job);
 // {"id","slug","name","country","bounds":{"minLat","minLng","maxLat","maxLng"}}
 nlohmann::json CityJson(const City& city);
-
-// ---------------------------------------------------------------- coverage
-inline constexpr double kCoverageGridStep = 0.0025;
-inline constexpr int kCoverageHalfCells = 30;  // 0.15° = 60 cells of 0.0025°
-// The on-demand regional job for a point without coverage (SPEC §5): 0.15° x 0.15° at step
-// 0.0025, model grocery, centred on the grid point nearest to `at` (so every point of one
-// cell yields the identical spec and the store's duplicate rule folds concurrent requests
-// into one job). Near the poles / antimeridian the window is shifted to stay in range.
-HeatmapJobSpec CoverageJobSpec(LatLng at);
 
 // ---------------------------------------------------------------- request checks
 // Equality that takes the same time wherever the inputs differ: always runs over the full

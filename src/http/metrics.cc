@@ -65,7 +65,7 @@ void Metrics::AddCells(int64_t n) {
 void Metrics::ObserveChunk(double seconds) { chunk_seconds_.Observe(seconds); }
 void Metrics::ObserveClaimLatency(double seconds) { claim_latency_seconds_.Observe(seconds); }
 
-void Metrics::Instrument(WorkerOptions* opts) {
+void Metrics::Instrument(JobRunOptions* opts) {
   auto prev_start = opts->on_job_start;
   opts->on_job_start = [this, prev_start](const Job& job) {
     // Claim sets heartbeat_at to the claim time; the job was runnable from max(created, run_at).

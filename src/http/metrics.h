@@ -21,8 +21,8 @@
 #include <utility>
 #include <vector>
 
+#include "jobs/runner.h"
 #include "store/store.h"
-#include "worker/worker.h"
 
 namespace nbi::http {
 
@@ -52,7 +52,7 @@ class Metrics {
   void ObserveClaimLatency(double seconds);
 
   // Adds the job hooks (on_job_start, on_chunk) to `opts`, keeping hooks already set.
-  void Instrument(WorkerOptions* opts);
+  void Instrument(JobRunOptions* opts);
 
   // The whole exposition. `job_counts` comes from Store::CountJobsByStatus at scrape time;
   // nullopt (the store failed) omits the job gauge and reports nearbyindex_store_up 0.

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -24,6 +23,7 @@
 
 #include "http/api.h"
 #include "http/rate_limit.h"
+#include "jobs/cron.h"
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
@@ -94,19 +94,6 @@ Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
   return data;
 }
 
-template <typename T>
-Result<T> EnvValue(const char* name, T def, T lo, T hi) {
-  const char* v = std::getenv(name);
-  if (!v || !*v) return def;
-  std::string_view text(v);
-  T out{};
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc() || end != text.data() + text.size() || !(out >= lo && out <= hi)) {
-    return Status::Invalid(fmt::format("{}='{}' must be a number in {}..{}", name, text, lo, hi));
-  }
-  return out;
-}
-
 // httplib listens with a backlog of 5: a burst of new connections (a few dozen clients
 // opening at once) overflows it, the kernel drops SYNs and those clients wait 1-3 s for the
 // retransmit. This exposes the listening socket so Bind can raise the backlog.
@@ -116,42 +103,6 @@ class HttplibServer : public httplib::Server {
 };
 
 }  // namespace
-
-Result<ServerOptions> ServerOptionsFromEnv() {
-  ServerOptions o;
-  if (const char* h = std::getenv("HOST"); h && *h) o.host = h;
-  if (const char* s = std::getenv("CRON_SECRET"); s && *s) o.cron_secret = s;
-  if (const char* t = std::getenv("NBI_TILE_URL"); t && *t) o.tile_url = t;
-  if (const char* w = std::getenv("NBI_WEB_DIR"); w && *w) o.web_dir = w;
-  auto port = EnvValue<int>("PORT", o.port, 0, 65535);
-  if (!port.ok()) return port.status();
-  o.port = *port;
-  auto cap = EnvValue<int64_t>("NBI_HEATMAP_CELL_CAP", o.heatmap_cell_cap, 1, 100'000'000);
-  if (!cap.ok()) return cap.status();
-  o.heatmap_cell_cap = *cap;
-  auto job_cap = EnvValue<int64_t>("NBI_JOB_CELL_CAP", o.job_cell_cap, 1, kDefaultCellCap);
-  if (!job_cap.ok()) return job_cap.status();
-  o.job_cell_cap = *job_cap;
-  auto budget = EnvValue<int64_t>("NBI_CRON_BUDGET_MS", o.cron_budget_ms, 1, 3'600'000);
-  if (!budget.ok()) return budget.status();
-  o.cron_budget_ms = *budget;
-  auto rate = EnvValue<double>("NBI_RATE_LIMIT_PER_SEC", o.rate_limit_per_sec, 0, 1e6);
-  if (!rate.ok()) return rate.status();
-  o.rate_limit_per_sec = *rate;
-  auto burst = EnvValue<double>("NBI_RATE_LIMIT_BURST", 2 * o.rate_limit_per_sec, 1, 1e7);
-  if (!burst.ok()) return burst.status();
-  o.rate_limit_burst = *burst;
-  auto threads = EnvValue<int>("NBI_HTTP_THREADS", o.threads, 1, 1024);
-  if (!threads.ok()) return threads.status();
-  o.threads = *threads;
-  auto slots = EnvValue<int>("NBI_HTTP_STORE_CONCURRENCY", o.store_concurrency, 1, 1024);
-  if (!slots.ok()) return slots.status();
-  o.store_concurrency = *slots;
-  if (const char* a = std::getenv("NBI_ACCESS_LOG"); a && *a) {
-    o.access_log = std::string_view(a) != "0";
-  }
-  return o;
-}
 
 // ---------------------------------------------------------------- the server
 
@@ -166,15 +117,18 @@ struct ApiServer::Impl {
     Handler handler;
   };
 
-  Impl(Store* s, ServerOptions o, Metrics* m, std::function<void()> wake)
-      : store(s),
+  Impl(JobService* j, ServerOptions o, Metrics* m)
+      : jobs(j),
+        store(j->store()),
+        env(j->env()),
         opts(std::move(o)),
         metrics(m),
-        on_enqueue(std::move(wake)),
         limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
         store_slots(std::max(1, opts.store_concurrency)) {}
 
   void Setup();
+  void AddRoutes();
+  void ConfigureHttplib();
   // Route flags.
   static constexpr int kPlain = 0;
   static constexpr int kWrite = 1;  // takes a rate-limit token of the client
@@ -185,9 +139,6 @@ struct ApiServer::Impl {
   }
   void Dispatch(const Request& req, Response& res);
   void Log(const Request& req, const Response& res);
-  void Woken() {
-    if (on_enqueue) on_enqueue();
-  }
   // Takes a write token of the client; false (and a 429 in `res`) when it has none.
   bool TakeWriteToken(const Request& req, Response* res);
 
@@ -207,10 +158,11 @@ struct ApiServer::Impl {
   void StaticFile(const std::filesystem::path& root, const std::string& rel, Response& res);
 
   // Constant after construction / Setup.
+  JobService* const jobs;
   Store* const store;
+  const Env env;
   const ServerOptions opts;
   Metrics* const metrics;
-  const std::function<void()> on_enqueue;
   std::vector<Route> routes;
   HttplibServer svr;
 
@@ -218,7 +170,6 @@ struct ApiServer::Impl {
   // At most opts.store_concurrency handlers query the store at once; the others wait here.
   // Connections are then reused from the store's pool instead of opened per request.
   std::counting_semaphore<> store_slots;
-  std::atomic<int> cron_runs{0};
   int bound_port = 0;
 
   std::mutex mu;
@@ -228,6 +179,11 @@ struct ApiServer::Impl {
 };
 
 void ApiServer::Impl::Setup() {
+  AddRoutes();
+  ConfigureHttplib();
+}
+
+void ApiServer::Impl::AddRoutes() {
   AddRoute("GET", "/api/config", "/api/config", kPlain,
            [this](auto&, auto& res, auto&) { Config(res); });
   AddRoute("GET", "/api/cities", "/api/cities", kStore,
@@ -243,12 +199,12 @@ void ApiServer::Impl::Setup() {
   AddRoute("GET", "/api/jobs", "/api/jobs", kStore,
            [this](auto& q, auto& res, auto&) { ListJobs(q, res); });
   AddRoute("GET", "/api/jobs/:id", "/api/jobs/([^/]+)", kStore, [this](auto&, auto& res, auto& m) {
-    JobAction(m[1].str(), res, [this](int64_t id) { return store->GetJob(id); });
+    JobAction(m[1].str(), res, [this](int64_t id) { return jobs->Get(id); });
   });
   AddRoute("POST", "/api/jobs/:id/cancel", "/api/jobs/([^/]+)/cancel", kWrite | kStore,
            [this](auto&, auto& res, auto& m) {
              JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
-               auto j = store->Cancel(id);
+               auto j = jobs->Cancel(id);
                // The store says kInvalidArgument for a finished job: the job's state conflicts.
                if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) {
                  return Status::Conflict(j.status().message());
@@ -259,11 +215,10 @@ void ApiServer::Impl::Setup() {
   AddRoute("POST", "/api/jobs/:id/retry", "/api/jobs/([^/]+)/retry", kWrite | kStore,
            [this](auto&, auto& res, auto& m) {
              JobAction(m[1].str(), res, [this](int64_t id) -> Result<Job> {
-               auto j = store->Retry(id);
+               auto j = jobs->Retry(id);
                if (!j.ok() && j.status().code() == StatusCode::kInvalidArgument) {
                  return Status::Conflict(j.status().message());
                }
-               if (j.ok()) Woken();
                return j;
              });
            });
@@ -287,7 +242,9 @@ void ApiServer::Impl::Setup() {
            [this, web](auto&, auto& res, auto& m) {
              StaticFile(web / "node_modules" / "leaflet" / "dist", m[1].str(), res);
            });
+}
 
+void ApiServer::Impl::ConfigureHttplib() {
   svr.new_task_queue = [n = opts.threads] {
     return new httplib::ThreadPool(static_cast<size_t>(n));
   };
@@ -322,7 +279,7 @@ void ApiServer::Impl::Setup() {
     if (res.body.empty()) SendError(res, ApiErrorForHttpStatus(res.status));
     return httplib::Server::HandlerResponse::Handled;
   }));
-  svr.set_exception_handler([](const Request& req, Response& res, std::exception_ptr ep) {
+  svr.set_exception_handler([this](const Request& req, Response& res, std::exception_ptr ep) {
     std::string what = "unknown exception";
     try {
       if (ep) std::rethrow_exception(ep);
@@ -330,7 +287,7 @@ void ApiServer::Impl::Setup() {
       what = e.what();
     } catch (...) {
     }
-    WorkerLog(
+    env.log->info(
         fmt::format("HTTP {} {}: internal error: {}", req.method, LoggablePath(req.path), what));
     res.headers.clear();
     SendError(res, ApiError::Of("internal", "internal server error"));
@@ -379,8 +336,8 @@ void ApiServer::Impl::Log(const Request& req, const Response& res) {
   double ms = ctx.start == Clock::time_point{}
                   ? 0
                   : std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
-  WorkerLog(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method),
-                        LoggablePath(req.path), res.status, res.body.size(), ms));
+  env.log->info(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method),
+                            LoggablePath(req.path), res.status, res.body.size(), ms));
 }
 
 bool ApiServer::Impl::TakeWriteToken(const Request& req, Response* res) {
@@ -507,33 +464,15 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   SpatialIndex index(std::move(pois).value());
   nlohmann::json body = PointScoreJson(ScorePoint(index, *at), index);
 
-  auto covered = store->HasCoverage(at->lat, at->lng, kCoverageGridStep);
-  if (!covered.ok()) return SendStatus(res, covered.status());
-  body["hasHeatmapCoverage"] = *covered;
-  if (!*covered) {
-    // ensureHeatmapCoverage: the job already covering the point, or a new regional one. The
-    // score is the answer; a failure to schedule is logged, not returned.
-    auto active = store->FindActiveJobCovering(at->lat, at->lng);
-    if (active.ok() && *active) {
-      body["coverageJobId"] = (*active)->id;
-    } else if (!active.ok()) {
-      WorkerLog("Coverage check failed: " + active.status().message());
-    } else {
-      double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-      if (limiter.Acquire(req.remote_addr, now) > 0) {
-        // Out of write tokens: score only (a client sweeping the map cannot flood the queue).
-      } else if (auto r = store->EnqueueHeatmap(CoverageJobSpec(*at)); r.ok()) {
-        body["coverageJobId"] = r->job.id;
-        if (r->is_new) {
-          WorkerLog(
-              fmt::format("Scheduled coverage job #{} around {},{}", r->job.id, at->lat, at->lng));
-          Woken();
-        }
-      } else {
-        WorkerLog("Scheduling a coverage job failed: " + r.status().message());
-      }
-    }
-  }
+  // The coverage rule; a new regional job takes a write token of the client (a client
+  // sweeping the map cannot flood the queue: without a token it gets the score only).
+  auto coverage = jobs->EnsureCoverage(*at, [&] {
+    double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+    return limiter.Acquire(req.remote_addr, now) <= 0;
+  });
+  if (!coverage.ok()) return SendStatus(res, coverage.status());
+  body["hasHeatmapCoverage"] = coverage->covered;
+  if (coverage->job_id) body["coverageJobId"] = *coverage->job_id;
   SendJson(res, 200, body);
 }
 
@@ -542,31 +481,10 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
   auto r = ParseScheduleRequest(body);
   if (!r.ok()) return SendStatus(res, r.status());
-  HeatmapJobSpec spec;
-  spec.grid_step = r->grid_step;
-  spec.model = r->model;
-  spec.priority = r->priority;
-  if (r->city_slug) {
-    auto city = store->GetCity(*r->city_slug);
-    if (!city.ok()) return SendStatus(res, city.status());
-    spec.bounds = city->bounds;
-    spec.city_id = city->id;
-  } else {
-    spec.bounds = *r->bounds;
-  }
-  double cells = GridCellCount(spec.bounds, spec.grid_step);
-  if (cells > static_cast<double>(opts.job_cell_cap)) {
-    return SendError(
-        res, ApiError::Of(
-                 "too_many_cells",
-                 fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap of {}",
-                             spec.bounds.ToString(), spec.grid_step, cells, opts.job_cell_cap)));
-  }
-  auto region = GridRegion::Make(spec.bounds, spec.grid_step, opts.job_cell_cap);
-  if (!region.ok()) return SendStatus(res, region.status());
-  auto e = store->EnqueueHeatmap(spec);
+  auto spec = jobs->Resolve(*r);
+  if (!spec.ok()) return SendStatus(res, spec.status());
+  auto e = jobs->Schedule(*spec);
   if (!e.ok()) return SendStatus(res, e.status());
-  if (e->is_new) Woken();
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},
@@ -597,15 +515,15 @@ void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
     f.before_id = *v;
   }
   f.limit = static_cast<int>(limit) + 1;  // one more tells whether a next page exists
-  auto jobs = store->ListJobs(f);
-  if (!jobs.ok()) return SendStatus(res, jobs.status());
+  auto found = jobs->List(f);
+  if (!found.ok()) return SendStatus(res, found.status());
   nlohmann::json next;  // null: no more pages
-  if (static_cast<int64_t>(jobs->size()) > limit) {
-    jobs->resize(limit);
-    next = jobs->back().id;
+  if (static_cast<int64_t>(found->size()) > limit) {
+    found->resize(limit);
+    next = found->back().id;
   }
   nlohmann::json list = nlohmann::json::array();
-  for (const Job& j : *jobs) list.push_back(JobJson(j));
+  for (const Job& j : *found) list.push_back(JobJson(j));
   SendJson(res, 200, {{"jobs", std::move(list)}, {"nextCursor", next}});
 }
 
@@ -631,85 +549,17 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
     e.headers.emplace_back("WWW-Authenticate", "Bearer");
     return SendError(res, e);
   }
-  const auto deadline = Clock::now() + std::chrono::milliseconds(opts.cron_budget_ms);
-  auto stale = store->RescueStale(opts.cron_worker.stale_timeout_ms);
-  if (!stale.ok()) return SendStatus(res, stale.status());
-
-  char host[64] = "host";
-  gethostname(host, sizeof host - 1);
-  WorkerOptions wo = opts.cron_worker;
-  wo.worker_id = fmt::format("cron-{}-{}-{}", host, getpid(), ++cron_runs);
-  // Out of time or shutting down: the job hands itself back after the chunk in flight. A
-  // watcher sets the flag (not a checkpoint hook), so a database outage that keeps the job
-  // retrying still ends the call: the retries give up a few seconds after `stop`.
-  // At least one chunk is written per call (so tiny budgets still make progress), unless the
-  // database stays unreachable for 10 s past the deadline.
-  std::atomic<bool> stop{false}, finished{false}, progressed{false};
-  wo.on_checkpoint = [&](int64_t, int64_t) {
-    progressed = true;
-    if (Clock::now() >= deadline) stop = true;  // exactly at the first boundary past the budget
-  };
-  std::thread watcher([&] {
-    while (!finished.load()) {
-      auto now = Clock::now();
-      if (stop_flag.load() || (now >= deadline && progressed.load()) ||
-          now >= deadline + std::chrono::seconds(10)) {
-        stop = true;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  });
-  struct JoinAtExit {
-    std::atomic<bool>& finished;
-    std::thread& t;
-    ~JoinAtExit() {
-      finished = true;
-      t.join();
-    }
-  } join_watcher{finished, watcher};
-  if (metrics) metrics->Instrument(&wo);
-
+  CronOptions cron = opts.cron;
+  if (metrics) metrics->Instrument(&cron.run);
+  auto report = RunCron(jobs, cron, &stop_flag);
+  if (!report.ok()) return SendStatus(res, report.status());
   nlohmann::json ran = nlohmann::json::array();
-  bool out_of_time = false;
-  for (;;) {
-    // At least one job per call, however small the budget, so repeated calls make progress.
-    if ((!ran.empty() && Clock::now() >= deadline) || stop_flag.load()) {
-      out_of_time = true;
-      break;
-    }
-    auto claimed = store->Claim(wo.worker_id);
-    if (!claimed.ok()) {
-      if (ran.empty()) return SendStatus(res, claimed.status());
-      WorkerLog("Cron: claim failed: " + claimed.status().message());
-      out_of_time = true;  // unknown: report that more may be waiting
-      break;
-    }
-    if (!*claimed) break;
-    const Job job = std::move(**claimed);
-    JobOutcome outcome = RunHeatmapJob(store, job, wo, &stop);
-    auto after = store->GetJob(job.id);
-    std::string status = after.ok() ? std::string(JobStatusId(after->status))
-                                    : (outcome == JobOutcome::kCompleted ? "completed" : "unknown");
-    ran.push_back({{"id", job.id}, {"status", status}});
-    if (stop.load()) {
-      out_of_time = true;
-      break;
-    }
-  }
-  bool has_more = false;
-  if (out_of_time) {
-    auto counts = store->CountJobsByStatus();
-    if (counts.ok()) {
-      for (const auto& [s, n] : *counts) has_more |= s == JobStatus::kPending && n > 0;
-    } else {
-      has_more = true;
-    }
-  }
+  for (const auto& j : report->jobs) ran.push_back({{"id", j.id}, {"status", j.status}});
   SendJson(res, 200,
-           {{"processed", ran.size()},
+           {{"processed", report->jobs.size()},
             {"jobs", std::move(ran)},
-            {"hasMore", has_more},
-            {"staleReset", *stale}});
+            {"hasMore", report->has_more},
+            {"staleReset", report->stale_reset}});
 }
 
 void ApiServer::Impl::Ready(Response& res) {
@@ -746,9 +596,8 @@ void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::s
 
 // ---------------------------------------------------------------- ApiServer
 
-ApiServer::ApiServer(Store* store, ServerOptions opts, Metrics* metrics,
-                     std::function<void()> on_enqueue)
-    : impl_(std::make_unique<Impl>(store, std::move(opts), metrics, std::move(on_enqueue))) {
+ApiServer::ApiServer(JobService* jobs, ServerOptions opts, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(jobs, std::move(opts), metrics)) {
   impl_->Setup();
 }
 

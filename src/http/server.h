@@ -36,41 +36,37 @@
 
 #include "common/status.h"
 #include "http/metrics.h"
+#include "jobs/cron.h"
+#include "jobs/service.h"
 #include "store/store.h"
-#include "worker/worker.h"
 
 namespace nbi::http {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";          // HOST
-  int port = 8080;                         // PORT; 0 picks a free port (see ApiServer::port())
-  std::string web_dir;                     // holds public/ and node_modules/leaflet/dist/
-  std::string cron_secret;                 // CRON_SECRET; empty: the cron endpoint answers 404
-  std::string tile_url;                    // NBI_TILE_URL, for /api/config
-  int64_t heatmap_cell_cap = 200'000;      // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
-  int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
-  int64_t poi_cap = 20'000;                // POIs per /api/pois answer
-  int64_t cron_budget_ms = 10'000;         // NBI_CRON_BUDGET_MS
-  double rate_limit_per_sec = 20;          // NBI_RATE_LIMIT_PER_SEC (0 disables)
-  double rate_limit_burst = 40;            // NBI_RATE_LIMIT_BURST (default 2 x rate)
-  int threads = 64;                        // NBI_HTTP_THREADS: concurrent connections served
-  int store_concurrency = 8;          // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once
-  size_t max_body_bytes = 64 * 1024;  // larger bodies: 413
+  std::string host = "127.0.0.1";      // HOST
+  int port = 8080;                     // PORT; 0 picks a free port (see ApiServer::port())
+  std::string web_dir;                 // holds public/ and node_modules/leaflet/dist/
+  std::string cron_secret;             // CRON_SECRET; empty: the cron endpoint answers 404
+  std::string tile_url;                // NBI_TILE_URL, for /api/config
+  int64_t heatmap_cell_cap = 200'000;  // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
+  int64_t poi_cap = 20'000;            // POIs per /api/pois answer
+  double rate_limit_per_sec = 20;      // NBI_RATE_LIMIT_PER_SEC (0 disables)
+  double rate_limit_burst = 40;        // NBI_RATE_LIMIT_BURST (default 2 x rate)
+  int threads = 64;                    // NBI_HTTP_THREADS: concurrent connections served
+  int store_concurrency = 8;           // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once
+  size_t max_body_bytes = 64 * 1024;   // larger bodies: 413
   int read_timeout_s = 10, write_timeout_s = 10, keep_alive_timeout_s = 5;
   bool access_log = true;  // NBI_ACCESS_LOG=0 disables the line per request
-  // Chunk size and stale timeout of cron runs; worker_id is replaced per run.
-  WorkerOptions cron_worker;
+  // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).
+  CronOptions cron;
 };
-
-// Reads the variables named above (host/port/web dir are then usually overridden by flags).
-// Malformed values are kInvalidArgument naming the variable.
-Result<ServerOptions> ServerOptionsFromEnv();
 
 class ApiServer {
  public:
-  // `store` and `metrics` must outlive the server. `on_enqueue` is called after a request
-  // made a job runnable (new job, retry) - Worker::Wake for an embedded worker; may be empty.
-  ApiServer(Store* store, ServerOptions opts, Metrics* metrics, std::function<void()> on_enqueue);
+  // `jobs` (and its store) and `metrics` (may be null) must outlive the server. Every job
+  // rule goes through `jobs`; reads of cities, cells and POIs go to its store. Options are
+  // parsed by the application (app/config.h); the server reads no environment.
+  ApiServer(JobService* jobs, ServerOptions opts, Metrics* metrics);
   ~ApiServer();
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;

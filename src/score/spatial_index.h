@@ -10,7 +10,9 @@
 //                            . # x # .     buckets that can hold a point within r
 //                            . # # # .     (# marks), then tests each slot's chord.
 //
-// Memory: 40 bytes per POI slot + 4 bytes per bucket (buckets are capped at ~4 per POI).
+// Memory: per POI, its Poi copy (sizeof(Poi), 88 bytes on x86-64, plus heap for names past
+// the small-string buffer) and one 29-byte slot (a 24-byte UnitVec, a 4-byte index and a
+// 1-byte sub-type, in parallel arrays); plus 4 bytes per bucket (capped at ~4 per POI).
 // Immutable after construction; safe to query from many threads.
 #pragma once
 

@@ -1,6 +1,14 @@
-// The storage interface the worker, the API and the commands speak to. Two implementations:
-// SqliteStore (embedded default) and PgStore (production). Both pass one conformance suite
-// (tests/store_conformance_test.cc); behaviour described here holds for both.
+// The storage interfaces, split by role. One backend object implements all four roles
+// (SqliteStore, the embedded default; PgStore, production), so a caller that needs only one
+// role takes only that interface:
+//
+//   CityStore  cities (slug, name, bounds)           used by: commands, HTTP, JobService
+//   PoiStore   points of interest                    used by: import, the job runner, HTTP
+//   CellStore  computed heat cells (reads)           used by: HTTP, export, coverage
+//   JobQueue   the job queue + checkpointed writes   used by: JobService, runner, worker
+//
+// Each role has its own conformance suite in tests/ that both backends pass; behaviour
+// described here holds for both.
 //
 // Threading: a Store is thread-safe; each call takes a connection from an internal pool.
 // Errors: kTransient when the database is unreachable or a connection broke (the call may be
@@ -15,14 +23,15 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/status.h"
 #include "geo/geo.h"
+#include "jobs/job.h"
 #include "poi/poi.h"
 #include "score/model.h"
 
@@ -35,69 +44,34 @@ struct City {
   BBox bounds;
 };
 
-// ---------------------------------------------------------------- jobs
-enum class JobStatus { kPending, kRunning, kCompleted, kFailed, kCancelled };
-std::string_view JobStatusId(JobStatus s);
-std::optional<JobStatus> ParseJobStatus(std::string_view s);
-
-inline constexpr const char* kHeatmapJobType = "heatmap_compute";
-
-struct Job {
-  int64_t id = 0;
-  std::string type;
-  JobStatus status = JobStatus::kPending;
-  std::optional<int64_t> city_id;
-  int progress = 0;  // 0..100
-  int64_t total_items = 0;
-  std::optional<std::string> error;
-  nlohmann::json metadata =
-      nlohmann::json::object();  // bounds, gridStep, model, lastProcessedIndex
-  int64_t created_at_ms = 0;
-  std::optional<int64_t> started_at_ms, completed_at_ms;
-  // Queue columns.
-  int attempts = 0, max_attempts = 3, priority = 0;
-  int64_t run_at_ms = 0;
-  std::optional<int64_t> heartbeat_at_ms;
-  std::optional<std::string> locked_by;
-  bool cancel_requested = false;
-
-  bool active() const { return status == JobStatus::kPending || status == JobStatus::kRunning; }
-  int64_t last_processed_index() const { return metadata.value("lastProcessedIndex", int64_t{0}); }
+class CityStore {
+ public:
+  virtual ~CityStore() = default;
+  // Inserts, or updates the city with the same slug. Returns the stored city.
+  virtual Result<City> UpsertCity(const City& city) = 0;
+  virtual Result<std::vector<City>> ListCities() = 0;
+  virtual Result<City> GetCity(const std::string& slug) = 0;  // kNotFound
 };
 
-// What to compute. The duplicate rule compares (bounds, grid_step, model) of active jobs.
-struct HeatmapJobSpec {
-  BBox bounds;
-  double grid_step = 0.0025;
-  HeatModel model = HeatModel::kGrocery;
-  std::optional<int64_t> city_id;
-  int priority = 0;  // higher runs first
-  int max_attempts = 3;
+// ---------------------------------------------------------------- POIs
+struct PoiImportSummary {
+  int64_t inserted = 0, updated = 0;
 };
 
-struct EnqueueResult {
-  Job job;
-  bool is_new = false;  // false: an active job for the same area/step/model was returned
+class PoiStore {
+ public:
+  virtual ~PoiStore() = default;
+  // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. All or
+  // nothing.
+  virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) = 0;
+  // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
+  virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
+  virtual Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() = 0;
 };
 
-struct JobFilter {
-  std::optional<JobStatus> status;
-  int limit = 50;
-  std::optional<int64_t> before_id;  // cursor: jobs with id < before_id (newest first)
-};
-
-// One chunk's output plus the job's checkpoint, written in one transaction.
-struct Checkpoint {
-  int64_t job_id = 0;
-  std::string worker_id;
-  const GridRegion* region = nullptr;
-  int64_t begin = 0;                // first cell number of the chunk
-  const uint8_t* scores = nullptr;  // scores of cells begin .. begin+count-1
-  int64_t count = 0;
-  std::optional<int64_t> city_id;
-  // Stored in the job: progress = floor(100 * (begin+count) / total), and
-  // metadata.lastProcessedIndex = begin + count (cells [0, lastProcessedIndex) are stored).
-};
+// Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
+// regions next to the antimeridian see the POIs across it).
+Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double margin_m);
 
 // ---------------------------------------------------------------- cells
 struct HeatCell {
@@ -106,39 +80,52 @@ struct HeatCell {
   double grid_step = 0;
 };
 
-struct PoiImportSummary {
-  int64_t inserted = 0, updated = 0;
+class CellStore {
+ public:
+  virtual ~CellStore() = default;
+  // Cells of `grid_step` in the box with score >= min_score, at most `limit` (+1 so the
+  // caller can tell the cap was hit), ordered by lat, lng.
+  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
+                                                   int64_t limit) = 0;
+  virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
+  // True when a cell of `grid_step` lies within one step of the point.
+  virtual Result<bool> HasCoverage(double lat, double lng, double grid_step) = 0;
+
+  // ---- benchmark support: the fastest raw path into heat_cells (binary COPY / one
+  // prepared insert per transaction) into an empty table, for comparison. `scores` holds
+  // the scores of cells begin .. begin+scores.size()-1 of `region`.
+  virtual Status RawInsertCells(const GridRegion& region, int64_t begin,
+                                std::span<const uint8_t> scores) = 0;
+  virtual Status TruncateCells() = 0;
 };
 
-class Store {
+// ---------------------------------------------------------------- the queue
+// One chunk's output plus the job's checkpoint, written in one transaction. A view: `region`
+// and `scores` are borrowed and need only live until WriteCheckpoint returns.
+struct Checkpoint {
+  int64_t job_id = 0;
+  std::string worker_id;
+  const GridRegion* region = nullptr;  // never null when passed to WriteCheckpoint
+  int64_t begin = 0;                   // first cell number of the chunk
+  std::span<const uint8_t> scores;     // scores of cells begin .. begin+scores.size()-1
+  std::optional<int64_t> city_id;
+  int64_t count() const { return static_cast<int64_t>(scores.size()); }
+  // Stored in the job: progress = floor(100 * (begin+count) / total), and
+  // metadata.lastProcessedIndex = begin + count (cells [0, lastProcessedIndex) are stored).
+};
+
+// Wake-ups from other processes: calls `wake` soon after another process may have made a
+// job runnable, so a worker starts it in milliseconds instead of at its next poll. A wake-up
+// is only a hint (the worker then claims as usual); bursts coalesce. Destroying the watch
+// stops it (the callback is not called after the destructor returns).
+class JobWatch {
  public:
-  virtual ~Store() = default;
+  virtual ~JobWatch() = default;
+};
 
-  // "sqlite:/abs/path" or "postgresql://user@host:port/db" (no password).
-  virtual std::string Describe() const = 0;
-  virtual bool is_postgres() const = 0;
-
-  // Creates or upgrades the schema to the newest version; idempotent. Open() runs it.
-  virtual Status Migrate() = 0;
-  virtual Result<int> SchemaVersion() = 0;
-  // Readiness: the database answers and the schema is current.
-  virtual Status Ping() = 0;
-
-  // ---- cities
-  // Inserts, or updates the city with the same slug. Returns the stored city.
-  virtual Result<City> UpsertCity(const City& city) = 0;
-  virtual Result<std::vector<City>> ListCities() = 0;
-  virtual Result<City> GetCity(const std::string& slug) = 0;  // kNotFound
-
-  // ---- POIs
-  // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. All or
-  // nothing.
-  virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) = 0;
-  // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
-  virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
-  virtual Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() = 0;
-
-  // ---- queue
+class JobQueue {
+ public:
+  virtual ~JobQueue() = default;
   // Enqueues a heatmap job; total_items = cells of the region (the caller has validated it).
   virtual Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) = 0;
   // Atomically takes the best pending job whose run_at has come (priority desc, then oldest):
@@ -185,49 +172,37 @@ class Store {
   // `schedule --reset`: deletes the area's cells of that step and its finished jobs.
   virtual Result<int64_t> ResetArea(const BBox& box, double grid_step) = 0;
 
-  // ---- cells
-  // Cells of `grid_step` in the box with score >= min_score, at most `limit` (+1 so the
-  // caller can tell the cap was hit), ordered by lat, lng.
-  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
-                                                   int64_t limit) = 0;
-  virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
-  // True when a cell of `grid_step` lies within one step of the point.
-  virtual Result<bool> HasCoverage(double lat, double lng, double grid_step) = 0;
-
-  // ---- benchmark support: the fastest raw path into heat_cells (binary COPY / one
-  // prepared insert per transaction) into an empty table, for comparison.
-  virtual Status RawInsertCells(const GridRegion& region, int64_t begin, const uint8_t* scores,
-                                int64_t count) = 0;
-  virtual Status TruncateCells() = 0;
-
-  // Fault injection for tests: called just before every COMMIT of a write; when it returns
-  // true the transaction is rolled back and the call fails with kTransient. Set it before
-  // the store is shared between threads.
-  void SetCommitFaultHook(std::function<bool()> hook) { commit_fault_ = std::move(hook); }
-
- protected:
-  bool InjectCommitFault() const { return commit_fault_ && commit_fault_(); }
-
- private:
-  std::function<bool()> commit_fault_;
+  // Starts the cross-process wake-up watch of this backend:
+  //   PostgreSQL: LISTEN on a dedicated connection, waiting on its socket; after any error
+  //               it reconnects with backoff (and wakes once, in case a notification was
+  //               missed while it was down).
+  //   SQLite:     watches PRAGMA data_version every 5 ms (it changes when another
+  //               connection commits).
+  // The watch may outlive nothing: destroy it before the store.
+  virtual std::unique_ptr<JobWatch> Watch(std::function<void()> wake) = 0;
 };
 
-// Opens the store named by `url`: empty -> sqlite:nearbyindex.db; "sqlite:PATH";
-// "postgres://..." / "postgresql://...". Runs migrations. `clock` must outlive the store.
+// ---------------------------------------------------------------- a backend
+class Store : public CityStore, public PoiStore, public CellStore, public JobQueue {
+ public:
+  ~Store() override = default;
+
+  // "sqlite:/abs/path" or "postgresql://user@host:port/db" (never a password).
+  virtual std::string Describe() const = 0;
+
+  // Creates or upgrades the schema to the newest version; idempotent. Open() runs it.
+  virtual Status Migrate() = 0;
+  virtual Result<int> SchemaVersion() = 0;
+  // Readiness: the database answers and the schema is current.
+  virtual Status Ping() = 0;
+};
+
+// Opens the store named by `url`: "sqlite:PATH" or "postgres://..." / "postgresql://...".
+// Runs migrations. `clock` must outlive the store.
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock = SystemClock::Get());
 
-// DATABASE_URL or the default.
-std::string DatabaseUrlFromEnv();
+inline constexpr const char* kDefaultDatabaseUrl = "sqlite:nearbyindex.db";
 
-// Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
-// regions next to the antimeridian see the POIs across it).
-Result<std::vector<Poi>> LoadPoisAround(Store* store, const BBox& box, double margin_m);
-
-// Shared by both stores.
-int64_t RetryBackoffMs(int attempts);           // delay before attempt `attempts + 1`
-void SortInClaimOrder(std::vector<Job>* jobs);  // priority desc, then oldest first
-std::string DedupeKey(const HeatmapJobSpec& spec);
-nlohmann::json HeatmapMetadata(const HeatmapJobSpec& spec);
 std::vector<City> PresetCities();  // shipped presets (cancun, ...)
 
 }  // namespace nbi

@@ -1,9 +1,7 @@
-// Store pieces shared by both implementations: names, dedupe keys, backoff, presets, Open.
+// Store pieces shared by both backends: presets, POIs around a box, Open.
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <charconv>
-#include <cstdlib>
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -11,64 +9,14 @@
 
 namespace nbi {
 
-namespace {
-constexpr std::string_view kStatusIds[] = {"pending", "running", "completed", "failed",
-                                           "cancelled"};
-
-std::string Shortest(double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, r.ptr);
-}
-}  // namespace
-
-std::string_view JobStatusId(JobStatus s) { return kStatusIds[static_cast<int>(s)]; }
-
-std::optional<JobStatus> ParseJobStatus(std::string_view s) {
-  for (size_t i = 0; i < std::size(kStatusIds); ++i) {
-    if (kStatusIds[i] == s) return static_cast<JobStatus>(i);
-  }
-  return std::nullopt;
-}
-
-int64_t RetryBackoffMs(int attempts) {
-  // 5 s, 10 s, 20 s ... capped at one hour.
-  int shift = std::clamp(attempts - 1, 0, 20);
-  return std::min<int64_t>(int64_t{5000} << shift, 3'600'000);
-}
-
-Result<std::vector<Poi>> LoadPoisAround(Store* store, const BBox& box, double margin_m) {
+Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double margin_m) {
   std::vector<Poi> all;
   for (const BBox& part : box.ExpandedWrapped(margin_m)) {
-    auto pois = store->LoadPois(part, -1);
-    if (!pois.ok()) return pois.status();
-    all.insert(all.end(), std::make_move_iterator(pois->begin()),
-               std::make_move_iterator(pois->end()));
+    NBI_ASSIGN_OR_RETURN(auto pois, store->LoadPois(part, -1));
+    all.insert(all.end(), std::make_move_iterator(pois.begin()),
+               std::make_move_iterator(pois.end()));
   }
   return all;
-}
-
-void SortInClaimOrder(std::vector<Job>* jobs) {
-  std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) {
-    return a.priority != b.priority ? a.priority > b.priority : a.id < b.id;
-  });
-}
-
-std::string DedupeKey(const HeatmapJobSpec& s) {
-  return fmt::format("{}:{},{},{},{}:{}:{}", kHeatmapJobType, Shortest(s.bounds.min_lat),
-                     Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),
-                     Shortest(s.bounds.max_lng), Shortest(s.grid_step), HeatModelId(s.model));
-}
-
-nlohmann::json HeatmapMetadata(const HeatmapJobSpec& s) {
-  return {{"bounds",
-           {{"minLat", s.bounds.min_lat},
-            {"minLng", s.bounds.min_lng},
-            {"maxLat", s.bounds.max_lat},
-            {"maxLng", s.bounds.max_lng}}},
-          {"gridStep", s.grid_step},
-          {"model", std::string(HeatModelId(s.model))},
-          {"lastProcessedIndex", 0}};
 }
 
 std::vector<City> PresetCities() {
@@ -80,11 +28,6 @@ std::vector<City> PresetCities() {
       {0, "helsinki", "Helsinki (centre)", "FI", {60.16, 24.93, 60.18, 24.96}},
       {0, "monaco", "Monaco", "MC", {43.72, 7.40, 43.76, 7.44}},
   };
-}
-
-std::string DatabaseUrlFromEnv() {
-  const char* u = std::getenv("DATABASE_URL");
-  return (u && *u) ? u : "sqlite:nearbyindex.db";
 }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {

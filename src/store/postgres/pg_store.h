@@ -1,31 +1,44 @@
-// PostgreSQL store (libpq). See store/store.h for the contract.
+// PostgreSQL store (libpq), production backend. It implements the whole contract of
+// store/store.h (CityStore, PoiStore, CellStore, JobQueue, Store); this header adds only:
 //
-// Claims use FOR UPDATE SKIP LOCKED behind a partial index on pending jobs; enqueue sends a
-// NOTIFY on channel kJobsChannel (a wake-up hint only); cell writes go through binary COPY.
+// - Construction connects lazily: a bad URL or an unreachable server surfaces from the first
+//   call (Migrate() in OpenStore). Connections come from a pool (at most 8 kept idle); a
+//   broken connection is dropped with the idle ones and the next call reconnects.
+// - Each call is one statement or one transaction; lease checks (worker owns the running
+//   job) sit in the same statement as the write they guard.
+// - Claims use FOR UPDATE SKIP LOCKED behind a partial index on pending jobs; enqueue sends
+//   a NOTIFY on kJobsChannel in the same statement (a wake-up hint only), which Watch()
+//   LISTENs to on a dedicated connection; cell writes go through binary COPY.
+// - Describe() never shows the password.
+//
+// Files: pg_sql.h (schema and every SQL statement), pg_conn.{h,cc} (libpq plumbing, pool,
+// transactions, error mapping), pg_codec.{h,cc} (row and COPY codecs), pg_store.cc (schema,
+// cities, POIs, cells, Watch), pg_queue.cc (the JobQueue methods), pg_watch.{h,cc} (the
+// LISTEN thread). Only files in this folder include libpq.
 #pragma once
 
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <optional>
+#include <span>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "store/store.h"
-
-typedef struct pg_conn PGconn;
 
 namespace nbi {
 
 inline constexpr const char* kJobsChannel = "nearbyindex_jobs";
 
+class PgPool;
+
 class PgStore final : public Store {
  public:
-  // Connects lazily; errors surface from the first call (Migrate() in OpenStore).
+  // `conninfo`: a postgres:// or postgresql:// URL (or libpq key=value string).
   PgStore(std::string conninfo, Clock* clock);
   ~PgStore() override;
 
   std::string Describe() const override;
-  bool is_postgres() const override { return true; }
   Status Migrate() override;
   Result<int> SchemaVersion() override;
   Status Ping() override;
@@ -59,46 +72,24 @@ class PgStore final : public Store {
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override;
   Result<int64_t> ResetArea(const BBox& box, double grid_step) override;
+  std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override;
 
   Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
                                            int64_t limit) override;
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
   Result<bool> HasCoverage(double lat, double lng, double grid_step) override;
 
-  Status RawInsertCells(const GridRegion& region, int64_t begin, const uint8_t* scores,
-                        int64_t count) override;
+  Status RawInsertCells(const GridRegion& region, int64_t begin,
+                        std::span<const uint8_t> scores) override;
   Status TruncateCells() override;
 
   const std::string& conninfo() const { return conninfo_; }
 
  private:
-  class Conn;  // one libpq connection + its prepared statements
-  // Takes a pooled connection (connecting if needed); returned to the pool by the guard
-  // unless it broke.
-  class Lease;
-  class Txn;  // BEGIN ... COMMIT, rolled back unless committed
-  Result<Lease> Acquire();
-  void Return(std::unique_ptr<Conn> c);
-
-  // fn(Conn&) -> Result<T> on a pooled connection, in autocommit mode.
-  template <typename T, typename F>
-  Result<T> WithConn(F&& fn);
-  // fn(Conn&) -> Result<T> inside one transaction, committed only when fn succeeds.
-  template <typename T, typename F>
-  Result<T> InTransaction(F&& fn);
-  // COMMIT, unless the test fault hook says this commit fails (then kTransient, rollback).
-  Status Commit(Txn& txn);
-  Status SingleStatementFault() const;
-  Result<Job> ExplainNoRow(Conn& c, int64_t job_id, std::string_view verb,
-                           std::string_view allowed);
-
   // Constant after construction.
   const std::string conninfo_;
-  std::string conninfo_error_;  // set when conninfo_ does not parse
   Clock* const clock_;
-
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
+  const std::unique_ptr<PgPool> pool_;
 };
 
 }  // namespace nbi

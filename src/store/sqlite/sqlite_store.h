@@ -1,40 +1,67 @@
-// SQLite store (the embedded default). See store/store.h for the contract.
+// SQLite store (the embedded default). See store/store.h for the contract of every method.
 //
-// One file in WAL mode, shared safely by several processes: every write is one
-// BEGIN IMMEDIATE transaction (one writer at a time, the claim included), readers never
-// block. busy_timeout absorbs contention between processes.
+// Storage: one database file in WAL mode, shared safely by several processes (CLI, worker,
+// HTTP server): readers never block the writer and see a consistent snapshot.
+// Transactions: every write is one BEGIN IMMEDIATE transaction, so there is one writer at a
+// time across all processes; the claim is a single UPDATE ... RETURNING inside it, which is
+// what makes two workers never take the same job. A 30 s busy_timeout absorbs contention
+// between processes; SQLITE_BUSY beyond it is kTransient.
+// Threading: thread-safe. Each call takes a connection from an internal pool (one sqlite3
+// handle per concurrent call; handles are never shared between threads at once).
+// Multi-process wake-ups: Watch() polls PRAGMA data_version on its own connection.
+//
+// Layout of the implementation (src/store/sqlite/):
+//   sqlite_sql.h     schema migrations and every SQL statement
+//   sqlite_db.*      connection, statement helper, errors, Transaction, pool
+//   sqlite_store.cc  schema, cities, POIs, cells, Watch
+//   sqlite_queue.cc  the JobQueue methods
+//   sqlite_watch.*   the data_version watch
 #pragma once
 
+#include <functional>
 #include <memory>
-#include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "store/store.h"
 
-struct sqlite3;
-
 namespace nbi {
+
+class SqlitePool;
 
 class SqliteStore final : public Store {
  public:
+  // Opens lazily: the file is opened (and created) by the first call. `clock` must outlive
+  // the store.
   SqliteStore(std::string path, Clock* clock);
   ~SqliteStore() override;
 
   std::string Describe() const override;
-  bool is_postgres() const override { return false; }
   Status Migrate() override;
   Result<int> SchemaVersion() override;
   Status Ping() override;
 
+  // CityStore
   Result<City> UpsertCity(const City& city) override;
   Result<std::vector<City>> ListCities() override;
   Result<City> GetCity(const std::string& slug) override;
 
+  // PoiStore
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
 
+  // CellStore
+  Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
+                                           int64_t limit) override;
+  Result<int64_t> CountCells(std::optional<double> grid_step) override;
+  Result<bool> HasCoverage(double lat, double lng, double grid_step) override;
+  Status RawInsertCells(const GridRegion& region, int64_t begin,
+                        std::span<const uint8_t> scores) override;
+  Status TruncateCells() override;
+
+  // JobQueue (sqlite_queue.cc)
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;
   Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
@@ -56,32 +83,12 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override;
   Result<int64_t> ResetArea(const BBox& box, double grid_step) override;
-
-  Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
-                                           int64_t limit) override;
-  Result<int64_t> CountCells(std::optional<double> grid_step) override;
-  Result<bool> HasCoverage(double lat, double lng, double grid_step) override;
-
-  Status RawInsertCells(const GridRegion& region, int64_t begin, const uint8_t* scores,
-                        int64_t count) override;
-  Status TruncateCells() override;
-
-  class Conn;  // one sqlite3 handle; public only for the .cc's helpers
+  std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override;
 
  private:
-  class Lease;
-  Result<std::unique_ptr<Conn>> Take();
-  void Give(std::unique_ptr<Conn> c);
-  // Runs fn(conn) inside BEGIN IMMEDIATE ... COMMIT; rolls back when fn fails.
-  template <typename T, typename F>
-  Result<T> WriteTxn(F&& fn);
-  template <typename T, typename F>
-  Result<T> Read(F&& fn);
-
   const std::string path_;
   Clock* const clock_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<Conn>> idle_;  // guarded by mu_
+  const std::unique_ptr<SqlitePool> pool_;
 };
 
 }  // namespace nbi

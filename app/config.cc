@@ -1,0 +1,182 @@
+#include "config.h"
+
+#include <fmt/format.h>
+
+#include <cctype>
+#include <charconv>
+
+#include "common/duration.h"
+#include "store/store.h"
+
+namespace nbi::cli {
+
+namespace {
+
+template <typename T>
+Result<T> ParseNumber(const char* name, const std::string& text, T lo, T hi, const char* kind) {
+  T out{};
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  if (ec != std::errc() || end != text.data() + text.size() || !(out >= lo && out <= hi)) {
+    return Status::Invalid(fmt::format("{}='{}' must be {} in {}..{}", name, text, kind, lo, hi));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> ParseIntSetting(const char* name, const std::string& text, int64_t lo, int64_t hi) {
+  return ParseNumber<int64_t>(name, text, lo, hi, "a whole number");
+}
+
+Result<double> ParseDoubleSetting(const char* name, const std::string& text, double lo, double hi) {
+  return ParseNumber<double>(name, text, lo, hi, "a number");
+}
+
+GlobalConfig& GlobalSettings() {
+  static GlobalConfig config;
+  return config;
+}
+
+void AddGlobalOptions(CLI::App& app) {
+  GlobalConfig& g = GlobalSettings();
+  app.add_option("--database-url", g.database_url,
+                 "sqlite:PATH or postgresql://... (env DATABASE_URL, default "
+                 "sqlite:nearbyindex.db)")
+      ->envname("DATABASE_URL");
+  app.add_option("--log-format", g.log_format, "text | json (env LOG_FORMAT, default text)")
+      ->envname("LOG_FORMAT");
+  app.add_option("--job-cell-cap", g.job_cell_cap,
+                 "cells per scheduled job (env NBI_JOB_CELL_CAP, default 25000000)")
+      ->envname("NBI_JOB_CELL_CAP");
+}
+
+std::string DatabaseUrl() {
+  const std::string& u = GlobalSettings().database_url;
+  return u.empty() ? kDefaultDatabaseUrl : u;
+}
+
+Result<Env> ProcessEnv() {
+  LogFormat format = LogFormat::kText;
+  if (const std::string& f = GlobalSettings().log_format; !f.empty()) {
+    auto parsed = ParseLogFormat(f);
+    if (!parsed) return Status::Invalid(fmt::format("LOG_FORMAT='{}': use text or json", f));
+    format = *parsed;
+  }
+  return Env{SystemClock::Get(), MakeLogger(format)};
+}
+
+Result<JobServiceOptions> JobServiceConfig() {
+  JobServiceOptions o;
+  if (const std::string& c = GlobalSettings().job_cell_cap; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.job_cell_cap,
+                         ParseIntSetting("NBI_JOB_CELL_CAP", c, 1, kDefaultCellCap));
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- worker
+
+void WorkerFlags::AddTo(CLI::App* cmd) {
+  cmd->add_option("--poll-interval", poll_,
+                  "between polls: ms or 30s, 1min (env WORKER_POLL_INTERVAL, default 60000)")
+      ->envname("WORKER_POLL_INTERVAL");
+  cmd->add_option("--chunk-size", chunk_, "cells per chunk (env WORKER_CHUNK_SIZE, default 500)")
+      ->envname("WORKER_CHUNK_SIZE");
+  cmd->add_option("--max-concurrent-jobs", max_jobs_,
+                  "jobs at once (env MAX_CONCURRENT_JOBS, default 1)")
+      ->envname("MAX_CONCURRENT_JOBS");
+  cmd->add_option("--stale-timeout", stale_,
+                  "rescue running jobs without heartbeat for this long (env STALE_JOB_TIMEOUT, "
+                  "default 10min)")
+      ->envname("STALE_JOB_TIMEOUT");
+}
+
+Result<WorkerOptions> WorkerFlags::Parse() const {
+  WorkerOptions o;
+  if (!poll_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.poll_interval_ms, ParseDurationMs("WORKER_POLL_INTERVAL", poll_));
+  }
+  if (!stale_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.stale_timeout_ms, ParseDurationMs("STALE_JOB_TIMEOUT", stale_));
+  }
+  if (!chunk_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.chunk_size, ParseIntSetting("WORKER_CHUNK_SIZE", chunk_, 1, 10'000'000));
+  }
+  if (!max_jobs_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t n, ParseIntSetting("MAX_CONCURRENT_JOBS", max_jobs_, 1, 256));
+    o.max_concurrent_jobs = static_cast<int>(n);
+  }
+  return o;
+}
+
+// ---------------------------------------------------------------- serve
+
+void ServeFlags::AddTo(CLI::App* cmd) {
+  cmd->add_flag("--no-worker", no_worker_, "API and pages only; jobs run in a separate `worker`");
+  cmd->add_option("--host", host_, "listen address (env HOST, default 127.0.0.1)")->envname("HOST");
+  cmd->add_option("--port", port_, "listen port (env PORT, default 8080; 0 picks a free one)")
+      ->envname("PORT");
+  cmd->add_option("--web-dir", web_dir_,
+                  "directory with public/ and node_modules/ (env NBI_WEB_DIR)")
+      ->envname("NBI_WEB_DIR");
+  // Settings without a flag of their own: environment only.
+  struct EnvOnly {
+    std::string* dst;
+    const char* name;
+  };
+  for (EnvOnly e :
+       {EnvOnly{&cron_secret_, "CRON_SECRET"}, EnvOnly{&tile_url_, "NBI_TILE_URL"},
+        EnvOnly{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP"},
+        EnvOnly{&cron_budget_, "NBI_CRON_BUDGET_MS"}, EnvOnly{&rate_, "NBI_RATE_LIMIT_PER_SEC"},
+        EnvOnly{&burst_, "NBI_RATE_LIMIT_BURST"}, EnvOnly{&threads_, "NBI_HTTP_THREADS"},
+        EnvOnly{&store_slots_, "NBI_HTTP_STORE_CONCURRENCY"},
+        EnvOnly{&access_log_, "NBI_ACCESS_LOG"}}) {
+    std::string flag = "--";
+    for (const char* c = e.name; *c; ++c) flag += *c == '_' ? '-' : char(std::tolower(*c));
+    cmd->add_option(flag, *e.dst, fmt::format("(env {})", e.name))->envname(e.name)->group("");
+  }
+}
+
+Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const {
+  http::ServerOptions o;
+  if (!host_.empty()) o.host = host_;
+  if (!port_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t p, ParseIntSetting("PORT", port_, 0, 65535));
+    o.port = static_cast<int>(p);
+  }
+  o.web_dir = web_dir_;
+  o.cron_secret = cron_secret_;
+  o.tile_url = tile_url_;
+  if (!heatmap_cap_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.heatmap_cell_cap,
+                         ParseIntSetting("NBI_HEATMAP_CELL_CAP", heatmap_cap_, 1, 100'000'000));
+  }
+  if (!cron_budget_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.cron.budget_ms,
+                         ParseIntSetting("NBI_CRON_BUDGET_MS", cron_budget_, 1, 3'600'000));
+  }
+  if (!rate_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.rate_limit_per_sec,
+                         ParseDoubleSetting("NBI_RATE_LIMIT_PER_SEC", rate_, 0, 1e6));
+  }
+  o.rate_limit_burst = 2 * o.rate_limit_per_sec;
+  if (!burst_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.rate_limit_burst,
+                         ParseDoubleSetting("NBI_RATE_LIMIT_BURST", burst_, 1, 1e7));
+  }
+  if (!threads_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t n, ParseIntSetting("NBI_HTTP_THREADS", threads_, 1, 1024));
+    o.threads = static_cast<int>(n);
+  }
+  if (!store_slots_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t n,
+                         ParseIntSetting("NBI_HTTP_STORE_CONCURRENCY", store_slots_, 1, 1024));
+    o.store_concurrency = static_cast<int>(n);
+  }
+  if (!access_log_.empty()) o.access_log = access_log_ != "0";
+  o.cron.stale_timeout_ms = worker.stale_timeout_ms;
+  o.cron.run = worker;  // chunk size (the hooks are set per run)
+  return o;
+}
+
+}  // namespace nbi::cli

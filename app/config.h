@@ -1,0 +1,69 @@
+// Configuration: every setting is read here, once, from a flag or its environment variable
+// (CLI11 envname; the flag wins), checked (ranges, units) and handed to the library as
+// structs. The library itself never reads the environment.
+//
+// Global settings (any subcommand): --database-url / DATABASE_URL, --log-format /
+// LOG_FORMAT (text | json), --job-cell-cap / NBI_JOB_CELL_CAP.
+// Worker settings (worker, process-jobs, serve): WorkerFlags. Server settings (serve):
+// ServeFlags. A bad value is a kInvalidArgument naming the variable and quoting the value
+// (exit 2).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "common/env.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "http/server.h"
+#include "jobs/service.h"
+#include "worker/worker.h"
+
+namespace nbi::cli {
+
+struct GlobalConfig {
+  std::string database_url;  // DATABASE_URL; empty: sqlite:nearbyindex.db
+  std::string log_format;    // LOG_FORMAT
+  std::string job_cell_cap;  // NBI_JOB_CELL_CAP
+};
+// Adds the global options to the top-level app; values land in GlobalSettings().
+void AddGlobalOptions(CLI::App& app);
+GlobalConfig& GlobalSettings();
+
+// The database URL to open (DATABASE_URL or the default).
+std::string DatabaseUrl();
+// The Env of this process: SystemClock and a logger of LOG_FORMAT. Fails on a bad
+// LOG_FORMAT.
+Result<Env> ProcessEnv();
+Result<JobServiceOptions> JobServiceConfig();
+
+// Worker options of `worker`, `process-jobs` and the embedded worker of `serve`.
+class WorkerFlags {
+ public:
+  void AddTo(CLI::App* cmd);
+  Result<WorkerOptions> Parse() const;
+
+ private:
+  std::string poll_, chunk_, max_jobs_, stale_;
+};
+
+// Options of `serve`.
+class ServeFlags {
+ public:
+  void AddTo(CLI::App* cmd);
+  // `worker` supplies the cron runs' chunk size and stale timeout.
+  Result<http::ServerOptions> Parse(const WorkerOptions& worker) const;
+  bool no_worker() const { return no_worker_; }
+
+ private:
+  bool no_worker_ = false;
+  std::string host_, port_, web_dir_, cron_secret_, tile_url_, heatmap_cap_, cron_budget_, rate_,
+      burst_, threads_, store_slots_, access_log_;
+};
+
+// "NAME='text'" parsed as a whole decimal number in [lo, hi].
+Result<int64_t> ParseIntSetting(const char* name, const std::string& text, int64_t lo, int64_t hi);
+Result<double> ParseDoubleSetting(const char* name, const std::string& text, double lo, double hi);
+
+}  // namespace nbi::cli

@@ -1,0 +1,218 @@
+// Commands over the queue, through JobService: jobs (list, show, cancel, retry,
+// reset-running, prune) and schedule.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "commands.h"
+#include "common/duration.h"
+#include "common/time_format.h"
+#include "config.h"
+#include "jobs/service.h"
+
+namespace nbi::cli {
+
+namespace {
+
+std::string FormatMs(std::optional<int64_t> ms) {
+  return ms ? FormatTimestamp(*ms, TimeStyle::kLocalSeconds) : "-";
+}
+
+void PrintJob(const Job& j) {
+  std::printf("Job #%lld (%s)\n", (long long)j.id, j.type.c_str());
+  std::printf("  status:      %s%s\n", std::string(JobStatusId(j.status)).c_str(),
+              j.cancel_requested && j.status == JobStatus::kRunning ? " (cancel requested)" : "");
+  std::printf("  progress:    %d%% (%lld/%lld cells)\n", j.progress,
+              (long long)j.last_processed_index(), (long long)j.total_items);
+  std::printf("  attempts:    %d of %d, priority %d\n", j.attempts, j.max_attempts, j.priority);
+  std::printf("  created:     %s\n  started:     %s\n  completed:   %s\n",
+              FormatMs(j.created_at_ms).c_str(), FormatMs(j.started_at_ms).c_str(),
+              FormatMs(j.completed_at_ms).c_str());
+  if (j.locked_by)
+    std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
+                FormatMs(j.heartbeat_at_ms).c_str());
+  if (j.error) std::printf("  error:       %s\n", j.error->c_str());
+  std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
+}
+
+Result<int64_t> ParseJobId(const std::string& s) {
+  char* end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end || v <= 0)
+    return Status::Invalid(fmt::format("job id '{}' is not a positive number", s));
+  return int64_t(v);
+}
+
+// A JobService over the configured store; `store` keeps the store alive.
+Result<std::unique_ptr<JobService>> OpenJobService(std::unique_ptr<Store>* store) {
+  NBI_ASSIGN_OR_RETURN(*store, OpenConfiguredStore());
+  NBI_ASSIGN_OR_RETURN(JobServiceOptions opts, JobServiceConfig());
+  return std::make_unique<JobService>(store->get(), Env{}, opts);
+}
+
+struct JobsOpts {
+  int limit = 20;
+  std::string status, id, age = "7d";
+  bool yes = false;
+};
+
+Status ListJobs(const JobsOpts& o) {
+  JobFilter f;
+  f.limit = std::clamp(o.limit, 1, 10000);
+  if (!o.status.empty()) {
+    f.status = ParseJobStatus(o.status);
+    if (!f.status)
+      return Status::Invalid(fmt::format(
+          "--status {}: use pending, running, completed, failed or cancelled", o.status));
+  }
+  std::unique_ptr<Store> store;
+  NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
+  NBI_ASSIGN_OR_RETURN(auto list, jobs->List(f));
+  PrintJobTable(list);
+  return Status::Ok();
+}
+
+// A `jobs` subcommand acting on one job id.
+void AddJobAction(CLI::App* jobs, std::shared_ptr<JobsOpts> o, const char* name, const char* help,
+                  Result<Job> (*action)(JobService*, int64_t)) {
+  jobs->add_subcommand(name, help)
+      ->callback([o, action] {
+        auto id = ParseJobId(o->id);
+        if (!id.ok()) return Fail(id.status());
+        std::unique_ptr<Store> store;
+        auto service = OpenJobService(&store);
+        if (!service.ok()) return Fail(service.status());
+        auto j = action(service->get(), *id);
+        if (!j.ok()) return Fail(j.status());
+        PrintJob(*j);
+      })
+      ->add_option("id", o->id, "job id")
+      ->required();
+}
+
+Status ResetRunning(const JobsOpts& o) {
+  if (!o.yes)
+    return Status::Invalid(
+        "jobs reset-running needs --yes: it takes jobs away from live workers too");
+  std::unique_ptr<Store> store;
+  NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
+  NBI_ASSIGN_OR_RETURN(int n, jobs->ResetRunning());
+  std::printf("Reset %d running job(s) to pending\n", n);
+  return Status::Ok();
+}
+
+Status Prune(const JobsOpts& o) {
+  NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--older-than", o.age));
+  std::unique_ptr<Store> store;
+  NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
+  NBI_ASSIGN_OR_RETURN(int n, jobs->PruneFinished(ms));
+  std::printf("Pruned %d finished job(s)\n", n);
+  return Status::Ok();
+}
+
+void RegisterJobs(CLI::App& app) {
+  auto* jobs =
+      app.add_subcommand("jobs", "Recent jobs as a table; show / cancel / retry / reset-running");
+  auto o = std::make_shared<JobsOpts>();
+  jobs->add_option("--limit", o->limit, "how many jobs")->capture_default_str();
+  jobs->add_option("--status", o->status, "only jobs in this status");
+  jobs->callback([jobs, o] {
+    if (jobs->get_subcommands().empty()) NBI_STATUS_OR_FAIL(ListJobs(*o));
+  });
+  AddJobAction(jobs, o, "show", "Show one job",
+               [](JobService* s, int64_t id) { return s->Get(id); });
+  AddJobAction(jobs, o, "cancel", "Cancel a job (pending: at once; running: at its next chunk)",
+               [](JobService* s, int64_t id) { return s->Cancel(id); });
+  AddJobAction(jobs, o, "retry", "Put a failed or cancelled job back in the queue",
+               [](JobService* s, int64_t id) { return s->Retry(id); });
+  auto* reset = jobs->add_subcommand("reset-running",
+                                     "Force every running job back to pending (troubleshooting)");
+  reset->add_flag("--yes", o->yes, "confirm: workers still running these jobs lose them");
+  reset->callback([o] { NBI_STATUS_OR_FAIL(ResetRunning(*o)); });
+  auto* prune = jobs->add_subcommand("prune", "Delete finished jobs older than an age");
+  prune->add_option("--older-than", o->age, "age: e.g. 3600s, 90min, 24h, 7d")
+      ->capture_default_str();
+  prune->callback([o] { NBI_STATUS_OR_FAIL(Prune(*o)); });
+}
+
+struct ScheduleOpts {
+  std::string city, bbox, model = "grocery";
+  double step = 0.0025;
+  int priority = 0;
+  bool reset = false;
+};
+
+Status Schedule(const ScheduleOpts& o) {
+  if (o.city.empty() == o.bbox.empty())
+    return Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng");
+  ScheduleRequest req;
+  auto model = ParseHeatModel(o.model);
+  if (!model) return Status::Invalid(fmt::format("--model {}: use grocery or blend", o.model));
+  req.model = *model;
+  req.grid_step = o.step;
+  req.priority = o.priority;
+  if (!o.city.empty()) {
+    req.city_slug = o.city;
+  } else {
+    NBI_ASSIGN_OR_RETURN(req.bounds, BBox::Parse(o.bbox));
+  }
+  std::unique_ptr<Store> store;
+  NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
+  NBI_ASSIGN_OR_RETURN(HeatmapJobSpec spec, jobs->Resolve(req));
+  if (o.reset) {
+    NBI_ASSIGN_OR_RETURN(int64_t n, jobs->ResetArea(spec));
+    std::printf("Reset: removed %lld cells of gridStep %g in %s and its finished jobs\n",
+                (long long)n, spec.grid_step, spec.bounds.ToString().c_str());
+  }
+  NBI_ASSIGN_OR_RETURN(EnqueueResult r, jobs->Schedule(spec));
+  const std::string status(JobStatusId(r.job.status));
+  std::printf("Job #%lld %s (%s, %lld cells, gridStep %g, model %s)\n", (long long)r.job.id,
+              r.is_new ? "scheduled" : "already active - not duplicated", status.c_str(),
+              (long long)r.job.total_items, spec.grid_step,
+              std::string(HeatModelId(spec.model)).c_str());
+  std::printf("{\"jobId\": %lld, \"status\": \"%s\", \"isNew\": %s}\n", (long long)r.job.id,
+              status.c_str(), r.is_new ? "true" : "false");
+  return Status::Ok();
+}
+
+void RegisterSchedule(CLI::App& app) {
+  auto* cmd = app.add_subcommand("schedule", "Schedule a heatmap job for a city or a bbox");
+  auto o = std::make_shared<ScheduleOpts>();
+  auto* city = cmd->add_option("--city", o->city, "city slug (see `cities list`)");
+  auto* bbox = cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
+  city->excludes(bbox);
+  cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
+      ->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
+  cmd->add_option("--priority", o->priority, "higher runs first")->capture_default_str();
+  cmd->add_flag("--reset", o->reset,
+                "first delete the area's cells of this step and its finished jobs");
+  cmd->callback([o] { NBI_STATUS_OR_FAIL(Schedule(*o)); });
+}
+
+}  // namespace
+
+void PrintJobTable(const std::vector<Job>& jobs) {
+  std::printf("%-6s %-16s %-10s %8s %10s  %-19s  %-19s  %-19s  %s\n", "ID", "TYPE", "STATUS",
+              "PROGRESS", "ITEMS", "CREATED", "STARTED", "COMPLETED", "ERROR");
+  for (const Job& j : jobs) {
+    std::string err = j.error.value_or("");
+    if (err.size() > 60) err = err.substr(0, 57) + "...";
+    std::printf("%-6lld %-16s %-10s %7d%% %10lld  %-19s  %-19s  %-19s  %s\n", (long long)j.id,
+                j.type.c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
+                (long long)j.total_items, FormatMs(j.created_at_ms).c_str(),
+                FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str(),
+                err.c_str());
+  }
+  if (jobs.empty()) std::printf("(no jobs)\n");
+}
+
+void RegisterJobCommands(CLI::App& app) {
+  RegisterJobs(app);
+  RegisterSchedule(app);
+}
+
+}  // namespace nbi::cli

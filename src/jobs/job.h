@@ -1,0 +1,103 @@
+// Jobs as values: the typed job row, what a heatmap job computes, and the one codec of the
+// job metadata stored as JSON in jobs.metadata.
+//
+// This header is the only part of src/jobs that sits below the store: the store returns and
+// takes these types. It depends on common/, geo/ and score/model.h only. The job logic that
+// uses a store lives beside it (service.h, runner.h, cron.h).
+//
+// Metadata (SPEC §2, the seed's shape):
+//   {"bounds": {"minLat","minLng","maxLat","maxLng"}, "gridStep": s, "model": "grocery",
+//    "lastProcessedIndex": n}
+// DecodeHeatmapMetadata is the only reader of that JSON outside the SQL of the stores. Bad
+// input (missing fields, wrong types, out-of-range values, an unknown model) is a
+// kInvalidArgument Status naming the problem, never an exception.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "geo/geo.h"
+#include "score/model.h"
+
+namespace nbi {
+
+enum class JobStatus { kPending, kRunning, kCompleted, kFailed, kCancelled };
+std::string_view JobStatusId(JobStatus s);
+std::optional<JobStatus> ParseJobStatus(std::string_view s);
+
+inline constexpr const char* kHeatmapJobType = "heatmap_compute";
+
+// One row of the jobs table.
+struct Job {
+  int64_t id = 0;
+  std::string type;
+  JobStatus status = JobStatus::kPending;
+  std::optional<int64_t> city_id;
+  int progress = 0;  // 0..100
+  int64_t total_items = 0;
+  std::optional<std::string> error;
+  // As stored (an object; the store replaces text that is not a JSON object by {}). Read it
+  // through DecodeHeatmapMetadata; shown raw by the API and the CLI.
+  nlohmann::json metadata = nlohmann::json::object();
+  int64_t created_at_ms = 0;
+  std::optional<int64_t> started_at_ms, completed_at_ms;
+  // Queue columns.
+  int attempts = 0, max_attempts = 3, priority = 0;
+  int64_t run_at_ms = 0;
+  std::optional<int64_t> heartbeat_at_ms;
+  std::optional<std::string> locked_by;
+  bool cancel_requested = false;
+
+  bool active() const { return status == JobStatus::kPending || status == JobStatus::kRunning; }
+  // metadata.lastProcessedIndex when it is a non-negative integer, else 0. Never throws.
+  int64_t last_processed_index() const;
+};
+
+// What to compute. The duplicate rule compares (bounds, grid_step, model) of active jobs.
+struct HeatmapJobSpec {
+  BBox bounds;
+  double grid_step = 0.0025;
+  HeatModel model = HeatModel::kGrocery;
+  std::optional<int64_t> city_id;
+  int priority = 0;  // higher runs first
+  int max_attempts = 3;
+};
+
+// The decoded metadata of a heatmap job.
+struct HeatmapMetadata {
+  BBox bounds;
+  double grid_step = 0;
+  HeatModel model = HeatModel::kGrocery;
+  int64_t last_processed_index = 0;
+};
+
+// The metadata a new job of `spec` is stored with (lastProcessedIndex 0).
+nlohmann::json EncodeHeatmapMetadata(const HeatmapJobSpec& spec);
+// Reads a stored job's metadata; a missing "model" means grocery (the seed's jobs have none).
+// kInvalidArgument, naming the job and the field, for anything else that is not right.
+Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job);
+
+struct EnqueueResult {
+  Job job;
+  bool is_new = false;  // false: an active job for the same area/step/model was returned
+};
+
+struct JobFilter {
+  std::optional<JobStatus> status;
+  int limit = 50;
+  std::optional<int64_t> before_id;  // cursor: jobs with id < before_id (newest first)
+};
+
+// The duplicate rule's key: type, bounds, step and model in shortest round-trip text.
+std::string DedupeKey(const HeatmapJobSpec& spec);
+// Delay before attempt `attempts + 1` after a failure: 5 s, 10 s, 20 s ... capped at 1 h.
+int64_t RetryBackoffMs(int attempts);
+// Claim order: priority descending, then oldest (lowest id) first.
+void SortInClaimOrder(std::vector<Job>* jobs);
+
+}  // namespace nbi

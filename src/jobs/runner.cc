@@ -1,0 +1,170 @@
+#include "jobs/runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "score/scorer.h"
+#include "score/spatial_index.h"
+
+namespace nbi {
+
+namespace {
+
+// Adapts Status-returning calls to RetryTransient's Result interface.
+struct Done {};
+Result<Done> AsResult(Status s) {
+  if (s.ok()) return Done{};
+  return s;
+}
+
+// One job run: the job, its decoded parameters and what to do when it ends.
+class HeatmapRun {
+ public:
+  HeatmapRun(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
+             const std::atomic<bool>* stop)
+      : store_(store), env_(env), job_(job), opts_(opts), stop_(stop) {}
+
+  JobOutcome Run();
+
+ private:
+  JobOutcome Fail(const Status& s);
+  JobOutcome HandBack();
+  // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
+  std::optional<JobOutcome> WriteChunk(const GridRegion& region, int64_t next,
+                                       std::span<const uint8_t> scores, bool* cancel);
+  void LogProgress(int64_t next, int64_t total, int* last_logged) const;
+  void Log(const std::string& line) const { env_.log->info(line); }
+
+  Store* const store_;
+  const Env& env_;
+  const Job& job_;
+  const JobRunOptions& opts_;
+  const std::atomic<bool>* const stop_;
+};
+
+JobOutcome HeatmapRun::Fail(const Status& s) {
+  bool permanent = s.code() == StatusCode::kInvalidArgument;
+  auto r = RetryTransient(env_, "fail", stop_, [&] {
+    return store_->FailAttempt(job_.id, opts_.worker_id, s.message(), permanent);
+  });
+  if (r.ok()) {
+    Log(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job_.id, job_.attempts,
+                    job_.max_attempts, r->status == JobStatus::kPending ? ", will retry" : "",
+                    s.message()));
+  }
+  return JobOutcome::kFailed;
+}
+
+JobOutcome HeatmapRun::HandBack() {
+  auto r = RetryTransient(env_, "release", stop_,
+                          [&] { return store_->Release(job_.id, opts_.worker_id); });
+  if (!r.ok()) return JobOutcome::kLostLease;
+  if (r->status == JobStatus::kCancelled) {
+    Log(fmt::format("Job #{} cancelled at {}/{} cells", job_.id, r->last_processed_index(),
+                    job_.total_items));
+    return JobOutcome::kCancelled;
+  }
+  Log(fmt::format("Job #{} handed back at {}/{} cells", job_.id, r->last_processed_index(),
+                  job_.total_items));
+  return JobOutcome::kHandedBack;
+}
+
+std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, int64_t next,
+                                                 std::span<const uint8_t> scores, bool* cancel) {
+  Checkpoint cp;
+  cp.job_id = job_.id;
+  cp.worker_id = opts_.worker_id;
+  cp.region = &region;
+  cp.begin = next;
+  cp.scores = scores;
+  cp.city_id = job_.city_id;
+  auto r = RetryTransient(env_, "checkpoint", stop_, [&] { return store_->WriteCheckpoint(cp); });
+  if (r.ok()) {
+    *cancel = *r;
+    return std::nullopt;
+  }
+  if (r.status().code() == StatusCode::kConflict) {
+    Log(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here",
+                    job_.id));
+    return JobOutcome::kLostLease;
+  }
+  if (r.status().code() == StatusCode::kTransient) return JobOutcome::kLostLease;  // stopping
+  return Fail(r.status());
+}
+
+void HeatmapRun::LogProgress(int64_t next, int64_t total, int* last_logged) const {
+  const int step = std::max(1, opts_.progress_step_percent);
+  int pct = int(100 * next / total);
+  if (pct / step * step > *last_logged && next < total) {
+    *last_logged = pct / step * step;
+    Log(fmt::format("Job #{} progress: {}% ({}/{} cells)", job_.id, pct, next, total));
+  }
+}
+
+JobOutcome HeatmapRun::Run() {
+  if (job_.type != kHeatmapJobType) {
+    return Fail(Status::Invalid(fmt::format("unknown job type '{}'", job_.type)));
+  }
+  auto meta = DecodeHeatmapMetadata(job_);
+  if (!meta.ok()) return Fail(meta.status());
+  auto region = GridRegion::Make(meta->bounds, meta->grid_step);
+  if (!region.ok()) return Fail(region.status());
+  const int64_t total = region->cell_count();
+  int64_t next = std::clamp<int64_t>(meta->last_processed_index, 0, total);
+
+  Log(fmt::format("Started job #{} ({}) - {} items{}", job_.id, job_.type, total,
+                  next > 0 ? fmt::format(" (resuming at {})", next) : ""));
+  if (opts_.on_job_start) opts_.on_job_start(job_);
+  // The job's own index: POIs of the region plus the largest radius, one query.
+  auto pois = RetryTransient(env_, "load POIs", stop_, [&] {
+    return LoadPoisAround(store_, meta->bounds, MaxRadiusMeters());
+  });
+  if (!pois.ok()) return Fail(pois.status().WithPrefix("loading POIs: "));
+  SpatialIndex index(std::move(pois).value());
+
+  const int64_t chunk = std::max<int64_t>(1, opts_.chunk_size);
+  std::vector<uint8_t> scores(std::min(chunk, total));
+  int last_logged = int(100 * next / total) / std::max(1, opts_.progress_step_percent) *
+                    std::max(1, opts_.progress_step_percent);
+  while (next < total) {
+    if (stop_ && stop_->load()) return HandBack();
+    int64_t n = std::min(chunk, total - next);
+    const int64_t chunk_start = env_.clock->SteadyMs();
+    ScoreCells(index, *region, next, next + n, meta->model, scores.data());
+    bool cancel = false;
+    if (auto end = WriteChunk(*region, next, std::span(scores.data(), size_t(n)), &cancel)) {
+      return *end;
+    }
+    next += n;
+    if (opts_.on_chunk) {
+      opts_.on_chunk(job_.id, n, double(env_.clock->SteadyMs() - chunk_start) / 1000.0);
+    }
+    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, next);
+    LogProgress(next, total, &last_logged);
+    if (cancel && next < total) return HandBack();  // after the last chunk: done anyway
+  }
+  auto done = RetryTransient(env_, "complete", stop_,
+                             [&] { return AsResult(store_->Complete(job_.id, opts_.worker_id)); });
+  if (!done.ok()) {
+    if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
+    return Fail(done.status());
+  }
+  Log(fmt::format("Job #{} completed - {} cells processed", job_.id, total));
+  return JobOutcome::kCompleted;
+}
+
+}  // namespace
+
+void LogTransientRetry(const Env& env, const char* what, int64_t delay_ms, const Status& s) {
+  env.log->info(
+      fmt::format("Database error during {} (retrying in {} ms): {}", what, delay_ms, s.message()));
+}
+
+JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
+                         const std::atomic<bool>* stop) {
+  return HeatmapRun(store, env, job, opts, stop).Run();
+}
+
+}  // namespace nbi

@@ -1,0 +1,75 @@
+// Running one claimed heatmap job: the chunk loop shared by the worker and the cron runner.
+//
+// RunHeatmapJob decodes the job's metadata once (a job that cannot be decoded fails
+// permanently with the decoder's message), loads the region's POIs plus the largest radius
+// as margin with one query into its own SpatialIndex, then repeats: score `chunk_size` cells
+// in memory, write them with the checkpoint in one transaction (JobQueue::WriteCheckpoint).
+// It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`, and
+// retries transient database errors with backoff (on the Env's clock) instead of failing or
+// spinning.
+//
+// Thread-safety: RunHeatmapJob may run on many threads at once (one job each); the hooks in
+// JobRunOptions are called from the job's thread and must be thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "jobs/job.h"
+#include "store/store.h"
+
+namespace nbi {
+
+struct JobRunOptions {
+  std::string worker_id;          // the lease owner written to jobs.locked_by
+  int64_t chunk_size = 500;       // WORKER_CHUNK_SIZE: cells per checkpoint transaction
+  int progress_step_percent = 5;  // a progress line each time progress crosses a step
+  // Test hook: called after each committed chunk with (job id, lastProcessedIndex).
+  std::function<void(int64_t, int64_t)> on_checkpoint;
+  // Metrics hooks (optional): when a claimed job starts running, and after each committed
+  // chunk with its cell count and the seconds spent scoring and writing it.
+  std::function<void(const Job&)> on_job_start;
+  std::function<void(int64_t job_id, int64_t cells, double seconds)> on_chunk;
+};
+
+enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };
+
+// Runs one claimed heatmap job to its end (or until *stop becomes true). Never throws.
+// `stop` may be null.
+JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
+                         const std::atomic<bool>* stop);
+
+// Repeats `f` (returning a Result<T>) while it fails with kTransient (the store reconnects on
+// the next call), with exponential backoff from 50 ms to 5 s measured on env.clock. Gives up
+// with the last error once `*stop` is set and ~5 s of retries have passed, so shutdown is
+// never blocked by a dead database. Logs the first failure and every tenth.
+template <typename F>
+auto RetryTransient(const Env& env, const char* what, const std::atomic<bool>* stop, F&& f)
+    -> decltype(f());
+
+// ---------------------------------------------------------------- implementation
+void LogTransientRetry(const Env& env, const char* what, int64_t delay_ms, const Status& s);
+
+template <typename F>
+auto RetryTransient(const Env& env, const char* what, const std::atomic<bool>* stop, F&& f)
+    -> decltype(f()) {
+  int64_t delay = 50;
+  int64_t waited_after_stop = 0;
+  for (int attempt = 1;; ++attempt) {
+    auto r = f();
+    if (r.ok() || r.status().code() != StatusCode::kTransient) return r;
+    if (stop && stop->load()) {
+      if (waited_after_stop > 5000) return r;
+      waited_after_stop += delay;
+    }
+    if (attempt == 1 || attempt % 10 == 0) LogTransientRetry(env, what, delay, r.status());
+    env.clock->SleepFor(delay);
+    delay = std::min<int64_t>(delay * 2, 5000);
+  }
+}
+
+}  // namespace nbi

@@ -1,0 +1,117 @@
+#include "jobs/service.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace nbi {
+
+HeatmapJobSpec CoverageJobSpec(LatLng at) {
+  constexpr double s = kCoverageGridStep;
+  constexpr int64_t half = kCoverageHalfCells;
+  // Index windows [c - half, c + half) in grid units, shifted inside the valid range.
+  auto window = [&](double v, int64_t limit, int64_t* lo, int64_t* hi) {
+    int64_t c = NearestGridIndex(v, s);
+    *lo = std::clamp(c - half, -limit, limit - 2 * half);
+    *hi = *lo + 2 * half;
+  };
+  const int64_t lat_limit = std::llround(90 / s), lng_limit = std::llround(180 / s);
+  int64_t i0, i1, j0, j1;
+  window(at.lat, lat_limit, &i0, &i1);
+  window(at.lng, lng_limit, &j0, &j1);
+  // Coordinates from integer indices, so equal cells give bit-identical bounds (the dedupe key).
+  auto coord = [&](int64_t i, double limit) {
+    return std::clamp(static_cast<double>(i) * s, -limit, limit);
+  };
+  HeatmapJobSpec spec;
+  spec.bounds = BBox{coord(i0, 90), coord(j0, 180), coord(i1, 90), coord(j1, 180)};
+  spec.grid_step = s;
+  spec.model = HeatModel::kGrocery;
+  return spec;
+}
+
+JobService::JobService(Store* store, Env env, JobServiceOptions opts,
+                       std::function<void()> on_runnable)
+    : store_(store), env_(std::move(env)), opts_(opts), on_runnable_(std::move(on_runnable)) {}
+
+Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
+  HeatmapJobSpec spec;
+  spec.grid_step = r.grid_step;
+  spec.model = r.model;
+  spec.priority = r.priority;
+  if (r.city_slug) {
+    NBI_ASSIGN_OR_RETURN(City city, store_->GetCity(*r.city_slug));
+    spec.bounds = city.bounds;
+    spec.city_id = city.id;
+  } else if (r.bounds) {
+    spec.bounds = *r.bounds;
+  } else {
+    return Status::Invalid("give a city slug or bounds");
+  }
+  NBI_RETURN_IF_ERROR(ValidateGridStep(spec.grid_step));
+  double cells = GridCellCount(spec.bounds, spec.grid_step);
+  if (cells > static_cast<double>(opts_.job_cell_cap)) {
+    return Status::Invalid(fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap "
+                                       "of {}",
+                                       spec.bounds.ToString(), spec.grid_step, cells,
+                                       opts_.job_cell_cap))
+        .WithReason("too_many_cells");
+  }
+  auto region = GridRegion::Make(spec.bounds, spec.grid_step, opts_.job_cell_cap);
+  if (!region.ok()) return region.status();
+  return spec;
+}
+
+Result<EnqueueResult> JobService::Schedule(const HeatmapJobSpec& spec) {
+  NBI_ASSIGN_OR_RETURN(EnqueueResult e, store_->EnqueueHeatmap(spec));
+  if (e.is_new) Runnable();
+  return e;
+}
+
+Result<int64_t> JobService::ResetArea(const HeatmapJobSpec& spec) {
+  return store_->ResetArea(spec.bounds, spec.grid_step);
+}
+
+Result<Job> JobService::Retry(int64_t id) {
+  NBI_ASSIGN_OR_RETURN(Job job, store_->Retry(id));
+  Runnable();
+  return job;
+}
+
+Result<int> JobService::ResetRunning() {
+  NBI_ASSIGN_OR_RETURN(int n, store_->ResetRunning());
+  if (n > 0) Runnable();
+  return n;
+}
+
+Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule) {
+  Coverage out;
+  NBI_ASSIGN_OR_RETURN(out.covered, store_->HasCoverage(at.lat, at.lng, kCoverageGridStep));
+  if (out.covered) return out;
+  // The job already covering the point, or a new regional one.
+  auto active = store_->FindActiveJobCovering(at.lat, at.lng);
+  if (!active.ok()) {
+    env_.log->info("Coverage check failed: " + active.status().message());
+    return out;
+  }
+  if (*active) {
+    out.job_id = (*active)->id;
+    return out;
+  }
+  if (may_schedule && !may_schedule()) return out;  // e.g. out of write tokens: score only
+  auto r = store_->EnqueueHeatmap(CoverageJobSpec(at));
+  if (!r.ok()) {
+    env_.log->info("Scheduling a coverage job failed: " + r.status().message());
+    return out;
+  }
+  out.job_id = r->job.id;
+  if (r->is_new) {
+    out.scheduled = true;
+    env_.log->info(
+        fmt::format("Scheduled coverage job #{} around {},{}", r->job.id, at.lat, at.lng));
+    Runnable();
+  }
+  return out;
+}
+
+}  // namespace nbi

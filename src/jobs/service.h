@@ -1,0 +1,98 @@
+// JobService: the one home of job logic. The HTTP API, the CLI and the worker's embedders all
+// call it instead of the store directly for anything with a rule in it:
+//   - schedule resolution: a city slug or bounds + grid step + model + priority -> a checked
+//     HeatmapJobSpec, with the per-job cell cap applied (the same cap everywhere);
+//   - enqueueing with the duplicate rule (DedupeKey in jobs/job.h), waking the local worker
+//     when a job became runnable (new job, retry);
+//   - the coverage rule of /api/score (SPEC §5): a point without stored cells at step 0.0025
+//     within one step gets a 0.15° regional job, unless an active job already covers it;
+//   - the cron runner (cron.h), which runs jobs for a time budget inside a request.
+//
+// Thread-safe: every method may be called from any thread (the store is thread-safe).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/env.h"
+#include "common/status.h"
+#include "geo/geo.h"
+#include "jobs/job.h"
+#include "store/store.h"
+
+namespace nbi {
+
+// What a user asks to schedule, checked for form but not yet resolved: either a city slug or
+// bounds, plus grid step, model and priority.
+struct ScheduleRequest {
+  std::optional<std::string> city_slug;
+  std::optional<BBox> bounds;
+  double grid_step = 0.0025;
+  HeatModel model = HeatModel::kGrocery;
+  int priority = 0;
+};
+
+struct JobServiceOptions {
+  int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
+};
+
+// The coverage rule's regional job for a point (SPEC §5): 0.15° x 0.15° at step 0.0025,
+// model grocery, centred on the grid point nearest to `at` (so every point of one cell yields
+// the identical spec and the duplicate rule folds concurrent requests into one job). Near the
+// poles / antimeridian the window is shifted to stay in range.
+inline constexpr double kCoverageGridStep = 0.0025;
+inline constexpr int kCoverageHalfCells = 30;  // 0.15° = 60 cells of 0.0025°
+HeatmapJobSpec CoverageJobSpec(LatLng at);
+
+struct Coverage {
+  bool covered = false;           // a cell of step 0.0025 lies within one step
+  std::optional<int64_t> job_id;  // the job covering the point (new or already active)
+  bool scheduled = false;         // job_id was enqueued by this call
+};
+
+class JobService {
+ public:
+  // `store` must outlive the service. `on_runnable` (may be empty) is called after a call
+  // made a job runnable: Worker::Wake of an embedded worker.
+  JobService(Store* store, Env env, JobServiceOptions opts, std::function<void()> on_runnable = {});
+
+  // A checked spec: the city's bounds and id for a slug (kNotFound), a valid grid step, and
+  // at most opts.job_cell_cap cells (else kInvalidArgument with reason "too_many_cells").
+  Result<HeatmapJobSpec> Resolve(const ScheduleRequest& request);
+  // Enqueues (or returns the equal active job); wakes the local worker for a new job.
+  Result<EnqueueResult> Schedule(const HeatmapJobSpec& spec);
+  // `schedule --reset`: deletes the area's cells of the spec's step and its finished jobs.
+  Result<int64_t> ResetArea(const HeatmapJobSpec& spec);
+
+  Result<Job> Get(int64_t id) { return store_->GetJob(id); }
+  Result<std::vector<Job>> List(const JobFilter& filter) { return store_->ListJobs(filter); }
+  Result<Job> Cancel(int64_t id) { return store_->Cancel(id); }
+  // failed/cancelled -> pending; wakes the local worker.
+  Result<Job> Retry(int64_t id);
+  Result<int> ResetRunning();
+  Result<int> PruneFinished(int64_t age_ms) { return store_->PruneFinished(age_ms); }
+
+  // The coverage rule for a point. `may_schedule` is asked only when a new job would be
+  // enqueued (the HTTP API takes a rate-limit token there); false: report, schedule nothing.
+  // A failure to look up or schedule the job is logged, not returned: the caller's answer
+  // (a score) does not depend on it. Only the coverage check itself can fail.
+  Result<Coverage> EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule);
+
+  Store* store() const { return store_; }
+  const Env& env() const { return env_; }
+  const JobServiceOptions& options() const { return opts_; }
+
+ private:
+  void Runnable() const {
+    if (on_runnable_) on_runnable_();
+  }
+
+  Store* const store_;
+  const Env env_;
+  const JobServiceOptions opts_;
+  const std::function<void()> on_runnable_;
+};
+
+}  // namespace nbi

@@ -1,0 +1,91 @@
+// Row and COPY codecs of the PostgreSQL store. See pg_codec.h.
+#include "store/postgres/pg_codec.h"
+
+#include <nlohmann/json.hpp>
+
+namespace nbi {
+
+namespace {
+// Binary timestamps count microseconds from 2000-01-01 00:00:00.
+constexpr int64_t kPgEpochUnixMs = 946'684'800'000;
+}  // namespace
+
+Job ReadJob(const PgRows& r, int row) {
+  Job j;
+  j.id = r.i64(row, 0);
+  j.type = r.str(row, 1);
+  // The seed app's databases hold only the statuses we know; anything else is not runnable.
+  j.status = ParseJobStatus(r.text(row, 2)).value_or(JobStatus::kFailed);
+  j.city_id = r.opt_i64(row, 3);
+  j.progress = r.null(row, 4) ? 0 : static_cast<int>(r.i64(row, 4));
+  j.total_items = r.null(row, 5) ? 0 : r.i64(row, 5);
+  j.error = r.opt_str(row, 6);
+  if (!r.null(row, 7)) {
+    j.metadata = nlohmann::json::parse(r.text(row, 7), nullptr, /*allow_exceptions=*/false);
+  }
+  if (j.metadata.is_discarded() || !j.metadata.is_object()) {
+    j.metadata = nlohmann::json::object();
+  }
+  j.created_at_ms = r.opt_i64(row, 8).value_or(0);
+  j.started_at_ms = r.opt_i64(row, 9);
+  j.completed_at_ms = r.opt_i64(row, 10);
+  j.attempts = static_cast<int>(r.i64(row, 11));
+  j.max_attempts = static_cast<int>(r.i64(row, 12));
+  j.priority = static_cast<int>(r.i64(row, 13));
+  j.run_at_ms = r.i64(row, 14);
+  j.heartbeat_at_ms = r.opt_i64(row, 15);
+  j.locked_by = r.opt_str(row, 16);
+  j.cancel_requested = r.boolean(row, 17);
+  return j;
+}
+
+City ReadCity(const PgRows& r, int row) {
+  return City{r.i64(row, 0), r.str(row, 1), r.str(row, 2), r.str(row, 3),
+              BBox{r.f64(row, 4), r.f64(row, 5), r.f64(row, 6), r.f64(row, 7)}};
+}
+
+void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_t> scores,
+                 std::optional<int32_t> city_id, int64_t now_ms, PgBinaryCopy* out) {
+  const float step = static_cast<float>(region.step());
+  const int64_t computed_at_us = (now_ms - kPgEpochUnixMs) * 1000;
+  const int64_t cols = region.cols();
+  int64_t row = begin / cols, col = begin % cols;
+  float lat = static_cast<float>(region.LatOfRow(region.first_row() + row));
+  for (uint8_t score : scores) {
+    out->Row(6);
+    out->Float4(lat);
+    out->Float4(static_cast<float>(region.LngOfCol(region.first_col() + col)));
+    out->Int4(score);
+    out->Float4(step);
+    if (city_id) {
+      out->Int4(*city_id);
+    } else {
+      out->Null();
+    }
+    out->Int8(computed_at_us);
+    if (++col == cols) {
+      col = 0;
+      ++row;
+      lat = static_cast<float>(region.LatOfRow(region.first_row() + row));
+    }
+  }
+}
+
+std::array<CellRect, 3> ChunkRects(const GridRegion& g, int64_t begin, int64_t end) {
+  auto lat = [&](int64_t r) { return static_cast<float>(g.LatOfRow(g.first_row() + r)); };
+  auto lng = [&](int64_t c) { return static_cast<float>(g.LngOfCol(g.first_col() + c)); };
+  const int64_t cols = g.cols();
+  const int64_t r0 = begin / cols, c0 = begin % cols;
+  const int64_t r1 = (end - 1) / cols, c1 = (end - 1) % cols;
+  std::array<CellRect, 3> rects;
+  if (r0 == r1) {
+    rects[0] = {lat(r0), lat(r0), lng(c0), lng(c1)};
+    return rects;
+  }
+  rects[0] = {lat(r0), lat(r0), lng(c0), lng(cols - 1)};
+  if (r1 - r0 > 1) rects[1] = {lat(r0 + 1), lat(r1 - 1), lng(0), lng(cols - 1)};
+  rects[2] = {lat(r1), lat(r1), lng(0), lng(c1)};
+  return rects;
+}
+
+}  // namespace nbi

@@ -1,0 +1,278 @@
+// libpq plumbing of the PostgreSQL store. See pg_conn.h.
+#include "store/postgres/pg_conn.h"
+
+#include <endian.h>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <unordered_map>
+
+namespace nbi {
+
+namespace {
+
+// Idle connections kept; more may be open while many threads are inside the store at once.
+constexpr size_t kMaxIdleConnections = 8;
+
+// libpq's own messages span lines (with tabs); keep log lines single.
+std::string Flatten(const std::string& msg) {
+  std::string flat;
+  for (char ch : msg) {
+    if (std::isspace(static_cast<unsigned char>(ch))) {
+      if (!flat.empty() && flat.back() != ' ') flat += ' ';
+    } else {
+      flat += ch;
+    }
+  }
+  while (!flat.empty() && flat.back() == ' ') flat.pop_back();
+  return flat;
+}
+
+// Maps a libpq failure onto the store's error categories (store.h). Sets *broken when the
+// connection itself is gone: no SQLSTATE at all (libpq's own "server closed the connection
+// unexpectedly"), class 08, or the server shutting the session down (57P01..57P03).
+Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* broken) {
+  const char* state_c = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  std::string_view state = state_c ? state_c : "";
+  const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* detail = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_DETAIL) : nullptr;
+  std::string msg = primary ? primary : PQerrorMessage(pg);
+  if (detail) msg += fmt::format(" ({})", detail);
+  std::string text = fmt::format("postgres {}: {}", what, Flatten(msg));
+  if (state.empty() || PQstatus(pg) == CONNECTION_BAD || state.substr(0, 2) == "08" ||
+      state == "57P01" || state == "57P02" || state == "57P03") {
+    *broken = true;
+    return Status::Transient(text);
+  }
+  if (state == "40001" || state == "40P01") return Status::Transient(text);
+  if (state == "23505") return Status::Conflict(text);
+  // Data exceptions (bad encoding, out-of-range numbers) and rejected references are input
+  // errors, not bugs.
+  if (state.substr(0, 2) == "22" || state == "23502" || state == "23503" || state == "23514") {
+    return Status::Invalid(text);
+  }
+  return Status::Internal(text);
+}
+
+void IgnoreNotice(void*, const char*) {}
+
+std::string TrimNewlines(std::string msg) {
+  while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+  return msg;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------ binary COPY
+
+void PgBinaryCopy::Header() {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with its NUL
+  buf_.append(kSignature, sizeof kSignature);
+  Put32(0);  // flags
+  Put32(0);  // header extension length
+}
+
+void PgBinaryCopy::Float4(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  Put32(4);
+  Put32(bits);
+}
+
+void PgBinaryCopy::Float8(double v) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  Put32(8);
+  Put64(bits);
+}
+
+void PgBinaryCopy::Put16(uint16_t v) {
+  v = htobe16(v);
+  buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void PgBinaryCopy::Put32(uint32_t v) {
+  v = htobe32(v);
+  buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+void PgBinaryCopy::Put64(uint64_t v) {
+  v = htobe64(v);
+  buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+}
+
+// ------------------------------------------------------------------ connection
+
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
+  // Earlier keywords are defaults the URL may override; the application name is only a
+  // fallback so that PGAPPNAME or the URL still win.
+  const char* const keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* const values[] = {"10", "nearbyindex", conninfo.c_str(), nullptr};
+  PGconn* pg = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (PQstatus(pg) != CONNECTION_OK) {
+    std::string msg = TrimNewlines(pg ? PQerrorMessage(pg) : "out of memory");
+    PQfinish(pg);
+    return Status::Transient("cannot connect to PostgreSQL: " + msg);
+  }
+  // CREATE ... IF NOT EXISTS reports "already exists" as a NOTICE; libpq would print it.
+  PQsetNoticeProcessor(pg, IgnoreNotice, nullptr);
+  return std::make_unique<PgConn>(pg);
+}
+
+Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params) {
+  PgResultPtr r;
+  if (sql.name) {
+    if (!prepared_.contains(sql.name)) {
+      PgResultPtr p(PQprepare(pg_, sql.name, sql.text, 0, nullptr));
+      if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Fail(p.get(), sql.name);
+      prepared_.insert(sql.name);
+    }
+    r.reset(PQexecPrepared(pg_, sql.name, params.size(), params.pointers(), nullptr, nullptr, 0));
+  } else {
+    r.reset(PQexecParams(pg_, sql.text, params.size(), nullptr, params.pointers(), nullptr, nullptr,
+                         0));
+  }
+  return Check(std::move(r), sql.name ? sql.name : "statement");
+}
+
+Result<PgRows> PgConn::Exec(const char* sql, std::string_view what) {
+  return Check(PgResultPtr(PQexec(pg_, sql)), what);
+}
+
+Status PgConn::CopyIn(const char* copy_sql, std::string_view data) {
+  NBI_RETURN_IF_ERROR(CopyStart(copy_sql));
+  NBI_RETURN_IF_ERROR(CopyPut(data));
+  return CopyFinish();
+}
+
+Status PgConn::CopyStart(const char* copy_sql) {
+  PgResultPtr r(PQexec(pg_, copy_sql));
+  if (PQresultStatus(r.get()) != PGRES_COPY_IN) return Fail(r.get(), "copy");
+  return Status::Ok();
+}
+
+Status PgConn::CopyPut(std::string_view data) {
+  // libpq takes an int length; feed large streams in slices.
+  constexpr size_t kSlice = size_t{1} << 20;
+  for (size_t off = 0; off < data.size(); off += kSlice) {
+    size_t n = std::min(kSlice, data.size() - off);
+    if (PQputCopyData(pg_, data.data() + off, static_cast<int>(n)) != 1) {
+      return Fail(nullptr, "copy");
+    }
+  }
+  return Status::Ok();
+}
+
+Status PgConn::CopyFinish() {
+  if (PQputCopyEnd(pg_, nullptr) != 1) return Fail(nullptr, "copy");
+  PgResultPtr r(PQgetResult(pg_));
+  Status st = PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok() : Fail(r.get(), "copy");
+  // Drain to the end of the command so the connection is usable again.
+  while (PGresult* more = PQgetResult(pg_)) PQclear(more);
+  return st;
+}
+
+Status PgConn::EnsureTempTable(bool* ready, const char* create_sql) {
+  if (*ready) return Status::Ok();
+  NBI_RETURN_IF_ERROR(Exec(create_sql).status());
+  *ready = true;
+  return Status::Ok();
+}
+
+Result<PgRows> PgConn::Check(PgResultPtr r, std::string_view what) {
+  ExecStatusType st = PQresultStatus(r.get());
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) return Fail(r.get(), what);
+  return PgRows(std::move(r));
+}
+
+Status PgConn::Fail(const PGresult* r, std::string_view what) {
+  return PgFailure(pg_, r, what, &broken);
+}
+
+// ------------------------------------------------------------------ transaction
+
+PgTxn::~PgTxn() {
+  if (open_) {
+    // A failed ROLLBACK means the connection is gone; Exec has marked it broken.
+    (void)c_.Exec(kRollback, "rollback");
+  }
+}
+
+Status PgTxn::Begin() {
+  NBI_RETURN_IF_ERROR(c_.Exec(kBegin, "begin").status());
+  open_ = true;
+  return Status::Ok();
+}
+
+Status PgTxn::Commit() {
+  open_ = false;
+  NBI_ASSIGN_OR_RETURN(PgRows r, c_.Exec(kCommit, "commit"));
+  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+  if (r.command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ pool
+
+PgLease::~PgLease() {
+  if (c_) pool_->Return(std::move(c_));
+}
+
+PgPool::PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {
+  char* err = nullptr;
+  PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
+  if (!opts) {
+    std::string msg = TrimNewlines(err ? err : "cannot parse");
+    conninfo_error_ = fmt::format("DATABASE_URL is not a valid PostgreSQL URL: {}", msg);
+  }
+  PQconninfoFree(opts);
+  PQfreemem(err);
+}
+
+PgPool::~PgPool() = default;
+
+Result<PgLease> PgPool::Acquire() {
+  if (!conninfo_error_.empty()) return Status::Invalid(conninfo_error_);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!idle_.empty()) {
+      std::unique_ptr<PgConn> c = std::move(idle_.back());
+      idle_.pop_back();
+      return PgLease(this, std::move(c));
+    }
+  }
+  NBI_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> c, PgConn::Connect(conninfo_));
+  return PgLease(this, std::move(c));
+}
+
+void PgPool::Return(std::unique_ptr<PgConn> c) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (c->broken) {
+    // A lost connection usually means a restarted server: the idle ones are dead too, and
+    // the caller's retry should get a fresh connection rather than the next corpse.
+    idle_.clear();
+    return;
+  }
+  if (c->idle() && idle_.size() < kMaxIdleConnections) idle_.push_back(std::move(c));
+}
+
+// ------------------------------------------------------------------ conninfo
+
+std::string DescribeConninfo(const std::string& conninfo) {
+  PQconninfoOption* opts = PQconninfoParse(conninfo.c_str(), nullptr);
+  if (!opts) return "postgresql://(invalid)";
+  std::unordered_map<std::string_view, std::string> v;
+  for (PQconninfoOption* o = opts; o->keyword; ++o) {
+    if (o->val) v[o->keyword] = o->val;
+  }
+  PQconninfoFree(opts);
+  std::string out = "postgresql://";
+  if (!v["user"].empty()) out += v["user"] + "@";
+  out += v["host"].empty() ? v["hostaddr"] : v["host"];
+  if (!v["port"].empty()) out += ":" + v["port"];
+  return out + "/" + v["dbname"];
+}
+
+}  // namespace nbi

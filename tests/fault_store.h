@@ -1,0 +1,115 @@
+// Fault injection for tests, as a wrapping store: FaultStore forwards every call to a real
+// store and, when armed, makes the N-th WriteCheckpoint fail inside the real database, so
+// the backend's own rollback is what the test observes.
+//
+// The fault is a trigger installed in the test database (never in the product's schema):
+//   SQLite:      an AFTER INSERT/UPDATE trigger on heat_cells that RAISEs while armed: the
+//                checkpoint's job update has run, its cell writes abort, the transaction
+//                must roll back as a whole.
+//   PostgreSQL:  a DEFERRABLE INITIALLY DEFERRED constraint trigger on heat_cells: the
+//                checkpoint runs to the end and its COMMIT fails, a true commit fault.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "store/store.h"
+
+namespace nbi::testing {
+
+class FaultStore final : public Store {
+ public:
+  // `url` names the database behind `inner` (the trigger is installed through it).
+  FaultStore(Store* inner, std::string url);
+
+  // The n-th WriteCheckpoint from now fails in the database (n >= 1); 0 disarms.
+  void FailNthCheckpoint(int n) {
+    checkpoints_ = 0;
+    fail_at_ = n;
+  }
+
+  std::string Describe() const override { return inner_->Describe(); }
+  Status Migrate() override { return inner_->Migrate(); }
+  Result<int> SchemaVersion() override { return inner_->SchemaVersion(); }
+  Status Ping() override { return inner_->Ping(); }
+
+  Result<City> UpsertCity(const City& c) override { return inner_->UpsertCity(c); }
+  Result<std::vector<City>> ListCities() override { return inner_->ListCities(); }
+  Result<City> GetCity(const std::string& slug) override { return inner_->GetCity(slug); }
+
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& p) override {
+    return inner_->UpsertPois(p);
+  }
+  Result<std::vector<Poi>> LoadPois(const BBox& b, int64_t limit) override {
+    return inner_->LoadPois(b, limit);
+  }
+  Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override {
+    return inner_->CountPoisByCategory();
+  }
+
+  Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, int min_score,
+                                           int64_t limit) override {
+    return inner_->QueryCells(b, step, min_score, limit);
+  }
+  Result<int64_t> CountCells(std::optional<double> step) override {
+    return inner_->CountCells(step);
+  }
+  Result<bool> HasCoverage(double lat, double lng, double step) override {
+    return inner_->HasCoverage(lat, lng, step);
+  }
+  Status RawInsertCells(const GridRegion& g, int64_t begin,
+                        std::span<const uint8_t> scores) override {
+    return inner_->RawInsertCells(g, begin, scores);
+  }
+  Status TruncateCells() override { return inner_->TruncateCells(); }
+
+  Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& s) override {
+    return inner_->EnqueueHeatmap(s);
+  }
+  Result<std::optional<Job>> Claim(const std::string& w) override { return inner_->Claim(w); }
+  Result<std::vector<Job>> ClaimBatch(const std::string& w, int max) override {
+    return inner_->ClaimBatch(w, max);
+  }
+  Result<bool> Heartbeat(int64_t id, const std::string& w) override {
+    return inner_->Heartbeat(id, w);
+  }
+  Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
+  Status Complete(int64_t id, const std::string& w) override { return inner_->Complete(id, w); }
+  Result<int> CompleteBatch(const std::vector<int64_t>& ids, const std::string& w) override {
+    return inner_->CompleteBatch(ids, w);
+  }
+  Result<Job> FailAttempt(int64_t id, const std::string& w, const std::string& e,
+                          bool permanent) override {
+    return inner_->FailAttempt(id, w, e, permanent);
+  }
+  Result<Job> Release(int64_t id, const std::string& w) override { return inner_->Release(id, w); }
+  Result<Job> Cancel(int64_t id) override { return inner_->Cancel(id); }
+  Result<Job> Retry(int64_t id) override { return inner_->Retry(id); }
+  Result<int> RescueStale(int64_t t) override { return inner_->RescueStale(t); }
+  Result<int> ResetRunning() override { return inner_->ResetRunning(); }
+  Result<int> PruneFinished(int64_t age) override { return inner_->PruneFinished(age); }
+  Result<Job> GetJob(int64_t id) override { return inner_->GetJob(id); }
+  Result<std::vector<Job>> ListJobs(const JobFilter& f) override { return inner_->ListJobs(f); }
+  Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override {
+    return inner_->CountJobsByStatus();
+  }
+  Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override {
+    return inner_->FindActiveJobCovering(lat, lng);
+  }
+  Result<int64_t> ResetArea(const BBox& b, double step) override {
+    return inner_->ResetArea(b, step);
+  }
+  std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override {
+    return inner_->Watch(std::move(wake));
+  }
+
+ private:
+  void Arm(bool on);
+
+  Store* const inner_;
+  const std::string url_;
+  std::atomic<int> fail_at_{0}, checkpoints_{0};
+};
+
+}  // namespace nbi::testing
