@@ -97,7 +97,9 @@ void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to) {
   }
 }
 
-void RegisterScoreCommands(CLI::App& app) {
+namespace {
+
+void RegisterScore(CLI::App& app) {
   {
     auto* cmd = app.add_subcommand("score", "Print the point score at LAT LNG as JSON");
     struct Opts {
@@ -119,6 +121,9 @@ void RegisterScoreCommands(CLI::App& app) {
       std::printf("%s\n", PointScoreJson(ps, *index).dump(2).c_str());
     });
   }
+}
+
+void RegisterGenerateCity(CLI::App& app) {
   {
     auto* cmd = app.add_subcommand(
         "generate-city",
@@ -141,6 +146,9 @@ void RegisterScoreCommands(CLI::App& app) {
                   SyntheticCityBox(spec).ToString().c_str(), out->c_str());
     });
   }
+}
+
+void RegisterHeatmap(CLI::App& app) {
   {
     auto* cmd =
         app.add_subcommand("heatmap", "Compute a heatmap from a POI file into a CSV/GeoJSON file");
@@ -184,6 +192,14 @@ void RegisterScoreCommands(CLI::App& app) {
       std::printf("Written to %s\n", o->out.c_str());
     });
   }
+}
+
+}  // namespace
+
+void RegisterScoreCommands(CLI::App& app) {
+  RegisterScore(app);
+  RegisterGenerateCity(app);
+  RegisterHeatmap(app);
 }
 
 }  // namespace nbi::cli

@@ -159,6 +159,33 @@ void Latency(const std::string& url, int samples) {
               ms.back());
 }
 
+// 1. cell writes (raw path vs checkpoints) and 2. no-op jobs through the queue.
+void StoreBenches(const std::string& url, Store* store, const GridRegion& g,
+                  const std::vector<int64_t>& chunks) {
+  std::printf("1. Cell writes\n");
+  double raw = RawRun(store, g);
+  std::printf(
+      "  raw path (%s) into an empty table: %10.0f cells/s\n",
+      store->Describe().rfind("sqlite:", 0) == 0 ? "prepared INSERT, one txn" : "binary COPY", raw);
+  for (int64_t chunk : chunks) {
+    Check(store->TruncateCells(), "truncate");
+    double fresh = CheckpointRun(store, g, chunk);
+    double replace = CheckpointRun(store, g, chunk);
+    std::printf(
+        "  checkpoint path, chunk %5lld: new %10.0f cells/s (%.2f x raw), replacing %10.0f "
+        "cells/s (%.2f x raw)\n",
+        (long long)chunk, fresh, fresh / raw, replace, replace / raw);
+  }
+  std::printf("2. No-op jobs claimed + completed\n");
+  for (int batch : {0, 100}) {
+    for (int w : {1, 4}) {
+      double rate = NoopJobs(url, w, batch ? 20000 : 5000, batch);
+      std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
+                  batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,31 +210,7 @@ int main(int argc, char** argv) {
                 "grid");
   std::printf("Region: %lld cells\n", (long long)g.cell_count());
 
-  if (!only_e2e) {
-    std::printf("1. Cell writes\n");
-    double raw = RawRun(store.get(), g);
-    std::printf(
-        "  raw path (%s) into an empty table: %10.0f cells/s\n",
-        store->Describe().rfind("sqlite:", 0) == 0 ? "prepared INSERT, one txn" : "binary COPY",
-        raw);
-    for (int64_t chunk : chunks) {
-      Check(store->TruncateCells(), "truncate");
-      double fresh = CheckpointRun(store.get(), g, chunk);
-      double replace = CheckpointRun(store.get(), g, chunk);
-      std::printf(
-          "  checkpoint path, chunk %5lld: new %10.0f cells/s (%.2f x raw), replacing %10.0f "
-          "cells/s (%.2f x raw)\n",
-          (long long)chunk, fresh, fresh / raw, replace, replace / raw);
-    }
-    std::printf("2. No-op jobs claimed + completed\n");
-    for (int batch : {0, 100}) {
-      for (int w : {1, 4}) {
-        double rate = NoopJobs(url, w, batch ? 20000 : 5000, batch);
-        std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
-                    batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
-      }
-    }
-  }
+  if (!only_e2e) StoreBenches(url, store.get(), g, chunks);
 
   std::printf(
       "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 POIs)\n");

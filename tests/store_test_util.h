@@ -1,5 +1,5 @@
 // Opening real stores for tests: a SQLite file in a temp dir, or a fresh schema on the
-// PostgreSQL server named by NBI_TEST_PG_URL (tests/run_tests.sh starts a throwaway one).
+// PostgreSQL server named by NBI_TEST_PG_URL (scripts/test.sh starts a throwaway one).
 #pragma once
 
 #include <memory>
@@ -33,14 +33,13 @@ void ExecSql(const std::string& url, const std::string& sql);
 }  // namespace nbi::testing
 
 // Skips (or fails in CI) a PostgreSQL test when no server is available.
-#define NBI_REQUIRE_BACKEND(b)                                                               \
-  do {                                                                                       \
-    if ((b) == ::nbi::testing::Backend::kPostgres && !::nbi::testing::TestPgUrl()) {         \
-      if (std::getenv("NBI_REQUIRE_PG"))                                                     \
-        FAIL() << "NBI_REQUIRE_PG set but NBI_TEST_PG_URL is not";                           \
-      GTEST_SKIP()                                                                           \
-          << "PostgreSQL test skipped: NBI_TEST_PG_URL is not set (run tests/run_tests.sh)"; \
-    }                                                                                        \
+#define NBI_REQUIRE_BACKEND(b)                                                                     \
+  do {                                                                                             \
+    if ((b) == ::nbi::testing::Backend::kPostgres && !::nbi::testing::TestPgUrl()) {               \
+      if (std::getenv("NBI_REQUIRE_PG"))                                                           \
+        FAIL() << "NBI_REQUIRE_PG set but NBI_TEST_PG_URL is not";                                 \
+      GTEST_SKIP() << "PostgreSQL test skipped: NBI_TEST_PG_URL is not set (run scripts/test.sh)"; \
+    }                                                                                              \
   } while (0)
 
 namespace nbi::testing {

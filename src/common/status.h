@@ -116,9 +116,9 @@ class [[nodiscard]] Result {
  private:
   void CheckOk() const {
     if (!ok()) {
-      assert(false && "Result::value() on an error");
       std::fprintf(stderr, "fatal: Result::value() on an error: %s\n",
                    std::get<Status>(v_).ToString().c_str());
+      assert(false && "Result::value() on an error");
       std::abort();
     }
   }

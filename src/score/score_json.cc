@@ -1,10 +1,11 @@
 #include "score/score_json.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <chrono>
 #include <cmath>
+
+#include "common/time_format.h"
 
 namespace nbi {
 
@@ -14,10 +15,9 @@ double Round1(double v) { return std::round(v * 10) / 10; }
 
 std::string IsoNow() {
   auto now = std::chrono::system_clock::now();
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(now)), ms);
+  return FormatTimestamp(
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count(),
+      TimeStyle::kIsoUtc);
 }
 
 nlohmann::json PointScoreJson(const PointScore& ps, const SpatialIndex& index) {
