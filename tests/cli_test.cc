@@ -166,6 +166,18 @@ TEST_F(StoreCli, CitiesScheduleProcessJobsAndExport) {
   out = Run("schedule --city tinytown --grid-step 0.001");
   EXPECT_NE(out.find("\"isNew\": false"), std::string::npos) << out;
   Run("schedule --city atlantis", 2);
+  // The job cell cap holds for the CLI as for the API (flag or NBI_JOB_CELL_CAP).
+  out = Run("--job-cell-cap 100 schedule --city tinytown --grid-step 0.0005", 2);
+  EXPECT_NE(out.find("over the job cap of 100"), std::string::npos) << out;
+  {
+    std::string capped;
+    EXPECT_EQ(testing::RunCommand("NBI_JOB_CELL_CAP=100 DATABASE_URL=sqlite:" +
+                                      dir_.File("cli.db") + " " + BinaryPath() +
+                                      " schedule --city tinytown --grid-step 0.0002",
+                                  &capped),
+              2);
+    EXPECT_NE(capped.find("over the job cap of 100"), std::string::npos) << capped;
+  }
   Run("schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 5", 2);
   Run("schedule", 2);
 
