@@ -89,6 +89,13 @@ void WorkerFlags::AddTo(CLI::App* cmd) {
                   "rescue running jobs without heartbeat for this long (env STALE_JOB_TIMEOUT, "
                   "default 10min)")
       ->envname("STALE_JOB_TIMEOUT");
+  cmd->add_option("--heartbeat-interval", heartbeat_,
+                  "refresh running jobs' leases this often (env WORKER_HEARTBEAT_INTERVAL, "
+                  "default 10s; at most a third of the stale timeout)")
+      ->envname("WORKER_HEARTBEAT_INTERVAL");
+  cmd->add_option("--job-retention", retention_,
+                  "prune finished jobs older than this, hourly (env JOB_RETENTION, default 7d)")
+      ->envname("JOB_RETENTION");
 }
 
 Result<WorkerOptions> WorkerFlags::Parse() const {
@@ -105,6 +112,23 @@ Result<WorkerOptions> WorkerFlags::Parse() const {
   if (!max_jobs_.empty()) {
     NBI_ASSIGN_OR_RETURN(int64_t n, ParseIntSetting("MAX_CONCURRENT_JOBS", max_jobs_, 1, 256));
     o.max_concurrent_jobs = static_cast<int>(n);
+  }
+  o.heartbeat_interval_ms = kDefaultHeartbeatMs;
+  if (!heartbeat_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.heartbeat_interval_ms,
+                         ParseDurationMs("WORKER_HEARTBEAT_INTERVAL", heartbeat_));
+  }
+  if (!retention_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.job_retention_ms,
+                         ParseDurationMs("JOB_RETENTION", retention_, BareNumber::kRefused));
+  }
+  // A lease must survive a couple of missed heartbeats, or live workers lose their jobs.
+  if (o.stale_timeout_ms < 3 * o.heartbeat_interval_ms) {
+    return Status::Invalid(fmt::format(
+        "STALE_JOB_TIMEOUT={} ms is shorter than three heartbeat intervals (3 x {} ms): jobs of "
+        "live workers would be rescued from under them; raise it or lower "
+        "WORKER_HEARTBEAT_INTERVAL",
+        o.stale_timeout_ms, o.heartbeat_interval_ms));
   }
   return o;
 }

@@ -45,7 +45,7 @@ class WorkerFlags {
   Result<WorkerOptions> Parse() const;
 
  private:
-  std::string poll_, chunk_, max_jobs_, stale_;
+  std::string poll_, chunk_, max_jobs_, stale_, heartbeat_, retention_;
 };
 
 // Options of `serve`.

@@ -105,7 +105,7 @@ Status ResetRunning(const JobsOpts& o) {
 }
 
 Status Prune(const JobsOpts& o) {
-  NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--older-than", o.age));
+  NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--older-than", o.age, BareNumber::kRefused));
   std::unique_ptr<Store> store;
   NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
   NBI_ASSIGN_OR_RETURN(int n, jobs->PruneFinished(ms));
@@ -142,7 +142,7 @@ struct ScheduleOpts {
   std::string city, bbox, model = "grocery";
   double step = 0.0025;
   int priority = 0;
-  bool reset = false;
+  bool reset = false, force = false;
 };
 
 Status Schedule(const ScheduleOpts& o) {
@@ -162,12 +162,21 @@ Status Schedule(const ScheduleOpts& o) {
   std::unique_ptr<Store> store;
   NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
   NBI_ASSIGN_OR_RETURN(HeatmapJobSpec spec, jobs->Resolve(req));
+  if (o.force && !o.reset) return Status::Invalid("--force only goes with --reset");
+  EnqueueResult r;
   if (o.reset) {
-    NBI_ASSIGN_OR_RETURN(int64_t n, jobs->ResetArea(spec));
-    std::printf("Reset: removed %lld cells of gridStep %g in %s and its finished jobs\n",
-                (long long)n, spec.grid_step, spec.bounds.ToString().c_str());
+    NBI_ASSIGN_OR_RETURN(ResetResult reset, jobs->ResetAndSchedule(spec, o.force));
+    if (reset.cancelled_job) {
+      std::printf("Reset: cancelled job #%lld and waited until it stopped\n",
+                  (long long)*reset.cancelled_job);
+    }
+    std::printf("Reset: removed %lld cells of gridStep %g, model %s in %s and its finished jobs\n",
+                (long long)reset.cells_removed, spec.grid_step,
+                std::string(HeatModelId(spec.model)).c_str(), spec.bounds.ToString().c_str());
+    r = std::move(reset.enqueued);
+  } else {
+    NBI_ASSIGN_OR_RETURN(r, jobs->Schedule(spec));
   }
-  NBI_ASSIGN_OR_RETURN(EnqueueResult r, jobs->Schedule(spec));
   const std::string status(JobStatusId(r.job.status));
   std::printf("Job #%lld %s (%s, %lld cells, gridStep %g, model %s)\n", (long long)r.job.id,
               r.is_new ? "scheduled" : "already active - not duplicated", status.c_str(),
@@ -189,7 +198,10 @@ void RegisterSchedule(CLI::App& app) {
   cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
   cmd->add_option("--priority", o->priority, "higher runs first")->capture_default_str();
   cmd->add_flag("--reset", o->reset,
-                "first delete the area's cells of this step and its finished jobs");
+                "first delete the area's cells of this step and model and its finished jobs "
+                "(refused while its job is active)");
+  cmd->add_flag("--force", o->force,
+                "with --reset: cancel the active job of the area first and wait until it stops");
   cmd->callback([o] { NBI_STATUS_OR_FAIL(Schedule(*o)); });
 }
 

@@ -90,10 +90,17 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   auto store = OpenConfiguredStore();
   if (!store.ok()) return Fail(store.status()), ExitCode();
   http::Metrics metrics;
+  // The embedded worker; with --no-worker a housekeeping-only one (no job slots) still
+  // rescues the jobs of dead workers, prunes old jobs and tracks backoffs.
   std::unique_ptr<Worker> worker;
-  if (!flags.no_worker()) {
+  {
     WorkerOptions wo = *worker_opts;
+    if (flags.no_worker()) {
+      wo.max_concurrent_jobs = 0;
+      wo.log_polls = false;
+    }
     metrics.Instrument(&wo);
+    wo.on_prune = [&metrics](int n) { metrics.AddPruned(n); };
     worker = std::make_unique<Worker>(store->get(), *env, wo);
   }
   JobService jobs(store->get(), *env, *job_opts, [&worker] {
@@ -101,7 +108,7 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   });
   http::ApiServer server(&jobs, *opts, &metrics);
   if (Status s = server.Bind(); !s.ok()) return Fail(s), ExitCode();
-  PrintBanner(*opts, server, **store, worker.get());
+  PrintBanner(*opts, server, **store, flags.no_worker() ? nullptr : worker.get());
 
   targets.Set(&server, worker.get());
   std::thread worker_thread;

@@ -135,7 +135,7 @@ void RegisterCities(CLI::App& app) {
 }
 
 struct ExportOpts {
-  std::string city, bbox, out;
+  std::string city, bbox, out, model = "grocery";
   double step = 0.0025;
 };
 
@@ -151,7 +151,9 @@ Status RunExport(const ExportOpts& o) {
     NBI_ASSIGN_OR_RETURN(box, BBox::Parse(o.bbox));
   }
   NBI_RETURN_IF_ERROR(ValidateGridStep(o.step));
-  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, 0, kDefaultCellCap));
+  auto model = ParseHeatModel(o.model);
+  if (!model) return Status::Invalid(fmt::format("--model {}: use grocery or blend", o.model));
+  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, *model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
   for (const Poi& p : pois) groceries += p.category == Category::kGroceries;
@@ -159,9 +161,11 @@ Status RunExport(const ExportOpts& o) {
   scores.reserve(cells.size());
   for (const HeatCell& c : cells) scores.push_back(uint8_t(c.score));
   NBI_RETURN_IF_ERROR(WriteCellList(o.out, cells));
-  std::printf("Heatmap of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu groceries)\n",
-              o.city.empty() ? box.ToString().c_str() : o.city.c_str(), o.step, cells.size(),
-              pois.size(), groceries);
+  std::printf(
+      "Heatmap (%s model) of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu "
+      "groceries)\n",
+      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), o.step,
+      cells.size(), pois.size(), groceries);
   PrintScoreSummary(scores, stdout);
   std::printf("Written to %s\n", o.out.c_str());
   return Status::Ok();
@@ -174,6 +178,7 @@ void RegisterExport(CLI::App& app) {
   cmd->add_option("--city", o->city, "city slug");
   cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
   cmd->add_option("--grid-step", o->step, "grid step of the cells")->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
   cmd->add_option("--out", o->out, "output .csv or .geojson")->required();
   cmd->callback([o] { NBI_STATUS_OR_FAIL(RunExport(*o)); });
 }

@@ -40,7 +40,7 @@ TEST_P(CellStoreTest, QueryCellsReturnsTheGridOrderedByLatLngWithScores) {
   EXPECT_EQ(*cell_store->CountCells(std::nullopt), 25);
   EXPECT_EQ(*cell_store->CountCells(0.01), 25);
   EXPECT_EQ(*cell_store->CountCells(0.005), 0);
-  auto cells = cell_store->QueryCells(Spec().bounds, 0.01, 0, 1000);
+  auto cells = cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000);
   ASSERT_TRUE(cells.ok()) << cells.status().ToString();
   ASSERT_EQ(cells->size(), 25u);
   for (int64_t n = 0; n < 25; ++n) {
@@ -53,7 +53,8 @@ TEST_P(CellStoreTest, QueryCellsReturnsTheGridOrderedByLatLngWithScores) {
   // Only the cells inside the box: the first row of the region.
   LatLng first = g.CellAt(0), fifth = g.CellAt(4);
   auto row = cell_store->QueryCells(
-      {first.lat - 0.001, first.lng - 0.001, first.lat + 0.001, fifth.lng + 0.001}, 0.01, 0, 1000);
+      {first.lat - 0.001, first.lng - 0.001, first.lat + 0.001, fifth.lng + 0.001}, 0.01,
+      HeatModel::kGrocery, 0, 1000);
   ASSERT_TRUE(row.ok());
   ASSERT_EQ(row->size(), 5u);
   EXPECT_EQ(row->back().score, 4);
@@ -63,38 +64,43 @@ TEST_P(CellStoreTest, QueryCellsHonoursMinScoreAndReturnsAtMostLimitPlusOne) {
   CellStore* cell_store = store_.get();
   InsertSpecCells();
   const BBox box = Spec().bounds;
-  auto high = cell_store->QueryCells(box, 0.01, 20, 1000);
+  auto high = cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 20, 1000);
   ASSERT_TRUE(high.ok());
   ASSERT_EQ(high->size(), 5u);  // scores 20 .. 24
   for (const HeatCell& c : *high) EXPECT_GE(c.score, 20);
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 24, 1000)->size(), 1u);
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 25, 1000)->size(), 0u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 24, 1000)->size(), 1u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 25, 1000)->size(), 0u);
   // The limit: one extra row when the cap is hit, so the caller can tell; none otherwise.
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 0, 7)->size(), 8u);
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 0, 24)->size(), 25u);
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 0, 25)->size(), 25u);
-  EXPECT_EQ(cell_store->QueryCells(box, 0.01, 20, 2)->size(), 3u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 0, 7)->size(), 8u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 0, 24)->size(), 25u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 0, 25)->size(), 25u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.01, HeatModel::kGrocery, 20, 2)->size(), 3u);
   // Another step or another place: nothing.
-  EXPECT_EQ(cell_store->QueryCells(box, 0.005, 0, 1000)->size(), 0u);
-  EXPECT_EQ(cell_store->QueryCells(Spec(10.0, 20.0).bounds, 0.01, 0, 1000)->size(), 0u);
+  EXPECT_EQ(cell_store->QueryCells(box, 0.005, HeatModel::kGrocery, 0, 1000)->size(), 0u);
+  EXPECT_EQ(
+      cell_store->QueryCells(Spec(10.0, 20.0).bounds, 0.01, HeatModel::kGrocery, 0, 1000)->size(),
+      0u);
 }
 
 TEST_P(CellStoreTest, HasCoverageOnlyWithinOneStepOfACellOfThatStep) {
   CellStore* cell_store = store_.get();
-  EXPECT_FALSE(*cell_store->HasCoverage(47.12, 9.52, 0.01));  // nothing stored yet
+  EXPECT_FALSE(
+      *cell_store->HasCoverage(47.12, 9.52, 0.01, HeatModel::kGrocery));  // nothing stored yet
   GridRegion g = InsertSpecCells();
   LatLng last = g.CellAt(g.cell_count() - 1);
-  EXPECT_TRUE(*cell_store->HasCoverage(last.lat, last.lng, 0.01));
-  EXPECT_TRUE(*cell_store->HasCoverage(last.lat + 0.005, last.lng + 0.005, 0.01));
-  EXPECT_FALSE(*cell_store->HasCoverage(last.lat + 0.05, last.lng, 0.01));
-  EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng + 0.05, 0.01));
-  EXPECT_FALSE(*cell_store->HasCoverage(-47.12, -9.52, 0.01));         // far away
-  EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng, 0.0025));  // another step
+  EXPECT_TRUE(*cell_store->HasCoverage(last.lat, last.lng, 0.01, HeatModel::kGrocery));
+  EXPECT_TRUE(
+      *cell_store->HasCoverage(last.lat + 0.005, last.lng + 0.005, 0.01, HeatModel::kGrocery));
+  EXPECT_FALSE(*cell_store->HasCoverage(last.lat + 0.05, last.lng, 0.01, HeatModel::kGrocery));
+  EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng + 0.05, 0.01, HeatModel::kGrocery));
+  EXPECT_FALSE(*cell_store->HasCoverage(-47.12, -9.52, 0.01, HeatModel::kGrocery));  // far away
+  EXPECT_FALSE(
+      *cell_store->HasCoverage(last.lat, last.lng, 0.0025, HeatModel::kGrocery));  // another step
   // TruncateCells empties the table.
   ASSERT_TRUE(cell_store->TruncateCells().ok());
   EXPECT_EQ(*cell_store->CountCells(std::nullopt), 0);
-  EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng, 0.01));
-  EXPECT_TRUE(cell_store->QueryCells(Spec().bounds, 0.01, 0, 1000)->empty());
+  EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng, 0.01, HeatModel::kGrocery));
+  EXPECT_TRUE(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000)->empty());
 }
 
 TEST_P(CellStoreTest, CoverageAndAreaReset) {
@@ -105,19 +111,21 @@ TEST_P(CellStoreTest, CoverageAndAreaReset) {
   MustClaim("w");
   ASSERT_TRUE(Write(j, "w", *g, 0, 25).ok());
   ASSERT_TRUE(q->Complete(j.id, "w").ok());
-  EXPECT_TRUE(*cell_store->HasCoverage(47.123, 9.523, 0.01));
-  EXPECT_TRUE(*cell_store->HasCoverage(47.10, 9.50, 0.01));
-  EXPECT_FALSE(*cell_store->HasCoverage(47.30, 9.52, 0.01));
-  EXPECT_FALSE(*cell_store->HasCoverage(47.12, 9.52, 0.0025));
+  EXPECT_TRUE(*cell_store->HasCoverage(47.123, 9.523, 0.01, HeatModel::kGrocery));
+  EXPECT_TRUE(*cell_store->HasCoverage(47.10, 9.50, 0.01, HeatModel::kGrocery));
+  EXPECT_FALSE(*cell_store->HasCoverage(47.30, 9.52, 0.01, HeatModel::kGrocery));
+  EXPECT_FALSE(*cell_store->HasCoverage(47.12, 9.52, 0.0025, HeatModel::kGrocery));
   Job other = Enqueue(Spec(47.3));
   auto cov = q->FindActiveJobCovering(47.32, 9.52);
   ASSERT_TRUE(cov.ok());
   ASSERT_TRUE(cov->has_value());
   EXPECT_EQ((*cov)->id, other.id);
   EXPECT_FALSE(q->FindActiveJobCovering(47.12, 9.52)->has_value());  // finished
-  auto reset = q->ResetArea(Spec().bounds, 0.01);
+  auto reset = q->ResetAndEnqueue(Spec());
   ASSERT_TRUE(reset.ok()) << reset.status().ToString();
-  EXPECT_EQ(*reset, 25);
+  EXPECT_EQ(reset->first, 25);
+  EXPECT_TRUE(reset->second.is_new);
+  EXPECT_NE(reset->second.job.id, j.id);
   EXPECT_EQ(*cell_store->CountCells(std::nullopt), 0);
   EXPECT_EQ(q->GetJob(j.id).status().code(), StatusCode::kNotFound);  // finished job gone
   EXPECT_TRUE(q->GetJob(other.id).ok());  // active job of another area kept

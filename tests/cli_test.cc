@@ -171,11 +171,11 @@ TEST_F(StoreCli, CitiesScheduleProcessJobsAndExport) {
   EXPECT_NE(out.find("over the job cap of 100"), std::string::npos) << out;
   {
     std::string capped;
-    EXPECT_EQ(testing::RunCommand("NBI_JOB_CELL_CAP=100 DATABASE_URL=sqlite:" +
-                                      dir_.File("cli.db") + " " + BinaryPath() +
-                                      " schedule --city tinytown --grid-step 0.0002",
-                                  &capped),
-              2);
+    EXPECT_EQ(
+        testing::RunCommand("NBI_JOB_CELL_CAP=100 DATABASE_URL=sqlite:" + dir_.File("cli.db") +
+                                " " + BinaryPath() + " schedule --city tinytown --grid-step 0.0002",
+                            &capped),
+        2);
     EXPECT_NE(capped.find("over the job cap of 100"), std::string::npos) << capped;
   }
   Run("schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 5", 2);
@@ -215,6 +215,29 @@ TEST_F(StoreCli, BadDatabaseUrlAndWorkerSettingsAreClearErrors) {
   std::string out;
   EXPECT_EQ(testing::RunCommand("DATABASE_URL=mysql://x " + BinaryPath() + " jobs", &out), 2);
   EXPECT_NE(out.find("DATABASE_URL"), std::string::npos) << out;
+  // A typo in a URL with a password: the error names the problem, never the password.
+  for (const char* url :
+       {"postgresq://nbi:s3cretpw@localhost/db", "postgresql://nbi:s3cretpw@localhost:54x32/db",
+        "postgresql://localhost/db?password=s3cretpw&port=54x32"}) {
+    // 2 for a URL not understood, 1 when libpq refuses it on connecting: never 0, never a crash.
+    int rc = testing::RunCommand(
+        std::string("DATABASE_URL='") + url + "' " + BinaryPath() + " jobs", &out);
+    EXPECT_TRUE(rc == 1 || rc == 2) << url << "\n" << out;
+    EXPECT_EQ(out.find("s3cretpw"), std::string::npos) << url << "\n" << out;
+    EXPECT_NE(out.find("error:"), std::string::npos) << out;
+  }
+  // Durations: a bare --older-than is refused (not read as milliseconds), garbage is quoted.
+  const std::string db = "DATABASE_URL=sqlite:" + dir_.File("w.db") + " " + BinaryPath();
+  EXPECT_EQ(testing::RunCommand(db + " jobs prune --older-than 7", &out), 2) << out;
+  EXPECT_NE(out.find("needs a unit"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(db + " jobs prune --older-than 5xd", &out), 2) << out;
+  EXPECT_NE(out.find("'5xd'"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(db + " jobs prune --older-than abcd", &out), 2) << out;
+  EXPECT_NE(out.find("'abcd' is not a number"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(db + " jobs prune --older-than 7d", &out), 0) << out;
+  // A stale timeout shorter than three heartbeats would steal live workers' jobs.
+  EXPECT_EQ(testing::RunCommand("STALE_JOB_TIMEOUT=10 " + db + " process-jobs", &out), 2) << out;
+  EXPECT_NE(out.find("shorter than three heartbeat intervals"), std::string::npos) << out;
   EXPECT_EQ(testing::RunCommand("DATABASE_URL=sqlite:" + dir_.File("w.db") +
                                     " WORKER_CHUNK_SIZE=abc " + BinaryPath() + " process-jobs",
                                 &out),

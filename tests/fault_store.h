@@ -48,15 +48,15 @@ class FaultStore final : public Store {
     return inner_->CountPoisByCategory();
   }
 
-  Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, int min_score,
+  Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, HeatModel m, int min_score,
                                            int64_t limit) override {
-    return inner_->QueryCells(b, step, min_score, limit);
+    return inner_->QueryCells(b, step, m, min_score, limit);
   }
   Result<int64_t> CountCells(std::optional<double> step) override {
     return inner_->CountCells(step);
   }
-  Result<bool> HasCoverage(double lat, double lng, double step) override {
-    return inner_->HasCoverage(lat, lng, step);
+  Result<bool> HasCoverage(double lat, double lng, double step, HeatModel m) override {
+    return inner_->HasCoverage(lat, lng, step, m);
   }
   Status RawInsertCells(const GridRegion& g, int64_t begin,
                         std::span<const uint8_t> scores) override {
@@ -87,6 +87,14 @@ class FaultStore final : public Store {
   Result<Job> Cancel(int64_t id) override { return inner_->Cancel(id); }
   Result<Job> Retry(int64_t id) override { return inner_->Retry(id); }
   Result<int> RescueStale(int64_t t) override { return inner_->RescueStale(t); }
+  Result<std::unique_ptr<OwnerLease>> HoldOwnerLease(const std::string& w) override {
+    return inner_->HoldOwnerLease(w);
+  }
+  Result<int> RescueDeadOwners() override { return inner_->RescueDeadOwners(); }
+  Result<std::optional<Job>> NextPending() override { return inner_->NextPending(); }
+  Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& s) override {
+    return inner_->ActiveJobFor(s);
+  }
   Result<int> ResetRunning() override { return inner_->ResetRunning(); }
   Result<int> PruneFinished(int64_t age) override { return inner_->PruneFinished(age); }
   Result<Job> GetJob(int64_t id) override { return inner_->GetJob(id); }
@@ -97,8 +105,8 @@ class FaultStore final : public Store {
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override {
     return inner_->FindActiveJobCovering(lat, lng);
   }
-  Result<int64_t> ResetArea(const BBox& b, double step) override {
-    return inner_->ResetArea(b, step);
+  Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& s) override {
+    return inner_->ResetAndEnqueue(s);
   }
   std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override {
     return inner_->Watch(std::move(wake));

@@ -68,7 +68,7 @@ TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   EXPECT_EQ(fine.body["count"], 1600);
   Reply cells = s.Get("/api/heatmap?" + box);
   ASSERT_EQ(cells.status, 200) << cells.text;
-  EXPECT_EQ(Keys(cells.body), (std::set<std::string>{"gridStep", "count", "cells"}));
+  EXPECT_EQ(Keys(cells.body), (std::set<std::string>{"gridStep", "model", "count", "cells"}));
   EXPECT_EQ(cells.body["gridStep"], 0.0025);
   ASSERT_EQ(cells.body["count"], 256);
   ASSERT_EQ(cells.body["cells"].size(), 256u);
@@ -109,6 +109,38 @@ TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
       << m.text;
 }
 
+// A grocery job and a blend job over one area and step: both sets of cells are stored (the
+// second does not overwrite the first) and /api/heatmap serves each by its model.
+TEST_P(HttpTest, GroceryAndBlendCellsAreStoredAndServedApart) {
+  ServerProcess& s = Start();
+  const std::string bounds = BoundsJson(47.08, 9.48, 47.12, 9.52);
+  Reply g = s.Post("/api/heatmap/schedule", R"({"bounds": )" + bounds + R"(, "model": "grocery"})");
+  ASSERT_EQ(g.status, 201) << g.text;
+  WaitForJob(s, g.body["jobId"], "completed");
+  Reply b = s.Post("/api/heatmap/schedule", R"({"bounds": )" + bounds + R"(, "model": "blend"})");
+  ASSERT_EQ(b.status, 201) << b.text;
+  WaitForJob(s, b.body["jobId"], "completed");
+  const std::string box = "minLat=47.08&minLng=9.48&maxLat=47.12&maxLng=9.52";
+  Reply grocery = s.Get("/api/heatmap?" + box + "&model=grocery");
+  Reply blend = s.Get("/api/heatmap?" + box + "&model=blend");
+  Reply plain = s.Get("/api/heatmap?" + box);
+  ASSERT_EQ(grocery.status, 200) << grocery.text;
+  ASSERT_EQ(blend.status, 200) << blend.text;
+  EXPECT_EQ(grocery.body["model"], "grocery");
+  EXPECT_EQ(blend.body["model"], "blend");
+  EXPECT_EQ(grocery.body["count"], 256);
+  EXPECT_EQ(blend.body["count"], 256);
+  EXPECT_EQ(plain.body, grocery.body) << "the default model is grocery";
+  int differing = 0;
+  for (size_t i = 0; i < 256; ++i) {
+    differing += grocery.body["cells"][i]["score"] != blend.body["cells"][i]["score"];
+  }
+  EXPECT_GT(differing, 0) << "blend cells replaced grocery cells (or the reverse)";
+  Reply bad = s.Get("/api/heatmap?" + box + "&model=bakery");
+  EXPECT_EQ(bad.status, 400) << bad.text;
+  EXPECT_EQ(bad.body["error"]["code"], "invalid_argument");
+}
+
 TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   ServerProcess& s = Start({}, {"--no-worker"});
   Reply a = s.Post("/api/heatmap/schedule",
@@ -120,7 +152,7 @@ TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   ASSERT_EQ(again.status, 200) << again.text;
   EXPECT_EQ(again.body,
             (json{{"jobId", a.body["jobId"]}, {"status", "pending"}, {"isNew", false}}));
-  const int64_t id = a.body["jobId"];
+  int64_t id = a.body["jobId"];
   const std::string path = "/api/jobs/" + std::to_string(id);
   Reply job = s.Get(path);
   EXPECT_EQ(job.body["priority"], 5);
@@ -141,6 +173,21 @@ TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   Reply retry_pending = s.Post(path + "/retry", "");
   EXPECT_EQ(retry_pending.status, 409) << retry_pending.text;
   EXPECT_EQ(retry_pending.body["error"]["code"], "conflict");
+
+  // A reset while the area's job is active: 409 naming the job; with force it is cancelled
+  // first and a new job takes its place.
+  Reply reset = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "reset": true})");
+  EXPECT_EQ(reset.status, 409) << reset.text;
+  EXPECT_EQ(reset.body["error"]["code"], "conflict");
+  EXPECT_NE(reset.text.find("#" + std::to_string(id)), std::string::npos) << reset.text;
+  EXPECT_EQ(s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "force": true})").status,
+            400);
+  Reply forced =
+      s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "reset": true, "force": true})");
+  ASSERT_EQ(forced.status, 201) << forced.text;
+  EXPECT_NE(forced.body["jobId"], id);
+  EXPECT_EQ(s.Get(path).status, 404);  // cancelled, then removed with the area's finished jobs
+  id = forced.body["jobId"];
 
   // Pagination: newest first, cursor = the last id of the page.
   std::vector<int64_t> ids = {id};

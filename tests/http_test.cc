@@ -71,7 +71,8 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
 
   EXPECT_EQ(s.Get("/api/jobs").body, json::parse(R"({"jobs": [], "nextCursor": null})"));
   Reply empty = s.Get("/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51");
-  EXPECT_EQ(empty.body, json::parse(R"({"gridStep": 0.0025, "count": 0, "cells": []})"));
+  EXPECT_EQ(empty.body,
+            json::parse(R"({"gridStep": 0.0025, "model": "grocery", "count": 0, "cells": []})"));
 
   auto head = s.Client()->Head("/healthz");
   ASSERT_TRUE(head);

@@ -26,6 +26,7 @@
 namespace nbi {
 namespace {
 
+using testing::Backend;
 using testing::Spec;
 
 class JobQueueTest : public testing::StoreTest {};
@@ -156,7 +157,7 @@ TEST_P(JobQueueTest, CheckpointWritesCellsProgressAndIndexTogether) {
   EXPECT_EQ(*cell_store->CountCells(0.01), 10);
   ASSERT_TRUE(Write(j, "w", *g, 10, 15).ok());
   EXPECT_EQ(q->GetJob(j.id)->progress, 100);
-  auto cells = cell_store->QueryCells(Spec().bounds, 0.01, 0, 1000);
+  auto cells = cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000);
   ASSERT_TRUE(cells.ok());
   ASSERT_EQ(cells->size(), 25u);
   // Cells come back on the grid, ordered by lat, lng, with the written scores.
@@ -169,12 +170,13 @@ TEST_P(JobQueueTest, CheckpointWritesCellsProgressAndIndexTogether) {
   // Re-writing a cell replaces its score, never duplicates it.
   ASSERT_TRUE(Write(j, "w", *g, 0, 25, 50).ok());
   EXPECT_EQ(*cell_store->CountCells(0.01), 25);
-  cells = cell_store->QueryCells(Spec().bounds, 0.01, 0, 1000);
+  cells = cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000);
   EXPECT_EQ((*cells)[3].score, 53);
   // min_score filter and the limit (+1 so callers can see the cap was hit).
-  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, 70, 1000)->size(), 5u);  // 70..74
-  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, 0, 7)->size(), 8u);
-  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.005, 0, 7)->size(), 0u);
+  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 70, 1000)->size(),
+            5u);  // 70..74
+  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 7)->size(), 8u);
+  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.005, HeatModel::kGrocery, 0, 7)->size(), 0u);
   ASSERT_TRUE(q->Complete(j.id, "w").ok());
   Job done = *q->GetJob(j.id);
   EXPECT_EQ(done.status, JobStatus::kCompleted);
@@ -319,10 +321,185 @@ TEST_P(JobQueueTest, RescueEndsACancelledJobAndResumesTheOthers) {
   Job c = *q->GetJob(cancelled.id);
   EXPECT_EQ(c.status, JobStatus::kCancelled);
   EXPECT_TRUE(c.completed_at_ms.has_value());
-  // A crash is not a failed attempt: even on its last attempt the job resumes.
+  // Its worker died on its last attempt before any progress: the job ends failed, saying so,
+  // instead of being rescued forever.
   Job x = *q->GetJob(crashed.id);
-  EXPECT_EQ(x.status, JobStatus::kPending);
-  EXPECT_EQ(MustClaim("w").id, crashed.id);
+  EXPECT_EQ(x.status, JobStatus::kFailed);
+  ASSERT_TRUE(x.error.has_value());
+  EXPECT_NE(x.error->find("died (or hung) while running it 1 times"), std::string::npos)
+      << *x.error;
+  EXPECT_FALSE(q->Claim("w")->has_value());
+}
+
+// A rescue counts as an attempt unless the run committed progress since its claim: a poison
+// job fails after max_attempts, a long job crashed mid-way many times still finishes.
+TEST_P(JobQueueTest, RescuesCountAsAttemptsUnlessTheRunProgressed) {
+  JobQueue* q = store_.get();
+  const int64_t timeout = 60 * 1000;
+  auto spec = Spec(47.0);
+  spec.max_attempts = 3;
+  Job poison = Enqueue(spec);
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    Job j = MustClaim("w" + std::to_string(attempt));
+    EXPECT_EQ(j.attempts, attempt);
+    clock_.Advance(timeout + 1);
+    EXPECT_EQ(*q->RescueStale(timeout), 1);
+  }
+  Job p = *q->GetJob(poison.id);
+  EXPECT_EQ(p.status, JobStatus::kFailed);
+  EXPECT_EQ(p.attempts, 3);
+  EXPECT_NE(p.error->find("3 times without progress; giving up after 3 of 3 attempts"),
+            std::string::npos)
+      << *p.error;
+
+  auto long_spec = Spec(47.2);
+  long_spec.max_attempts = 2;
+  Job long_job = Enqueue(long_spec);
+  auto g = GridRegion::Make(long_spec.bounds, long_spec.grid_step);
+  for (int crash = 0; crash < 5; ++crash) {  // five crashes, each after one more chunk
+    Job j = MustClaim("w");
+    ASSERT_TRUE(Write(j, "w", *g, crash * 5, 5).ok());
+    clock_.Advance(timeout + 1);
+    EXPECT_EQ(*q->RescueStale(timeout), 1);
+    Job after = *q->GetJob(long_job.id);
+    EXPECT_EQ(after.status, JobStatus::kPending) << "crash " << crash;
+    EXPECT_EQ(after.attempts, 0) << "a run with progress gives its attempt back";
+    EXPECT_NE(after.error->find("resumed from its checkpoint"), std::string::npos);
+  }
+  Job last = MustClaim("w");
+  EXPECT_EQ(last.last_processed_index(), 25);
+  ASSERT_TRUE(q->Complete(last.id, "w").ok());
+  EXPECT_FALSE(q->GetJob(last.id)->error.has_value());
+}
+
+// Dead-owner detection: a job whose owner holds no lease is rescued at once, without waiting
+// for the heartbeat timeout; a job whose owner holds its lease is left alone.
+TEST_P(JobQueueTest, DeadOwnersAreRescuedAtOnceLiveOnesKept) {
+  JobQueue* q = store_.get();
+  Job a = Enqueue(Spec(47.0));
+  Job b = Enqueue(Spec(47.1));
+  auto lease = q->HoldOwnerLease("alive-worker");
+  ASSERT_TRUE(lease.ok()) << lease.status().ToString();
+  EXPECT_EQ(q->HoldOwnerLease("alive-worker").status().code(), StatusCode::kConflict);
+  EXPECT_EQ(MustClaim("alive-worker").id, a.id);
+  EXPECT_EQ(MustClaim("dead-worker").id, b.id);  // never held a lease: its process is gone
+  EXPECT_EQ(*q->RescueDeadOwners(), 1);
+  EXPECT_EQ(q->GetJob(a.id)->status, JobStatus::kRunning);
+  EXPECT_EQ(q->GetJob(b.id)->status, JobStatus::kPending);
+  EXPECT_EQ(*q->RescueDeadOwners(), 0);
+  ASSERT_TRUE((*lease)->Check().ok());
+  lease->reset();  // the owner ends
+  EXPECT_EQ(*q->RescueDeadOwners(), 1);
+  Job after = *q->GetJob(a.id);
+  EXPECT_EQ(after.status, JobStatus::kPending);
+  EXPECT_FALSE(after.locked_by.has_value());
+  // The old owner's writes are refused.
+  auto g = GridRegion::Make(Spec(47.0).bounds, 0.01);
+  EXPECT_EQ(Write(after, "alive-worker", *g, 0, 5).status().code(), StatusCode::kConflict);
+}
+
+TEST_P(JobQueueTest, NextPendingIsTheEarliestRunAt) {
+  JobQueue* q = store_.get();
+  EXPECT_FALSE(q->NextPending()->has_value());
+  Job a = Enqueue(Spec(47.0));
+  Job b = Enqueue(Spec(47.1));
+  EXPECT_EQ((*q->NextPending())->id, a.id);
+  MustClaim("w");                                          // a
+  auto failed = q->FailAttempt(a.id, "w", "boom", false);  // a waits out a backoff
+  ASSERT_TRUE(failed.ok());
+  EXPECT_EQ((*q->NextPending())->id, b.id);
+  MustClaim("w");  // b
+  auto next = q->NextPending();
+  ASSERT_TRUE(next->has_value());
+  EXPECT_EQ((*next)->id, a.id);
+  EXPECT_EQ((*next)->run_at_ms, clock_.NowMs() + RetryBackoffMs(1));
+}
+
+// A reset refuses while the area's job is active (nothing deleted); it touches only its own
+// step's and model's cells and finished jobs; delete and enqueue are one transaction.
+TEST_P(JobQueueTest, ResetIsRefusedWhileActiveAndTouchesOnlyItsStepAndModel) {
+  JobQueue* q = store_.get();
+  CellStore* cells = store_.get();
+  auto grocery = Spec(47.0, 9.5, 0.01, HeatModel::kGrocery);
+  auto blend = Spec(47.0, 9.5, 0.01, HeatModel::kBlend);
+  auto fine = Spec(47.0, 9.5, 0.005, HeatModel::kGrocery);
+  std::vector<Job> done;
+  for (const auto& spec : {grocery, blend, fine}) {
+    Job j = Enqueue(spec);
+    Job c = MustClaim("w");
+    ASSERT_EQ(c.id, j.id);
+    auto g = GridRegion::Make(spec.bounds, spec.grid_step);
+    ASSERT_TRUE(Write(c, "w", *g, 0, g->cell_count()).ok());
+    ASSERT_TRUE(q->Complete(c.id, "w").ok());
+    done.push_back(c);
+  }
+  const BBox box = grocery.bounds;
+  EXPECT_EQ(cells->QueryCells(box, 0.01, HeatModel::kGrocery, 0, 1000)->size(), 25u);
+  EXPECT_EQ(cells->QueryCells(box, 0.01, HeatModel::kBlend, 0, 1000)->size(), 25u);
+
+  Job active = Enqueue(grocery);
+  auto refused = q->ResetAndEnqueue(grocery);
+  ASSERT_EQ(refused.status().code(), StatusCode::kConflict);
+  EXPECT_NE(refused.status().message().find("#" + std::to_string(active.id)), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(*cells->CountCells(std::nullopt), 25 + 25 + 100) << "a refused reset deleted cells";
+  ASSERT_TRUE(q->Cancel(active.id).ok());
+
+  auto reset = q->ResetAndEnqueue(grocery);
+  ASSERT_TRUE(reset.ok()) << reset.status().ToString();
+  EXPECT_EQ(reset->first, 25);
+  EXPECT_TRUE(reset->second.is_new);
+  EXPECT_EQ(cells->QueryCells(box, 0.01, HeatModel::kGrocery, 0, 1000)->size(), 0u);
+  EXPECT_EQ(cells->QueryCells(box, 0.01, HeatModel::kBlend, 0, 1000)->size(), 25u);
+  EXPECT_EQ(cells->QueryCells(box, 0.005, HeatModel::kGrocery, 0, 1000)->size(), 100u);
+  EXPECT_EQ(q->GetJob(done[0].id).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(q->GetJob(active.id).status().code(), StatusCode::kNotFound);  // finished, same key
+  EXPECT_TRUE(q->GetJob(done[1].id).ok());                                 // blend job kept
+  EXPECT_TRUE(q->GetJob(done[2].id).ok());                                 // other step kept
+}
+
+// Two models over one area and step: both sets of cells are stored and read apart.
+TEST_P(JobQueueTest, ModelsAreStoredApart) {
+  CellStore* cells = store_.get();
+  auto grocery = Spec(47.0, 9.5, 0.01, HeatModel::kGrocery);
+  auto blend = Spec(47.0, 9.5, 0.01, HeatModel::kBlend);
+  Job g1 = Enqueue(grocery);
+  Job b1 = Enqueue(blend);
+  auto g = GridRegion::Make(grocery.bounds, 0.01);
+  ASSERT_EQ(MustClaim("w").id, g1.id);
+  ASSERT_EQ(MustClaim("w").id, b1.id);
+  ASSERT_TRUE(Write(g1, "w", *g, 0, 25, /*bias=*/0).ok());
+  ASSERT_TRUE(Write(b1, "w", *g, 0, 25, /*bias=*/50).ok());
+  auto gc = cells->QueryCells(grocery.bounds, 0.01, HeatModel::kGrocery, 0, 1000);
+  auto bc = cells->QueryCells(grocery.bounds, 0.01, HeatModel::kBlend, 0, 1000);
+  ASSERT_EQ(gc->size(), 25u);
+  ASSERT_EQ(bc->size(), 25u);
+  for (size_t k = 0; k < 25; ++k) {
+    EXPECT_EQ((*gc)[k].score, int(k % 101));
+    EXPECT_EQ((*bc)[k].score, int((k + 50) % 101));
+  }
+  EXPECT_TRUE(*cells->HasCoverage(47.01, 9.51, 0.01, HeatModel::kBlend));
+  EXPECT_EQ(*cells->CountCells(0.01), 50);
+}
+
+// Cell ids are 64-bit: writes go on past 2^31 (a SERIAL id would fail every job there).
+TEST_P(JobQueueTest, CellIdsGoPastTwoToTheThirtyOne) {
+  if (GetParam() == Backend::kPostgres) {
+    testing::ExecSql(url_, "SELECT setval('heat_cells_id_seq', 2147483600)");
+  } else {
+    testing::ExecSql(url_,
+                     "INSERT INTO heat_cells (id, lat, lng, score, grid_step) "
+                     "VALUES (2147483640, -89, -179, 0, 0.1)");
+  }
+  Job j = Enqueue(Spec(47.0));
+  MustClaim("w");
+  auto g = GridRegion::Make(Spec(47.0).bounds, 0.01);
+  for (int round = 0; round < 4; ++round) {  // 100 rewrites of the 25 cells
+    ASSERT_TRUE(Write(j, "w", *g, 0, 25, round).ok()) << "round " << round;
+  }
+  EXPECT_EQ(*store_->CountCells(0.01), 25);
+  EXPECT_EQ(store_->QueryCells(Spec(47.0).bounds, 0.01, HeatModel::kGrocery, 0, 100)->front().score,
+            3);
 }
 
 TEST_P(JobQueueTest, ForceResetPruneListAndCounts) {

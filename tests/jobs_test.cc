@@ -363,6 +363,27 @@ TEST_P(WorkerTimers, HeartbeatsEveryIntervalWhileAJobRuns) {
   EXPECT_TRUE(Eventually([&] { return store_->GetJob(job.id)->status == JobStatus::kCompleted; }));
 }
 
+// A retry in backoff starts when its run_at comes, not at the next poll (60 s by default): the
+// worker sleeps until the earliest run_at.
+TEST_P(WorkerTimers, ARetryStartsAtItsRunAtNotAtThePoll) {
+  Job job = Enqueue(47.10);
+  ASSERT_TRUE(store_->Claim("crashed-before")->has_value());
+  auto failed = store_->FailAttempt(job.id, "crashed-before", "transient trouble", false);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->run_at_ms, clock_.NowMs() + 5000);
+  WorkerOptions o;  // the default poll interval, 60 s
+  o.log_polls = false;
+  std::atomic<int> started{0};
+  o.on_job_start = [&](const Job&) { ++started; };
+  Start(o);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  clock_.Advance(4'900);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(started, 0) << "started before its run_at";
+  clock_.Advance(100);  // run_at; the poll would come 55 s later
+  EXPECT_TRUE(Eventually([&] { return started == 1; }, 2000)) << "not started at its run_at";
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, WorkerTimers,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });

@@ -79,6 +79,8 @@ class StoreTest : public ::testing::TestWithParam<Backend> {
     cp.region = &g;
     cp.begin = begin;
     cp.scores = scores;
+    auto meta = DecodeHeatmapMetadata(j);  // the cells' model follows the job's
+    cp.model = meta.ok() ? meta->model : HeatModel::kGrocery;
     return (via ? via : store_.get())->WriteCheckpoint(cp);
   }
 

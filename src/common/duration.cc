@@ -8,7 +8,7 @@
 
 namespace nbi {
 
-Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text) {
+Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text, BareNumber bare) {
   std::string_view t(text);
   double v = 0;
   auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
@@ -17,6 +17,10 @@ Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text
   }
   std::string_view unit(end, static_cast<size_t>(t.data() + t.size() - end));
   double mult = 1;
+  if (unit.empty() && bare == BareNumber::kRefused) {
+    return Status::Invalid(
+        fmt::format("{}='{}' needs a unit: ms, s, min, h or d (e.g. {}d)", name, text, text));
+  }
   if (unit.empty() || unit == "ms") {
     mult = 1;
   } else if (unit == "s") {

@@ -9,8 +9,14 @@
 
 namespace nbi {
 
-// `name` labels the error ("STALE_JOB_TIMEOUT='abc' is not a duration ..."). The amount must
-// be positive and at most ~30 years. kInvalidArgument otherwise.
-Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text);
+enum class BareNumber {
+  kMilliseconds,  // "600000" means 600000 ms (the seed's STALE_JOB_TIMEOUT, WORKER_POLL_INTERVAL)
+  kRefused,       // a unit is required ("--older-than 7" is refused, not 7 ms)
+};
+
+// `name` labels the error, which quotes the text ("STALE_JOB_TIMEOUT='abc' is not a
+// number"). The amount must be positive and at most ~30 years. kInvalidArgument otherwise.
+Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text,
+                                BareNumber bare = BareNumber::kMilliseconds);
 
 }  // namespace nbi

@@ -245,6 +245,17 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
     }
     r.priority = p.get<int>();
   }
+  for (auto [name, dst] : {std::pair<const char*, bool*>{"reset", &r.reset},
+                           std::pair<const char*, bool*>{"force", &r.force}}) {
+    if (body.contains(name) && !body[name].is_null()) {
+      if (!body[name].is_boolean()) {
+        return Status::Invalid(
+            fmt::format("{} must be true or false, not {}", name, Excerpt(body[name])));
+      }
+      *dst = body[name].get<bool>();
+    }
+  }
+  if (r.force && !r.reset) return Status::Invalid("force only goes with reset: true");
   return r;
 }
 

@@ -57,6 +57,11 @@ void Metrics::CountRequest(std::string_view route, int http_status) {
   ++http_[{std::string(route), http_status}];
 }
 
+void Metrics::AddPruned(int64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  pruned_ += n;
+}
+
 void Metrics::AddCells(int64_t n) {
   std::lock_guard<std::mutex> l(mu_);
   cells_ += n;
@@ -105,6 +110,11 @@ std::string Metrics::Render(
         "# HELP nearbyindex_cells_computed_total Heatmap cells scored and stored by this process.\n"
         "# TYPE nearbyindex_cells_computed_total counter\n";
     out += fmt::format("nearbyindex_cells_computed_total {}\n", cells_);
+    out +=
+        "# HELP nearbyindex_jobs_pruned_total Finished jobs older than JOB_RETENTION deleted "
+        "by this process.\n"
+        "# TYPE nearbyindex_jobs_pruned_total counter\n";
+    out += fmt::format("nearbyindex_jobs_pruned_total {}\n", pruned_);
     out +=
         "# HELP nearbyindex_http_requests_total HTTP requests by route pattern and status.\n"
         "# TYPE nearbyindex_http_requests_total counter\n";

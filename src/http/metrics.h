@@ -2,6 +2,8 @@
 //
 //   nearbyindex_jobs{status="pending"} 3                      gauge, from the store at scrape
 //   nearbyindex_cells_computed_total 120000                   cells written by this process
+//   nearbyindex_jobs_pruned_total 12                          finished jobs past JOB_RETENTION
+//                                                             deleted by this process
 //   nearbyindex_chunk_duration_seconds_bucket{le="0.01"} 7    histogram: score + write a chunk
 //   nearbyindex_job_claim_latency_seconds_bucket{le="0.005"}  histogram: a job runnable
 //                                                             (enqueued / retry due) -> claimed
@@ -48,6 +50,7 @@ class Metrics {
 
   void CountRequest(std::string_view route, int http_status);
   void AddCells(int64_t n);
+  void AddPruned(int64_t n);
   void ObserveChunk(double seconds);
   void ObserveClaimLatency(double seconds);
 
@@ -63,6 +66,7 @@ class Metrics {
   Histogram chunk_seconds_, claim_latency_seconds_;
   mutable std::mutex mu_;
   int64_t cells_ = 0;                                    // guarded by mu_
+  int64_t pruned_ = 0;                                   // guarded by mu_
   std::map<std::pair<std::string, int>, int64_t> http_;  // guarded by mu_
 };
 

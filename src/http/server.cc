@@ -390,6 +390,16 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (Status s = ValidateGridStep(*step); !s.ok()) return SendStatus(res, s);
   auto min_score = ParseOptionalDouble(params, "minScore", 0, 0, 100);
   if (!min_score.ok()) return SendStatus(res, min_score.status());
+  HeatModel model = HeatModel::kGrocery;
+  if (auto m = params("model")) {
+    auto parsed = ParseHeatModel(*m);
+    if (!parsed) {
+      return SendStatus(res, Status::Invalid(fmt::format("model '{}' is unknown: use grocery or "
+                                                         "blend",
+                                                         LoggablePath(m->substr(0, 64)))));
+    }
+    model = *parsed;
+  }
   const int64_t cap = opts.heatmap_cell_cap;
   auto too_many = [&](const std::string& what) {
     SendError(res,
@@ -403,7 +413,7 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (cells_in_box > static_cast<double>(cap)) {
     return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
   }
-  auto cells = store->QueryCells(*box, *step, static_cast<int>(std::ceil(*min_score)), cap);
+  auto cells = store->QueryCells(*box, *step, model, static_cast<int>(std::ceil(*min_score)), cap);
   if (!cells.ok()) return SendStatus(res, cells.status());
   if (static_cast<int64_t>(cells->size()) > cap) return too_many("holds more stored cells");
 
@@ -412,6 +422,7 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   body.reserve(64 + cells->size() * 48);
   body += "{\"gridStep\":";
   AppendDouble(&body, *step);
+  body += ",\"model\":\"" + std::string(HeatModelId(model)) + "\"";
   body += ",\"count\":" + std::to_string(cells->size()) + ",\"cells\":[";
   for (size_t i = 0; i < cells->size(); ++i) {
     const HeatCell& c = (*cells)[i];
@@ -483,7 +494,15 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   if (!r.ok()) return SendStatus(res, r.status());
   auto spec = jobs->Resolve(*r);
   if (!spec.ok()) return SendStatus(res, spec.status());
-  auto e = jobs->Schedule(*spec);
+  Result<EnqueueResult> e = Status::Internal("not scheduled");
+  if (r->reset) {
+    // 409 conflict while an equal job is active (unless force); see JobService.
+    auto reset = jobs->ResetAndSchedule(*spec, r->force);
+    if (!reset.ok()) return SendStatus(res, reset.status());
+    e = std::move(reset->enqueued);
+  } else {
+    e = jobs->Schedule(*spec);
+  }
   if (!e.ok()) return SendStatus(res, e.status());
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},

@@ -79,6 +79,14 @@ Result<CronReport> RunCron(JobService* service, const CronOptions& opts,
   Deadline deadline(env.clock, opts.budget_ms, shutting_down);
   JobRunOptions run = opts.run;
   run.worker_id = CronWorkerId();
+  // The run's owner lease: while it holds jobs, other processes see a live owner.
+  auto lease = store->HoldOwnerLease(run.worker_id);
+  if (!lease.ok()) return lease.status();
+  if (auto dead = store->RescueDeadOwners(); dead.ok()) {
+    report.stale_reset += *dead;
+  } else {
+    return dead.status();
+  }
   run.on_checkpoint = [&, user = opts.run.on_checkpoint](int64_t id, int64_t done) {
     if (user) user(id, done);
     deadline.Progressed();

@@ -94,6 +94,13 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job) {
   return out;
 }
 
+Status ActiveJobConflict(const Job& active) {
+  return Status::Conflict(fmt::format(
+      "job #{} for this area, grid step and model is {} ({}% done): a reset now would delete "
+      "cells under it; wait for it, cancel it, or reset with --force (cancels it first)",
+      active.id, JobStatusId(active.status), active.progress));
+}
+
 std::string DedupeKey(const HeatmapJobSpec& s) {
   return fmt::format("{}:{},{},{},{}:{}:{}", kHeatmapJobType, Shortest(s.bounds.min_lat),
                      Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),

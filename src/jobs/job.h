@@ -93,6 +93,9 @@ struct JobFilter {
   std::optional<int64_t> before_id;  // cursor: jobs with id < before_id (newest first)
 };
 
+// The error of a reset refused because `active` (an equal job) is pending or running.
+Status ActiveJobConflict(const Job& active);
+
 // The duplicate rule's key: type, bounds, step and model in shortest round-trip text.
 std::string DedupeKey(const HeatmapJobSpec& spec);
 // Delay before attempt `attempts + 1` after a failure: 5 s, 10 s, 20 s ... capped at 1 h.

@@ -32,7 +32,7 @@ class HeatmapRun {
   JobOutcome Fail(const Status& s);
   JobOutcome HandBack();
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
-  std::optional<JobOutcome> WriteChunk(const GridRegion& region, int64_t next,
+  std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
                                        std::span<const uint8_t> scores, bool* cancel);
   void LogProgress(int64_t next, int64_t total, int* last_logged) const;
   void Log(const std::string& line) const { env_.log->info(line); }
@@ -71,8 +71,9 @@ JobOutcome HeatmapRun::HandBack() {
   return JobOutcome::kHandedBack;
 }
 
-std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, int64_t next,
-                                                 std::span<const uint8_t> scores, bool* cancel) {
+std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatModel model,
+                                                 int64_t next, std::span<const uint8_t> scores,
+                                                 bool* cancel) {
   Checkpoint cp;
   cp.job_id = job_.id;
   cp.worker_id = opts_.worker_id;
@@ -80,6 +81,7 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, int64
   cp.begin = next;
   cp.scores = scores;
   cp.city_id = job_.city_id;
+  cp.model = model;
   auto r = RetryTransient(env_, "checkpoint", stop_, [&] { return store_->WriteCheckpoint(cp); });
   if (r.ok()) {
     *cancel = *r;
@@ -134,7 +136,8 @@ JobOutcome HeatmapRun::Run() {
     const int64_t chunk_start = env_.clock->SteadyMs();
     ScoreCells(index, *region, next, next + n, meta->model, scores.data());
     bool cancel = false;
-    if (auto end = WriteChunk(*region, next, std::span(scores.data(), size_t(n)), &cancel)) {
+    if (auto end =
+            WriteChunk(*region, meta->model, next, std::span(scores.data(), size_t(n)), &cancel)) {
       return *end;
     }
     next += n;

@@ -68,8 +68,49 @@ Result<EnqueueResult> JobService::Schedule(const HeatmapJobSpec& spec) {
   return e;
 }
 
-Result<int64_t> JobService::ResetArea(const HeatmapJobSpec& spec) {
-  return store_->ResetArea(spec.bounds, spec.grid_step);
+Result<ResetResult> JobService::ResetAndSchedule(const HeatmapJobSpec& spec, bool force) {
+  ResetResult out;
+  for (int round = 0; round < 5; ++round) {
+    auto reset = store_->ResetAndEnqueue(spec);
+    if (reset.ok()) {
+      out.cells_removed = reset->first;
+      out.enqueued = std::move(reset->second);
+      Runnable();
+      return out;
+    }
+    if (reset.status().code() != StatusCode::kConflict || !force) return reset.status();
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> active, store_->ActiveJobFor(spec));
+    if (!active) continue;  // it ended meanwhile: try again
+    NBI_RETURN_IF_ERROR(StopJob(active->id));
+    out.cancelled_job = active->id;
+  }
+  return Status::Conflict("reset: equal jobs kept being scheduled; try again");
+}
+
+Status JobService::StopJob(int64_t id) {
+  auto cancelled = store_->Cancel(id);
+  if (!cancelled.ok() && cancelled.status().code() != StatusCode::kInvalidArgument) {
+    return cancelled.status();  // kInvalidArgument: it finished meanwhile
+  }
+  env_.log->info(fmt::format("Reset: cancelling job #{} and waiting for it to stop", id));
+  const int64_t deadline = env_.clock->SteadyMs() + opts_.reset_wait_ms;
+  for (int64_t next_rescue = 0;;) {
+    NBI_ASSIGN_OR_RETURN(Job job, store_->GetJob(id));
+    if (!job.active()) return Status::Ok();
+    const int64_t now = env_.clock->SteadyMs();
+    if (now >= deadline) {
+      return Status::Transient(fmt::format(
+          "job #{} was cancelled but has not stopped within {} s (its worker is busy or hung); "
+          "try again later",
+          id, opts_.reset_wait_ms / 1000));
+    }
+    if (now >= next_rescue) {
+      // An owner that died cannot stop the job itself: rescue ends it (it is cancelled).
+      (void)store_->RescueDeadOwners();
+      next_rescue = now + 1000;
+    }
+    env_.clock->SleepFor(50);
+  }
 }
 
 Result<Job> JobService::Retry(int64_t id) {
@@ -86,7 +127,8 @@ Result<int> JobService::ResetRunning() {
 
 Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule) {
   Coverage out;
-  NBI_ASSIGN_OR_RETURN(out.covered, store_->HasCoverage(at.lat, at.lng, kCoverageGridStep));
+  NBI_ASSIGN_OR_RETURN(out.covered,
+                       store_->HasCoverage(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery));
   if (out.covered) return out;
   // The job already covering the point, or a new regional one.
   auto active = store_->FindActiveJobCovering(at.lat, at.lng);

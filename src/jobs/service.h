@@ -32,10 +32,20 @@ struct ScheduleRequest {
   double grid_step = 0.0025;
   HeatModel model = HeatModel::kGrocery;
   int priority = 0;
+  bool reset = false;  // first delete the area's cells of this step and model (see Reset...)
+  bool force = false;  // with reset: cancel an equal active job first instead of refusing
 };
 
 struct JobServiceOptions {
   int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
+  // reset --force: how long to wait for the cancelled job to stop before giving up.
+  int64_t reset_wait_ms = 120'000;
+};
+
+struct ResetResult {
+  int64_t cells_removed = 0;
+  EnqueueResult enqueued;
+  std::optional<int64_t> cancelled_job;  // --force: the active job that was stopped first
 };
 
 // The coverage rule's regional job for a point (SPEC §5): 0.15° x 0.15° at step 0.0025,
@@ -63,8 +73,12 @@ class JobService {
   Result<HeatmapJobSpec> Resolve(const ScheduleRequest& request);
   // Enqueues (or returns the equal active job); wakes the local worker for a new job.
   Result<EnqueueResult> Schedule(const HeatmapJobSpec& spec);
-  // `schedule --reset`: deletes the area's cells of the spec's step and its finished jobs.
-  Result<int64_t> ResetArea(const HeatmapJobSpec& spec);
+  // `schedule --reset`: in one transaction, deletes the cells of the spec's area, step and
+  // model and its finished jobs (nothing of other steps or models), and enqueues the spec.
+  // While an equal job is active it refuses (kConflict naming the job); with `force` it
+  // cancels that job, waits until it has stopped (rescuing it when its owner died), then
+  // resets. Afterwards the area holds exactly the cells the new job writes.
+  Result<ResetResult> ResetAndSchedule(const HeatmapJobSpec& spec, bool force);
 
   Result<Job> Get(int64_t id) { return store_->GetJob(id); }
   Result<std::vector<Job>> List(const JobFilter& filter) { return store_->ListJobs(filter); }
@@ -85,6 +99,8 @@ class JobService {
   const JobServiceOptions& options() const { return opts_; }
 
  private:
+  // Cancels the job and waits until it is no longer active.
+  Status StopJob(int64_t id);
   void Runnable() const {
     if (on_runnable_) on_runnable_();
   }

@@ -74,6 +74,8 @@ class PoiStore {
 Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double margin_m);
 
 // ---------------------------------------------------------------- cells
+// One stored cell. Cells of different models over the same grid point are separate rows:
+// the key is (lat, lng, grid_step, model).
 struct HeatCell {
   double lat = 0, lng = 0;
   int score = 0;
@@ -83,17 +85,19 @@ struct HeatCell {
 class CellStore {
  public:
   virtual ~CellStore() = default;
-  // Cells of `grid_step` in the box with score >= min_score, at most `limit` (+1 so the
-  // caller can tell the cap was hit), ordered by lat, lng.
-  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
+  // Cells of `grid_step` and `model` in the box with score >= min_score, at most `limit` (+1
+  // so the caller can tell the cap was hit), ordered by lat, lng.
+  virtual Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step,
+                                                   HeatModel model, int min_score,
                                                    int64_t limit) = 0;
+  // Cells of every model; of one grid step when given.
   virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
-  // True when a cell of `grid_step` lies within one step of the point.
-  virtual Result<bool> HasCoverage(double lat, double lng, double grid_step) = 0;
+  // True when a cell of `grid_step` and `model` lies within one step of the point.
+  virtual Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) = 0;
 
   // ---- benchmark support: the fastest raw path into heat_cells (binary COPY / one
   // prepared insert per transaction) into an empty table, for comparison. `scores` holds
-  // the scores of cells begin .. begin+scores.size()-1 of `region`.
+  // the scores of cells begin .. begin+scores.size()-1 of `region` (model grocery).
   virtual Status RawInsertCells(const GridRegion& region, int64_t begin,
                                 std::span<const uint8_t> scores) = 0;
   virtual Status TruncateCells() = 0;
@@ -109,6 +113,7 @@ struct Checkpoint {
   int64_t begin = 0;                   // first cell number of the chunk
   std::span<const uint8_t> scores;     // scores of cells begin .. begin+scores.size()-1
   std::optional<int64_t> city_id;
+  HeatModel model = HeatModel::kGrocery;  // the cells' model (part of their key)
   int64_t count() const { return static_cast<int64_t>(scores.size()); }
   // Stored in the job: progress = floor(100 * (begin+count) / total), and
   // metadata.lastProcessedIndex = begin + count (cells [0, lastProcessedIndex) are stored).
@@ -121,6 +126,19 @@ struct Checkpoint {
 class JobWatch {
  public:
   virtual ~JobWatch() = default;
+};
+
+// Proof that a claimer is alive: while the lease exists, jobs locked by its worker id count as
+// having a live owner, and RescueDeadOwners leaves them alone. When the process dies, the
+// operating system or the database ends the lease at once.
+//   PostgreSQL: a session-level advisory lock on the worker id, on a dedicated connection.
+//   SQLite:     an flock() on a file named after the worker id, beside the database file.
+class OwnerLease {
+ public:
+  virtual ~OwnerLease() = default;  // releases the lease
+  // Re-acquires the lease if it was lost (the PostgreSQL connection broke). Call it now and
+  // then (the worker does at each heartbeat).
+  virtual Status Check() = 0;
 };
 
 class JobQueue {
@@ -158,8 +176,19 @@ class JobQueue {
   // failed/cancelled -> pending with attempts reset (resumes from its checkpoint).
   // Other states: kInvalidArgument. Unknown: kNotFound. kConflict if an equal job is active.
   virtual Result<Job> Retry(int64_t job_id) = 0;
-  // running jobs whose heartbeat is older than now - timeout -> pending. Returns how many.
+  // Holds the lease of `worker_id` (see OwnerLease). kConflict if it is already held.
+  virtual Result<std::unique_ptr<OwnerLease>> HoldOwnerLease(const std::string& worker_id) = 0;
+  // Rescues the running jobs whose owner holds no lease (its process died): each goes back to
+  // pending (resuming from its checkpoint), or ends cancelled when a cancel was requested, or
+  // failed once its attempts reached max_attempts (the worker died while running it that
+  // many times). Returns how many. Wakes other workers.
+  virtual Result<int> RescueDeadOwners() = 0;
+  // The backstop for a live but hung owner and for a vanished machine: running jobs whose
+  // heartbeat is older than now - timeout are rescued as by RescueDeadOwners.
   virtual Result<int> RescueStale(int64_t timeout_ms) = 0;
+  // The pending job that becomes ready first (smallest run_at), if any: a worker sleeps until
+  // its run_at instead of a whole poll interval.
+  virtual Result<std::optional<Job>> NextPending() = 0;
   // Every running job -> pending, started_at cleared (the troubleshooting force reset).
   virtual Result<int> ResetRunning() = 0;
   // Deletes completed/failed/cancelled jobs finished more than `age_ms` ago.
@@ -167,10 +196,16 @@ class JobQueue {
   virtual Result<Job> GetJob(int64_t job_id) = 0;                          // kNotFound
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;  // newest first
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
+  // The active (pending or running) job equal to `spec` (same bounds, step and model).
+  virtual Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) = 0;
   // Active job whose bounds contain the point, if any (on-demand coverage).
   virtual Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) = 0;
-  // `schedule --reset`: deletes the area's cells of that step and its finished jobs.
-  virtual Result<int64_t> ResetArea(const BBox& box, double grid_step) = 0;
+  // `schedule --reset`, in one transaction: deletes the cells of the spec's area, step and
+  // model and its finished jobs (same bounds, step and model; no other), then enqueues the
+  // spec. kConflict, naming the job, while an equal job is active (nothing is deleted then).
+  // Returns the cells removed and the new job.
+  virtual Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(
+      const HeatmapJobSpec& spec) = 0;
 
   // Starts the cross-process wake-up watch of this backend:
   //   PostgreSQL: LISTEN on a dedicated connection, waiting on its socket; after any error
@@ -202,6 +237,10 @@ class Store : public CityStore, public PoiStore, public CellStore, public JobQue
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock = SystemClock::Get());
 
 inline constexpr const char* kDefaultDatabaseUrl = "sqlite:nearbyindex.db";
+
+// The URL with any password replaced by "***" (user:secret@host and password=secret), for
+// messages and logs. No password may reach an error, a log line, /metrics or /api/config.
+std::string RedactDatabaseUrl(const std::string& url);
 
 std::vector<City> PresetCities();  // shipped presets (cancun, ...)
 

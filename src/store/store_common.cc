@@ -30,6 +30,28 @@ std::vector<City> PresetCities() {
   };
 }
 
+std::string RedactDatabaseUrl(const std::string& url) {
+  std::string out = url;
+  // scheme://user:password@host
+  if (size_t scheme = out.find("://"); scheme != std::string::npos) {
+    size_t at = out.find('@', scheme + 3);
+    size_t slash = out.find('/', scheme + 3);
+    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
+      size_t colon = out.find(':', scheme + 3);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  // password=... in the query string or a key=value conninfo
+  for (size_t pos = 0; (pos = out.find("password=", pos)) != std::string::npos;) {
+    size_t begin = pos + 9;
+    size_t end = out.find_first_of("& ", begin);
+    if (end == std::string::npos) end = out.size();
+    out.replace(begin, end - begin, "***");
+    pos = begin + 3;
+  }
+  return out;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
   std::unique_ptr<Store> store;
   if (url.empty()) {
@@ -44,7 +66,8 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
     store = std::make_unique<PgStore>(url, clock);
   } else {
     return Status::Invalid(fmt::format(
-        "DATABASE_URL '{}' is not understood: use sqlite:PATH or postgresql://...", url));
+        "DATABASE_URL '{}' is not understood: use sqlite:PATH or postgresql://...",
+        RedactDatabaseUrl(url)));
   }
   NBI_RETURN_IF_ERROR(store->Migrate());
   return store;

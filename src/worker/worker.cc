@@ -59,15 +59,35 @@ void Worker::StartJob(Job job) {
   std::lock_guard<std::mutex> l(mu_);
   if (jobs_.count(id)) {
     // The job was reset to pending (force reset, or a rescue after a stall) while our thread
-    // still runs it, and we claimed it again: the lease (locked_by) is ours once more, so the
-    // running thread simply carries on. A second thread would write the same chunks.
-    env_.log->info(
-        fmt::format("Job #{} re-claimed while still running here; continuing the current run", id));
+    // still has it, and we claimed it again: the lease (locked_by) is ours once more. If the
+    // thread is still running it, it carries on (a second thread would write the same
+    // chunks); if it is just ending, it starts the job anew (see JobThread).
+    env_.log->info(fmt::format(
+        "Job #{} re-claimed while its thread still runs here; that thread keeps it", id));
+    reclaimed_[id] = std::move(job);
     return;
   }
-  jobs_[id] = std::thread([this, job = std::move(job)] {
+  jobs_[id] = std::thread([this, job = std::move(job)] { JobThread(job); });
+}
+
+void Worker::JobThread(Job job) {
+  for (;;) {
     JobOutcome o = RunHeatmapJob(store_, env_, job, opts_, &stop_);
-    std::lock_guard<std::mutex> l2(mu_);
+    std::unique_lock<std::mutex> l(mu_);
+    auto again = reclaimed_.find(job.id);
+    if (again != reclaimed_.end() && !stop_) {
+      // Claimed again while this run was ending: run it once more if it is still ours.
+      Job next = std::move(again->second);
+      reclaimed_.erase(again);
+      l.unlock();
+      auto now = store_->GetJob(job.id);
+      if (now.ok() && now->status == JobStatus::kRunning && now->locked_by == opts_.worker_id) {
+        job = std::move(next);
+        continue;
+      }
+      l.lock();
+    }
+    reclaimed_.erase(job.id);
     auto it = jobs_.find(job.id);
     if (it != jobs_.end()) {
       finished_.push_back(std::move(it->second));
@@ -77,30 +97,56 @@ void Worker::StartJob(Job job) {
       ++done_count_;
     woken_ = true;  // a slot is free: look for more work now
     cv_.notify_all();
-  });
+    return;
+  }
 }
 
-void Worker::HeartbeatLoop() {
+void Worker::HeartbeatLoop(int64_t start_steady_ms) {
   std::unique_lock<std::mutex> l(mu_);
+  int64_t failures = 0;
+  // A fixed schedule from the run's start (no drift, and independent of when this thread
+  // first gets to run).
+  int64_t next = start_steady_ms + opts_.heartbeat_interval_ms;
   while (!stop_) {
-    if (env_.clock->WaitFor(l, cv_, opts_.heartbeat_interval_ms, [&] { return stop_.load(); })) {
-      break;
-    }
+    if (env_.clock->WaitUntil(l, cv_, next, [&] { return stop_.load(); })) break;
+    next += opts_.heartbeat_interval_ms;
+    const int64_t now = env_.clock->SteadyMs();
+    if (next <= now) next = now + opts_.heartbeat_interval_ms;  // fell behind: no burst
     std::vector<int64_t> ids;
     for (auto& [id, _] : jobs_) ids.push_back(id);
+    OwnerLease* lease = lease_.get();
     l.unlock();
-    for (int64_t id : ids) (void)store_->Heartbeat(id, opts_.worker_id);
+    if (lease) {
+      if (Status s = lease->Check(); !s.ok()) {
+        env_.log->info("Owner lease check failed (retrying at the next heartbeat): " + s.message());
+      }
+    }
+    for (int64_t id : ids) {
+      auto r = store_->Heartbeat(id, opts_.worker_id);
+      if (r.ok()) continue;
+      // A lost lease stops the job at its next checkpoint; anything else is retried at the
+      // next heartbeat. Either way it is said, not swallowed (first time and every tenth).
+      if (failures++ % 10 == 0) {
+        env_.log->info(fmt::format("Heartbeat of job #{} failed: {}", id, r.status().message()));
+      }
+    }
     l.lock();
   }
 }
 
-void Worker::RescueStale() {
+void Worker::Housekeeping() {
   // At start and then at most once a second: wake-ups (which on SQLite include our own
   // commits) must not turn into a write transaction each.
   const int64_t now = env_.clock->SteadyMs();
   if (rescued_once_ && now - last_rescue_steady_ms_ < 1000) return;
   rescued_once_ = true;
   last_rescue_steady_ms_ = now;
+  auto dead = store_->RescueDeadOwners();
+  if (!dead.ok()) {
+    env_.log->info("Dead-owner check failed: " + dead.status().message());
+  } else if (*dead > 0) {
+    env_.log->info(fmt::format("Rescued {} job(s) whose worker died", *dead));
+  }
   auto n = store_->RescueStale(opts_.stale_timeout_ms);
   if (!n.ok()) {
     env_.log->info("Stale-job check failed: " + n.status().message());
@@ -108,13 +154,68 @@ void Worker::RescueStale() {
     env_.log->info(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n,
                                opts_.stale_timeout_ms));
   }
+  Prune();
+}
+
+void Worker::Prune() {
+  const int64_t now = env_.clock->SteadyMs();
+  if (opts_.job_retention_ms <= 0) return;
+  if (pruned_once_ && now - last_prune_steady_ms_ < 3'600'000) return;
+  pruned_once_ = true;
+  last_prune_steady_ms_ = now;
+  auto n = store_->PruneFinished(opts_.job_retention_ms);
+  if (!n.ok()) {
+    env_.log->info("Pruning finished jobs failed: " + n.status().message());
+    return;
+  }
+  if (*n > 0) {
+    env_.log->info(fmt::format("Pruned {} finished job(s) older than {} ms (JOB_RETENTION)", *n,
+                               opts_.job_retention_ms));
+  }
+  if (opts_.on_prune) opts_.on_prune(*n);
+}
+
+std::optional<int64_t> Worker::NextWaitMs(bool claimed_any) {
+  int64_t wait = opts_.poll_interval_ms;
+  // Busy slots: a finishing job wakes the loop; no run_at matters until then.
+  if (claimed_any || running() >= opts_.max_concurrent_jobs) return wait;
+  auto next = store_->NextPending();
+  if (!next.ok()) return wait;
+  if (!*next) {
+    if (opts_.exit_when_idle && running() == 0) return std::nullopt;
+    return wait;
+  }
+  const Job& j = **next;
+  const int64_t until = j.run_at_ms - env_.clock->NowMs();
+  // Ready already: another worker is about to take it, or our next claim will. A short pause
+  // keeps a race from turning into a busy loop.
+  if (until <= 0) return int64_t{10};
+  if (opts_.exit_when_idle && waiting_for_job_ != j.id) {
+    waiting_for_job_ = j.id;
+    env_.log->info(fmt::format("Waiting for job #{}: it retries in {:.1f} s (attempt {} of {})",
+                               j.id, double(until) / 1000.0, j.attempts + 1, j.max_attempts));
+  }
+  return std::min(wait, until);
 }
 
 int Worker::Run() {
-  std::thread heartbeat([this] { HeartbeatLoop(); });
+  {
+    auto lease = store_->HoldOwnerLease(opts_.worker_id);
+    std::lock_guard<std::mutex> l(mu_);
+    if (lease.ok()) {
+      lease_ = std::move(lease).value();
+    } else {
+      env_.log->info(
+          "Could not take the owner lease (other workers may rescue this worker's "
+          "jobs): " +
+          lease.status().message());
+    }
+  }
+  const int64_t start = env_.clock->SteadyMs();
+  std::thread heartbeat([this, start] { HeartbeatLoop(start); });
   int64_t backoff = 0;
   while (!stop_) {
-    RescueStale();
+    Housekeeping();
     bool claimed_any = false, db_error = false;
     // Fill every free slot with one batched claim.
     if (int free = opts_.max_concurrent_jobs - running(); !stop_ && free > 0) {
@@ -128,14 +229,18 @@ int Worker::Run() {
       }
     }
     backoff = db_error ? std::clamp<int64_t>(backoff * 2, 100, 5000) : 0;
+    std::optional<int64_t> wait =
+        db_error ? std::optional<int64_t>(backoff) : NextWaitMs(claimed_any);
     std::unique_lock<std::mutex> l(mu_);
     JoinFinished();
-    if (opts_.exit_when_idle && jobs_.empty() && !claimed_any && !db_error) break;
-    int64_t wait = db_error ? backoff : opts_.poll_interval_ms;
-    bool woken = env_.clock->WaitFor(l, cv_, wait, [&] { return woken_ || stop_.load(); });
+    if (!wait) {
+      if (jobs_.empty()) break;
+      wait = opts_.poll_interval_ms;  // a job finished meanwhile and was not joined yet
+    }
+    bool woken = env_.clock->WaitFor(l, cv_, *wait, [&] { return woken_ || stop_.load(); });
     woken_ = false;
     // One heartbeat line per timer-driven poll (wake-ups are hints, not polls).
-    if (!woken && opts_.log_polls) {
+    if (!woken && opts_.log_polls && *wait == opts_.poll_interval_ms) {
       env_.log->info(
           fmt::format("Worker heartbeat: {} job(s) running, {} finished, polling every {} ms",
                       jobs_.size(), done_count_, opts_.poll_interval_ms));
@@ -148,6 +253,8 @@ int Worker::Run() {
   l.unlock();
   Stop();  // sets the flag under mu_, so the heartbeat thread cannot miss the wake-up
   heartbeat.join();
+  std::lock_guard<std::mutex> g(mu_);
+  lease_.reset();  // after every job was handed back
   return done_count_;
 }
 

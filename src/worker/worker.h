@@ -1,12 +1,20 @@
 // The worker: claims heatmap jobs from a JobQueue and runs each on a thread of its own
 // (jobs/runner.h runs one job).
 //
-// Worker::Run loops: rescue stale jobs (at start, then at most once a second), claim up to
-// max_concurrent_jobs with one batched claim, then wait until woken (Wake(): an in-process
-// enqueue or a JobWatch notification) or the poll interval passes, logging a heartbeat line
-// per timer-driven poll. A heartbeat thread refreshes the lease of every running job each
-// heartbeat_interval_ms. Stop() (from a signal thread) makes running jobs checkpoint and hand
-// themselves back, then Run returns.
+// Worker::Run holds the worker's owner lease (JobQueue::HoldOwnerLease) for its whole run, so
+// other processes can tell it is alive, and loops:
+//   - housekeeping, at start and then at most once a second: rescue the jobs of dead owners
+//     (their process died: back to pending within a second) and of owners silent for
+//     stale_timeout_ms (hung or vanished machines); at most once an hour, prune finished jobs
+//     older than job_retention_ms;
+//   - claim up to max_concurrent_jobs with one batched claim (0: housekeeping only);
+//   - wait until woken (Wake(): an in-process enqueue or a JobWatch notification), the poll
+//     interval passes, or the earliest pending job's run_at comes (a retry's backoff), logging
+//     a heartbeat line per timer-driven poll.
+// A heartbeat thread refreshes the lease of every running job each heartbeat_interval_ms and
+// checks the owner lease. Stop() (from a signal thread) makes running jobs checkpoint and hand
+// themselves back, then Run returns. With exit_when_idle (process-jobs) Run returns once no
+// job runs here and none is pending (it waits out retries in backoff, saying so).
 //
 // Every wait and interval is measured on the Env's clock, so poll, heartbeat and backoff
 // timing are tested on a FakeClock. Log lines go to the Env's logger.
@@ -17,8 +25,11 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,10 +46,15 @@ struct WorkerOptions : JobRunOptions {
   int64_t poll_interval_ms = 60000;   // WORKER_POLL_INTERVAL
   int max_concurrent_jobs = 1;        // MAX_CONCURRENT_JOBS
   int64_t stale_timeout_ms = 600000;  // STALE_JOB_TIMEOUT
-  int64_t heartbeat_interval_ms = 0;  // timer heartbeat; 0 = clamp(stale/4, 50 ms, 30 s)
-  bool exit_when_idle = false;        // process-jobs: return once nothing is pending
-  bool log_polls = true;              // a heartbeat line each poll
+  int64_t heartbeat_interval_ms = 0;  // WORKER_HEARTBEAT_INTERVAL; 0 = clamp(stale/4, 50 ms, 30 s)
+  int64_t job_retention_ms = 7 * 86'400'000LL;  // JOB_RETENTION: finished jobs pruned after
+  bool exit_when_idle = false;                  // process-jobs: return once nothing is pending
+  bool log_polls = true;                        // a heartbeat line each poll
+  // Housekeeping hook (metrics): finished jobs pruned by this worker.
+  std::function<void(int pruned)> on_prune;
 };
+
+inline constexpr int64_t kDefaultHeartbeatMs = 10'000;
 
 // host-pid-random: unique per process and run.
 std::string DefaultWorkerId();
@@ -63,8 +79,13 @@ class Worker {
 
  private:
   void StartJob(Job job);
-  void HeartbeatLoop();
-  void RescueStale();
+  void JobThread(Job job);
+  void HeartbeatLoop(int64_t start_steady_ms);
+  void Housekeeping();
+  void Prune();
+  // How long to wait for the next poll, an earlier run_at or (idle process-jobs) nothing:
+  // nullopt means "exit now".
+  std::optional<int64_t> NextWaitMs(bool claimed_any);
   void JoinFinished();  // mu_ held
 
   Store* const store_;
@@ -76,10 +97,18 @@ class Worker {
   std::condition_variable cv_;
   bool woken_ = false;                   // guarded by mu_
   std::map<int64_t, std::thread> jobs_;  // guarded by mu_: running job threads
-  std::vector<std::thread> finished_;    // guarded by mu_: to join
-  int done_count_ = 0;                   // guarded by mu_
-  int64_t last_rescue_steady_ms_ = 0;    // Run's thread only
-  bool rescued_once_ = false;            // Run's thread only
+  // Jobs claimed again while their thread was still ending (guarded by mu_): the thread
+  // starts them anew when it finds the job still ours.
+  std::map<int64_t, Job> reclaimed_;
+  std::vector<std::thread> finished_;  // guarded by mu_: to join
+  int done_count_ = 0;                 // guarded by mu_
+  std::unique_ptr<OwnerLease> lease_;  // guarded by mu_
+  // Run's thread only.
+  int64_t last_rescue_steady_ms_ = 0;
+  bool rescued_once_ = false;
+  int64_t last_prune_steady_ms_ = 0;
+  bool pruned_once_ = false;
+  int64_t waiting_for_job_ = 0;  // the job whose backoff was last announced
 };
 
 }  // namespace nbi

@@ -45,14 +45,16 @@ City ReadCity(const PgRows& r, int row) {
 }
 
 void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_t> scores,
-                 std::optional<int32_t> city_id, int64_t now_ms, PgBinaryCopy* out) {
+                 std::optional<int32_t> city_id, int64_t now_ms, HeatModel model,
+                 PgBinaryCopy* out) {
+  const std::string_view model_id = HeatModelId(model);
   const float step = static_cast<float>(region.step());
   const int64_t computed_at_us = (now_ms - kPgEpochUnixMs) * 1000;
   const int64_t cols = region.cols();
   int64_t row = begin / cols, col = begin % cols;
   float lat = static_cast<float>(region.LatOfRow(region.first_row() + row));
   for (uint8_t score : scores) {
-    out->Row(6);
+    out->Row(7);
     out->Float4(lat);
     out->Float4(static_cast<float>(region.LngOfCol(region.first_col() + col)));
     out->Int4(score);
@@ -63,6 +65,7 @@ void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_
       out->Null();
     }
     out->Int8(computed_at_us);
+    out->Text(model_id);
     if (++col == cols) {
       col = 0;
       ++row;

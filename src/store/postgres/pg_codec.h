@@ -9,6 +9,7 @@
 #include <span>
 
 #include "geo/geo.h"
+#include "score/model.h"
 #include "store/postgres/pg_conn.h"
 #include "store/store.h"
 
@@ -21,10 +22,12 @@ Job ReadJob(const PgRows& r, int row);
 City ReadCity(const PgRows& r, int row);
 
 // Appends cells begin .. begin+scores.size()-1 of `region` in heat_cells' COPY column order
-// (lat, lng, score, grid_step, city_id, computed_at). Stored coordinates are the floats of
-// the grid coordinates, computed from integer indices exactly as GridRegion::CellAt does.
+// (lat, lng, score, grid_step, city_id, computed_at, model). Stored coordinates are the
+// floats of the grid coordinates, computed from integer indices exactly as GridRegion::CellAt
+// does.
 void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_t> scores,
-                 std::optional<int32_t> city_id, int64_t now_ms, PgBinaryCopy* out);
+                 std::optional<int32_t> city_id, int64_t now_ms, HeatModel model,
+                 PgBinaryCopy* out);
 
 // Inclusive float ranges of one rectangle of cells; empty when lat_lo > lat_hi.
 struct CellRect {

@@ -51,12 +51,13 @@ std::vector<Job> ReadJobs(const PgRows& r) {
 }
 
 // The parameters of kDeleteChunkCells for cells [begin, end) of `region`.
-PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end) {
+PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end, HeatModel model) {
   PgParams del;
   del.Float(static_cast<float>(region.step()));
   for (const CellRect& r : ChunkRects(region, begin, end)) {
     del.Float(r.lat_lo).Float(r.lat_hi).Float(r.lng_lo).Float(r.lng_hi);
   }
+  del.Text(HeatModelId(model));
   return del;
 }
 
@@ -148,7 +149,7 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
     copy.Header();
     std::optional<int32_t> city;
     if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
-    EncodeCells(*cp.region, cp.begin, cp.scores, city, now, &copy);
+    EncodeCells(*cp.region, cp.begin, cp.scores, city, now, cp.model, &copy);
     copy.Trailer();
   }
 
@@ -174,7 +175,8 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
     const bool cancel_requested = job.boolean(0, 0);
     if (count > 0 && !upsert) {
       NBI_RETURN_IF_ERROR(
-          c.Exec(kDeleteChunkCells, ChunkCellsParams(*cp.region, cp.begin, end)).status());
+          c.Exec(kDeleteChunkCells, ChunkCellsParams(*cp.region, cp.begin, end, cp.model))
+              .status());
       Status st = c.CopyIn(kCopyCells, copy.data());
       if (st.code() == StatusCode::kConflict) continue;  // rolled back; redo as an upsert
       NBI_RETURN_IF_ERROR(st);
@@ -259,7 +261,23 @@ Result<int> PgStore::RescueStale(int64_t timeout_ms) {
   const int64_t now = clock_->NowMs();
   return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kRescueStale, PgParams().Int(now).Int(now - timeout_ms)));
-    return static_cast<int>(r.affected());
+    return static_cast<int>(r.i64(0, 0));
+  });
+}
+
+Result<int> PgStore::RescueDeadOwners() {
+  const int64_t now = clock_->NowMs();
+  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kRescueDeadOwners, PgParams().Int(now)));
+    return static_cast<int>(r.i64(0, 0));
+  });
+}
+
+Result<std::optional<Job>> PgStore::NextPending() {
+  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kNextPending));
+    if (r.size() == 0) return std::optional<Job>();
+    return std::optional<Job>(ReadJob(r, 0));
   });
 }
 
@@ -267,7 +285,7 @@ Result<int> PgStore::ResetRunning() {
   const int64_t now = clock_->NowMs();
   return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kResetRunning, PgParams().Int(now)));
-    return static_cast<int>(r.affected());
+    return static_cast<int>(r.i64(0, 0));
   });
 }
 
@@ -324,34 +342,55 @@ Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng
   });
 }
 
-Result<int64_t> PgStore::ResetArea(const BBox& box, double grid_step) {
-  NBI_RETURN_IF_ERROR(ValidateGridStep(grid_step));
-  // The area's cells are exactly those its job would write: the region's grid points.
-  // Selecting them by index range (not by comparing floats with the box) keeps an edge row
-  // whose float rounds just below the box.
-  auto region = GridRegion::Make(box, grid_step, std::numeric_limits<int64_t>::max());
-  return InTransaction<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
-    int64_t cells = 0;
-    if (region.ok()) {
-      const GridRegion& g = *region;
-      NBI_ASSIGN_OR_RETURN(
-          PgRows r,
-          c.Exec(kResetAreaCells,
-                 PgParams()
-                     .Float(static_cast<float>(g.step()))
-                     .Float(static_cast<float>(g.LatOfRow(g.first_row())))
-                     .Float(static_cast<float>(g.LatOfRow(g.first_row() + g.rows() - 1)))
-                     .Float(static_cast<float>(g.LngOfCol(g.first_col())))
-                     .Float(static_cast<float>(g.LngOfCol(g.first_col() + g.cols() - 1)))));
-      cells = r.affected();
+Result<std::optional<Job>> PgStore::ActiveJobFor(const HeatmapJobSpec& spec) {
+  const std::string key = DedupeKey(spec);
+  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
+    NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
+    if (twin.size() == 0) return std::optional<Job>();
+    return std::optional<Job>(ReadJob(twin, 0));
+  });
+}
+
+Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const HeatmapJobSpec& spec) {
+  NBI_ASSIGN_OR_RETURN(GridRegion g, GridRegion::Make(spec.bounds, spec.grid_step));
+  NBI_RETURN_IF_ERROR(CheckCityId(spec.city_id));
+  const int64_t now = clock_->NowMs();
+  const std::string key = DedupeKey(spec);
+  const std::string metadata = EncodeHeatmapMetadata(spec).dump();
+  using Out = std::pair<int64_t, EnqueueResult>;
+  return InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    // An equal active job blocks the reset. Checked first (its cells are not touched), and
+    // again by the insert's ON CONFLICT for one enqueued concurrently.
+    NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
+    if (twin.size() > 0) return ActiveJobConflict(ReadJob(twin, 0));
+    // The area's cells are exactly those its job would write: the region's grid points.
+    // Selecting them by index range (not by comparing floats with the box) keeps an edge row
+    // whose float rounds just below the box.
+    NBI_ASSIGN_OR_RETURN(
+        PgRows cells,
+        c.Exec(kResetAreaCells,
+               PgParams()
+                   .Float(static_cast<float>(g.step()))
+                   .Float(static_cast<float>(g.LatOfRow(g.first_row())))
+                   .Float(static_cast<float>(g.LatOfRow(g.first_row() + g.rows() - 1)))
+                   .Float(static_cast<float>(g.LngOfCol(g.first_col())))
+                   .Float(static_cast<float>(g.LngOfCol(g.first_col() + g.cols() - 1)))
+                   .Text(HeatModelId(spec.model))));
+    NBI_RETURN_IF_ERROR(c.Exec(kResetAreaJobs, PgParams().Text(key)).status());
+    NBI_ASSIGN_OR_RETURN(PgRows ins, c.Exec(kEnqueue, PgParams()
+                                                          .OptInt(spec.city_id)
+                                                          .Int(g.cell_count())
+                                                          .Text(metadata)
+                                                          .Int(now)
+                                                          .Int(spec.max_attempts)
+                                                          .Int(spec.priority)
+                                                          .Text(key)));
+    if (ins.size() == 0) {
+      NBI_ASSIGN_OR_RETURN(PgRows again, c.Exec(kActiveByKey, PgParams().Text(key)));
+      if (again.size() > 0) return ActiveJobConflict(ReadJob(again, 0));
+      return Status::Transient("reset: an equal job appeared and ended meanwhile; try again");
     }
-    NBI_RETURN_IF_ERROR(c.Exec(kResetAreaJobs, PgParams()
-                                                   .Double(box.min_lat)
-                                                   .Double(box.min_lng)
-                                                   .Double(box.max_lat)
-                                                   .Double(box.max_lng))
-                            .status());
-    return cells;
+    return Out{cells.affected(), EnqueueResult{ReadJob(ins, 0), true}};
   });
 }
 

@@ -130,6 +130,20 @@ DROP INDEX IF EXISTS heat_cells_bounds_idx;
     R"sql(
 ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_city_id_fkey;
 )sql",
+    // v4: a model per cell, and ids that last. The seed's UNIQUE(lat, lng, grid_step) becomes
+    // a unique index on (lat, lng, grid_step, model); existing cells are grocery cells. The
+    // SERIAL id (2^31 values: ~3 h of rewrites at 200k cells/s) becomes BIGINT with a BIGINT
+    // sequence. The seed's columns stay, so the original app still reads the cells.
+    R"sql(
+ALTER TABLE heat_cells ADD COLUMN IF NOT EXISTS model TEXT NOT NULL DEFAULT 'grocery';
+ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_lat_lng_grid_step_key;
+CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
+  ON heat_cells(lat, lng, grid_step, model);
+ALTER TABLE heat_cells ALTER COLUMN id TYPE BIGINT;
+ALTER SEQUENCE IF EXISTS heat_cells_id_seq AS BIGINT;
+-- Where a claimed run started: a rescue tells a crash after progress from a poison job.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -187,6 +201,10 @@ inline constexpr PgSql kCountPois{"count_pois",
                                   "SELECT category, count(*) FROM pois GROUP BY category"};
 
 // ---- queue
+// metadata.lastProcessedIndex, or 0 when it is missing or not a number (never an error).
+#define NBI_DONE_INDEX                                                    \
+  "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
+  "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
 inline constexpr PgSql kSelectJob{"select_job",
                                   "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint"};
 inline constexpr PgSql kJobStatusSql{"job_status", "SELECT status FROM jobs WHERE id = $1::bigint"};
@@ -211,7 +229,8 @@ inline constexpr PgSql kActiveByKey{
 inline constexpr PgSql kClaim{
     "claim",
     "UPDATE jobs SET status = 'running', locked_by = $1::text, attempts = attempts + 1, "
-    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") ") "
+    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") "), "
+    "claimed_index = " NBI_DONE_INDEX " "
     "WHERE id = (SELECT id FROM jobs WHERE status = 'pending' "
     "AND run_at_ms <= $2::bigint ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
     "RETURNING " NBI_JOB_COLUMNS};
@@ -219,7 +238,8 @@ inline constexpr PgSql kClaim{
 inline constexpr PgSql kClaimBatch{
     "claim_batch",
     "UPDATE jobs SET status = 'running', locked_by = $1::text, attempts = attempts + 1, "
-    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") ") "
+    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") "), "
+    "claimed_index = " NBI_DONE_INDEX " "
     "WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'pending' "
     "AND run_at_ms <= $2::bigint ORDER BY priority DESC, id LIMIT $3::int FOR UPDATE SKIP LOCKED)) "
     "RETURNING " NBI_JOB_COLUMNS};
@@ -251,20 +271,25 @@ inline constexpr PgSql kComplete{
 inline constexpr PgSql kLockOwnedJob{
     "lock_owned_job", "SELECT attempts, max_attempts FROM jobs WHERE " NBI_OWNED " FOR UPDATE"};
 // $3: retry later (pending at $5) or fail for good (failed at $6).
+// Every transition to pending notifies the channel (fail with backoff, hand-back, retry,
+// rescue, reset-running), so other machines' workers look again at once (for a backoff, to
+// learn the new run_at and sleep until it). The extra pg_notify column is ignored.
 inline constexpr PgSql kFail{
     "fail",
-    "UPDATE jobs SET status = CASE WHEN $3::boolean THEN 'pending' ELSE 'failed' END, "
+    "WITH u AS (UPDATE jobs SET status = CASE WHEN $3::boolean THEN 'pending' ELSE 'failed' END, "
     "locked_by = NULL, error = $4::text, "
     "run_at_ms = CASE WHEN $3::boolean THEN $5::bigint ELSE run_at_ms END, "
     "completed_at = CASE WHEN $3::boolean THEN completed_at ELSE " NBI_TS("$6") " END "
-    "WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS};
+    "WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS ") "
+    "SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
 // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
 inline constexpr PgSql kRelease{
     "release",
-    "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
+    "WITH u AS (UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
     "completed_at = CASE WHEN cancel_requested THEN " NBI_TS("$3") " ELSE completed_at END, "
     "attempts = CASE WHEN cancel_requested THEN attempts ELSE GREATEST(attempts - 1, 0) END, "
-    "locked_by = NULL, run_at_ms = $3::bigint WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS};
+    "locked_by = NULL, run_at_ms = $3::bigint WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS
+    ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
 inline constexpr PgSql kCancel{
     "cancel",
     "UPDATE jobs SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, "
@@ -273,24 +298,68 @@ inline constexpr PgSql kCancel{
     "WHERE id = $1::bigint AND status IN " NBI_ACTIVE " RETURNING " NBI_JOB_COLUMNS};
 inline constexpr PgSql kRetry{
     "retry",
-    "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = false, "
-    "completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint "
-    "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS};
+    "WITH u AS (UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, "
+    "cancel_requested = false, completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint "
+    "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
+    ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
+// What a rescue sets. A job whose cancel was requested ends cancelled. A run that committed
+// progress since its claim gives its attempt back (a crash in the middle of a long job is not
+// the job's fault); a run that made none keeps it, and once attempts reach max_attempts the
+// job ends failed (its worker died while running it that many times: no crash loop). Any
+// other goes back to pending and resumes from its checkpoint. $1 = now.
+#define NBI_PROGRESSED "(" NBI_DONE_INDEX " > COALESCE(claimed_index, 0))"
+#define NBI_GIVE_UP "(NOT " NBI_PROGRESSED " AND attempts >= max_attempts)"
+#define NBI_RESCUE_SET \
+  "status = CASE WHEN cancel_requested THEN 'cancelled' "                                      \
+  "WHEN " NBI_GIVE_UP " THEN 'failed' ELSE 'pending' END, "                                    \
+  "completed_at = CASE WHEN cancel_requested OR " NBI_GIVE_UP " THEN " NBI_TS("$1")            \
+  " ELSE completed_at END, "                                                                   \
+  "error = CASE WHEN cancel_requested THEN error "                                             \
+  "WHEN " NBI_GIVE_UP " THEN format('the worker died (or hung) while running it %s times "     \
+  "without progress; giving up after %s of %s attempts', attempts, attempts, max_attempts) "   \
+  "ELSE format('worker %s died (or hung) during attempt %s of %s; resumed from its "           \
+  "checkpoint', locked_by, attempts, max_attempts) END, "                                      \
+  "attempts = CASE WHEN " NBI_PROGRESSED " THEN GREATEST(attempts - 1, 0) ELSE attempts END, " \
+  "locked_by = NULL, run_at_ms = $1::bigint "
+// Counts the rows of CTE `r` and notifies the channel once when there are any.
+#define NBI_COUNT_AND_NOTIFY                    \
+  ", n AS (SELECT pg_notify('" NBI_JOBS_CHANNEL \
+  "', '') FROM r LIMIT 1) "                     \
+  "SELECT (SELECT count(*) FROM r) + 0 * (SELECT count(*) FROM n)"
 // A running job that never heartbeated (e.g. one the seed app left behind) counts as stale.
-// A rescued job whose cancel was requested ends cancelled; any other goes back to pending
-// and resumes from its checkpoint, however often its worker died (kill -9 must not fail it).
+// SKIP LOCKED: a rescuer never waits behind a job whose owner is inside a transaction (a
+// stopped process keeps its row lock until it wakes or its session ends).
 inline constexpr PgSql kRescueStale{
     "rescue_stale",
-    "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' "
-    "ELSE 'pending' END, "
-    "completed_at = CASE WHEN cancel_requested THEN " NBI_TS("$1")
-    " ELSE completed_at END, locked_by = NULL, "
-    "run_at_ms = $1::bigint WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $2::bigint)"};
+    "WITH r AS (UPDATE jobs SET " NBI_RESCUE_SET
+    "WHERE id IN (SELECT id FROM jobs WHERE status = 'running' "
+    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $2::bigint) FOR UPDATE SKIP LOCKED) "
+    "RETURNING id)" NBI_COUNT_AND_NOTIFY};
+// An owner is alive while some session of this database holds the advisory lock on its id
+// (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
+// low 32 bits, objsubid = 1.
+inline constexpr PgSql kRescueDeadOwners{
+    "rescue_dead_owners",
+    "WITH r AS (UPDATE jobs SET " NBI_RESCUE_SET
+    "WHERE id IN (SELECT j.id FROM jobs j WHERE j.status = 'running' AND NOT EXISTS ("
+    "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
+    "hashtextextended(COALESCE(j.locked_by, ''), 0)) FOR UPDATE SKIP LOCKED) "
+    "RETURNING id)" NBI_COUNT_AND_NOTIFY};
+// The owner lease: a session-level lock on the worker id's 64-bit hash.
+inline constexpr PgSql kOwnerLock{"owner_lock",
+                                  "SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))"};
+inline constexpr PgSql kOwnerCheck{"owner_check", "SELECT 1"};
 inline constexpr PgSql kResetRunning{
     "reset_running",
-    "UPDATE jobs SET status = 'pending', started_at = NULL, "
-    "locked_by = NULL, run_at_ms = $1::bigint WHERE status = 'running'"};
+    "WITH r AS (UPDATE jobs SET status = 'pending', started_at = NULL, "
+    "locked_by = NULL, run_at_ms = $1::bigint WHERE status = 'running' RETURNING "
+    "id)" NBI_COUNT_AND_NOTIFY};
+inline constexpr PgSql kNextPending{
+    "next_pending",
+    "SELECT " NBI_JOB_COLUMNS
+    " FROM jobs WHERE status = 'pending' ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
 inline constexpr PgSql kPruneFinished{"prune_finished",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
                                       " AND completed_at < " NBI_TS("$1")};
@@ -316,20 +385,20 @@ inline constexpr PgSql kFindCovering{
 inline constexpr PgSql kResetAreaCells{"reset_area_cells",
                                        "DELETE FROM heat_cells WHERE grid_step = $1::real "
                                        "AND lat BETWEEN $2::real AND $3::real "
-                                       "AND lng BETWEEN $4::real AND $5::real"};
+                                       "AND lng BETWEEN $4::real AND $5::real "
+                                       "AND model = $6::text"};
+// Finished jobs of exactly this area, step and model (their dedupe key).
 inline constexpr PgSql kResetAreaJobs{"reset_area_jobs",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND metadata #> '{bounds,minLat}' = to_jsonb($1::float8) "
-                                      "AND metadata #> '{bounds,minLng}' = to_jsonb($2::float8) "
-                                      "AND metadata #> '{bounds,maxLat}' = to_jsonb($3::float8) "
-                                      "AND metadata #> '{bounds,maxLng}' = to_jsonb($4::float8)"};
+                                      " AND dedupe_key = $1::text"};
 
 // ---- cells
 inline constexpr PgSql kQueryCells{"query_cells",
                                    "SELECT lat, lng, score FROM heat_cells "
                                    "WHERE lat BETWEEN $1::real AND $2::real "
                                    "AND lng BETWEEN $3::real AND $4::real AND grid_step = $5::real "
-                                   "AND score >= $6::int ORDER BY lat, lng LIMIT $7::bigint"};
+                                   "AND score >= $6::int AND model = $8::text "
+                                   "ORDER BY lat, lng LIMIT $7::bigint"};
 inline constexpr PgSql kCountCells{"count_cells", "SELECT count(*) FROM heat_cells"};
 inline constexpr PgSql kCountCellsOfStep{
     "count_cells_step", "SELECT count(*) FROM heat_cells WHERE grid_step = $1::real"};
@@ -337,29 +406,30 @@ inline constexpr PgSql kHasCoverage{
     "has_coverage",
     "SELECT EXISTS (SELECT 1 FROM heat_cells "
     "WHERE lat BETWEEN $1::real AND $2::real "
-    "AND lng BETWEEN $3::real AND $4::real AND grid_step = $5::real)"};
+    "AND lng BETWEEN $3::real AND $4::real AND grid_step = $5::real AND model = $6::text)"};
 // A chunk is a run of row-major cells: a partial first row, whole middle rows, a partial
 // last row. Each part is one index range scan; an empty part has lo > hi.
 inline constexpr PgSql kDeleteChunkCells{
     "delete_chunk_cells",
-    "DELETE FROM heat_cells WHERE grid_step = $1::real AND ("
+    "DELETE FROM heat_cells WHERE grid_step = $1::real AND model = $14::text AND ("
     "(lat BETWEEN $2::real AND $3::real AND lng BETWEEN $4::real AND $5::real) OR "
     "(lat BETWEEN $6::real AND $7::real AND lng BETWEEN $8::real AND $9::real) OR "
     "(lat BETWEEN $10::real AND $11::real AND lng BETWEEN $12::real AND $13::real))"};
 inline constexpr const char* kCopyCells =
-    "COPY heat_cells (lat, lng, score, grid_step, city_id, computed_at) FROM STDIN "
+    "COPY heat_cells (lat, lng, score, grid_step, city_id, computed_at, model) FROM STDIN "
     "(FORMAT binary)";
 inline constexpr const char* kCreateCellStage =
     "CREATE TEMP TABLE IF NOT EXISTS nbi_cell_stage (lat real, lng real, score integer, "
-    "grid_step real, city_id integer, computed_at timestamp) ON COMMIT DELETE ROWS";
+    "grid_step real, city_id integer, computed_at timestamp, model text) "
+    "ON COMMIT DELETE ROWS";
 inline constexpr const char* kCopyCellStage =
-    "COPY nbi_cell_stage (lat, lng, score, grid_step, city_id, computed_at) FROM STDIN "
+    "COPY nbi_cell_stage (lat, lng, score, grid_step, city_id, computed_at, model) FROM STDIN "
     "(FORMAT binary)";
 inline constexpr PgSql kUpsertCellsFromStage{
     "upsert_cells",
-    "INSERT INTO heat_cells (lat, lng, score, grid_step, city_id, computed_at) "
-    "SELECT lat, lng, score, grid_step, city_id, computed_at FROM nbi_cell_stage "
-    "ON CONFLICT (lat, lng, grid_step) DO UPDATE SET score = EXCLUDED.score, "
+    "INSERT INTO heat_cells (lat, lng, score, grid_step, city_id, computed_at, model) "
+    "SELECT lat, lng, score, grid_step, city_id, computed_at, model FROM nbi_cell_stage "
+    "ON CONFLICT (lat, lng, grid_step, model) DO UPDATE SET score = EXCLUDED.score, "
     "city_id = EXCLUDED.city_id, computed_at = EXCLUDED.computed_at"};
 
 // ---- transaction control and other fixed statements
@@ -371,6 +441,11 @@ inline constexpr const char* kTruncateCells = "TRUNCATE heat_cells";
 inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 
 #undef NBI_TS
+#undef NBI_RESCUE_SET
+#undef NBI_GIVE_UP
+#undef NBI_PROGRESSED
+#undef NBI_DONE_INDEX
+#undef NBI_COUNT_AND_NOTIFY
 #undef NBI_MS
 #undef NBI_JOB_COLUMNS
 #undef NBI_CITY_COLUMNS

@@ -230,8 +230,8 @@ Result<std::vector<std::pair<Category, int64_t>>> PgStore::CountPoisByCategory()
 
 // ------------------------------------------------------------------ cells
 
-Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step, int min_score,
-                                                  int64_t limit) {
+Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step,
+                                                  HeatModel model, int min_score, int64_t limit) {
   return WithConn<std::vector<HeatCell>>(*pool_, [&](PgConn& c) -> Result<std::vector<HeatCell>> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueryCells, PgParams()
                                                            .Float(static_cast<float>(box.min_lat))
@@ -240,7 +240,8 @@ Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_s
                                                            .Float(static_cast<float>(box.max_lng))
                                                            .Float(static_cast<float>(grid_step))
                                                            .Int(min_score)
-                                                           .Int(std::max<int64_t>(limit, 0) + 1)));
+                                                           .Int(std::max<int64_t>(limit, 0) + 1)
+                                                           .Text(HeatModelId(model))));
     std::vector<HeatCell> out;
     out.reserve(r.size());
     for (int i = 0; i < r.size(); ++i) {
@@ -260,7 +261,7 @@ Result<int64_t> PgStore::CountCells(std::optional<double> grid_step) {
   });
 }
 
-Result<bool> PgStore::HasCoverage(double lat, double lng, double grid_step) {
+Result<bool> PgStore::HasCoverage(double lat, double lng, double grid_step, HeatModel model) {
   // "Within one step" measured on the stored floats: widen each bound by one float ulp so
   // that rounding the cell's coordinate cannot push a cell exactly one step away outside.
   const double reach = grid_step * (1 + 1e-9);
@@ -276,7 +277,8 @@ Result<bool> PgStore::HasCoverage(double lat, double lng, double grid_step) {
                                                             .Float(hi(lat + reach))
                                                             .Float(lo(lng - reach))
                                                             .Float(hi(lng + reach))
-                                                            .Float(static_cast<float>(grid_step))));
+                                                            .Float(static_cast<float>(grid_step))
+                                                            .Text(HeatModelId(model))));
     return r.boolean(0, 0);
   });
 }
@@ -298,7 +300,8 @@ Status PgStore::RawInsertCells(const GridRegion& region, int64_t begin,
   copy.Header();
   for (int64_t k = 0; k < count; k += kSliceCells) {
     const int64_t n = std::min(kSliceCells, count - k);
-    EncodeCells(region, begin + k, scores.subspan(k, n), std::nullopt, now, &copy);
+    EncodeCells(region, begin + k, scores.subspan(k, n), std::nullopt, now, HeatModel::kGrocery,
+                &copy);
     if (k + n == count) copy.Trailer();
     NBI_RETURN_IF_ERROR(c.CopyPut(copy.data()));
     copy.data().clear();

@@ -7,6 +7,7 @@
 
 #include "common/time_format.h"
 #include "store/sqlite/sqlite_db.h"
+#include "store/sqlite/sqlite_owner.h"
 #include "store/sqlite/sqlite_sql.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -79,6 +80,7 @@ Result<bool> OwnerUpdate(SqliteStmt& q, int64_t job_id, const std::string& worke
 Status WriteCells(SqliteConn& c, const Checkpoint& cp, const std::string& ts) {
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kUpsertCell));
   const double step = cp.region->step();
+  const std::string_view model = HeatModelId(cp.model);
   for (int64_t k = 0; k < cp.count(); ++k) {
     LatLng at = cp.region->CellAt(cp.begin + k);
     sqlite3_bind_double(s, 1, at.lat);
@@ -90,6 +92,7 @@ Status WriteCells(SqliteConn& c, const Checkpoint& cp, const std::string& ts) {
     else
       sqlite3_bind_null(s, 5);
     sqlite3_bind_text(s, 6, ts.data(), static_cast<int>(ts.size()), SQLITE_STATIC);
+    sqlite3_bind_text(s, 7, model.data(), static_cast<int>(model.size()), SQLITE_STATIC);
     int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "write cell");
     sqlite3_reset(s);
@@ -111,27 +114,42 @@ Result<int> ChangeRows(SqlitePool& pool, const char* sql, Bind&& bind) {
 }  // namespace
 
 // ------------------------------------------------------------------ enqueue and claim
+namespace {
+
+// The active job with the spec's dedupe key, if any.
+Result<std::optional<Job>> ActiveTwin(SqliteConn& c, const std::string& key) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kActiveJobByKey));
+  q.Str(key);
+  return OneJob(q);
+}
+
+Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegion& grid,
+                      int64_t now, const std::string& key) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt ins, Query(c, sql::kEnqueueHeatmap));
+  ins.OptInt(spec.city_id)
+      .Int(grid.cell_count())
+      .Str(EncodeHeatmapMetadata(spec).dump())
+      .Str(SqlTs(now))
+      .Int(spec.priority)
+      .Int(spec.max_attempts)
+      .Int(now)
+      .Str(key);
+  NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
+  if (!job) return Status::Internal("enqueue returned no row");
+  return std::move(*job);
+}
+
+}  // namespace
+
 Result<EnqueueResult> SqliteStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   NBI_ASSIGN_OR_RETURN(GridRegion grid, GridRegion::Make(spec.bounds, spec.grid_step));
   const int64_t now = clock_->NowMs();
   const std::string key = DedupeKey(spec);
   return InWriteTxn<EnqueueResult>(*pool_, [&](SqliteConn& c) -> Result<EnqueueResult> {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kActiveJobByKey));
-    q.Str(key);
-    NBI_ASSIGN_OR_RETURN(std::optional<Job> existing, OneJob(q));
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> existing, ActiveTwin(c, key));
     if (existing) return EnqueueResult{std::move(*existing), false};
-    NBI_ASSIGN_OR_RETURN(SqliteStmt ins, Query(c, sql::kEnqueueHeatmap));
-    ins.OptInt(spec.city_id)
-        .Int(grid.cell_count())
-        .Str(EncodeHeatmapMetadata(spec).dump())
-        .Str(SqlTs(now))
-        .Int(spec.priority)
-        .Int(spec.max_attempts)
-        .Int(now)
-        .Str(key);
-    NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
-    if (!job) return Status::Internal("enqueue returned no row");
-    return EnqueueResult{std::move(*job), true};
+    NBI_ASSIGN_OR_RETURN(Job job, InsertJob(c, spec, grid, now, key));
+    return EnqueueResult{std::move(job), true};
   });
 }
 
@@ -276,6 +294,41 @@ Result<int> SqliteStore::RescueStale(int64_t timeout_ms) {
                     [&](SqliteStmt& q) { q.Int(now).Int(timeout_ms).Str(SqlTs(now)); });
 }
 
+Result<std::unique_ptr<OwnerLease>> SqliteStore::HoldOwnerLease(const std::string& worker_id) {
+  NBI_ASSIGN_OR_RETURN(auto lease, SqliteOwnerLease::Hold(path_, worker_id));
+  return std::unique_ptr<OwnerLease>(std::move(lease));
+}
+
+Result<int> SqliteStore::RescueDeadOwners() {
+  using Owners = std::vector<std::string>;
+  NBI_ASSIGN_OR_RETURN(Owners owners,
+                       WithConn<Owners>(*pool_, [&](SqliteConn& c) -> Result<Owners> {
+                         NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRunningOwners));
+                         Owners out;
+                         NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(q.S(0)); }));
+                         return out;
+                       }));
+  std::erase_if(owners, [&](const std::string& id) { return OwnerAlive(path_, id); });
+  if (owners.empty()) return 0;
+  const int64_t now = clock_->NowMs();
+  return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    int rescued = 0;
+    for (const std::string& owner : owners) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRescueOwner));
+      NBI_RETURN_IF_ERROR(q.Int(now).Str(owner).Str(SqlTs(now)).Run());
+      rescued += c.changes();
+    }
+    return rescued;
+  });
+}
+
+Result<std::optional<Job>> SqliteStore::NextPending() {
+  return WithConn<std::optional<Job>>(*pool_, [&](SqliteConn& c) -> Result<std::optional<Job>> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kNextPending));
+    return OneJob(q);
+  });
+}
+
 Result<int> SqliteStore::ResetRunning() {
   const int64_t now = clock_->NowMs();
   return ChangeRows(*pool_, sql::kResetRunning, [&](SqliteStmt& q) { q.Int(now); });
@@ -287,20 +340,33 @@ Result<int> SqliteStore::PruneFinished(int64_t age_ms) {
                     [&](SqliteStmt& q) { q.Str(SqlTs(now - age_ms)); });
 }
 
-Result<int64_t> SqliteStore::ResetArea(const BBox& box, double grid_step) {
-  return InWriteTxn<int64_t>(*pool_, [&](SqliteConn& c) -> Result<int64_t> {
+Result<std::optional<Job>> SqliteStore::ActiveJobFor(const HeatmapJobSpec& spec) {
+  const std::string key = DedupeKey(spec);
+  return WithConn<std::optional<Job>>(*pool_, [&](SqliteConn& c) { return ActiveTwin(c, key); });
+}
+
+Result<std::pair<int64_t, EnqueueResult>> SqliteStore::ResetAndEnqueue(const HeatmapJobSpec& spec) {
+  NBI_ASSIGN_OR_RETURN(GridRegion grid, GridRegion::Make(spec.bounds, spec.grid_step));
+  const int64_t now = clock_->NowMs();
+  const std::string key = DedupeKey(spec);
+  using Out = std::pair<int64_t, EnqueueResult>;
+  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> active, ActiveTwin(c, key));
+    if (active) return ActiveJobConflict(*active);
+    const BBox& box = spec.bounds;
     NBI_ASSIGN_OR_RETURN(SqliteStmt cells, Query(c, sql::kResetAreaCells));
     NBI_RETURN_IF_ERROR(cells.Dbl(box.min_lat)
                             .Dbl(box.max_lat)
                             .Dbl(box.min_lng)
                             .Dbl(box.max_lng)
-                            .Dbl(grid_step)
+                            .Dbl(spec.grid_step)
+                            .Str(std::string(HeatModelId(spec.model)))
                             .Run());
     const int64_t deleted = c.changes();
     NBI_ASSIGN_OR_RETURN(SqliteStmt jobs, Query(c, sql::kResetAreaJobs));
-    NBI_RETURN_IF_ERROR(
-        jobs.Dbl(box.min_lat).Dbl(box.min_lng).Dbl(box.max_lat).Dbl(box.max_lng).Run());
-    return deleted;
+    NBI_RETURN_IF_ERROR(jobs.Str(key).Run());
+    NBI_ASSIGN_OR_RETURN(Job job, InsertJob(c, spec, grid, now, key));
+    return Out{deleted, EnqueueResult{std::move(job), true}};
   });
 }
 

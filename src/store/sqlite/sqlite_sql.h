@@ -81,6 +81,27 @@ DROP INDEX IF EXISTS heat_cells_bounds_idx;
     // written cell). SQLite's check is a cheap B-tree probe, so nothing changes; the version
     // is kept so that both stores count migrations alike.
     "SELECT 1;",
+    // v4: a model per cell. The seed's UNIQUE(lat, lng, grid_step) becomes
+    // UNIQUE(lat, lng, grid_step, model), which SQLite can only do by rebuilding the table;
+    // existing cells are grocery cells (the only model the seed had). The seed's columns stay.
+    R"sql(
+CREATE TABLE heat_cells_v4 (
+  id INTEGER PRIMARY KEY,
+  lat REAL NOT NULL,
+  lng REAL NOT NULL,
+  score INTEGER NOT NULL,
+  grid_step REAL NOT NULL,
+  city_id INTEGER REFERENCES cities(id),
+  computed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+  model TEXT NOT NULL DEFAULT 'grocery',
+  UNIQUE(lat, lng, grid_step, model));
+INSERT INTO heat_cells_v4 (id, lat, lng, score, grid_step, city_id, computed_at)
+  SELECT id, lat, lng, score, grid_step, city_id, computed_at FROM heat_cells;
+DROP TABLE heat_cells;
+ALTER TABLE heat_cells_v4 RENAME TO heat_cells;
+-- Where a claimed run started: a rescue tells a crash after progress from a poison job.
+ALTER TABLE jobs ADD COLUMN claimed_index BIGINT;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -144,26 +165,26 @@ inline constexpr const char* kCountPoisByCategory =
     "SELECT category, COUNT(*) FROM pois GROUP BY category";
 
 // ------------------------------------------------------------------ cells
-// ?: min_lat, max_lat, min_lng, max_lng, grid_step, min_score, limit.
+// ?: min_lat, max_lat, min_lng, max_lng, grid_step, model, min_score, limit.
 inline constexpr const char* kQueryCells =
     "SELECT lat, lng, score FROM heat_cells WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng "
-    "<= ? AND grid_step = ? AND score >= ? ORDER BY lat, lng LIMIT ?";
+    "<= ? AND grid_step = ? AND model = ? AND score >= ? ORDER BY lat, lng LIMIT ?";
 // ?1: grid_step, or NULL for all steps.
 inline constexpr const char* kCountCells =
     "SELECT COUNT(*) FROM heat_cells WHERE ?1 IS NULL OR grid_step = ?1";
-// ?1 lat, ?2 lng, ?3 search radius in degrees (one step plus a hair), ?4 grid_step.
+// ?1 lat, ?2 lng, ?3 search radius in degrees (one step plus a hair), ?4 grid_step, ?5 model.
 inline constexpr const char* kHasCoverage =
     "SELECT EXISTS (SELECT 1 FROM heat_cells WHERE lat BETWEEN ?1 - ?3 AND ?1 + ?3 AND "
-    "lng BETWEEN ?2 - ?3 AND ?2 + ?3 AND grid_step = ?4)";
+    "lng BETWEEN ?2 - ?3 AND ?2 + ?3 AND grid_step = ?4 AND model = ?5)";
 // Benchmark path: plain insert into an empty table. ?: lat, lng, score, grid_step, ts.
 inline constexpr const char* kRawInsertCell =
     "INSERT INTO heat_cells (lat, lng, score, grid_step, computed_at) VALUES (?, ?, ?, ?, ?)";
 inline constexpr const char* kTruncateCells = "DELETE FROM heat_cells";
 // A checkpoint's cell, replacing an earlier result for the same cell.
-// ?: lat, lng, score, grid_step, city_id, computed_at.
+// ?: lat, lng, score, grid_step, city_id, computed_at, model.
 inline constexpr const char* kUpsertCell =
-    "INSERT INTO heat_cells (lat, lng, score, grid_step, city_id, computed_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (lat, lng, grid_step) DO UPDATE SET "
+    "INSERT INTO heat_cells (lat, lng, score, grid_step, city_id, computed_at, model) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (lat, lng, grid_step, model) DO UPDATE SET "
     "score = excluded.score, city_id = excluded.city_id, computed_at = excluded.computed_at";
 
 // ------------------------------------------------------------------ jobs
@@ -172,6 +193,11 @@ inline constexpr const char* kUpsertCell =
   "id, type, status, city_id, progress, total_items, error, metadata, created_at, started_at, " \
   "completed_at, attempts, max_attempts, priority, run_at_ms, heartbeat_at_ms, locked_by, "     \
   "cancel_requested"
+
+// metadata.lastProcessedIndex, or 0 (also for metadata that is not JSON: no error here).
+#define NBI_SQLITE_DONE_INDEX                                             \
+  "(CASE WHEN json_valid(metadata) THEN COALESCE(json_extract(metadata, " \
+  "'$.lastProcessedIndex'), 0) ELSE 0 END)"
 
 inline constexpr const char* kSelectJob = "SELECT " NBI_SQLITE_JOB_COLS " FROM jobs WHERE id = ?";
 // The active job with this dedupe key (at most one: jobs_active_dedupe_idx).
@@ -188,13 +214,17 @@ inline constexpr const char* kEnqueueHeatmap =
 // it exclusive). ?1 worker_id, ?2 now_ms, ?3 now as timestamp.
 inline constexpr const char* kClaim =
     "UPDATE jobs SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
-    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3) "
+    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3), "
+    "claimed_index = " NBI_SQLITE_DONE_INDEX
+    " "
     "WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at_ms <= ?2 "
     "ORDER BY priority DESC, id LIMIT 1) RETURNING " NBI_SQLITE_JOB_COLS;
 // kClaim for up to ?4 jobs. RETURNING gives no order: the caller sorts.
 inline constexpr const char* kClaimBatch =
     "UPDATE jobs SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
-    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3) "
+    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3), "
+    "claimed_index = " NBI_SQLITE_DONE_INDEX
+    " "
     "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at_ms <= ?2 "
     "ORDER BY priority DESC, id LIMIT ?4) RETURNING " NBI_SQLITE_JOB_COLS;
 // Lease-checked: no row when worker_id does not own the running job.
@@ -251,13 +281,46 @@ inline constexpr const char* kCancelRunning =
 inline constexpr const char* kRetry =
     "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = 0, "
     "completed_at = NULL, locked_by = NULL, run_at_ms = ? WHERE id = ?";
-// Running jobs whose heartbeat is older than ?1 - ?2: back to pending, or cancelled when a
-// cancel was requested. ?1 now_ms, ?2 timeout_ms, ?3 now as timestamp.
+// What a rescue sets. A job whose cancel was requested ends cancelled. A run that committed
+// progress since its claim gives its attempt back (a crash in the middle of a long job is not
+// the job's fault); a run that made none keeps it, and once attempts reach max_attempts the
+// job ends failed (its worker died while running it that many times: no crash loop). Any
+// other goes back to pending and resumes from its checkpoint. ?1 now_ms, ?3 now as timestamp.
+#define NBI_SQLITE_PROGRESSED "(" NBI_SQLITE_DONE_INDEX " > COALESCE(claimed_index, 0))"
+#define NBI_SQLITE_GIVE_UP "(NOT " NBI_SQLITE_PROGRESSED " AND attempts >= max_attempts)"
+#define NBI_SQLITE_RESCUE_SET                                                           \
+  "status = CASE WHEN cancel_requested THEN 'cancelled' "                               \
+  "WHEN " NBI_SQLITE_GIVE_UP                                                            \
+  " THEN 'failed' ELSE 'pending' END, "                                                 \
+  "completed_at = CASE WHEN cancel_requested OR " NBI_SQLITE_GIVE_UP                    \
+  " THEN ?3 "                                                                           \
+  "ELSE completed_at END, "                                                             \
+  "error = CASE WHEN cancel_requested THEN error "                                      \
+  "WHEN " NBI_SQLITE_GIVE_UP                                                            \
+  " THEN 'the worker died (or hung) while running it ' || "                             \
+  "attempts || ' times without progress; giving up after ' || attempts || ' of ' || "   \
+  "max_attempts || ' attempts' "                                                        \
+  "ELSE 'worker ' || COALESCE(locked_by, '?') || ' died (or hung) during attempt ' || " \
+  "attempts || ' of ' || max_attempts || '; resumed from its checkpoint' END, "         \
+  "attempts = CASE WHEN " NBI_SQLITE_PROGRESSED                                         \
+  " THEN MAX(attempts - 1, 0) "                                                         \
+  "ELSE attempts END, "                                                                 \
+  "locked_by = NULL, run_at_ms = ?1 "
+// Running jobs whose heartbeat is older than ?1 - ?2. ?1 now_ms, ?2 timeout_ms, ?3 now as
+// timestamp.
 inline constexpr const char* kRescueStale =
-    "UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
-    "completed_at = CASE WHEN cancel_requested THEN ?3 ELSE completed_at END, "
-    "locked_by = NULL, run_at_ms = ?1 "
+    "UPDATE jobs SET " NBI_SQLITE_RESCUE_SET
     "WHERE status = 'running' AND COALESCE(heartbeat_at_ms, 0) < ?1 - ?2";
+// The owners of running jobs (their liveness is checked by lock file).
+inline constexpr const char* kRunningOwners =
+    "SELECT DISTINCT locked_by FROM jobs WHERE status = 'running' AND locked_by IS NOT NULL";
+// The running jobs of one dead owner. ?1 now_ms, ?2 owner, ?3 now as timestamp.
+inline constexpr const char* kRescueOwner =
+    "UPDATE jobs SET " NBI_SQLITE_RESCUE_SET "WHERE status = 'running' AND locked_by = ?2";
+// The pending job that becomes ready first.
+inline constexpr const char* kNextPending =
+    "SELECT " NBI_SQLITE_JOB_COLS
+    " FROM jobs WHERE status = 'pending' ORDER BY run_at_ms, priority DESC, id LIMIT 1";
 // ?: run_at_ms.
 inline constexpr const char* kResetRunning =
     "UPDATE jobs SET status = 'pending', started_at = NULL, locked_by = NULL, run_at_ms = ? "
@@ -281,19 +344,19 @@ inline constexpr const char* kFindActiveJobCovering =
     "AND json_extract(metadata, '$.bounds.minLng') <= ?2 "
     "AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
     "ORDER BY id LIMIT 1";
-// ?: min_lat, max_lat, min_lng, max_lng, grid_step.
+// ?: min_lat, max_lat, min_lng, max_lng, grid_step, model.
 inline constexpr const char* kResetAreaCells =
     "DELETE FROM heat_cells WHERE lat >= ? AND lat < ? AND lng >= ? AND lng < ? AND "
-    "grid_step = ?";
-// Finished jobs with exactly these bounds. ?: min_lat, min_lng, max_lat, max_lng.
+    "grid_step = ? AND model = ?";
+// Finished jobs of exactly this area, step and model (their dedupe key). ?: dedupe_key.
 inline constexpr const char* kResetAreaJobs =
-    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND "
-    "json_extract(metadata, '$.bounds.minLat') = ? AND "
-    "json_extract(metadata, '$.bounds.minLng') = ? AND "
-    "json_extract(metadata, '$.bounds.maxLat') = ? AND "
-    "json_extract(metadata, '$.bounds.maxLng') = ?";
+    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND dedupe_key = ?";
 
 #undef NBI_SQLITE_JOB_COLS
+#undef NBI_SQLITE_RESCUE_SET
+#undef NBI_SQLITE_GIVE_UP
+#undef NBI_SQLITE_PROGRESSED
+#undef NBI_SQLITE_DONE_INDEX
 #undef NBI_SQLITE_CITY_COLS
 
 }  // namespace nbi::sql

@@ -207,7 +207,8 @@ Result<std::vector<std::pair<Category, int64_t>>> SqliteStore::CountPoisByCatego
 
 // ------------------------------------------------------------------ cells
 Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double grid_step,
-                                                      int min_score, int64_t limit) {
+                                                      HeatModel model, int min_score,
+                                                      int64_t limit) {
   using Out = std::vector<HeatCell>;
   return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueryCells));
@@ -216,6 +217,7 @@ Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double gr
         .Dbl(box.min_lng)
         .Dbl(box.max_lng)
         .Dbl(grid_step)
+        .Str(std::string(HeatModelId(model)))
         .Int(min_score)
         .Int(limit + 1);
     Out out;
@@ -237,10 +239,14 @@ Result<int64_t> SqliteStore::CountCells(std::optional<double> grid_step) {
   });
 }
 
-Result<bool> SqliteStore::HasCoverage(double lat, double lng, double grid_step) {
+Result<bool> SqliteStore::HasCoverage(double lat, double lng, double grid_step, HeatModel model) {
   return WithConn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kHasCoverage));
-    q.Dbl(lat).Dbl(lng).Dbl(grid_step * (1 + 1e-9)).Dbl(grid_step);
+    q.Dbl(lat)
+        .Dbl(lng)
+        .Dbl(grid_step * (1 + 1e-9))
+        .Dbl(grid_step)
+        .Str(std::string(HeatModelId(model)));
     NBI_RETURN_IF_ERROR(q.Step().status());
     bool has = q.I(0) != 0;
     q.Reset();

@@ -53,10 +53,10 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
 
   // CellStore
-  Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, int min_score,
-                                           int64_t limit) override;
+  Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, HeatModel model,
+                                           int min_score, int64_t limit) override;
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
-  Result<bool> HasCoverage(double lat, double lng, double grid_step) override;
+  Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
   Status RawInsertCells(const GridRegion& region, int64_t begin,
                         std::span<const uint8_t> scores) override;
   Status TruncateCells() override;
@@ -76,13 +76,17 @@ class SqliteStore final : public Store {
   Result<Job> Cancel(int64_t job_id) override;
   Result<Job> Retry(int64_t job_id) override;
   Result<int> RescueStale(int64_t timeout_ms) override;
+  Result<std::unique_ptr<OwnerLease>> HoldOwnerLease(const std::string& worker_id) override;
+  Result<int> RescueDeadOwners() override;
+  Result<std::optional<Job>> NextPending() override;
   Result<int> ResetRunning() override;
   Result<int> PruneFinished(int64_t age_ms) override;
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override;
-  Result<int64_t> ResetArea(const BBox& box, double grid_step) override;
+  Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
+  Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) override;
   std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override;
 
  private:

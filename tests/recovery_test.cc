@@ -1,0 +1,247 @@
+// Crash recovery and the job system's corners, with the real binary on both stores: a killed
+// worker's job resumes at once through its owner lease (default STALE_JOB_TIMEOUT), a
+// stopped owner that wakes after losing its lease writes nothing, poison jobs end failed
+// instead of looping, a reset during a running job is refused (and --force is safe), a
+// retry in backoff is waited for by process-jobs.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <string>
+
+#include "store_test_util.h"
+#include "test_util.h"
+#include "worker_fixture.h"
+
+namespace nbi {
+namespace {
+
+class RecoveryTest : public WorkerTest {
+ protected:
+  // Runs the binary to completion; returns its exit code and output.
+  int Run(const std::vector<std::string>& args, std::string* out,
+          const std::vector<std::string>& env = {}) {
+    std::string cmd;
+    for (const std::string& e : Env(env)) cmd += "'" + e + "' ";
+    cmd += testing::BinaryPath();
+    for (const std::string& a : args) cmd += " '" + a + "'";
+    return testing::RunCommand("env " + cmd, out);
+  }
+  // Starts a worker and waits until it has committed progress on the job past `*index`.
+  Job RunUntilProgress(testing::Child& w, int64_t id, int64_t index, const std::string& log) {
+    Job live = WaitForJob(
+        id,
+        [&](const Job& x) {
+          return x.status == JobStatus::kRunning && x.last_processed_index() > index;
+        },
+        10000);
+    EXPECT_GT(live.last_processed_index(), index) << testing::ReadFile(log);
+    (void)w;
+    return live;
+  }
+  // True while another session holds the job's row (PostgreSQL) or the write lock (SQLite).
+  bool JobRowLocked(int64_t id) {
+    try {
+      if (url_.rfind("sqlite:", 0) == 0) {
+        testing::ExecSql(url_, "BEGIN IMMEDIATE; ROLLBACK;");  // busy timeout 0: fails at once
+      } else {
+        testing::ExecSql(
+            url_, "SELECT id FROM jobs WHERE id = " + std::to_string(id) + " FOR UPDATE NOWAIT");
+      }
+      return false;
+    } catch (const std::exception&) {
+      return true;
+    }
+  }
+};
+
+// kill -9 ten times during one job, with the default STALE_JOB_TIMEOUT (10 min), then
+// process-jobs: the dead owners' job is back at once and completes within seconds, with
+// exactly the cells of an uninterrupted run.
+TEST_P(RecoveryTest, KilledWorkersJobResumesAtOnceWithTheDefaultStaleTimeout) {
+  auto spec = JobOver(47.04, 9.44, 0.1, 0.0005);  // 200 x 200 = 40,000 cells
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  int64_t index = 0;
+  for (int kill = 0; kill < 10; ++kill) {
+    const std::string log = dir_.File("w" + std::to_string(kill) + ".log");
+    testing::Child w({testing::BinaryPath(), "worker"}, Env(env), log);
+    Job live = RunUntilProgress(w, e->job.id, index, log);
+    w.Signal(SIGKILL);
+    ASSERT_EQ(w.Wait(5000), 128 + SIGKILL);
+    index = Get(e->job.id).last_processed_index();
+    ASSERT_GE(index, live.last_processed_index());
+    ASSERT_LT(index, 40000) << "the job finished before the 10th kill; make it bigger";
+  }
+  Job dead = Get(e->job.id);
+  ASSERT_EQ(dead.status, JobStatus::kRunning) << "owned by a dead worker";
+  auto t0 = Clock_::now();
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out, env), 0) << out;
+  double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
+  EXPECT_LT(secs, 5.0) << out;
+  EXPECT_NE(out.find("Rescued 1 job(s) whose worker died"), std::string::npos) << out;
+  Job done = Get(e->job.id);
+  ASSERT_EQ(done.status, JobStatus::kCompleted) << out;
+  EXPECT_LE(done.attempts, 1) << "runs that made progress give their attempt back";
+  ExpectCellsEqual(spec);
+}
+
+// A stopped owner (SIGSTOP) keeps its lease but misses its heartbeats: past
+// STALE_JOB_TIMEOUT another process takes the job over and finishes it. Woken (SIGCONT), the
+// old owner writes nothing: every write of it is refused by the owner check.
+TEST_P(RecoveryTest, StoppedOwnerPastItsLeaseWritesNothingAfterWaking) {
+  auto spec = JobOver(47.04, 9.44, 0.1, 0.0005);  // 40,000 cells
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "STALE_JOB_TIMEOUT=1500",
+                                            "WORKER_HEARTBEAT_INTERVAL=300"};
+  const std::string log = dir_.File("stopped.log");
+  testing::Child a({testing::BinaryPath(), "worker"}, Env(env), log);
+  Job live = RunUntilProgress(a, e->job.id, 0, log);
+  // Stop it between two checkpoint transactions: stopped inside one, it would hold the job's
+  // row (PostgreSQL) or the database's write lock (SQLite) until it wakes, and nobody could
+  // take the job over meanwhile (nor would it lose it).
+  bool stopped_outside = false;
+  for (int i = 0; i < 200 && !stopped_outside; ++i) {
+    a.Signal(SIGSTOP);
+    SleepMs(20);
+    stopped_outside = !JobRowLocked(e->job.id);
+    if (!stopped_outside) {
+      a.Signal(SIGCONT);
+      SleepMs(1 + i % 7);
+    }
+  }
+  ASSERT_TRUE(stopped_outside) << "never caught the worker between transactions";
+  const int64_t frozen_at = Get(e->job.id).last_processed_index();
+  SleepMs(2000);  // past the stale timeout
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out, env), 0) << out;
+  EXPECT_NE(out.find("stale job"), std::string::npos) << out;
+  Job done = Get(e->job.id);
+  ASSERT_EQ(done.status, JobStatus::kCompleted) << out;
+  ASSERT_GE(done.last_processed_index(), frozen_at);
+  const auto completed_at = done.completed_at_ms;
+  a.Signal(SIGCONT);
+  SleepMs(1000);  // its chunk in flight tries to commit, and is refused
+  a.Signal(SIGTERM);
+  EXPECT_EQ(a.Wait(10000), 0);
+  Job after = Get(e->job.id);
+  EXPECT_EQ(after.status, JobStatus::kCompleted);
+  EXPECT_EQ(after.completed_at_ms, completed_at) << "the woken owner changed the job";
+  EXPECT_EQ(after.attempts, done.attempts);
+  ExpectCellsEqual(spec);
+  (void)live;
+}
+
+// A job whose metadata cannot be decoded fails at once with the decoder's message; a job
+// whose worker always dies before any progress fails after max_attempts, saying so. Neither
+// crashes a worker or loops.
+TEST_P(RecoveryTest, PoisonJobsEndFailedWithoutACrashLoop) {
+  auto bad = store_->EnqueueHeatmap(JobOver(47.2, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(bad.ok());
+  testing::ExecSql(url_,
+                   "UPDATE jobs SET metadata = '{\"bounds\": \"everywhere\", "
+                   "\"lastProcessedIndex\": \"x\"}' WHERE id = " +
+                       std::to_string(bad->job.id));
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out), 0) << out;
+  Job b = Get(bad->job.id);
+  EXPECT_EQ(b.status, JobStatus::kFailed);
+  ASSERT_TRUE(b.error.has_value());
+  EXPECT_NE(b.error->find("metadata has no bounds object"), std::string::npos) << *b.error;
+  EXPECT_EQ(b.attempts, 1) << "a permanent failure is not retried";
+
+  // A job that kills its worker every time: huge first chunk, killed before it commits.
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells, one chunk
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=10000000"};
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    const std::string log = dir_.File("poison" + std::to_string(attempt) + ".log");
+    testing::Child w({testing::BinaryPath(), "worker"}, Env(env), log);
+    Job claimed = WaitForJob(
+        e->job.id,
+        [&](const Job& x) { return x.status == JobStatus::kRunning && x.attempts == attempt; },
+        10000);
+    ASSERT_EQ(claimed.attempts, attempt) << testing::ReadFile(log);
+    w.Signal(SIGKILL);
+    ASSERT_EQ(w.Wait(5000), 128 + SIGKILL);
+  }
+  ASSERT_EQ(Run({"process-jobs"}, &out, env), 0) << out;
+  Job p = Get(e->job.id);
+  EXPECT_EQ(p.status, JobStatus::kFailed) << out;
+  ASSERT_TRUE(p.error.has_value());
+  EXPECT_NE(p.error->find("died (or hung) while running it 3 times"), std::string::npos)
+      << *p.error;
+  EXPECT_EQ(p.attempts, 3);
+  EXPECT_NE(out.find("Processed 0 job(s)"), std::string::npos) << out;
+}
+
+// `schedule --reset` while the area's job runs is refused (exit 2, nothing deleted); with
+// --force it cancels that job, waits for it to stop, then deletes and enqueues in one
+// transaction: the area ends with exactly the cells of a clean run.
+TEST_P(RecoveryTest, ResetDuringARunningJobIsRefusedAndForceIsSafe) {
+  HeatmapJobSpec spec;
+  spec.bounds = {47.04, 9.44, 47.24, 9.64};  // as the CLI parses the bbox below
+  spec.grid_step = 0.0005;                   // 160,000 cells: still running at the reset
+  const std::string bbox = "47.04,9.44,47.24,9.64";
+  std::string out;
+  ASSERT_EQ(Run({"schedule", "--bbox", bbox, "--grid-step", "0.0005"}, &out), 0) << out;
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=25"};
+  const std::string log = dir_.File("reset.log");
+  testing::Child w({testing::BinaryPath(), "worker"}, Env(env), log);
+  auto first = store_->ListJobs({});
+  ASSERT_TRUE(first.ok() && !first->empty());
+  const int64_t id = first->front().id;
+  RunUntilProgress(w, id, 0, log);
+  const int64_t cells_before = *store_->CountCells(0.0005);
+  EXPECT_EQ(Run({"schedule", "--bbox", bbox, "--grid-step", "0.0005", "--reset"}, &out), 2) << out;
+  EXPECT_NE(out.find("job #" + std::to_string(id)), std::string::npos) << out;
+  EXPECT_NE(out.find("--force"), std::string::npos) << out;
+  EXPECT_GE(*store_->CountCells(0.0005), cells_before) << "a refused reset deleted cells";
+
+  ASSERT_EQ(Run({"schedule", "--bbox", bbox, "--grid-step", "0.0005", "--reset", "--force"}, &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("cancelled job #" + std::to_string(id)), std::string::npos) << out;
+  // Cancelled, then deleted with the area's other finished jobs by the reset.
+  EXPECT_EQ(store_->GetJob(id).status().code(), StatusCode::kNotFound);
+  // The worker picks the new job up and finishes it.
+  auto jobs = store_->ListJobs({});
+  const int64_t fresh = jobs->front().id;
+  ASSERT_NE(fresh, id);
+  Job done = WaitForJob(
+      fresh, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 60000);
+  ASSERT_EQ(done.status, JobStatus::kCompleted) << testing::ReadFile(log);
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(10000), 0);
+  ExpectCellsEqual(spec);
+}
+
+// process-jobs does not exit while a job waits out its retry backoff: it says what it waits
+// for and runs the job when its run_at comes.
+TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
+  auto e = store_->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(e.ok());
+  ASSERT_TRUE(store_->Claim("w")->has_value());
+  auto failed = store_->FailAttempt(e->job.id, "w", "a transient failure", false);
+  ASSERT_TRUE(failed.ok());
+  ASSERT_EQ(failed->status, JobStatus::kPending);
+  // Shorten the 5 s backoff to 1.5 s from now.
+  const int64_t run_at = SystemClock::Get()->NowMs() + 1500;
+  testing::ExecSql(url_, "UPDATE jobs SET run_at_ms = " + std::to_string(run_at));
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out), 0) << out;
+  EXPECT_GE(SystemClock::Get()->NowMs(), run_at);
+  EXPECT_NE(out.find("Waiting for job #" + std::to_string(e->job.id)), std::string::npos) << out;
+  EXPECT_EQ(Get(e->job.id).status, JobStatus::kCompleted) << out;
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, RecoveryTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return testing::BackendName(info.param); });
+
+}  // namespace
+}  // namespace nbi
