@@ -384,6 +384,41 @@ TEST_P(WorkerTimers, ARetryStartsAtItsRunAtNotAtThePoll) {
   EXPECT_TRUE(Eventually([&] { return started == 1; }, 2000)) << "not started at its run_at";
 }
 
+// Housekeeping: finished jobs older than JOB_RETENTION are pruned at the worker's start and
+// then at most once an hour of its clock; each pass is reported.
+TEST_P(WorkerTimers, PrunesFinishedJobsOncePerHour) {
+  auto finish = [&](double lat) {
+    Job j = Enqueue(lat);
+    EXPECT_TRUE(store_->Claim("w")->has_value());
+    EXPECT_TRUE(store_->Complete(j.id, "w").ok());
+    return j.id;
+  };
+  const int64_t old_job = finish(47.10);
+  clock_.Advance(2 * 60'000);  // older than the retention below
+  WorkerOptions o;
+  o.log_polls = false;
+  o.job_retention_ms = 60'000;
+  std::atomic<int> pruned{0}, passes{0};
+  o.on_prune = [&](int n) {
+    pruned += n;
+    ++passes;
+  };
+  Start(o);
+  ASSERT_TRUE(Eventually([&] { return passes == 1; }));
+  EXPECT_EQ(pruned, 1);
+  EXPECT_EQ(store_->GetJob(old_job).status().code(), StatusCode::kNotFound);
+  const int64_t next = finish(47.20);
+  clock_.Advance(2 * 60'000);  // old enough, but the last pass was minutes ago...
+  worker_->Wake();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(store_->GetJob(next).ok()) << "pruned again within the hour";
+  clock_.Advance(3'600'000 - 2 * 60'000);  // ...an hour after that pass it goes
+  worker_->Wake();
+  EXPECT_TRUE(Eventually([&] { return passes == 2; }));
+  EXPECT_EQ(store_->GetJob(next).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(pruned, 2);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, WorkerTimers,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });

@@ -3,13 +3,16 @@
 // Routes (JSON unless noted; errors are {"error": {"code", "message"}}, see http/api.h):
 //   GET  /api/config                   map settings (tile URL, grid steps, models)
 //   GET  /api/cities                   {"cities": [...]}
-//   GET  /api/heatmap?minLat=&minLng=&maxLat=&maxLng=&gridStep=&minScore=
-//                                      stored cells in the box; 400 too_many_cells over the cap
+//   GET  /api/heatmap?minLat=&minLng=&maxLat=&maxLng=&gridStep=&model=&minScore=
+//                                      stored cells of one model (default grocery) in the box;
+//                                      400 too_many_cells over the cap
 //   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
 //                                      {"pois": [...], "truncated": bool}
 //   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the
 //                                      regional job scheduled or already covering the point)
-//   POST /api/heatmap/schedule         201 new job / 200 the equal active job
+//   POST /api/heatmap/schedule         201 new job / 200 the equal active job; with "reset":
+//                                      true, 409 while the equal job is active ("force": true
+//                                      cancels it first)
 //   GET  /api/jobs?status=&limit=&cursor=, GET /api/jobs/:id,
 //   POST /api/jobs/:id/cancel, POST /api/jobs/:id/retry
 //   GET  /api/cron/process-jobs        Bearer CRON_SECRET: runs jobs for a time budget

@@ -61,6 +61,19 @@ PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end, 
   return del;
 }
 
+// kEnqueue's parameters for a new job of `spec`.
+PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
+                       const std::string& metadata, int64_t now, const std::string& key) {
+  return PgParams()
+      .OptInt(spec.city_id)
+      .Int(grid.cell_count())
+      .Text(metadata)
+      .Int(now)
+      .Int(spec.max_attempts)
+      .Int(spec.priority)
+      .Text(key);
+}
+
 }  // namespace
 
 Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
@@ -73,14 +86,8 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
     // Insert unless an equal job is active, else return that one. The twin may finish
     // between the two statements; then the insert goes through on the next round.
     for (int round = 0; round < 8; ++round) {
-      NBI_ASSIGN_OR_RETURN(PgRows ins, c.Exec(kEnqueue, PgParams()
-                                                            .OptInt(spec.city_id)
-                                                            .Int(grid.cell_count())
-                                                            .Text(metadata)
-                                                            .Int(now)
-                                                            .Int(spec.max_attempts)
-                                                            .Int(spec.priority)
-                                                            .Text(key)));
+      NBI_ASSIGN_OR_RETURN(PgRows ins,
+                           c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
       if (ins.size() > 0) return EnqueueResult{ReadJob(ins, 0), true};
       NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
       if (twin.size() > 0) return EnqueueResult{ReadJob(twin, 0), false};
@@ -377,14 +384,7 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
                    .Float(static_cast<float>(g.LngOfCol(g.first_col() + g.cols() - 1)))
                    .Text(HeatModelId(spec.model))));
     NBI_RETURN_IF_ERROR(c.Exec(kResetAreaJobs, PgParams().Text(key)).status());
-    NBI_ASSIGN_OR_RETURN(PgRows ins, c.Exec(kEnqueue, PgParams()
-                                                          .OptInt(spec.city_id)
-                                                          .Int(g.cell_count())
-                                                          .Text(metadata)
-                                                          .Int(now)
-                                                          .Int(spec.max_attempts)
-                                                          .Int(spec.priority)
-                                                          .Text(key)));
+    NBI_ASSIGN_OR_RETURN(PgRows ins, c.Exec(kEnqueue, EnqueueParams(spec, g, metadata, now, key)));
     if (ins.size() == 0) {
       NBI_ASSIGN_OR_RETURN(PgRows again, c.Exec(kActiveByKey, PgParams().Text(key)));
       if (again.size() > 0) return ActiveJobConflict(ReadJob(again, 0));
