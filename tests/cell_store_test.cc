@@ -116,11 +116,15 @@ TEST_P(CellStoreTest, CoverageAndAreaReset) {
   EXPECT_FALSE(*cell_store->HasCoverage(47.30, 9.52, 0.01, HeatModel::kGrocery));
   EXPECT_FALSE(*cell_store->HasCoverage(47.12, 9.52, 0.0025, HeatModel::kGrocery));
   Job other = Enqueue(Spec(47.3));
-  auto cov = q->FindActiveJobCovering(47.32, 9.52);
+  auto cov = q->FindActiveJobCovering(47.32, 9.52, 0.01, HeatModel::kGrocery);
   ASSERT_TRUE(cov.ok());
   ASSERT_TRUE(cov->has_value());
   EXPECT_EQ((*cov)->id, other.id);
-  EXPECT_FALSE(q->FindActiveJobCovering(47.12, 9.52)->has_value());  // finished
+  EXPECT_FALSE(
+      q->FindActiveJobCovering(47.12, 9.52, 0.01, HeatModel::kGrocery)->has_value());  // finished
+  // Only a job of the same step and model counts.
+  EXPECT_FALSE(q->FindActiveJobCovering(47.32, 9.52, 0.0025, HeatModel::kGrocery)->has_value());
+  EXPECT_FALSE(q->FindActiveJobCovering(47.32, 9.52, 0.01, HeatModel::kBlend)->has_value());
   auto reset = q->ResetAndEnqueue(Spec());
   ASSERT_TRUE(reset.ok()) << reset.status().ToString();
   EXPECT_EQ(reset->first, 25);

@@ -102,8 +102,9 @@ class FaultStore final : public Store {
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override {
     return inner_->CountJobsByStatus();
   }
-  Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override {
-    return inner_->FindActiveJobCovering(lat, lng);
+  Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double step,
+                                                   HeatModel m) override {
+    return inner_->FindActiveJobCovering(lat, lng, step, m);
   }
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& s) override {
     return inner_->ResetAndEnqueue(s);

@@ -88,6 +88,42 @@ TEST_P(RecoveryTest, KilledWorkersJobResumesAtOnceWithTheDefaultStaleTimeout) {
   ExpectCellsEqual(spec);
 }
 
+// An idle live worker notices a dead worker's job by itself within about a second (its
+// housekeeping runs every second, whatever the poll interval) and takes it over.
+TEST_P(RecoveryTest, AnIdleWorkerTakesOverADeadWorkersJobWithinTwoSeconds) {
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: still running after 2 s
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  testing::Child b({testing::BinaryPath(), "worker"}, Env(env), dir_.File("b.log"));
+  Job live = RunUntilProgress(b, e->job.id, 0, dir_.File("b.log"));
+  ASSERT_TRUE(live.locked_by.has_value());
+  const std::string dead_owner = *live.locked_by;
+  testing::Child a({testing::BinaryPath(), "worker"}, Env(env), dir_.File("a.log"));
+  SleepMs(1500);  // A is up, idle: the only job belongs to a live worker
+  Job before = Get(e->job.id);
+  ASSERT_EQ(before.locked_by, dead_owner) << JobStatusId(before.status);
+  b.Signal(SIGKILL);
+  ASSERT_EQ(b.Wait(5000), 128 + SIGKILL);
+  auto t0 = Clock_::now();
+  Job taken = WaitForJob(
+      e->job.id,
+      [&](const Job& x) {
+        return x.status == JobStatus::kRunning && x.locked_by && *x.locked_by != dead_owner;
+      },
+      5000);
+  double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
+  ASSERT_TRUE(taken.locked_by && *taken.locked_by != dead_owner)
+      << testing::ReadFile(dir_.File("a.log"));
+  EXPECT_LT(secs, 2.0) << "taken over after " << secs << " s";
+  Job done = WaitForJob(
+      e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
+  ASSERT_EQ(done.status, JobStatus::kCompleted);
+  a.Signal(SIGTERM);
+  EXPECT_EQ(a.Wait(10000), 0);
+  ExpectCellsEqual(spec);
+}
+
 // A stopped owner (SIGSTOP) keeps its lease but misses its heartbeats: past
 // STALE_JOB_TIMEOUT another process takes the job over and finishes it. Woken (SIGCONT), the
 // old owner writes nothing: every write of it is refused by the owner check.

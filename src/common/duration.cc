@@ -38,7 +38,11 @@ Result<int64_t> ParseDurationMs(const std::string& name, const std::string& text
   if (!(v > 0) || !std::isfinite(v) || v * mult > 1e12) {
     return Status::Invalid(fmt::format("{}='{}' must be a positive amount", name, text));
   }
-  return static_cast<int64_t>(v * mult);
+  const int64_t ms = static_cast<int64_t>(v * mult);
+  if (ms < 1) {
+    return Status::Invalid(fmt::format("{}='{}' is shorter than a millisecond", name, text));
+  }
+  return ms;
 }
 
 }  // namespace nbi

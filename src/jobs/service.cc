@@ -131,7 +131,8 @@ Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool(
                        store_->HasCoverage(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery));
   if (out.covered) return out;
   // The job already covering the point, or a new regional one.
-  auto active = store_->FindActiveJobCovering(at.lat, at.lng);
+  auto active =
+      store_->FindActiveJobCovering(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery);
   if (!active.ok()) {
     env_.log->info("Coverage check failed: " + active.status().message());
     return out;

@@ -198,14 +198,15 @@ class JobQueue {
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
   // The active (pending or running) job equal to `spec` (same bounds, step and model).
   virtual Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) = 0;
-  // Active job whose bounds contain the point, if any (on-demand coverage).
-  virtual Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) = 0;
+  // The active job of `grid_step` and `model` whose bounds contain the point, if any (the
+  // coverage rule: only a job that will write the cells coverage looks for counts).
+  virtual Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
+                                                           HeatModel model) = 0;
   // `schedule --reset`, in one transaction: deletes the cells of the spec's area, step and
   // model and its finished jobs (same bounds, step and model; no other), then enqueues the
   // spec. kConflict, naming the job, while an equal job is active (nothing is deleted then).
   // Returns the cells removed and the new job.
-  virtual Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(
-      const HeatmapJobSpec& spec) = 0;
+  virtual Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) = 0;
 
   // Starts the cross-process wake-up watch of this backend:
   //   PostgreSQL: LISTEN on a dedicated connection, waiting on its socket; after any error
@@ -241,6 +242,10 @@ inline constexpr const char* kDefaultDatabaseUrl = "sqlite:nearbyindex.db";
 // The URL with any password replaced by "***" (user:secret@host and password=secret), for
 // messages and logs. No password may reach an error, a log line, /metrics or /api/config.
 std::string RedactDatabaseUrl(const std::string& url);
+// `text` (an error from the driver, a description) with every text that may be the URL's
+// password replaced by "***": the userinfo's password up to the last '@' (as written and
+// percent-decoded, and each part a driver may split it into) and any password= value.
+std::string ScrubDatabaseSecrets(const std::string& text, const std::string& url);
 
 std::vector<City> PresetCities();  // shipped presets (cancun, ...)
 

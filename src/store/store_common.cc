@@ -2,6 +2,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
+#include <string>
+#include <vector>
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
@@ -30,27 +33,75 @@ std::vector<City> PresetCities() {
   };
 }
 
-std::string RedactDatabaseUrl(const std::string& url) {
-  std::string out = url;
-  // scheme://user:password@host
-  if (size_t scheme = out.find("://"); scheme != std::string::npos) {
-    size_t at = out.find('@', scheme + 3);
-    size_t slash = out.find('/', scheme + 3);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      size_t colon = out.find(':', scheme + 3);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+namespace {
+
+// The password candidates of a URL: the userinfo's password (from the first ':' after the
+// scheme to the LAST '@' of the authority, so an '@' or '/' inside it is covered), its
+// percent-decoded form, the parts a driver may split it into at '@', '/' or ':', and the
+// values of password= parameters. Empty parts are dropped.
+std::vector<std::string> Secrets(const std::string& url) {
+  std::vector<std::string> out;
+  auto add = [&](std::string v) {
+    if (v.size() >= 2) out.push_back(std::move(v));
+  };
+  size_t scheme = url.find("://");
+  if (scheme != std::string::npos) {
+    size_t auth_end = url.find('?', scheme + 3);
+    if (auth_end == std::string::npos) auth_end = url.size();
+    size_t at = url.rfind('@', auth_end == 0 ? 0 : auth_end - 1);
+    size_t colon = url.find(':', scheme + 3);
+    if (at != std::string::npos && at > scheme && colon != std::string::npos && colon < at) {
+      std::string pw = url.substr(colon + 1, at - colon - 1);
+      add(pw);
+      std::string decoded;
+      for (size_t i = 0; i < pw.size(); ++i) {
+        if (pw[i] == '%' && i + 2 < pw.size() && std::isxdigit((unsigned char)pw[i + 1]) &&
+            std::isxdigit((unsigned char)pw[i + 2])) {
+          decoded += static_cast<char>(std::stoi(pw.substr(i + 1, 2), nullptr, 16));
+          i += 2;
+        } else {
+          decoded += pw[i];
+        }
+      }
+      add(decoded);
+      for (const std::string& whole : {pw, decoded}) {
+        size_t start = 0;
+        for (size_t i = 0; i <= whole.size(); ++i) {
+          if (i == whole.size() || whole[i] == '@' || whole[i] == '/' || whole[i] == ':') {
+            add(whole.substr(start, i - start));
+            start = i + 1;
+          }
+        }
+      }
     }
   }
-  // password=... in the query string or a key=value conninfo
-  for (size_t pos = 0; (pos = out.find("password=", pos)) != std::string::npos;) {
+  for (size_t pos = 0; (pos = url.find("password=", pos)) != std::string::npos;) {
     size_t begin = pos + 9;
-    size_t end = out.find_first_of("& ", begin);
-    if (end == std::string::npos) end = out.size();
-    out.replace(begin, end - begin, "***");
-    pos = begin + 3;
+    size_t end = url.find_first_of("& ", begin);
+    if (end == std::string::npos) end = url.size();
+    add(url.substr(begin, end - begin));
+    pos = begin;
+  }
+  // Longest first, so a part never leaves a fragment of a longer candidate behind.
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  return out;
+}
+
+}  // namespace
+
+std::string ScrubDatabaseSecrets(const std::string& text, const std::string& url) {
+  std::string out = text;
+  for (const std::string& secret : Secrets(url)) {
+    for (size_t pos = 0; (pos = out.find(secret, pos)) != std::string::npos;) {
+      out.replace(pos, secret.size(), "***");
+      pos += 3;
+    }
   }
   return out;
 }
+
+std::string RedactDatabaseUrl(const std::string& url) { return ScrubDatabaseSecrets(url, url); }
 
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
   std::unique_ptr<Store> store;
@@ -65,11 +116,13 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
   } else if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
     store = std::make_unique<PgStore>(url, clock);
   } else {
-    return Status::Invalid(fmt::format(
-        "DATABASE_URL '{}' is not understood: use sqlite:PATH or postgresql://...",
-        RedactDatabaseUrl(url)));
+    return Status::Invalid(
+        fmt::format("DATABASE_URL '{}' is not understood: use sqlite:PATH or postgresql://...",
+                    RedactDatabaseUrl(url)));
   }
-  NBI_RETURN_IF_ERROR(store->Migrate());
+  if (Status s = store->Migrate(); !s.ok()) {
+    return Status(s.code(), ScrubDatabaseSecrets(s.message(), url));
+  }
   return store;
 }
 

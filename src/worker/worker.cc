@@ -75,19 +75,25 @@ void Worker::JobThread(Job job) {
     JobOutcome o = RunHeatmapJob(store_, env_, job, opts_, &stop_);
     std::unique_lock<std::mutex> l(mu_);
     auto again = reclaimed_.find(job.id);
-    if (again != reclaimed_.end() && !stop_) {
-      // Claimed again while this run was ending: run it once more if it is still ours.
+    if (again != reclaimed_.end()) {
+      // Claimed again while this run was ending: the job is running under our id and nobody
+      // else runs it. Run it once more (the owner checks of its writes tell if it is not ours
+      // after all), or hand it back when stopping.
       Job next = std::move(again->second);
       reclaimed_.erase(again);
       l.unlock();
-      auto now = store_->GetJob(job.id);
-      if (now.ok() && now->status == JobStatus::kRunning && now->locked_by == opts_.worker_id) {
+      auto now = store_->GetJob(next.id);
+      const bool ours =
+          !now.ok() || (now->status == JobStatus::kRunning && now->locked_by == opts_.worker_id);
+      if (!stop_ && ours) {
         job = std::move(next);
         continue;
       }
+      if (stop_ && ours)
+        (void)RetryTransient(env_, "release", &stop_,
+                             [&] { return store_->Release(next.id, opts_.worker_id); });
       l.lock();
     }
-    reclaimed_.erase(job.id);
     auto it = jobs_.find(job.id);
     if (it != jobs_.end()) {
       finished_.push_back(std::move(it->second));
@@ -107,8 +113,8 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
   // A fixed schedule from the run's start (no drift, and independent of when this thread
   // first gets to run).
   int64_t next = start_steady_ms + opts_.heartbeat_interval_ms;
-  while (!stop_) {
-    if (env_.clock->WaitUntil(l, cv_, next, [&] { return stop_.load(); })) break;
+  while (!heartbeat_stop_) {
+    if (env_.clock->WaitUntil(l, cv_, next, [&] { return heartbeat_stop_; })) break;
     next += opts_.heartbeat_interval_ms;
     const int64_t now = env_.clock->SteadyMs();
     if (next <= now) next = now + opts_.heartbeat_interval_ms;  // fell behind: no burst
@@ -134,18 +140,35 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
   }
 }
 
-void Worker::Housekeeping() {
+bool Worker::EnsureLease() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (lease_) return true;
+  auto lease = store_->HoldOwnerLease(opts_.worker_id);
+  if (!lease.ok()) {
+    // Without a lease other processes (and this one) would take this worker's jobs for a dead
+    // owner's: claim nothing until it is held.
+    env_.log->info("Cannot take the owner lease; claiming nothing until it is held: " +
+                   lease.status().message());
+    return false;
+  }
+  lease_ = std::move(lease).value();
+  return true;
+}
+
+int Worker::Housekeeping() {
   // At start and then at most once a second: wake-ups (which on SQLite include our own
   // commits) must not turn into a write transaction each.
   const int64_t now = env_.clock->SteadyMs();
-  if (rescued_once_ && now - last_rescue_steady_ms_ < 1000) return;
+  if (rescued_once_ && now - last_rescue_steady_ms_ < kHousekeepingMs) return 0;
   rescued_once_ = true;
   last_rescue_steady_ms_ = now;
+  int rescued = 0;
   auto dead = store_->RescueDeadOwners();
   if (!dead.ok()) {
     env_.log->info("Dead-owner check failed: " + dead.status().message());
   } else if (*dead > 0) {
     env_.log->info(fmt::format("Rescued {} job(s) whose worker died", *dead));
+    rescued += *dead;
   }
   auto n = store_->RescueStale(opts_.stale_timeout_ms);
   if (!n.ok()) {
@@ -153,8 +176,10 @@ void Worker::Housekeeping() {
   } else if (*n > 0) {
     env_.log->info(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n,
                                opts_.stale_timeout_ms));
+    rescued += *n;
   }
   Prune();
+  return rescued;
 }
 
 void Worker::Prune() {
@@ -175,15 +200,15 @@ void Worker::Prune() {
   if (opts_.on_prune) opts_.on_prune(*n);
 }
 
-std::optional<int64_t> Worker::NextWaitMs(bool claimed_any) {
-  int64_t wait = opts_.poll_interval_ms;
+std::optional<int64_t> Worker::UntilNextRunAt(bool* idle) {
+  *idle = false;
   // Busy slots: a finishing job wakes the loop; no run_at matters until then.
-  if (claimed_any || running() >= opts_.max_concurrent_jobs) return wait;
+  if (running() >= opts_.max_concurrent_jobs) return std::nullopt;
   auto next = store_->NextPending();
-  if (!next.ok()) return wait;
+  if (!next.ok()) return std::nullopt;
   if (!*next) {
-    if (opts_.exit_when_idle && running() == 0) return std::nullopt;
-    return wait;
+    *idle = running() == 0;
+    return std::nullopt;
   }
   const Job& j = **next;
   const int64_t until = j.run_at_ms - env_.clock->NowMs();
@@ -195,63 +220,73 @@ std::optional<int64_t> Worker::NextWaitMs(bool claimed_any) {
     env_.log->info(fmt::format("Waiting for job #{}: it retries in {:.1f} s (attempt {} of {})",
                                j.id, double(until) / 1000.0, j.attempts + 1, j.max_attempts));
   }
-  return std::min(wait, until);
+  return until;
+}
+
+bool Worker::ClaimFreeSlots(bool* db_error) {
+  if (!EnsureLease()) {
+    *db_error = true;
+    return false;
+  }
+  // Fill every free slot with one batched claim.
+  int free = opts_.max_concurrent_jobs - running();
+  if (stop_ || free <= 0) return false;
+  auto c = store_->ClaimBatch(opts_.worker_id, free);
+  if (!c.ok()) {
+    env_.log->info("Claim failed: " + c.status().message());
+    *db_error = true;
+    return false;
+  }
+  for (Job& j : *c) StartJob(std::move(j));
+  return !c->empty();
 }
 
 int Worker::Run() {
-  {
-    auto lease = store_->HoldOwnerLease(opts_.worker_id);
-    std::lock_guard<std::mutex> l(mu_);
-    if (lease.ok()) {
-      lease_ = std::move(lease).value();
-    } else {
-      env_.log->info(
-          "Could not take the owner lease (other workers may rescue this worker's "
-          "jobs): " +
-          lease.status().message());
-    }
-  }
+  (void)EnsureLease();
   const int64_t start = env_.clock->SteadyMs();
   std::thread heartbeat([this, start] { HeartbeatLoop(start); });
   int64_t backoff = 0;
+  int64_t next_poll = start;  // a claim at start
+  bool claim = true;          // a wake-up, a rescue or a run_at says: look at the queue now
   while (!stop_) {
-    Housekeeping();
+    claim |= Housekeeping() > 0;
+    int64_t now = env_.clock->SteadyMs();
+    const bool poll = now >= next_poll;
+    if (poll) next_poll = now + opts_.poll_interval_ms;
     bool claimed_any = false, db_error = false;
-    // Fill every free slot with one batched claim.
-    if (int free = opts_.max_concurrent_jobs - running(); !stop_ && free > 0) {
-      auto c = store_->ClaimBatch(opts_.worker_id, free);
-      if (!c.ok()) {
-        env_.log->info("Claim failed: " + c.status().message());
-        db_error = true;
-      } else {
-        for (Job& j : *c) StartJob(std::move(j));
-        claimed_any = !c->empty();
-      }
-    }
+    if (claim || poll) claimed_any = ClaimFreeSlots(&db_error);
     backoff = db_error ? std::clamp<int64_t>(backoff * 2, 100, 5000) : 0;
-    std::optional<int64_t> wait =
-        db_error ? std::optional<int64_t>(backoff) : NextWaitMs(claimed_any);
+    bool idle = false;
+    std::optional<int64_t> run_at;
+    if (!db_error) run_at = UntilNextRunAt(&idle);
+    now = env_.clock->SteadyMs();
+    // Wait for the earliest of: the next poll, the next housekeeping (dead owners are found
+    // within a second), the earliest run_at of a job in backoff, a database retry.
+    int64_t wait = std::min(next_poll - now, last_rescue_steady_ms_ + kHousekeepingMs - now);
+    if (run_at) wait = std::min(wait, *run_at);
+    if (db_error) wait = std::min(wait, backoff);
+    wait = std::max<int64_t>(wait, 1);
     std::unique_lock<std::mutex> l(mu_);
     JoinFinished();
-    if (!wait) {
-      if (jobs_.empty()) break;
-      wait = opts_.poll_interval_ms;  // a job finished meanwhile and was not joined yet
-    }
-    bool woken = env_.clock->WaitFor(l, cv_, *wait, [&] { return woken_ || stop_.load(); });
+    if (opts_.exit_when_idle && idle && !claimed_any && !db_error && jobs_.empty()) break;
+    bool woken = env_.clock->WaitFor(l, cv_, wait, [&] { return woken_ || stop_.load(); });
     woken_ = false;
+    claim = woken || (run_at && wait == std::max<int64_t>(*run_at, 1)) || db_error;
     // One heartbeat line per timer-driven poll (wake-ups are hints, not polls).
-    if (!woken && opts_.log_polls && *wait == opts_.poll_interval_ms) {
+    if (!woken && opts_.log_polls && env_.clock->SteadyMs() >= next_poll) {
       env_.log->info(
           fmt::format("Worker heartbeat: {} job(s) running, {} finished, polling every {} ms",
                       jobs_.size(), done_count_, opts_.poll_interval_ms));
     }
   }
-  // Shutdown: running jobs see stop_, checkpoint the chunk in flight and hand back.
+  // Shutdown: running jobs see stop_, checkpoint the chunk in flight and hand back; the
+  // heartbeat thread keeps their leases fresh until they have.
   std::unique_lock<std::mutex> l(mu_);
   while (!jobs_.empty()) env_.clock->WaitFor(l, cv_, 50, [&] { return jobs_.empty(); });
   JoinFinished();
+  heartbeat_stop_ = true;
+  cv_.notify_all();
   l.unlock();
-  Stop();  // sets the flag under mu_, so the heartbeat thread cannot miss the wake-up
   heartbeat.join();
   std::lock_guard<std::mutex> g(mu_);
   lease_.reset();  // after every job was handed back

@@ -55,6 +55,8 @@ struct WorkerOptions : JobRunOptions {
 };
 
 inline constexpr int64_t kDefaultHeartbeatMs = 10'000;
+// How often a worker looks for the jobs of dead (and stale) owners.
+inline constexpr int64_t kHousekeepingMs = 1'000;
 
 // host-pid-random: unique per process and run.
 std::string DefaultWorkerId();
@@ -81,11 +83,16 @@ class Worker {
   void StartJob(Job job);
   void JobThread(Job job);
   void HeartbeatLoop(int64_t start_steady_ms);
-  void Housekeeping();
+  // Rescues (at most once every kHousekeepingMs) and prunes (hourly); returns jobs rescued.
+  int Housekeeping();
   void Prune();
-  // How long to wait for the next poll, an earlier run_at or (idle process-jobs) nothing:
-  // nullopt means "exit now".
-  std::optional<int64_t> NextWaitMs(bool claimed_any);
+  // Takes the owner lease if not held; false (logged) while it cannot.
+  bool EnsureLease();
+  // One batched claim for the free slots; true when it started a job.
+  bool ClaimFreeSlots(bool* db_error);
+  // Milliseconds until the earliest pending job's run_at when a slot is free (nullopt: none
+  // pending or no free slot). *idle: nothing pending and nothing running here.
+  std::optional<int64_t> UntilNextRunAt(bool* idle);
   void JoinFinished();  // mu_ held
 
   Store* const store_;
@@ -102,6 +109,7 @@ class Worker {
   std::map<int64_t, Job> reclaimed_;
   std::vector<std::thread> finished_;  // guarded by mu_: to join
   int done_count_ = 0;                 // guarded by mu_
+  bool heartbeat_stop_ = false;        // guarded by mu_: set once every job was handed back
   std::unique_ptr<OwnerLease> lease_;  // guarded by mu_
   // Run's thread only.
   int64_t last_rescue_steady_ms_ = 0;

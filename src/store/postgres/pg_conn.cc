@@ -9,6 +9,8 @@
 #include <cstring>
 #include <unordered_map>
 
+#include "store/store.h"
+
 namespace nbi {
 
 namespace {
@@ -114,7 +116,8 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
   if (PQstatus(pg) != CONNECTION_OK) {
     std::string msg = TrimNewlines(pg ? PQerrorMessage(pg) : "out of memory");
     PQfinish(pg);
-    return Status::Transient("cannot connect to PostgreSQL: " + msg);
+    return Status::Transient(
+        ScrubDatabaseSecrets("cannot connect to PostgreSQL: " + msg, conninfo));
   }
   // CREATE ... IF NOT EXISTS reports "already exists" as a NOTICE; libpq would print it.
   PQsetNoticeProcessor(pg, IgnoreNotice, nullptr);
@@ -225,7 +228,8 @@ PgPool::PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {
   PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
   if (!opts) {
     std::string msg = TrimNewlines(err ? err : "cannot parse");
-    conninfo_error_ = fmt::format("DATABASE_URL is not a valid PostgreSQL URL: {}", msg);
+    conninfo_error_ = ScrubDatabaseSecrets(
+        fmt::format("DATABASE_URL is not a valid PostgreSQL URL: {}", msg), conninfo_);
   }
   PQconninfoFree(opts);
   PQfreemem(err);
@@ -272,7 +276,7 @@ std::string DescribeConninfo(const std::string& conninfo) {
   if (!v["user"].empty()) out += v["user"] + "@";
   out += v["host"].empty() ? v["hostaddr"] : v["host"];
   if (!v["port"].empty()) out += ":" + v["port"];
-  return out + "/" + v["dbname"];
+  return ScrubDatabaseSecrets(out + "/" + v["dbname"], conninfo);
 }
 
 }  // namespace nbi

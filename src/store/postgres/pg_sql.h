@@ -135,12 +135,25 @@ ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_city_id_fkey;
     // SERIAL id (2^31 values: ~3 h of rewrites at 200k cells/s) becomes BIGINT with a BIGINT
     // sequence. The seed's columns stay, so the original app still reads the cells.
     R"sql(
-ALTER TABLE heat_cells ADD COLUMN IF NOT EXISTS model TEXT NOT NULL DEFAULT 'grocery';
-ALTER TABLE heat_cells DROP CONSTRAINT IF EXISTS heat_cells_lat_lng_grid_step_key;
-CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
-  ON heat_cells(lat, lng, grid_step, model);
 ALTER TABLE heat_cells ALTER COLUMN id TYPE BIGINT;
 ALTER SEQUENCE IF EXISTS heat_cells_id_seq AS BIGINT;
+ALTER TABLE heat_cells ADD COLUMN IF NOT EXISTS model TEXT NOT NULL DEFAULT 'grocery';
+-- The seed's unique key on (lat, lng, grid_step), whatever it was named.
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT conname FROM pg_constraint
+           WHERE conrelid = 'heat_cells'::regclass AND contype = 'u'
+             AND conkey::int[] @> ARRAY(SELECT attnum::int FROM pg_attribute
+                                        WHERE attrelid = 'heat_cells'::regclass
+                                          AND attname IN ('lat', 'lng', 'grid_step'))
+             AND array_length(conkey, 1) = 3
+  LOOP
+    EXECUTE format('ALTER TABLE heat_cells DROP CONSTRAINT %I', c);
+  END LOOP;
+END $$;
+CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
+  ON heat_cells(lat, lng, grid_step, model);
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
 )sql",
@@ -381,7 +394,9 @@ inline constexpr PgSql kFindCovering{
     "AND metadata #> '{bounds,minLat}' <= to_jsonb($1::float8) "
     "AND metadata #> '{bounds,maxLat}' > to_jsonb($1::float8) "
     "AND metadata #> '{bounds,minLng}' <= to_jsonb($2::float8) "
-    "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) ORDER BY id LIMIT 1"};
+    "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) "
+    "AND metadata -> 'gridStep' = to_jsonb($3::float8) "
+    "AND COALESCE(metadata ->> 'model', 'grocery') = $4::text ORDER BY id LIMIT 1"};
 inline constexpr PgSql kResetAreaCells{"reset_area_cells",
                                        "DELETE FROM heat_cells WHERE grid_step = $1::real "
                                        "AND lat BETWEEN $2::real AND $3::real "

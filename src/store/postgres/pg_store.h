@@ -73,7 +73,8 @@ class PgStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
-  Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng) override;
+  Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
+                                                   HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) override;
   std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override;

@@ -57,6 +57,10 @@ SqliteOwnerLease::~SqliteOwnerLease() {
   close(fd_);
 }
 
+void RemoveDeadOwnerFile(const std::string& db_path, const std::string& worker_id) {
+  unlink((OwnerLockDir(db_path) + "/" + LockFileName(worker_id)).c_str());
+}
+
 bool OwnerAlive(const std::string& db_path, const std::string& worker_id) {
   const std::string file = OwnerLockDir(db_path) + "/" + LockFileName(worker_id);
   int fd = open(file.c_str(), O_RDWR | O_CLOEXEC);

@@ -34,5 +34,8 @@ class SqliteOwnerLease final : public OwnerLease {
 // True while some process holds the lease of `worker_id`; false when its file is missing or
 // unlocked (the owner died or never held one).
 bool OwnerAlive(const std::string& db_path, const std::string& worker_id);
+// Deletes the lock file a dead owner left behind (a kill -9 skips the destructor). Only for
+// owners found dead: a worker id is never used again once its process ended.
+void RemoveDeadOwnerFile(const std::string& db_path, const std::string& worker_id);
 
 }  // namespace nbi

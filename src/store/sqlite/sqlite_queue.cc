@@ -311,15 +311,19 @@ Result<int> SqliteStore::RescueDeadOwners() {
   std::erase_if(owners, [&](const std::string& id) { return OwnerAlive(path_, id); });
   if (owners.empty()) return 0;
   const int64_t now = clock_->NowMs();
-  return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
-    int rescued = 0;
+  auto rescued = InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    int n = 0;
     for (const std::string& owner : owners) {
       NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRescueOwner));
       NBI_RETURN_IF_ERROR(q.Int(now).Str(owner).Str(SqlTs(now)).Run());
-      rescued += c.changes();
+      n += c.changes();
     }
-    return rescued;
+    return n;
   });
+  if (rescued.ok()) {
+    for (const std::string& owner : owners) RemoveDeadOwnerFile(path_, owner);
+  }
+  return rescued;
 }
 
 Result<std::optional<Job>> SqliteStore::NextPending() {
@@ -353,12 +357,11 @@ Result<std::pair<int64_t, EnqueueResult>> SqliteStore::ResetAndEnqueue(const Hea
   return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(std::optional<Job> active, ActiveTwin(c, key));
     if (active) return ActiveJobConflict(*active);
-    const BBox& box = spec.bounds;
     NBI_ASSIGN_OR_RETURN(SqliteStmt cells, Query(c, sql::kResetAreaCells));
-    NBI_RETURN_IF_ERROR(cells.Dbl(box.min_lat)
-                            .Dbl(box.max_lat)
-                            .Dbl(box.min_lng)
-                            .Dbl(box.max_lng)
+    NBI_RETURN_IF_ERROR(cells.Dbl(grid.LatOfRow(grid.first_row()))
+                            .Dbl(grid.LatOfRow(grid.first_row() + grid.rows() - 1))
+                            .Dbl(grid.LngOfCol(grid.first_col()))
+                            .Dbl(grid.LngOfCol(grid.first_col() + grid.cols() - 1))
                             .Dbl(spec.grid_step)
                             .Str(std::string(HeatModelId(spec.model)))
                             .Run());
@@ -401,11 +404,12 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> SqliteStore::CountJobsByStatu
   });
 }
 
-Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double lng) {
+Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double lng,
+                                                              double grid_step, HeatModel model) {
   using Out = std::optional<Job>;
   return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFindActiveJobCovering));
-    q.Dbl(lat).Dbl(lng);
+    q.Dbl(lat).Dbl(lng).Dbl(grid_step).Str(std::string(HeatModelId(model)));
     return OneJob(q);
   });
 }

@@ -83,7 +83,9 @@ DROP INDEX IF EXISTS heat_cells_bounds_idx;
     "SELECT 1;",
     // v4: a model per cell. The seed's UNIQUE(lat, lng, grid_step) becomes
     // UNIQUE(lat, lng, grid_step, model), which SQLite can only do by rebuilding the table;
-    // existing cells are grocery cells (the only model the seed had). The seed's columns stay.
+    // existing cells are grocery cells (the only model the seed had). The seed's columns stay;
+    // city_id loses its foreign key (as on PostgreSQL in v3), so cells the seed app left
+    // pointing at a deleted city do not block the upgrade.
     R"sql(
 CREATE TABLE heat_cells_v4 (
   id INTEGER PRIMARY KEY,
@@ -91,7 +93,7 @@ CREATE TABLE heat_cells_v4 (
   lng REAL NOT NULL,
   score INTEGER NOT NULL,
   grid_step REAL NOT NULL,
-  city_id INTEGER REFERENCES cities(id),
+  city_id INTEGER,
   computed_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
   model TEXT NOT NULL DEFAULT 'grocery',
   UNIQUE(lat, lng, grid_step, model));
@@ -195,9 +197,10 @@ inline constexpr const char* kUpsertCell =
   "cancel_requested"
 
 // metadata.lastProcessedIndex, or 0 (also for metadata that is not JSON: no error here).
-#define NBI_SQLITE_DONE_INDEX                                             \
-  "(CASE WHEN json_valid(metadata) THEN COALESCE(json_extract(metadata, " \
-  "'$.lastProcessedIndex'), 0) ELSE 0 END)"
+#define NBI_SQLITE_DONE_INDEX                                                            \
+  "(CASE WHEN json_valid(metadata) AND json_type(metadata, '$.lastProcessedIndex') IN "  \
+  "('integer', 'real') THEN MAX(CAST(json_extract(metadata, '$.lastProcessedIndex') AS " \
+  "INTEGER), 0) ELSE 0 END)"
 
 inline constexpr const char* kSelectJob = "SELECT " NBI_SQLITE_JOB_COLS " FROM jobs WHERE id = ?";
 // The active job with this dedupe key (at most one: jobs_active_dedupe_idx).
@@ -335,18 +338,25 @@ inline constexpr const char* kListJobs =
     "ORDER BY id DESC LIMIT ?3";
 inline constexpr const char* kCountJobsByStatus =
     "SELECT status, COUNT(*) FROM jobs GROUP BY status";
-// The oldest active heatmap job whose bounds (half-open) contain ?1 lat, ?2 lng.
+// The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
+// contain ?1 lat, ?2 lng (a job without a model is grocery). Metadata that is not JSON is
+// skipped, not an error.
 inline constexpr const char* kFindActiveJobCovering =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE status IN ('pending', 'running') AND type = 'heatmap_compute' "
+    "AND json_valid(metadata) "
     "AND json_extract(metadata, '$.bounds.minLat') <= ?1 "
     "AND json_extract(metadata, '$.bounds.maxLat') > ?1 "
     "AND json_extract(metadata, '$.bounds.minLng') <= ?2 "
     "AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
+    "AND json_extract(metadata, '$.gridStep') = ?3 "
+    "AND COALESCE(json_extract(metadata, '$.model'), 'grocery') = ?4 "
     "ORDER BY id LIMIT 1";
-// ?: min_lat, max_lat, min_lng, max_lng, grid_step, model.
+// The region's cells: exactly its grid points, first to last row and column (the stored
+// coordinates are computed from the same indices, so equality is exact).
+// ?: first row lat, last row lat, first column lng, last column lng, grid_step, model.
 inline constexpr const char* kResetAreaCells =
-    "DELETE FROM heat_cells WHERE lat >= ? AND lat < ? AND lng >= ? AND lng < ? AND "
+    "DELETE FROM heat_cells WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? AND "
     "grid_step = ? AND model = ?";
 // Finished jobs of exactly this area, step and model (their dedupe key). ?: dedupe_key.
 inline constexpr const char* kResetAreaJobs =
