@@ -83,6 +83,7 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   EXPECT_NE(m.headers.find("Content-Type")->second.find("text/plain"), std::string::npos);
   for (const char* want :
        {"nearbyindex_jobs{status=\"pending\"} 0", "nearbyindex_cells_computed_total 0",
+        "nearbyindex_jobs_pruned_total 0",
         "nearbyindex_chunk_duration_seconds_bucket{le=\"+Inf\"} 0",
         "nearbyindex_job_claim_latency_seconds_count 0",
         "nearbyindex_http_requests_total{route=\"/api/config\",status=\"200\"} 1"}) {

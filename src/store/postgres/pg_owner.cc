@@ -26,6 +26,11 @@ Status PgOwnerLease::Lock() {
   return Status::Ok();
 }
 
+PgOwnerLease::~PgOwnerLease() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (conn_) (void)conn_->Exec(kOwnerUnlock);
+}
+
 Status PgOwnerLease::Check() {
   std::lock_guard<std::mutex> l(mu_);
   if (conn_ && conn_->Exec(kOwnerCheck).ok()) return Status::Ok();

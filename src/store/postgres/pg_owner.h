@@ -19,6 +19,7 @@ class PgOwnerLease final : public OwnerLease {
  public:
   static Result<std::unique_ptr<PgOwnerLease>> Hold(const std::string& conninfo,
                                                     const std::string& worker_id);
+  ~PgOwnerLease() override;  // unlocks, then closes the session
   Status Check() override;
 
  private:

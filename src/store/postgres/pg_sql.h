@@ -364,6 +364,9 @@ inline constexpr PgSql kRescueDeadOwners{
 inline constexpr PgSql kOwnerLock{"owner_lock",
                                   "SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))"};
 inline constexpr PgSql kOwnerCheck{"owner_check", "SELECT 1"};
+// A clean release: the lock is gone when this returns (closing the session would free it
+// only once the server has processed the disconnect).
+inline constexpr PgSql kOwnerUnlock{"owner_unlock", "SELECT pg_advisory_unlock_all()"};
 inline constexpr PgSql kResetRunning{
     "reset_running",
     "WITH r AS (UPDATE jobs SET status = 'pending', started_at = NULL, "
