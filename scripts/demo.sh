@@ -30,7 +30,7 @@ fi
 step=${GRID_STEP:-0.001}
 echo; echo "== import"; $nbi import "$file"
 echo; echo "== city"; $nbi cities add "$slug" --name "$name" --bbox "$bbox"
-echo; echo "== schedule"; $nbi schedule --city "$slug" --grid-step "$step" --reset
+echo; echo "== schedule"; $nbi schedule --city "$slug" --grid-step "$step" --reset --force
 echo; echo "== process"; $nbi process-jobs
 echo; echo "== result"
 $nbi export --city "$slug" --grid-step "$step" --out "data/$slug-heatmap.geojson"

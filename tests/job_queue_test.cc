@@ -636,13 +636,23 @@ TEST_P(JobQueueTest, FourProcessesClaimEachJobExactlyOnce) {
   const int kJobs = 2000;
   for (int i = 0; i < kJobs; ++i) Enqueue(Spec(-60 + i * 0.06, 10, 0.01));
   store_.reset();  // children open their own connections
+  // A start line: every child opens its store and says so, then all start claiming at once
+  // (otherwise the first one up may take every job before the others have connected).
+  int ready[2], go[2];
+  ASSERT_EQ(pipe(ready), 0);
+  ASSERT_EQ(pipe(go), 0);
   std::vector<pid_t> kids;
   for (int p = 0; p < 4; ++p) {
     pid_t pid = fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
+      close(ready[0]);
+      close(go[1]);
       auto s = OpenStore(url_, &clock_);
       if (!s.ok()) _exit(3);
+      char byte = 'r';
+      if (write(ready[1], &byte, 1) != 1) _exit(6);
+      if (read(go[0], &byte, 1) != 0) _exit(7);  // EOF: the parent closed the line
       std::ofstream out(dir_.File("claims-" + std::to_string(p)));
       std::string me = "proc-" + std::to_string(p);
       for (;;) {
@@ -660,6 +670,14 @@ TEST_P(JobQueueTest, FourProcessesClaimEachJobExactlyOnce) {
     }
     kids.push_back(pid);
   }
+  close(ready[1]);
+  close(go[0]);
+  for (int p = 0; p < 4; ++p) {
+    char byte = 0;
+    ASSERT_EQ(read(ready[0], &byte, 1), 1) << "a child did not come up";
+  }
+  close(go[1]);  // go
+  close(ready[0]);
   for (pid_t k : kids) {
     int st = 0;
     waitpid(k, &st, 0);
