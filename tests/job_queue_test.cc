@@ -463,30 +463,6 @@ TEST_P(JobQueueTest, ResetIsRefusedWhileActiveAndTouchesOnlyItsStepAndModel) {
   EXPECT_TRUE(q->GetJob(done[2].id).ok());                                 // other step kept
 }
 
-// Two models over one area and step: both sets of cells are stored and read apart.
-TEST_P(JobQueueTest, ModelsAreStoredApart) {
-  CellStore* cells = store_.get();
-  auto grocery = Spec(47.0, 9.5, 0.01, HeatModel::kGrocery);
-  auto blend = Spec(47.0, 9.5, 0.01, HeatModel::kBlend);
-  Job g1 = Enqueue(grocery);
-  Job b1 = Enqueue(blend);
-  auto g = GridRegion::Make(grocery.bounds, 0.01);
-  ASSERT_EQ(MustClaim("w").id, g1.id);
-  ASSERT_EQ(MustClaim("w").id, b1.id);
-  ASSERT_TRUE(Write(g1, "w", *g, 0, 25, /*bias=*/0).ok());
-  ASSERT_TRUE(Write(b1, "w", *g, 0, 25, /*bias=*/50).ok());
-  auto gc = cells->QueryCells(grocery.bounds, 0.01, HeatModel::kGrocery, 0, 1000);
-  auto bc = cells->QueryCells(grocery.bounds, 0.01, HeatModel::kBlend, 0, 1000);
-  ASSERT_EQ(gc->size(), 25u);
-  ASSERT_EQ(bc->size(), 25u);
-  for (size_t k = 0; k < 25; ++k) {
-    EXPECT_EQ((*gc)[k].score, int(k % 101));
-    EXPECT_EQ((*bc)[k].score, int((k + 50) % 101));
-  }
-  EXPECT_TRUE(*cells->HasCoverage(47.01, 9.51, 0.01, HeatModel::kBlend));
-  EXPECT_EQ(*cells->CountCells(0.01), 50);
-}
-
 // Cell ids are 64-bit: writes go on past 2^31 (a SERIAL id would fail every job there).
 TEST_P(JobQueueTest, CellIdsGoPastTwoToTheThirtyOne) {
   if (GetParam() == Backend::kPostgres) {

@@ -427,8 +427,11 @@ inline constexpr PgSql kHasCoverage{
     "AND lng BETWEEN $3::real AND $4::real AND grid_step = $5::real AND model = $6::text)"};
 // A chunk is a run of row-major cells: a partial first row, whole middle rows, a partial
 // last row. Each part is one index range scan; an empty part has lo > hi.
+// Not prepared (no name): planned at each run with the table's current size. A cached generic
+// plan made while the table was empty scans the whole unique index per chunk once it has
+// grown (measured: 25 ms per 5,000-cell chunk at 300k rows).
 inline constexpr PgSql kDeleteChunkCells{
-    "delete_chunk_cells",
+    nullptr,
     "DELETE FROM heat_cells WHERE grid_step = $1::real AND model = $14::text AND ("
     "(lat BETWEEN $2::real AND $3::real AND lng BETWEEN $4::real AND $5::real) OR "
     "(lat BETWEEN $6::real AND $7::real AND lng BETWEEN $8::real AND $9::real) OR "
