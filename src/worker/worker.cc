@@ -141,8 +141,12 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
 }
 
 bool Worker::EnsureLease() {
-  std::lock_guard<std::mutex> l(mu_);
-  if (lease_) return true;
+  // Only Run's thread sets lease_, so it may look without the lock; the database round trip
+  // (a connect on PostgreSQL) must not hold mu_, which job and heartbeat threads need.
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (lease_) return true;
+  }
   auto lease = store_->HoldOwnerLease(opts_.worker_id);
   if (!lease.ok()) {
     // Without a lease other processes (and this one) would take this worker's jobs for a dead
@@ -151,6 +155,7 @@ bool Worker::EnsureLease() {
                    lease.status().message());
     return false;
   }
+  std::lock_guard<std::mutex> l(mu_);
   lease_ = std::move(lease).value();
   return true;
 }
