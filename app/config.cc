@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -140,6 +141,11 @@ void ServeFlags::AddTo(CLI::App* cmd) {
   cmd->add_option("--host", host_, "listen address (env HOST, default 127.0.0.1)")->envname("HOST");
   cmd->add_option("--port", port_, "listen port (env PORT, default 8080; 0 picks a free one)")
       ->envname("PORT");
+  cmd->add_option("--allowed-hosts", allowed_hosts_,
+                  "comma-separated Host names served besides localhost, 127.0.0.1 and [::1] "
+                  "(env ALLOWED_HOSTS; when set, or when bound to loopback, other Host names "
+                  "get 403)")
+      ->envname("ALLOWED_HOSTS");
   cmd->add_option("--web-dir", web_dir_,
                   "directory with public/ and node_modules/ (env NBI_WEB_DIR)")
       ->envname("NBI_WEB_DIR");
@@ -154,7 +160,9 @@ void ServeFlags::AddTo(CLI::App* cmd) {
         EnvOnly{&cron_budget_, "NBI_CRON_BUDGET_MS"}, EnvOnly{&rate_, "NBI_RATE_LIMIT_PER_SEC"},
         EnvOnly{&burst_, "NBI_RATE_LIMIT_BURST"}, EnvOnly{&threads_, "NBI_HTTP_THREADS"},
         EnvOnly{&store_slots_, "NBI_HTTP_STORE_CONCURRENCY"},
-        EnvOnly{&access_log_, "NBI_ACCESS_LOG"}}) {
+        EnvOnly{&access_log_, "NBI_ACCESS_LOG"},
+        EnvOnly{&header_timeout_, "NBI_HTTP_HEADER_TIMEOUT"},
+        EnvOnly{&max_connections_, "NBI_HTTP_MAX_CONNECTIONS"}}) {
     std::string flag = "--";
     for (const char* c = e.name; *c; ++c) flag += *c == '_' ? '-' : char(std::tolower(*c));
     cmd->add_option(flag, *e.dst, fmt::format("(env {})", e.name))->envname(e.name)->group("");
@@ -198,6 +206,27 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
     o.store_concurrency = static_cast<int>(n);
   }
   if (!access_log_.empty()) o.access_log = access_log_ != "0";
+  if (!header_timeout_.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.head_timeout_ms,
+                         ParseDurationMs("NBI_HTTP_HEADER_TIMEOUT", header_timeout_));
+    if (o.head_timeout_ms < 100 || o.head_timeout_ms > 600'000) {
+      return Status::Invalid(fmt::format(
+          "NBI_HTTP_HEADER_TIMEOUT='{}' is out of range: use 100ms to 10min", header_timeout_));
+    }
+  }
+  if (!max_connections_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t n, ParseIntSetting("NBI_HTTP_MAX_CONNECTIONS", max_connections_,
+                                                    16, 1'000'000));
+    o.max_connections = static_cast<int>(n);
+  }
+  for (size_t pos = 0; pos < allowed_hosts_.size();) {
+    size_t comma = std::min(allowed_hosts_.find(',', pos), allowed_hosts_.size());
+    std::string name = allowed_hosts_.substr(pos, comma - pos);
+    name.erase(0, name.find_first_not_of(" \t"));
+    name.erase(name.find_last_not_of(" \t") + 1);
+    if (!name.empty()) o.allowed_hosts.push_back(name);
+    pos = comma + 1;
+  }
   o.cron.stale_timeout_ms = worker.stale_timeout_ms;
   o.cron.run = worker;  // chunk size (the hooks are set per run)
   return o;

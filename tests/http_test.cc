@@ -264,15 +264,15 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {  // layout: test table
   std::string body;
   EXPECT_EQ(RawRequest(s.port(), "GARBAGE\r\n\r\n", &body), 400);
   EXPECT_EQ(json::parse(body, nullptr, false)["error"]["code"], "bad_request") << body;
-  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: x\r\n\r\n", &body),
+  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body),
             404);
   EXPECT_EQ(
-      RawRequest(s.port(), "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+      RawRequest(s.port(), "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                  &body),
       404);
   EXPECT_EQ(
       RawRequest(s.port(),
-                 "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: x\r\n\r\n",
+                 "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                  &body),
       404);
 
@@ -346,7 +346,7 @@ TEST_P(HttpTest, ServesWebPagesWithTheirContentTypes) {
   }
   std::string body;
   EXPECT_EQ(
-      RawRequest(s.port(), "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", &body),
+      RawRequest(s.port(), "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body),
       404);
   EXPECT_EQ(body.find("do not serve"), std::string::npos);
 }

@@ -19,17 +19,21 @@ struct ErrorCode {
   int http_status;
 };
 constexpr ErrorCode kErrorCodes[] = {
-    {"bad_request", 400},         // httplib: malformed request line or headers
+    {"bad_request", 400},         // malformed request line, headers or Content-Length
     {"invalid_argument", 400},    // a value is wrong (StatusCode::kInvalidArgument)
     {"invalid_json", 400},        // the body is not JSON
     {"too_many_cells", 400},      // a box or job over the cell cap
     {"unauthorized", 401},        // cron: missing or wrong bearer token
+    {"forbidden", 403},           // a foreign Host (DNS rebinding) or a cross-site write
     {"not_found", 404},           // unknown route, id or slug (StatusCode::kNotFound)
     {"method_not_allowed", 405},  // known route, other method (with an Allow header)
+    {"request_timeout", 408},     // the request did not arrive in time
     {"conflict", 409},            // the job's state forbids it (StatusCode::kConflict)
     {"payload_too_large", 413},   // body over the limit
-    {"uri_too_long", 414},        // httplib: request line too long
-    {"rate_limited", 429},        // write rate of this client (with Retry-After)
+    {"uri_too_long", 414},        // request line too long
+    {"unsupported_media_type", 415},   // a write whose body is not application/json
+    {"rate_limited", 429},             // write rate of this client (with Retry-After)
+    {"header_fields_too_large", 431},  // too many or too large header fields
     {"internal", 500},            // a bug (StatusCode::kInternal, exceptions)
     {"unavailable", 503},         // the database is unreachable (StatusCode::kTransient)
 };
@@ -40,9 +44,9 @@ constexpr std::string_view kModelNames = "grocery or blend";
 
 ApiError ApiError::Of(std::string_view code, std::string message) {
   for (const ErrorCode& e : kErrorCodes) {
-    if (e.code == code) return {e.http_status, std::string(code), std::move(message), {}};
+    if (e.code == code) return {e.http_status, std::string(code), std::move(message), {}, {}};
   }
-  return {500, "internal", fmt::format("unknown error code '{}': {}", code, message), {}};
+  return {500, "internal", fmt::format("unknown error code '{}': {}", code, message), {}, {}};
 }
 
 nlohmann::json ApiError::Body() const {
@@ -64,12 +68,15 @@ ApiError ApiErrorFromStatus(const Status& s) {
     case StatusCode::kConflict:
       return ApiError::Of("conflict", s.message());
     case StatusCode::kTransient:
-      return ApiError::Of("unavailable", s.message());
+      // The detail names the database (host, port, file) or the server's internals: it goes
+      // to the log (see log_detail), never to the client.
+      return ApiError::Of("unavailable", "the database is unavailable; try again shortly")
+          .WithLogDetail(s.message());
     case StatusCode::kOk:  // a caller bug: an OK status is not an error
     case StatusCode::kInternal:
       break;
   }
-  return ApiError::Of("internal", s.message());
+  return ApiError::Of("internal", "internal server error").WithLogDetail(s.message());
 }
 
 ApiError ApiErrorForHttpStatus(int http_status) {
@@ -80,12 +87,16 @@ ApiError ApiErrorForHttpStatus(int http_status) {
       return ApiError::Of("not_found", "no such route");
     case 413:
       return ApiError::Of("payload_too_large", "request body is too large");
+    case 408:
+      return ApiError::Of("request_timeout", "the request did not arrive in time");
     case 414:
       return ApiError::Of("uri_too_long", "request line is too long");
+    case 431:
+      return ApiError::Of("header_fields_too_large", "too many or too large header fields");
     default:
       break;
   }
-  ApiError e{http_status, fmt::format("http_{}", http_status), "request failed", {}};
+  ApiError e{http_status, fmt::format("http_{}", http_status), "request failed", {}, {}};
   if (http_status >= 500) e = ApiError::Of("internal", "request failed");
   return e;
 }
@@ -146,7 +157,38 @@ Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name
   return *d;
 }
 
+size_t JsonNestingDepth(std::string_view text) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
 std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out) {
+  // Checked before parsing: a deeply nested value would be destroyed, compared and printed
+  // by recursion.
+  if (JsonNestingDepth(body) > kMaxJsonDepth) {
+    *out = nlohmann::json();
+    return ApiError::Of("invalid_json", fmt::format("the request body is nested deeper than {} "
+                                                    "levels",
+                                                    kMaxJsonDepth));
+  }
   *out = nlohmann::json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
   if (out->is_discarded()) {
     return ApiError::Of("invalid_json", body.empty()

@@ -31,6 +31,13 @@ struct ApiError {
   std::string code;  // "invalid_argument", "not_found", "rate_limited", ...
   std::string message;
   std::vector<std::pair<std::string, std::string>> headers;  // e.g. Allow, Retry-After
+  // What the server logs but does not tell the client (a database address, a path).
+  std::string log_detail;
+
+  ApiError WithLogDetail(std::string detail) && {
+    log_detail = std::move(detail);
+    return std::move(*this);
+  }
 
   // An error of a known `code` (see kErrorCodes in api.cc); its HTTP status comes from the
   // table. Unknown codes are a programming error and become 500 "internal".
@@ -43,10 +50,11 @@ struct ApiError {
 //   kInvalidArgument -> 400 invalid_argument   kNotFound  -> 404 not_found
 //   kConflict        -> 409 conflict           kTransient -> 503 unavailable
 //   kInternal        -> 500 internal
+// The message of a 5xx is generic; the status's own message goes to log_detail only.
 ApiError ApiErrorFromStatus(const Status& s);
 
-// The error for a status httplib produced itself (malformed request 400, 413, 414, ...), when
-// no handler ran.
+// The error for a status the transport produced itself (malformed request 400, 408, 413,
+// 414, 431, ...), when no handler ran.
 ApiError ApiErrorForHttpStatus(int http_status);
 
 // ---------------------------------------------------------------- parsing
@@ -64,8 +72,14 @@ Result<BBox> ParseBoxParams(const ParamGetter& get);
 Result<double> ParseOptionalDouble(const ParamGetter& get, std::string_view name, double def,
                                    double lo, double hi);
 
+// The deepest nesting of arrays and objects in JSON text (strings are skipped; the text need
+// not be valid JSON). "[[1],{}]" -> 2.
+size_t JsonNestingDepth(std::string_view text);
+inline constexpr size_t kMaxJsonDepth = 64;
+
 // Parses a JSON request body that must be an object into *out. Returns the error, if any:
-// "invalid_json" (unparsable or empty), "invalid_argument" (valid JSON but not an object).
+// "invalid_json" (unparsable, empty, or nested deeper than kMaxJsonDepth), "invalid_argument"
+// (valid JSON but not an object).
 std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out);
 
 // A schedule request (POST /api/heatmap/schedule), checked but not yet resolved (that is

@@ -12,12 +12,18 @@ RateLimiter::RateLimiter(double rate_per_sec, double burst, size_t max_clients)
 double RateLimiter::Acquire(const std::string& key, double now_s) {
   if (rate_ <= 0) return 0;
   std::lock_guard<std::mutex> l(mu_);
-  auto it = buckets_.find(key);
-  if (it == buckets_.end()) {
-    if (buckets_.size() >= max_clients_) PruneLocked(now_s);
-    it = buckets_.emplace(key, Bucket{burst_, now_s}).first;
+  auto found = index_.find(key);
+  if (found == index_.end()) {
+    if (lru_.size() >= max_clients_) {
+      index_.erase(lru_.back().key);
+      lru_.pop_back();
+    }
+    lru_.push_front(Bucket{key, burst_, now_s});
+    found = index_.emplace(key, lru_.begin()).first;
+  } else {
+    lru_.splice(lru_.begin(), lru_, found->second);
   }
-  Bucket& b = it->second;
+  Bucket& b = *found->second;
   b.tokens = std::min(burst_, b.tokens + std::max(0.0, now_s - b.last_s) * rate_);
   b.last_s = std::max(b.last_s, now_s);
   if (b.tokens >= 1) {
@@ -27,18 +33,9 @@ double RateLimiter::Acquire(const std::string& key, double now_s) {
   return (1 - b.tokens) / rate_;
 }
 
-void RateLimiter::PruneLocked(double now_s) {
-  // Drop buckets that have refilled completely: forgetting them changes nothing.
-  for (auto it = buckets_.begin(); it != buckets_.end();) {
-    const Bucket& b = it->second;
-    if (b.tokens + (now_s - b.last_s) * rate_ >= burst_) {
-      it = buckets_.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  // Still full of active clients: start over rather than grow without bound.
-  if (buckets_.size() >= max_clients_) buckets_.clear();
+size_t RateLimiter::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return lru_.size();
 }
 
 }  // namespace nbi::http

@@ -5,12 +5,14 @@
 // `rate_per_sec`; a request takes one token or is refused with the time until the next token.
 // Example (rate 20/s, burst 40): a client may send 40 writes at once, then one every 50 ms.
 //
-// Time is passed in (seconds on any monotonic origin), so tests need no sleeps. Buckets of
-// idle clients are dropped once more than `max_clients` are tracked (a full bucket and a
-// missing one behave alike). Thread-safe.
+// Time is passed in (seconds on any monotonic origin), so tests need no sleeps. The table is
+// bounded: with `max_clients` buckets tracked, a new client evicts the least recently used
+// bucket, never more (a flood of fresh addresses cannot reset a limited client that keeps
+// asking). Thread-safe.
 #pragma once
 
 #include <cstddef>
+#include <list>
 #include <mutex>
 #include <string>
 #include <unordered_map>
@@ -20,7 +22,7 @@ namespace nbi::http {
 class RateLimiter {
  public:
   // rate_per_sec <= 0 disables the limiter (every request is allowed).
-  RateLimiter(double rate_per_sec, double burst, size_t max_clients = 10000);
+  RateLimiter(double rate_per_sec, double burst, size_t max_clients = 65536);
 
   // Takes one token of `key`'s bucket at `now_s`. Returns 0 when the request may proceed,
   // else the seconds until a token is available (> 0; the request is refused).
@@ -28,19 +30,24 @@ class RateLimiter {
 
   bool enabled() const { return rate_ > 0; }
 
+ // Clients tracked now (at most max_clients).
+  size_t size() const;
+
  private:
   struct Bucket {
+    std::string key;
     double tokens = 0;
     double last_s = 0;
   };
-  void PruneLocked(double now_s);
+  using Lru = std::list<Bucket>;  // most recently used first
 
   // Constant after construction.
   const double rate_, burst_;
   const size_t max_clients_;
 
-  std::mutex mu_;
-  std::unordered_map<std::string, Bucket> buckets_;  // guarded by mu_
+  mutable std::mutex mu_;
+  Lru lru_;                                              // guarded by mu_
+  std::unordered_map<std::string, Lru::iterator> index_;  // guarded by mu_
 };
 
 }  // namespace nbi::http

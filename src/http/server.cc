@@ -1,9 +1,6 @@
 #include "http/server.h"
 
 #include <fmt/format.h>
-#include <httplib.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -22,7 +19,9 @@
 #include <vector>
 
 #include "http/api.h"
+#include "http/front_door.h"
 #include "http/rate_limit.h"
+#include "http/transport.h"
 #include "jobs/cron.h"
 #include "score/model.h"
 #include "score/score_json.h"
@@ -33,18 +32,8 @@ namespace nbi::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using httplib::Request;
-using httplib::Response;
 
 constexpr size_t kMaxStaticFileBytes = 32 << 20;
-
-// Per-request bookkeeping for the access log and metrics. httplib runs a request's
-// pre-routing handler, handler and logger on the same pool thread, one request at a time.
-struct RequestContext {
-  Clock::time_point start{};
-  const char* route = nullptr;  // the matched route pattern; nullptr: none matched
-};
-thread_local RequestContext t_request;
 
 // JSON text; invalid UTF-8 (from a POI name or echoed input) is replaced, never thrown on.
 std::string Dump(const nlohmann::json& j) {
@@ -58,6 +47,7 @@ void SendJson(Response& res, int status, const nlohmann::json& body) {
 
 void SendError(Response& res, const ApiError& e) {
   res.status = e.http_status;
+  res.log_detail = e.log_detail;
   for (const auto& [name, value] : e.headers) res.set_header(name, value);
   res.set_content(Dump(e.Body()), "application/json");
 }
@@ -81,26 +71,27 @@ std::string LoggablePath(const std::string& path) {
   return out;
 }
 
-Result<std::string> ReadSmallFile(const std::filesystem::path& p) {
+// The file at `rel` below `root`, if it is a regular file inside the root once every symbolic
+// link is resolved (a link may point elsewhere inside the web directory, never out of it).
+Result<std::string> ReadSmallFile(const std::filesystem::path& root, const std::string& rel) {
+  namespace fs = std::filesystem;
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(p, ec)) return Status::NotFound("no such file");
-  auto size = std::filesystem::file_size(p, ec);
+  const fs::path real_root = fs::canonical(root, ec);
+  if (ec) return Status::NotFound("no web root");
+  const fs::path real = fs::canonical(root / rel, ec);
+  if (ec) return Status::NotFound("no such file");
+  auto [r, f] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
+  if (r != real_root.end()) return Status::NotFound("outside the web root");
+  if (!fs::is_regular_file(real, ec)) return Status::NotFound("not a file");
+  auto size = fs::file_size(real, ec);
   if (ec || size > kMaxStaticFileBytes) return Status::Internal("file too large or unreadable");
-  std::ifstream f(p, std::ios::binary);
+  std::ifstream in(real, std::ios::binary);
   std::string data(size, '\0');
-  if (!f.read(data.data(), static_cast<std::streamsize>(size))) {
+  if (!in.read(data.data(), static_cast<std::streamsize>(size))) {
     return Status::Internal("read failed");
   }
   return data;
 }
-
-// httplib listens with a backlog of 5: a burst of new connections (a few dozen clients
-// opening at once) overflows it, the kernel drops SYNs and those clients wait 1-3 s for the
-// retransmit. This exposes the listening socket so Bind can raise the backlog.
-class HttplibServer : public httplib::Server {
- public:
-  int listening_socket() const { return svr_sock_; }
-};
 
 }  // namespace
 
@@ -123,12 +114,13 @@ struct ApiServer::Impl {
         env(j->env()),
         opts(std::move(o)),
         metrics(m),
+        host_policy(MakeHostPolicy(opts.host, opts.allowed_hosts)),
         limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
         store_slots(std::max(1, opts.store_concurrency)) {}
 
   void Setup();
   void AddRoutes();
-  void ConfigureHttplib();
+  void MakeTransport();
   // Route flags.
   static constexpr int kPlain = 0;
   static constexpr int kWrite = 1;  // takes a rate-limit token of the client
@@ -138,7 +130,8 @@ struct ApiServer::Impl {
                       (flags & kStore) != 0, std::move(h)});
   }
   void Dispatch(const Request& req, Response& res);
-  void Log(const Request& req, const Response& res);
+  void RouteRequest(const Request& req, Response& res);
+  void Log(const Request& req, const Response& res, double ms);
   // Takes a write token of the client; false (and a 429 in `res`) when it has none.
   bool TakeWriteToken(const Request& req, Response* res);
 
@@ -164,23 +157,19 @@ struct ApiServer::Impl {
   const ServerOptions opts;
   Metrics* const metrics;
   std::vector<Route> routes;
-  HttplibServer svr;
+  const HostPolicy host_policy;
+  std::unique_ptr<Transport> transport;
 
   RateLimiter limiter;  // thread-safe
   // At most opts.store_concurrency handlers query the store at once; the others wait here.
   // Connections are then reused from the store's pool instead of opened per request.
   std::counting_semaphore<> store_slots;
-  int bound_port = 0;
-
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stopping = false;               // guarded by mu
-  std::atomic<bool> stop_flag{false};  // mirror of `stopping` for lock-free checks
+  std::atomic<bool> stop_flag{false};  // set by Stop(): cron runs hand their job back
 };
 
 void ApiServer::Impl::Setup() {
   AddRoutes();
-  ConfigureHttplib();
+  MakeTransport();
 }
 
 void ApiServer::Impl::AddRoutes() {
@@ -244,64 +233,46 @@ void ApiServer::Impl::AddRoutes() {
            });
 }
 
-void ApiServer::Impl::ConfigureHttplib() {
-  svr.new_task_queue = [n = opts.threads] {
-    return new httplib::ThreadPool(static_cast<size_t>(n));
-  };
-  svr.set_payload_max_length(opts.max_body_bytes);
-  svr.set_read_timeout(opts.read_timeout_s, 0);
-  svr.set_write_timeout(opts.write_timeout_s, 0);
-  svr.set_keep_alive_timeout(opts.keep_alive_timeout_s);
-  svr.set_keep_alive_max_count(1000);
-  svr.set_tcp_nodelay(true);
-
-  svr.set_pre_routing_handler([](const Request& req, Response&) {
-    t_request = {Clock::now(), nullptr};
-    // httplib 0.11 reads a POST without Content-Length until the read timeout and then
-    // answers 400; a body-less POST (curl -X POST) means an empty body.
-    if ((req.method == "POST" || req.method == "PUT" || req.method == "PATCH") &&
-        !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-      // The request object is mutable inside httplib; only this handler's view is const.
-      const_cast<Request&>(req).set_header("Content-Length", "0");
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
-  });
-  // One catch-all per method: routing, 404 and 405 are decided in Dispatch.
-  auto dispatch = [this](const Request& req, Response& res) { Dispatch(req, res); };
-  svr.Get(".*", dispatch);
-  svr.Post(".*", dispatch);
-  svr.Put(".*", dispatch);
-  svr.Patch(".*", dispatch);
-  svr.Delete(".*", dispatch);
-  svr.Options(".*", dispatch);
-  // Called for every response >= 400: fill in a JSON body when httplib made the error itself.
-  svr.set_error_handler(httplib::Server::HandlerWithResponse([](const Request&, Response& res) {
-    if (res.body.empty()) SendError(res, ApiErrorForHttpStatus(res.status));
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  svr.set_exception_handler([this](const Request& req, Response& res, std::exception_ptr ep) {
-    std::string what = "unknown exception";
-    try {
-      if (ep) std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    env.log->info(
-        fmt::format("HTTP {} {}: internal error: {}", req.method, LoggablePath(req.path), what));
-    res.headers.clear();
-    SendError(res, ApiError::Of("internal", "internal server error"));
-  });
-  svr.set_logger([this](const Request& req, const Response& res) { Log(req, res); });
+void ApiServer::Impl::MakeTransport() {
+  TransportOptions t;
+  t.max_body_bytes = opts.max_body_bytes;
+  t.head_timeout_ms = opts.head_timeout_ms;
+  t.body_timeout_ms = opts.head_timeout_ms;
+  t.write_timeout_ms = opts.head_timeout_ms;
+  t.idle_timeout_ms = opts.idle_timeout_ms;
+  t.max_connections = opts.max_connections;
+  t.handler_threads = opts.threads;
+  transport = std::make_unique<Transport>(
+      t, [this](const Request& req, Response& res) { Dispatch(req, res); },
+      // Everything under /api, /readyz and /metrics may wait for the store or run a cron
+      // budget: the handler pool. Health and files are answered on the I/O thread.
+      [](const Request& req) {
+        return req.path.rfind("/api/", 0) == 0 || req.path == "/readyz" || req.path == "/metrics";
+      },
+      [](int status, Response& res) { SendError(res, ApiErrorForHttpStatus(status)); },
+      [this](const Request& req, const Response& res, double ms) { Log(req, res, ms); });
 }
 
 void ApiServer::Impl::Dispatch(const Request& req, Response& res) {
+  try {
+    if (auto e = CheckHost(req, host_policy)) return SendError(res, *e);
+    if (auto e = CheckWrite(req, host_policy)) return SendError(res, *e);
+    RouteRequest(req, res);
+  } catch (const std::exception& e) {
+    const char* route = res.route;
+    res = Response{};
+    res.route = route;
+    SendError(res, ApiError::Of("internal", "internal server error").WithLogDetail(e.what()));
+  }
+}
+
+void ApiServer::Impl::RouteRequest(const Request& req, Response& res) {
   std::string allow;
   std::smatch m;
   for (const Route& r : routes) {
     if (!std::regex_match(req.path, m, r.re)) continue;
     if (r.method == req.method || (r.method == "GET" && req.method == "HEAD")) {
-      t_request.route = r.pattern;
+      res.route = r.pattern;
       if (r.rate_limited && !TakeWriteToken(req, &res)) return;
       if (!r.uses_store) return r.handler(req, res, m);
       store_slots.acquire();
@@ -312,30 +283,30 @@ void ApiServer::Impl::Dispatch(const Request& req, Response& res) {
       r.handler(req, res, m);
       return;
     }
-    if (!t_request.route) t_request.route = r.pattern;  // label a 405 by the path's route
+    if (!res.route) res.route = r.pattern;  // label a 405 by the path's route
     if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
     if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
   }
   if (!allow.empty()) {
     ApiError e = ApiError::Of(
         "method_not_allowed",
-        fmt::format("{} is not allowed on {}; use {}", req.method, LoggablePath(req.path), allow));
+        fmt::format("{} is not allowed on {}; use {}", LoggablePath(req.method),
+                    LoggablePath(req.path), allow));
     e.headers.emplace_back("Allow", allow);
     return SendError(res, e);
   }
-  SendError(res, ApiError::Of("not_found",
-                              fmt::format("no route {} {}", req.method, LoggablePath(req.path))));
+  SendError(res, ApiError::Of("not_found", fmt::format("no route {} {}", LoggablePath(req.method),
+                                                       LoggablePath(req.path))));
 }
 
-void ApiServer::Impl::Log(const Request& req, const Response& res) {
-  const RequestContext ctx = t_request;
-  t_request = {};
-  const char* route = ctx.route ? ctx.route : "unmatched";
+void ApiServer::Impl::Log(const Request& req, const Response& res, double ms) {
+  const char* route = res.route ? res.route : "unmatched";
   if (metrics) metrics->CountRequest(route, res.status);
+  if (!res.log_detail.empty()) {
+    env.log->info(fmt::format("HTTP {} {}: {} {}", LoggablePath(req.method),
+                              LoggablePath(req.path), res.status, res.log_detail));
+  }
   if (!opts.access_log) return;
-  double ms = ctx.start == Clock::time_point{}
-                  ? 0
-                  : std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
   env.log->info(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method),
                             LoggablePath(req.path), res.status, res.body.size(), ms));
 }
@@ -562,8 +533,7 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
     return SendError(
         res, ApiError::Of("not_found", "the cron endpoint is disabled: CRON_SECRET is not set"));
   }
-  const std::string expected = "Bearer " + opts.cron_secret;
-  if (!ConstantTimeEquals(req.get_header_value("Authorization"), expected)) {
+  if (!BearerMatches(req.get_header_value("Authorization"), opts.cron_secret)) {
     ApiError e = ApiError::Of("unauthorized", "missing or wrong Authorization: Bearer token");
     e.headers.emplace_back("WWW-Authenticate", "Bearer");
     return SendError(res, e);
@@ -585,7 +555,7 @@ void ApiServer::Impl::Ready(Response& res) {
   Status s = store->Ping();
   if (s.ok()) return SendJson(res, 200, {{"status", "ready"}});
   // Not ready is 503 whatever the cause (unreachable database, schema not current).
-  SendError(res, ApiError::Of("unavailable", "store not ready: " + s.message()));
+  SendError(res, ApiError::Of("unavailable", "store not ready").WithLogDetail(s.message()));
 }
 
 void ApiServer::Impl::MetricsText(Response& res) {
@@ -602,11 +572,12 @@ void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::s
   if (!IsSafeRelativePath(rel)) {
     return SendError(res, ApiError::Of("not_found", "no such page"));
   }
-  auto data = ReadSmallFile(root / rel);
+  auto data = ReadSmallFile(root, rel);
   if (!data.ok()) {
-    return SendError(res,
-                     ApiError::Of("not_found", fmt::format("no such page: {} (web directory {})",
-                                                           LoggablePath(rel), opts.web_dir)));
+    return SendError(res, ApiError::Of("not_found",
+                                       fmt::format("no such page: {}", LoggablePath(rel)))
+                              .WithLogDetail(fmt::format("{} under {}", data.status().message(),
+                                                         root.string())));
   }
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
@@ -622,58 +593,15 @@ ApiServer::ApiServer(JobService* jobs, ServerOptions opts, Metrics* metrics)
 
 ApiServer::~ApiServer() { Stop(); }
 
-Status ApiServer::Bind() {
-  const ServerOptions& o = impl_->opts;
-  if (o.port == 0) {
-    int p = impl_->svr.bind_to_any_port(o.host);
-    if (p <= 0) return Status::Transient(fmt::format("cannot listen on {} (any port)", o.host));
-    impl_->bound_port = p;
-  } else {
-    if (!impl_->svr.bind_to_port(o.host, o.port)) {
-      return Status::Transient(fmt::format(
-          "cannot listen on {}:{} (address in use, or not a local address?)", o.host, o.port));
-    }
-    impl_->bound_port = o.port;
-  }
-  // Listening again on a listening socket only updates its backlog (Linux).
-  (void)::listen(impl_->svr.listening_socket(), SOMAXCONN);
-  return Status::Ok();
-}
+Status ApiServer::Bind() { return impl_->transport->Bind(impl_->opts.host, impl_->opts.port); }
 
-int ApiServer::port() const { return impl_->bound_port; }
+int ApiServer::port() const { return impl_->transport->port(); }
 
-void ApiServer::Serve() {
-  Impl& s = *impl_;
-  std::atomic<bool> done{false};
-  std::thread listener([&] {
-    s.svr.listen_after_bind();
-    done = true;
-    std::lock_guard<std::mutex> l(s.mu);
-    s.cv.notify_all();
-  });
-  std::unique_lock<std::mutex> l(s.mu);
-  s.cv.wait(l, [&] { return s.stopping || done.load(); });
-  // httplib's stop() does nothing before listen has started, and must run only once: wait
-  // until the listener runs, stop it, then wait until it returns (after requests in flight).
-  bool stop_sent = false;
-  while (!done.load()) {
-    if (!stop_sent && s.svr.is_running()) {
-      l.unlock();
-      s.svr.stop();
-      l.lock();
-      stop_sent = true;
-    }
-    s.cv.wait_for(l, std::chrono::milliseconds(10), [&] { return done.load(); });
-  }
-  l.unlock();
-  listener.join();
-}
+void ApiServer::Serve() { impl_->transport->Run(); }
 
 void ApiServer::Stop() {
-  std::lock_guard<std::mutex> l(impl_->mu);
-  impl_->stopping = true;
   impl_->stop_flag = true;
-  impl_->cv.notify_all();
+  impl_->transport->Stop();
 }
 
 }  // namespace nbi::http

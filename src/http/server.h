@@ -1,4 +1,4 @@
-// The HTTP API and web pages of `nearbyindex serve` (SPEC §6, §7), over cpp-httplib.
+// The HTTP API and web pages of `nearbyindex serve` (SPEC §6, §7), over http/transport.h.
 //
 // Routes (JSON unless noted; errors are {"error": {"code", "message"}}, see http/api.h):
 //   GET  /api/config                   map settings (tile URL, grid steps, models)
@@ -24,11 +24,15 @@
 // too; without one the score is answered but nothing is scheduled. Cancelling a finished job
 // or retrying a job that is not failed/cancelled is 409 conflict.
 //
-// Threads: one pool thread per open connection (`threads`, keep-alive); handlers only call
-// the thread-safe Store, at most `store_concurrency` at once (the rest wait), so the store's
-// pooled connections are reused under load instead of opened per request. Stop() may be
-// called from any thread (a signal thread): the listening socket closes, requests in flight
-// finish (a cron run hands its job back at the next chunk), then Serve() returns.
+// Before any route: the Host allow-list and the write checks of http/front_door.h (403, 415).
+//
+// Threads: connections are served asynchronously by the transport (http/transport.h), so
+// idle or slow clients hold no thread. Handlers of /api/*, /readyz and /metrics run on a
+// pool of `threads` handler threads, and at most `store_concurrency` of them query the store
+// at once (the rest wait), so the store's pooled connections are reused under load. Stop()
+// may be called from any thread (a signal thread): the listener and idle connections close
+// at once, requests in flight finish (a cron run hands its job back at the next chunk), then
+// Serve() returns.
 #pragma once
 
 #include <cstddef>
@@ -36,6 +40,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "http/metrics.h"
@@ -55,10 +60,14 @@ struct ServerOptions {
   int64_t poi_cap = 20'000;            // POIs per /api/pois answer
   double rate_limit_per_sec = 20;      // NBI_RATE_LIMIT_PER_SEC (0 disables)
   double rate_limit_burst = 40;        // NBI_RATE_LIMIT_BURST (default 2 x rate)
-  int threads = 64;                    // NBI_HTTP_THREADS: concurrent connections served
+  int threads = 64;                    // NBI_HTTP_THREADS: handlers running at once
   int store_concurrency = 8;           // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once
   size_t max_body_bytes = 64 * 1024;   // larger bodies: 413
-  int read_timeout_s = 10, write_timeout_s = 10, keep_alive_timeout_s = 5;
+  int64_t head_timeout_ms = 10'000;    // NBI_HTTP_HEADER_TIMEOUT: a request (head, body) and
+                                       // an answer must each move within this
+  int64_t idle_timeout_ms = 5'000;     // a kept-alive connection idles at most this long
+  int max_connections = 10'000;        // NBI_HTTP_MAX_CONNECTIONS: open connections
+  std::vector<std::string> allowed_hosts;  // ALLOWED_HOSTS: Host names besides loopback
   bool access_log = true;  // NBI_ACCESS_LOG=0 disables the line per request
   // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).
   CronOptions cron;
