@@ -3,6 +3,7 @@
 // requests in flight finish, hand running jobs back, exit 0.
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -67,7 +68,17 @@ struct StopTargets {
   }
 };
 
+// Every open connection holds a descriptor: take the hard limit, not the usual soft 1,024.
+void RaiseDescriptorLimit() {
+  rlimit r{};
+  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+    r.rlim_cur = r.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &r);
+  }
+}
+
 int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
+  RaiseDescriptorLimit();
   auto env = ProcessEnv();
   if (!env.ok()) return Fail(env.status()), ExitCode();
   auto worker_opts = worker_flags.Parse();

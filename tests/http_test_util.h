@@ -53,6 +53,8 @@ class ServerProcess {
 
   bool running() const { return pid_ > 0 && exit_code_ < 0; }
   int port() const { return port_; }
+  // The child's process id (-1 if it never started), e.g. for /proc/<pid>/status or a signal.
+  pid_t pid() const { return pid_; }
   std::string Log() const { return ReadFile(log_path_); }
 
   std::unique_ptr<httplib::Client> Client() const;

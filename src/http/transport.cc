@@ -116,7 +116,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // The status of a failed read, or 0 when the connection is simply closed.
   int ErrorStatus(beast::error_code ec) const {
     if (ec == bhttp::error::header_limit) {
-      // The request line alone is over the target limit (or not even complete): 414.
+      // The request line alone is over the target limit (or not even complete): 414. Once
+      // the parser has taken the request line, the rest is header fields: 431.
+      if (!parser_->get().target().empty()) return 431;
       auto data = buffer_.data();
       std::string_view seen(static_cast<const char*>(data.data()), data.size());
       size_t eol = seen.find("\r\n");
