@@ -4,6 +4,7 @@
 // code), rate limits, the web pages, and bad settings. Scheduling, cron and shutdown are in
 // http_jobs_test; the server-less unit tests in http_api_test.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -300,6 +301,25 @@ TEST_P(HttpTest, WritesAreRateLimitedPerClient) {
   EXPECT_EQ(s.Post("/api/jobs/1/cancel", "").status, 429);
   // Reads are not limited.
   for (int i = 0; i < 5; ++i) EXPECT_EQ(s.Get("/api/jobs/1").status, 200);
+}
+
+TEST_P(HttpTest, AnAddressFloodDoesNotResetALimitedClient) {
+  ServerProcess& s = Start({{"NBI_RATE_LIMIT_PER_SEC", "0.01"}, {"NBI_RATE_LIMIT_BURST", "2"},
+                            {"NBI_ACCESS_LOG", "0"}},
+                           {"--no-worker"});
+  const std::string cancel =
+      "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+  EXPECT_EQ(RawRequest(s.port(), cancel, nullptr), 404);
+  EXPECT_EQ(RawRequest(s.port(), cancel, nullptr), 404);
+  EXPECT_EQ(RawRequest(s.port(), cancel, nullptr), 429);
+  // Writes from 10,000 other addresses (all of 127.0.0.0/8 is this machine).
+  int answered = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    std::string from = fmt::format("127.1.{}.{}", i / 250, 1 + i % 250);
+    answered += RawRequest(s.port(), cancel, nullptr, from) == 404;
+  }
+  EXPECT_EQ(answered, 10'000);
+  EXPECT_EQ(RawRequest(s.port(), cancel, nullptr), 429) << "the flood reset a limited client";
 }
 
 TEST_P(HttpTest, ServesWebPagesWithTheirContentTypes) {

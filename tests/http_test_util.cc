@@ -235,8 +235,17 @@ const std::set<std::string> kJobKeys = {"id",         "type",
                                         "metadata"};
 const std::regex kIsoMs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
 
-int RawRequest(int port, const std::string& bytes, std::string* body) {
+int RawRequest(int port, const std::string& bytes, std::string* body, const std::string& source) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      close(fd);
+      return 0;
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -107,6 +107,8 @@ extern const std::set<std::string> kJobKeys;
 extern const std::regex kIsoMs;
 
 // Sends raw bytes and returns the HTTP status of the answer (0: none); its body in *body.
-int RawRequest(int port, const std::string& bytes, std::string* body);
+// `source`: the local address to send from (any of 127.0.0.0/8), default 127.0.0.1.
+int RawRequest(int port, const std::string& bytes, std::string* body,
+               const std::string& source = "");
 
 }  // namespace nbi::testing
