@@ -1,5 +1,8 @@
 #include "commands.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdio>
 
 #include "config.h"
@@ -20,6 +23,28 @@ void Fail(const Status& s) {
   bool user = s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ||
               s.code() == StatusCode::kConflict;
   g_exit_code = user ? 2 : 1;
+}
+
+Result<std::unique_ptr<Store>> OpenStoreWaiting(StoreRole role, const DatabaseWait& wait,
+                                                const Env& env) {
+  const int64_t start = env.clock->SteadyMs();
+  int64_t delay = 250;
+  for (int attempt = 1;; ++attempt) {
+    auto store = OpenConfiguredStore(role);
+    if (store.ok() || store.status().code() != StatusCode::kTransient) return store;
+    const int64_t waited = env.clock->SteadyMs() - start;
+    const bool forever = wait.timeout_ms < 0;
+    if ((!forever && waited + delay > wait.timeout_ms) || (wait.stop && wait.stop->load())) {
+      return store.status().WithPrefix(
+          forever ? "" : fmt::format("the database did not come up within {} ms: ", waited));
+    }
+    env.log->info(fmt::format("Waiting for the database (attempt {}, retrying in {} ms): {}",
+                              attempt, delay, store.status().message()));
+    for (int64_t slept = 0; slept < delay && !(wait.stop && wait.stop->load()); slept += 50) {
+      env.clock->SleepFor(std::min<int64_t>(50, delay - slept));
+    }
+    delay = std::min<int64_t>(delay * 2, 5'000);
+  }
 }
 
 void RegisterCommands(CLI::App& app) {

@@ -3,12 +3,15 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "common/env.h"
 #include "common/status.h"
+#include "config.h"
 #include "store/store.h"
 
 namespace nbi::cli {
@@ -32,8 +35,19 @@ void RegisterJobCommands(CLI::App& app);     // jobs, schedule
 void RegisterWorkerCommands(CLI::App& app);  // worker, process-jobs
 void RegisterServeCommands(CLI::App& app);   // serve
 
-// The store named by DATABASE_URL (default sqlite:nearbyindex.db), migrated.
-Result<std::unique_ptr<Store>> OpenConfiguredStore();
+// The store named by DATABASE_URL (default sqlite:nearbyindex.db), migrated, with the
+// session limits of `role` (config.h).
+Result<std::unique_ptr<Store>> OpenConfiguredStore(StoreRole role = StoreRole::kWorker);
+
+// How a long-running command waits for its database at start.
+struct DatabaseWait {
+  int64_t timeout_ms = 0;                   // < 0: forever
+  const std::atomic<bool>* stop = nullptr;  // set (by a signal): stop waiting
+};
+// OpenConfiguredStore, retried while the database is unreachable or locked (kTransient):
+// each attempt is logged, with a backoff from 0.25 s to 5 s, until `wait` runs out.
+Result<std::unique_ptr<Store>> OpenStoreWaiting(StoreRole role, const DatabaseWait& wait,
+                                                const Env& env);
 void PrintJobTable(const std::vector<Job>& jobs);
 // Writes cells as CSV (lat,lng,score) or GeoJSON points, chosen by the file's extension;
 // written to a temp file and renamed, so a failed write leaves no half file.

@@ -49,6 +49,42 @@ void AddGlobalOptions(CLI::App& app) {
   app.add_option("--job-cell-cap", g.job_cell_cap,
                  "cells per scheduled job (env NBI_JOB_CELL_CAP, default 25000000)")
       ->envname("NBI_JOB_CELL_CAP");
+  app.add_option("--db-lock-timeout", g.lock_timeout,
+                 "longest wait for a database lock, then 503 / retry (env DB_LOCK_TIMEOUT; "
+                 "default 5s for API requests, 30s for workers)")
+      ->envname("DB_LOCK_TIMEOUT");
+  app.add_option("--db-statement-timeout", g.statement_timeout,
+                 "longest PostgreSQL statement (env DB_STATEMENT_TIMEOUT; default 30s for API "
+                 "requests, 10min for workers)")
+      ->envname("DB_STATEMENT_TIMEOUT");
+  app.add_option("--db-wait-timeout", g.wait_timeout,
+                 "how long serve and process-jobs wait for the database at start (env "
+                 "DB_WAIT_TIMEOUT, default 30s; worker waits forever)")
+      ->envname("DB_WAIT_TIMEOUT");
+}
+
+Result<StoreOptions> StoreConfig(StoreRole role) {
+  StoreOptions o = role == StoreRole::kApi ? kApiStoreOptions : StoreOptions{};
+  const GlobalConfig& g = GlobalSettings();
+  if (!g.lock_timeout.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseDurationMs("DB_LOCK_TIMEOUT", g.lock_timeout));
+    if (o.lock_timeout_ms > 24 * 3'600'000) {
+      return Status::Invalid(
+          fmt::format("DB_LOCK_TIMEOUT='{}' is over a day: use a shorter wait", g.lock_timeout));
+    }
+  }
+  if (!g.statement_timeout.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.statement_timeout_ms,
+                         ParseDurationMs("DB_STATEMENT_TIMEOUT", g.statement_timeout));
+  }
+  return o;
+}
+
+Result<int64_t> DatabaseWaitMs() {
+  const std::string& w = GlobalSettings().wait_timeout;
+  if (w.empty()) return 30'000;
+  if (w == "0") return 0;
+  return ParseDurationMs("DB_WAIT_TIMEOUT", w);
 }
 
 std::string DatabaseUrl() {
@@ -215,8 +251,8 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
     }
   }
   if (!max_connections_.empty()) {
-    NBI_ASSIGN_OR_RETURN(int64_t n, ParseIntSetting("NBI_HTTP_MAX_CONNECTIONS", max_connections_,
-                                                    16, 1'000'000));
+    NBI_ASSIGN_OR_RETURN(
+        int64_t n, ParseIntSetting("NBI_HTTP_MAX_CONNECTIONS", max_connections_, 16, 1'000'000));
     o.max_connections = static_cast<int>(n);
   }
   for (size_t pos = 0; pos < allowed_hosts_.size();) {

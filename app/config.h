@@ -3,7 +3,9 @@
 // structs. The library itself never reads the environment.
 //
 // Global settings (any subcommand): --database-url / DATABASE_URL, --log-format /
-// LOG_FORMAT (text | json), --job-cell-cap / NBI_JOB_CELL_CAP.
+// LOG_FORMAT (text | json), --job-cell-cap / NBI_JOB_CELL_CAP, --db-lock-timeout /
+// DB_LOCK_TIMEOUT, --db-statement-timeout / DB_STATEMENT_TIMEOUT, --db-wait-timeout /
+// DB_WAIT_TIMEOUT.
 // Worker settings (worker, process-jobs, serve): WorkerFlags. Server settings (serve):
 // ServeFlags. A bad value is a kInvalidArgument naming the variable and quoting the value
 // (exit 2).
@@ -23,10 +25,23 @@
 namespace nbi::cli {
 
 struct GlobalConfig {
-  std::string database_url;  // DATABASE_URL; empty: sqlite:nearbyindex.db
-  std::string log_format;    // LOG_FORMAT
-  std::string job_cell_cap;  // NBI_JOB_CELL_CAP
+  std::string database_url;                     // DATABASE_URL; empty: sqlite:nearbyindex.db
+  std::string log_format;                       // LOG_FORMAT
+  std::string job_cell_cap;                     // NBI_JOB_CELL_CAP
+  std::string lock_timeout, statement_timeout;  // DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT
+  std::string wait_timeout;                     // DB_WAIT_TIMEOUT
 };
+
+// Who opens the store: its session limits (StoreOptions) differ.
+//   kApi:    the HTTP API of `serve`: lock 5 s, statement 30 s (a request answers within
+//            seconds, 503 at worst).
+//   kWorker: workers and every other command: lock 30 s, statement 10 min.
+// DB_LOCK_TIMEOUT and DB_STATEMENT_TIMEOUT override both.
+enum class StoreRole { kApi, kWorker };
+Result<StoreOptions> StoreConfig(StoreRole role);
+// DB_WAIT_TIMEOUT (default 30 s): how long `serve` and `process-jobs` wait for the database
+// at start.
+Result<int64_t> DatabaseWaitMs();
 // Adds the global options to the top-level app; values land in GlobalSettings().
 void AddGlobalOptions(CLI::App& app);
 GlobalConfig& GlobalSettings();

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -48,9 +49,9 @@ void PrintBanner(const http::ServerOptions& opts, const http::ApiServer& server,
 // Who a signal must stop; set once they exist, cleared before they are destroyed.
 struct StopTargets {
   std::mutex mu;
-  bool requested = false;             // guarded by mu
-  http::ApiServer* server = nullptr;  // guarded by mu
-  Worker* worker = nullptr;           // guarded by mu
+  std::atomic<bool> requested{false};  // written under mu
+  http::ApiServer* server = nullptr;   // guarded by mu
+  Worker* worker = nullptr;            // guarded by mu
   void Set(http::ApiServer* s, Worker* w) {
     std::lock_guard<std::mutex> l(mu);
     server = s;
@@ -98,8 +99,15 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
     targets.Request();
   });
 
-  auto store = OpenConfiguredStore();
+  // Two stores: the API's sessions give up on a lock or a statement within seconds (503),
+  // the embedded worker's wait as a worker's do (config.h, StoreRole). Both wait for the
+  // database at start, for DB_WAIT_TIMEOUT.
+  auto wait_ms = DatabaseWaitMs();
+  if (!wait_ms.ok()) return Fail(wait_ms.status()), ExitCode();
+  auto store = OpenStoreWaiting(StoreRole::kApi, DatabaseWait{*wait_ms, &targets.requested}, *env);
   if (!store.ok()) return Fail(store.status()), ExitCode();
+  auto worker_store = OpenConfiguredStore(StoreRole::kWorker);
+  if (!worker_store.ok()) return Fail(worker_store.status()), ExitCode();
   http::Metrics metrics;
   // The embedded worker; with --no-worker a housekeeping-only one (no job slots) still
   // rescues the jobs of dead workers, prunes old jobs and tracks backoffs.
@@ -112,7 +120,7 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
     }
     metrics.Instrument(&wo);
     wo.on_prune = [&metrics](int n) { metrics.AddPruned(n); };
-    worker = std::make_unique<Worker>(store->get(), *env, wo);
+    worker = std::make_unique<Worker>(worker_store->get(), *env, wo);
   }
   JobService jobs(store->get(), *env, *job_opts, [&worker] {
     if (worker) worker->Wake();
@@ -126,7 +134,7 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   std::unique_ptr<JobWatch> watch;
   if (worker) {
     worker_thread = std::thread([&] { worker->Run(); });
-    watch = (*store)->Watch([&] { worker->Wake(); });
+    watch = (*worker_store)->Watch([&] { worker->Wake(); });
   }
   server.Serve();  // returns after Stop() once requests in flight are done
   if (worker) {

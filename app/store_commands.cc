@@ -15,9 +15,10 @@
 
 namespace nbi::cli {
 
-Result<std::unique_ptr<Store>> OpenConfiguredStore() {
+Result<std::unique_ptr<Store>> OpenConfiguredStore(StoreRole role) {
   std::string url = DatabaseUrl();
-  auto s = OpenStore(url);
+  NBI_ASSIGN_OR_RETURN(StoreOptions opts, StoreConfig(role));
+  auto s = OpenStore(url, SystemClock::Get(), opts);
   if (!s.ok())
     return s.status().WithPrefix(
         fmt::format("opening {}: ", url.rfind("sqlite:", 0) == 0 ? url : "DATABASE_URL"));

@@ -70,22 +70,31 @@ void PrintSummary(Store* store, int done) {
 int RunWorker(bool one_shot, WorkerOptions opts) {
   auto env = ProcessEnv();
   if (!env.ok()) return Fail(env.status()), ExitCode();
-  auto store = OpenConfiguredStore();
+  // Signals first: a worker still waiting for its database stops waiting on SIGTERM.
+  std::atomic<Worker*> target{nullptr};
+  std::atomic<bool> stop_requested{false};
+  SignalThread stopper([&](int sig) {
+    env->log->info(fmt::format("Received {}: finishing the chunk in flight, handing jobs back",
+                               sig == SIGINT ? "SIGINT" : "SIGTERM"));
+    stop_requested = true;
+    if (Worker* w = target.load()) w->Stop();
+  });
+  // `worker` waits for its database forever; `process-jobs` for DB_WAIT_TIMEOUT.
+  auto wait_ms = DatabaseWaitMs();
+  if (!wait_ms.ok()) return Fail(wait_ms.status()), ExitCode();
+  auto store = OpenStoreWaiting(StoreRole::kWorker,
+                                DatabaseWait{one_shot ? *wait_ms : -1, &stop_requested}, *env);
   if (!store.ok()) return Fail(store.status()), ExitCode();
+  if (stop_requested) return 0;
   opts.exit_when_idle = one_shot;
   ProgressBar bar(store->get());
   if (one_shot && isatty(STDOUT_FILENO)) {
     opts.progress_step_percent = 100;
     opts.on_checkpoint = [&bar](int64_t id, int64_t done) { bar.Update(id, done); };
   }
-  std::atomic<Worker*> target{nullptr};
-  SignalThread stopper([&](int sig) {
-    env->log->info(fmt::format("Received {}: finishing the chunk in flight, handing jobs back",
-                               sig == SIGINT ? "SIGINT" : "SIGTERM"));
-    if (Worker* w = target.load()) w->Stop();
-  });
   Worker worker(store->get(), *env, opts);
   target = &worker;
+  if (stop_requested) worker.Stop();  // a signal between the wait and here
   PrintBanner(worker.options(), **store,
               one_shot ? "Processing Jobs" : "Background Worker Started");
   std::unique_ptr<JobWatch> watch;

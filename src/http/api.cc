@@ -19,23 +19,23 @@ struct ErrorCode {
   int http_status;
 };
 constexpr ErrorCode kErrorCodes[] = {
-    {"bad_request", 400},         // malformed request line, headers or Content-Length
-    {"invalid_argument", 400},    // a value is wrong (StatusCode::kInvalidArgument)
-    {"invalid_json", 400},        // the body is not JSON
-    {"too_many_cells", 400},      // a box or job over the cell cap
-    {"unauthorized", 401},        // cron: missing or wrong bearer token
-    {"forbidden", 403},           // a foreign Host (DNS rebinding) or a cross-site write
-    {"not_found", 404},           // unknown route, id or slug (StatusCode::kNotFound)
-    {"method_not_allowed", 405},  // known route, other method (with an Allow header)
-    {"request_timeout", 408},     // the request did not arrive in time
-    {"conflict", 409},            // the job's state forbids it (StatusCode::kConflict)
-    {"payload_too_large", 413},   // body over the limit
-    {"uri_too_long", 414},        // request line too long
+    {"bad_request", 400},              // malformed request line, headers or Content-Length
+    {"invalid_argument", 400},         // a value is wrong (StatusCode::kInvalidArgument)
+    {"invalid_json", 400},             // the body is not JSON
+    {"too_many_cells", 400},           // a box or job over the cell cap
+    {"unauthorized", 401},             // cron: missing or wrong bearer token
+    {"forbidden", 403},                // a foreign Host (DNS rebinding) or a cross-site write
+    {"not_found", 404},                // unknown route, id or slug (StatusCode::kNotFound)
+    {"method_not_allowed", 405},       // known route, other method (with an Allow header)
+    {"request_timeout", 408},          // the request did not arrive in time
+    {"conflict", 409},                 // the job's state forbids it (StatusCode::kConflict)
+    {"payload_too_large", 413},        // body over the limit
+    {"uri_too_long", 414},             // request line too long
     {"unsupported_media_type", 415},   // a write whose body is not application/json
     {"rate_limited", 429},             // write rate of this client (with Retry-After)
     {"header_fields_too_large", 431},  // too many or too large header fields
-    {"internal", 500},            // a bug (StatusCode::kInternal, exceptions)
-    {"unavailable", 503},         // the database is unreachable (StatusCode::kTransient)
+    {"internal", 500},                 // a bug (StatusCode::kInternal, exceptions)
+    {"unavailable", 503},              // the database is unreachable (StatusCode::kTransient)
 };
 
 constexpr std::string_view kModelNames = "grocery or blend";
@@ -70,8 +70,12 @@ ApiError ApiErrorFromStatus(const Status& s) {
     case StatusCode::kTransient:
       // The detail names the database (host, port, file) or the server's internals: it goes
       // to the log (see log_detail), never to the client.
-      return ApiError::Of("unavailable", "the database is unavailable; try again shortly")
-          .WithLogDetail(s.message());
+      {
+        ApiError e = ApiError::Of("unavailable", "the database is unavailable; try again shortly")
+                         .WithLogDetail(s.message());
+        e.headers.emplace_back("Retry-After", "2");
+        return e;
+      }
     case StatusCode::kOk:  // a caller bug: an OK status is not an error
     case StatusCode::kInternal:
       break;

@@ -77,9 +77,9 @@ std::optional<ApiError> CheckWrite(const Request& req, const HostPolicy& policy)
   if (has_type || !req.body.empty()) {
     std::string type = MediaType(req.get_header_value("Content-Type"));
     if (type != "application/json") {
-      return ApiError::Of("unsupported_media_type",
-                          fmt::format("writes take Content-Type: application/json, not '{}'",
-                                      type.substr(0, 64)));
+      return ApiError::Of(
+          "unsupported_media_type",
+          fmt::format("writes take Content-Type: application/json, not '{}'", type.substr(0, 64)));
     }
   }
   if (!req.has_header("Origin")) return std::nullopt;

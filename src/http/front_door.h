@@ -25,13 +25,14 @@
 namespace nbi::http {
 
 struct HostPolicy {
-  bool enforce = false;                // check the Host header at all
-  std::vector<std::string> allowed;    // lower-case names, besides the loopback names
+  bool enforce = false;              // check the Host header at all
+  std::vector<std::string> allowed;  // lower-case names, besides the loopback names
 };
 
 // The policy of a server bound to `bind_host` with ALLOWED_HOSTS `allowed_hosts` (names,
 // optionally with a port, which is ignored).
-HostPolicy MakeHostPolicy(std::string_view bind_host, const std::vector<std::string>& allowed_hosts);
+HostPolicy MakeHostPolicy(std::string_view bind_host,
+                          const std::vector<std::string>& allowed_hosts);
 
 // True for 127.0.0.0/8, ::1 and "localhost".
 bool IsLoopbackName(std::string_view host);

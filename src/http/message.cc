@@ -25,8 +25,8 @@ const std::string* Find(const Fields& fields, std::string_view name, bool ignore
 }  // namespace
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return Lower(x) == Lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return Lower(x) == Lower(y); });
 }
 
 std::string PercentDecode(std::string_view in, bool plus_is_space) {
@@ -56,7 +56,8 @@ Fields ParseQuery(std::string_view query) {
     if (pair.empty()) continue;
     size_t eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
     out.emplace_back(PercentDecode(key, true), PercentDecode(value, true));
   }
   return out;

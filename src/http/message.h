@@ -16,11 +16,11 @@ namespace nbi::http {
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  std::string method;       // "GET", "POST", ... as sent
-  std::string target;       // "/api/jobs?status=failed" as sent
-  std::string path;         // "/api/jobs": the target's path, percent-decoded
-  Fields params;            // the query string, percent-decoded ('+' is a space), in order
-  Fields headers;           // as received
+  std::string method;  // "GET", "POST", ... as sent
+  std::string target;  // "/api/jobs?status=failed" as sent
+  std::string path;    // "/api/jobs": the target's path, percent-decoded
+  Fields params;       // the query string, percent-decoded ('+' is a space), in order
+  Fields headers;      // as received
   std::string body;
   std::string remote_addr;  // peer IP address
 

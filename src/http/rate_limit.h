@@ -30,7 +30,7 @@ class RateLimiter {
 
   bool enabled() const { return rate_ > 0; }
 
- // Clients tracked now (at most max_clients).
+  // Clients tracked now (at most max_clients).
   size_t size() const;
 
  private:
@@ -46,7 +46,7 @@ class RateLimiter {
   const size_t max_clients_;
 
   mutable std::mutex mu_;
-  Lru lru_;                                              // guarded by mu_
+  Lru lru_;                                               // guarded by mu_
   std::unordered_map<std::string, Lru::iterator> index_;  // guarded by mu_
 };
 

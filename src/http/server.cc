@@ -104,7 +104,7 @@ struct ApiServer::Impl {
     const char* pattern;  // label in logs and metrics
     std::regex re;
     bool rate_limited;
-    bool uses_store;  // runs under a store slot (see store_slots)
+    bool uses_store;  // runs under a read or write slot (see read_slots)
     Handler handler;
   };
 
@@ -116,7 +116,8 @@ struct ApiServer::Impl {
         metrics(m),
         host_policy(MakeHostPolicy(opts.host, opts.allowed_hosts)),
         limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
-        store_slots(std::max(1, opts.store_concurrency)) {}
+        read_slots(std::max(1, opts.store_concurrency)),
+        write_slots(std::max(1, opts.store_concurrency)) {}
 
   void Setup();
   void AddRoutes();
@@ -161,9 +162,10 @@ struct ApiServer::Impl {
   std::unique_ptr<Transport> transport;
 
   RateLimiter limiter;  // thread-safe
-  // At most opts.store_concurrency handlers query the store at once; the others wait here.
-  // Connections are then reused from the store's pool instead of opened per request.
-  std::counting_semaphore<> store_slots;
+  // At most opts.store_concurrency reading and as many writing handlers query the store at
+  // once; the others wait here. Connections are then reused from the store's pool instead of
+  // opened per request.
+  std::counting_semaphore<> read_slots, write_slots;
   std::atomic<bool> stop_flag{false};  // set by Stop(): cron runs hand their job back
 };
 
@@ -275,11 +277,14 @@ void ApiServer::Impl::RouteRequest(const Request& req, Response& res) {
       res.route = r.pattern;
       if (r.rate_limited && !TakeWriteToken(req, &res)) return;
       if (!r.uses_store) return r.handler(req, res, m);
-      store_slots.acquire();
+      // Writes and reads wait for separate slots: writes stuck behind a database lock can
+      // never take the slots reads need.
+      std::counting_semaphore<>* slots = r.rate_limited ? &write_slots : &read_slots;
+      slots->acquire();
       struct Release {
         std::counting_semaphore<>* s;
         ~Release() { s->release(); }
-      } release{&store_slots};
+      } release{slots};
       r.handler(req, res, m);
       return;
     }
@@ -288,10 +293,9 @@ void ApiServer::Impl::RouteRequest(const Request& req, Response& res) {
     if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
   }
   if (!allow.empty()) {
-    ApiError e = ApiError::Of(
-        "method_not_allowed",
-        fmt::format("{} is not allowed on {}; use {}", LoggablePath(req.method),
-                    LoggablePath(req.path), allow));
+    ApiError e = ApiError::Of("method_not_allowed",
+                              fmt::format("{} is not allowed on {}; use {}",
+                                          LoggablePath(req.method), LoggablePath(req.path), allow));
     e.headers.emplace_back("Allow", allow);
     return SendError(res, e);
   }
@@ -303,8 +307,8 @@ void ApiServer::Impl::Log(const Request& req, const Response& res, double ms) {
   const char* route = res.route ? res.route : "unmatched";
   if (metrics) metrics->CountRequest(route, res.status);
   if (!res.log_detail.empty()) {
-    env.log->info(fmt::format("HTTP {} {}: {} {}", LoggablePath(req.method),
-                              LoggablePath(req.path), res.status, res.log_detail));
+    env.log->info(fmt::format("HTTP {} {}: {} {}", LoggablePath(req.method), LoggablePath(req.path),
+                              res.status, res.log_detail));
   }
   if (!opts.access_log) return;
   env.log->info(fmt::format("HTTP {} {} {} {} {:.1f}ms", LoggablePath(req.method),
@@ -574,10 +578,10 @@ void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::s
   }
   auto data = ReadSmallFile(root, rel);
   if (!data.ok()) {
-    return SendError(res, ApiError::Of("not_found",
-                                       fmt::format("no such page: {}", LoggablePath(rel)))
-                              .WithLogDetail(fmt::format("{} under {}", data.status().message(),
-                                                         root.string())));
+    return SendError(
+        res,
+        ApiError::Of("not_found", fmt::format("no such page: {}", LoggablePath(rel)))
+            .WithLogDetail(fmt::format("{} under {}", data.status().message(), root.string())));
   }
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");

@@ -68,7 +68,7 @@ struct ServerOptions {
   int64_t idle_timeout_ms = 5'000;     // a kept-alive connection idles at most this long
   int max_connections = 10'000;        // NBI_HTTP_MAX_CONNECTIONS: open connections
   std::vector<std::string> allowed_hosts;  // ALLOWED_HOSTS: Host names besides loopback
-  bool access_log = true;  // NBI_ACCESS_LOG=0 disables the line per request
+  bool access_log = true;                  // NBI_ACCESS_LOG=0 disables the line per request
   // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).
   CronOptions cron;
 };

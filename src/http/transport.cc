@@ -105,12 +105,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     parser_->header_limit(static_cast<uint32_t>(t_->opts.max_head_bytes));
     parser_->body_limit(t_->opts.max_body_bytes);
     const bool idle = !first_ && buffer_.size() == 0;
-    stream_.expires_after(std::chrono::milliseconds(idle ? t_->opts.idle_timeout_ms
-                                                         : t_->opts.head_timeout_ms));
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = shared_from_this()](beast::error_code ec, size_t) {
-                               self->OnHead(ec);
-                             });
+    stream_.expires_after(
+        std::chrono::milliseconds(idle ? t_->opts.idle_timeout_ms : t_->opts.head_timeout_ms));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnHead(ec); });
   }
 
   // The status of a failed read, or 0 when the connection is simply closed.
@@ -178,7 +177,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     size_t q = req_.target.find('?');
     req_.path = PercentDecode(std::string_view(req_.target).substr(0, q), false);
     if (req_.path.find('\0') != std::string::npos) return 400;
-    if (q != std::string::npos) req_.params = ParseQuery(std::string_view(req_.target).substr(q + 1));
+    if (q != std::string::npos)
+      req_.params = ParseQuery(std::string_view(req_.target).substr(q + 1));
     return 0;
   }
 
@@ -348,10 +348,10 @@ void Transport::Impl::CloseAll() {
   for (auto& c : conns) asio::post(c->executor(), [c] { c->Shutdown(); });
 }
 
-Transport::Transport(TransportOptions opts, Handler handler, Classifier blocking,
-                     ErrorAnswer error, Observer observer)
-    : impl_(std::make_unique<Impl>(opts, std::move(handler), std::move(blocking),
-                                   std::move(error), std::move(observer))) {}
+Transport::Transport(TransportOptions opts, Handler handler, Classifier blocking, ErrorAnswer error,
+                     Observer observer)
+    : impl_(std::make_unique<Impl>(opts, std::move(handler), std::move(blocking), std::move(error),
+                                   std::move(observer))) {}
 
 Transport::~Transport() {
   Stop();
@@ -371,8 +371,8 @@ Status Transport::Bind(const std::string& host, int port) {
   auto fail = [&](const char* what) {
     beast::error_code ignored;
     t.acceptor.close(ignored);
-    return Status::Transient(fmt::format("cannot listen on {}:{} ({}: {})", host, port, what,
-                                         ec.message()));
+    return Status::Transient(
+        fmt::format("cannot listen on {}:{} ({}: {})", host, port, what, ec.message()));
   };
   if (t.acceptor.open(ep.protocol(), ec)) return fail("open");
   if (t.acceptor.set_option(asio::socket_base::reuse_address(true), ec)) return fail("option");
@@ -386,7 +386,8 @@ int Transport::port() const { return impl_->bound_port; }
 
 void Transport::Run() {
   Impl& t = *impl_;
-  t.pool = std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, t.opts.handler_threads)));
+  t.pool =
+      std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, t.opts.handler_threads)));
   if (!t.stopping) {
     t.Accept();
   } else {

@@ -36,6 +36,10 @@ class HeatmapRun {
                                        std::span<const uint8_t> scores, bool* cancel);
   void LogProgress(int64_t next, int64_t total, int* last_logged) const;
   void Log(const std::string& line) const { env_.log->info(line); }
+  // "checkpoint of job #12": the retry log names the job.
+  std::string What(std::string_view step) const {
+    return fmt::format("{} of job #{}", step, job_.id);
+  }
 
   Store* const store_;
   const Env& env_;
@@ -46,21 +50,28 @@ class HeatmapRun {
 
 JobOutcome HeatmapRun::Fail(const Status& s) {
   bool permanent = s.code() == StatusCode::kInvalidArgument;
-  auto r = RetryTransient(env_, "fail", stop_, [&] {
+  auto r = RetryTransient(env_, What("fail"), stop_, [&] {
     return store_->FailAttempt(job_.id, opts_.worker_id, s.message(), permanent);
   });
   if (r.ok()) {
     Log(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job_.id, job_.attempts,
                     job_.max_attempts, r->status == JobStatus::kPending ? ", will retry" : "",
                     s.message()));
+  } else {
+    // Not silent: the job stays `running` under this worker's lease until a rescue.
+    Log(fmt::format("Job #{} failed ({}) and the failure could not be recorded: {}", job_.id,
+                    s.message(), r.status().message()));
   }
   return JobOutcome::kFailed;
 }
 
 JobOutcome HeatmapRun::HandBack() {
-  auto r = RetryTransient(env_, "release", stop_,
+  auto r = RetryTransient(env_, What("release"), stop_,
                           [&] { return store_->Release(job_.id, opts_.worker_id); });
-  if (!r.ok()) return JobOutcome::kLostLease;
+  if (!r.ok()) {
+    Log(fmt::format("Job #{} could not be handed back: {}", job_.id, r.status().message()));
+    return JobOutcome::kLostLease;
+  }
   if (r->status == JobStatus::kCancelled) {
     Log(fmt::format("Job #{} cancelled at {}/{} cells", job_.id, r->last_processed_index(),
                     job_.total_items));
@@ -82,7 +93,8 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
   cp.scores = scores;
   cp.city_id = job_.city_id;
   cp.model = model;
-  auto r = RetryTransient(env_, "checkpoint", stop_, [&] { return store_->WriteCheckpoint(cp); });
+  auto r =
+      RetryTransient(env_, What("checkpoint"), stop_, [&] { return store_->WriteCheckpoint(cp); });
   if (r.ok()) {
     *cancel = *r;
     return std::nullopt;
@@ -92,7 +104,13 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
                     job_.id));
     return JobOutcome::kLostLease;
   }
-  if (r.status().code() == StatusCode::kTransient) return JobOutcome::kLostLease;  // stopping
+  if (r.status().code() == StatusCode::kTransient) {  // stopping while the database fails
+    Log(
+        fmt::format("Job #{} stops with its last chunk unwritten ({}); it resumes at {} once "
+                    "this worker is gone",
+                    job_.id, r.status().message(), next));
+    return JobOutcome::kLostLease;
+  }
   return Fail(r.status());
 }
 
@@ -120,7 +138,7 @@ JobOutcome HeatmapRun::Run() {
                   next > 0 ? fmt::format(" (resuming at {})", next) : ""));
   if (opts_.on_job_start) opts_.on_job_start(job_);
   // The job's own index: POIs of the region plus the largest radius, one query.
-  auto pois = RetryTransient(env_, "load POIs", stop_, [&] {
+  auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
     return LoadPoisAround(store_, meta->bounds, MaxRadiusMeters());
   });
   if (!pois.ok()) return Fail(pois.status().WithPrefix("loading POIs: "));
@@ -148,7 +166,7 @@ JobOutcome HeatmapRun::Run() {
     LogProgress(next, total, &last_logged);
     if (cancel && next < total) return HandBack();  // after the last chunk: done anyway
   }
-  auto done = RetryTransient(env_, "complete", stop_,
+  auto done = RetryTransient(env_, What("complete"), stop_,
                              [&] { return AsResult(store_->Complete(job_.id, opts_.worker_id)); });
   if (!done.ok()) {
     if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
@@ -160,7 +178,7 @@ JobOutcome HeatmapRun::Run() {
 
 }  // namespace
 
-void LogTransientRetry(const Env& env, const char* what, int64_t delay_ms, const Status& s) {
+void LogTransientRetry(const Env& env, std::string_view what, int64_t delay_ms, const Status& s) {
   env.log->info(
       fmt::format("Database error during {} (retrying in {} ms): {}", what, delay_ms, s.message()));
 }

@@ -48,14 +48,14 @@ JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const Job
 // with the last error once `*stop` is set and ~5 s of retries have passed, so shutdown is
 // never blocked by a dead database. Logs the first failure and every tenth.
 template <typename F>
-auto RetryTransient(const Env& env, const char* what, const std::atomic<bool>* stop, F&& f)
+auto RetryTransient(const Env& env, std::string_view what, const std::atomic<bool>* stop, F&& f)
     -> decltype(f());
 
 // ---------------------------------------------------------------- implementation
-void LogTransientRetry(const Env& env, const char* what, int64_t delay_ms, const Status& s);
+void LogTransientRetry(const Env& env, std::string_view what, int64_t delay_ms, const Status& s);
 
 template <typename F>
-auto RetryTransient(const Env& env, const char* what, const std::atomic<bool>* stop, F&& f)
+auto RetryTransient(const Env& env, std::string_view what, const std::atomic<bool>* stop, F&& f)
     -> decltype(f()) {
   int64_t delay = 50;
   int64_t waited_after_stop = 0;

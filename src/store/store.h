@@ -229,13 +229,26 @@ class Store : public CityStore, public PoiStore, public CellStore, public JobQue
   // Creates or upgrades the schema to the newest version; idempotent. Open() runs it.
   virtual Status Migrate() = 0;
   virtual Result<int> SchemaVersion() = 0;
-  // Readiness: the database answers and the schema is current.
+  // Readiness: the database answers, can be written (SQLite: the file is still there and
+  // writable) and the schema is current. kTransient when not.
   virtual Status Ping() = 0;
 };
 
+// Limits of a store's sessions. A lock or statement over its limit is kTransient (the caller
+// retries or answers 503), never an endless wait behind another session.
+struct StoreOptions {
+  // Wait for another session's lock: SQLite's busy timeout, PostgreSQL's lock_timeout.
+  int64_t lock_timeout_ms = 30'000;
+  // PostgreSQL statement_timeout (0: none). SQLite has no equivalent.
+  int64_t statement_timeout_ms = 600'000;
+};
+// What API requests get: a request is answered (503 at worst) within seconds.
+inline constexpr StoreOptions kApiStoreOptions{5'000, 30'000};
+
 // Opens the store named by `url`: "sqlite:PATH" or "postgres://..." / "postgresql://...".
 // Runs migrations. `clock` must outlive the store.
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock = SystemClock::Get());
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock = SystemClock::Get(),
+                                         const StoreOptions& opts = {});
 
 inline constexpr const char* kDefaultDatabaseUrl = "sqlite:nearbyindex.db";
 

@@ -103,18 +103,19 @@ std::string ScrubDatabaseSecrets(const std::string& text, const std::string& url
 
 std::string RedactDatabaseUrl(const std::string& url) { return ScrubDatabaseSecrets(url, url); }
 
-Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock) {
+Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock,
+                                         const StoreOptions& opts) {
   std::unique_ptr<Store> store;
   if (url.empty()) {
-    store = std::make_unique<SqliteStore>("nearbyindex.db", clock);
+    store = std::make_unique<SqliteStore>("nearbyindex.db", clock, opts);
   } else if (url.rfind("sqlite:", 0) == 0) {
     std::string path = url.substr(7);
     if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite://path
     if (path.empty())
       return Status::Invalid("DATABASE_URL sqlite: needs a file path (sqlite:PATH)");
-    store = std::make_unique<SqliteStore>(path, clock);
+    store = std::make_unique<SqliteStore>(path, clock, opts);
   } else if (url.rfind("postgres://", 0) == 0 || url.rfind("postgresql://", 0) == 0) {
-    store = std::make_unique<PgStore>(url, clock);
+    store = std::make_unique<PgStore>(url, clock, opts);
   } else {
     return Status::Invalid(
         fmt::format("DATABASE_URL '{}' is not understood: use sqlite:PATH or postgresql://...",

@@ -48,7 +48,13 @@ Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* bro
     *broken = true;
     return Status::Transient(text);
   }
-  if (state == "40001" || state == "40P01") return Status::Transient(text);
+  // Serialization failures and deadlocks; a lock or statement over its timeout (55P03,
+  // 57014); a read-only database (25006); insufficient resources: disk full, out of memory,
+  // too many connections (class 53). All pass or are repaired while the program runs.
+  if (state == "40001" || state == "40P01" || state == "55P03" || state == "57014" ||
+      state == "25006" || state.substr(0, 2) == "53") {
+    return Status::Transient(text);
+  }
   if (state == "23505") return Status::Conflict(text);
   // Data exceptions (bad encoding, out-of-range numbers) and rejected references are input
   // errors, not bugs.
@@ -107,11 +113,13 @@ void PgBinaryCopy::Put64(uint64_t v) {
 
 // ------------------------------------------------------------------ connection
 
-Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo) {
-  // Earlier keywords are defaults the URL may override; the application name is only a
-  // fallback so that PGAPPNAME or the URL still win.
-  const char* const keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
-  const char* const values[] = {"10", "nearbyindex", conninfo.c_str(), nullptr};
+Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
+                                                const std::string& options) {
+  // Earlier keywords are defaults the URL may override (its own `options` replace ours);
+  // the application name is only a fallback so that PGAPPNAME or the URL still win.
+  const char* const keys[] = {"connect_timeout", "fallback_application_name", "options", "dbname",
+                              nullptr};
+  const char* const values[] = {"10", "nearbyindex", options.c_str(), conninfo.c_str(), nullptr};
   PGconn* pg = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(pg) != CONNECTION_OK) {
     std::string msg = TrimNewlines(pg ? PQerrorMessage(pg) : "out of memory");
@@ -223,7 +231,10 @@ PgLease::~PgLease() {
   if (c_) pool_->Return(std::move(c_));
 }
 
-PgPool::PgPool(std::string conninfo) : conninfo_(std::move(conninfo)) {
+PgPool::PgPool(std::string conninfo, const StoreOptions& store_opts)
+    : conninfo_(std::move(conninfo)),
+      session_options_(fmt::format("-c lock_timeout={} -c statement_timeout={}",
+                                   store_opts.lock_timeout_ms, store_opts.statement_timeout_ms)) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
   if (!opts) {
@@ -247,7 +258,12 @@ Result<PgLease> PgPool::Acquire() {
       return PgLease(this, std::move(c));
     }
   }
-  NBI_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> c, PgConn::Connect(conninfo_));
+  return AcquireFresh();
+}
+
+Result<PgLease> PgPool::AcquireFresh() {
+  if (!conninfo_error_.empty()) return Status::Invalid(conninfo_error_);
+  NBI_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> c, PgConn::Connect(conninfo_, session_options_));
   return PgLease(this, std::move(c));
 }
 

@@ -27,6 +27,7 @@
 
 #include "common/status.h"
 #include "store/postgres/pg_sql.h"
+#include "store/store.h"
 
 namespace nbi {
 
@@ -155,7 +156,10 @@ class PgConn {
   PgConn& operator=(const PgConn&) = delete;
 
   // Connects with a 10 s timeout (the URL may override it); kTransient when it cannot.
-  static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo);
+  // `options`: libpq's session options ("-c lock_timeout=5000 ..."), unless the URL sets its
+  // own.
+  static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo,
+                                                 const std::string& options = "");
 
   // Runs `sql` with `params`; prepares it first on this connection if it is named.
   Result<PgRows> Exec(const PgSql& sql, const PgParams& params = PgParams());
@@ -225,18 +229,22 @@ class PgLease {
 // unreachable server surfaces from Acquire.
 class PgPool {
  public:
-  explicit PgPool(std::string conninfo);
+  // Sessions get the lock_timeout and statement_timeout of `opts`.
+  PgPool(std::string conninfo, const StoreOptions& opts);
   ~PgPool();
 
   // An idle connection, or a new one.
   Result<PgLease> Acquire();
+  // A new connection, never an idle one (the retry after a broken pooled connection).
+  Result<PgLease> AcquireFresh();
 
  private:
   friend class PgLease;
   void Return(std::unique_ptr<PgConn> c);
 
   const std::string conninfo_;
-  std::string conninfo_error_;  // set when conninfo_ does not parse
+  const std::string session_options_;  // "-c lock_timeout=... -c statement_timeout=..."
+  std::string conninfo_error_;         // set when conninfo_ does not parse
   std::mutex mu_;
   std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_
 };
@@ -246,6 +254,20 @@ template <typename T, typename F>
 Result<T> WithConn(PgPool& pool, F&& fn) {
   NBI_ASSIGN_OR_RETURN(PgLease lease, pool.Acquire());
   return fn(*lease);
+}
+
+// WithConn for idempotent reads: when the pooled connection turns out broken (the server
+// restarted, the session was terminated), fn runs once more on a fresh connection. (A write
+// is never retried so: whether it committed is unknown.)
+template <typename T, typename F>
+Result<T> WithReadConn(PgPool& pool, F&& fn) {
+  {
+    NBI_ASSIGN_OR_RETURN(PgLease lease, pool.Acquire());
+    Result<T> r = fn(*lease);
+    if (r.ok() || !lease->broken) return r;
+  }  // the broken lease goes back first: the pool then drops its idle connections
+  NBI_ASSIGN_OR_RETURN(PgLease fresh, pool.AcquireFresh());
+  return fn(*fresh);
 }
 
 // fn(PgConn&) -> Result<T> inside one transaction, committed only when fn succeeds.

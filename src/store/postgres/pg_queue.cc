@@ -281,7 +281,7 @@ Result<int> PgStore::RescueDeadOwners() {
 }
 
 Result<std::optional<Job>> PgStore::NextPending() {
-  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
+  return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kNextPending));
     if (r.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(r, 0));
@@ -305,7 +305,7 @@ Result<int> PgStore::PruneFinished(int64_t age_ms) {
 }
 
 Result<Job> PgStore::GetJob(int64_t job_id) {
-  return WithConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+  return WithReadConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kSelectJob, PgParams().Int(job_id)));
     if (r.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
     return ReadJob(r, 0);
@@ -313,7 +313,7 @@ Result<Job> PgStore::GetJob(int64_t job_id) {
 }
 
 Result<std::vector<Job>> PgStore::ListJobs(const JobFilter& f) {
-  return WithConn<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
+  return WithReadConn<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
     PgParams p;
     p.Int(f.before_id.value_or(std::numeric_limits<int64_t>::max()));
     // A negative limit means no limit (LIMIT NULL), as in SQLite.
@@ -330,7 +330,7 @@ Result<std::vector<Job>> PgStore::ListJobs(const JobFilter& f) {
 
 Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() {
   using Out = std::vector<std::pair<JobStatus, int64_t>>;
-  return WithConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCountJobs));
     Out out;
     for (int i = 0; i < r.size(); ++i) {
@@ -343,7 +343,7 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() 
 
 Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng, double grid_step,
                                                           HeatModel model) {
-  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
+  return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
     NBI_ASSIGN_OR_RETURN(
         PgRows r, c.Exec(kFindCovering, PgParams().Double(lat).Double(lng).Double(grid_step).Text(
                                             HeatModelId(model))));
@@ -354,7 +354,7 @@ Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng
 
 Result<std::optional<Job>> PgStore::ActiveJobFor(const HeatmapJobSpec& spec) {
   const std::string key = DedupeKey(spec);
-  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
+  return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
     NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
     if (twin.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(twin, 0));

@@ -102,8 +102,10 @@ void EncodePois(const std::vector<const Poi*>& rows, PgBinaryCopy* copy) {
 
 }  // namespace
 
-PgStore::PgStore(std::string conninfo, Clock* clock)
-    : conninfo_(std::move(conninfo)), clock_(clock), pool_(std::make_unique<PgPool>(conninfo_)) {}
+PgStore::PgStore(std::string conninfo, Clock* clock, const StoreOptions& opts)
+    : conninfo_(std::move(conninfo)),
+      clock_(clock),
+      pool_(std::make_unique<PgPool>(conninfo_, opts)) {}
 
 PgStore::~PgStore() = default;
 
@@ -125,7 +127,7 @@ Status PgStore::Migrate() {
 }
 
 Result<int> PgStore::SchemaVersion() {
-  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
+  return WithReadConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kSchemaVersionSql));
     return static_cast<int>(r.i64(0, 0));
   });
@@ -149,7 +151,7 @@ Result<City> PgStore::UpsertCity(const City& city) {
 }
 
 Result<std::vector<City>> PgStore::ListCities() {
-  return WithConn<std::vector<City>>(*pool_, [&](PgConn& c) -> Result<std::vector<City>> {
+  return WithReadConn<std::vector<City>>(*pool_, [&](PgConn& c) -> Result<std::vector<City>> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kListCities));
     std::vector<City> out;
     for (int i = 0; i < r.size(); ++i) out.push_back(ReadCity(r, i));
@@ -158,7 +160,7 @@ Result<std::vector<City>> PgStore::ListCities() {
 }
 
 Result<City> PgStore::GetCity(const std::string& slug) {
-  return WithConn<City>(*pool_, [&](PgConn& c) -> Result<City> {
+  return WithReadConn<City>(*pool_, [&](PgConn& c) -> Result<City> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kGetCity, PgParams().Text(slug)));
     if (r.size() == 0) return Status::NotFound(fmt::format("unknown city '{}'", slug));
     return ReadCity(r, 0);
@@ -188,7 +190,7 @@ Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois) {
 }
 
 Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
-  return WithConn<std::vector<Poi>>(*pool_, [&](PgConn& c) -> Result<std::vector<Poi>> {
+  return WithReadConn<std::vector<Poi>>(*pool_, [&](PgConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(
         PgRows r,
         c.Exec(kLoadPois, PgParams()
@@ -217,7 +219,7 @@ Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
 
 Result<std::vector<std::pair<Category, int64_t>>> PgStore::CountPoisByCategory() {
   using Out = std::vector<std::pair<Category, int64_t>>;
-  return WithConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCountPois));
     Out out;
     for (int i = 0; i < r.size(); ++i) {
@@ -232,7 +234,7 @@ Result<std::vector<std::pair<Category, int64_t>>> PgStore::CountPoisByCategory()
 
 Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step,
                                                   HeatModel model, int min_score, int64_t limit) {
-  return WithConn<std::vector<HeatCell>>(*pool_, [&](PgConn& c) -> Result<std::vector<HeatCell>> {
+  return WithReadConn<std::vector<HeatCell>>(*pool_, [&](PgConn& c) -> Result<std::vector<HeatCell>> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueryCells, PgParams()
                                                            .Float(static_cast<float>(box.min_lat))
                                                            .Float(static_cast<float>(box.max_lat))
@@ -252,7 +254,7 @@ Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_s
 }
 
 Result<int64_t> PgStore::CountCells(std::optional<double> grid_step) {
-  return WithConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
     NBI_ASSIGN_OR_RETURN(
         PgRows r, grid_step
                       ? c.Exec(kCountCellsOfStep, PgParams().Float(static_cast<float>(*grid_step)))
@@ -271,7 +273,7 @@ Result<bool> PgStore::HasCoverage(double lat, double lng, double grid_step, Heat
   auto hi = [](double v) {
     return std::nextafter(static_cast<float>(v), std::numeric_limits<float>::infinity());
   };
-  return WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+  return WithReadConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kHasCoverage, PgParams()
                                                             .Float(lo(lat - reach))
                                                             .Float(hi(lat + reach))

@@ -35,7 +35,7 @@ class PgPool;
 class PgStore final : public Store {
  public:
   // `conninfo`: a postgres:// or postgresql:// URL (or libpq key=value string).
-  PgStore(std::string conninfo, Clock* clock);
+  PgStore(std::string conninfo, Clock* clock, const StoreOptions& opts = {});
   ~PgStore() override;
 
   std::string Describe() const override;

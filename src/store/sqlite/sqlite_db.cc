@@ -1,39 +1,48 @@
 #include "store/sqlite/sqlite_db.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "store/sqlite/sqlite_sql.h"
 
 namespace nbi {
 
-namespace {
-// How long a connection waits for another writer's lock before SQLITE_BUSY (kTransient).
-constexpr int kBusyTimeoutMs = 30000;
-}  // namespace
-
 Status SqlError(sqlite3* db, int rc, const char* what) {
   std::string msg =
       fmt::format("sqlite {}: {}", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
-  int primary = rc & 0xff;
-  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) return Status::Transient(msg);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+    case SQLITE_FULL:
+    case SQLITE_READONLY:
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PROTOCOL:
+      return Status::Transient(msg);
+    default:
+      break;
+  }
   if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     return Status::Conflict(msg);
   return Status::Internal(msg);
 }
 
 // ------------------------------------------------------------------ connection
-Result<std::unique_ptr<SqliteConn>> SqliteConn::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteConn>> SqliteConn::Open(const std::string& path,
+                                                     const SqliteOpenOptions& opts) {
   std::unique_ptr<SqliteConn> c(new SqliteConn());
-  int rc =
-      sqlite3_open_v2(path.c_str(), &c->db_,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  const int flags =
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (opts.create ? SQLITE_OPEN_CREATE : 0);
+  int rc = sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr);
   if (rc != SQLITE_OK) {
-    return Status::Invalid(fmt::format("cannot open SQLite database {}: {}", path,
-                                       c->db_ ? sqlite3_errmsg(c->db_) : sqlite3_errstr(rc)));
+    std::string msg = fmt::format("cannot open SQLite database {}: {}", path,
+                                  c->db_ ? sqlite3_errmsg(c->db_) : sqlite3_errstr(rc));
+    return opts.create ? Status::Invalid(msg) : Status::Transient(msg);
   }
   sqlite3_extended_result_codes(c->db_, 1);
-  sqlite3_busy_timeout(c->db_, kBusyTimeoutMs);
+  sqlite3_busy_timeout(c->db_, opts.busy_timeout_ms);
   NBI_RETURN_IF_ERROR(c->Exec(sql::kConnectionPragmas));
+  if (opts.query_only) NBI_RETURN_IF_ERROR(c->Exec(sql::kQueryOnly));
   return c;
 }
 
@@ -98,7 +107,30 @@ Status Transaction::Commit() {
 }
 
 // ------------------------------------------------------------------ pool
+Status SqlitePool::CheckFile() {
+  struct stat st {};
+  if (::stat(path_.c_str(), &st) != 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!have_file_) return Status::Ok();  // not opened yet: Open decides
+    return Status::Transient(fmt::format("the SQLite database {} is gone", path_));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  if (!have_file_) return Status::Ok();
+  if (st.st_dev != file_dev_ || st.st_ino != file_ino_) {
+    return Status::Transient(
+        fmt::format("the SQLite database {} was replaced by another file", path_));
+  }
+  return Status::Ok();
+}
+
+void SqlitePool::StopCreating() {
+  std::lock_guard<std::mutex> l(mu_);
+  opts_.create = false;
+}
+
 Result<SqlitePool::Lease> SqlitePool::Take() {
+  NBI_RETURN_IF_ERROR(CheckFile());
+  SqliteOpenOptions opts;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!idle_.empty()) {
@@ -106,8 +138,16 @@ Result<SqlitePool::Lease> SqlitePool::Take() {
       idle_.pop_back();
       return Lease(this, std::move(c));
     }
+    opts = opts_;
   }
-  NBI_ASSIGN_OR_RETURN(auto c, SqliteConn::Open(path_));
+  NBI_ASSIGN_OR_RETURN(auto c, SqliteConn::Open(path_, opts));
+  struct stat st {};
+  std::lock_guard<std::mutex> l(mu_);
+  if (!have_file_ && ::stat(path_.c_str(), &st) == 0) {
+    have_file_ = true;
+    file_dev_ = st.st_dev;
+    file_ino_ = st.st_ino;
+  }
   return Lease(this, std::move(c));
 }
 

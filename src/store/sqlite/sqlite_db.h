@@ -22,18 +22,28 @@
 
 namespace nbi {
 
-// Maps a SQLite result code to a Status: BUSY/LOCKED -> kTransient, UNIQUE/PRIMARY KEY
-// violations -> kConflict, anything else -> kInternal. `db` (may be null) supplies the
-// message.
+// Maps a SQLite result code to a Status. kTransient for what passes or an operator repairs
+// while the program runs: BUSY/LOCKED (another writer), FULL (disk full), READONLY (file or
+// directory turned read-only, file moved or deleted), IOERR, CANTOPEN and PROTOCOL.
+// UNIQUE/PRIMARY KEY violations -> kConflict; anything else -> kInternal. `db` (may be null)
+// supplies the message.
 Status SqlError(sqlite3* db, int rc, const char* what);
+
+struct SqliteOpenOptions {
+  bool create = true;       // create the file when missing (only the first open should)
+  bool query_only = false;  // refuse writes on this connection (the reader pool)
+  int busy_timeout_ms = 30'000;
+};
 
 // One sqlite3 handle (opened NOMUTEX: used by one thread at a time) with its cache of
 // prepared statements.
 class SqliteConn {
  public:
-  // Opens (creating) the file, sets extended result codes, a 30 s busy timeout and the
-  // connection pragmas (WAL ...). kInvalidArgument when the file cannot be opened.
-  static Result<std::unique_ptr<SqliteConn>> Open(const std::string& path);
+  // Opens the file, sets extended result codes, the busy timeout and the connection pragmas
+  // (WAL ...). When it cannot be opened: kInvalidArgument with `create` (a wrong path),
+  // kTransient without (the file was there and is gone).
+  static Result<std::unique_ptr<SqliteConn>> Open(const std::string& path,
+                                                  const SqliteOpenOptions& opts = {});
   ~SqliteConn();
   SqliteConn(const SqliteConn&) = delete;
   SqliteConn& operator=(const SqliteConn&) = delete;
@@ -159,6 +169,10 @@ class Transaction {
 // A pool of connections to one file. Take() hands out an idle connection or opens a new
 // one; the Lease gives it back on destruction. Thread-safe.
 //
+// Take() first checks that the path still names the file the pool opened first: a file
+// deleted or replaced under a running program is kTransient, never written into unlinked
+// (a pooled handle would go on writing to the deleted inode) nor silently recreated empty.
+//
 // A returned connection first has its unfinished statements reset (no stale read snapshot
 // is pooled). A connection still inside a transaction is never reused: it is closed (which
 // rolls the transaction back) instead of going back to the idle list.
@@ -180,10 +194,14 @@ class SqlitePool {
     std::unique_ptr<SqliteConn> c_;
   };
 
-  explicit SqlitePool(std::string path, size_t max_idle = 16)
-      : path_(std::move(path)), max_idle_(max_idle) {}
+  explicit SqlitePool(std::string path, SqliteOpenOptions opts = {}, size_t max_idle = 16)
+      : path_(std::move(path)), opts_(opts), max_idle_(max_idle) {}
 
   Result<Lease> Take();
+  // From now on new connections never create the file (call once the schema exists).
+  void StopCreating();
+  // kTransient when the path no longer names the file this pool opened first.
+  Status CheckFile();
 
  private:
   void Give(std::unique_ptr<SqliteConn> c);
@@ -191,6 +209,9 @@ class SqlitePool {
   const std::string path_;
   const size_t max_idle_;
   std::mutex mu_;
+  SqliteOpenOptions opts_;                         // guarded by mu_
+  bool have_file_ = false;                         // guarded by mu_
+  uint64_t file_dev_ = 0, file_ino_ = 0;           // guarded by mu_
   std::vector<std::unique_ptr<SqliteConn>> idle_;  // guarded by mu_
 };
 

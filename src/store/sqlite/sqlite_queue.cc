@@ -302,7 +302,7 @@ Result<std::unique_ptr<OwnerLease>> SqliteStore::HoldOwnerLease(const std::strin
 Result<int> SqliteStore::RescueDeadOwners() {
   using Owners = std::vector<std::string>;
   NBI_ASSIGN_OR_RETURN(Owners owners,
-                       WithConn<Owners>(*pool_, [&](SqliteConn& c) -> Result<Owners> {
+                       WithConn<Owners>(*readers_, [&](SqliteConn& c) -> Result<Owners> {
                          NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRunningOwners));
                          Owners out;
                          NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(q.S(0)); }));
@@ -327,7 +327,7 @@ Result<int> SqliteStore::RescueDeadOwners() {
 }
 
 Result<std::optional<Job>> SqliteStore::NextPending() {
-  return WithConn<std::optional<Job>>(*pool_, [&](SqliteConn& c) -> Result<std::optional<Job>> {
+  return WithConn<std::optional<Job>>(*readers_, [&](SqliteConn& c) -> Result<std::optional<Job>> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kNextPending));
     return OneJob(q);
   });
@@ -346,7 +346,7 @@ Result<int> SqliteStore::PruneFinished(int64_t age_ms) {
 
 Result<std::optional<Job>> SqliteStore::ActiveJobFor(const HeatmapJobSpec& spec) {
   const std::string key = DedupeKey(spec);
-  return WithConn<std::optional<Job>>(*pool_, [&](SqliteConn& c) { return ActiveTwin(c, key); });
+  return WithConn<std::optional<Job>>(*readers_, [&](SqliteConn& c) { return ActiveTwin(c, key); });
 }
 
 Result<std::pair<int64_t, EnqueueResult>> SqliteStore::ResetAndEnqueue(const HeatmapJobSpec& spec) {
@@ -375,12 +375,12 @@ Result<std::pair<int64_t, EnqueueResult>> SqliteStore::ResetAndEnqueue(const Hea
 
 // ------------------------------------------------------------------ reads
 Result<Job> SqliteStore::GetJob(int64_t job_id) {
-  return WithConn<Job>(*pool_, [&](SqliteConn& c) { return GetJobIn(c, job_id); });
+  return WithConn<Job>(*readers_, [&](SqliteConn& c) { return GetJobIn(c, job_id); });
 }
 
 Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& f) {
   using Out = std::vector<Job>;
-  return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListJobs));
     q.OptStr(f.status ? std::optional<std::string>(JobStatusId(*f.status)) : std::nullopt)
         .OptInt(f.before_id)
@@ -393,7 +393,7 @@ Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& f) {
 
 Result<std::vector<std::pair<JobStatus, int64_t>>> SqliteStore::CountJobsByStatus() {
   using Out = std::vector<std::pair<JobStatus, int64_t>>;
-  return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCountJobsByStatus));
     Out out;
     NBI_RETURN_IF_ERROR(q.Rows([&] {
@@ -407,7 +407,7 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> SqliteStore::CountJobsByStatu
 Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double lng,
                                                               double grid_step, HeatModel model) {
   using Out = std::optional<Job>;
-  return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFindActiveJobCovering));
     q.Dbl(lat).Dbl(lng).Dbl(grid_step).Str(std::string(HeatModelId(model)));
     return OneJob(q);

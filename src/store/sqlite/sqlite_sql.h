@@ -129,6 +129,8 @@ inline constexpr const char* kSeedCity =
 inline constexpr const char* kConnectionPragmas =
     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; "
     "PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+// The reader pool's connections refuse writes.
+inline constexpr const char* kQueryOnly = "PRAGMA query_only=1";
 // IMMEDIATE takes the write lock up front, so a transaction never fails half-way with
 // SQLITE_BUSY on its first write (busy_timeout waits for the lock instead).
 inline constexpr const char* kBeginImmediate = "BEGIN IMMEDIATE";

@@ -3,6 +3,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 
@@ -13,8 +14,13 @@
 
 namespace nbi {
 
-SqliteStore::SqliteStore(std::string path, Clock* clock)
-    : path_(std::move(path)), clock_(clock), pool_(std::make_unique<SqlitePool>(path_)) {}
+SqliteStore::SqliteStore(std::string path, Clock* clock, const StoreOptions& opts)
+    : path_(std::move(path)),
+      clock_(clock),
+      pool_(std::make_unique<SqlitePool>(
+          path_, SqliteOpenOptions{true, false, static_cast<int>(opts.lock_timeout_ms)})),
+      readers_(std::make_unique<SqlitePool>(
+          path_, SqliteOpenOptions{false, true, static_cast<int>(opts.lock_timeout_ms)})) {}
 
 SqliteStore::~SqliteStore() = default;
 
@@ -62,7 +68,7 @@ Status ApplyMigration(SqliteConn& c, int v, int64_t now_ms) {
 }  // namespace
 
 Status SqliteStore::Migrate() {
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) -> Status {
+  Status s = InWriteTxnStatus(*pool_, [&](SqliteConn& c) -> Status {
     NBI_RETURN_IF_ERROR(c.Exec(sql::kCreateMigrationsTable));
     NBI_ASSIGN_OR_RETURN(int have, ReadSchemaVersion(c));
     if (have > sql::kSchemaVersion) {
@@ -75,10 +81,13 @@ Status SqliteStore::Migrate() {
     }
     return Status::Ok();
   });
+  // The file exists now: a later open that finds it missing must fail, not recreate it.
+  if (s.ok()) pool_->StopCreating();
+  return s;
 }
 
 Result<int> SqliteStore::SchemaVersion() {
-  return WithConn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+  return WithConn<int>(*readers_, [&](SqliteConn& c) -> Result<int> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kSchemaVersionQuery));
     NBI_RETURN_IF_ERROR(q.Step().status());
     return static_cast<int>(q.I(0));
@@ -86,6 +95,10 @@ Result<int> SqliteStore::SchemaVersion() {
 }
 
 Status SqliteStore::Ping() {
+  NBI_RETURN_IF_ERROR(pool_->CheckFile());
+  if (::access(path_.c_str(), W_OK) != 0) {
+    return Status::Transient(fmt::format("the SQLite database {} is not writable", path_));
+  }
   NBI_ASSIGN_OR_RETURN(int v, SchemaVersion());
   if (v != sql::kSchemaVersion)
     return Status::Internal(fmt::format("schema version {} != {}", v, sql::kSchemaVersion));
@@ -118,7 +131,7 @@ Result<City> SqliteStore::UpsertCity(const City& city) {
 }
 
 Result<std::vector<City>> SqliteStore::ListCities() {
-  return WithConn<std::vector<City>>(*pool_, [&](SqliteConn& c) -> Result<std::vector<City>> {
+  return WithConn<std::vector<City>>(*readers_, [&](SqliteConn& c) -> Result<std::vector<City>> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListCities));
     std::vector<City> out;
     NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadCity(q)); }));
@@ -127,7 +140,7 @@ Result<std::vector<City>> SqliteStore::ListCities() {
 }
 
 Result<City> SqliteStore::GetCity(const std::string& slug) {
-  return WithConn<City>(*pool_, [&](SqliteConn& c) -> Result<City> {
+  return WithConn<City>(*readers_, [&](SqliteConn& c) -> Result<City> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kGetCity));
     q.Str(slug);
     NBI_ASSIGN_OR_RETURN(bool row, q.Step());
@@ -172,7 +185,7 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
 }
 
 Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
-  return WithConn<std::vector<Poi>>(*pool_, [&](SqliteConn& c) -> Result<std::vector<Poi>> {
+  return WithConn<std::vector<Poi>>(*readers_, [&](SqliteConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadPois));
     q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng).Int(limit);
     std::vector<Poi> out;
@@ -194,7 +207,7 @@ Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
 
 Result<std::vector<std::pair<Category, int64_t>>> SqliteStore::CountPoisByCategory() {
   using Out = std::vector<std::pair<Category, int64_t>>;
-  return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCountPoisByCategory));
     Out out;
     NBI_RETURN_IF_ERROR(q.Rows([&] {
@@ -210,7 +223,7 @@ Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double gr
                                                       HeatModel model, int min_score,
                                                       int64_t limit) {
   using Out = std::vector<HeatCell>;
-  return WithConn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueryCells));
     q.Dbl(box.min_lat)
         .Dbl(box.max_lat)
@@ -229,7 +242,7 @@ Result<std::vector<HeatCell>> SqliteStore::QueryCells(const BBox& box, double gr
 }
 
 Result<int64_t> SqliteStore::CountCells(std::optional<double> grid_step) {
-  return WithConn<int64_t>(*pool_, [&](SqliteConn& c) -> Result<int64_t> {
+  return WithConn<int64_t>(*readers_, [&](SqliteConn& c) -> Result<int64_t> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCountCells));
     q.OptDbl(grid_step);
     NBI_RETURN_IF_ERROR(q.Step().status());
@@ -240,7 +253,7 @@ Result<int64_t> SqliteStore::CountCells(std::optional<double> grid_step) {
 }
 
 Result<bool> SqliteStore::HasCoverage(double lat, double lng, double grid_step, HeatModel model) {
-  return WithConn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
+  return WithConn<bool>(*readers_, [&](SqliteConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kHasCoverage));
     q.Dbl(lat)
         .Dbl(lng)

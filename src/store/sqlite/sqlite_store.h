@@ -4,10 +4,12 @@
 // HTTP server): readers never block the writer and see a consistent snapshot.
 // Transactions: every write is one BEGIN IMMEDIATE transaction, so there is one writer at a
 // time across all processes; the claim is a single UPDATE ... RETURNING inside it, which is
-// what makes two workers never take the same job. A 30 s busy_timeout absorbs contention
-// between processes; SQLITE_BUSY beyond it is kTransient.
-// Threading: thread-safe. Each call takes a connection from an internal pool (one sqlite3
-// handle per concurrent call; handles are never shared between threads at once).
+// what makes two workers never take the same job. A busy timeout (StoreOptions, 30 s by
+// default) absorbs contention between processes; SQLITE_BUSY beyond it is kTransient.
+// Threading: thread-safe. Each call takes a connection from one of two internal pools (one
+// sqlite3 handle per concurrent call; handles are never shared between threads at once):
+// writes from the writers' pool, reads from a separate pool of query-only connections, so
+// reads never queue behind writes waiting for the lock (WAL readers need no lock).
 // Multi-process wake-ups: Watch() polls PRAGMA data_version on its own connection.
 //
 // Layout of the implementation (src/store/sqlite/):
@@ -34,7 +36,7 @@ class SqliteStore final : public Store {
  public:
   // Opens lazily: the file is opened (and created) by the first call. `clock` must outlive
   // the store.
-  SqliteStore(std::string path, Clock* clock);
+  SqliteStore(std::string path, Clock* clock, const StoreOptions& opts = {});
   ~SqliteStore() override;
 
   std::string Describe() const override;
@@ -93,7 +95,8 @@ class SqliteStore final : public Store {
  private:
   const std::string path_;
   Clock* const clock_;
-  const std::unique_ptr<SqlitePool> pool_;
+  const std::unique_ptr<SqlitePool> pool_;     // writes (and the first open, which creates)
+  const std::unique_ptr<SqlitePool> readers_;  // reads: query-only connections
 };
 
 }  // namespace nbi
