@@ -34,10 +34,11 @@ Result<std::unique_ptr<Store>> OpenStoreWaiting(StoreRole role, const DatabaseWa
     if (store.ok() || store.status().code() != StatusCode::kTransient) return store;
     const int64_t waited = env.clock->SteadyMs() - start;
     const bool forever = wait.timeout_ms < 0;
-    if ((!forever && waited + delay > wait.timeout_ms) || (wait.stop && wait.stop->load())) {
+    if ((!forever && waited >= wait.timeout_ms) || (wait.stop && wait.stop->load())) {
       return store.status().WithPrefix(
           forever ? "" : fmt::format("the database did not come up within {} ms: ", waited));
     }
+    if (!forever) delay = std::min(delay, wait.timeout_ms - waited);
     env.log->info(fmt::format("Waiting for the database (attempt {}, retrying in {} ms): {}",
                               attempt, delay, store.status().message()));
     for (int64_t slept = 0; slept < delay && !(wait.stop && wait.stop->load()); slept += 50) {

@@ -1,4 +1,6 @@
 // nearbyindex: the command-line entry point. Each subcommand is a thin layer over the library.
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <string>
@@ -6,6 +8,9 @@
 #include "commands.h"
 
 int main(int argc, char** argv) {
+  // A write past the file-size limit (ulimit -f) is then an I/O error the store reports as
+  // transient, like a full disk, instead of a signal that kills the process mid-job.
+  signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"NearbyIndex engine: accessibility heatmaps from OpenStreetMap POIs"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help of every subcommand");

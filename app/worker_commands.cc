@@ -84,8 +84,8 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
   if (!wait_ms.ok()) return Fail(wait_ms.status()), ExitCode();
   auto store = OpenStoreWaiting(StoreRole::kWorker,
                                 DatabaseWait{one_shot ? *wait_ms : -1, &stop_requested}, *env);
+  if (stop_requested) return 0;  // stopped while waiting for the database
   if (!store.ok()) return Fail(store.status()), ExitCode();
-  if (stop_requested) return 0;
   opts.exit_when_idle = one_shot;
   ProgressBar bar(store->get());
   if (one_shot && isatty(STDOUT_FILENO)) {

@@ -67,4 +67,39 @@ void ExecSql(const std::string& url, const std::string& sql) {
   PgExec(url, sql);
 }
 
+HeldLock::HeldLock(const std::string& url, int64_t job_id) {
+  if (url.rfind("sqlite:", 0) == 0) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open(url.substr(7).c_str(), &db) != SQLITE_OK ||
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(db);
+      throw std::runtime_error("cannot take the SQLite write lock");
+    }
+    sqlite_ = db;
+    return;
+  }
+  PGconn* c = PQconnectdb(url.c_str());
+  const std::string sql =
+      "BEGIN; SELECT id FROM jobs WHERE id = " + std::to_string(job_id) + " FOR UPDATE";
+  PGresult* r = PQstatus(c) == CONNECTION_OK ? PQexec(c, sql.c_str()) : nullptr;
+  const bool ok = r && PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+  PQclear(r);
+  if (!ok) {
+    PQfinish(c);
+    throw std::runtime_error("cannot lock the job's row");
+  }
+  pg_ = c;
+}
+
+HeldLock::~HeldLock() {
+  if (sqlite_) {
+    sqlite3_exec(static_cast<sqlite3*>(sqlite_), "ROLLBACK", nullptr, nullptr, nullptr);
+    sqlite3_close(static_cast<sqlite3*>(sqlite_));
+  }
+  if (pg_) {
+    PQclear(PQexec(static_cast<PGconn*>(pg_), "ROLLBACK"));
+    PQfinish(static_cast<PGconn*>(pg_));
+  }
+}
+
 }  // namespace nbi::testing

@@ -30,6 +30,20 @@ Result<std::unique_ptr<Store>> OpenFreshStore(Backend b, const TempDir& dir, Clo
 // Runs raw SQL (setup of legacy schemas etc.) on the store behind `url`.
 void ExecSql(const std::string& url, const std::string& sql);
 
+// Another session holding a lock until destroyed: on SQLite the write lock (BEGIN
+// IMMEDIATE), on PostgreSQL the row of job `job_id` (SELECT ... FOR UPDATE).
+class HeldLock {
+ public:
+  HeldLock(const std::string& url, int64_t job_id);
+  ~HeldLock();
+  HeldLock(const HeldLock&) = delete;
+  HeldLock& operator=(const HeldLock&) = delete;
+
+ private:
+  void* sqlite_ = nullptr;  // sqlite3*
+  void* pg_ = nullptr;      // PGconn*
+};
+
 }  // namespace nbi::testing
 
 // Skips (or fails in CI) a PostgreSQL test when no server is available.

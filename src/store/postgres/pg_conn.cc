@@ -114,12 +114,11 @@ void PgBinaryCopy::Put64(uint64_t v) {
 // ------------------------------------------------------------------ connection
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
-                                                const std::string& options) {
-  // Earlier keywords are defaults the URL may override (its own `options` replace ours);
-  // the application name is only a fallback so that PGAPPNAME or the URL still win.
-  const char* const keys[] = {"connect_timeout", "fallback_application_name", "options", "dbname",
-                              nullptr};
-  const char* const values[] = {"10", "nearbyindex", options.c_str(), conninfo.c_str(), nullptr};
+                                                const std::string& setup) {
+  // Earlier keywords are defaults the URL may override; the application name is only a
+  // fallback so that PGAPPNAME or the URL still win.
+  const char* const keys[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
+  const char* const values[] = {"10", "nearbyindex", conninfo.c_str(), nullptr};
   PGconn* pg = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
   if (PQstatus(pg) != CONNECTION_OK) {
     std::string msg = TrimNewlines(pg ? PQerrorMessage(pg) : "out of memory");
@@ -129,7 +128,13 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
   }
   // CREATE ... IF NOT EXISTS reports "already exists" as a NOTICE; libpq would print it.
   PQsetNoticeProcessor(pg, IgnoreNotice, nullptr);
-  return std::make_unique<PgConn>(pg);
+  auto conn = std::make_unique<PgConn>(pg);
+  if (!setup.empty()) {
+    auto r = conn->Exec(setup.c_str(), "session setup");
+    if (!r.ok())
+      return Status(r.status().code(), ScrubDatabaseSecrets(r.status().message(), conninfo));
+  }
+  return conn;
 }
 
 Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params) {
@@ -233,8 +238,9 @@ PgLease::~PgLease() {
 
 PgPool::PgPool(std::string conninfo, const StoreOptions& store_opts)
     : conninfo_(std::move(conninfo)),
-      session_options_(fmt::format("-c lock_timeout={} -c statement_timeout={}",
-                                   store_opts.lock_timeout_ms, store_opts.statement_timeout_ms)) {
+      // SET, not libpq's `options`: a URL's own options (a search_path) would replace ours.
+      session_setup_(fmt::format("SET lock_timeout = {}; SET statement_timeout = {}",
+                                 store_opts.lock_timeout_ms, store_opts.statement_timeout_ms)) {
   char* err = nullptr;
   PQconninfoOption* opts = PQconninfoParse(conninfo_.c_str(), &err);
   if (!opts) {
@@ -263,7 +269,7 @@ Result<PgLease> PgPool::Acquire() {
 
 Result<PgLease> PgPool::AcquireFresh() {
   if (!conninfo_error_.empty()) return Status::Invalid(conninfo_error_);
-  NBI_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> c, PgConn::Connect(conninfo_, session_options_));
+  NBI_ASSIGN_OR_RETURN(std::unique_ptr<PgConn> c, PgConn::Connect(conninfo_, session_setup_));
   return PgLease(this, std::move(c));
 }
 

@@ -156,10 +156,9 @@ class PgConn {
   PgConn& operator=(const PgConn&) = delete;
 
   // Connects with a 10 s timeout (the URL may override it); kTransient when it cannot.
-  // `options`: libpq's session options ("-c lock_timeout=5000 ..."), unless the URL sets its
-  // own.
+  // `setup`: statements run once on the new session ("SET lock_timeout = ...").
   static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo,
-                                                 const std::string& options = "");
+                                                 const std::string& setup = "");
 
   // Runs `sql` with `params`; prepares it first on this connection if it is named.
   Result<PgRows> Exec(const PgSql& sql, const PgParams& params = PgParams());
@@ -243,7 +242,7 @@ class PgPool {
   void Return(std::unique_ptr<PgConn> c);
 
   const std::string conninfo_;
-  const std::string session_options_;  // "-c lock_timeout=... -c statement_timeout=..."
+  const std::string session_setup_;  // "SET lock_timeout = ...; SET statement_timeout = ..."
   std::string conninfo_error_;         // set when conninfo_ does not parse
   std::mutex mu_;
   std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_

@@ -3,6 +3,8 @@
 #include "store/sqlite/sqlite_store.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -96,7 +98,13 @@ Result<int> SqliteStore::SchemaVersion() {
 
 Status SqliteStore::Ping() {
   NBI_RETURN_IF_ERROR(pool_->CheckFile());
-  if (::access(path_.c_str(), W_OK) != 0) {
+  // Not writable: by permission, by its mode bits (an operator's "read-only", which root
+  // would otherwise write through) or by a read-only mount.
+  struct stat st {};
+  struct statvfs fs {};
+  if (::access(path_.c_str(), W_OK) != 0 ||
+      (::stat(path_.c_str(), &st) == 0 && (st.st_mode & (S_IWUSR | S_IWGRP | S_IWOTH)) == 0) ||
+      (::statvfs(path_.c_str(), &fs) == 0 && (fs.f_flag & ST_RDONLY) != 0)) {
     return Status::Transient(fmt::format("the SQLite database {} is not writable", path_));
   }
   NBI_ASSIGN_OR_RETURN(int v, SchemaVersion());

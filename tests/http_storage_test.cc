@@ -1,0 +1,133 @@
+// The HTTP API when its database misbehaves, with a real `serve` on each store: reads answer
+// at once while writes wait for a lock held elsewhere (and those writes end 503 with
+// Retry-After, never 500); /readyz fails when the SQLite file is gone or not writable and
+// nothing is written into a deleted or recreated file; a PostgreSQL session terminated
+// under a pooled connection costs a read nothing.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "http_test_util.h"
+#include "store_test_util.h"
+
+namespace nbi::testing {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+void SleepMs(int ms) { std::this_thread::sleep_for(std::chrono::milliseconds(ms)); }
+
+class HttpStorageTest : public HttpTest {
+ protected:
+  bool sqlite() const { return GetParam() == Backend::kSqlite; }
+  // The p99 of `n` GETs of `path`, in ms; every answer must be `want`.
+  double P99(const ServerProcess& s, const std::string& path, int n, int want) {
+    std::vector<double> ms;
+    for (int i = 0; i < n; ++i) {
+      auto t0 = Steady::now();
+      Reply r = s.Get(path);
+      ms.push_back(std::chrono::duration<double, std::milli>(Steady::now() - t0).count());
+      EXPECT_EQ(r.status, want) << path << ": " << r.text;
+    }
+    std::sort(ms.begin(), ms.end());
+    return ms[static_cast<size_t>(n * 99 / 100)];
+  }
+};
+
+TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
+  ServerProcess& s =
+      Start({{"DB_LOCK_TIMEOUT", "3s"}, {"NBI_RATE_LIMIT_PER_SEC", "0"}}, {"--no-worker"});
+  Reply job = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco"})");
+  ASSERT_EQ(job.status, 201) << job.text;
+  const int64_t id = job.body["jobId"].get<int64_t>();
+  // Another session holds the write lock (SQLite) or the job's row (PostgreSQL) for ~5 s,
+  // and 12 writes, more than the server's store slots, pile up behind it.
+  auto lock = std::make_unique<HeldLock>(url_, id);
+  std::vector<std::future<Reply>> writes;
+  for (int i = 0; i < 12; ++i) {
+    writes.push_back(std::async(std::launch::async, [&s, id] {
+      return s.Post("/api/jobs/" + std::to_string(id) + "/cancel", "");
+    }));
+  }
+  SleepMs(300);  // the writes are waiting now
+  EXPECT_LT(P99(s, "/api/jobs", 50, 200), 100.0) << "reads queued behind blocked writes";
+  EXPECT_LT(P99(s, "/readyz", 50, 200), 100.0);
+  EXPECT_LT(P99(s, "/api/jobs/" + std::to_string(id), 20, 200), 100.0);
+  int unavailable = 0;
+  for (auto& f : writes) {
+    Reply r = f.get();  // each gives up after DB_LOCK_TIMEOUT
+    ASSERT_EQ(r.status, 503) << r.text;
+    EXPECT_EQ(r.body["error"]["code"], "unavailable");
+    EXPECT_NE(r.headers.find("Retry-After"), r.headers.end());
+    unavailable++;
+  }
+  EXPECT_EQ(unavailable, 12);
+  lock.reset();
+  EXPECT_EQ(s.Post("/api/jobs/" + std::to_string(id) + "/cancel", "").status, 200);
+  Reply m = s.Get("/metrics");
+  EXPECT_EQ(m.text.find("status=\"500\""), std::string::npos) << m.text;
+}
+
+TEST_P(HttpStorageTest, ReadyzFailsWhenTheDatabaseFileIsGoneOrNotWritable) {
+  if (!sqlite()) GTEST_SKIP() << "a SQLite file's fate; PostgreSQL has no file to lose";
+  ServerProcess& s = Start({}, {"--no-worker"});
+  const std::string db = url_.substr(7);
+  ASSERT_EQ(s.Get("/readyz").status, 200);
+
+  ASSERT_EQ(chmod(db.c_str(), 0444), 0);
+  Reply ro = s.Get("/readyz");
+  EXPECT_EQ(ro.status, 503) << ro.text;
+  ASSERT_EQ(chmod(db.c_str(), 0644), 0);
+  EXPECT_EQ(s.Get("/readyz").status, 200);
+
+  // Moved away: not ready, reads and writes 503 (not 500 "no such table"), and no new empty
+  // database appears at the path.
+  std::filesystem::rename(db, db + ".moved");
+  Reply gone = s.Get("/readyz");
+  EXPECT_EQ(gone.status, 503) << gone.text;
+  EXPECT_EQ(gone.text.find(dir_.path().string()), std::string::npos) << "no path in messages";
+  EXPECT_EQ(s.Get("/api/jobs").status, 503);
+  Reply w = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco"})");
+  EXPECT_EQ(w.status, 503) << w.text;
+  EXPECT_FALSE(std::filesystem::exists(db)) << "a new empty database was created";
+  // Another file at the path is not the database the server opened: still not ready.
+  WriteFile(db, "");
+  EXPECT_EQ(s.Get("/readyz").status, 503);
+  std::filesystem::remove(db);
+  // Back in place: ready again, and nothing was written meanwhile.
+  std::filesystem::rename(db + ".moved", db);
+  EXPECT_EQ(s.Get("/readyz").status, 200);
+  Reply jobs = s.Get("/api/jobs");
+  ASSERT_EQ(jobs.status, 200);
+  EXPECT_EQ(jobs.body["jobs"].size(), 0u);
+}
+
+TEST_P(HttpStorageTest, ATerminatedSessionUnderAPooledConnectionCostsAReadNothing) {
+  if (sqlite()) GTEST_SKIP() << "PostgreSQL sessions only; SQLite has no server session";
+  const std::string app = "nbi-http-retry-" + std::to_string(getpid());
+  ServerProcess& s = Start({{"PGAPPNAME", app}}, {"--no-worker"});
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(s.Get("/api/jobs").status, 200);  // pooled now
+  ExecSql(url_,
+          "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+          "application_name = '" +
+              app + "'");
+  for (const char* path : {"/api/jobs", "/api/cities", "/readyz"}) {
+    Reply r = s.Get(path);
+    EXPECT_EQ(r.status, 200) << path << ": " << r.text;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, HttpStorageTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return BackendName(info.param); });
+
+}  // namespace
+}  // namespace nbi::testing

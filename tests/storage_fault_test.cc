@@ -1,0 +1,167 @@
+// Storage faults under the real binary on both stores: a job whose every write fails (a full
+// disk on SQLite, made real with a file-size limit; an injected disk-full error on
+// PostgreSQL) stays with its worker, is logged with its id, and resumes when the database is
+// repaired, with no cell lost; `worker`, `process-jobs` and `serve` wait for a database that
+// is locked or not up at start.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "store_fixture.h"
+#include "store_test_util.h"
+#include "test_util.h"
+#include "worker_fixture.h"
+
+namespace nbi {
+namespace {
+
+// While armed, every write of cells and jobs fails with PostgreSQL's disk_full error.
+constexpr const char* kPgDiskFull = R"sql(
+CREATE TABLE test_disk (is_full BOOLEAN NOT NULL);
+INSERT INTO test_disk VALUES (false);
+CREATE FUNCTION test_disk_fn() RETURNS trigger AS $$
+BEGIN
+  IF (SELECT is_full FROM test_disk) THEN
+    RAISE EXCEPTION 'could not extend file: No space left on device' USING ERRCODE = '53100';
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql;
+CREATE TRIGGER test_disk_cells BEFORE INSERT OR UPDATE ON heat_cells
+  FOR EACH ROW EXECUTE FUNCTION test_disk_fn();
+CREATE TRIGGER test_disk_jobs BEFORE UPDATE ON jobs
+  FOR EACH ROW EXECUTE FUNCTION test_disk_fn();
+)sql";
+
+int64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<int64_t>(n);
+}
+
+class StorageFaultTest : public WorkerTest {
+ protected:
+  bool sqlite() const { return url_.rfind("sqlite:", 0) == 0; }
+
+  // Makes every further write of the worker `w` fail: on SQLite its files may no longer
+  // grow (RLIMIT_FSIZE just above their size, as on a full disk: the WAL's next pages do not
+  // fit; the binary ignores SIGXFSZ, so the write fails instead of killing it), on
+  // PostgreSQL the triggers raise disk_full.
+  void BreakWrites(const testing::Child& w) {
+    if (sqlite()) {
+      const std::string db = url_.substr(7);
+      int64_t limit = std::max(FileSize(db), FileSize(db + "-wal")) + 64 * 1024;
+      // The soft limit only: an unprivileged test can raise it again to repair.
+      rlimit r{static_cast<rlim_t>(limit), RLIM_INFINITY};
+      ASSERT_EQ(prlimit(w.pid(), RLIMIT_FSIZE, &r, nullptr), 0);
+    } else {
+      testing::ExecSql(url_, "UPDATE test_disk SET is_full = true");
+    }
+  }
+  void RepairWrites(const testing::Child& w) {
+    if (sqlite()) {
+      rlimit r{RLIM_INFINITY, RLIM_INFINITY};
+      ASSERT_EQ(prlimit(w.pid(), RLIMIT_FSIZE, &r, nullptr), 0);
+    } else {
+      testing::ExecSql(url_, "UPDATE test_disk SET is_full = false");
+    }
+  }
+};
+
+TEST_P(StorageFaultTest, AJobWhoseWritesFailWaitsForTheRepairAndLosesNoCell) {
+  if (!sqlite()) testing::ExecSql(url_, kPgDiskFull);
+  auto spec = JobOver(47.04, 9.44, 0.1, 0.0005);  // 40,000 cells
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const int64_t id = e->job.id;
+  const std::string log = dir_.File("w.log");
+  testing::Child w({testing::BinaryPath(), "worker"},
+                   Env({"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"}), log);
+  Job started = WaitForJob(
+      id, [](const Job& j) { return j.last_processed_index() > 0; }, 10000);
+  ASSERT_GT(started.last_processed_index(), 0) << testing::ReadFile(log);
+  BreakWrites(w);
+
+  // The writes fail: progress stops, the job stays with its live worker, the log names it.
+  const std::string line = "checkpoint of job #" + std::to_string(id);
+  auto deadline = Clock_::now() + std::chrono::seconds(20);
+  while (testing::ReadFile(log).find(line) == std::string::npos && Clock_::now() < deadline) {
+    SleepMs(20);
+  }
+  ASSERT_NE(testing::ReadFile(log).find(line), std::string::npos) << testing::ReadFile(log);
+  const int64_t stuck = Get(id).last_processed_index();
+  SleepMs(1500);
+  Job during = Get(id);
+  EXPECT_EQ(during.status, JobStatus::kRunning);
+  EXPECT_EQ(during.last_processed_index(), stuck) << "no write may land while broken";
+  EXPECT_LT(stuck, 40000) << "the job ended before its writes broke; make it bigger";
+  ASSERT_TRUE(w.Running()) << testing::ReadFile(log);
+
+  RepairWrites(w);
+  Job done = WaitForJob(
+      id, [](const Job& j) { return j.status == JobStatus::kCompleted; }, 60000);
+  ASSERT_EQ(done.status, JobStatus::kCompleted) << testing::ReadFile(log);
+  EXPECT_LE(done.attempts, 1) << "a repaired fault costs no attempt";
+  ExpectCellsEqual(spec);
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(10000), 0) << testing::ReadFile(log);
+}
+
+TEST_P(StorageFaultTest, CommandsWaitForADatabaseThatIsNotReadyAtStart) {
+  std::string out;
+  auto run = [&](const std::vector<std::string>& env, const std::string& args) {
+    std::string cmd = "env";
+    for (const std::string& e : Env(env)) cmd += " '" + e + "'";
+    auto t0 = Clock_::now();
+    int rc = testing::RunCommand(cmd + " " + testing::BinaryPath() + " " + args, &out);
+    return std::make_pair(rc, std::chrono::duration<double>(Clock_::now() - t0).count());
+  };
+  if (sqlite()) {
+    // Another process holds the write lock the start-up migration needs, for 1.5 s.
+    auto lock = std::make_unique<testing::HeldLock>(url_, 0);
+    std::thread release([&] {
+      SleepMs(1500);
+      lock.reset();
+    });
+    auto [rc, secs] = run({"DB_LOCK_TIMEOUT=200ms"}, "process-jobs");
+    release.join();
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_GE(secs, 1.0) << out;
+    EXPECT_NE(out.find("Waiting for the database (attempt 1"), std::string::npos) << out;
+    EXPECT_NE(out.find("queue empty"), std::string::npos) << out;
+    // Locked for longer than DB_WAIT_TIMEOUT: a clear error, exit 1.
+    testing::HeldLock held(url_, 0);
+    std::tie(rc, secs) = run({"DB_LOCK_TIMEOUT=200ms", "DB_WAIT_TIMEOUT=1s"}, "process-jobs");
+    EXPECT_EQ(rc, 1) << out;
+    EXPECT_NE(out.find("did not come up within"), std::string::npos) << out;
+    return;
+  }
+  // A PostgreSQL server that is not up: process-jobs gives up after DB_WAIT_TIMEOUT ...
+  url_ = "postgresql://nbi@127.0.0.1:1/nbi?connect_timeout=1";
+  auto [rc, secs] = run({"DB_WAIT_TIMEOUT=1500ms"}, "process-jobs");
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_GE(secs, 1.0) << out;
+  EXPECT_NE(out.find("Waiting for the database (attempt 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("did not come up within"), std::string::npos) << out;
+  // ... and a worker waits for it forever, until told to stop.
+  const std::string log = dir_.File("waiting.log");
+  testing::Child w({testing::BinaryPath(), "worker"}, Env({"DB_WAIT_TIMEOUT=1s"}), log);
+  SleepMs(2500);
+  ASSERT_TRUE(w.Running()) << testing::ReadFile(log);
+  EXPECT_NE(testing::ReadFile(log).find("Waiting for the database (attempt 3"), std::string::npos)
+      << testing::ReadFile(log);
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(5000), 0) << testing::ReadFile(log);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StorageFaultTest, testing::BothBackends(),
+                         testing::BackendParamName);
+
+}  // namespace
+}  // namespace nbi
