@@ -67,15 +67,17 @@ Result<StoreOptions> StoreConfig(StoreRole role) {
   StoreOptions o = role == StoreRole::kApi ? kApiStoreOptions : StoreOptions{};
   const GlobalConfig& g = GlobalSettings();
   if (!g.lock_timeout.empty()) {
-    NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms, ParseDurationMs("DB_LOCK_TIMEOUT", g.lock_timeout));
+    NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms,
+                         ParseDurationMs("DB_LOCK_TIMEOUT", g.lock_timeout, BareNumber::kRefused));
     if (o.lock_timeout_ms > 24 * 3'600'000) {
       return Status::Invalid(
           fmt::format("DB_LOCK_TIMEOUT='{}' is over a day: use a shorter wait", g.lock_timeout));
     }
   }
   if (!g.statement_timeout.empty()) {
-    NBI_ASSIGN_OR_RETURN(o.statement_timeout_ms,
-                         ParseDurationMs("DB_STATEMENT_TIMEOUT", g.statement_timeout));
+    NBI_ASSIGN_OR_RETURN(
+        o.statement_timeout_ms,
+        ParseDurationMs("DB_STATEMENT_TIMEOUT", g.statement_timeout, BareNumber::kRefused));
   }
   return o;
 }
@@ -84,7 +86,7 @@ Result<int64_t> DatabaseWaitMs() {
   const std::string& w = GlobalSettings().wait_timeout;
   if (w.empty()) return 30'000;
   if (w == "0") return 0;
-  return ParseDurationMs("DB_WAIT_TIMEOUT", w);
+  return ParseDurationMs("DB_WAIT_TIMEOUT", w, BareNumber::kRefused);
 }
 
 std::string DatabaseUrl() {
@@ -243,8 +245,8 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
   }
   if (!access_log_.empty()) o.access_log = access_log_ != "0";
   if (!header_timeout_.empty()) {
-    NBI_ASSIGN_OR_RETURN(o.head_timeout_ms,
-                         ParseDurationMs("NBI_HTTP_HEADER_TIMEOUT", header_timeout_));
+    NBI_ASSIGN_OR_RETURN(o.head_timeout_ms, ParseDurationMs("NBI_HTTP_HEADER_TIMEOUT",
+                                                            header_timeout_, BareNumber::kRefused));
     if (o.head_timeout_ms < 100 || o.head_timeout_ms > 600'000) {
       return Status::Invalid(fmt::format(
           "NBI_HTTP_HEADER_TIMEOUT='{}' is out of range: use 100ms to 10min", header_timeout_));
