@@ -3,6 +3,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "score/scorer.h"
@@ -18,6 +24,76 @@ Result<Done> AsResult(Status s) {
   if (s.ok()) return Done{};
   return s;
 }
+
+// One background thread that writes chunks in order while the caller scores the next one:
+// at most two chunks are in flight (one being written, one being scored). Submit() hands a
+// chunk over once the previous one is written; Wait() returns the last write's result.
+class ChunkWriter {
+ public:
+  using Write = std::function<std::optional<JobOutcome>(int64_t begin, std::span<const uint8_t>,
+                                                        bool* cancel)>;
+  explicit ChunkWriter(Write write) : write_(std::move(write)), thread_([this] { Loop(); }) {}
+  ~ChunkWriter() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  struct Result {
+    bool any = false;  // a chunk was written since the last Wait
+    int64_t begin = 0, cells = 0;
+    std::optional<JobOutcome> end;
+    bool cancel = false;
+  };
+  // Waits until the chunk in flight (if any) is written; returns its result.
+  Result Wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [&] { return !busy_; });
+    return std::exchange(result_, Result{});
+  }
+  // Starts writing [begin, begin + scores.size()); the caller keeps `scores` alive and
+  // unchanged until the next Wait(). Call after Wait().
+  void Submit(int64_t begin, std::span<const uint8_t> scores) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      busy_ = true;
+      begin_ = begin;
+      scores_ = scores;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> l(mu_);
+    for (;;) {
+      cv_.wait(l, [&] { return quit_ || (busy_ && !result_.any); });
+      if (quit_) return;
+      const int64_t begin = begin_;
+      const std::span<const uint8_t> scores = scores_;
+      l.unlock();
+      bool cancel = false;
+      std::optional<JobOutcome> end = write_(begin, scores, &cancel);
+      l.lock();
+      result_ = Result{true, begin, static_cast<int64_t>(scores.size()), end, cancel};
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+
+  const Write write_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool quit_ = false;                // guarded by mu_
+  bool busy_ = false;                // guarded by mu_: a chunk is submitted, not yet written
+  int64_t begin_ = 0;                // guarded by mu_
+  std::span<const uint8_t> scores_;  // guarded by mu_
+  Result result_;                    // guarded by mu_
+  std::thread thread_;               // last: starts after the members above exist
+};
 
 // One job run: the job, its decoded parameters and what to do when it ends.
 class HeatmapRun {
@@ -144,28 +220,43 @@ JobOutcome HeatmapRun::Run() {
   if (!pois.ok()) return Fail(pois.status().WithPrefix("loading POIs: "));
   SpatialIndex index(std::move(pois).value());
 
+  // Scoring chunk n+1 overlaps writing chunk n (ChunkWriter): the checkpoint contract is
+  // unchanged, since chunks commit one after the other, each with its own progress.
   const int64_t chunk = std::max<int64_t>(1, opts_.chunk_size);
-  std::vector<uint8_t> scores(std::min(chunk, total));
+  std::vector<uint8_t> buffers[2];
+  buffers[0].resize(std::min(chunk, total));
+  buffers[1].resize(std::min(chunk, total));
   int last_logged = int(100 * next / total) / std::max(1, opts_.progress_step_percent) *
                     std::max(1, opts_.progress_step_percent);
-  while (next < total) {
-    if (stop_ && stop_->load()) return HandBack();
-    int64_t n = std::min(chunk, total - next);
-    const int64_t chunk_start = env_.clock->SteadyMs();
-    ScoreCells(index, *region, next, next + n, meta->model, scores.data());
-    bool cancel = false;
-    if (auto end =
-            WriteChunk(*region, meta->model, next, std::span(scores.data(), size_t(n)), &cancel)) {
-      return *end;
+  ChunkWriter writer([&](int64_t begin, std::span<const uint8_t> scores, bool* cancel) {
+    return WriteChunk(*region, meta->model, begin, scores, cancel);
+  });
+  int64_t chunk_start = env_.clock->SteadyMs();
+  // Bookkeeping of a written chunk; an outcome when the run ends there.
+  auto written = [&](const ChunkWriter::Result& w) -> std::optional<JobOutcome> {
+    if (!w.any) return std::nullopt;
+    if (w.end) return w.end;
+    const int64_t done_to = w.begin + w.cells;
+    const int64_t now = env_.clock->SteadyMs();
+    if (opts_.on_chunk) opts_.on_chunk(job_.id, w.cells, double(now - chunk_start) / 1000.0);
+    chunk_start = now;
+    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, done_to);
+    LogProgress(done_to, total, &last_logged);
+    if (w.cancel && done_to < total) return HandBack();  // after the last chunk: done anyway
+    return std::nullopt;
+  };
+  for (int k = 0; next < total; k ^= 1) {
+    if (stop_ && stop_->load()) {
+      if (auto end = written(writer.Wait())) return *end;
+      return HandBack();
     }
+    const int64_t n = std::min(chunk, total - next);
+    ScoreCells(index, *region, next, next + n, meta->model, buffers[k].data());
+    if (auto end = written(writer.Wait())) return *end;
+    writer.Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
     next += n;
-    if (opts_.on_chunk) {
-      opts_.on_chunk(job_.id, n, double(env_.clock->SteadyMs() - chunk_start) / 1000.0);
-    }
-    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, next);
-    LogProgress(next, total, &last_logged);
-    if (cancel && next < total) return HandBack();  // after the last chunk: done anyway
   }
+  if (auto end = written(writer.Wait())) return *end;
   auto done = RetryTransient(env_, What("complete"), stop_,
                              [&] { return AsResult(store_->Complete(job_.id, opts_.worker_id)); });
   if (!done.ok()) {

@@ -4,6 +4,8 @@
 // permanently with the decoder's message), loads the region's POIs plus the largest radius
 // as margin with one query into its own SpatialIndex, then repeats: score `chunk_size` cells
 // in memory, write them with the checkpoint in one transaction (JobQueue::WriteCheckpoint).
+// Scoring the next chunk overlaps writing the previous one on a writer thread, so at most two
+// chunks are in flight; they commit in order, and a crash loses at most those two.
 // It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`, and
 // retries transient database errors with backoff (on the Env's clock) instead of failing or
 // spinning.
