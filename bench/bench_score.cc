@@ -43,6 +43,25 @@ void Run(const char* name, const SpatialIndex& index, const BBox& box, double st
 
 }  // namespace
 
+// Bytes a job's index holds per POI (SPEC §8: <= 100), for a generated region of 1 M POIs:
+// the points a job loads (what the store returns), then the index built from them.
+void MemoryPerPoi() {
+  SyntheticCitySpec spec;
+  spec.size_km = 300;
+  spec.groceries = 100'000;
+  spec.others = 900'000;
+  std::vector<PoiPoint> points;
+  for (const Poi& p : GenerateCity(spec)) points.push_back({p.lat, p.lng, p.category, p.sub});
+  const double n = static_cast<double>(points.size());
+  const SpatialIndex index(points);
+  const double loaded = double(points.capacity() * sizeof(PoiPoint)) / n;
+  const double held = double(index.MemoryBytes()) / n;
+  std::printf(
+      "Memory of a job's POI index, %zu generated POIs: %.1f B/POI held by the index, %.1f "
+      "B/POI at the peak of building it (+ the loaded points) (target <= 100)\n",
+      points.size(), held, held + loaded);
+}
+
 int main(int argc, char** argv) {
   double seconds = 3;
   std::string osm_dir = std::string(NBI_SOURCE_DIR) + "/../shared/data/osm";
@@ -72,5 +91,6 @@ int main(int argc, char** argv) {
   } else {
     std::printf("porto extract: skipped, %s not found\n", porto.c_str());
   }
+  MemoryPerPoi();
   return 0;
 }

@@ -41,6 +41,9 @@ class FaultStore final : public Store {
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& p) override {
     return inner_->UpsertPois(p);
   }
+  Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& b) override {
+    return inner_->LoadPoiPoints(b);
+  }
   Result<std::vector<Poi>> LoadPois(const BBox& b, int64_t limit) override {
     return inner_->LoadPois(b, limit);
   }

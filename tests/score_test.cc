@@ -259,6 +259,28 @@ TEST(Kernel, GridEqualsPointScores) {
   }
 }
 
+// A job's index holds points only: it scores exactly as an index of full POIs, in under
+// 100 bytes per POI (SPEC §8), including the buckets.
+TEST(Kernel, AnIndexOfPointsScoresAsOneOfPoisInUnder100BytesPerPoi) {
+  std::mt19937_64 rng(testing::TestSeed() + 11);
+  auto pois = RandomPois(rng, 20000, 41.10, -8.65, 0.3);
+  std::vector<PoiPoint> points;
+  for (const Poi& p : pois) points.push_back({p.lat, p.lng, p.category, p.sub});
+  const SpatialIndex full(pois), compact(points);
+  ASSERT_EQ(compact.size(), pois.size());
+  auto g = GridRegion::Make({41.11, -8.64, 41.37, -8.38}, 0.002);
+  ASSERT_TRUE(g.ok());
+  for (HeatModel m : {HeatModel::kGrocery, HeatModel::kBlend}) {
+    std::vector<uint8_t> a(g->cell_count()), b(g->cell_count());
+    ScoreCells(full, *g, 0, g->cell_count(), m, a.data());
+    ScoreCells(compact, *g, 0, g->cell_count(), m, b.data());
+    ASSERT_EQ(a, b);
+  }
+  const double per_poi = double(compact.MemoryBytes()) / double(pois.size());
+  EXPECT_LT(per_poi, 100.0);
+  EXPECT_GT(double(full.MemoryBytes()) / double(pois.size()), 100.0) << "full POIs cost more";
+}
+
 TEST(Kernel, EmptyIndexScoresZero) {
   SpatialIndex index;
   auto g = GridRegion::Make({0, 0, 0.01, 0.01}, 0.001);

@@ -215,10 +215,11 @@ JobOutcome HeatmapRun::Run() {
   if (opts_.on_job_start) opts_.on_job_start(job_);
   // The job's own index: POIs of the region plus the largest radius, one query.
   auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
-    return LoadPoisAround(store_, meta->bounds, MaxRadiusMeters());
+    return LoadPoiPointsAround(store_, meta->bounds, MaxRadiusMeters());
   });
   if (!pois.ok()) return Fail(pois.status().WithPrefix("loading POIs: "));
-  SpatialIndex index(std::move(pois).value());
+  const SpatialIndex index(*pois);
+  pois = std::vector<PoiPoint>();  // the index holds what scoring needs
 
   // Scoring chunk n+1 overlaps writing chunk n (ChunkWriter): the checkpoint contract is
   // unchanged, since chunks commit one after the other, each with its own progress.

@@ -67,4 +67,13 @@ struct Poi {
   double lng = 0;
 };
 
+// What scoring needs of a POI, and no more: 24 bytes, no strings (a job's index over a
+// region of millions of POIs holds these, never names or ids).
+struct PoiPoint {
+  double lat = 0;
+  double lng = 0;
+  Category category = Category::kGroceries;
+  HealthSub sub = HealthSub::kNone;
+};
+
 }  // namespace nbi

@@ -9,9 +9,36 @@
 namespace nbi {
 
 SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
+  count_ = pois_.size();
+  Build([&](uint32_t i) {
+    const Poi& p = pois_[i];
+    return PoiPoint{p.lat, p.lng, p.category, p.sub};
+  });
+}
+
+SpatialIndex::SpatialIndex(const std::vector<PoiPoint>& points) {
+  count_ = points.size();
+  Build([&](uint32_t i) { return points[i]; });
+}
+
+size_t SpatialIndex::MemoryBytes() const {
+  size_t bytes = sizeof(*this) + pois_.capacity() * sizeof(Poi);
+  for (const Poi& p : pois_) {
+    if (p.name.capacity() > 15) bytes += p.name.capacity() + 1;
+    if (p.source_id.capacity() > 15) bytes += p.source_id.capacity() + 1;
+  }
+  for (const Grid& g : grids_) {
+    bytes += g.start.capacity() * sizeof(uint32_t) + g.uv.capacity() * sizeof(UnitVec) +
+             g.poi.capacity() * sizeof(uint32_t) + g.sub.capacity() * sizeof(HealthSub);
+  }
+  return bytes;
+}
+
+template <typename PointAt>
+void SpatialIndex::Build(PointAt point_at) {
   std::vector<uint32_t> members[kCategoryCount];
-  for (uint32_t i = 0; i < pois_.size(); ++i) {
-    members[static_cast<int>(pois_[i].category)].push_back(i);
+  for (uint32_t i = 0; i < count_; ++i) {
+    members[static_cast<int>(point_at(i).category)].push_back(i);
   }
   for (Category c : kAllCategories) {
     const auto& ids = members[static_cast<int>(c)];
@@ -19,10 +46,11 @@ SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
     if (ids.empty()) continue;
     double min_lat = 90, max_lat = -90, min_lng = 180, max_lng = -180;
     for (uint32_t i : ids) {
-      min_lat = std::min(min_lat, pois_[i].lat);
-      max_lat = std::max(max_lat, pois_[i].lat);
-      min_lng = std::min(min_lng, pois_[i].lng);
-      max_lng = std::max(max_lng, pois_[i].lng);
+      const PoiPoint p = point_at(i);
+      min_lat = std::min(min_lat, p.lat);
+      max_lat = std::max(max_lat, p.lat);
+      min_lng = std::min(min_lng, p.lng);
+      max_lng = std::max(max_lng, p.lng);
     }
     // Bucket side ~ the category radius, grown until buckets are at most ~4 per POI.
     g.bucket_deg = ParamsOf(c).radius_m / kMetersPerDegreeLat;
@@ -36,10 +64,11 @@ SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
     g.rows = static_cast<int64_t>((max_lat - min_lat) / g.bucket_deg) + 1;
     g.cols = static_cast<int64_t>((max_lng - min_lng) / g.bucket_deg) + 1;
     auto bucket_of = [&](uint32_t i) {
-      int64_t r = std::min<int64_t>(g.rows - 1,
-                                    static_cast<int64_t>((pois_[i].lat - min_lat) / g.bucket_deg));
-      int64_t col = std::min<int64_t>(
-          g.cols - 1, static_cast<int64_t>((pois_[i].lng - min_lng) / g.bucket_deg));
+      const PoiPoint p = point_at(i);
+      int64_t r =
+          std::min<int64_t>(g.rows - 1, static_cast<int64_t>((p.lat - min_lat) / g.bucket_deg));
+      int64_t col =
+          std::min<int64_t>(g.cols - 1, static_cast<int64_t>((p.lng - min_lng) / g.bucket_deg));
       return r * g.cols + col;
     };
     g.start.assign(g.rows * g.cols + 1, 0);
@@ -51,9 +80,10 @@ SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
     g.sub.resize(ids.size());
     for (uint32_t i : ids) {
       uint32_t s = fill[bucket_of(i)]++;
-      g.uv[s] = ToUnitVec(pois_[i].lat, pois_[i].lng);
+      const PoiPoint p = point_at(i);
+      g.uv[s] = ToUnitVec(p.lat, p.lng);
       g.poi[s] = i;
-      g.sub[s] = pois_[i].sub;
+      g.sub[s] = p.sub;
     }
   }
 }

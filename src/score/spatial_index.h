@@ -10,9 +10,9 @@
 //                            . # x # .     buckets that can hold a point within r
 //                            . # # # .     (# marks), then tests each slot's chord.
 //
-// Memory: per POI, its Poi copy (sizeof(Poi), 88 bytes on x86-64, plus heap for names past
-// the small-string buffer) and one 29-byte slot (a 24-byte UnitVec, a 4-byte index and a
-// 1-byte sub-type, in parallel arrays); plus 4 bytes per bucket (capped at ~4 per POI).
+// Memory: per POI one 29-byte slot (a 24-byte UnitVec, a 4-byte index and a 1-byte sub-type,
+// in parallel arrays) plus 4 bytes per bucket (capped at ~4 per POI); an index built from
+// full Pois also keeps them (sizeof(Poi), 88 bytes on x86-64, plus heap for long names).
 // Immutable after construction; safe to query from many threads.
 #pragma once
 
@@ -27,10 +27,16 @@ namespace nbi {
 class SpatialIndex {
  public:
   SpatialIndex() = default;
-  // Indexes `pois`; the index keeps them (Poi(i) returns the i-th given POI).
+  // Indexes `pois`; the index keeps them (PoiAt(i) returns the i-th given POI): the point
+  // score answer names its POIs.
   explicit SpatialIndex(std::vector<Poi> pois);
+  // Indexes `points` and keeps none of them (PoiAt is not available): what a job needs, at
+  // 29 bytes per POI plus at most ~16 of buckets.
+  explicit SpatialIndex(const std::vector<PoiPoint>& points);
 
-  size_t size() const { return pois_.size(); }
+  size_t size() const { return count_; }
+  // Bytes this index holds on the heap and inline (for the memory benchmark).
+  size_t MemoryBytes() const;
   size_t CountOf(Category c) const { return grids_[static_cast<int>(c)].uv.size(); }
   const Poi& PoiAt(uint32_t i) const { return pois_[i]; }
   const std::vector<Poi>& pois() const { return pois_; }
@@ -63,7 +69,11 @@ class SpatialIndex {
   void ScanCols(const Grid& g, int64_t r0, int64_t r1, double lng_lo, double lng_hi,
                 const UnitVec& p, double max_chord2, F& f) const;
 
-  std::vector<Poi> pois_;
+  template <typename PointAt>
+  void Build(PointAt point_at);
+
+  size_t count_ = 0;
+  std::vector<Poi> pois_;  // empty for an index of points
   Grid grids_[kCategoryCount];
 };
 

@@ -66,12 +66,17 @@ class PoiStore {
   virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) = 0;
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
   virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
+  // The POIs in `box` as scoring needs them (position, category, sub-type), in id order.
+  virtual Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) = 0;
   virtual Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() = 0;
 };
 
 // Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
 // regions next to the antimeridian see the POIs across it).
 Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double margin_m);
+// The same POIs as points (PoiStore::LoadPoiPoints).
+Result<std::vector<PoiPoint>> LoadPoiPointsAround(PoiStore* store, const BBox& box,
+                                                  double margin_m);
 
 // ---------------------------------------------------------------- cells
 // One stored cell. Cells of different models over the same grid point are separate rows:

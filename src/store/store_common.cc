@@ -22,6 +22,20 @@ Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double
   return all;
 }
 
+Result<std::vector<PoiPoint>> LoadPoiPointsAround(PoiStore* store, const BBox& box,
+                                                  double margin_m) {
+  std::vector<PoiPoint> all;
+  for (const BBox& part : box.ExpandedWrapped(margin_m)) {
+    NBI_ASSIGN_OR_RETURN(auto points, store->LoadPoiPoints(part));
+    if (all.empty()) {
+      all = std::move(points);
+    } else {
+      all.insert(all.end(), points.begin(), points.end());
+    }
+  }
+  return all;
+}
+
 std::vector<City> PresetCities() {
   return {
       {0, "cancun", "Cancun", "MX", {20.8, -87.2, 21.4, -86.5}},

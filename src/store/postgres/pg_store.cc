@@ -189,6 +189,26 @@ Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois) {
   return sum;
 }
 
+Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {
+  using Out = std::vector<PoiPoint>;
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadPoiPoints, PgParams()
+                                                              .Double(box.min_lat)
+                                                              .Double(box.max_lat)
+                                                              .Double(box.min_lng)
+                                                              .Double(box.max_lng)));
+    Out out;
+    out.reserve(r.size());
+    for (int i = 0; i < r.size(); ++i) {
+      auto category = ParseCategory(r.text(i, 0));
+      if (!category) continue;  // written by a newer version; not ours to score
+      out.push_back({r.f64(i, 2), r.f64(i, 3), *category,
+                     ParseHealthSub(r.text(i, 1)).value_or(HealthSub::kNone)});
+    }
+    return out;
+  });
+}
+
 Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
   return WithReadConn<std::vector<Poi>>(*pool_, [&](PgConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(
@@ -234,23 +254,25 @@ Result<std::vector<std::pair<Category, int64_t>>> PgStore::CountPoisByCategory()
 
 Result<std::vector<HeatCell>> PgStore::QueryCells(const BBox& box, double grid_step,
                                                   HeatModel model, int min_score, int64_t limit) {
-  return WithReadConn<std::vector<HeatCell>>(*pool_, [&](PgConn& c) -> Result<std::vector<HeatCell>> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueryCells, PgParams()
-                                                           .Float(static_cast<float>(box.min_lat))
-                                                           .Float(static_cast<float>(box.max_lat))
-                                                           .Float(static_cast<float>(box.min_lng))
-                                                           .Float(static_cast<float>(box.max_lng))
-                                                           .Float(static_cast<float>(grid_step))
-                                                           .Int(min_score)
-                                                           .Int(std::max<int64_t>(limit, 0) + 1)
-                                                           .Text(HeatModelId(model))));
-    std::vector<HeatCell> out;
-    out.reserve(r.size());
-    for (int i = 0; i < r.size(); ++i) {
-      out.push_back({r.f32(i, 0), r.f32(i, 1), static_cast<int>(r.i64(i, 2)), grid_step});
-    }
-    return out;
-  });
+  return WithReadConn<std::vector<HeatCell>>(
+      *pool_, [&](PgConn& c) -> Result<std::vector<HeatCell>> {
+        NBI_ASSIGN_OR_RETURN(PgRows r,
+                             c.Exec(kQueryCells, PgParams()
+                                                     .Float(static_cast<float>(box.min_lat))
+                                                     .Float(static_cast<float>(box.max_lat))
+                                                     .Float(static_cast<float>(box.min_lng))
+                                                     .Float(static_cast<float>(box.max_lng))
+                                                     .Float(static_cast<float>(grid_step))
+                                                     .Int(min_score)
+                                                     .Int(std::max<int64_t>(limit, 0) + 1)
+                                                     .Text(HeatModelId(model))));
+        std::vector<HeatCell> out;
+        out.reserve(r.size());
+        for (int i = 0; i < r.size(); ++i) {
+          out.push_back({r.f32(i, 0), r.f32(i, 1), static_cast<int>(r.i64(i, 2)), grid_step});
+        }
+        return out;
+      });
 }
 
 Result<int64_t> PgStore::CountCells(std::optional<double> grid_step) {

@@ -49,6 +49,7 @@ class PgStore final : public Store {
 
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
+  Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;

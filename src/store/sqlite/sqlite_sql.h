@@ -165,6 +165,9 @@ inline constexpr const char* kUpsertPoi =
 inline constexpr const char* kLoadPois =
     "SELECT source_id, category, subtype, name, lat, lng FROM pois "
     "WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? ORDER BY id LIMIT ?";
+inline constexpr const char* kLoadPoiPoints =
+    "SELECT category, subtype, lat, lng FROM pois "
+    "WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? ORDER BY id";
 inline constexpr const char* kCountPoisByCategory =
     "SELECT category, COUNT(*) FROM pois GROUP BY category";
 

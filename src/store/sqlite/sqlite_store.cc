@@ -192,6 +192,21 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
   });
 }
 
+Result<std::vector<PoiPoint>> SqliteStore::LoadPoiPoints(const BBox& box) {
+  using Out = std::vector<PoiPoint>;
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadPoiPoints));
+    q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng);
+    Out out;
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
+      auto cat = ParseCategory(q.S(0));
+      if (!cat) return;  // written by a newer version; not ours to score
+      out.push_back({q.D(2), q.D(3), *cat, ParseHealthSub(q.S(1)).value_or(HealthSub::kNone)});
+    }));
+    return out;
+  });
+}
+
 Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
   return WithConn<std::vector<Poi>>(*readers_, [&](SqliteConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadPois));

@@ -52,6 +52,7 @@ class SqliteStore final : public Store {
   // PoiStore
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
+  Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
 
   // CellStore
