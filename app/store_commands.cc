@@ -4,7 +4,6 @@
 
 #include <array>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 
@@ -26,15 +25,6 @@ Result<std::unique_ptr<Store>> OpenConfiguredStore(StoreRole role) {
 }
 
 namespace {
-
-// Non-OSM files number their POIs per file: prefix with the file name so two files don't
-// collide and re-importing the same file updates instead of duplicating.
-void QualifySourceIds(const std::string& path, std::vector<Poi>* pois) {
-  auto fmt_ = DetectPoiFormat(path);
-  if (fmt_.ok() && *fmt_ == PoiFormat::kOsm) return;
-  std::string base = std::filesystem::path(path).filename().string();
-  for (Poi& p : *pois) p.source_id = base + ":" + p.source_id;
-}
 
 void RegisterMigrate(CLI::App& app) {
   app.add_subcommand("migrate", "Create or upgrade the database schema (also done at every start)")
@@ -61,14 +51,19 @@ Status ImportFile(PoiStore* store, const std::string& f) {
   });
   if (tty && last_pct != 101) std::fprintf(stderr, "\n");
   if (!pois.ok()) return pois.status();
-  QualifySourceIds(f, &*pois);
   auto sum = store->UpsertPois(*pois);
   if (!sum.ok()) return sum.status().WithPrefix(f + ": storing POIs: ");
   std::array<int64_t, kCategoryCount> per{};
   for (const Poi& p : *pois) ++per[static_cast<int>(p.category)];
-  std::printf("Imported %s: %zu POIs (%llu from nodes, %llu from ways), %lld new, %lld updated\n",
+  // Records that were one POI (same OSM id, or the same CSV/GeoJSON content) are merged.
+  std::string merged = stats.duplicates == 0
+                           ? ""
+                           : fmt::format(", {} duplicate{} merged", stats.duplicates,
+                                         stats.duplicates == 1 ? "" : "s");
+  std::printf("Imported %s: %zu POIs (%llu from nodes, %llu from ways%s), %lld new, %lld updated\n",
               f.c_str(), pois->size(), (unsigned long long)stats.nodes,
-              (unsigned long long)stats.ways, (long long)sum->inserted, (long long)sum->updated);
+              (unsigned long long)stats.ways, merged.c_str(), (long long)sum->inserted,
+              (long long)sum->updated);
   for (Category c : kAllCategories) {
     std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
                 (long long)per[static_cast<int>(c)]);

@@ -1,8 +1,16 @@
 // End-to-end runs of the nearbyindex binary on small fixtures.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
 
+#include "http_test_util.h"
+#include "poi/poi.h"
+#include "store/store.h"
+#include "store_fixture.h"
 #include "test_util.h"
 
 namespace nbi {
@@ -251,6 +259,142 @@ TEST_F(StoreCli, BadDatabaseUrlAndWorkerSettingsAreClearErrors) {
             2);
   EXPECT_NE(out.find("STALE_JOB_TIMEOUT"), std::string::npos) << out;
 }
+
+}  // namespace
+}  // namespace nbi
+
+namespace nbi {
+namespace {
+
+// `nearbyindex import` on a fresh store of each backend, as a user runs it: what a POI's
+// source id and name become (poi/poi.h).
+class ImportCli : public ::testing::TestWithParam<testing::Backend> {
+ protected:
+  void SetUp() override {
+    NBI_REQUIRE_BACKEND(GetParam());
+    url_ = testing::FreshStoreUrl(GetParam(), dir_);
+  }
+  // Writes `content` to `name` under the test's directory (sub-directories too); its path.
+  std::string Write(const std::string& name, const std::string& content) {
+    const std::string path = dir_.File(name);
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    testing::WriteFile(path, content);
+    return path;
+  }
+  std::string Import(const std::string& path, int want_rc = 0) {
+    std::string out;
+    const int rc =
+        RunCommand("DATABASE_URL='" + url_ + "' " + BinaryPath() + " import '" + path + "'", &out);
+    EXPECT_EQ(rc, want_rc) << out.substr(0, 2000);
+    return out;
+  }
+  std::vector<Poi> StoredPois() {
+    auto store = OpenStore(url_);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    if (!store.ok()) return {};
+    auto pois = (*store)->LoadPois({-90, -180, 90, 180}, -1);
+    EXPECT_TRUE(pois.ok()) << pois.status().ToString();
+    return pois.ok() ? *pois : std::vector<Poi>{};
+  }
+
+  testing::TempDir dir_;
+  std::string url_;
+};
+
+// Two files named pois.csv in two directories used to give "0 new, 3 updated": the second
+// overwrote the first's POIs, whose ids were "pois.csv:csv:<line>".
+TEST_P(ImportCli, SameNamedFilesInTwoDirectoriesBothAdd) {
+  const std::string d1 = Write("d1/pois.csv",
+                               "lat,lng,category,name\n"
+                               "47.1000,9.5000,groceries,Alpha\n"
+                               "47.1010,9.5010,groceries,Beta\n"
+                               "47.1020,9.5020,parks,Park\n");
+  const std::string d2 = Write("d2/pois.csv",
+                               "lat,lng,category,name\n"
+                               "47.2000,9.6000,groceries,Gamma\n"
+                               "47.2010,9.6010,restaurants,Cafe\n"
+                               "47.2020,9.6020,transit,Stop\n");
+  std::string out = Import(d1);
+  EXPECT_NE(out.find("3 POIs (3 from nodes, 0 from ways), 3 new, 0 updated"), std::string::npos)
+      << out;
+  out = Import(d2);
+  EXPECT_NE(out.find("3 new, 0 updated"), std::string::npos) << out;
+  // Re-importing is idempotent, and so is importing the same rows from another file, in
+  // another order.
+  out = Import(d1);
+  EXPECT_NE(out.find("0 new, 3 updated"), std::string::npos) << out;
+  out = Import(Write("copy.csv",
+                     "47.1020,9.5020,parks,Park\n\n47.1000,9.5000,groceries,Alpha\n"
+                     "47.1010,9.5010,groceries,Beta\n"));
+  EXPECT_NE(out.find("0 new, 3 updated"), std::string::npos) << out;
+  std::set<std::string> names;
+  for (const Poi& p : StoredPois()) names.insert(p.name);
+  EXPECT_EQ(names, (std::set<std::string>{"Alpha", "Beta", "Park", "Gamma", "Cafe", "Stop"}));
+}
+
+TEST_P(ImportCli, IdenticalRowsAreOnePoiAndTheSummarySaysSo) {
+  const std::string csv = Write("dup.csv",
+                                "47.1,9.5,groceries,Alpha\n"
+                                "47.2,9.6,parks,Park\n"
+                                "47.1,9.5,groceries,Alpha\n");
+  std::string out = Import(csv);
+  EXPECT_NE(out.find("2 POIs (3 from nodes, 0 from ways, 1 duplicate merged), 2 new, 0 updated"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(StoredPois().size(), 2u);
+}
+
+// The same OSM node from Overpass JSON and from GeoJSON is one POI "n42", whatever the files
+// are called (ids used to carry the file name: "a.json:n42", "b.geojson:n42").
+TEST_P(ImportCli, OsmIdsHoldAcrossFilesAndFormats) {
+  std::string out = Import(Write("d1/a.json", R"({"elements": [{"type": "node", "id": 42,
+      "lat": 47.1, "lon": 9.5, "tags": {"shop": "supermarket", "name": "Old"}}]})"));
+  EXPECT_NE(out.find("1 new, 0 updated"), std::string::npos) << out;
+  out = Import(Write("d2/b.geojson", R"({"type": "FeatureCollection", "features": [
+      {"type": "Feature", "id": "node/42", "geometry": {"type": "Point", "coordinates": [9.5, 47.1]},
+       "properties": {"shop": "supermarket", "name": "New"}}]})"));
+  EXPECT_NE(out.find("0 new, 1 updated"), std::string::npos) << out;
+  std::vector<Poi> pois = StoredPois();
+  ASSERT_EQ(pois.size(), 1u);
+  EXPECT_EQ(pois[0].source_id, "n42");
+  EXPECT_EQ(pois[0].name, "New");
+}
+
+// A NUL or an invalid UTF-8 byte in a name made PostgreSQL refuse the whole file (SQLite
+// stored it), and a 10 MB name went into every /api/score answer near it.
+TEST_P(ImportCli, BadNamesImportAndStoredNamesAreShortValidUtf8) {
+  using namespace std::string_literals;
+  const std::string csv = Write("names.csv",
+                                "lat,lng,category,name\n"
+                                "47.1000,9.5000,groceries,\"Nul\0Byte\"\n"s
+                                "47.1001,9.5001,groceries,Caf\xE9\n"
+                                "47.1002,9.5002,groceries," +
+                                    std::string(10 << 20, 'x') + "\n");
+  std::string out = Import(csv);
+  EXPECT_NE(out.find("3 new, 0 updated"), std::string::npos) << out.substr(0, 2000);
+  std::vector<Poi> pois = StoredPois();
+  ASSERT_EQ(pois.size(), 3u);
+  std::set<std::string> names;
+  for (const Poi& p : pois) {
+    EXPECT_LE(p.name.size(), kMaxPoiNameBytes);
+    EXPECT_TRUE(IsValidUtf8(p.name)) << p.name;
+    names.insert(p.name);
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"NulByte", "Caf\xEF\xBF\xBD",
+                                          std::string(kMaxPoiNameBytes, 'x')}));
+
+  // The point score next to them names them, briefly.
+  testing::ServerProcess serve(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {"--no-worker"});
+  ASSERT_TRUE(serve.running()) << serve.Log();
+  testing::Reply r = serve.Get("/api/score?lat=47.1&lng=9.5");
+  EXPECT_EQ(r.status, 200) << r.text.substr(0, 2000);
+  EXPECT_LT(r.text.size(), 16u << 10);
+  ASSERT_TRUE(r.body.is_object()) << r.text.substr(0, 2000);
+  EXPECT_EQ(r.body["categories"][0]["pois"].size(), 3u) << r.text.substr(0, 2000);
+  EXPECT_EQ(serve.Terminate(), 0) << serve.Log();
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ImportCli, testing::BothBackends(), testing::BackendParamName);
 
 }  // namespace
 }  // namespace nbi

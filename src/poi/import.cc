@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
 
 #include "poi/import_internal.h"
 
@@ -80,6 +83,32 @@ Result<CategoryMatch> ParseCategorySpec(std::string_view text) {
     match.sub = *sub;
   }
   return match;
+}
+
+std::vector<Poi> FinishPois(std::vector<Poi> pois, std::string_view content_prefix,
+                            ImportStats* stats) {
+  std::vector<Poi> kept;
+  kept.reserve(pois.size());  // never reallocates: the keys below view its source ids
+  std::unordered_map<std::string_view, size_t> slot_of;  // source_id -> index in `kept`
+  uint64_t duplicates = 0;
+  for (Poi& poi : pois) {
+    poi.name = CleanPoiName(poi.name);
+    if (poi.source_id.empty()) poi.source_id = ContentSourceId(content_prefix, poi);
+    if (auto it = slot_of.find(poi.source_id); it != slot_of.end()) {
+      Poi& first = kept[it->second];  // keeps its place and its source_id; takes the rest
+      first.category = poi.category;
+      first.sub = poi.sub;
+      first.name = std::move(poi.name);
+      first.lat = poi.lat;
+      first.lng = poi.lng;
+      ++duplicates;
+      continue;
+    }
+    kept.push_back(std::move(poi));
+    slot_of.emplace(kept.back().source_id, kept.size() - 1);
+  }
+  if (stats) stats->duplicates = duplicates;
+  return kept;
 }
 
 }  // namespace import_internal

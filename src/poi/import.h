@@ -2,6 +2,11 @@
 // features with OSM-style tag properties; also Overpass JSON with lat/lon or center) and CSV
 // (lat,lng,category[,name]).
 //
+// Every importer ends in the same step (import_internal::FinishPois): names are cleaned
+// (valid UTF-8, no NUL, at most 256 bytes: CleanPoiName), POIs get their source ids (the OSM
+// type and id, else a content key "csv:…"/"geojson:…", never the file name or a line number:
+// see poi/poi.h), and POIs of one file with the same source id are merged into one.
+//
 // Contract: a file is read whole or not at all. On any malformed or truncated input the
 // importer returns kInvalidArgument with a message naming the file and, where the format
 // allows, the position (line, feature index, OSM object); it never returns a partial list as
@@ -28,9 +33,13 @@ Result<PoiFormat> DetectPoiFormat(const std::string& path);
 // Called now and then with bytes read so far and total bytes (0 when unknown).
 using ImportProgress = std::function<void(uint64_t done, uint64_t total)>;
 
+// What a file held: nodes + ways - duplicates POIs are returned.
 struct ImportStats {
-  uint64_t nodes = 0;  // POIs from OSM nodes (or points for GeoJSON/CSV)
-  uint64_t ways = 0;   // POIs from OSM ways (placed at the mean of distinct node positions)
+  uint64_t nodes = 0;       // POIs read from OSM nodes (or points for GeoJSON/CSV)
+  uint64_t ways = 0;        // POIs read from OSM ways (placed at the mean of distinct node
+                            // positions) or from GeoJSON lines and polygons
+  uint64_t duplicates = 0;  // of those, merged into another with the same source id (two
+                            // identical CSV rows, an OSM object listed twice)
 };
 
 // Reads every POI of a supported category from `path`.

@@ -10,7 +10,8 @@
 //   - category: a category id ("groceries"), "healthcare:pharmacy|medical|dental", or an OSM
 //     tag that SPEC §4 maps ("shop=supermarket", "amenity=dentist").
 // Errors read "<file>:<line>: ..." with the line on which the record starts. A POI's
-// source_id is "csv:<line>".
+// source_id is its content key "csv:<hash of lat, lng, category and name>" (poi/poi.h), so
+// identical records are one POI and neither the file's name nor the line matters.
 #include <fmt/format.h>
 
 #include <charconv>
@@ -188,11 +189,12 @@ Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) 
     Result<CategoryMatch> match = import_internal::ParseCategorySpec(fields[2]);
     if (!match.ok()) return fail(match.status().message());
 
-    pois.push_back({fmt::format("csv:{}", line), match->category, match->sub,
-                    fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
+    // The source_id is given by FinishPois.
+    pois.push_back(
+        {"", match->category, match->sub, fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
   }
   if (stats) *stats = ImportStats{static_cast<uint64_t>(pois.size()), 0};
-  return pois;
+  return import_internal::FinishPois(std::move(pois), "csv:", stats);
 }
 
 }  // namespace nbi

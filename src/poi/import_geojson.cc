@@ -9,9 +9,11 @@
 // it is; other geometries (LineString, Polygon, their Multi* forms) sit at the mean of their
 // distinct vertices, outer rings only for polygons, and count as ways in ImportStats. Ids of
 // the form "node/1" / "way/2" (feature "id" or property "@id", as Overpass turbo writes
-// them) become "n1" / "w2"; otherwise the id is "geojson:<feature index>".
+// them) become "n1" / "w2"; otherwise the id is the content key "geojson:<hash of lat, lng,
+// category and name>" (poi/poi.h), never the feature's index.
 //
-// Overpass: {"elements": [...]}. Nodes are POIs at "lat"/"lon". A way sits at its "center"
+// Overpass: {"elements": [...]}. Ids are the OSM type and id ("n1", "w2"), as for OSM files.
+// Nodes are POIs at "lat"/"lon". A way sits at its "center"
 // (`out center`), else at the mean of the distinct points of its "geometry" (`out geom`),
 // else at the mean of the distinct positions of its "nodes" found among the file's node
 // elements (`out; >; out skel;`); as for OSM files, absent nodes are left out and a way with
@@ -175,7 +177,7 @@ std::optional<std::string> OsmStyleId(const json& id) {
 }
 
 // Reads one feature; appends its POI, if it is one. Errors lack the file/feature prefix.
-Status ReadFeature(const json& feature, size_t index, std::vector<Poi>* pois, ImportStats* stats) {
+Status ReadFeature(const json& feature, std::vector<Poi>* pois, ImportStats* stats) {
   if (!feature.is_object() || StringAt(feature, "type") != "Feature") {
     return Status::Invalid("not a GeoJSON Feature object");
   }
@@ -200,7 +202,8 @@ Status ReadFeature(const json& feature, size_t index, std::vector<Poi>* pois, Im
   std::optional<std::string> id;
   if (auto it = feature.find("id"); it != feature.end()) id = OsmStyleId(*it);
   if (auto it = props.find("@id"); !id && it != props.end()) id = OsmStyleId(*it);
-  pois->push_back({id ? *id : fmt::format("geojson:{}", index), (*match)->category, (*match)->sub,
+  // Without an OSM id, FinishPois gives the content key.
+  pois->push_back({id.value_or(""), (*match)->category, (*match)->sub,
                    std::string(StringAt(props, "name")), pos.lat, pos.lng});
   ++(is_point ? stats->nodes : stats->ways);
   return Status::Ok();
@@ -214,7 +217,7 @@ Result<std::vector<Poi>> ReadFeatureCollection(const std::string& path, const js
   }
   std::vector<Poi> pois;
   for (size_t i = 0; i < features->size(); ++i) {
-    Status s = ReadFeature((*features)[i], i, &pois, stats);
+    Status s = ReadFeature((*features)[i], &pois, stats);
     if (!s.ok()) return s.WithPrefix(fmt::format("{}: feature {}: ", path, i));
   }
   return pois;
@@ -343,8 +346,9 @@ Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* sta
     } else if (StringAt(doc, "type") == "FeatureCollection") {
       pois = ReadFeatureCollection(path, doc, &counts);
     }
-    if (pois.ok() && stats) *stats = counts;
-    return pois;
+    if (!pois.ok()) return pois;
+    if (stats) *stats = counts;
+    return import_internal::FinishPois(std::move(pois).value(), "geojson:", stats);
   } catch (const json::parse_error& e) {
     return Status::Invalid(
         fmt::format("{}: invalid JSON: {}", path, WithoutExceptionTag(e.what())));

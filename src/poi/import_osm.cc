@@ -261,7 +261,8 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     stats->nodes = collector.nodes();
     stats->ways = collector.ways();
   }
-  return std::move(collector.pois());
+  // Every POI has its OSM id ("n123", "w456"): no content keys here.
+  return import_internal::FinishPois(std::move(collector.pois()), "osm:", stats);
 }
 
 }  // namespace nbi

@@ -1,7 +1,31 @@
-// Points of interest and the OSM tag -> category mapping of SPEC §4.
+// Points of interest, the OSM tag -> category mapping of SPEC §4, and what makes a POI's
+// identity and name (applied by every importer, see poi/import.h).
+//
+// Source ids. A POI is stored keyed by its source_id, so the id decides whether an import
+// adds a POI or updates one. It never depends on the file name or the position in a file:
+//   - OSM objects (OSM files, Overpass JSON, GeoJSON features with an "id" or "@id" such as
+//     "node/123"): the OSM type letter and id, "n123", "w456".
+//   - Everything else (CSV rows, GeoJSON features without an OSM id): a content key,
+//     "<prefix><16 lower-case hex digits>" with the prefix "csv:" or "geojson:" and the
+//     digits the 64-bit FNV-1a hash (offset basis 0xcbf29ce484222325, prime 0x100000001b3)
+//     of the POI's canonical text (PoiContentText):
+//         <lat>,<lng>,<category>,<name>
+//     lat and lng with exactly 7 decimals (rounded to 1e-7 degree, OSM's precision; never
+//     "-0.0000000"), the category as CSV writes it ("groceries", "healthcare:pharmacy"), and
+//     the name after CleanPoiName. Example: "47.1000000,9.5000000,groceries,Super Eins" ->
+//     "csv:4198c825d7d55eac". The hash is computed by hand, so the ids are the same on every
+//     build and machine (std::hash is not). So the same row in two files is one POI,
+//     re-importing a file updates its POIs, and moving or renaming a POI in a CSV makes it a
+//     new POI (the old one stays until removed from the store).
+//
+// Names. CleanPoiName makes every stored name valid UTF-8 (each maximal ill-formed sequence
+// replaced by U+FFFD, as the Unicode standard recommends), free of NUL bytes (dropped) and
+// at most kMaxPoiNameBytes bytes (cut at a character boundary). PostgreSQL refuses NULs and
+// invalid UTF-8 in text, and names are copied into every /api/score answer near the POI.
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -59,7 +83,7 @@ std::optional<CategoryMatch> MatchTags(GetTag&& get) {
 }
 
 struct Poi {
-  std::string source_id;  // "n123", "w456", or file-local ids for CSV/GeoJSON
+  std::string source_id;  // "n123", "w456", or a content key "csv:…"/"geojson:…" (see above)
   Category category = Category::kGroceries;
   HealthSub sub = HealthSub::kNone;
   std::string name;
@@ -75,5 +99,29 @@ struct PoiPoint {
   Category category = Category::kGroceries;
   HealthSub sub = HealthSub::kNone;
 };
+
+// ---- Names
+
+inline constexpr size_t kMaxPoiNameBytes = 256;
+
+// `raw` as a POI name: valid UTF-8, no NUL, at most kMaxPoiNameBytes bytes (see above).
+// Stops reading `raw` once the limit is reached, so a huge name costs little.
+std::string CleanPoiName(std::string_view raw);
+
+// True when `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates,
+// nothing above U+10FFFF).
+bool IsValidUtf8(std::string_view text);
+
+// ---- Source ids
+
+// The 64-bit FNV-1a hash of `bytes`.
+uint64_t Fnv1a64(std::string_view bytes);
+
+// The canonical text "<lat>,<lng>,<category>,<name>" of a POI's content (see above). The
+// name is used as it is: pass a POI whose name has been through CleanPoiName.
+std::string PoiContentText(const Poi& poi);
+
+// `prefix` followed by the 16 hex digits of Fnv1a64(PoiContentText(poi)).
+std::string ContentSourceId(std::string_view prefix, const Poi& poi);
 
 }  // namespace nbi
