@@ -10,6 +10,8 @@
 #include <cstring>
 #include <functional>
 
+#include "poi/poi.h"
+
 namespace nbi {
 
 namespace {
@@ -23,7 +25,9 @@ std::string LockFileName(const std::string& worker_id) {
               c == '-' || c == '_' || c == '.';
     safe += ok ? c : '_';
   }
-  return fmt::format("{}-{:016x}.lock", safe, std::hash<std::string>{}(worker_id));
+  // FNV-1a: the same in every build (std::hash is not), so binaries of different versions
+  // side by side name a worker's lock file alike.
+  return fmt::format("{}-{:016x}.lock", safe, Fnv1a64(worker_id));
 }
 
 }  // namespace
