@@ -184,6 +184,14 @@ int Load(const Args& args, Store* store, int port, const http::ServerOptions& so
       fmt::format("/api/heatmap?minLat={:.6f}&minLng={:.6f}&maxLat={:.6f}&maxLng={:.6f}",
                   view.min_lat, view.min_lng, view.max_lat, view.max_lng);
   const size_t heat_cells = GetJson(admin, heat_path)["count"];
+  // The worker alone first (same job, same process, no clients), as the reference.
+  const int64_t solo_before = GetJson(admin, job_path)["processedItems"];
+  const auto solo_t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  const int64_t solo_after = GetJson(admin, job_path)["processedItems"];
+  const double solo = static_cast<double>(solo_after - solo_before) /
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - solo_t0)
+                          .count();
   const int64_t cells_before = GetJson(admin, job_path)["processedItems"];
   std::printf(
       "load_http: %s, %d clients x %.0f s, server pool %d threads, %d store slots, "
@@ -201,9 +209,12 @@ int Load(const Args& args, Store* store, int port, const http::ServerOptions& so
   auto b = Report("/api/heatmap", heat_s, elapsed);
   std::printf("  %-16s %8zu ok %6lld errors %9.0f req/s\n", "total", a.first + b.first,
               (long long)(a.second + b.second), static_cast<double>(a.first + b.first) / elapsed);
-  std::printf("  worker during the load: %.0f cells/s (job #%lld, %lld -> %lld cells)\n",
-              static_cast<double>(cells_after - cells_before) / elapsed, (long long)big,
-              (long long)cells_before, (long long)cells_after);
+  const double loaded = static_cast<double>(cells_after - cells_before) / elapsed;
+  std::printf(
+      "  worker during the load: %.0f cells/s (job #%lld, %lld -> %lld cells); alone just "
+      "before: %.0f cells/s (%.2f x; target >= 0.30 x)\n",
+      loaded, (long long)big, (long long)cells_before, (long long)cells_after, solo,
+      solo > 0 ? loaded / solo : 0.0);
   return 0;
 }
 
