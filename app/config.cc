@@ -78,6 +78,10 @@ Result<StoreOptions> StoreConfig(StoreRole role) {
     NBI_ASSIGN_OR_RETURN(
         o.statement_timeout_ms,
         ParseDurationMs("DB_STATEMENT_TIMEOUT", g.statement_timeout, BareNumber::kRefused));
+    if (o.statement_timeout_ms > 24 * 3'600'000) {
+      return Status::Invalid(fmt::format(
+          "DB_STATEMENT_TIMEOUT='{}' is over a day: use a shorter limit", g.statement_timeout));
+    }
   }
   return o;
 }

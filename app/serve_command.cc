@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -70,16 +71,20 @@ struct StopTargets {
 };
 
 // Every open connection holds a descriptor: take the hard limit, not the usual soft 1,024.
-void RaiseDescriptorLimit() {
+// Returns the limit now in force.
+int64_t RaiseDescriptorLimit() {
   rlimit r{};
-  if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &r) != 0) return 1024;
+  if (r.rlim_cur < r.rlim_max) {
     r.rlim_cur = r.rlim_max;
     (void)setrlimit(RLIMIT_NOFILE, &r);
+    (void)getrlimit(RLIMIT_NOFILE, &r);
   }
+  return r.rlim_cur == RLIM_INFINITY ? int64_t{1} << 20 : static_cast<int64_t>(r.rlim_cur);
 }
 
 int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
-  RaiseDescriptorLimit();
+  const int64_t descriptors = RaiseDescriptorLimit();
   auto env = ProcessEnv();
   if (!env.ok()) return Fail(env.status()), ExitCode();
   auto worker_opts = worker_flags.Parse();
@@ -87,6 +92,9 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   auto opts = flags.Parse(*worker_opts);
   if (!opts.ok()) return Fail(opts.status()), ExitCode();
   if (opts->web_dir.empty()) opts->web_dir = NBI_SOURCE_DIR "/web";
+  // Connections never take the descriptors the stores, files and logs need.
+  opts->max_connections = static_cast<int>(
+      std::max<int64_t>(16, std::min<int64_t>(opts->max_connections, descriptors - 256)));
   auto job_opts = JobServiceConfig();
   if (!job_opts.ok()) return Fail(job_opts.status()), ExitCode();
 
@@ -104,10 +112,13 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   // database at start, for DB_WAIT_TIMEOUT.
   auto wait_ms = DatabaseWaitMs();
   if (!wait_ms.ok()) return Fail(wait_ms.status()), ExitCode();
-  auto store = OpenStoreWaiting(StoreRole::kApi, DatabaseWait{*wait_ms, &targets.requested}, *env);
-  if (!store.ok()) return Fail(store.status()), ExitCode();
-  auto worker_store = OpenConfiguredStore(StoreRole::kWorker);
+  // The worker's store opens first: its sessions have the patience a migration needs.
+  auto worker_store =
+      OpenStoreWaiting(StoreRole::kWorker, DatabaseWait{*wait_ms, &targets.requested}, *env);
+  if (targets.requested) return 0;  // stopped while waiting for the database
   if (!worker_store.ok()) return Fail(worker_store.status()), ExitCode();
+  auto store = OpenConfiguredStore(StoreRole::kApi);
+  if (!store.ok()) return Fail(store.status()), ExitCode();
   http::Metrics metrics;
   // The embedded worker; with --no-worker a housekeeping-only one (no job slots) still
   // rescues the jobs of dead workers, prunes old jobs and tracks backoffs.

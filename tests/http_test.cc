@@ -265,16 +265,19 @@ TEST_P(HttpTest, BadInputGetsA4xxWithACode) {  // layout: test table
   std::string body;
   EXPECT_EQ(RawRequest(s.port(), "GARBAGE\r\n\r\n", &body), 400);
   EXPECT_EQ(json::parse(body, nullptr, false)["error"]["code"], "bad_request") << body;
-  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body),
+  EXPECT_EQ(RawRequest(s.port(), "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+                       &body),
             404);
   EXPECT_EQ(
-      RawRequest(s.port(), "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+      RawRequest(s.port(),
+                 "GET /static/%2e%2e/%2e%2e/CMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
                  &body),
       404);
   EXPECT_EQ(
-      RawRequest(s.port(),
-                 "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
-                 &body),
+      RawRequest(
+          s.port(),
+          "GET /vendor/leaflet/..%2f..%2f..%2fCMakeLists.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+          &body),
       404);
 
   // Nothing of that hurt the server, and nothing was scheduled.
@@ -303,10 +306,31 @@ TEST_P(HttpTest, WritesAreRateLimitedPerClient) {
   for (int i = 0; i < 5; ++i) EXPECT_EQ(s.Get("/api/jobs/1").status, 200);
 }
 
+// An error the transport answers itself, after a HEAD on the same connection, still carries
+// its body (nothing of the previous request shapes it).
+TEST_P(HttpTest, AnErrorAfterAHeadRequestCarriesItsBody) {
+  ServerProcess& s = Start({}, {"--no-worker"});
+  const std::string big(40 * 1024, 'v');
+  std::string answer;
+  RawRequest(s.port(),
+             "HEAD /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+             "GET /api/config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " +
+                 big + "\r\n\r\n",
+             &answer);
+  // RawRequest returns the first answer's body: the HEAD answer has none, so what follows
+  // its head is the whole second answer.
+  auto second = answer.find("HTTP/1.1 431");
+  ASSERT_NE(second, std::string::npos) << answer.substr(0, 300);
+  auto body = answer.find("\r\n\r\n", second);
+  ASSERT_NE(body, std::string::npos);
+  EXPECT_NE(answer.find("header_fields_too_large", body), std::string::npos)
+      << answer.substr(second);
+}
+
 TEST_P(HttpTest, AnAddressFloodDoesNotResetALimitedClient) {
-  ServerProcess& s = Start({{"NBI_RATE_LIMIT_PER_SEC", "0.01"}, {"NBI_RATE_LIMIT_BURST", "2"},
-                            {"NBI_ACCESS_LOG", "0"}},
-                           {"--no-worker"});
+  ServerProcess& s = Start(
+      {{"NBI_RATE_LIMIT_PER_SEC", "0.01"}, {"NBI_RATE_LIMIT_BURST", "2"}, {"NBI_ACCESS_LOG", "0"}},
+      {"--no-worker"});
   const std::string cancel =
       "POST /api/jobs/999999/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
   EXPECT_EQ(RawRequest(s.port(), cancel, nullptr), 404);
@@ -365,9 +389,9 @@ TEST_P(HttpTest, ServesWebPagesWithTheirContentTypes) {
     EXPECT_EQ(r.body["error"]["code"], "not_found") << bad;
   }
   std::string body;
-  EXPECT_EQ(
-      RawRequest(s.port(), "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body),
-      404);
+  EXPECT_EQ(RawRequest(s.port(),
+                       "GET /static/%2e%2e/secret.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", &body),
+            404);
   EXPECT_EQ(body.find("do not serve"), std::string::npos);
 }
 

@@ -54,6 +54,33 @@ void SendError(Response& res, const ApiError& e) {
 
 void SendStatus(Response& res, const Status& s) { SendError(res, ApiErrorFromStatus(s)); }
 
+// A store slot, waited for at most `wait`: a handler never waits without end for one (reads
+// and writes wait on their own handler pools, see MakeTransport), and the request is then
+// answered 503 busy.
+constexpr std::chrono::milliseconds kSlotWait{2000};
+// The coverage job of a point score: the score does not wait long for it.
+constexpr std::chrono::milliseconds kCoverageSlotWait{250};
+class SlotLease {
+ public:
+  SlotLease(std::counting_semaphore<>* s, std::chrono::milliseconds wait)
+      : s_(s->try_acquire_for(wait) ? s : nullptr) {}
+  ~SlotLease() {
+    if (s_) s_->release();
+  }
+  SlotLease(const SlotLease&) = delete;
+  SlotLease& operator=(const SlotLease&) = delete;
+  bool held() const { return s_ != nullptr; }
+
+ private:
+  std::counting_semaphore<>* s_;
+};
+
+void SendBusy(Response& res) {
+  ApiError e = ApiError::Of("unavailable", "the server is busy; try again shortly");
+  e.headers.emplace_back("Retry-After", "1");
+  SendError(res, e);
+}
+
 // Shortest round-trip text of a double ("47.1", "0.0025"); valid JSON for finite values.
 void AppendDouble(std::string* out, double v) {
   char buf[32];
@@ -105,6 +132,7 @@ struct ApiServer::Impl {
     std::regex re;
     bool rate_limited;
     bool uses_store;  // runs under a read or write slot (see read_slots)
+    bool head_ok;     // a GET route that also answers HEAD
     Handler handler;
   };
 
@@ -124,11 +152,12 @@ struct ApiServer::Impl {
   void MakeTransport();
   // Route flags.
   static constexpr int kPlain = 0;
-  static constexpr int kWrite = 1;  // takes a rate-limit token of the client
-  static constexpr int kStore = 2;  // queries the store: runs under a store slot
+  static constexpr int kWrite = 1;   // takes a rate-limit token of the client
+  static constexpr int kStore = 2;   // queries the store: runs under a store slot
+  static constexpr int kNoHead = 4;  // a GET with effects: HEAD is not allowed
   void AddRoute(const char* method, const char* pattern, const char* regex, int flags, Handler h) {
     routes.push_back({method, pattern, std::regex(regex), (flags & kWrite) != 0,
-                      (flags & kStore) != 0, std::move(h)});
+                      (flags & kStore) != 0, (flags & kNoHead) == 0, std::move(h)});
   }
   void Dispatch(const Request& req, Response& res);
   void RouteRequest(const Request& req, Response& res);
@@ -183,7 +212,8 @@ void ApiServer::Impl::AddRoutes() {
            [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
   AddRoute("GET", "/api/pois", "/api/pois", kStore,
            [this](auto& q, auto& res, auto&) { Pois(q, res); });
-  AddRoute("GET", "/api/score", "/api/score", kStore,
+  // Takes its read and write slots itself (Score): the coverage job is a write.
+  AddRoute("GET", "/api/score", "/api/score", kPlain,
            [this](auto& q, auto& res, auto&) { Score(q, res); });
   AddRoute("POST", "/api/heatmap/schedule", "/api/heatmap/schedule", kWrite | kStore,
            [this](auto& q, auto& res, auto&) { Schedule(q, res); });
@@ -214,7 +244,7 @@ void ApiServer::Impl::AddRoutes() {
              });
            });
   // A cron run holds its call for seconds and paces itself: no store slot.
-  AddRoute("GET", "/api/cron/process-jobs", "/api/cron/process-jobs", kPlain,
+  AddRoute("GET", "/api/cron/process-jobs", "/api/cron/process-jobs", kNoHead,
            [this](auto& q, auto& res, auto&) { Cron(q, res); });
   AddRoute("GET", "/healthz", "/healthz", kPlain, [](auto&, auto& res, auto&) {
     SendJson(res, 200, {{"status", "ok"}});
@@ -246,10 +276,15 @@ void ApiServer::Impl::MakeTransport() {
   t.handler_threads = opts.threads;
   transport = std::make_unique<Transport>(
       t, [this](const Request& req, Response& res) { Dispatch(req, res); },
-      // Everything under /api, /readyz and /metrics may wait for the store or run a cron
-      // budget: the handler pool. Health and files are answered on the I/O thread.
+      // Writes (and cron runs) and reads wait for the store on separate handler pools;
+      // health and files are answered on the I/O thread.
       [](const Request& req) {
-        return req.path.rfind("/api/", 0) == 0 || req.path == "/readyz" || req.path == "/metrics";
+        using Lane = Transport::Lane;
+        const bool api = req.path.rfind("/api/", 0) == 0;
+        if (api && (req.method != "GET" && req.method != "HEAD")) return Lane::kWrite;
+        if (req.path.rfind("/api/cron/", 0) == 0) return Lane::kWrite;
+        if (api || req.path == "/readyz" || req.path == "/metrics") return Lane::kRead;
+        return Lane::kInline;
       },
       [](int status, Response& res) { SendError(res, ApiErrorForHttpStatus(status)); },
       [this](const Request& req, const Response& res, double ms) { Log(req, res, ms); });
@@ -273,24 +308,23 @@ void ApiServer::Impl::RouteRequest(const Request& req, Response& res) {
   std::smatch m;
   for (const Route& r : routes) {
     if (!std::regex_match(req.path, m, r.re)) continue;
-    if (r.method == req.method || (r.method == "GET" && req.method == "HEAD")) {
+    // HEAD answers as GET would, except where GET has effects (cron runs).
+    if (r.method == req.method || (r.method == "GET" && req.method == "HEAD" && r.head_ok)) {
       res.route = r.pattern;
       if (r.rate_limited && !TakeWriteToken(req, &res)) return;
       if (!r.uses_store) return r.handler(req, res, m);
       // Writes and reads wait for separate slots: writes stuck behind a database lock can
       // never take the slots reads need.
-      std::counting_semaphore<>* slots = r.rate_limited ? &write_slots : &read_slots;
-      slots->acquire();
-      struct Release {
-        std::counting_semaphore<>* s;
-        ~Release() { s->release(); }
-      } release{slots};
+      SlotLease slot(r.rate_limited ? &write_slots : &read_slots, kSlotWait);
+      if (!slot.held()) return SendBusy(res);
       r.handler(req, res, m);
       return;
     }
     if (!res.route) res.route = r.pattern;  // label a 405 by the path's route
     if (allow.find(r.method) == std::string::npos) allow += (allow.empty() ? "" : ", ") + r.method;
-    if (r.method == "GET" && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
+    if (r.method == "GET" && r.head_ok && allow.find("HEAD") == std::string::npos) {
+      allow += ", HEAD";
+    }
   }
   if (!allow.empty()) {
     ApiError e = ApiError::Of("method_not_allowed",
@@ -444,15 +478,22 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   auto at = LatLng::Make(*lat, *lng, "point");
   if (!at.ok()) return SendStatus(res, at.status());
 
-  // Every POI that can count at this point: the largest radius around it.
-  auto pois = LoadPoisAround(store, BBox{at->lat, at->lng, at->lat, at->lng}, MaxRadiusMeters());
-  if (!pois.ok()) return SendStatus(res, pois.status());
-  SpatialIndex index(std::move(pois).value());
-  nlohmann::json body = PointScoreJson(ScorePoint(index, *at), index);
-
-  // The coverage rule; a new regional job takes a write token of the client (a client
-  // sweeping the map cannot flood the queue: without a token it gets the score only).
+  nlohmann::json body;
+  {
+    SlotLease slot(&read_slots, kSlotWait);
+    if (!slot.held()) return SendBusy(res);
+    // Every POI that can count at this point: the largest radius around it.
+    auto pois = LoadPoisAround(store, BBox{at->lat, at->lng, at->lat, at->lng}, MaxRadiusMeters());
+    if (!pois.ok()) return SendStatus(res, pois.status());
+    SpatialIndex index(std::move(pois).value());
+    body = PointScoreJson(ScorePoint(index, *at), index);
+  }
+  // The coverage rule; a new regional job takes a write slot and a write token of the
+  // client (a client sweeping the map cannot flood the queue, and writes stuck on a lock
+  // cannot stall scores: without either it gets the score only). HEAD schedules nothing.
+  SlotLease slot(&write_slots, kCoverageSlotWait);
   auto coverage = jobs->EnsureCoverage(*at, [&] {
+    if (req.method == "HEAD" || !slot.held()) return false;
     double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
     return limiter.Acquire(req.remote_addr, now) <= 0;
   });

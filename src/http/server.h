@@ -27,9 +27,11 @@
 // Before any route: the Host allow-list and the write checks of http/front_door.h (403, 415).
 //
 // Threads: connections are served asynchronously by the transport (http/transport.h), so
-// idle or slow clients hold no thread. Handlers of /api/*, /readyz and /metrics run on a
-// pool of `threads` handler threads, and at most `store_concurrency` of them query the store
-// at once (the rest wait), so the store's pooled connections are reused under load. Stop()
+// idle or slow clients hold no thread. Reads of /api/*, /readyz and /metrics run on a pool
+// of `threads` handler threads, writes and cron runs on a pool of their own (16), so writes
+// stuck on a database lock never hold the threads reads need. At most `store_concurrency`
+// reads and as many writes query the store at once (the rest wait up to 2 s, then 503), so
+// the store's pooled connections are reused under load. Stop()
 // may be called from any thread (a signal thread): the listener and idle connections close
 // at once, requests in flight finish (a cron run hands its job back at the next chunk), then
 // Serve() returns.

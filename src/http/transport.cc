@@ -52,9 +52,12 @@ struct Transport::Impl {
   const Observer observer;
 
   asio::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  asio::steady_timer accept_pause{ioc};
-  std::unique_ptr<asio::thread_pool> pool;
+  // The acceptor, its pause timer and CloseAll run on one strand: Stop() never races an
+  // accept in progress.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(ioc)};
+  tcp::acceptor acceptor{accept_strand};
+  asio::steady_timer accept_pause{accept_strand};
+  std::unique_ptr<asio::thread_pool> pool, write_pool;
   int bound_port = 0;
   std::atomic<bool> stopping{false};
 
@@ -71,7 +74,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   ~Connection() {
     std::lock_guard<std::mutex> l(t_->mu);
-    t_->live.erase(self_);
+    if (registered_) t_->live.erase(self_);
   }
 
   void Start() {
@@ -81,6 +84,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     {
       std::lock_guard<std::mutex> l(t_->mu);
       self_ = t_->live.insert(t_->live.end(), weak_from_this());
+      registered_ = true;
     }
     if (t_->stopping) return Close();
     ReadHead();
@@ -91,7 +95,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     closing_ = true;
     if (in_handler_) return;  // answers, then closes
     if (writing_) {
-      stream_.expires_after(kStopWriteTime);
+      // A write in progress keeps its own deadline: give it a second, then close.
+      stop_timer_ = std::make_unique<asio::steady_timer>(stream_.get_executor(), kStopWriteTime);
+      stop_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec && self->writing_) self->Close();
+      });
       return;
     }
     Close();
@@ -101,6 +109,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   void ReadHead() {
+    // Nothing of the previous request may shape an error answer to this one.
+    req_ = Request{};
+    req_.remote_addr = remote_;
+    res_ = Response{};
+    head_only_ = false;
+    keep_alive_ = false;
     parser_.emplace();
     parser_->header_limit(static_cast<uint32_t>(t_->opts.max_head_bytes));
     parser_->body_limit(t_->opts.max_body_bytes);
@@ -124,7 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return (eol == std::string_view::npos || eol > t_->opts.max_target_bytes) ? 414 : 431;
     }
     if (ec == bhttp::error::body_limit) return 413;
-    if (ec == beast::error::timeout) return buffer_.size() > 0 || started_ ? 408 : 0;
+    // A timeout closes the connection without an answer: the stream has closed the socket
+    // when it fired.
+    if (ec == beast::error::timeout) return 0;
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return 0;
     if (ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category()) return 400;
     return 0;  // reset, aborted, ...
@@ -198,13 +214,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void Dispatch() {
     res_ = Response{};
     stream_.expires_never();
-    if (!t_->blocking(req_)) {
+    const Transport::Lane lane = t_->blocking(req_);
+    if (lane == Transport::Lane::kInline) {
       RunHandler();
       return Reply();
     }
     in_handler_ = true;
     auto work = asio::make_work_guard(t_->ioc);  // Run() waits for this handler
-    asio::post(*t_->pool, [self = shared_from_this(), work = std::move(work)]() mutable {
+    asio::thread_pool& pool = lane == Transport::Lane::kWrite ? *t_->write_pool : *t_->pool;
+    asio::post(pool, [self = shared_from_this(), work = std::move(work)]() mutable {
       self->RunHandler();
       asio::post(self->executor(), [self] {
         self->in_handler_ = false;
@@ -253,8 +271,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
                                    : std::chrono::milliseconds(t_->opts.write_timeout_ms));
     bhttp::async_write(stream_, out_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->writing_ = false;
+      self->out_ = {};  // an idle connection holds no answer
       if (ec) return self->Close();
-      if (!self->keep_alive_) return self->Drain();
+      if (!self->keep_alive_ || self->closing_ || self->t_->stopping) return self->Drain();
       self->first_ = false;
       self->started_ = false;
       self->ReadHead();
@@ -291,12 +310,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::list<std::weak_ptr<Connection>>::iterator self_;
+  std::list<std::weak_ptr<Connection>>::iterator self_;  // valid once registered_
+  bool registered_ = false;                              // guarded by t_->mu
   std::string remote_;
   Request req_;
   Response res_;
   bhttp::response<bhttp::string_body> out_;
   std::vector<char> drain_;
+  std::unique_ptr<asio::steady_timer> stop_timer_;
   size_t drained_ = 0;
   SteadyClock::time_point start_{};
   bool first_ = true;       // no request answered yet on this connection
@@ -328,7 +349,9 @@ void Transport::Impl::Accept() {
       beast::error_code ignored;
       s.close(ignored);
     } else {
-      std::make_shared<Connection>(this, std::move(s))->Start();
+      // Started on the connection's own strand, like everything it does later.
+      auto conn = std::make_shared<Connection>(this, std::move(s));
+      asio::dispatch(conn->executor(), [conn] { conn->Start(); });
     }
     Accept();
   });
@@ -356,6 +379,7 @@ Transport::Transport(TransportOptions opts, Handler handler, Classifier blocking
 Transport::~Transport() {
   Stop();
   if (impl_->pool) impl_->pool->join();
+  if (impl_->write_pool) impl_->write_pool->join();
 }
 
 Status Transport::Bind(const std::string& host, int port) {
@@ -388,6 +412,8 @@ void Transport::Run() {
   Impl& t = *impl_;
   t.pool =
       std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, t.opts.handler_threads)));
+  t.write_pool =
+      std::make_unique<asio::thread_pool>(static_cast<size_t>(std::max(1, t.opts.write_threads)));
   if (!t.stopping) {
     t.Accept();
   } else {
@@ -399,12 +425,13 @@ void Transport::Run() {
   t.ioc.run();
   for (auto& th : io) th.join();
   t.pool->join();
+  t.write_pool->join();
 }
 
 void Transport::Stop() {
   Impl& t = *impl_;
   if (t.stopping.exchange(true)) return;
-  asio::post(t.ioc, [&t] { t.CloseAll(); });
+  asio::post(t.accept_strand, [&t] { t.CloseAll(); });
 }
 
 }  // namespace nbi::http

@@ -7,16 +7,16 @@
 //     request line alone is too long), a field-count limit (431) and a target limit (414);
 //   - a body over the limit is refused whatever its transfer encoding (413);
 //   - a duplicate or malformed Content-Length, a bad chunk or a malformed head is 400;
-//   - a head must arrive within the head timeout and a body within the body timeout (408),
-//     a kept-alive connection may idle for the idle timeout, a response must be taken within
-//     the write timeout; then the connection is closed.
+//   - a head must arrive within the head timeout and a body within the body timeout, a
+//     kept-alive connection may idle for the idle timeout, a response must be taken within
+//     the write timeout; past a deadline the connection is closed (without an answer).
 // After an error answer the connection is closed (its rest is drained briefly, so the client
 // reads the answer rather than a reset). Requests on one connection are answered one after
 // the other, in order; pipelined requests wait in the buffer.
 //
-// Handlers that may block (store queries, cron runs) run on a separate pool of handler
-// threads; the others run on the I/O thread. Stop() closes the listener and every connection
-// that is not inside a handler at once; those inside finish, answer and close.
+// Handlers that may block (store queries, cron runs) run on one of two handler pools, reads
+// and writes apart; the others run on the I/O thread. Stop() closes the listener and every
+// connection that is not inside a handler at once; those inside finish, answer and close.
 #pragma once
 
 #include <cstddef>
@@ -41,22 +41,27 @@ struct TransportOptions {
   int64_t write_timeout_ms = 10'000;
   int max_connections = 10'000;  // beyond: accepted and closed at once
   int io_threads = 2;
-  int handler_threads = 64;
+  int handler_threads = 64;  // the read lane
+  int write_threads = 16;    // the write lane
 };
 
 class Transport {
  public:
-  // Answers a request (on a handler thread when `blocking` says so).
+  // Answers a request, on the thread its Lane says.
   using Handler = std::function<void(const Request&, Response&)>;
-  // True when the request's handler may block (it then runs on the handler pool).
-  using Classifier = std::function<bool(const Request&)>;
-  // Fills an answer the transport makes itself (status 400, 408, 413, 414, 431, 500).
+  // kInline: on the I/O thread (fast handlers that never wait); kRead / kWrite: on the read or
+  // write handler pool, so handlers stuck behind a database lock in one lane never take the
+  // threads of the other.
+  enum class Lane { kInline, kRead, kWrite };
+  // The lane of a request.
+  using Classifier = std::function<Lane(const Request&)>;
+  // Fills an answer the transport makes itself (status 400, 413, 414, 431, 500).
   using ErrorAnswer = std::function<void(int status, Response&)>;
   // Called once per answer, after it is complete and before it is written (access log,
   // metrics); `ms` is the time since the request head arrived.
   using Observer = std::function<void(const Request&, const Response&, double ms)>;
 
-  Transport(TransportOptions opts, Handler handler, Classifier blocking, ErrorAnswer error,
+  Transport(TransportOptions opts, Handler handler, Classifier lane, ErrorAnswer error,
             Observer observer);
   ~Transport();
   Transport(const Transport&) = delete;

@@ -38,7 +38,8 @@ class SpatialIndex {
   // Bytes this index holds on the heap and inline (for the memory benchmark).
   size_t MemoryBytes() const;
   size_t CountOf(Category c) const { return grids_[static_cast<int>(c)].uv.size(); }
-  const Poi& PoiAt(uint32_t i) const { return pois_[i]; }
+  // Only on an index built from Pois (pois_ is empty for points).
+  const Poi& PoiAt(uint32_t i) const { return pois_.at(i); }
   const std::vector<Poi>& pois() const { return pois_; }
 
   // Pre-computed query shape for one latitude: which bucket rows and how many degrees of

@@ -161,6 +161,10 @@ ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
 inline constexpr PgSql kLockMigrations{nullptr, "SELECT pg_advisory_xact_lock($1::bigint)"};
+// A migration may rewrite a large table: no session statement limit, a patient lock wait
+// (the API's sessions give up after seconds). Both end with the migration's transaction.
+inline constexpr const char* kMigrationLimits =
+    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = '10min'";
 inline constexpr const char* kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
     "applied_at TIMESTAMP NOT NULL)";

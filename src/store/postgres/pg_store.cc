@@ -35,6 +35,7 @@ PgParams CityParams(const City& city) {
 // Applies the migration after the database's current version, if any, in `c`'s open
 // transaction. Returns whether one was applied.
 Result<bool> MigrateOneStep(PgConn& c, int64_t now_ms) {
+  NBI_RETURN_IF_ERROR(c.Exec(kMigrationLimits).status());
   NBI_RETURN_IF_ERROR(c.Exec(kLockMigrations, PgParams().Int(kMigrationLockKey)).status());
   NBI_RETURN_IF_ERROR(c.Exec(kCreateMigrationsTable).status());
   NBI_ASSIGN_OR_RETURN(PgRows have, c.Exec(kSchemaVersionSql));
