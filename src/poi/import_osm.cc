@@ -1,7 +1,7 @@
 // OSM importer: nodes and ways carrying a SPEC §4 category tag, read with libosmium.
 //
-// One pass over the file. Every node location goes into a FlexMem index (sparse for
-// extracts, switching itself to dense for planet-like id ranges); ways with a category are
+// One pass over the file. Every node location goes into an index (NodeLocations below: 16
+// bytes per node, e.g. 6.4 GB for a 400 M-node country extract); ways with a category are
 // kept aside with their node ids and placed after the last node has been read. So the
 // importer does not depend on the order of the file (Overpass XML, for one, writes ways
 // before their nodes). Relations are not read: SPEC §4 POIs are nodes and ways.
@@ -22,10 +22,11 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <new>
 #include <optional>
 #include <osmium/handler.hpp>
-#include <osmium/index/map/flex_mem.hpp>
+#include <osmium/index/map/sparse_mmap_array.hpp>
 #include <osmium/io/bzip2_compression.hpp>
 #include <osmium/io/gzip_compression.hpp>
 #include <osmium/io/pbf_input.hpp>
@@ -37,6 +38,7 @@
 #include <osmium/visitor.hpp>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "geo/geo.h"
@@ -51,23 +53,41 @@ namespace {
 constexpr double kCoordinatePrecision = osmium::detail::coordinate_precision;
 
 // Node id -> location for every node of the file.
+//
+// libosmium's SparseMmapArray: (id, location) pairs, 16 bytes per node, in anonymous memory
+// that grows by mremap, 1 M entries (16 MB) at a time, without copying: 16 B/node plus at
+// most one such block at the peak.
+// It replaced FlexMem (2026-11-30), which in an extract stays sparse (it turns dense only
+// past 16 M nodes covering a third of all ids up to the highest) and so is a std::vector of
+// the same pairs, whose doubling copies it: up to 32 B/node at the peak (bench_import: 26.7
+// B/node at 5 M nodes; a 400 M-node extract peaks at 8.6 GB instead of 6.4 GB), for the same
+// speed. The others: dense indexes cost 8 B per id up to the highest (> 100 GB with today's
+// ids: planet only); sparse_file_array keeps the same 16 B/node in a file under /tmp, often
+// a tmpfs, so it saves memory only where the kernel evicts its pages, at the price of a
+// file of several GB nobody asked for. See BENCHMARKS.md, "Import throughput".
 class NodeLocations {
  public:
   void Set(osmium::object_id_type id, osmium::Location loc) {
     const osmium::unsigned_object_id_type key = Key(id);
     if (key < last_key_) must_sort_ = true;
     last_key_ = key;
-    (id < 0 ? negative_ : positive_).set(key, loc);
+    if (id >= 0) {
+      positive_.set(key, loc);
+      return;
+    }
+    if (!negative_) negative_ = std::make_unique<Index>();  // maps its first 16 MB
+    negative_->set(key, loc);
   }
   // Call once after the last Set and before Get (the sparse index needs sorted ids).
   void Freeze() {
     if (!must_sort_) return;
     positive_.sort();
-    negative_.sort();
+    if (negative_) negative_->sort();
   }
   // An undefined location when the node is not in the file.
   osmium::Location Get(osmium::object_id_type id) const {
-    return (id < 0 ? negative_ : positive_).get_noexcept(Key(id));
+    if (id >= 0) return positive_.get_noexcept(Key(id));
+    return negative_ ? negative_->get_noexcept(Key(id)) : osmium::Location();
   }
 
  private:
@@ -77,8 +97,10 @@ class NodeLocations {
     return id < 0 ? 0 - bits : bits;
   }
 
-  using Index = osmium::index::map::FlexMem<osmium::unsigned_object_id_type, osmium::Location>;
-  Index positive_, negative_;  // negative ids occur in files made by editors such as JOSM
+  using Index =
+      osmium::index::map::SparseMmapArray<osmium::unsigned_object_id_type, osmium::Location>;
+  Index positive_;
+  std::unique_ptr<Index> negative_;  // negative ids occur in files made by editors such as JOSM
   osmium::unsigned_object_id_type last_key_ = 0;
   bool must_sort_ = false;
 };
@@ -249,6 +271,12 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     placed = collector.Finish();
   } catch (const std::bad_alloc&) {
     return Status::Internal(fmt::format("{}: out of memory while reading OSM data", path));
+  } catch (const std::system_error& e) {
+    // The node index maps its memory: ENOMEM from mmap/mremap is what bad_alloc is elsewhere.
+    if (e.code() == std::errc::not_enough_memory) {
+      return Status::Internal(fmt::format("{}: out of memory while reading OSM data", path));
+    }
+    return Status::Invalid(fmt::format("{}: cannot read OSM data: {}", path, e.what()));
   } catch (const std::exception& e) {
     // osmium::io_error and its kin (pbf_error, xml_error, gzip_error, bzip2_error, ...),
     // std::system_error from I/O and std::range_error / invalid_location from bad numbers.
