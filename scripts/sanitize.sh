@@ -3,8 +3,9 @@
 #   scripts/sanitize.sh asan [ctest args...]   AddressSanitizer + UndefinedBehaviorSanitizer
 #       (every UB report is fatal; leaks are reported) over every test, both stores (build-asan)
 #   scripts/sanitize.sh tsan [ctest args...]   ThreadSanitizer over the store, worker (with the
-#       worker timers of jobs_test) and HTTP suites, both stores (build-tsan); known-benign
-#       reports are suppressed in tests/tsan.supp, one comment per entry
+#       worker timers of jobs_test) and HTTP suites, both stores, each test twice
+#       (NBI_TSAN_REPEAT=N: N times) (build-tsan); known-benign reports would be suppressed in
+#       tests/tsan.supp, one comment per entry
 # PostgreSQL as in scripts/test.sh (throwaway cluster; NBI_REQUIRE_PG=1 makes its absence fatal).
 # Sanitizer reports go to files (log_path), so those of the processes the tests start (the
 # `nearbyindex serve`, worker and CLI children, whose exit codes not every test checks) are
@@ -35,7 +36,8 @@ if [[ $mode == tsan ]]; then
           sqlite_db_test jobs_test worker_test http_api_test http_test http_jobs_test
           http_front_door_test)
   export NBI_TARGETS="nearbyindex ${suites[*]}"
-  ctest_args=(-L "^($(IFS='|'; echo "${suites[*]}"))\$")
+  # Each test twice (NBI_TSAN_REPEAT): a race shows only when the threads meet.
+  ctest_args=(-L "^($(IFS='|'; echo "${suites[*]}"))\$" --repeat "until-fail:${NBI_TSAN_REPEAT:-2}")
 else
   # Everything. browser_pages runs too: the sanitized `serve` answers an uninstrumented Chromium.
   unset NBI_TARGETS
@@ -55,7 +57,7 @@ rm -rf "$logs" && mkdir -p "$logs"
 symbolizer=$(command -v llvm-symbolizer-14 || command -v llvm-symbolizer ||
              echo /usr/lib/llvm-14/bin/llvm-symbolizer)
 export ASAN_SYMBOLIZER_PATH=$symbolizer TSAN_SYMBOLIZER_PATH=$symbolizer
-export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:check_initialization_order=1:strict_init_order=1"
+export ASAN_OPTIONS="log_path=$logs/asan:detect_leaks=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
 export UBSAN_OPTIONS="log_path=$logs/ubsan:print_stacktrace=1:halt_on_error=1"
 export LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp:print_suppressions=0"
 export TSAN_OPTIONS="log_path=$logs/tsan:suppressions=$PWD/tests/tsan.supp:second_deadlock_stack=1:halt_on_error=0:print_suppressions=0"
