@@ -4,6 +4,7 @@
 #   NBI_BUILD_DIR=dir           build elsewhere
 #   NBI_SKIP_BUILD=1            install only
 #   NBI_TARGETS='a b'           build only these targets
+#   NBI_BUILD_JOBS=N            parallel compile jobs (default: the number of cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,7 @@ PACKAGES=(
   libfmt-dev
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
+  clang-14 libclang-rt-14-dev llvm-14
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -43,5 +45,5 @@ if [[ -z "${NBI_SKIP_BUILD:-}" ]]; then
   # NBI_TARGETS: build only these (the demo needs just the binary); default everything.
   targets=()
   for t in ${NBI_TARGETS:-}; do targets+=(--target "$t"); done
-  cmake --build "$dir" -j"$(nproc)" "${targets[@]}"
+  cmake --build "$dir" -j"${NBI_BUILD_JOBS:-$(nproc)}" "${targets[@]}"
 fi

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -51,5 +52,12 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
                                    const ImportProgress& progress);
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
+
+// The CSV and GeoJSON/Overpass readers over text already in memory (ImportCsv and
+// ImportGeoJson read the file, then call these); `name` stands for the file in messages.
+Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& name,
+                                      ImportStats* stats);
+Result<std::vector<Poi>> ParseGeoJsonPois(std::string_view text, const std::string& name,
+                                          ImportStats* stats);
 
 }  // namespace nbi

@@ -153,8 +153,12 @@ Result<size_t> CheckHeader(const std::vector<std::string>& fields) {
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) {
   Result<std::string> text = import_internal::ReadInputFile(path);
   if (!text.ok()) return text.status();
+  return ParseCsvPois(*text, path, stats);
+}
 
-  CsvReader reader(*text);
+Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& path,
+                                      ImportStats* stats) {
+  CsvReader reader(text);
   std::vector<std::string> fields;
   int line = 0;
   Status error;

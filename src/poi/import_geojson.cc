@@ -335,10 +335,14 @@ std::string WithoutExceptionTag(std::string_view what) {
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats) {
   Result<std::string> text = import_internal::ReadInputFile(path);
   if (!text.ok()) return text.status();
+  return ParseGeoJsonPois(*text, path, stats);
+}
 
+Result<std::vector<Poi>> ParseGeoJsonPois(std::string_view text, const std::string& path,
+                                          ImportStats* stats) {
   ImportStats counts;
   try {
-    const json doc = json::parse(*text);
+    const json doc = json::parse(text);
     Result<std::vector<Poi>> pois = Status::Invalid(fmt::format(
         "{}: neither a GeoJSON FeatureCollection nor Overpass JSON with \"elements\"", path));
     if (doc.is_object() && doc.contains("elements")) {
