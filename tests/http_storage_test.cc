@@ -48,7 +48,7 @@ TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
   Reply job = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco"})");
   ASSERT_EQ(job.status, 201) << job.text;
   const int64_t id = job.body["jobId"].get<int64_t>();
-  // Another session holds the write lock (SQLite) or the job's row (PostgreSQL) for ~5 s,
+  // Another session holds the write lock (SQLite) or the job's row (PostgreSQL) for 10 s,
   // and 70 writes, more than the server's store slots and handler threads, pile up behind
   // it, with 8 point scores at uncovered places (each would enqueue a coverage job).
   auto lock = std::make_unique<HeldLock>(url_, id);
@@ -65,11 +65,22 @@ TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
     }));
   }
   SleepMs(300);  // the writes are waiting now
-  EXPECT_LT(P99(s, "/api/jobs", 50, 200), 100.0) << "reads queued behind blocked writes";
-  EXPECT_LT(P99(s, "/readyz", 50, 200), 100.0);
-  EXPECT_LT(P99(s, "/api/jobs/" + std::to_string(id), 20, 200), 100.0);
-  EXPECT_LT(P99(s, "/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51", 20, 200),
-            100.0);
+  // For the 10 s the lock is held (the writes give up after 3 s; more keep coming), every
+  // round of reads answers fast.
+  const auto held_since = Steady::now();
+  for (int round = 0; Steady::now() - held_since < std::chrono::seconds(10); ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    if (round > 0) {
+      writes.push_back(std::async(std::launch::async, [&s, id] {
+        return s.Post("/api/jobs/" + std::to_string(id) + "/cancel", "");
+      }));
+    }
+    EXPECT_LT(P99(s, "/api/jobs", 50, 200), 100.0) << "reads queued behind blocked writes";
+    EXPECT_LT(P99(s, "/readyz", 50, 200), 100.0);
+    EXPECT_LT(P99(s, "/api/jobs/" + std::to_string(id), 20, 200), 100.0);
+    EXPECT_LT(P99(s, "/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51", 20, 200),
+              100.0);
+  }
   int unavailable = 0;
   for (auto& f : writes) {
     Reply r = f.get();  // each gives up after DB_LOCK_TIMEOUT, or waiting for a slot
@@ -78,7 +89,7 @@ TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
     EXPECT_NE(r.headers.find("Retry-After"), r.headers.end());
     unavailable++;
   }
-  EXPECT_EQ(unavailable, 70);
+  EXPECT_EQ(unavailable, static_cast<int>(writes.size()));
   for (auto& f : scores) {
     Reply r = f.get();  // the score, without a coverage job when none could be written
     EXPECT_TRUE(r.status == 200 || r.status == 503) << r.status << " " << r.text;
