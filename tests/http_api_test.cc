@@ -120,7 +120,9 @@ TEST(HttpApi, AnAddressFloodDoesNotResetALimitedClient) {
   EXPECT_GT(rl.Acquire("victim-of-limit", 0), 0);
   for (int i = 0; i < 10'000; ++i) {
     rl.Acquire("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), 0);
-    if (i % 100 == 0) EXPECT_GT(rl.Acquire("victim-of-limit", 0), 0) << "reset after " << i;
+    if (i % 100 == 0) {
+      EXPECT_GT(rl.Acquire("victim-of-limit", 0), 0) << "reset after " << i;
+    }
     ASSERT_LE(rl.size(), 1000u);
   }
   EXPECT_GT(rl.Acquire("victim-of-limit", 0), 0);

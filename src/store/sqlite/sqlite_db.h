@@ -195,7 +195,7 @@ class SqlitePool {
   };
 
   explicit SqlitePool(std::string path, SqliteOpenOptions opts = {}, size_t max_idle = 16)
-      : path_(std::move(path)), opts_(opts), max_idle_(max_idle) {}
+      : path_(std::move(path)), max_idle_(max_idle), opts_(opts) {}
 
   Result<Lease> Take();
   // From now on new connections never create the file (call once the schema exists).
