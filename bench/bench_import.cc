@@ -90,19 +90,21 @@ using Tag = std::pair<const char*, const char*>;
 
 // Tags the importer maps to a category (src/poi/poi.cc), and tags it must pass over.
 constexpr Tag kPoiTags[] = {
-    {"shop", "supermarket"},  {"shop", "convenience"},    {"amenity", "pharmacy"},
+    {"shop", "supermarket"},   {"shop", "convenience"},   {"amenity", "pharmacy"},
     {"amenity", "restaurant"}, {"amenity", "cafe"},       {"highway", "bus_stop"},
-    {"amenity", "school"},    {"leisure", "playground"}, {"amenity", "doctors"},
-    {"amenity", "dentist"},   {"shop", "clothes"},       {"amenity", "fast_food"},
-    {"railway", "tram_stop"}, {"tourism", "museum"},     {"amenity", "kindergarten"}};
-constexpr Tag kOtherTags[] = {{"amenity", "bench"},   {"shop", "bakery"},
-                              {"natural", "tree"},    {"amenity", "parking"},
-                              {"barrier", "gate"},    {"amenity", "waste_basket"}};
-constexpr Tag kPoiWayTags[] = {{"shop", "supermarket"},   {"amenity", "school"},
-                               {"leisure", "park"},       {"amenity", "hospital"},
+    {"amenity", "school"},     {"leisure", "playground"}, {"amenity", "doctors"},
+    {"amenity", "dentist"},    {"shop", "clothes"},       {"amenity", "fast_food"},
+    {"railway", "tram_stop"},  {"tourism", "museum"},     {"amenity", "kindergarten"}};
+constexpr Tag kOtherTags[] = {{"amenity", "bench"}, {"shop", "bakery"},
+                              {"natural", "tree"},  {"amenity", "parking"},
+                              {"barrier", "gate"},  {"amenity", "waste_basket"}};
+constexpr Tag kPoiWayTags[] = {{"shop", "supermarket"},      {"amenity", "school"},
+                               {"leisure", "park"},          {"amenity", "hospital"},
                                {"shop", "department_store"}, {"leisure", "sports_centre"}};
-constexpr Tag kRoadTags[] = {{"highway", "residential"}, {"highway", "tertiary"},
-                             {"highway", "footway"},     {"highway", "service"}};
+constexpr Tag kRoadTags[] = {{"highway", "residential"},
+                             {"highway", "tertiary"},
+                             {"highway", "footway"},
+                             {"highway", "service"}};
 
 enum class WayKind : uint8_t { kBuilding, kPoiBuilding, kRoad };
 struct WayPlan {
@@ -118,8 +120,7 @@ struct GenCounts {
 class Generator {
  public:
   Generator(const std::string& path, int64_t nodes, int64_t ways, uint64_t seed)
-      : writer_(osmium::io::File(path, "pbf"), Header(), osmium::io::overwrite::allow),
-        rng_{seed} {
+      : writer_(osmium::io::File(path, "pbf"), Header(), osmium::io::overwrite::allow), rng_{seed} {
     Plan(nodes, ways);
   }
 
@@ -511,10 +512,11 @@ void ImportInto(const Options& o, const std::string& file, const StoreMaker& sto
   }
   const double pois = s.r["pois"], both = s.r["parse_s"] + s.r["store_s"];
   PrintRow(("importer parse + store, " + store.label).c_str(), both, nodes, pois, read_rate, s);
-  std::printf("    %s: parse %.2f s, store %.0f POIs in %.2f s (%.0f POIs/s, %.0f inserted); "
-              "re-import store (all updated) %.2f s (%.0f POIs/s); open + migrate %.2f s\n",
-              store.label.c_str(), s.r["parse_s"], pois, s.r["store_s"], pois / s.r["store_s"],
-              s.r["store_inserted"], s.r["restore_s"], pois / s.r["restore_s"], s.r["open_s"]);
+  std::printf(
+      "    %s: parse %.2f s, store %.0f POIs in %.2f s (%.0f POIs/s, %.0f inserted); "
+      "re-import store (all updated) %.2f s (%.0f POIs/s); open + migrate %.2f s\n",
+      store.label.c_str(), s.r["parse_s"], pois, s.r["store_s"], pois / s.r["store_s"],
+      s.r["store_inserted"], s.r["restore_s"], pois / s.r["restore_s"], s.r["open_s"]);
 }
 
 StoreMaker SqliteStores(const std::string& dir) {
@@ -558,7 +560,7 @@ int ChildMain(const std::map<std::string, std::string>& a) {
     const auto t0 = SteadyClock::now();
     Generator gen(file, std::stoll(arg("--nodes")), std::stoll(arg("--ways")), 42);
     const GenCounts c = gen.Run();
-    r = {{"seconds", Since(t0)},          {"nodes", double(c.nodes)},
+    r = {{"seconds", Since(t0)},           {"nodes", double(c.nodes)},
          {"ways", double(c.ways)},         {"poi_nodes", double(c.poi_nodes)},
          {"poi_ways", double(c.poi_ways)}, {"other_tagged", double(c.other_tagged)}};
   } else if (stage == "read") {
@@ -590,13 +592,20 @@ Options ParseOptions(int argc, char** argv) {
     }
     if (i + 1 >= argc) Die("missing value after " + k);
     const std::string v = argv[++i];
-    if (k == "--nodes") o.nodes = std::stoll(v);
-    else if (k == "--ways") o.ways = std::stoll(v);
-    else if (k == "--repeat") o.repeat = std::max(1, std::stoi(v));
-    else if (k == "--dir") o.dir = v;
-    else if (k == "--url") o.url = v;
-    else if (k == "--indexes") o.indexes = v;
-    else Die("unknown option " + k);
+    if (k == "--nodes")
+      o.nodes = std::stoll(v);
+    else if (k == "--ways")
+      o.ways = std::stoll(v);
+    else if (k == "--repeat")
+      o.repeat = std::max(1, std::stoi(v));
+    else if (k == "--dir")
+      o.dir = v;
+    else if (k == "--url")
+      o.url = v;
+    else if (k == "--indexes")
+      o.indexes = v;
+    else
+      Die("unknown option " + k);
   }
   if (o.url.rfind("sqlite:", 0) == 0) o.url.clear();  // SQLite: always a fresh file in the dir
   return o;
@@ -616,11 +625,12 @@ std::string Generate(Options* o, GenCounts* c) {
   c->poi_nodes = int64_t(g.r["poi_nodes"]);
   c->poi_ways = int64_t(g.r["poi_ways"]);
   c->other_tagged = int64_t(g.r["other_tagged"]);
-  std::printf("Generated %s in %.1f s (%.1f MB): %lld nodes (%lld POI nodes = %.2f %%, %lld other "
-              "tagged), %lld ways (%lld closed POI ways)\n",
-              file.c_str(), g.r["seconds"], double(std::filesystem::file_size(file)) / 1e6,
-              (long long)c->nodes, (long long)c->poi_nodes, 100.0 * double(c->poi_nodes) / double(c->nodes),
-              (long long)c->other_tagged, (long long)c->ways, (long long)c->poi_ways);
+  std::printf(
+      "Generated %s in %.1f s (%.1f MB): %lld nodes (%lld POI nodes = %.2f %%, %lld other "
+      "tagged), %lld ways (%lld closed POI ways)\n",
+      file.c_str(), g.r["seconds"], double(std::filesystem::file_size(file)) / 1e6,
+      (long long)c->nodes, (long long)c->poi_nodes, 100.0 * double(c->poi_nodes) / double(c->nodes),
+      (long long)c->other_tagged, (long long)c->ways, (long long)c->poi_ways);
   return file;
 }
 
@@ -632,9 +642,10 @@ int main(int argc, char** argv) {
   if (child.count("--stage")) return ChildMain(child);
 
   Options o = ParseOptions(argc, argv);
-  std::printf("Import throughput (%ld cores, best of %d run%s per stage, each in a child "
-              "process)\n",
-              sysconf(_SC_NPROCESSORS_ONLN), o.repeat, o.repeat == 1 ? "" : "s");
+  std::printf(
+      "Import throughput (%ld cores, best of %d run%s per stage, each in a child "
+      "process)\n",
+      sysconf(_SC_NPROCESSORS_ONLN), o.repeat, o.repeat == 1 ? "" : "s");
   GenCounts c;
   const std::string file = Generate(&o, &c);
   const double nodes = double(c.nodes);
@@ -655,21 +666,22 @@ int main(int argc, char** argv) {
     if (comma == std::string::npos) comma = indexes.size();
     const std::string index = indexes.substr(at, comma - at);
     at = comma + 1;
-    StageRun l = Best(o.dir, {"--stage", "locations", "--file", file, "--index", index},
-                      o.repeat, "seconds");
-    PrintRow(("libosmium read + locations, " + index).c_str(), l.r["seconds"], nodes, 0,
-             read_rate, l);
-    std::printf("    %s: used_memory() %.1f MB (%.1f B/node); peak RSS %.1f MB above the plain "
-                "read (%.1f B/node); %.0f way node refs located\n",
-                index.c_str(), l.r["index_mb"], l.r["index_mb"] * 1e6 / nodes,
-                l.rss_mb - read.rss_mb, (l.rss_mb - read.rss_mb) * 1048576 / nodes,
-                l.r["located"]);
-    StageRun alone = RunChild(o.dir, {"--stage", "index", "--index", index, "--nodes",
-                                      std::to_string(c.nodes)});
-    std::printf("    %s alone, %lld nodes set and looked up, no reader: %.2f s, peak RSS %.1f MB "
-                "= %.1f B/node above the idle child\n",
-                index.c_str(), (long long)c.nodes, alone.r["seconds"], alone.rss_mb,
-                (alone.rss_mb - baseline) * 1048576 / nodes);
+    StageRun l = Best(o.dir, {"--stage", "locations", "--file", file, "--index", index}, o.repeat,
+                      "seconds");
+    PrintRow(("libosmium read + locations, " + index).c_str(), l.r["seconds"], nodes, 0, read_rate,
+             l);
+    std::printf(
+        "    %s: used_memory() %.1f MB (%.1f B/node); peak RSS %.1f MB above the plain "
+        "read (%.1f B/node); %.0f way node refs located\n",
+        index.c_str(), l.r["index_mb"], l.r["index_mb"] * 1e6 / nodes, l.rss_mb - read.rss_mb,
+        (l.rss_mb - read.rss_mb) * 1048576 / nodes, l.r["located"]);
+    StageRun alone =
+        RunChild(o.dir, {"--stage", "index", "--index", index, "--nodes", std::to_string(c.nodes)});
+    std::printf(
+        "    %s alone, %lld nodes set and looked up, no reader: %.2f s, peak RSS %.1f MB "
+        "= %.1f B/node above the idle child\n",
+        index.c_str(), (long long)c.nodes, alone.r["seconds"], alone.rss_mb,
+        (alone.rss_mb - baseline) * 1048576 / nodes);
   }
   StageRun parse = Best(o.dir, {"--stage", "import", "--file", file}, o.repeat, "parse_s");
   const double pois = parse.r["pois"];
@@ -684,10 +696,11 @@ int main(int argc, char** argv) {
   }
 
   const double extra = parse.rss_mb - read.rss_mb;
-  std::printf("\nPeak RSS: a child that does nothing %.1f MB; the importer's parse %.1f MB above "
-              "the plain read = %.1f B/node (its node index, the POIs, fixed blocks, queued "
-              "buffers) -> %.1f GB for a 400 M-node extract, linearly\n",
-              baseline, extra, extra * 1048576 / nodes, extra * 1048576 / nodes * 400e6 / 1e9);
+  std::printf(
+      "\nPeak RSS: a child that does nothing %.1f MB; the importer's parse %.1f MB above "
+      "the plain read = %.1f B/node (its node index, the POIs, fixed blocks, queued "
+      "buffers) -> %.1f GB for a 400 M-node extract, linearly\n",
+      baseline, extra, extra * 1048576 / nodes, extra * 1048576 / nodes * 400e6 / 1e9);
   if (o.keep) {
     std::printf("Kept %s\n", o.dir.c_str());
   } else {

@@ -189,9 +189,9 @@ int Load(const Args& args, Store* store, int port, const http::ServerOptions& so
   const auto solo_t0 = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(3));
   const int64_t solo_after = GetJson(admin, job_path)["processedItems"];
-  const double solo = static_cast<double>(solo_after - solo_before) /
-                      std::chrono::duration<double>(std::chrono::steady_clock::now() - solo_t0)
-                          .count();
+  const double solo =
+      static_cast<double>(solo_after - solo_before) /
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - solo_t0).count();
   const int64_t cells_before = GetJson(admin, job_path)["processedItems"];
   std::printf(
       "load_http: %s, %d clients x %.0f s, server pool %d threads, %d store slots, "

@@ -164,8 +164,8 @@ TEST(HttpApi, HostAllowListAndCrossSiteWrites) {  // layout: test table
   for (const char* host : {"localhost", "127.0.0.1:8080", "[::1]:8080", "LOCALHOST:1"}) {
     EXPECT_FALSE(http::CheckHost(req("GET", {{"Host", host}}), loopback)) << host;
   }
-  for (const char* host : {"evil.example", "evil.example:8080", "127.0.0.1.evil.example", "",
-                           "maps.example.org"}) {
+  for (const char* host :
+       {"evil.example", "evil.example:8080", "127.0.0.1.evil.example", "", "maps.example.org"}) {
     auto e = http::CheckHost(req("GET", {{"host", host}}), loopback);
     ASSERT_TRUE(e) << host;
     EXPECT_EQ(e->http_status, 403);

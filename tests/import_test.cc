@@ -526,18 +526,18 @@ TEST(ImportCsvTest, ReadsFixture) {
   ImportStats stats;
   Result<std::vector<Poi>> pois = ImportPois(DataFile("pois.csv"), &stats);
   ASSERT_TRUE(pois.ok()) << pois.status().ToString();
-  ExpectPois(*pois,
-             {
-                 {"csv:", Category::kGroceries, HealthSub::kNone, "Super Eins", 47.1, 9.5},
-                 {"csv:", Category::kHealthcare, HealthSub::kPharmacy, "Apotheke am Platz", 47.101,
-                  9.501},
-                 {"csv:", Category::kHealthcare, HealthSub::kDental, "", 47.102, 9.502},
-                 {"csv:", Category::kHealthcare, HealthSub::kMedical, "Praxis \"Dr.\" Beck, Vaduz",
-                  47.103, 9.503},
-                 {"csv:", Category::kGroceries, HealthSub::kNone, "Café Zürich", 47.105, 9.505},
-                 {"csv:", Category::kTransit, HealthSub::kNone, "Zentrum", 47.106, 9.506},
-                 {"csv:", Category::kGroceries, HealthSub::kNone, "Markthalle", 47.2005, 9.6015},
-             });
+  ExpectPois(
+      *pois,
+      {
+          {"csv:", Category::kGroceries, HealthSub::kNone, "Super Eins", 47.1, 9.5},
+          {"csv:", Category::kHealthcare, HealthSub::kPharmacy, "Apotheke am Platz", 47.101, 9.501},
+          {"csv:", Category::kHealthcare, HealthSub::kDental, "", 47.102, 9.502},
+          {"csv:", Category::kHealthcare, HealthSub::kMedical, "Praxis \"Dr.\" Beck, Vaduz", 47.103,
+           9.503},
+          {"csv:", Category::kGroceries, HealthSub::kNone, "Café Zürich", 47.105, 9.505},
+          {"csv:", Category::kTransit, HealthSub::kNone, "Zentrum", 47.106, 9.506},
+          {"csv:", Category::kGroceries, HealthSub::kNone, "Markthalle", 47.2005, 9.6015},
+      });
   EXPECT_EQ(stats.nodes, 7u);
   EXPECT_EQ(stats.ways, 0u);
 }

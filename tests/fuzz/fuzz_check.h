@@ -11,12 +11,12 @@
 #include <cstdlib>
 #include <string_view>
 
-#define NBI_FUZZ_CHECK(cond)                                                              \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
+#define NBI_FUZZ_CHECK(cond)                                                                \
+  do {                                                                                      \
+    if (!(cond)) {                                                                          \
       std::fprintf(stderr, "%s:%d: fuzz property failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                       \
-    }                                                                                     \
+      std::abort();                                                                         \
+    }                                                                                       \
   } while (0)
 
 namespace nbi::fuzz {

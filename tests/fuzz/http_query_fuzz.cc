@@ -66,7 +66,8 @@ void CheckParams(const Request& req) {
     NBI_FUZZ_CHECK(*v >= 0 && *v <= 100);
   }
   for (const auto& [name, value] : req.params) {
-    if (auto d = nbi::http::ParseFiniteDouble(name, value); d.ok()) NBI_FUZZ_CHECK(std::isfinite(*d));
+    if (auto d = nbi::http::ParseFiniteDouble(name, value); d.ok())
+      NBI_FUZZ_CHECK(std::isfinite(*d));
     if (auto i = nbi::http::ParseInt(name, value, 1, 200); i.ok()) {
       NBI_FUZZ_CHECK(*i >= 1 && *i <= 200);
     }

@@ -243,7 +243,7 @@ class PgPool {
 
   const std::string conninfo_;
   const std::string session_setup_;  // "SET lock_timeout = ...; SET statement_timeout = ..."
-  std::string conninfo_error_;         // set when conninfo_ does not parse
+  std::string conninfo_error_;       // set when conninfo_ does not parse
   std::mutex mu_;
   std::vector<std::unique_ptr<PgConn>> idle_;  // guarded by mu_
 };

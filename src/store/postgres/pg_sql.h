@@ -214,11 +214,10 @@ inline constexpr PgSql kLoadPois{
     "SELECT source_id, category, subtype, name, lat, lng FROM pois "
     "WHERE lat >= $1::float8 AND lat <= $2::float8 "
     "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id LIMIT $5::bigint"};
-inline constexpr PgSql kLoadPoiPoints{
-    "load_poi_points",
-    "SELECT category, subtype, lat, lng FROM pois "
-    "WHERE lat >= $1::float8 AND lat <= $2::float8 "
-    "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id"};
+inline constexpr PgSql kLoadPoiPoints{"load_poi_points",
+                                      "SELECT category, subtype, lat, lng FROM pois "
+                                      "WHERE lat >= $1::float8 AND lat <= $2::float8 "
+                                      "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id"};
 inline constexpr PgSql kCountPois{"count_pois",
                                   "SELECT category, count(*) FROM pois GROUP BY category"};
 
