@@ -123,7 +123,6 @@ class Generator {
       : writer_(osmium::io::File(path, "pbf"), Header(), osmium::io::overwrite::allow), rng_{seed} {
     Plan(nodes, ways);
   }
-
   GenCounts Run() {
     WriteNodes();
     WriteWays();
@@ -171,15 +170,12 @@ class Generator {
       members += step;
     }
   }
-
   void Flush(bool force) {
     if (!force && buffer_.committed() < 12 * 1024 * 1024) return;
     writer_(std::move(buffer_));
     buffer_ = osmium::memory::Buffer(16 * 1024 * 1024, osmium::memory::Buffer::auto_grow::yes);
   }
-
   osmium::object_id_type NextNodeId() { return node_id_ += 1 + int64_t(rng_.Below(50)); }
-
   void AddNode(osmium::Location loc, const std::vector<Tag>& tags) {
     {
       osmium::builder::NodeBuilder b(buffer_);
@@ -204,7 +200,6 @@ class Generator {
     return osmium::Location(lng_ + (rng_.Uniform() - 0.5) * 2 * d,
                             lat_ + (rng_.Uniform() - 0.5) * 2 * d);
   }
-
   void Walk() {  // mostly small steps, now and then a jump elsewhere in the box
     if (rng_.Below(200) == 0) {
       lat_ = kLat0 + rng_.Uniform() * kSpan;
@@ -214,7 +209,6 @@ class Generator {
     lat_ = std::clamp(lat_ + (rng_.Uniform() - 0.5) * 0.002, kLat0, kLat0 + kSpan);
     lng_ = std::clamp(lng_ + (rng_.Uniform() - 0.5) * 0.002, kLng0, kLng0 + kSpan);
   }
-
   void AddStandalone() {
     std::vector<Tag> tags;
     if (rng_.Below(5) < 3) {  // 3 in 5 standalone nodes are POIs: 1.5 % of all nodes
@@ -228,7 +222,6 @@ class Generator {
     }
     AddNode(Near(100), tags);
   }
-
   void NameTag(std::vector<Tag>* tags) {
     std::snprintf(name_, sizeof name_, "Place %llu", (unsigned long long)rng_.Below(100'000));
     tags->push_back({"name", name_});
@@ -254,7 +247,6 @@ class Generator {
     }
     first_ref_.push_back(refs_.size());
   }
-
   void AddWay(osmium::object_id_type id, const std::vector<osmium::object_id_type>& nodes,
               const std::vector<Tag>& tags) {
     {
@@ -274,7 +266,6 @@ class Generator {
     ++counts_.ways;
     Flush(false);
   }
-
   void WriteWays() {
     std::vector<osmium::object_id_type> nodes;
     std::vector<Tag> tags;
@@ -301,7 +292,6 @@ class Generator {
       AddWay(way_id += 1 + int64_t(rng_.Below(20)), nodes, tags);
     }
   }
-
   static constexpr double kLat0 = 47.0, kLng0 = 8.0, kSpan = 1.0;
   osmium::io::Writer writer_;
   osmium::memory::Buffer buffer_{16 * 1024 * 1024, osmium::memory::Buffer::auto_grow::yes};
