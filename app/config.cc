@@ -49,6 +49,10 @@ void AddGlobalOptions(CLI::App& app) {
   app.add_option("--job-cell-cap", g.job_cell_cap,
                  "cells per scheduled job (env NBI_JOB_CELL_CAP, default 25000000)")
       ->envname("NBI_JOB_CELL_CAP");
+  app.add_option("--job-part-cells", g.job_part_cells,
+                 "a job over more cells is split into parts that workers run in parallel (env "
+                 "JOB_PART_CELLS, default 250000)")
+      ->envname("JOB_PART_CELLS");
   app.add_option("--db-lock-timeout", g.lock_timeout,
                  "longest wait for a database lock, then 503 / retry (env DB_LOCK_TIMEOUT; "
                  "default 5s for API requests, 30s for workers)")
@@ -113,6 +117,9 @@ Result<JobServiceOptions> JobServiceConfig() {
   if (const std::string& c = GlobalSettings().job_cell_cap; !c.empty()) {
     NBI_ASSIGN_OR_RETURN(o.job_cell_cap,
                          ParseIntSetting("NBI_JOB_CELL_CAP", c, 1, kDefaultCellCap));
+  }
+  if (const std::string& c = GlobalSettings().job_part_cells; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.part_cells, ParseIntSetting("JOB_PART_CELLS", c, 1000, kDefaultCellCap));
   }
   return o;
 }

@@ -142,6 +142,7 @@ struct ScheduleOpts {
   std::string city, bbox, model = "grocery";
   double step = 0.0025;
   int priority = 0;
+  std::string part_cells;
   bool reset = false, force = false;
 };
 
@@ -154,6 +155,10 @@ Status Schedule(const ScheduleOpts& o) {
   req.model = *model;
   req.grid_step = o.step;
   req.priority = o.priority;
+  if (!o.part_cells.empty()) {
+    NBI_ASSIGN_OR_RETURN(req.part_cells,
+                         ParseIntSetting("--part-cells", o.part_cells, 1000, kDefaultCellCap));
+  }
   if (!o.city.empty()) {
     req.city_slug = o.city;
   } else {
@@ -178,9 +183,11 @@ Status Schedule(const ScheduleOpts& o) {
     NBI_ASSIGN_OR_RETURN(r, jobs->Schedule(spec));
   }
   const std::string status(JobStatusId(r.job.status));
-  std::printf("Job #%lld %s (%s, %lld cells, gridStep %g, model %s)\n", (long long)r.job.id,
+  const std::string parts =
+      r.job.part_count > 1 ? fmt::format(", {} parts", r.job.part_count) : std::string();
+  std::printf("Job #%lld %s (%s, %lld cells%s, gridStep %g, model %s)\n", (long long)r.job.id,
               r.is_new ? "scheduled" : "already active - not duplicated", status.c_str(),
-              (long long)r.job.total_items, spec.grid_step,
+              (long long)r.job.total_items, parts.c_str(), spec.grid_step,
               std::string(HeatModelId(spec.model)).c_str());
   std::printf("{\"jobId\": %lld, \"status\": \"%s\", \"isNew\": %s}\n", (long long)r.job.id,
               status.c_str(), r.is_new ? "true" : "false");
@@ -197,6 +204,9 @@ void RegisterSchedule(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
   cmd->add_option("--priority", o->priority, "higher runs first")->capture_default_str();
+  cmd->add_option("--part-cells", o->part_cells,
+                  "split a larger job into parts of this many cells, run in parallel by any "
+                  "workers (default JOB_PART_CELLS, 250000)");
   cmd->add_flag("--reset", o->reset,
                 "first delete the area's cells of this step and model and its finished jobs "
                 "(refused while its job is active)");

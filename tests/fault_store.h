@@ -78,15 +78,20 @@ class FaultStore final : public Store {
     return inner_->Heartbeat(id, w);
   }
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
-  Status Complete(int64_t id, const std::string& w) override { return inner_->Complete(id, w); }
+  Result<bool> CompletePart(int64_t id, int part, const std::string& w) override {
+    return inner_->CompletePart(id, part, w);
+  }
   Result<int> CompleteBatch(const std::vector<int64_t>& ids, const std::string& w) override {
     return inner_->CompleteBatch(ids, w);
   }
-  Result<Job> FailAttempt(int64_t id, const std::string& w, const std::string& e,
-                          bool permanent) override {
-    return inner_->FailAttempt(id, w, e, permanent);
+  Result<Job> FailPart(int64_t id, int part, const std::string& w, const std::string& e,
+                       bool permanent) override {
+    return inner_->FailPart(id, part, w, e, permanent);
   }
-  Result<Job> Release(int64_t id, const std::string& w) override { return inner_->Release(id, w); }
+  Result<Job> ReleasePart(int64_t id, int part, const std::string& w) override {
+    return inner_->ReleasePart(id, part, w);
+  }
+  Result<std::vector<JobPart>> ListParts(int64_t id) override { return inner_->ListParts(id); }
   Result<Job> Cancel(int64_t id) override { return inner_->Cancel(id); }
   Result<Job> Retry(int64_t id) override { return inner_->Retry(id); }
   Result<int> RescueStale(int64_t t) override { return inner_->RescueStale(t); }

@@ -45,8 +45,11 @@ class RecoveryTest : public WorkerTest {
       if (url_.rfind("sqlite:", 0) == 0) {
         testing::ExecSql(url_, "BEGIN IMMEDIATE; ROLLBACK;");  // busy timeout 0: fails at once
       } else {
-        testing::ExecSql(
-            url_, "SELECT id FROM jobs WHERE id = " + std::to_string(id) + " FOR UPDATE NOWAIT");
+        // The job's row, or one of its parts' rows (a checkpoint locks its part first).
+        testing::ExecSql(url_, "SELECT id FROM jobs WHERE id = " + std::to_string(id) +
+                                   " FOR UPDATE NOWAIT; SELECT part FROM job_parts WHERE "
+                                   "job_id = " +
+                                   std::to_string(id) + " FOR UPDATE NOWAIT");
       }
       return false;
     } catch (const std::exception&) {

@@ -52,6 +52,16 @@ struct Job {
   std::optional<int64_t> heartbeat_at_ms;
   std::optional<std::string> locked_by;
   bool cancel_requested = false;
+  int part_count = 1;  // the job's parts (jobs/parts.h); 1 for a job under JOB_PART_CELLS
+
+  // The part a claim handed out (Claim and ClaimBatch fill these; other reads leave them at
+  // their defaults, which stand for the whole job). The runner scores cells
+  // [part_begin, part_end), resuming at part_next.
+  int part = 0;
+  int64_t part_begin = 0, part_end = -1, part_next = 0;
+  // True when this claim started the job (it was pending, no other part was running): the
+  // runner then says "Started job #N" (once per job, not per part).
+  bool starts_job = true;
 
   bool active() const { return status == JobStatus::kPending || status == JobStatus::kRunning; }
   // metadata.lastProcessedIndex when it is a non-negative integer, else 0. Never throws.
@@ -66,6 +76,9 @@ struct HeatmapJobSpec {
   std::optional<int64_t> city_id;
   int priority = 0;  // higher runs first
   int max_attempts = 3;
+  // JOB_PART_CELLS: a job over more cells is stored as ceil(cells / part_cells) parts, each
+  // claimed and run on its own (by any worker).
+  int64_t part_cells = 250'000;
 };
 
 // The decoded metadata of a heatmap job.

@@ -110,7 +110,9 @@ class HeatmapRun {
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
   std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
                                        std::span<const uint8_t> scores, bool* cancel);
-  void LogProgress(int64_t next, int64_t total, int* last_logged) const;
+  void LogProgress(const CheckpointProgress& p) const;
+  Result<std::shared_ptr<const SpatialIndex>> LoadIndex(const HeatmapMetadata& meta);
+  JobOutcome Finish(int64_t begin, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
   std::string What(std::string_view step) const {
@@ -127,7 +129,7 @@ class HeatmapRun {
 JobOutcome HeatmapRun::Fail(const Status& s) {
   bool permanent = s.code() == StatusCode::kInvalidArgument;
   auto r = RetryTransient(env_, What("fail"), stop_, [&] {
-    return store_->FailAttempt(job_.id, opts_.worker_id, s.message(), permanent);
+    return store_->FailPart(job_.id, job_.part, opts_.worker_id, s.message(), permanent);
   });
   if (r.ok()) {
     Log(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job_.id, job_.attempts,
@@ -143,7 +145,7 @@ JobOutcome HeatmapRun::Fail(const Status& s) {
 
 JobOutcome HeatmapRun::HandBack() {
   auto r = RetryTransient(env_, What("release"), stop_,
-                          [&] { return store_->Release(job_.id, opts_.worker_id); });
+                          [&] { return store_->ReleasePart(job_.id, job_.part, opts_.worker_id); });
   if (!r.ok()) {
     Log(fmt::format("Job #{} could not be handed back: {}", job_.id, r.status().message()));
     return JobOutcome::kLostLease;
@@ -163,16 +165,20 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
                                                  bool* cancel) {
   Checkpoint cp;
   cp.job_id = job_.id;
+  cp.part = job_.part;
   cp.worker_id = opts_.worker_id;
   cp.region = &region;
   cp.begin = next;
   cp.scores = scores;
   cp.city_id = job_.city_id;
   cp.model = model;
+  CheckpointProgress progress;
+  cp.progress = &progress;
   auto r =
       RetryTransient(env_, What("checkpoint"), stop_, [&] { return store_->WriteCheckpoint(cp); });
   if (r.ok()) {
     *cancel = *r;
+    LogProgress(progress);
     return std::nullopt;
   }
   if (r.status().code() == StatusCode::kConflict) {
@@ -190,13 +196,48 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
   return Fail(r.status());
 }
 
-void HeatmapRun::LogProgress(int64_t next, int64_t total, int* last_logged) const {
+void HeatmapRun::LogProgress(const CheckpointProgress& p) const {
+  // The job's progress (all its parts): the checkpoint that crosses a step says so, whichever
+  // part and process wrote it, so each line appears once per job.
+  const int64_t total = job_.total_items;
+  if (total <= 0 || p.done_after >= total) return;
   const int step = std::max(1, opts_.progress_step_percent);
-  int pct = int(100 * next / total);
-  if (pct / step * step > *last_logged && next < total) {
-    *last_logged = pct / step * step;
-    Log(fmt::format("Job #{} progress: {}% ({}/{} cells)", job_.id, pct, next, total));
+  const int before = int(100 * p.done_before / total) / step;
+  const int pct = int(100 * p.done_after / total);
+  if (pct / step > before) {
+    Log(fmt::format("Job #{} progress: {}% ({}/{} cells)", job_.id, pct, p.done_after, total));
   }
+}
+
+Result<std::shared_ptr<const SpatialIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
+  // The job's own index: POIs of the region plus the largest radius, one query, shared with
+  // the job's other parts running in this process.
+  IndexCache::Build build = [&]() -> Result<std::shared_ptr<const SpatialIndex>> {
+    auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
+      return LoadPoiPointsAround(store_, meta.bounds, MaxRadiusMeters());
+    });
+    if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
+    return std::shared_ptr<const SpatialIndex>(std::make_shared<SpatialIndex>(*pois));
+  };
+  if (opts_.index_cache) return opts_.index_cache->Get(job_.id, build);
+  return build();
+}
+
+JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
+  auto done = RetryTransient(env_, What("complete"), stop_, [&] {
+    return store_->CompletePart(job_.id, job_.part, opts_.worker_id);
+  });
+  if (!done.ok()) {
+    if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
+    return Fail(done.status());
+  }
+  if (*done) {
+    Log(fmt::format("Job #{} completed - {} cells processed", job_.id, job_.total_items));
+  } else {
+    Log(fmt::format("Job #{} part {} of {} done (cells {}-{})", job_.id, job_.part + 1,
+                    job_.part_count, begin, end - 1));
+  }
+  return JobOutcome::kCompleted;
 }
 
 JobOutcome HeatmapRun::Run() {
@@ -208,29 +249,30 @@ JobOutcome HeatmapRun::Run() {
   auto region = GridRegion::Make(meta->bounds, meta->grid_step);
   if (!region.ok()) return Fail(region.status());
   const int64_t total = region->cell_count();
-  int64_t next = std::clamp<int64_t>(meta->last_processed_index, 0, total);
+  // The part's cells [begin, end), resuming at next (a whole job: its lastProcessedIndex).
+  const bool whole = job_.part_end < 0;
+  const int64_t begin = whole ? 0 : std::clamp<int64_t>(job_.part_begin, 0, total);
+  const int64_t end = whole ? total : std::clamp<int64_t>(job_.part_end, begin, total);
+  int64_t next =
+      std::clamp<int64_t>(whole ? meta->last_processed_index : job_.part_next, begin, end);
 
-  Log(fmt::format("Started job #{} ({}) - {} items{}", job_.id, job_.type, total,
-                  next > 0 ? fmt::format(" (resuming at {})", next) : ""));
+  if (job_.starts_job) {
+    const int64_t done = job_.last_processed_index();
+    Log(fmt::format("Started job #{} ({}) - {} items{}", job_.id, job_.type, total,
+                    done > 0 ? fmt::format(" (resuming at {})", done) : ""));
+  }
   if (opts_.on_job_start) opts_.on_job_start(job_);
-  // The job's own index: POIs of the region plus the largest radius, one query.
-  auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
-    return LoadPoiPointsAround(store_, meta->bounds, MaxRadiusMeters());
-  });
-  if (!pois.ok()) return Fail(pois.status().WithPrefix("loading POIs: "));
-  const SpatialIndex index(*pois);
-  pois = std::vector<PoiPoint>();  // the index holds what scoring needs
+  auto index = LoadIndex(*meta);
+  if (!index.ok()) return Fail(index.status());
 
   // Scoring chunk n+1 overlaps writing chunk n (ChunkWriter): the checkpoint contract is
   // unchanged, since chunks commit one after the other, each with its own progress.
   const int64_t chunk = std::max<int64_t>(1, opts_.chunk_size);
   std::vector<uint8_t> buffers[2];
-  buffers[0].resize(std::min(chunk, total));
-  buffers[1].resize(std::min(chunk, total));
-  int last_logged = int(100 * next / total) / std::max(1, opts_.progress_step_percent) *
-                    std::max(1, opts_.progress_step_percent);
-  ChunkWriter writer([&](int64_t begin, std::span<const uint8_t> scores, bool* cancel) {
-    return WriteChunk(*region, meta->model, begin, scores, cancel);
+  buffers[0].resize(size_t(std::max<int64_t>(1, std::min(chunk, end - begin))));
+  buffers[1].resize(buffers[0].size());
+  ChunkWriter writer([&](int64_t at, std::span<const uint8_t> scores, bool* cancel) {
+    return WriteChunk(*region, meta->model, at, scores, cancel);
   });
   int64_t chunk_start = env_.clock->SteadyMs();
   // Bookkeeping of a written chunk; an outcome when the run ends there.
@@ -242,30 +284,22 @@ JobOutcome HeatmapRun::Run() {
     if (opts_.on_chunk) opts_.on_chunk(job_.id, w.cells, double(now - chunk_start) / 1000.0);
     chunk_start = now;
     if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, done_to);
-    LogProgress(done_to, total, &last_logged);
-    if (w.cancel && done_to < total) return HandBack();  // after the last chunk: done anyway
+    if (w.cancel && done_to < end) return HandBack();  // after the last chunk: done anyway
     return std::nullopt;
   };
-  for (int k = 0; next < total; k ^= 1) {
+  for (int k = 0; next < end; k ^= 1) {
     if (stop_ && stop_->load()) {
-      if (auto end = written(writer.Wait())) return *end;
+      if (auto out = written(writer.Wait())) return *out;
       return HandBack();
     }
-    const int64_t n = std::min(chunk, total - next);
-    ScoreCells(index, *region, next, next + n, meta->model, buffers[k].data());
-    if (auto end = written(writer.Wait())) return *end;
+    const int64_t n = std::min(chunk, end - next);
+    ScoreCells(**index, *region, next, next + n, meta->model, buffers[k].data());
+    if (auto out = written(writer.Wait())) return *out;
     writer.Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
     next += n;
   }
-  if (auto end = written(writer.Wait())) return *end;
-  auto done = RetryTransient(env_, What("complete"), stop_,
-                             [&] { return AsResult(store_->Complete(job_.id, opts_.worker_id)); });
-  if (!done.ok()) {
-    if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
-    return Fail(done.status());
-  }
-  Log(fmt::format("Job #{} completed - {} cells processed", job_.id, total));
-  return JobOutcome::kCompleted;
+  if (auto out = written(writer.Wait())) return *out;
+  return Finish(begin, end);
 }
 
 }  // namespace
@@ -273,6 +307,17 @@ JobOutcome HeatmapRun::Run() {
 void LogTransientRetry(const Env& env, std::string_view what, int64_t delay_ms, const Status& s) {
   env.log->info(
       fmt::format("Database error during {} (retrying in {} ms): {}", what, delay_ms, s.message()));
+}
+
+Result<std::shared_ptr<const SpatialIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::erase_if(cache_, [](const auto& e) { return e.second.expired(); });
+  if (auto it = cache_.find(job_id); it != cache_.end()) {
+    if (auto held = it->second.lock()) return held;
+  }
+  auto built = build();
+  if (built.ok()) cache_[job_id] = *built;
+  return built;
 }
 
 JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,

@@ -1,13 +1,14 @@
 // Running one claimed heatmap job: the chunk loop shared by the worker and the cron runner.
 //
-// RunHeatmapJob decodes the job's metadata once (a job that cannot be decoded fails
-// permanently with the decoder's message), loads the region's POIs plus the largest radius
-// as margin with one query into its own SpatialIndex, then repeats: score `chunk_size` cells
-// in memory, write them with the checkpoint in one transaction (JobQueue::WriteCheckpoint).
-// Scoring the next chunk overlaps writing the previous one on a writer thread, so at most two
-// chunks are in flight; they commit in order, and a crash loses at most those two.
-// It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`, and
-// retries transient database errors with backoff (on the Env's clock) instead of failing or
+// A claimed Job names one part (Job::part_begin .. part_end; part_end < 0: the whole job,
+// resuming at its lastProcessedIndex). RunHeatmapJob decodes the job's metadata once (a job that
+// cannot be decoded fails permanently with the decoder's message), loads the region's POIs plus the
+// largest radius as margin with one query into its own SpatialIndex, then repeats: score
+// `chunk_size` cells in memory, write them with the checkpoint in one transaction
+// (JobQueue::WriteCheckpoint). Scoring the next chunk overlaps writing the previous one on a writer
+// thread, so at most two chunks are in flight; they commit in order, and a crash loses at most
+// those two. It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`,
+// and retries transient database errors with backoff (on the Env's clock) instead of failing or
 // spinning.
 //
 // Thread-safety: RunHeatmapJob may run on many threads at once (one job each); the hooks in
@@ -17,14 +18,32 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 #include "common/env.h"
 #include "common/status.h"
 #include "jobs/job.h"
+#include "score/spatial_index.h"
 #include "store/store.h"
 
 namespace nbi {
+
+// One POI index per job per process: the parts of a job that run here at once share it
+// (read-only). An index lives while a part of its job runs. Thread-safe.
+class IndexCache {
+ public:
+  using Build = std::function<Result<std::shared_ptr<const SpatialIndex>>()>;
+  // The index of `job_id`, built by `build` unless a running part already holds it. A failed
+  // build is not kept.
+  Result<std::shared_ptr<const SpatialIndex>> Get(int64_t job_id, const Build& build);
+
+ private:
+  std::mutex mu_;  // held while building: a second part of the job waits for the first build
+  std::map<int64_t, std::weak_ptr<const SpatialIndex>> cache_;
+};
 
 struct JobRunOptions {
   std::string worker_id;          // the lease owner written to jobs.locked_by
@@ -36,6 +55,8 @@ struct JobRunOptions {
   // chunk with its cell count and the seconds spent scoring and writing it.
   std::function<void(const Job&)> on_job_start;
   std::function<void(int64_t job_id, int64_t cells, double seconds)> on_chunk;
+  // Shared by the runs of one process (the worker sets it); null: each run builds its own.
+  std::shared_ptr<IndexCache> index_cache;
 };
 
 enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };

@@ -39,6 +39,8 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   spec.grid_step = r.grid_step;
   spec.model = r.model;
   spec.priority = r.priority;
+  spec.part_cells = r.part_cells.value_or(opts_.part_cells);
+  if (spec.part_cells < 1) return Status::Invalid("part cells must be at least 1");
   if (r.city_slug) {
     NBI_ASSIGN_OR_RETURN(City city, store_->GetCity(*r.city_slug));
     spec.bounds = city.bounds;

@@ -32,12 +32,14 @@ struct ScheduleRequest {
   double grid_step = 0.0025;
   HeatModel model = HeatModel::kGrocery;
   int priority = 0;
+  std::optional<int64_t> part_cells;  // cells per part; default JobServiceOptions::part_cells
   bool reset = false;  // first delete the area's cells of this step and model (see Reset...)
   bool force = false;  // with reset: cancel an equal active job first instead of refusing
 };
 
 struct JobServiceOptions {
   int64_t job_cell_cap = kDefaultCellCap;  // NBI_JOB_CELL_CAP: cells per scheduled job
+  int64_t part_cells = kDefaultPartCells;  // JOB_PART_CELLS: a larger job is split in parts
   // reset --force: how long to wait for the cancelled job to stop before giving up.
   int64_t reset_wait_ms = 120'000;
 };

@@ -32,6 +32,7 @@
 #include "common/status.h"
 #include "geo/geo.h"
 #include "jobs/job.h"
+#include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
 
@@ -109,19 +110,28 @@ class CellStore {
 };
 
 // ---------------------------------------------------------------- the queue
-// One chunk's output plus the job's checkpoint, written in one transaction. A view: `region`
-// and `scores` are borrowed and need only live until WriteCheckpoint returns.
+// The job's cells done (its lastProcessedIndex: the sum over its parts) before and after a
+// checkpoint, so that the runner that crosses a progress step says so (once per job).
+struct CheckpointProgress {
+  int64_t done_before = 0, done_after = 0;
+};
+
+// One chunk's output plus the part's and the job's checkpoint, written in one transaction. A view:
+// `region` and `scores` are borrowed and need only live until WriteCheckpoint returns.
 struct Checkpoint {
   int64_t job_id = 0;
+  int part = 0;  // the claimed part the chunk belongs to
   std::string worker_id;
   const GridRegion* region = nullptr;  // never null when passed to WriteCheckpoint
   int64_t begin = 0;                   // first cell number of the chunk
   std::span<const uint8_t> scores;     // scores of cells begin .. begin+scores.size()-1
   std::optional<int64_t> city_id;
-  HeatModel model = HeatModel::kGrocery;  // the cells' model (part of their key)
+  HeatModel model = HeatModel::kGrocery;   // the cells' model (part of their key)
+  CheckpointProgress* progress = nullptr;  // optional: filled when the write commits
   int64_t count() const { return static_cast<int64_t>(scores.size()); }
-  // Stored in the job: progress = floor(100 * (begin+count) / total), and
-  // metadata.lastProcessedIndex = begin + count (cells [0, lastProcessedIndex) are stored).
+  // Stored in the part: next = begin + count. In the job: metadata.lastProcessedIndex = the
+  // cells its parts have stored (for a job of one part, begin + count: cells
+  // [0, lastProcessedIndex) are stored), progress = floor(100 * lastProcessedIndex / total).
 };
 
 // Wake-ups from other processes: calls `wake` soon after another process may have made a
@@ -150,51 +160,76 @@ class JobQueue {
  public:
   virtual ~JobQueue() = default;
   // Enqueues a heatmap job; total_items = cells of the region (the caller has validated it).
+  // A job over more than spec.part_cells cells is stored with its parts (SplitParts).
   virtual Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) = 0;
-  // Atomically takes the best pending job whose run_at has come (priority desc, then oldest):
-  // status running, locked_by = worker_id, attempts + 1, heartbeat now. nullopt: none ready.
+  // Atomically takes the best ready part (of a job pending or running, not cancelling, whose
+  // run_at has come; job priority desc, then oldest job, then lowest part): the part running
+  // under worker_id with attempts + 1 and heartbeat now, its job running. Returns the job row
+  // with the part's fields (Job::part..., attempts, locked_by) filled in. nullopt: none ready.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
-  // Claims up to `max` ready jobs in one statement, in Claim's order and with its effects
-  // (batched fetch for workers with several free slots and for short jobs).
+  // Claims up to `max` ready parts in one transaction, in Claim's order and with its effects
+  // (several parts of one job when it has them: one per free slot).
   virtual Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) = 0;
-  // Refreshes the heartbeat. Returns cancel_requested. kConflict if worker_id lost the job.
+  // Refreshes the heartbeat of every part of the job that worker_id runs. Returns
+  // cancel_requested. kConflict if worker_id runs no part of it.
   virtual Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) = 0;
-  // Writes the chunk's cells (replacing existing ones) + progress + lastProcessedIndex +
-  // heartbeat in one transaction. Returns cancel_requested. kConflict if not the owner
-  // (nothing is written then).
+  // Writes the chunk's cells (replacing existing ones) + the part's next index + the job's
+  // progress and lastProcessedIndex + heartbeat in one transaction. Returns cancel_requested.
+  // kConflict if worker_id does not run the part or the job is no longer running (nothing is
+  // written then).
   virtual Result<bool> WriteCheckpoint(const Checkpoint& cp) = 0;
-  // running -> completed (progress 100). kConflict if not the owner.
-  virtual Status Complete(int64_t job_id, const std::string& worker_id) = 0;
-  // Completes those of `job_ids` that worker_id owns, in one statement; returns how many.
+  // The part running -> completed; the job completes (progress 100) with its last part,
+  // atomically and exactly once. Returns whether this call completed the job. kConflict if
+  // not the owner.
+  virtual Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) = 0;
+  Status Complete(int64_t job_id, const std::string& worker_id) {
+    return CompletePart(job_id, 0, worker_id).status();
+  }
+  // Completes every part that worker_id runs of each of `job_ids`, in one transaction;
+  // returns how many jobs completed.
   virtual Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
                                     const std::string& worker_id) = 0;
-  // A failed attempt: back to pending with backoff while attempts < max_attempts (or never
-  // when `permanent`), else failed. `error` is kept either way. kConflict if not the owner.
-  virtual Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id,
-                                  const std::string& error, bool permanent) = 0;
-  // The owner stops: running -> pending (shutdown hand-back), or -> cancelled when a cancel
-  // was requested. Attempts are given back on a plain hand-back.
-  virtual Result<Job> Release(int64_t job_id, const std::string& worker_id) = 0;
+  // A failed attempt of a part: the part back to pending and the job's run_at after a backoff
+  // while the part's attempts < max_attempts (never when `permanent`), else the job failed.
+  // `error` is kept in the job either way, naming the part when the job has several.
+  // kConflict if not the owner.
+  virtual Result<Job> FailPart(int64_t job_id, int part, const std::string& worker_id,
+                               const std::string& error, bool permanent) = 0;
+  Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id, const std::string& error,
+                          bool permanent) {
+    return FailPart(job_id, 0, worker_id, error, permanent);
+  }
+  // The owner stops a part: back to pending (shutdown hand-back; the attempt is given back),
+  // and the job ends cancelled once a requested cancel has stopped its last running part.
+  virtual Result<Job> ReleasePart(int64_t job_id, int part, const std::string& worker_id) = 0;
+  Result<Job> Release(int64_t job_id, const std::string& worker_id) {
+    return ReleasePart(job_id, 0, worker_id);
+  }
+  // The parts of a job, in order (empty for an unknown job).
+  virtual Result<std::vector<JobPart>> ListParts(int64_t job_id) = 0;
   // pending -> cancelled at once; running -> cancel_requested (the owner stops at its next
   // chunk). Finished jobs: kInvalidArgument. Unknown: kNotFound.
   virtual Result<Job> Cancel(int64_t job_id) = 0;
-  // failed/cancelled -> pending with attempts reset (resumes from its checkpoint).
+  // failed/cancelled -> pending with attempts reset; only its unfinished parts run again,
+  // each from its checkpoint.
   // Other states: kInvalidArgument. Unknown: kNotFound. kConflict if an equal job is active.
   virtual Result<Job> Retry(int64_t job_id) = 0;
   // Holds the lease of `worker_id` (see OwnerLease). kConflict if it is already held.
   virtual Result<std::unique_ptr<OwnerLease>> HoldOwnerLease(const std::string& worker_id) = 0;
-  // Rescues the running jobs whose owner holds no lease (its process died): each goes back to
-  // pending (resuming from its checkpoint), or ends cancelled when a cancel was requested, or
-  // failed once its attempts reached max_attempts (the worker died while running it that
-  // many times). Returns how many. Wakes other workers.
+  // Rescues the running parts whose owner holds no lease (its process died): each goes back
+  // to pending (resuming from its checkpoint); its job ends cancelled when a cancel was
+  // requested and no part runs any more, or failed once the part's attempts reached
+  // max_attempts without progress (DecideRescue). Returns parts rescued. Wakes other workers.
   virtual Result<int> RescueDeadOwners() = 0;
   // The backstop for a live but hung owner and for a vanished machine: running jobs whose
-  // heartbeat is older than now - timeout are rescued as by RescueDeadOwners.
+  // heartbeat is older than now - timeout: their running parts are rescued as by
+  // RescueDeadOwners.
   virtual Result<int> RescueStale(int64_t timeout_ms) = 0;
-  // The pending job that becomes ready first (smallest run_at), if any: a worker sleeps until
-  // its run_at instead of a whole poll interval.
+  // The job with ready parts that becomes ready first (smallest run_at), if any: a worker
+  // sleeps until its run_at instead of a whole poll interval.
   virtual Result<std::optional<Job>> NextPending() = 0;
-  // Every running job -> pending, started_at cleared (the troubleshooting force reset).
+  // Every running part -> pending; every running job -> pending with started_at cleared (or
+  // cancelled when its cancel was requested): the troubleshooting force reset.
   virtual Result<int> ResetRunning() = 0;
   // Deletes completed/failed/cancelled jobs finished more than `age_ms` ago.
   virtual Result<int> PruneFinished(int64_t age_ms) = 0;

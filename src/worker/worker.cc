@@ -18,6 +18,7 @@ std::string DefaultWorkerId() {
 Worker::Worker(Store* store, Env env, WorkerOptions opts)
     : store_(store), env_(std::move(env)), opts_(std::move(opts)) {
   if (opts_.worker_id.empty()) opts_.worker_id = DefaultWorkerId();
+  if (!opts_.index_cache) opts_.index_cache = std::make_shared<IndexCache>();
   if (opts_.heartbeat_interval_ms <= 0) {
     opts_.heartbeat_interval_ms = std::clamp<int64_t>(opts_.stale_timeout_ms / 4, 50, 30000);
   }
@@ -55,7 +56,7 @@ void Worker::JoinFinished() {
 }
 
 void Worker::StartJob(Job job) {
-  int64_t id = job.id;
+  const PartKey id = KeyOf(job);
   std::lock_guard<std::mutex> l(mu_);
   if (jobs_.count(id)) {
     // The job was reset to pending (force reset, or a rescue after a stall) while our thread
@@ -63,7 +64,7 @@ void Worker::StartJob(Job job) {
     // thread is still running it, it carries on (a second thread would write the same
     // chunks); if it is just ending, it starts the job anew (see JobThread).
     env_.log->info(fmt::format(
-        "Job #{} re-claimed while its thread still runs here; that thread keeps it", id));
+        "Job #{} re-claimed while its thread still runs here; that thread keeps it", job.id));
     reclaimed_[id] = std::move(job);
     return;
   }
@@ -74,7 +75,7 @@ void Worker::JobThread(Job job) {
   for (;;) {
     JobOutcome o = RunHeatmapJob(store_, env_, job, opts_, &stop_);
     std::unique_lock<std::mutex> l(mu_);
-    auto again = reclaimed_.find(job.id);
+    auto again = reclaimed_.find(KeyOf(job));
     if (again != reclaimed_.end()) {
       // Claimed again while this run was ending: the job is running under our id and nobody
       // else runs it. Run it once more (the owner checks of its writes tell if it is not ours
@@ -82,19 +83,26 @@ void Worker::JobThread(Job job) {
       Job next = std::move(again->second);
       reclaimed_.erase(again);
       l.unlock();
-      auto now = store_->GetJob(next.id);
-      const bool ours =
-          !now.ok() || (now->status == JobStatus::kRunning && now->locked_by == opts_.worker_id);
+      auto parts = store_->ListParts(next.id);
+      bool ours = !parts.ok();
+      if (parts.ok()) {
+        for (const JobPart& p : *parts) {
+          if (p.part == next.part) {
+            ours = p.status == PartStatus::kRunning && p.locked_by == opts_.worker_id;
+          }
+        }
+      }
       if (!stop_ && ours) {
         job = std::move(next);
         continue;
       }
       if (stop_ && ours)
-        (void)RetryTransient(env_, "release", &stop_,
-                             [&] { return store_->Release(next.id, opts_.worker_id); });
+        (void)RetryTransient(env_, "release", &stop_, [&] {
+          return store_->ReleasePart(next.id, next.part, opts_.worker_id);
+        });
       l.lock();
     }
-    auto it = jobs_.find(job.id);
+    auto it = jobs_.find(KeyOf(job));
     if (it != jobs_.end()) {
       finished_.push_back(std::move(it->second));
       jobs_.erase(it);
@@ -118,8 +126,10 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
     next += opts_.heartbeat_interval_ms;
     const int64_t now = env_.clock->SteadyMs();
     if (next <= now) next = now + opts_.heartbeat_interval_ms;  // fell behind: no burst
-    std::vector<int64_t> ids;
-    for (auto& [id, _] : jobs_) ids.push_back(id);
+    std::vector<int64_t> ids;  // one heartbeat per job covers its parts running here
+    for (auto& [key, _] : jobs_) {
+      if (ids.empty() || ids.back() != key.first) ids.push_back(key.first);
+    }
     OwnerLease* lease = lease_.get();
     l.unlock();
     if (lease) {

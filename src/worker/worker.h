@@ -1,8 +1,10 @@
 // The worker: claims heatmap jobs from a JobQueue and runs each on a thread of its own
 // (jobs/runner.h runs one job).
 //
-// Worker::Run holds the worker's owner lease (JobQueue::HoldOwnerLease) for its whole run, so
-// other processes can tell it is alive, and loops:
+// The unit a worker claims and runs is a job's part (jobs/parts.h): with several free slots it
+// may run several parts of one job at once, each on its own thread, sharing the job's POI
+// index (IndexCache). Worker::Run holds the worker's owner lease (JobQueue::HoldOwnerLease) for its
+// whole run, so other processes can tell it is alive, and loops:
 //   - housekeeping, at start and then at most once a second: rescue the jobs of dead owners
 //     (their process died: back to pending within a second) and of owners silent for
 //     stale_timeout_ms (hung or vanished machines); at most once an hour, prune finished jobs
@@ -80,6 +82,10 @@ class Worker {
   int running() const;
 
  private:
+  // A running part: (job id, part).
+  using PartKey = std::pair<int64_t, int>;
+  static PartKey KeyOf(const Job& j) { return {j.id, j.part}; }
+
   void StartJob(Job job);
   void JobThread(Job job);
   void HeartbeatLoop(int64_t start_steady_ms);
@@ -103,10 +109,10 @@ class Worker {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool woken_ = false;                   // guarded by mu_
-  std::map<int64_t, std::thread> jobs_;  // guarded by mu_: running job threads
-  // Jobs claimed again while their thread was still ending (guarded by mu_): the thread
-  // starts them anew when it finds the job still ours.
-  std::map<int64_t, Job> reclaimed_;
+  std::map<PartKey, std::thread> jobs_;  // guarded by mu_: running part threads
+  // Parts claimed again while their thread was still ending (guarded by mu_): the thread
+  // starts them anew when it finds the part still ours.
+  std::map<PartKey, Job> reclaimed_;
   std::vector<std::thread> finished_;  // guarded by mu_: to join
   int done_count_ = 0;                 // guarded by mu_
   bool heartbeat_stop_ = false;        // guarded by mu_: set once every job was handed back

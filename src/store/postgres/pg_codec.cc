@@ -36,7 +36,23 @@ Job ReadJob(const PgRows& r, int row) {
   j.heartbeat_at_ms = r.opt_i64(row, 15);
   j.locked_by = r.opt_str(row, 16);
   j.cancel_requested = r.boolean(row, 17);
+  j.part_count = static_cast<int>(r.i64(row, 18));
   return j;
+}
+
+JobPart ReadPart(const PgRows& r, int row) {
+  JobPart p;
+  p.job_id = r.i64(row, 0);
+  p.part = static_cast<int>(r.i64(row, 1));
+  p.begin = r.i64(row, 2);
+  p.end = r.i64(row, 3);
+  p.next = r.i64(row, 4);
+  p.status = ParsePartStatus(r.text(row, 5)).value_or(PartStatus::kPending);
+  p.attempts = static_cast<int>(r.i64(row, 6));
+  p.locked_by = r.opt_str(row, 7);
+  p.heartbeat_at_ms = r.opt_i64(row, 8);
+  p.claimed_index = r.opt_i64(row, 9);
+  return p;
 }
 
 City ReadCity(const PgRows& r, int row) {

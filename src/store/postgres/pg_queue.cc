@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <string_view>
 #include <utility>
 
@@ -71,7 +72,123 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
       .Int(now)
       .Int(spec.max_attempts)
       .Int(spec.priority)
-      .Text(key);
+      .Text(key)
+      .Int(static_cast<int64_t>(SplitParts(grid.cell_count(), spec.part_cells).size()));
+}
+
+// Inserts the parts of a job just enqueued (kEnqueue's row).
+Status InsertParts(PgConn& c, const Job& job) {
+  return c.Exec(kInsertParts, PgParams().Int(job.id).Int(job.total_items).Int(job.part_count))
+      .status();
+}
+
+// A claimed part as the runner sees it: its job's row with the part's range and lease.
+Job WithPart(Job job, const JobPart& p, bool starts_job) {
+  job.part = p.part;
+  job.part_begin = p.begin;
+  job.part_end = p.end;
+  job.part_next = p.next;
+  job.attempts = p.attempts;
+  job.locked_by = p.locked_by;
+  job.heartbeat_at_ms = p.heartbeat_at_ms;
+  job.starts_job = starts_job;
+  return job;
+}
+
+// Brings the job's queue columns in line with its parts (RollUp) after a part changed state.
+// The caller's transaction holds the job's row lock (kLockJob or an UPDATE of it), so this
+// statement's snapshot sees every other change of the job's parts.
+Result<Job> Settle(PgConn& c, int64_t job_id, int64_t now) {
+  NBI_ASSIGN_OR_RETURN(PgRows cur, c.Exec(kSelectJob, PgParams().Int(job_id)));
+  if (cur.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
+  const Job job = ReadJob(cur, 0);
+  NBI_ASSIGN_OR_RETURN(PgRows t, c.Exec(kTallyParts, PgParams().Int(job_id)));
+  PartTally tally;
+  for (int i = 0; i < t.size(); ++i) {
+    const int n = static_cast<int>(t.i64(i, 1));
+    switch (ParsePartStatus(t.text(i, 0)).value_or(PartStatus::kPending)) {
+      case PartStatus::kPending:
+        tally.pending += n;
+        break;
+      case PartStatus::kRunning:
+        tally.running += n;
+        if (!t.null(i, 4)) tally.owner = t.str(i, 4);
+        break;
+      case PartStatus::kCompleted:
+        tally.completed += n;
+        break;
+    }
+    tally.max_attempts_used = std::max(tally.max_attempts_used, static_cast<int>(t.i64(i, 2)));
+    if (auto hb = t.opt_i64(i, 3)) {
+      tally.heartbeat_at_ms = std::max(tally.heartbeat_at_ms.value_or(0), *hb);
+    }
+  }
+  const JobRollUp r = RollUp(job, tally);
+  PgParams p;
+  p.Int(job_id).Text(JobStatusId(r.status)).Int(r.ready_parts);
+  if (r.locked_by) {
+    p.Text(*r.locked_by);
+  } else {
+    p.Null();
+  }
+  p.Int(r.attempts)
+      .OptInt(tally.heartbeat_at_ms)
+      .OptInt(r.finished_now ? std::optional<int64_t>(now) : std::nullopt);
+  NBI_ASSIGN_OR_RETURN(PgRows out, c.Exec(kApplyRollUp, p));
+  if (out.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
+  return ReadJob(out, 0);
+}
+
+// Locks the job's row; kNotFound when unknown.
+Result<Job> LockJob(PgConn& c, int64_t job_id) {
+  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLockJob, PgParams().Int(job_id)));
+  if (r.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
+  return ReadJob(r, 0);
+}
+
+// The part, locked, when worker_id runs it; else NotOwner.
+Result<JobPart> OwnedPart(PgConn& c, int64_t job_id, int part, const std::string& worker_id) {
+  NBI_ASSIGN_OR_RETURN(PgRows r,
+                       c.Exec(kSelectOwnedPart, PgParams().Int(job_id).Int(part).Text(worker_id)));
+  if (r.size() == 0) return NotOwner(job_id, worker_id);
+  return ReadPart(r, 0);
+}
+
+Status SetPartState(PgConn& c, const JobPart& p, PartStatus status, int attempts) {
+  return c
+      .Exec(kSetPartState,
+            PgParams().Int(p.job_id).Int(p.part).Text(PartStatusId(status)).Int(attempts))
+      .status();
+}
+
+// Settles each job of the claimed parts (in job id order, so concurrent claimers lock jobs
+// in one order) and returns the claims, in claim order. A part whose job stopped meanwhile
+// (cancel, failure) is given back instead.
+Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& parts, int64_t now) {
+  std::map<int64_t, std::pair<bool, Job>> jobs;  // id -> (was pending, settled row)
+  for (const JobPart& p : parts) jobs[p.job_id];
+  for (auto& [id, entry] : jobs) {
+    NBI_ASSIGN_OR_RETURN(PgRows st, c.Exec(kJobStarted, PgParams().Int(id).Int(now)));
+    if (st.size() == 0) return Status::Internal(fmt::format("claimed part of missing job {}", id));
+    entry.first = st.text(0, 0) == std::string_view("pending");
+    NBI_ASSIGN_OR_RETURN(entry.second, Settle(c, id, now));
+    if (entry.second.status == JobStatus::kRunning && !entry.second.cancel_requested) continue;
+    for (const JobPart& p : parts) {
+      if (p.job_id != id) continue;
+      NBI_RETURN_IF_ERROR(c.Exec(kUnclaimPart, PgParams().Int(id).Int(p.part)).status());
+    }
+    NBI_ASSIGN_OR_RETURN(entry.second, Settle(c, id, now));
+  }
+  std::vector<Job> out;
+  std::map<int64_t, bool> seen;
+  for (const JobPart& p : parts) {
+    const auto& [was_pending, job] = jobs[p.job_id];
+    if (job.status != JobStatus::kRunning) continue;
+    const bool first = !seen[p.job_id];
+    seen[p.job_id] = true;
+    out.push_back(WithPart(job, p, first && was_pending));
+  }
+  return out;
 }
 
 }  // namespace
@@ -82,13 +199,17 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   const int64_t now = clock_->NowMs();
   const std::string key = DedupeKey(spec);
   const std::string metadata = EncodeHeatmapMetadata(spec).dump();
-  return WithConn<EnqueueResult>(*pool_, [&](PgConn& c) -> Result<EnqueueResult> {
+  return InTransaction<EnqueueResult>(*pool_, [&](PgConn& c) -> Result<EnqueueResult> {
     // Insert unless an equal job is active, else return that one. The twin may finish
     // between the two statements; then the insert goes through on the next round.
     for (int round = 0; round < 8; ++round) {
       NBI_ASSIGN_OR_RETURN(PgRows ins,
                            c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
-      if (ins.size() > 0) return EnqueueResult{ReadJob(ins, 0), true};
+      if (ins.size() > 0) {
+        Job job = ReadJob(ins, 0);
+        NBI_RETURN_IF_ERROR(InsertParts(c, job));
+        return EnqueueResult{std::move(job), true};
+      }
       NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
       if (twin.size() > 0) return EnqueueResult{ReadJob(twin, 0), false};
     }
@@ -97,21 +218,25 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
 }
 
 Result<std::optional<Job>> PgStore::Claim(const std::string& worker_id) {
-  const int64_t now = clock_->NowMs();
-  return WithConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kClaim, PgParams().Text(worker_id).Int(now)));
-    if (r.size() == 0) return std::optional<Job>();
-    return std::optional<Job>(ReadJob(r, 0));
-  });
+  NBI_ASSIGN_OR_RETURN(std::vector<Job> one, ClaimBatch(worker_id, 1));
+  if (one.empty()) return std::optional<Job>();
+  return std::optional<Job>(std::move(one.front()));
 }
 
 Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max) {
   const int64_t now = clock_->NowMs();
-  return WithConn<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
+  return InTransaction<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
     NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kClaimBatch, PgParams().Text(worker_id).Int(now).Int(std::max(1, max))));
-    std::vector<Job> out = ReadJobs(r);
-    SortInClaimOrder(&out);  // RETURNING gives no order guarantee
+        PgRows r, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(std::max(1, max))));
+    std::vector<JobPart> parts;
+    for (int i = 0; i < r.size(); ++i) parts.push_back(ReadPart(r, i));
+    if (parts.empty()) return std::vector<Job>();
+    NBI_ASSIGN_OR_RETURN(std::vector<Job> out, SettleClaims(c, parts, now));
+    // RETURNING gives no order guarantee: claim order is job priority, job, part.
+    std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
+      if (a.priority != b.priority) return a.priority > b.priority;
+      return a.id != b.id ? a.id < b.id : a.part < b.part;
+    });
     return out;
   });
 }
@@ -119,13 +244,22 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
 Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
                                    const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
-  std::string arr = "{";
-  for (size_t i = 0; i < job_ids.size(); ++i) arr += (i ? "," : "") + std::to_string(job_ids[i]);
-  arr += "}";
-  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    NBI_ASSIGN_OR_RETURN(PgRows r,
-                         c.Exec(kCompleteBatch, PgParams().Text(arr).Text(worker_id).Int(now)));
-    return static_cast<int>(r.affected());
+  std::vector<int64_t> ids = job_ids;
+  std::sort(ids.begin(), ids.end());  // one lock order for every caller
+  return InTransaction<int>(*pool_, [&](PgConn& c) -> Result<int> {
+    int completed = 0;
+    for (int64_t id : ids) {
+      NBI_ASSIGN_OR_RETURN(PgRows mine, c.Exec(kOwnedPartsOf, PgParams().Int(id).Text(worker_id)));
+      if (mine.size() == 0) continue;
+      NBI_RETURN_IF_ERROR(LockJob(c, id).status());
+      for (int i = 0; i < mine.size(); ++i) {
+        const JobPart p = ReadPart(mine, i);
+        NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+      }
+      NBI_ASSIGN_OR_RETURN(Job after, Settle(c, id, now));
+      if (after.status == JobStatus::kCompleted) ++completed;
+    }
+    return completed;
   });
 }
 
@@ -168,7 +302,8 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
   // table plus INSERT ... ON CONFLICT DO UPDATE, and close to a bare COPY. Only a concurrent
   // writer of the same cells (an overlapping job committing between our DELETE and COPY)
   // makes the COPY hit the unique index; then the whole chunk is redone as that upsert,
-  // which tolerates anything.
+  // which tolerates anything. The job's row is updated last, so parts of one job hold its
+  // lock only for their commit.
   for (bool upsert : {false, true}) {
     if (upsert && count > 0) {
       NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
@@ -176,10 +311,15 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
     PgTxn txn(c);
     NBI_RETURN_IF_ERROR(txn.Begin());
     NBI_ASSIGN_OR_RETURN(
-        PgRows job,
-        c.Exec(kCheckpointJob, PgParams().Int(cp.job_id).Text(cp.worker_id).Int(end).Int(now)));
-    if (job.size() == 0) return NotOwner(cp.job_id, cp.worker_id);
-    const bool cancel_requested = job.boolean(0, 0);
+        PgRows part,
+        c.Exec(kCheckpointPart,
+               PgParams().Int(cp.job_id).Int(cp.part).Text(cp.worker_id).Int(end).Int(now)));
+    if (part.size() == 0) return NotOwner(cp.job_id, cp.worker_id);
+    const int64_t old_next = part.i64(0, 0);
+    if (cp.begin < part.i64(0, 1) || end > part.i64(0, 2)) {
+      return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
+                                         cp.job_id, cp.begin, end));
+    }
     if (count > 0 && !upsert) {
       NBI_RETURN_IF_ERROR(
           c.Exec(kDeleteChunkCells, ChunkCellsParams(*cp.region, cp.begin, end, cp.model))
@@ -191,51 +331,72 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
       NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
       NBI_RETURN_IF_ERROR(c.Exec(kUpsertCellsFromStage).status());
     }
+    NBI_ASSIGN_OR_RETURN(
+        PgRows job, c.Exec(kCheckpointJob, PgParams().Int(cp.job_id).Int(end - old_next).Int(now)));
+    if (job.size() == 0) return NotOwner(cp.job_id, cp.worker_id);  // the job no longer runs
+    const bool cancel_requested = job.boolean(0, 0);
+    const int64_t done = job.i64(0, 1);
     NBI_RETURN_IF_ERROR(txn.Commit());
+    if (cp.progress) *cp.progress = {done - (end - old_next), done};
     return cancel_requested;
   }
   return Status::Internal("unreachable");
 }
 
-Status PgStore::Complete(int64_t job_id, const std::string& worker_id) {
+Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
-  auto done = WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
-    NBI_ASSIGN_OR_RETURN(PgRows r,
-                         c.Exec(kComplete, PgParams().Int(job_id).Text(worker_id).Int(now)));
-    if (r.size() == 0) return NotOwner(job_id, worker_id);
-    return true;
+  return InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+    NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
+    return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
   });
-  return done.status();
 }
 
-Result<Job> PgStore::FailAttempt(int64_t job_id, const std::string& worker_id,
-                                 const std::string& error, bool permanent) {
+Result<Job> PgStore::FailPart(int64_t job_id, int part, const std::string& worker_id,
+                              const std::string& error, bool permanent) {
   const int64_t now = clock_->NowMs();
-  // The backoff depends on the attempt count, which only the row knows: lock the row, decide
-  // here with RetryBackoffMs (shared with the SQLite store), then write.
+  // The backoff depends on the part's attempt count: lock, decide here with RetryBackoffMs
+  // (shared with the SQLite store), then write.
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(PgRows cur, c.Exec(kLockOwnedJob, PgParams().Int(job_id).Text(worker_id)));
-    if (cur.size() == 0) return NotOwner(job_id, worker_id);
-    const int attempts = static_cast<int>(cur.i64(0, 0));
-    const int max_attempts = static_cast<int>(cur.i64(0, 1));
-    const bool retry = !permanent && attempts < max_attempts;
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kFail, PgParams()
-                                                     .Int(job_id)
-                                                     .Text(worker_id)
-                                                     .Bool(retry)
-                                                     .Text(error)
-                                                     .Int(now + RetryBackoffMs(attempts))
-                                                     .Int(now)));
-    return OwnedJob(r, job_id, worker_id);
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
+    const bool retry = !permanent && p.attempts < cur.max_attempts;
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
+    NBI_RETURN_IF_ERROR(c.Exec(kFailJob, PgParams()
+                                             .Int(job_id)
+                                             .Bool(retry)
+                                             .Text(PartLabel(cur, p.part, p.begin, p.end) + error)
+                                             .Int(now + RetryBackoffMs(p.attempts))
+                                             .Int(now))
+                            .status());
+    if (retry) NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+    return Settle(c, job_id, now);
   });
 }
 
-Result<Job> PgStore::Release(int64_t job_id, const std::string& worker_id) {
+Result<Job> PgStore::ReleasePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
-  return WithConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(PgRows r,
-                         c.Exec(kRelease, PgParams().Int(job_id).Text(worker_id).Int(now)));
-    return OwnedJob(r, job_id, worker_id);
+  return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
+    // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
+    const int attempts = cur.cancel_requested ? p.attempts : std::max(p.attempts - 1, 0);
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, attempts));
+    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
+    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+    return Settle(c, job_id, now);
+  });
+}
+
+Result<std::vector<JobPart>> PgStore::ListParts(int64_t job_id) {
+  using Out = std::vector<JobPart>;
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kListParts, PgParams().Int(job_id)));
+    Out out;
+    for (int i = 0; i < r.size(); ++i) out.push_back(ReadPart(r, i));
+    return out;
   });
 }
 
@@ -250,7 +411,9 @@ Result<Job> PgStore::Cancel(int64_t job_id) {
 
 Result<Job> PgStore::Retry(int64_t job_id) {
   const int64_t now = clock_->NowMs();
-  return WithConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+  return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+    NBI_RETURN_IF_ERROR(c.Exec(kRetryParts, PgParams().Int(job_id)).status());
+    NBI_RETURN_IF_ERROR(LockJob(c, job_id).status());
     auto r = c.Exec(kRetry, PgParams().Int(job_id).Int(now));
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kConflict) {
@@ -264,20 +427,66 @@ Result<Job> PgStore::Retry(int64_t job_id) {
   });
 }
 
+namespace {
+
+// Rescues one running part (DecideRescue) in its own transaction: back to pending, its job
+// failed when the part gave up, else its error says what happened and the part is ready now.
+// Skips (false) a part or job locked by a live transaction, or no longer running, or (when
+// `stale_before` is given) heartbeated since it was listed.
+Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<int64_t> stale_before,
+                        int64_t now) {
+  return InTransaction<bool>(pool, [&](PgConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartNoWait, PgParams().Int(job_id).Int(part)));
+    if (pr.size() == 0) return false;
+    const JobPart p = ReadPart(pr, 0);
+    NBI_ASSIGN_OR_RETURN(PgRows jr, c.Exec(kLockJobNoWait, PgParams().Int(job_id)));
+    if (jr.size() == 0) return false;
+    const Job job = ReadJob(jr, 0);
+    if (p.status != PartStatus::kRunning) return false;
+    if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
+    const RescueDecision d = DecideRescue(job, p);
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
+    if (d.fail_job) {
+      NBI_RETURN_IF_ERROR(
+          c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
+              .status());
+    } else {
+      if (d.job_error) {
+        NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
+      }
+      NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
+      NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+    }
+    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
+    return true;
+  });
+}
+
+// Rescues the parts a listing statement names (job id, part); returns how many.
+Result<int> RescueListed(PgPool& pool, const PgSql& list, const PgParams& params,
+                         std::optional<int64_t> stale_before, int64_t now) {
+  NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(pool, [&](PgConn& c) -> Result<PgRows> {
+                         return c.Exec(list, params);
+                       }));
+  int n = 0;
+  for (int i = 0; i < r.size(); ++i) {
+    NBI_ASSIGN_OR_RETURN(
+        bool done, RescuePart(pool, r.i64(i, 0), static_cast<int>(r.i64(i, 1)), stale_before, now));
+    n += done ? 1 : 0;
+  }
+  return n;
+}
+
+}  // namespace
+
 Result<int> PgStore::RescueStale(int64_t timeout_ms) {
   const int64_t now = clock_->NowMs();
-  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kRescueStale, PgParams().Int(now).Int(now - timeout_ms)));
-    return static_cast<int>(r.i64(0, 0));
-  });
+  return RescueListed(*pool_, kStaleParts, PgParams().Int(now - timeout_ms), now - timeout_ms, now);
 }
 
 Result<int> PgStore::RescueDeadOwners() {
   const int64_t now = clock_->NowMs();
-  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kRescueDeadOwners, PgParams().Int(now)));
-    return static_cast<int>(r.i64(0, 0));
-  });
+  return RescueListed(*pool_, kDeadOwnerParts, PgParams(), std::nullopt, now);
 }
 
 Result<std::optional<Job>> PgStore::NextPending() {
@@ -290,9 +499,16 @@ Result<std::optional<Job>> PgStore::NextPending() {
 
 Result<int> PgStore::ResetRunning() {
   const int64_t now = clock_->NowMs();
-  return WithConn<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kResetRunning, PgParams().Int(now)));
-    return static_cast<int>(r.i64(0, 0));
+  return InTransaction<int>(*pool_, [&](PgConn& c) -> Result<int> {
+    NBI_RETURN_IF_ERROR(c.Exec(kResetRunningParts).status());
+    NBI_ASSIGN_OR_RETURN(PgRows ids, c.Exec(kRunningJobIds));
+    for (int i = 0; i < ids.size(); ++i) {
+      const int64_t id = ids.i64(i, 0);
+      NBI_RETURN_IF_ERROR(c.Exec(kResetRunningJob, PgParams().Int(id).Int(now)).status());
+      NBI_RETURN_IF_ERROR(Settle(c, id, now).status());
+    }
+    if (ids.size() > 0) NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+    return ids.size();
   });
 }
 
@@ -393,7 +609,9 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
       if (again.size() > 0) return ActiveJobConflict(ReadJob(again, 0));
       return Status::Transient("reset: an equal job appeared and ended meanwhile; try again");
     }
-    return Out{cells.affected(), EnqueueResult{ReadJob(ins, 0), true}};
+    Job job = ReadJob(ins, 0);
+    NBI_RETURN_IF_ERROR(InsertParts(c, job));
+    return Out{cells.affected(), EnqueueResult{std::move(job), true}};
   });
 }
 

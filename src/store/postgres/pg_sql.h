@@ -38,7 +38,11 @@ struct PgSql {
   "id, type, status, city_id, progress, total_items, error, metadata::text, "             \
   NBI_MS("created_at") " AS created_ms, " NBI_MS("started_at") " AS started_ms, "         \
   NBI_MS("completed_at") " AS completed_ms, attempts, max_attempts, priority, run_at_ms, " \
-  "heartbeat_at_ms, locked_by, cancel_requested"
+  "heartbeat_at_ms, locked_by, cancel_requested, part_count"
+// Column order read by ReadPart.
+#define NBI_PART_COLUMNS \
+  "job_id, part, begin_index, end_index, next_index, status, attempts, locked_by, " \
+  "heartbeat_at_ms, claimed_index"
 
 #define NBI_CITY_COLUMNS "id, slug, name, country, min_lat, min_lng, max_lat, max_lng"
 
@@ -50,6 +54,11 @@ struct PgSql {
 
 // Both lease updates and the checkpoint check the owner in the same statement that writes.
 #define NBI_OWNED "id = $1::bigint AND status = 'running' AND locked_by = $2::text"
+
+// metadata.lastProcessedIndex, or 0 when it is missing or not a number (never an error).
+#define NBI_DONE_INDEX                                                    \
+  "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
+  "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
 
 // Two processes may start at once against a fresh database; migrations serialize on this
 // transaction-scoped advisory lock (an arbitrary constant: "NBIM").
@@ -157,6 +166,56 @@ CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
 )sql",
+    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
+    // lastProcessedIndex. Claims look at jobs with ready parts.
+    R"sql(
+CREATE TABLE IF NOT EXISTS job_parts (
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  part INTEGER NOT NULL,
+  begin_index BIGINT NOT NULL,
+  end_index BIGINT NOT NULL,
+  next_index BIGINT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  locked_by TEXT,
+  heartbeat_at_ms BIGINT,
+  claimed_index BIGINT,
+  PRIMARY KEY (job_id, part));
+CREATE INDEX IF NOT EXISTS job_parts_running_idx ON job_parts(heartbeat_at_ms)
+  WHERE status = 'running';
+ALTER TABLE jobs
+  ADD COLUMN IF NOT EXISTS part_count INTEGER NOT NULL DEFAULT 1,
+  ADD COLUMN IF NOT EXISTS ready_parts INTEGER NOT NULL DEFAULT 0;
+INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status, attempts,
+                       locked_by, heartbeat_at_ms, claimed_index)
+  SELECT id, 0, 0, GREATEST(COALESCE(total_items, 0), 0),
+         LEAST()sql" NBI_DONE_INDEX R"sql(, GREATEST(COALESCE(total_items, 0), 0)),
+         CASE status WHEN 'running' THEN 'running' WHEN 'completed' THEN 'completed'
+                     ELSE 'pending' END,
+         attempts, locked_by, heartbeat_at_ms, claimed_index
+  FROM jobs ON CONFLICT DO NOTHING;
+UPDATE jobs SET ready_parts = CASE WHEN status = 'pending' THEN 1 ELSE 0 END;
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0;
+-- A pending job inserted without parts (by the original app, which shares the jobs table)
+-- becomes a job of one part, resuming at its lastProcessedIndex. Enqueue always inserts
+-- ready_parts > 0, so this never fires for a job of ours.
+CREATE OR REPLACE FUNCTION nbi_job_without_parts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index)
+  VALUES (NEW.id, 0, 0, GREATEST(COALESCE(NEW.total_items, 0), 0),
+          LEAST(CASE WHEN jsonb_typeof(NEW.metadata -> 'lastProcessedIndex') = 'number'
+                THEN LEAST((NEW.metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint
+                ELSE 0 END, GREATEST(COALESCE(NEW.total_items, 0), 0)))
+  ON CONFLICT DO NOTHING;
+  UPDATE jobs SET ready_parts = 1, part_count = 1 WHERE id = NEW.id;
+  RETURN NULL;
+END $$;
+DROP TRIGGER IF EXISTS jobs_without_parts ON jobs;
+CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs FOR EACH ROW
+  WHEN (NEW.ready_parts = 0 AND NEW.status = 'pending') EXECUTE FUNCTION nbi_job_without_parts();
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -222,168 +281,201 @@ inline constexpr PgSql kCountPois{"count_pois",
                                   "SELECT category, count(*) FROM pois GROUP BY category"};
 
 // ---- queue
-// metadata.lastProcessedIndex, or 0 when it is missing or not a number (never an error).
-#define NBI_DONE_INDEX                                                    \
-  "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
-  "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
 inline constexpr PgSql kSelectJob{"select_job",
                                   "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint"};
 inline constexpr PgSql kJobStatusSql{"job_status", "SELECT status FROM jobs WHERE id = $1::bigint"};
+// Lock order, everywhere: a job's part rows first, then the job's row (a checkpoint locks its
+// part, writes its cells and updates the job last; a claim locks parts with SKIP LOCKED, then
+// their jobs). Every change of a part's state then takes the job's row before Settle reads
+// the tally, so changes of one job's parts follow one another and each sees the others'.
+inline constexpr PgSql kLockJob{
+    "lock_job", "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE"};
+// The rescuer's form: never waits behind a job whose owner is inside a transaction (a
+// stopped process keeps its locks until it wakes or its session ends).
+inline constexpr PgSql kLockJobNoWait{
+    "lock_job_nowait",
+    "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE SKIP LOCKED"};
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
-// delivered exactly when the new job becomes visible, and only for a new job.
+// delivered exactly when the new job becomes visible, and only for a new job. $8: parts.
 inline constexpr PgSql kEnqueue{
     "enqueue",
     "WITH ins AS (INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, "
-    "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key) "
+    "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key, part_count, "
+    "ready_parts) "
     "VALUES ('heatmap_compute', 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
-    ", 0, $5::int, $6::int, $4::bigint, $7::text) "
+    ", 0, $5::int, $6::int, $4::bigint, $7::text, $8::int, $8::int) "
     "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
     "RETURNING " NBI_JOB_COLUMNS ") "
     "SELECT ins.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM ins"};
+// The parts of a new job: $3 parts of $2 cells split as SplitParts does (total * k / n).
+inline constexpr PgSql kInsertParts{
+    "insert_parts",
+    "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index) "
+    "SELECT $1::int, k, ($2::bigint * k) / $3::int, ($2::bigint * (k + 1)) / $3::int, "
+    "($2::bigint * k) / $3::int FROM generate_series(0, $3::int - 1) AS k"};
 inline constexpr PgSql kActiveByKey{
     "active_by_key",
     "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE dedupe_key = $1::text AND status IN " NBI_ACTIVE};
-// SKIP LOCKED: concurrent claimers pass over each other's candidate instead of queueing on
-// it. The subquery's row lock (re-checked against the newest row version) is what makes the
-// claim exclusive; the outer WHERE is a bare primary-key lookup on purpose, since adding
-// "status = 'pending'" there lets the planner scan the whole partial claim index for the id.
-inline constexpr PgSql kClaim{
-    "claim",
-    "UPDATE jobs SET status = 'running', locked_by = $1::text, attempts = attempts + 1, "
-    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") "), "
-    "claimed_index = " NBI_DONE_INDEX " "
-    "WHERE id = (SELECT id FROM jobs WHERE status = 'pending' "
-    "AND run_at_ms <= $2::bigint ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
-    "RETURNING " NBI_JOB_COLUMNS};
-// The batched form of kClaim: up to $3 jobs in one statement.
-inline constexpr PgSql kClaimBatch{
-    "claim_batch",
-    "UPDATE jobs SET status = 'running', locked_by = $1::text, attempts = attempts + 1, "
-    "heartbeat_at_ms = $2::bigint, started_at = COALESCE(started_at, " NBI_TS("$2") "), "
-    "claimed_index = " NBI_DONE_INDEX " "
-    "WHERE id = ANY(ARRAY(SELECT id FROM jobs WHERE status = 'pending' "
-    "AND run_at_ms <= $2::bigint ORDER BY priority DESC, id LIMIT $3::int FOR UPDATE SKIP LOCKED)) "
-    "RETURNING " NBI_JOB_COLUMNS};
-// $1 = '{1,2,3}' (a bigint[] literal).
-inline constexpr PgSql kCompleteBatch{
-    "complete_batch",
-    "UPDATE jobs SET status = 'completed', progress = 100, locked_by = NULL, error = NULL, "
-    "heartbeat_at_ms = $3::bigint, completed_at = " NBI_TS("$3") " WHERE id = ANY($1::bigint[]) "
-    "AND status = 'running' AND locked_by = $2::text"};
-// A heartbeat never moves back: one computed before a concurrent checkpoint commits a newer
-// one (it waited for the row lock) keeps the newer time.
-inline constexpr PgSql kHeartbeat{"heartbeat",
-                                  "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, "
-                                  "$3::bigint) WHERE " NBI_OWNED " RETURNING cancel_requested"};
-// $3 = begin + count, the new lastProcessedIndex.
+// SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
+// on them; the row lock (re-checked against the newest row version) makes the claim
+// exclusive. Ready parts: of jobs with ready parts whose run_at has come, by job priority,
+// then oldest job, then part. $1 worker, $2 now, $3 limit.
+inline constexpr PgSql kClaimParts{
+    "claim_parts",
+    "WITH c AS (SELECT p.job_id, p.part FROM jobs j JOIN job_parts p ON p.job_id = j.id "
+    "WHERE j.ready_parts > 0 AND j.run_at_ms <= $2::bigint AND p.status = 'pending' "
+    "ORDER BY j.priority DESC, j.id, p.part LIMIT $3::int FOR UPDATE OF p SKIP LOCKED) "
+    "UPDATE job_parts p SET status = 'running', locked_by = $1::text, "
+    "attempts = p.attempts + 1, heartbeat_at_ms = $2::bigint, claimed_index = p.next_index "
+    "FROM c WHERE p.job_id = c.job_id AND p.part = c.part "
+    "RETURNING p.job_id, p.part, p.begin_index, p.end_index, p.next_index, p.status, "
+    "p.attempts, p.locked_by, p.heartbeat_at_ms, p.claimed_index"};
+// Locks the job of claimed parts and notes when it started. Returns its status before the
+// claim's RollUp. $1 job, $2 now.
+inline constexpr PgSql kJobStarted{
+    "job_started",
+    "UPDATE jobs SET started_at = COALESCE(started_at, " NBI_TS("$2") ") "
+    "WHERE id = $1::bigint RETURNING status"};
+// A claim whose job stopped meanwhile (cancelled or failed) gives the part back.
+inline constexpr PgSql kUnclaimPart{
+    "unclaim_part",
+    "UPDATE job_parts SET status = 'pending', locked_by = NULL, "
+    "attempts = GREATEST(attempts - 1, 0) WHERE job_id = $1::bigint AND part = $2::int"};
+inline constexpr PgSql kSelectOwnedPart{
+    "select_owned_part",
+    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+    "AND status = 'running' AND locked_by = $3::text FOR UPDATE"};
+inline constexpr PgSql kSelectPartNoWait{
+    "select_part_nowait",
+    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+    "FOR UPDATE SKIP LOCKED"};
+inline constexpr PgSql kListParts{
+    "list_parts",
+    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint ORDER BY part"};
+inline constexpr PgSql kOwnedPartsOf{
+    "owned_parts_of",
+    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint "
+    "AND status = 'running' AND locked_by = $2::text ORDER BY part FOR UPDATE"};
+// The parts of a job by state (RollUp's tally).
+inline constexpr PgSql kTallyParts{
+    "tally_parts",
+    "SELECT status, count(*), max(attempts), max(heartbeat_at_ms), "
+    "min(locked_by) FILTER (WHERE status = 'running') FROM job_parts "
+    "WHERE job_id = $1::bigint GROUP BY status"};
+// Writes a RollUp. $1 job, $2 status, $3 ready_parts, $4 locked_by, $5 attempts, $6 heartbeat
+// (NULL: unchanged), $7 completed_at ms (NULL: unchanged).
+inline constexpr PgSql kApplyRollUp{
+    "apply_rollup",
+    "UPDATE jobs SET status = $2::text, ready_parts = $3::int, locked_by = $4::text, "
+    "attempts = $5::int, heartbeat_at_ms = GREATEST(heartbeat_at_ms, $6::bigint), "
+    "completed_at = CASE WHEN $7::bigint IS NULL THEN completed_at ELSE " NBI_TS("$7") " END, "
+    "progress = CASE WHEN $2::text = 'completed' THEN 100 ELSE progress END, "
+    "error = CASE WHEN $2::text = 'completed' THEN NULL ELSE error END "
+    "WHERE id = $1::bigint RETURNING " NBI_JOB_COLUMNS};
+// A part leaves `running`. $1 job, $2 part, $3 status, $4 attempts.
+inline constexpr PgSql kSetPartState{
+    "set_part_state",
+    "UPDATE job_parts SET status = $3::text, attempts = $4::int, locked_by = NULL, "
+    "next_index = CASE WHEN $3::text = 'completed' THEN end_index ELSE next_index END "
+    "WHERE job_id = $1::bigint AND part = $2::int"};
+// Every part the worker runs of the job, then the job. A heartbeat never moves back.
+inline constexpr PgSql kHeartbeat{
+    "heartbeat",
+    "WITH p AS (UPDATE job_parts SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint) "
+    "WHERE job_id = $1::bigint AND status = 'running' AND locked_by = $2::text RETURNING 1) "
+    "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint) "
+    "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM p) RETURNING cancel_requested"};
+// The part's checkpoint, lease-checked. $1 job, $2 part, $3 worker, $4 next, $5 now.
+// Returns the part's range and its next index before this chunk.
+inline constexpr PgSql kCheckpointPart{
+    "checkpoint_part",
+    "WITH o AS (SELECT next_index, begin_index, end_index FROM job_parts "
+    "WHERE job_id = $1::bigint AND part = $2::int AND status = 'running' "
+    "AND locked_by = $3::text FOR UPDATE) "
+    "UPDATE job_parts p SET next_index = $4::bigint, "
+    "heartbeat_at_ms = GREATEST(p.heartbeat_at_ms, $5::bigint) FROM o "
+    "WHERE p.job_id = $1::bigint AND p.part = $2::int "
+    "RETURNING o.next_index, o.begin_index, o.end_index"};
+// The job's checkpoint: $2 more cells are done. Only while the job runs. Last in the
+// checkpoint's transaction, so the job's row is locked only for the commit (parts of one job
+// write their cells at the same time). $1 job, $2 cells added, $3 now.
 inline constexpr PgSql kCheckpointJob{
     "checkpoint_job",
-    "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $4::bigint), "
-    "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * $3::bigint) / total_items) "
-    "ELSE 100 END, "
+    "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint), "
+    "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
+    " + $2::bigint)) / total_items) ELSE 100 END, "
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
-    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb($3::bigint)) "
-    "WHERE " NBI_OWNED " RETURNING cancel_requested"};
-inline constexpr PgSql kComplete{
-    "complete",
-    "UPDATE jobs SET status = 'completed', progress = 100, locked_by = NULL, "
-    "error = NULL, heartbeat_at_ms = $3::bigint, "
-    "completed_at = " NBI_TS("$3") " WHERE " NBI_OWNED " RETURNING id"};
-inline constexpr PgSql kLockOwnedJob{
-    "lock_owned_job", "SELECT attempts, max_attempts FROM jobs WHERE " NBI_OWNED " FOR UPDATE"};
-// $3: retry later (pending at $5) or fail for good (failed at $6).
-// Every transition to pending notifies the channel (fail with backoff, hand-back, retry,
-// rescue, reset-running), so other machines' workers look again at once (for a backoff, to
-// learn the new run_at and sleep until it). The extra pg_notify column is ignored.
-inline constexpr PgSql kFail{
-    "fail",
-    "WITH u AS (UPDATE jobs SET status = CASE WHEN $3::boolean THEN 'pending' ELSE 'failed' END, "
-    "locked_by = NULL, error = $4::text, "
-    "run_at_ms = CASE WHEN $3::boolean THEN $5::bigint ELSE run_at_ms END, "
-    "completed_at = CASE WHEN $3::boolean THEN completed_at ELSE " NBI_TS("$6") " END "
-    "WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS ") "
-    "SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
-inline constexpr PgSql kRelease{
-    "release",
-    "WITH u AS (UPDATE jobs SET status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
-    "completed_at = CASE WHEN cancel_requested THEN " NBI_TS("$3") " ELSE completed_at END, "
-    "attempts = CASE WHEN cancel_requested THEN attempts ELSE GREATEST(attempts - 1, 0) END, "
-    "locked_by = NULL, run_at_ms = $3::bigint WHERE " NBI_OWNED " RETURNING " NBI_JOB_COLUMNS
-    ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
+    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + $2::bigint)) "
+    "WHERE id = $1::bigint AND status = 'running' RETURNING cancel_requested, " NBI_DONE_INDEX};
+// A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
+// Every transition that makes a part ready notifies the channel (fail with backoff,
+// hand-back, retry, rescue, reset-running), so other machines' workers look again at once.
+inline constexpr PgSql kFailJob{
+    "fail_job",
+    "UPDATE jobs SET error = $3::text, "
+    "status = CASE WHEN $2::boolean THEN status ELSE 'failed' END, "
+    "run_at_ms = CASE WHEN $2::boolean THEN $4::bigint ELSE run_at_ms END, "
+    "completed_at = CASE WHEN $2::boolean THEN completed_at ELSE " NBI_TS("$5") " END "
+    "WHERE id = $1::bigint"};
+inline constexpr PgSql kNotify{"notify", "SELECT pg_notify('" NBI_JOBS_CHANNEL "', '')"};
+// $1 job, $2 run_at.
+inline constexpr PgSql kJobRunAt{"job_run_at",
+                                 "UPDATE jobs SET run_at_ms = $2::bigint WHERE id = $1::bigint"};
+inline constexpr PgSql kJobError{"job_error",
+                                 "UPDATE jobs SET error = $2::text WHERE id = $1::bigint"};
 inline constexpr PgSql kCancel{
     "cancel",
     "UPDATE jobs SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, "
     "completed_at = CASE WHEN status = 'pending' THEN " NBI_TS("$2") " ELSE completed_at END, "
-    "cancel_requested = cancel_requested OR status = 'running' "
+    "cancel_requested = cancel_requested OR status = 'running', ready_parts = 0 "
     "WHERE id = $1::bigint AND status IN " NBI_ACTIVE " RETURNING " NBI_JOB_COLUMNS};
+// Retry: the unfinished parts of a failed or cancelled job run again.
+inline constexpr PgSql kRetryParts{
+    "retry_parts",
+    "UPDATE job_parts SET status = 'pending', attempts = 0, locked_by = NULL "
+    "WHERE job_id = $1::bigint AND status <> 'completed' AND EXISTS (SELECT 1 FROM jobs "
+    "WHERE id = $1::bigint AND status IN ('failed', 'cancelled'))"};
 inline constexpr PgSql kRetry{
     "retry",
     "WITH u AS (UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, "
-    "cancel_requested = false, completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint "
+    "cancel_requested = false, completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint, "
+    "ready_parts = (SELECT count(*) FROM job_parts WHERE job_id = $1::bigint "
+    "AND status = 'pending') "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
     ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// What a rescue sets. A job whose cancel was requested ends cancelled. A run that committed
-// progress since its claim gives its attempt back (a crash in the middle of a long job is not
-// the job's fault); a run that made none keeps it, and once attempts reach max_attempts the
-// job ends failed (its worker died while running it that many times: no crash loop). Any
-// other goes back to pending and resumes from its checkpoint. $1 = now.
-#define NBI_PROGRESSED "(" NBI_DONE_INDEX " > COALESCE(claimed_index, 0))"
-#define NBI_GIVE_UP "(NOT " NBI_PROGRESSED " AND attempts >= max_attempts)"
-#define NBI_RESCUE_SET \
-  "status = CASE WHEN cancel_requested THEN 'cancelled' "                                      \
-  "WHEN " NBI_GIVE_UP " THEN 'failed' ELSE 'pending' END, "                                    \
-  "completed_at = CASE WHEN cancel_requested OR " NBI_GIVE_UP " THEN " NBI_TS("$1")            \
-  " ELSE completed_at END, "                                                                   \
-  "error = CASE WHEN cancel_requested THEN error "                                             \
-  "WHEN " NBI_GIVE_UP " THEN format('the worker died (or hung) while running it %s times "     \
-  "without progress; giving up after %s of %s attempts', attempts, attempts, max_attempts) "   \
-  "ELSE format('worker %s died (or hung) during attempt %s of %s; resumed from its "           \
-  "checkpoint', locked_by, attempts, max_attempts) END, "                                      \
-  "attempts = CASE WHEN " NBI_PROGRESSED " THEN GREATEST(attempts - 1, 0) ELSE attempts END, " \
-  "locked_by = NULL, run_at_ms = $1::bigint "
-// Counts the rows of CTE `r` and notifies the channel once when there are any.
-#define NBI_COUNT_AND_NOTIFY                    \
-  ", n AS (SELECT pg_notify('" NBI_JOBS_CHANNEL \
-  "', '') FROM r LIMIT 1) "                     \
-  "SELECT (SELECT count(*) FROM r) + 0 * (SELECT count(*) FROM n)"
-// A running job that never heartbeated (e.g. one the seed app left behind) counts as stale.
-// SKIP LOCKED: a rescuer never waits behind a job whose owner is inside a transaction (a
-// stopped process keeps its row lock until it wakes or its session ends).
-inline constexpr PgSql kRescueStale{
-    "rescue_stale",
-    "WITH r AS (UPDATE jobs SET " NBI_RESCUE_SET
-    "WHERE id IN (SELECT id FROM jobs WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $2::bigint) FOR UPDATE SKIP LOCKED) "
-    "RETURNING id)" NBI_COUNT_AND_NOTIFY};
+// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts).
+inline constexpr PgSql kStaleParts{
+    "stale_parts",
+    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
+    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
 // An owner is alive while some session of this database holds the advisory lock on its id
 // (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
 // low 32 bits, objsubid = 1.
-inline constexpr PgSql kRescueDeadOwners{
-    "rescue_dead_owners",
-    "WITH r AS (UPDATE jobs SET " NBI_RESCUE_SET
-    "WHERE id IN (SELECT j.id FROM jobs j WHERE j.status = 'running' AND NOT EXISTS ("
+inline constexpr PgSql kDeadOwnerParts{
+    "dead_owner_parts",
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' AND NOT EXISTS ("
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
-    "hashtextextended(COALESCE(j.locked_by, ''), 0)) FOR UPDATE SKIP LOCKED) "
-    "RETURNING id)" NBI_COUNT_AND_NOTIFY};
-// The owner lease: a session-level lock on the worker id's 64-bit hash.
+    "hashtextextended(COALESCE(p.locked_by, ''), 0)) ORDER BY p.job_id, p.part"};
 inline constexpr PgSql kOwnerLock{"owner_lock",
                                   "SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))"};
 inline constexpr PgSql kOwnerCheck{"owner_check", "SELECT 1"};
 // A clean release: the lock is gone when this returns (closing the session would free it
 // only once the server has processed the disconnect).
 inline constexpr PgSql kOwnerUnlock{"owner_unlock", "SELECT pg_advisory_unlock_all()"};
-inline constexpr PgSql kResetRunning{
-    "reset_running",
-    "WITH r AS (UPDATE jobs SET status = 'pending', started_at = NULL, "
-    "locked_by = NULL, run_at_ms = $1::bigint WHERE status = 'running' RETURNING "
-    "id)" NBI_COUNT_AND_NOTIFY};
+inline constexpr PgSql kResetRunningParts{
+    "reset_running_parts",
+    "UPDATE job_parts SET status = 'pending', locked_by = NULL WHERE status = 'running'"};
+inline constexpr PgSql kRunningJobIds{
+    "running_job_ids", "SELECT id FROM jobs WHERE status = 'running' ORDER BY id FOR UPDATE"};
+inline constexpr PgSql kResetRunningJob{
+    "reset_running_job",
+    "UPDATE jobs SET started_at = NULL, run_at_ms = $2::bigint WHERE id = $1::bigint"};
 inline constexpr PgSql kNextPending{
     "next_pending",
     "SELECT " NBI_JOB_COLUMNS
-    " FROM jobs WHERE status = 'pending' ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
+    " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
 inline constexpr PgSql kPruneFinished{"prune_finished",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
                                       " AND completed_at < " NBI_TS("$1")};

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "common/time_format.h"
@@ -44,7 +45,24 @@ Job ReadJob(const SqliteStmt& q) {
   if (!q.IsNull(15)) j.heartbeat_at_ms = q.I(15);
   if (!q.IsNull(16)) j.locked_by = q.S(16);
   j.cancel_requested = q.I(17) != 0;
+  j.part_count = static_cast<int>(q.I(18));
   return j;
+}
+
+// Reads the part columns (NBI_SQLITE_PART_COLS order) of the current row.
+JobPart ReadPart(const SqliteStmt& q) {
+  JobPart p;
+  p.job_id = q.I(0);
+  p.part = static_cast<int>(q.I(1));
+  p.begin = q.I(2);
+  p.end = q.I(3);
+  p.next = q.I(4);
+  p.status = ParsePartStatus(q.S(5)).value_or(PartStatus::kPending);
+  p.attempts = static_cast<int>(q.I(6));
+  if (!q.IsNull(7)) p.locked_by = q.S(7);
+  if (!q.IsNull(8)) p.heartbeat_at_ms = q.I(8);
+  if (!q.IsNull(9)) p.claimed_index = q.I(9);
+  return p;
 }
 
 // Runs a statement that returns job columns; nullopt when no row. The statement is stepped
@@ -64,6 +82,84 @@ Result<Job> GetJobIn(SqliteConn& c, int64_t id) {
   NBI_ASSIGN_OR_RETURN(std::optional<Job> j, OneJob(q));
   if (!j) return Status::NotFound(fmt::format("job {} not found", id));
   return std::move(*j);
+}
+
+// A claimed part as the runner sees it: its job's row with the part's range and lease.
+Job WithPart(Job job, const JobPart& p, const std::string& worker_id, bool starts_job) {
+  job.part = p.part;
+  job.part_begin = p.begin;
+  job.part_end = p.end;
+  job.part_next = p.next;
+  job.attempts = p.attempts;
+  job.locked_by = worker_id;
+  job.heartbeat_at_ms = p.heartbeat_at_ms;
+  job.starts_job = starts_job;
+  return job;
+}
+
+// The part `part` of job `job_id`; nullopt when there is none.
+Result<std::optional<JobPart>> GetPartIn(SqliteConn& c, int64_t job_id, int part) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kSelectPart));
+  q.Int(job_id).Int(part);
+  NBI_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return std::optional<JobPart>();
+  JobPart p = ReadPart(q);
+  q.Reset();
+  return std::optional<JobPart>(std::move(p));
+}
+
+// The part, when worker_id runs it; else NotOwner.
+Result<JobPart> OwnedPart(SqliteConn& c, int64_t job_id, int part, const std::string& worker_id) {
+  NBI_ASSIGN_OR_RETURN(std::optional<JobPart> p, GetPartIn(c, job_id, part));
+  if (!p || p->status != PartStatus::kRunning || p->locked_by != worker_id) {
+    return NotOwner(job_id, worker_id);
+  }
+  return std::move(*p);
+}
+
+Status SetPartState(SqliteConn& c, const JobPart& p, PartStatus status, int attempts) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kSetPartState));
+  return q.Str(std::string(PartStatusId(status))).Int(attempts).Int(p.job_id).Int(p.part).Run();
+}
+
+// Brings the job's queue columns in line with its parts (RollUp) after a part changed state.
+// The write transaction holds the database's write lock, so the tally is consistent.
+Result<Job> Settle(SqliteConn& c, int64_t job_id, int64_t now) {
+  NBI_ASSIGN_OR_RETURN(Job job, GetJobIn(c, job_id));
+  PartTally t;
+  {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kTallyParts));
+    q.Int(job_id);
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
+      const int n = static_cast<int>(q.I(1));
+      switch (ParsePartStatus(q.S(0)).value_or(PartStatus::kPending)) {
+        case PartStatus::kPending:
+          t.pending += n;
+          break;
+        case PartStatus::kRunning:
+          t.running += n;
+          if (!q.IsNull(4)) t.owner = q.S(4);
+          break;
+        case PartStatus::kCompleted:
+          t.completed += n;
+          break;
+      }
+      t.max_attempts_used = std::max(t.max_attempts_used, static_cast<int>(q.I(2)));
+      if (!q.IsNull(3)) t.heartbeat_at_ms = std::max(t.heartbeat_at_ms.value_or(0), q.I(3));
+    }));
+  }
+  const JobRollUp r = RollUp(job, t);
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kApplyRollUp));
+  q.Str(std::string(JobStatusId(r.status)))
+      .Int(r.ready_parts)
+      .OptStr(r.locked_by)
+      .Int(r.attempts)
+      .OptInt(t.heartbeat_at_ms)
+      .OptStr(r.finished_now ? std::optional<std::string>(SqlTs(now)) : std::nullopt)
+      .Int(job_id);
+  NBI_ASSIGN_OR_RETURN(std::optional<Job> out, OneJob(q));
+  if (!out) return Status::NotFound(fmt::format("job {} not found", job_id));
+  return std::move(*out);
 }
 
 // Runs a lease-checked statement (one row when worker_id owns the running job) whose first
@@ -125,6 +221,7 @@ Result<std::optional<Job>> ActiveTwin(SqliteConn& c, const std::string& key) {
 
 Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegion& grid,
                       int64_t now, const std::string& key) {
+  const auto parts = SplitParts(grid.cell_count(), spec.part_cells);
   NBI_ASSIGN_OR_RETURN(SqliteStmt ins, Query(c, sql::kEnqueueHeatmap));
   ins.OptInt(spec.city_id)
       .Int(grid.cell_count())
@@ -133,10 +230,62 @@ Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegio
       .Int(spec.priority)
       .Int(spec.max_attempts)
       .Int(now)
-      .Str(key);
+      .Str(key)
+      .Int(static_cast<int64_t>(parts.size()));
   NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
   if (!job) return Status::Internal("enqueue returned no row");
+  NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kInsertPart));
+  for (size_t k = 0; k < parts.size(); ++k) {
+    sqlite3_bind_int64(s, 1, job->id);
+    sqlite3_bind_int64(s, 2, static_cast<int64_t>(k));
+    sqlite3_bind_int64(s, 3, parts[k].first);
+    sqlite3_bind_int64(s, 4, parts[k].second);
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "insert job part");
+  }
   return std::move(*job);
+}
+
+// Claims up to `max` ready parts (kClaimCandidates) for worker_id, in claim order, each
+// returned as its job row with the part's fields.
+Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id, int max,
+                                    int64_t now) {
+  std::vector<std::pair<int64_t, int>> picks;
+  {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimCandidates));
+    q.Int(now).Int(std::max(1, max));
+    NBI_RETURN_IF_ERROR(q.Rows([&] { picks.emplace_back(q.I(0), static_cast<int>(q.I(1))); }));
+  }
+  std::vector<JobPart> claimed;
+  std::map<int64_t, bool> was_pending;  // job id -> pending before this claim
+  for (auto [job_id, part] : picks) {
+    if (!was_pending.count(job_id)) {
+      NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
+      was_pending[job_id] = before.status == JobStatus::kPending;
+    }
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimPart));
+    q.Str(worker_id).Int(now).Int(job_id).Int(part);
+    NBI_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) continue;
+    claimed.push_back(ReadPart(q));
+    NBI_RETURN_IF_ERROR(q.Drain());
+  }
+  std::map<int64_t, Job> jobs;
+  for (auto& [job_id, _] : was_pending) {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt st, Query(c, sql::kJobStarted));
+    NBI_RETURN_IF_ERROR(st.Int(job_id).Str(SqlTs(now)).Run());
+    NBI_ASSIGN_OR_RETURN(Job j, Settle(c, job_id, now));
+    jobs[job_id] = std::move(j);
+  }
+  std::vector<Job> out;
+  bool first_of_job = true;
+  for (size_t k = 0; k < claimed.size(); ++k) {
+    const JobPart& p = claimed[k];
+    first_of_job = k == 0 || claimed[k - 1].job_id != p.job_id;
+    out.push_back(WithPart(jobs[p.job_id], p, worker_id, first_of_job && was_pending[p.job_id]));
+  }
+  return out;
 }
 
 }  // namespace
@@ -154,34 +303,27 @@ Result<EnqueueResult> SqliteStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
 }
 
 Result<std::optional<Job>> SqliteStore::Claim(const std::string& worker_id) {
-  const int64_t now = clock_->NowMs();
-  using Out = std::optional<Job>;
-  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaim));
-    q.Str(worker_id).Int(now).Str(SqlTs(now));
-    return OneJob(q);
-  });
+  NBI_ASSIGN_OR_RETURN(std::vector<Job> one, ClaimBatch(worker_id, 1));
+  if (one.empty()) return std::optional<Job>();
+  return std::optional<Job>(std::move(one.front()));
 }
 
 Result<std::vector<Job>> SqliteStore::ClaimBatch(const std::string& worker_id, int max) {
   const int64_t now = clock_->NowMs();
   using Out = std::vector<Job>;
-  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimBatch));
-    q.Str(worker_id).Int(now).Str(SqlTs(now)).Int(std::max(1, max));
-    Out out;
-    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadJob(q)); }));
-    SortInClaimOrder(&out);  // RETURNING gives no order guarantee
-    return out;
-  });
+  return InWriteTxn<Out>(
+      *pool_, [&](SqliteConn& c) -> Result<Out> { return ClaimParts(c, worker_id, max, now); });
 }
 
 // ------------------------------------------------------------------ the owner's calls
 Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kHeartbeat));
-    q.Int(now).Int(job_id).Str(worker_id);
+    NBI_ASSIGN_OR_RETURN(SqliteStmt parts, Query(c, sql::kHeartbeatParts));
+    NBI_RETURN_IF_ERROR(parts.Int(now).Int(job_id).Str(worker_id).Run());
+    if (c.changes() == 0) return NotOwner(job_id, worker_id);
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kHeartbeatJob));
+    q.Int(now).Int(job_id);
     return OwnerUpdate(q, job_id, worker_id);
   });
 }
@@ -189,61 +331,107 @@ Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id
 Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
   const int64_t now = clock_->NowMs();
   const std::string ts = SqlTs(now);
+  const int64_t end = cp.begin + cp.count();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, cp.job_id, cp.part, cp.worker_id));
+    if (cp.begin < p.begin || end > p.end) {
+      return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
+                                         cp.job_id, cp.begin, end));
+    }
+    NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
+    NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));
-    q.Int(now).Int(cp.begin + cp.count()).Int(cp.job_id).Str(cp.worker_id);
-    NBI_ASSIGN_OR_RETURN(bool cancel, OwnerUpdate(q, cp.job_id, cp.worker_id));
+    q.Int(now).Int(end - p.next).Int(cp.job_id);
+    NBI_ASSIGN_OR_RETURN(bool row, q.Step());
+    if (!row) return NotOwner(cp.job_id, cp.worker_id);  // the job no longer runs
+    const bool cancel = q.I(0) != 0;
+    const int64_t done = q.I(1);
+    q.Reset();
     NBI_RETURN_IF_ERROR(WriteCells(c, cp, ts));
+    if (cp.progress) *cp.progress = {done - (end - p.next), done};
     return cancel;
   });
 }
 
-Status SqliteStore::Complete(int64_t job_id, const std::string& worker_id) {
+Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) -> Status {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kComplete));
-    q.Str(SqlTs(now)).Int(now).Int(job_id).Str(worker_id);
-    return OwnerUpdate(q, job_id, worker_id).status();
+  return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+    NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
+    NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
+    return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
   });
 }
 
 Result<int> SqliteStore::CompleteBatch(const std::vector<int64_t>& job_ids,
                                        const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
-  const std::string ids = nlohmann::json(job_ids).dump();
-  return ChangeRows(*pool_, sql::kCompleteBatch,
-                    [&](SqliteStmt& q) { q.Str(SqlTs(now)).Int(now).Str(ids).Str(worker_id); });
+  return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    int completed = 0;
+    for (int64_t id : job_ids) {
+      std::vector<JobPart> mine;
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListParts));
+      q.Int(id);
+      NBI_RETURN_IF_ERROR(q.Rows([&] {
+        JobPart p = ReadPart(q);
+        if (p.status == PartStatus::kRunning && p.locked_by == worker_id) mine.push_back(p);
+      }));
+      if (mine.empty()) continue;
+      for (const JobPart& p : mine) {
+        NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+      }
+      NBI_ASSIGN_OR_RETURN(Job after, Settle(c, id, now));
+      if (after.status == JobStatus::kCompleted) ++completed;
+    }
+    return completed;
+  });
 }
 
-Result<Job> SqliteStore::FailAttempt(int64_t job_id, const std::string& worker_id,
-                                     const std::string& error, bool permanent) {
+Result<Job> SqliteStore::FailPart(int64_t job_id, int part, const std::string& worker_id,
+                                  const std::string& error, bool permanent) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<Job>(*pool_, [&](SqliteConn& c) -> Result<Job> {
     NBI_ASSIGN_OR_RETURN(Job cur, GetJobIn(c, job_id));
-    if (cur.status != JobStatus::kRunning || cur.locked_by != worker_id) {
-      return NotOwner(job_id, worker_id);
-    }
-    const bool retry = !permanent && cur.attempts < cur.max_attempts;
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    const bool retry = !permanent && p.attempts < cur.max_attempts;
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
+    const std::string message = PartLabel(cur, p.part, p.begin, p.end) + error;
     NBI_ASSIGN_OR_RETURN(SqliteStmt q,
                          Query(c, retry ? sql::kFailAttemptRetry : sql::kFailAttemptFinal));
-    q.Str(error);
+    q.Str(message);
     if (retry)
-      q.Int(now + RetryBackoffMs(cur.attempts));
+      q.Int(now + RetryBackoffMs(p.attempts));
     else
       q.Str(SqlTs(now));
     q.Int(job_id);
     NBI_RETURN_IF_ERROR(q.Run());
-    return GetJobIn(c, job_id);
+    return Settle(c, job_id, now);
   });
 }
 
-Result<Job> SqliteStore::Release(int64_t job_id, const std::string& worker_id) {
+Result<Job> SqliteStore::ReleasePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<Job>(*pool_, [&](SqliteConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRelease));
-    q.Str(SqlTs(now)).Int(now).Int(job_id).Str(worker_id);
-    NBI_RETURN_IF_ERROR(OwnerUpdate(q, job_id, worker_id).status());
-    return GetJobIn(c, job_id);
+    NBI_ASSIGN_OR_RETURN(Job cur, GetJobIn(c, job_id));
+    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
+    const int attempts = cur.cancel_requested ? p.attempts : std::max(p.attempts - 1, 0);
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, attempts));
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobRunAt));
+    NBI_RETURN_IF_ERROR(q.Int(now).Int(job_id).Run());
+    return Settle(c, job_id, now);
+  });
+}
+
+Result<std::vector<JobPart>> SqliteStore::ListParts(int64_t job_id) {
+  using Out = std::vector<JobPart>;
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListParts));
+    q.Int(job_id);
+    Out out;
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadPart(q)); }));
+    return out;
   });
 }
 
@@ -277,6 +465,8 @@ Result<Job> SqliteStore::Retry(int64_t job_id) {
           fmt::format("job {} is {}: only failed or cancelled jobs can be retried", job_id,
                       JobStatusId(cur.status)));
     }
+    NBI_ASSIGN_OR_RETURN(SqliteStmt parts, Query(c, sql::kRetryParts));
+    NBI_RETURN_IF_ERROR(parts.Int(job_id).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRetry));
     Status s = q.Int(now).Int(job_id).Run();
     if (s.code() == StatusCode::kConflict) {
@@ -288,10 +478,53 @@ Result<Job> SqliteStore::Retry(int64_t job_id) {
   });
 }
 
+namespace {
+
+// Rescues running parts (DecideRescue): each back to pending, its job failed when the part
+// gave up, else its error says what happened and the part is claimable now. Returns how many.
+Result<int> RescueParts(SqliteConn& c, const std::vector<std::pair<int64_t, int>>& parts,
+                        int64_t now) {
+  int n = 0;
+  for (auto [job_id, part] : parts) {
+    NBI_ASSIGN_OR_RETURN(std::optional<JobPart> p, GetPartIn(c, job_id, part));
+    if (!p || p->status != PartStatus::kRunning) continue;
+    NBI_ASSIGN_OR_RETURN(Job job, GetJobIn(c, job_id));
+    const RescueDecision d = DecideRescue(job, *p);
+    NBI_RETURN_IF_ERROR(SetPartState(c, *p, PartStatus::kPending, d.part_attempts));
+    if (d.fail_job) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFailAttemptFinal));
+      NBI_RETURN_IF_ERROR(q.Str(*d.job_error).Str(SqlTs(now)).Int(job_id).Run());
+    } else {
+      if (d.job_error) {
+        NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobError));
+        NBI_RETURN_IF_ERROR(q.Str(*d.job_error).Int(job_id).Run());
+      }
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobRunAt));
+      NBI_RETURN_IF_ERROR(q.Int(now).Int(job_id).Run());
+    }
+    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
+    ++n;
+  }
+  return n;
+}
+
+// (job id, part) of each row of a statement selecting them.
+Result<std::vector<std::pair<int64_t, int>>> PartKeys(SqliteStmt& q) {
+  std::vector<std::pair<int64_t, int>> out;
+  NBI_RETURN_IF_ERROR(q.Rows([&] { out.emplace_back(q.I(0), static_cast<int>(q.I(1))); }));
+  return out;
+}
+
+}  // namespace
+
 Result<int> SqliteStore::RescueStale(int64_t timeout_ms) {
   const int64_t now = clock_->NowMs();
-  return ChangeRows(*pool_, sql::kRescueStale,
-                    [&](SqliteStmt& q) { q.Int(now).Int(timeout_ms).Str(SqlTs(now)); });
+  return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kStaleParts));
+    q.Int(now - timeout_ms);
+    NBI_ASSIGN_OR_RETURN(auto parts, PartKeys(q));
+    return RescueParts(c, parts, now);
+  });
 }
 
 Result<std::unique_ptr<OwnerLease>> SqliteStore::HoldOwnerLease(const std::string& worker_id) {
@@ -314,9 +547,11 @@ Result<int> SqliteStore::RescueDeadOwners() {
   auto rescued = InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
     int n = 0;
     for (const std::string& owner : owners) {
-      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRescueOwner));
-      NBI_RETURN_IF_ERROR(q.Int(now).Str(owner).Str(SqlTs(now)).Run());
-      n += c.changes();
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kOwnerParts));
+      q.Str(owner);
+      NBI_ASSIGN_OR_RETURN(auto parts, PartKeys(q));
+      NBI_ASSIGN_OR_RETURN(int k, RescueParts(c, parts, now));
+      n += k;
     }
     return n;
   });
@@ -335,7 +570,19 @@ Result<std::optional<Job>> SqliteStore::NextPending() {
 
 Result<int> SqliteStore::ResetRunning() {
   const int64_t now = clock_->NowMs();
-  return ChangeRows(*pool_, sql::kResetRunning, [&](SqliteStmt& q) { q.Int(now); });
+  return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt parts, Query(c, sql::kResetRunningParts));
+    NBI_RETURN_IF_ERROR(parts.Run());
+    std::vector<int64_t> ids;
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRunningJobIds));
+    NBI_RETURN_IF_ERROR(q.Rows([&] { ids.push_back(q.I(0)); }));
+    for (int64_t id : ids) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt r, Query(c, sql::kResetRunningJob));
+      NBI_RETURN_IF_ERROR(r.Int(now).Int(id).Run());
+      NBI_RETURN_IF_ERROR(Settle(c, id, now).status());
+    }
+    return static_cast<int>(ids.size());
+  });
 }
 
 Result<int> SqliteStore::PruneFinished(int64_t age_ms) {

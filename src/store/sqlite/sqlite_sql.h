@@ -104,6 +104,54 @@ ALTER TABLE heat_cells_v4 RENAME TO heat_cells;
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN claimed_index BIGINT;
 )sql",
+    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
+    // lastProcessedIndex. Claims look at jobs with ready parts.
+    R"sql(
+CREATE TABLE job_parts (
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  part INTEGER NOT NULL,
+  begin_index BIGINT NOT NULL,
+  end_index BIGINT NOT NULL,
+  next_index BIGINT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'pending',
+  attempts INTEGER NOT NULL DEFAULT 0,
+  locked_by TEXT,
+  heartbeat_at_ms BIGINT,
+  claimed_index BIGINT,
+  PRIMARY KEY (job_id, part)) WITHOUT ROWID;
+CREATE INDEX job_parts_running_idx ON job_parts(heartbeat_at_ms) WHERE status = 'running';
+ALTER TABLE jobs ADD COLUMN part_count INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE jobs ADD COLUMN ready_parts INTEGER NOT NULL DEFAULT 0;
+INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status, attempts,
+                       locked_by, heartbeat_at_ms, claimed_index)
+  SELECT id, 0, 0, MAX(COALESCE(total_items, 0), 0),
+         MIN((CASE WHEN json_valid(metadata) AND json_type(metadata, '$.lastProcessedIndex')
+                   IN ('integer', 'real') THEN MAX(CAST(json_extract(metadata,
+                   '$.lastProcessedIndex') AS INTEGER), 0) ELSE 0 END),
+             MAX(COALESCE(total_items, 0), 0)),
+         CASE status WHEN 'running' THEN 'running' WHEN 'completed' THEN 'completed'
+                     ELSE 'pending' END,
+         attempts, locked_by, heartbeat_at_ms, claimed_index
+  FROM jobs;
+UPDATE jobs SET ready_parts = CASE WHEN status = 'pending' THEN 1 ELSE 0 END;
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0;
+-- A pending job inserted without parts (by the original app, which shares the jobs table)
+-- becomes a job of one part, resuming at its lastProcessedIndex. Enqueue always inserts
+-- ready_parts > 0, so this never fires for a job of ours.
+CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs
+WHEN NEW.ready_parts = 0 AND NEW.status = 'pending'
+BEGIN
+  INSERT OR IGNORE INTO job_parts (job_id, part, begin_index, end_index, next_index)
+  VALUES (NEW.id, 0, 0, MAX(COALESCE(NEW.total_items, 0), 0),
+          MIN((CASE WHEN json_valid(NEW.metadata) AND json_type(NEW.metadata,
+               '$.lastProcessedIndex') IN ('integer', 'real') THEN MAX(CAST(json_extract(
+               NEW.metadata, '$.lastProcessedIndex') AS INTEGER), 0) ELSE 0 END),
+              MAX(COALESCE(NEW.total_items, 0), 0)));
+  UPDATE jobs SET ready_parts = 1, part_count = 1 WHERE id = NEW.id;
+END;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -199,7 +247,11 @@ inline constexpr const char* kUpsertCell =
 #define NBI_SQLITE_JOB_COLS                                                                     \
   "id, type, status, city_id, progress, total_items, error, metadata, created_at, started_at, " \
   "completed_at, attempts, max_attempts, priority, run_at_ms, heartbeat_at_ms, locked_by, "     \
-  "cancel_requested"
+  "cancel_requested, part_count"
+// The part columns, in the order ReadPart reads them.
+#define NBI_SQLITE_PART_COLS                                                            \
+  "job_id, part, begin_index, end_index, next_index, status, attempts, locked_by, "     \
+  "heartbeat_at_ms, claimed_index"
 
 // metadata.lastProcessedIndex, or 0 (also for metadata that is not JSON: no error here).
 #define NBI_SQLITE_DONE_INDEX                                                            \
@@ -213,127 +265,127 @@ inline constexpr const char* kActiveJobByKey =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE dedupe_key = ? AND status IN ('pending', 'running')";
 // ?: city_id, total_items, metadata, created_at, priority, max_attempts, run_at_ms,
-// dedupe_key.
+// dedupe_key, part_count (every part is ready).
 inline constexpr const char* kEnqueueHeatmap =
     "INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, created_at, "
-    "priority, max_attempts, run_at_ms, dedupe_key) VALUES ('heatmap_compute', 'pending', ?, 0, "
-    "?, ?, ?, ?, ?, ?, ?) RETURNING " NBI_SQLITE_JOB_COLS;
-// Takes the best ready pending job in one statement (the write lock of BEGIN IMMEDIATE makes
-// it exclusive). ?1 worker_id, ?2 now_ms, ?3 now as timestamp.
-inline constexpr const char* kClaim =
-    "UPDATE jobs SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
-    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3), "
-    "claimed_index = " NBI_SQLITE_DONE_INDEX
-    " "
-    "WHERE id = (SELECT id FROM jobs WHERE status = 'pending' AND run_at_ms <= ?2 "
-    "ORDER BY priority DESC, id LIMIT 1) RETURNING " NBI_SQLITE_JOB_COLS;
-// kClaim for up to ?4 jobs. RETURNING gives no order: the caller sorts.
-inline constexpr const char* kClaimBatch =
-    "UPDATE jobs SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
-    "heartbeat_at_ms = ?2, started_at = COALESCE(started_at, ?3), "
-    "claimed_index = " NBI_SQLITE_DONE_INDEX
-    " "
-    "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND run_at_ms <= ?2 "
-    "ORDER BY priority DESC, id LIMIT ?4) RETURNING " NBI_SQLITE_JOB_COLS;
-// Lease-checked: no row when worker_id does not own the running job.
-// ?: now_ms, job_id, worker_id.
-// A heartbeat never moves back: one computed before a concurrent checkpoint commits a newer
-// one (it waited for the write lock) keeps the newer time.
-inline constexpr const char* kHeartbeat =
-    "UPDATE jobs SET heartbeat_at_ms = MAX(COALESCE(heartbeat_at_ms, 0), ?1) "
-    "WHERE id = ?2 AND status = 'running' AND locked_by = ?3 "
+    "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts) VALUES "
+    "('heatmap_compute', 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
+    "RETURNING " NBI_SQLITE_JOB_COLS;
+// ?: job_id, part, begin, end (next = begin).
+inline constexpr const char* kInsertPart =
+    "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status) "
+    "VALUES (?1, ?2, ?3, ?4, ?3, 'pending')";
+// The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
+// oldest job, then part. ?1 now_ms, ?2 limit.
+inline constexpr const char* kClaimCandidates =
+    "SELECT p.job_id, p.part FROM jobs j JOIN job_parts p ON p.job_id = j.id "
+    "WHERE j.ready_parts > 0 AND j.run_at_ms <= ?1 AND p.status = 'pending' "
+    "ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
+// ?1 worker_id, ?2 now_ms, ?3 job_id, ?4 part.
+inline constexpr const char* kClaimPart =
+    "UPDATE job_parts SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
+    "heartbeat_at_ms = ?2, claimed_index = next_index "
+    "WHERE job_id = ?3 AND part = ?4 AND status = 'pending' RETURNING " NBI_SQLITE_PART_COLS;
+// ?1 job_id, ?2 started_at.
+inline constexpr const char* kJobStarted =
+    "UPDATE jobs SET started_at = COALESCE(started_at, ?2) WHERE id = ?1";
+// ?1 job_id, ?2 part.
+inline constexpr const char* kSelectPart =
+    "SELECT " NBI_SQLITE_PART_COLS " FROM job_parts WHERE job_id = ?1 AND part = ?2";
+inline constexpr const char* kListParts =
+    "SELECT " NBI_SQLITE_PART_COLS " FROM job_parts WHERE job_id = ?1 ORDER BY part";
+// The parts of a job by state (RollUp's tally). ?1 job_id.
+inline constexpr const char* kTallyParts =
+    "SELECT status, COUNT(*), MAX(attempts), MAX(heartbeat_at_ms), "
+    "MIN(CASE WHEN status = 'running' THEN locked_by END) FROM job_parts WHERE job_id = ?1 "
+    "GROUP BY status";
+// Writes a RollUp. ?1 status, ?2 ready_parts, ?3 locked_by, ?4 attempts, ?5 heartbeat (NULL:
+// unchanged), ?6 completed_at (NULL: unchanged), ?7 job_id. A completed job shows 100% and
+// no error.
+inline constexpr const char* kApplyRollUp =
+    "UPDATE jobs SET status = ?1, ready_parts = ?2, locked_by = ?3, attempts = ?4, "
+    "heartbeat_at_ms = CASE WHEN ?5 IS NULL THEN heartbeat_at_ms "
+    "ELSE MAX(COALESCE(heartbeat_at_ms, 0), ?5) END, "
+    "completed_at = COALESCE(?6, completed_at), "
+    "progress = CASE WHEN ?1 = 'completed' THEN 100 ELSE progress END, "
+    "error = CASE WHEN ?1 = 'completed' THEN NULL ELSE error END "
+    "WHERE id = ?7 RETURNING " NBI_SQLITE_JOB_COLS;
+// A part leaves `running`. ?1 status, ?2 attempts, ?3 job_id, ?4 part.
+inline constexpr const char* kSetPartState =
+    "UPDATE job_parts SET status = ?1, attempts = ?2, locked_by = NULL, "
+    "next_index = CASE WHEN ?1 = 'completed' THEN end_index ELSE next_index END "
+    "WHERE job_id = ?3 AND part = ?4";
+// Lease-checked: no row when worker_id runs no part of the job. A heartbeat never moves back:
+// one computed before a concurrent checkpoint commits a newer one keeps the newer time.
+// ?1 now_ms, ?2 job_id, ?3 worker_id.
+inline constexpr const char* kHeartbeatParts =
+    "UPDATE job_parts SET heartbeat_at_ms = MAX(COALESCE(heartbeat_at_ms, 0), ?1) "
+    "WHERE job_id = ?2 AND status = 'running' AND locked_by = ?3";
+inline constexpr const char* kHeartbeatJob =
+    "UPDATE jobs SET heartbeat_at_ms = MAX(COALESCE(heartbeat_at_ms, 0), ?1) WHERE id = ?2 "
     "RETURNING cancel_requested";
-// Lease-checked progress + lastProcessedIndex (?2 = begin + count) + heartbeat.
-// ?1 now_ms, ?2 cells done, ?3 job_id, ?4 worker_id.
+// The part's checkpoint. ?1 next, ?2 now_ms, ?3 job_id, ?4 part.
+inline constexpr const char* kCheckpointPart =
+    "UPDATE job_parts SET next_index = ?1, heartbeat_at_ms = MAX(COALESCE(heartbeat_at_ms, 0), "
+    "?2) WHERE job_id = ?3 AND part = ?4";
+// The job's checkpoint: ?2 more cells are done. Only while the job runs.
+// ?1 now_ms, ?2 cells added, ?3 job_id. Returns cancel_requested and the new done count.
 inline constexpr const char* kCheckpointJob =
     "UPDATE jobs SET heartbeat_at_ms = MAX(COALESCE(heartbeat_at_ms, 0), ?1), "
-    "progress = CASE WHEN total_items > 0 THEN (100 * ?2) / total_items ELSE 100 END, "
-    "metadata = json_set(COALESCE(metadata, '{}'), '$.lastProcessedIndex', ?2) "
-    "WHERE id = ?3 AND status = 'running' AND locked_by = ?4 RETURNING cancel_requested";
-// Lease-checked. ?: completed_at, heartbeat_at_ms, job_id, worker_id.
-inline constexpr const char* kComplete =
-    "UPDATE jobs SET status = 'completed', progress = 100, completed_at = ?, locked_by = NULL, "
-    "heartbeat_at_ms = ?, error = NULL WHERE id = ? AND status = 'running' AND locked_by = ? "
-    "RETURNING id";
-// kComplete for the ids of the JSON array ?3 that ?4 owns.
-inline constexpr const char* kCompleteBatch =
-    "UPDATE jobs SET status = 'completed', progress = 100, completed_at = ?1, locked_by = NULL, "
-    "heartbeat_at_ms = ?2, error = NULL WHERE id IN (SELECT value FROM json_each(?3)) "
-    "AND status = 'running' AND locked_by = ?4";
+    "progress = CASE WHEN total_items > 0 THEN MIN(100, (100 * (" NBI_SQLITE_DONE_INDEX
+    " + ?2)) / total_items) ELSE 100 END, "
+    "metadata = json_set(CASE WHEN json_valid(metadata) THEN metadata ELSE '{}' END, "
+    "'$.lastProcessedIndex', " NBI_SQLITE_DONE_INDEX " + ?2) "
+    "WHERE id = ?3 AND status = 'running' RETURNING cancel_requested, " NBI_SQLITE_DONE_INDEX;
 // A failed attempt that will be retried. ?: error, run_at_ms (now + backoff), job_id.
 inline constexpr const char* kFailAttemptRetry =
-    "UPDATE jobs SET status = 'pending', locked_by = NULL, error = ?, run_at_ms = ? "
-    "WHERE id = ?";
+    "UPDATE jobs SET error = ?, run_at_ms = ? WHERE id = ?";
 // A failed attempt that ends the job. ?: error, completed_at, job_id.
 inline constexpr const char* kFailAttemptFinal =
-    "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ? "
-    "WHERE id = ?";
-// Lease-checked hand-back: cancelled when a cancel was requested, else pending with the
-// attempt given back. ?1 completed_at, ?2 run_at_ms, ?3 job_id, ?4 worker_id.
-inline constexpr const char* kRelease =
-    "UPDATE jobs SET "
-    "status = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
-    "completed_at = CASE WHEN cancel_requested THEN ?1 ELSE completed_at END, "
-    "attempts = CASE WHEN cancel_requested THEN attempts ELSE MAX(attempts - 1, 0) END, "
-    "locked_by = NULL, run_at_ms = ?2 "
-    "WHERE id = ?3 AND status = 'running' AND locked_by = ?4 RETURNING id";
+    "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ?, "
+    "ready_parts = 0 WHERE id = ?";
+// A hand-back or a rescue makes the part claimable now. ?1 run_at_ms, ?2 job_id.
+inline constexpr const char* kJobRunAt = "UPDATE jobs SET run_at_ms = ?1 WHERE id = ?2";
+// A rescue's message. ?1 error, ?2 job_id.
+inline constexpr const char* kJobError = "UPDATE jobs SET error = ?1 WHERE id = ?2";
 // ?1 completed_at, ?2 job_id.
 inline constexpr const char* kCancelPending =
-    "UPDATE jobs SET status = 'cancelled', completed_at = ?1 WHERE id = ?2";
+    "UPDATE jobs SET status = 'cancelled', completed_at = ?1, ready_parts = 0 WHERE id = ?2";
 // Same parameters as kCancelPending (?1 is bound but unused: "?1 IS NOT NULL" is always
 // true), so both share one binding sequence.
 inline constexpr const char* kCancelRunning =
-    "UPDATE jobs SET cancel_requested = 1 WHERE id = ?2 AND ?1 IS NOT NULL";
+    "UPDATE jobs SET cancel_requested = 1, ready_parts = 0 WHERE id = ?2 AND ?1 IS NOT NULL";
+// Retry: the unfinished parts run again. ?1 job_id.
+inline constexpr const char* kRetryParts =
+    "UPDATE job_parts SET status = 'pending', attempts = 0, locked_by = NULL "
+    "WHERE job_id = ?1 AND status <> 'completed'";
 // Fails with a UNIQUE violation (kConflict) when an equal job is active.
 // ?: run_at_ms, job_id.
 inline constexpr const char* kRetry =
     "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = 0, "
-    "completed_at = NULL, locked_by = NULL, run_at_ms = ? WHERE id = ?";
-// What a rescue sets. A job whose cancel was requested ends cancelled. A run that committed
-// progress since its claim gives its attempt back (a crash in the middle of a long job is not
-// the job's fault); a run that made none keeps it, and once attempts reach max_attempts the
-// job ends failed (its worker died while running it that many times: no crash loop). Any
-// other goes back to pending and resumes from its checkpoint. ?1 now_ms, ?3 now as timestamp.
-#define NBI_SQLITE_PROGRESSED "(" NBI_SQLITE_DONE_INDEX " > COALESCE(claimed_index, 0))"
-#define NBI_SQLITE_GIVE_UP "(NOT " NBI_SQLITE_PROGRESSED " AND attempts >= max_attempts)"
-#define NBI_SQLITE_RESCUE_SET                                                           \
-  "status = CASE WHEN cancel_requested THEN 'cancelled' "                               \
-  "WHEN " NBI_SQLITE_GIVE_UP                                                            \
-  " THEN 'failed' ELSE 'pending' END, "                                                 \
-  "completed_at = CASE WHEN cancel_requested OR " NBI_SQLITE_GIVE_UP                    \
-  " THEN ?3 "                                                                           \
-  "ELSE completed_at END, "                                                             \
-  "error = CASE WHEN cancel_requested THEN error "                                      \
-  "WHEN " NBI_SQLITE_GIVE_UP                                                            \
-  " THEN 'the worker died (or hung) while running it ' || "                             \
-  "attempts || ' times without progress; giving up after ' || attempts || ' of ' || "   \
-  "max_attempts || ' attempts' "                                                        \
-  "ELSE 'worker ' || COALESCE(locked_by, '?') || ' died (or hung) during attempt ' || " \
-  "attempts || ' of ' || max_attempts || '; resumed from its checkpoint' END, "         \
-  "attempts = CASE WHEN " NBI_SQLITE_PROGRESSED                                         \
-  " THEN MAX(attempts - 1, 0) "                                                         \
-  "ELSE attempts END, "                                                                 \
-  "locked_by = NULL, run_at_ms = ?1 "
-// Running jobs whose heartbeat is older than ?1 - ?2. ?1 now_ms, ?2 timeout_ms, ?3 now as
-// timestamp.
-inline constexpr const char* kRescueStale =
-    "UPDATE jobs SET " NBI_SQLITE_RESCUE_SET
-    "WHERE status = 'running' AND COALESCE(heartbeat_at_ms, 0) < ?1 - ?2";
-// The owners of running jobs (their liveness is checked by lock file).
+    "completed_at = NULL, locked_by = NULL, run_at_ms = ?1, ready_parts = (SELECT COUNT(*) "
+    "FROM job_parts WHERE job_id = jobs.id AND status = 'pending') WHERE id = ?2";
+// Running parts whose heartbeat is older than ?1 (a part that never heartbeated counts).
+inline constexpr const char* kStaleParts =
+    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
+    "AND COALESCE(heartbeat_at_ms, 0) < ?1";
+// The owners of running parts (their liveness is checked by lock file).
 inline constexpr const char* kRunningOwners =
-    "SELECT DISTINCT locked_by FROM jobs WHERE status = 'running' AND locked_by IS NOT NULL";
-// The running jobs of one dead owner. ?1 now_ms, ?2 owner, ?3 now as timestamp.
-inline constexpr const char* kRescueOwner =
-    "UPDATE jobs SET " NBI_SQLITE_RESCUE_SET "WHERE status = 'running' AND locked_by = ?2";
-// The pending job that becomes ready first.
+    "SELECT DISTINCT locked_by FROM job_parts WHERE status = 'running' AND locked_by IS NOT NULL";
+// The running parts of one owner. ?1 owner.
+inline constexpr const char* kOwnerParts =
+    "SELECT job_id, part FROM job_parts WHERE status = 'running' AND locked_by = ?1";
+// The job with ready parts that becomes ready first.
 inline constexpr const char* kNextPending =
     "SELECT " NBI_SQLITE_JOB_COLS
-    " FROM jobs WHERE status = 'pending' ORDER BY run_at_ms, priority DESC, id LIMIT 1";
-// ?: run_at_ms.
-inline constexpr const char* kResetRunning =
-    "UPDATE jobs SET status = 'pending', started_at = NULL, locked_by = NULL, run_at_ms = ? "
-    "WHERE status = 'running'";
-// ?: cutoff timestamp.
+    " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1";
+inline constexpr const char* kResetRunningParts =
+    "UPDATE job_parts SET status = 'pending', locked_by = NULL WHERE status = 'running'";
+inline constexpr const char* kRunningJobIds = "SELECT id FROM jobs WHERE status = 'running'";
+// ?1 run_at_ms, ?2 job_id.
+inline constexpr const char* kResetRunningJob =
+    "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
+// ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
     "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?";
 // Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit.
@@ -368,9 +420,7 @@ inline constexpr const char* kResetAreaJobs =
     "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND dedupe_key = ?";
 
 #undef NBI_SQLITE_JOB_COLS
-#undef NBI_SQLITE_RESCUE_SET
-#undef NBI_SQLITE_GIVE_UP
-#undef NBI_SQLITE_PROGRESSED
+#undef NBI_SQLITE_PART_COLS
 #undef NBI_SQLITE_DONE_INDEX
 #undef NBI_SQLITE_CITY_COLS
 

@@ -70,12 +70,13 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
-  Status Complete(int64_t job_id, const std::string& worker_id) override;
+  Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) override;
   Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
                             const std::string& worker_id) override;
-  Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id, const std::string& error,
-                          bool permanent) override;
-  Result<Job> Release(int64_t job_id, const std::string& worker_id) override;
+  Result<Job> FailPart(int64_t job_id, int part, const std::string& worker_id,
+                       const std::string& error, bool permanent) override;
+  Result<Job> ReleasePart(int64_t job_id, int part, const std::string& worker_id) override;
+  Result<std::vector<JobPart>> ListParts(int64_t job_id) override;
   Result<Job> Cancel(int64_t job_id) override;
   Result<Job> Retry(int64_t job_id) override;
   Result<int> RescueStale(int64_t timeout_ms) override;
