@@ -3,6 +3,8 @@
 #   - scoring kernel, and bytes per POI of a job's index                       (bench_score)
 #   - cell writes vs the raw path, the queue, end to end at chunk 500 (default) and 5,000
 #     next to raw, enqueue -> start latency; SQLite and PostgreSQL              (bench_queue)
+#   - one job of 4 M cells by 1, 2, 4 worker processes and 1 x 2 slots, beside 1 and 2
+#     parallel raw COPY streams (PostgreSQL)                                    (bench_parts)
 #   - import vs libosmium's own read rate of the same file       (bench_import, when built)
 #   - the API under load, and the embedded worker under that load vs alone       (load_http)
 # PostgreSQL runs on a throwaway cluster (scripts/pg_test_cluster.sh, fsync off).
@@ -11,7 +13,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 NBI_SKIP_BUILD=1 scripts/setup.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target bench_score bench_queue load_http nearbyindex >/dev/null
+cmake --build build -j"$(nproc)" --target bench_score bench_queue bench_parts load_http nearbyindex \
+  >/dev/null
 cmake --build build -j"$(nproc)" --target bench_import >/dev/null 2>&1 || true
 secs=3 load_secs=10
 if [[ "${1:-}" == "--quick" ]]; then secs=0.5 load_secs=4; fi
@@ -22,6 +25,8 @@ echo; echo "== SQLite"
 build/bench_queue --url "sqlite:$tmp/bench.db"
 echo; echo "== PostgreSQL (throwaway cluster, fsync off)"
 scripts/pg_test_cluster.sh run -- bash -c 'build/bench_queue --url "$DATABASE_URL"'
+echo; echo "== One job, many workers (job parts), PostgreSQL"
+scripts/pg_test_cluster.sh run -- bash -c 'build/bench_parts --url "$DATABASE_URL" --binary build/nearbyindex'
 if [[ -x build/bench_import ]]; then
   echo; echo "== Import"
   scripts/pg_test_cluster.sh run -- bash -c 'build/bench_import --url "$DATABASE_URL"'
