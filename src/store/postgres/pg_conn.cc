@@ -55,7 +55,8 @@ Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* bro
       state == "25006" || state.substr(0, 2) == "53") {
     return Status::Transient(text);
   }
-  if (state == "23505") return Status::Conflict(text);
+  // A unique violation; NB001: the job an owner-checked write belongs to no longer runs.
+  if (state == "23505" || state == "NB001") return Status::Conflict(text);
   // Data exceptions (bad encoding, out-of-range numbers) and rejected references are input
   // errors, not bugs.
   if (state.substr(0, 2) == "22" || state == "23502" || state == "23503" || state == "23514") {
@@ -155,6 +156,71 @@ Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params) {
 
 Result<PgRows> PgConn::Exec(const char* sql, std::string_view what) {
   return Check(PgResultPtr(PQexec(pg_, sql)), what);
+}
+
+Result<std::vector<PgRows>> PgConn::Pipeline(std::initializer_list<Step> steps) {
+  if (PQenterPipelineMode(pg_) != 1) return Fail(nullptr, "pipeline");
+  struct Sent {
+    bool prepare;
+    const char* name;
+  };
+  std::vector<Sent> sent;
+  bool sent_all = true;
+  for (const Step& s : steps) {
+    const int n = s.params ? s.params->size() : 0;
+    const char* const* values = s.params ? s.params->pointers() : nullptr;
+    int ok = 0;
+    if (s.sql->name) {
+      if (!prepared_.contains(s.sql->name)) {
+        if (PQsendPrepare(pg_, s.sql->name, s.sql->text, 0, nullptr) != 1) {
+          sent_all = false;
+          break;
+        }
+        sent.push_back({true, s.sql->name});
+      }
+      ok = PQsendQueryPrepared(pg_, s.sql->name, n, values, nullptr, nullptr, 0);
+    } else {
+      ok = PQsendQueryParams(pg_, s.sql->text, n, nullptr, values, nullptr, nullptr, 0);
+    }
+    if (ok != 1) {
+      sent_all = false;
+      break;
+    }
+    sent.push_back({false, s.sql->name ? s.sql->name : "statement"});
+  }
+  if (!sent_all || PQpipelineSync(pg_) != 1) {
+    Status st = Fail(nullptr, "pipeline");
+    broken = true;  // unknown state: never reused
+    return st;
+  }
+  std::vector<PgRows> out;
+  Status first_error = Status::Ok();
+  for (const Sent& s : sent) {
+    PgResultPtr r(PQgetResult(pg_));
+    while (PGresult* end = PQgetResult(pg_)) PQclear(end);  // the NULL after each answer
+    if (!first_error.ok()) continue;  // skipped by the server (PGRES_PIPELINE_ABORTED)
+    if (s.prepare) {
+      if (PQresultStatus(r.get()) == PGRES_COMMAND_OK) {
+        prepared_.insert(s.name);
+      } else {
+        first_error = Fail(r.get(), s.name);
+      }
+      continue;
+    }
+    auto rows = Check(std::move(r), s.name);
+    if (rows.ok()) {
+      out.push_back(std::move(rows).value());
+    } else {
+      first_error = rows.status();
+    }
+  }
+  PgResultPtr sync(PQgetResult(pg_));  // PGRES_PIPELINE_SYNC
+  if (PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC || PQexitPipelineMode(pg_) != 1) {
+    broken = true;
+    if (first_error.ok()) first_error = Fail(sync.get(), "pipeline");
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
 }
 
 Status PgConn::CopyIn(const char* copy_sql, std::string_view data) {

@@ -16,6 +16,7 @@
 
 #include <charconv>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -165,6 +166,16 @@ class PgConn {
   // Runs constant SQL without parameters (may hold several statements).
   Result<PgRows> Exec(const char* sql, std::string_view what = "exec");
 
+  // One statement of a Pipeline: `params` may be null for none.
+  struct Step {
+    const PgSql* sql;
+    const PgParams* params;
+  };
+  // Sends every statement at once and reads their answers in order: one round trip instead
+  // of one per statement (libpq pipeline mode). The first error stops the rest (the server
+  // skips them) and is returned; inside a transaction it aborts the transaction.
+  Result<std::vector<PgRows>> Pipeline(std::initializer_list<Step> steps);
+
   // COPY ... FROM STDIN with `data`, a complete binary COPY stream (or a part of one, when
   // fed through CopyStart / CopyPut / CopyFinish).
   Status CopyIn(const char* copy_sql, std::string_view data);
@@ -199,6 +210,10 @@ class PgTxn {
   PgTxn& operator=(const PgTxn&) = delete;
   ~PgTxn();
   Status Begin();
+  // The transaction was begun by a BEGIN inside a Pipeline that succeeded.
+  void MarkBegun() { open_ = true; }
+  // The transaction was committed by a COMMIT inside a Pipeline that succeeded.
+  void MarkCommitted() { open_ = false; }
   // kInternal when the server rolled the transaction back instead.
   Status Commit();
 

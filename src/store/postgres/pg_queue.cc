@@ -308,22 +308,28 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
     if (upsert && count > 0) {
       NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
     }
+    // BEGIN, the part's owner-checked update and the chunk's DELETE go out in one round trip
+    // (pipeline); a refused owner check rolls the DELETE back with the transaction.
     PgTxn txn(c);
-    NBI_RETURN_IF_ERROR(txn.Begin());
-    NBI_ASSIGN_OR_RETURN(
-        PgRows part,
-        c.Exec(kCheckpointPart,
-               PgParams().Int(cp.job_id).Int(cp.part).Text(cp.worker_id).Int(end).Int(now)));
+    const PgParams part_params =
+        PgParams().Int(cp.job_id).Int(cp.part).Text(cp.worker_id).Int(end).Int(now);
+    const PgParams delete_params = ChunkCellsParams(*cp.region, cp.begin, end, cp.model);
+    const bool fresh_write = count > 0 && !upsert;
+    auto first = fresh_write
+                     ? c.Pipeline({{&kBeginSql, nullptr},
+                                   {&kCheckpointPart, &part_params},
+                                   {&kDeleteChunkCells, &delete_params}})
+                     : c.Pipeline({{&kBeginSql, nullptr}, {&kCheckpointPart, &part_params}});
+    if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
+    if (!first.ok()) return first.status();
+    const PgRows& part = (*first)[1];
     if (part.size() == 0) return NotOwner(cp.job_id, cp.worker_id);
     const int64_t old_next = part.i64(0, 0);
     if (cp.begin < part.i64(0, 1) || end > part.i64(0, 2)) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp.job_id, cp.begin, end));
     }
-    if (count > 0 && !upsert) {
-      NBI_RETURN_IF_ERROR(
-          c.Exec(kDeleteChunkCells, ChunkCellsParams(*cp.region, cp.begin, end, cp.model))
-              .status());
+    if (fresh_write) {
       Status st = c.CopyIn(kCopyCells, copy.data());
       if (st.code() == StatusCode::kConflict) continue;  // rolled back; redo as an upsert
       NBI_RETURN_IF_ERROR(st);
@@ -331,12 +337,20 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
       NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
       NBI_RETURN_IF_ERROR(c.Exec(kUpsertCellsFromStage).status());
     }
-    NBI_ASSIGN_OR_RETURN(
-        PgRows job, c.Exec(kCheckpointJob, PgParams().Int(cp.job_id).Int(end - old_next).Int(now)));
-    if (job.size() == 0) return NotOwner(cp.job_id, cp.worker_id);  // the job no longer runs
-    const bool cancel_requested = job.boolean(0, 0);
-    const int64_t done = job.i64(0, 1);
-    NBI_RETURN_IF_ERROR(txn.Commit());
+    // The job's update and COMMIT in one round trip; the update raises (NB001, kConflict)
+    // when the job no longer runs, which aborts the transaction and skips the COMMIT.
+    const PgParams job_params = PgParams().Int(cp.job_id).Int(end - old_next).Int(now);
+    auto last = c.Pipeline({{&kCheckpointJob, &job_params}, {&kCommitSql, nullptr}});
+    if (!last.ok()) {
+      if (last.status().code() == StatusCode::kConflict) return NotOwner(cp.job_id, cp.worker_id);
+      return last.status();
+    }
+    txn.MarkCommitted();
+    // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+    if ((*last)[1].command_tag() != "COMMIT")
+      return Status::Internal("postgres commit: rolled back");
+    const bool cancel_requested = (*last)[0].boolean(0, 0);
+    const int64_t done = (*last)[0].i64(0, 1);
     if (cp.progress) *cp.progress = {done - (end - old_next), done};
     return cancel_requested;
   }

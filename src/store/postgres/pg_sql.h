@@ -212,6 +212,15 @@ BEGIN
   UPDATE jobs SET ready_parts = 1, part_count = 1 WHERE id = NEW.id;
   RETURN NULL;
 END $$;
+-- A checkpoint sends its job update and COMMIT in one round trip: the update raises (and so
+-- aborts the transaction, turning the COMMIT into nothing) when the job no longer runs.
+CREATE OR REPLACE FUNCTION nbi_require_running(n bigint) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF n = 0 THEN
+    RAISE EXCEPTION 'the job is no longer running' USING ERRCODE = 'NB001';
+  END IF;
+  RETURN true;
+END $$;
 DROP TRIGGER IF EXISTS jobs_without_parts ON jobs;
 CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs FOR EACH ROW
   WHEN (NEW.ready_parts = 0 AND NEW.status = 'pending') EXECUTE FUNCTION nbi_job_without_parts();
@@ -401,12 +410,15 @@ inline constexpr PgSql kCheckpointPart{
 // write their cells at the same time). $1 job, $2 cells added, $3 now.
 inline constexpr PgSql kCheckpointJob{
     "checkpoint_job",
-    "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint), "
+    "WITH u AS (UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint), "
     "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
     " + $2::bigint)) / total_items) ELSE 100 END, "
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
     "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + $2::bigint)) "
-    "WHERE id = $1::bigint AND status = 'running' RETURNING cancel_requested, " NBI_DONE_INDEX};
+    "WHERE id = $1::bigint AND status = 'running' RETURNING cancel_requested, " NBI_DONE_INDEX
+    " AS done) SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), "
+    "nbi_require_running((SELECT count(*) FROM u))"};
+inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
 // A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
 // Every transition that makes a part ready notifies the channel (fail with backoff,
 // hand-back, retry, rescue, reset-running), so other machines' workers look again at once.
@@ -555,6 +567,8 @@ inline constexpr PgSql kUpsertCellsFromStage{
 
 // ---- transaction control and other fixed statements
 inline constexpr const char* kBegin = "BEGIN";
+// BEGIN as a statement of a pipeline (PgConn::Pipeline).
+inline constexpr PgSql kBeginSql{nullptr, "BEGIN"};
 inline constexpr const char* kCommit = "COMMIT";
 inline constexpr const char* kRollback = "ROLLBACK";
 inline constexpr const char* kTruncateCells = "TRUNCATE heat_cells";
