@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "commands.h"
@@ -21,7 +22,27 @@ std::string FormatMs(std::optional<int64_t> ms) {
   return ms ? FormatTimestamp(*ms, TimeStyle::kLocalSeconds) : "-";
 }
 
-void PrintJob(const Job& j) {
+// "9 parts: 5 completed, 2 running (host-12-ab01, host-13-cd02), 2 pending".
+void PrintParts(const Job& j, JobQueue* queue) {
+  if (j.part_count <= 1) return;
+  auto parts = queue->ListParts(j.id);
+  if (!parts.ok()) return;
+  int counts[3] = {0, 0, 0};
+  std::set<std::string> owners;
+  for (const JobPart& p : *parts) {
+    ++counts[static_cast<int>(p.status)];
+    if (p.status == PartStatus::kRunning && p.locked_by) owners.insert(*p.locked_by);
+  }
+  std::string who;
+  for (const std::string& o : owners) who += (who.empty() ? " (" : ", ") + o;
+  if (!who.empty()) who += ")";
+  std::printf("  parts:       %d: %d completed, %d running%s, %d pending\n", j.part_count,
+              counts[static_cast<int>(PartStatus::kCompleted)],
+              counts[static_cast<int>(PartStatus::kRunning)], who.c_str(),
+              counts[static_cast<int>(PartStatus::kPending)]);
+}
+
+void PrintJob(const Job& j, JobQueue* queue) {
   std::printf("Job #%lld (%s)\n", (long long)j.id, j.type.c_str());
   std::printf("  status:      %s%s\n", std::string(JobStatusId(j.status)).c_str(),
               j.cancel_requested && j.status == JobStatus::kRunning ? " (cancel requested)" : "");
@@ -34,6 +55,7 @@ void PrintJob(const Job& j) {
   if (j.locked_by)
     std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
                 FormatMs(j.heartbeat_at_ms).c_str());
+  PrintParts(j, queue);
   if (j.error) std::printf("  error:       %s\n", j.error->c_str());
   std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
 }
@@ -87,7 +109,7 @@ void AddJobAction(CLI::App* jobs, std::shared_ptr<JobsOpts> o, const char* name,
         if (!service.ok()) return Fail(service.status());
         auto j = action(service->get(), *id);
         if (!j.ok()) return Fail(j.status());
-        PrintJob(*j);
+        PrintJob(*j, store.get());
       })
       ->add_option("id", o->id, "job id")
       ->required();

@@ -219,6 +219,28 @@ TEST_F(StoreCli, CitiesScheduleProcessJobsAndExport) {
   Run("jobs --status bogus", 2);
 }
 
+// A job over more than --part-cells (or JOB_PART_CELLS) cells is scheduled in parts, runs
+// with one "Started" and one "completed" line, and `jobs show` lists its parts.
+TEST_F(StoreCli, ScheduleInPartsAndShowThem) {
+  Run("import " + WriteFixture(dir_));
+  std::string out =
+      Run("schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 0.0002 --part-cells 1000");
+  EXPECT_NE(out.find("10000 cells, 10 parts"), std::string::npos) << out;
+  Run("schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 0.0002 --part-cells 10", 2);
+  Run("--job-part-cells 0 schedule --bbox 47.09,9.49,47.11,9.51 --grid-step 0.001", 2);
+  out = Run("jobs show 1");
+  EXPECT_NE(out.find("parts:       10: 0 completed, 0 running, 10 pending"), std::string::npos)
+      << out;
+  out = Run("process-jobs");
+  ASSERT_NE(out.find("Started job #1 "), std::string::npos) << out;
+  EXPECT_EQ(out.find("Started job #1 "), out.rfind("Started job #1 ")) << "once per job: " << out;
+  EXPECT_NE(out.find("Job #1 part 1 of 10 done (cells 0-999)"), std::string::npos) << out;
+  EXPECT_NE(out.find("Job #1 completed - 10000 cells processed"), std::string::npos) << out;
+  out = Run("jobs show 1");
+  EXPECT_NE(out.find("parts:       10: 10 completed, 0 running, 0 pending"), std::string::npos)
+      << out;
+}
+
 TEST_F(StoreCli, BadDatabaseUrlAndWorkerSettingsAreClearErrors) {
   std::string out;
   EXPECT_EQ(testing::RunCommand("DATABASE_URL=mysql://x " + BinaryPath() + " jobs", &out), 2);

@@ -121,6 +121,23 @@ TEST_P(JobPartsTest, PartsAreClaimedInOrderAndTheJobSumsThemUp) {
   EXPECT_FALSE(j.locked_by.has_value());
 }
 
+// Regression: with one slot, a job of several parts is pending between two parts; the next
+// claim is not a new run, so "Started job #N" is said once, not again at every part.
+TEST_P(JobPartsTest, ThePauseBetweenTwoPartsIsNotANewRun) {
+  auto e = store_->EnqueueHeatmap(FourParts());
+  ASSERT_TRUE(e.ok());
+  auto first = *store_->Claim("a");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_TRUE(first->starts_job);
+  ASSERT_TRUE(Write(*first, 0, 2500).ok());
+  ASSERT_TRUE(store_->CompletePart(e->job.id, 0, "a").ok());
+  EXPECT_EQ(store_->GetJob(e->job.id)->status, JobStatus::kPending) << "no part runs";
+  auto second = *store_->Claim("a");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->part, 1);
+  EXPECT_FALSE(second->starts_job);
+}
+
 // A part that fails for good fails its job, naming the part; the other parts stop at their
 // next checkpoint; a retry runs only the unfinished parts, each from its checkpoint.
 TEST_P(JobPartsTest, AFailingPartFailsTheJobAndRetryRerunsOnlyUnfinishedParts) {

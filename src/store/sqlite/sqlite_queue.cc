@@ -84,6 +84,14 @@ Result<Job> GetJobIn(SqliteConn& c, int64_t id) {
   return std::move(*j);
 }
 
+// A claim of a part of `job` (its row before the claim) starts a run of the job: it was
+// pending, and (for a job of several parts) none of its cells are done yet. A job of several
+// parts is also pending between two parts; that is not a new run.
+bool StartsRun(const Job& job) {
+  return job.status == JobStatus::kPending &&
+         (job.part_count <= 1 || job.last_processed_index() == 0);
+}
+
 // A claimed part as the runner sees it: its job's row with the part's range and lease.
 Job WithPart(Job job, const JobPart& p, const std::string& worker_id, bool starts_job) {
   job.part = p.part;
@@ -262,7 +270,7 @@ Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id,
   for (auto [job_id, part] : picks) {
     if (!was_pending.count(job_id)) {
       NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
-      was_pending[job_id] = before.status == JobStatus::kPending;
+      was_pending[job_id] = StartsRun(before);
     }
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimPart));
     q.Str(worker_id).Int(now).Int(job_id).Int(part);
