@@ -76,6 +76,19 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
       .Int(static_cast<int64_t>(SplitParts(grid.cell_count(), spec.part_cells).size()));
 }
 
+// The chunk's cells as one binary COPY stream (empty for an empty chunk).
+PgBinaryCopy EncodeChunk(const Checkpoint& cp, int64_t now) {
+  PgBinaryCopy copy;
+  if (cp.count() == 0) return copy;
+  copy.Reserve(static_cast<size_t>(cp.count()) * 54 + 32);
+  copy.Header();
+  std::optional<int32_t> city;
+  if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
+  EncodeCells(*cp.region, cp.begin, cp.scores, city, now, cp.model, &copy);
+  copy.Trailer();
+  return copy;
+}
+
 // Inserts the parts of a job just enqueued (kEnqueue's row).
 Status InsertParts(PgConn& c, const Job& job) {
   return c.Exec(kInsertParts, PgParams().Int(job.id).Int(job.total_items).Int(job.part_count))
@@ -287,15 +300,7 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
   const int64_t end = cp.begin + count;
 
   // One COPY stream serves both write paths below (same column layout).
-  PgBinaryCopy copy;
-  if (count > 0) {
-    copy.Reserve(static_cast<size_t>(count) * 54 + 32);
-    copy.Header();
-    std::optional<int32_t> city;
-    if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
-    EncodeCells(*cp.region, cp.begin, cp.scores, city, now, cp.model, &copy);
-    copy.Trailer();
-  }
+  const PgBinaryCopy copy = EncodeChunk(cp, now);
 
   NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
   PgConn& c = *lease;
