@@ -300,7 +300,7 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
   const int64_t end = cp.begin + count;
 
   // One COPY stream serves both write paths below (same column layout).
-  const PgBinaryCopy copy = EncodeChunk(cp, now);
+  PgBinaryCopy copy = EncodeChunk(cp, now);
 
   NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
   PgConn& c = *lease;
