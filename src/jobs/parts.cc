@@ -84,6 +84,11 @@ RescueDecision DecideRescue(const Job& job, const JobPart& part) {
   return d;
 }
 
+bool ClaimStartsRun(bool was_pending, const Job& job, const JobPart& part) {
+  return was_pending &&
+         (job.part_count <= 1 || job.last_processed_index() == 0 || part.next > part.begin);
+}
+
 std::string PartLabel(const Job& job, int part, int64_t begin, int64_t end) {
   if (job.part_count <= 1) return "";
   return fmt::format("part {} of {} (cells {}-{}): ", part + 1, job.part_count, begin, end - 1);

@@ -76,6 +76,12 @@ struct RescueDecision {
 };
 RescueDecision DecideRescue(const Job& job, const JobPart& part);
 
+// Whether a claim of `part` starts a run of `job` (so the runner says "Started job #N"): the
+// job was pending before the claim, and this is not the pause between two parts of a job
+// under way (a fresh part of a job with cells done). A part resumed after a hand-back or a
+// rescue (cells done in it) starts a run: "Started job #N ... (resuming at ...)".
+bool ClaimStartsRun(bool was_pending, const Job& job, const JobPart& part);
+
 // "part 3 of 8 (cells 500000-749999): " for a job of several parts; "" for one part.
 std::string PartLabel(const Job& job, int part, int64_t begin, int64_t end);
 

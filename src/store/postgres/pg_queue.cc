@@ -183,11 +183,8 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   for (auto& [id, entry] : jobs) {
     NBI_ASSIGN_OR_RETURN(PgRows st, c.Exec(kJobStarted, PgParams().Int(id).Int(now)));
     if (st.size() == 0) return Status::Internal(fmt::format("claimed part of missing job {}", id));
-    const bool was_pending = st.text(0, 0) == std::string_view("pending");
+    entry.first = st.text(0, 0) == std::string_view("pending");
     NBI_ASSIGN_OR_RETURN(entry.second, Settle(c, id, now));
-    // A job of several parts is also pending between two parts: not a new run.
-    entry.first =
-        was_pending && (entry.second.part_count <= 1 || entry.second.last_processed_index() == 0);
     if (entry.second.status == JobStatus::kRunning && !entry.second.cancel_requested) continue;
     for (const JobPart& p : parts) {
       if (p.job_id != id) continue;
@@ -200,9 +197,9 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   for (const JobPart& p : parts) {
     const auto& [was_pending, job] = jobs[p.job_id];
     if (job.status != JobStatus::kRunning) continue;
-    const bool first = !seen[p.job_id];
-    seen[p.job_id] = true;
-    out.push_back(WithPart(job, p, first && was_pending));
+    const bool starts = !seen[p.job_id] && ClaimStartsRun(was_pending, job, p);
+    if (starts) seen[p.job_id] = true;
+    out.push_back(WithPart(job, p, starts));
   }
   return out;
 }

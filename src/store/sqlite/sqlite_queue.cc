@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "common/time_format.h"
 #include "store/sqlite/sqlite_db.h"
@@ -82,14 +83,6 @@ Result<Job> GetJobIn(SqliteConn& c, int64_t id) {
   NBI_ASSIGN_OR_RETURN(std::optional<Job> j, OneJob(q));
   if (!j) return Status::NotFound(fmt::format("job {} not found", id));
   return std::move(*j);
-}
-
-// A claim of a part of `job` (its row before the claim) starts a run of the job: it was
-// pending, and (for a job of several parts) none of its cells are done yet. A job of several
-// parts is also pending between two parts; that is not a new run.
-bool StartsRun(const Job& job) {
-  return job.status == JobStatus::kPending &&
-         (job.part_count <= 1 || job.last_processed_index() == 0);
 }
 
 // A claimed part as the runner sees it: its job's row with the part's range and lease.
@@ -266,11 +259,10 @@ Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id,
     NBI_RETURN_IF_ERROR(q.Rows([&] { picks.emplace_back(q.I(0), static_cast<int>(q.I(1))); }));
   }
   std::vector<JobPart> claimed;
-  std::map<int64_t, bool> was_pending;  // job id -> pending before this claim
+  std::map<int64_t, Job> before;  // job id -> its row before this claim
   for (auto [job_id, part] : picks) {
-    if (!was_pending.count(job_id)) {
-      NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
-      was_pending[job_id] = StartsRun(before);
+    if (!before.count(job_id)) {
+      NBI_ASSIGN_OR_RETURN(before[job_id], GetJobIn(c, job_id));
     }
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimPart));
     q.Str(worker_id).Int(now).Int(job_id).Int(part);
@@ -280,18 +272,20 @@ Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id,
     NBI_RETURN_IF_ERROR(q.Drain());
   }
   std::map<int64_t, Job> jobs;
-  for (auto& [job_id, _] : was_pending) {
+  for (auto& [job_id, _] : before) {
     NBI_ASSIGN_OR_RETURN(SqliteStmt st, Query(c, sql::kJobStarted));
     NBI_RETURN_IF_ERROR(st.Int(job_id).Str(SqlTs(now)).Run());
     NBI_ASSIGN_OR_RETURN(Job j, Settle(c, job_id, now));
     jobs[job_id] = std::move(j);
   }
   std::vector<Job> out;
-  bool first_of_job = true;
-  for (size_t k = 0; k < claimed.size(); ++k) {
-    const JobPart& p = claimed[k];
-    first_of_job = k == 0 || claimed[k - 1].job_id != p.job_id;
-    out.push_back(WithPart(jobs[p.job_id], p, worker_id, first_of_job && was_pending[p.job_id]));
+  std::set<int64_t> started;  // jobs whose run a part of this batch starts
+  for (const JobPart& p : claimed) {
+    const Job& b = before[p.job_id];
+    const bool starts =
+        !started.count(p.job_id) && ClaimStartsRun(b.status == JobStatus::kPending, b, p);
+    if (starts) started.insert(p.job_id);
+    out.push_back(WithPart(jobs[p.job_id], p, worker_id, starts));
   }
   return out;
 }
