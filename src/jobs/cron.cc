@@ -75,6 +75,7 @@ Result<CronReport> RunCron(JobService* service, const CronOptions& opts,
   const Env& env = service->env();
   CronReport report;
   NBI_ASSIGN_OR_RETURN(report.stale_reset, store->RescueStale(opts.stale_timeout_ms));
+  if (opts.run.on_rescue && report.stale_reset > 0) opts.run.on_rescue("stale", report.stale_reset);
 
   Deadline deadline(env.clock, opts.budget_ms, shutting_down);
   JobRunOptions run = opts.run;
@@ -84,6 +85,7 @@ Result<CronReport> RunCron(JobService* service, const CronOptions& opts,
   if (!lease.ok()) return lease.status();
   if (auto dead = store->RescueDeadOwners(); dead.ok()) {
     report.stale_reset += *dead;
+    if (opts.run.on_rescue && *dead > 0) opts.run.on_rescue("dead_owner", *dead);
   } else {
     return dead.status();
   }

@@ -132,6 +132,7 @@ JobOutcome HeatmapRun::Fail(const Status& s) {
     return store_->FailPart(job_.id, job_.part, opts_.worker_id, s.message(), permanent);
   });
   if (r.ok()) {
+    if (opts_.on_attempt_failed) opts_.on_attempt_failed(*r, permanent);
     Log(fmt::format("Job #{} failed (attempt {}/{}){}: {}", job_.id, job_.attempts,
                     job_.max_attempts, r->status == JobStatus::kPending ? ", will retry" : "",
                     s.message()));
@@ -322,7 +323,28 @@ Result<std::shared_ptr<const SpatialIndex>> IndexCache::Get(int64_t job_id, cons
 
 JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
                          const std::atomic<bool>* stop) {
-  return HeatmapRun(store, env, job, opts, stop).Run();
+  const int64_t start = env.clock->SteadyMs();
+  const JobOutcome outcome = HeatmapRun(store, env, job, opts, stop).Run();
+  if (opts.on_job_end) {
+    opts.on_job_end(job, outcome, double(env.clock->SteadyMs() - start) / 1000.0);
+  }
+  return outcome;
+}
+
+std::string_view JobOutcomeId(JobOutcome o) {
+  switch (o) {
+    case JobOutcome::kCompleted:
+      return "completed";
+    case JobOutcome::kCancelled:
+      return "cancelled";
+    case JobOutcome::kHandedBack:
+      return "handed_back";
+    case JobOutcome::kFailed:
+      return "failed";
+    case JobOutcome::kLostLease:
+      break;
+  }
+  return "lost_lease";
 }
 
 }  // namespace nbi

@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "common/env.h"
 #include "common/status.h"
@@ -45,6 +46,10 @@ class IndexCache {
   std::map<int64_t, std::weak_ptr<const SpatialIndex>> cache_;
 };
 
+enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };
+// "completed", "cancelled", "handed_back", "failed", "lost_lease" (metric labels).
+std::string_view JobOutcomeId(JobOutcome o);
+
 struct JobRunOptions {
   std::string worker_id;          // the lease owner written to jobs.locked_by
   int64_t chunk_size = 500;       // WORKER_CHUNK_SIZE: cells per checkpoint transaction
@@ -57,9 +62,15 @@ struct JobRunOptions {
   std::function<void(int64_t job_id, int64_t cells, double seconds)> on_chunk;
   // Shared by the runs of one process (the worker sets it); null: each run builds its own.
   std::shared_ptr<IndexCache> index_cache;
+  // Metrics hooks of how runs end (optional): when a run ends, with its wall time; when a
+  // failed attempt was recorded (`after` is the job as stored: pending = retried with backoff,
+  // failed = final; `permanent`: the job was invalid); when housekeeping (a worker's or a cron
+  // run's) rescued jobs: cause "dead_owner" (the owner's lease was gone) or "stale" (no
+  // heartbeat within the stale timeout).
+  std::function<void(const Job& job, JobOutcome outcome, double seconds)> on_job_end;
+  std::function<void(const Job& after, bool permanent)> on_attempt_failed;
+  std::function<void(std::string_view cause, int jobs)> on_rescue;
 };
-
-enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };
 
 // Runs one claimed heatmap job to its end (or until *stop becomes true). Never throws.
 // `stop` may be null.

@@ -184,6 +184,7 @@ int Worker::Housekeeping() {
   } else if (*dead > 0) {
     env_.log->info(fmt::format("Rescued {} job(s) whose worker died", *dead));
     rescued += *dead;
+    if (opts_.on_rescue) opts_.on_rescue("dead_owner", *dead);
   }
   auto n = store_->RescueStale(opts_.stale_timeout_ms);
   if (!n.ok()) {
@@ -192,6 +193,7 @@ int Worker::Housekeeping() {
     env_.log->info(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n,
                                opts_.stale_timeout_ms));
     rescued += *n;
+    if (opts_.on_rescue) opts_.on_rescue("stale", *n);
   }
   Prune();
   return rescued;
