@@ -48,12 +48,33 @@ Result<std::unique_ptr<Store>> OpenStoreWaiting(StoreRole role, const DatabaseWa
   }
 }
 
+namespace {
+
+// Every command's --help lists the global options with their environment variables and
+// defaults (CLI11 shows a parent's options only in the parent's help).
+void AddGlobalFooter(CLI::App* cmd, const std::string& footer) {
+  for (CLI::App* sub : cmd->get_subcommands({})) {
+    sub->footer(footer);
+    AddGlobalFooter(sub, footer);
+  }
+}
+
+}  // namespace
+
 void RegisterCommands(CLI::App& app) {
   AddGlobalOptions(app);
   RegisterScoreCommands(app);
   RegisterStoreCommands(app);
   RegisterWorkerCommands(app);
   RegisterServeCommands(app);
+  std::string footer =
+      "Global options (before the command, or as environment variables; `nearbyindex --help`):";
+  for (const CLI::Option* o : app.get_options()) {
+    if (o->get_envname().empty()) continue;
+    footer +=
+        fmt::format("\n  {:<24} {:<22} {}", o->get_name(), o->get_envname(), o->get_description());
+  }
+  AddGlobalFooter(&app, footer);
 }
 
 }  // namespace nbi::cli

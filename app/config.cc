@@ -183,6 +183,40 @@ Result<WorkerOptions> WorkerFlags::Parse() const {
   return o;
 }
 
+// ---------------------------------------------------------------- METRICS_ADDR
+
+void MetricsAddrFlag::AddTo(CLI::App* cmd, std::string default_addr) {
+  default_ = std::move(default_addr);
+  cmd->add_option("--metrics-addr", text_,
+                  fmt::format("serve /metrics, /healthz and /readyz on HOST:PORT (:PORT: every "
+                              "address; off: none) (env METRICS_ADDR, default {})",
+                              default_))
+      ->envname("METRICS_ADDR");
+}
+
+Result<MetricsAddr> MetricsAddrFlag::Parse() const {
+  MetricsAddr a;
+  a.is_default = text_.empty();
+  const std::string& t = text_.empty() ? default_ : text_;
+  if (t == "off" || t == "none" || t == "0") return a;
+  const size_t colon = t.rfind(':');
+  std::string host = colon == std::string::npos ? std::string() : t.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (colon == std::string::npos || host.find_first_of("[]") != std::string::npos ||
+      (host.find(':') != std::string::npos && t.front() != '[')) {
+    return Status::Invalid(fmt::format(
+        "METRICS_ADDR='{}': use HOST:PORT (127.0.0.1:9464, [::1]:9464), :PORT or off", t));
+  }
+  NBI_ASSIGN_OR_RETURN(int64_t port,
+                       ParseIntSetting("METRICS_ADDR port", t.substr(colon + 1), 0, 65535));
+  a.enabled = true;
+  a.host = host.empty() ? "0.0.0.0" : host;
+  a.port = static_cast<int>(port);
+  return a;
+}
+
 // ---------------------------------------------------------------- serve
 
 void ServeFlags::AddTo(CLI::App* cmd) {
@@ -192,29 +226,48 @@ void ServeFlags::AddTo(CLI::App* cmd) {
       ->envname("PORT");
   cmd->add_option("--allowed-hosts", allowed_hosts_,
                   "comma-separated Host names served besides localhost, 127.0.0.1 and [::1] "
-                  "(env ALLOWED_HOSTS; when set, or when bound to loopback, other Host names "
-                  "get 403)")
+                  "(env ALLOWED_HOSTS, default unset; when set, or when bound to loopback, other "
+                  "Host names get 403)")
       ->envname("ALLOWED_HOSTS");
   cmd->add_option("--web-dir", web_dir_,
-                  "directory with public/ and node_modules/ (env NBI_WEB_DIR)")
+                  "read the pages from DIR/public (and Leaflet from DIR/node_modules/leaflet/dist) "
+                  "instead of the embedded copies, for development (env NBI_WEB_DIR, default: "
+                  "embedded)")
       ->envname("NBI_WEB_DIR");
-  // Settings without a flag of their own: environment only.
-  struct EnvOnly {
+  // Settings usually given in the environment; each has a flag named after it too.
+  struct EnvOption {
     std::string* dst;
     const char* name;
+    const char* help;
   };
-  for (EnvOnly e :
-       {EnvOnly{&cron_secret_, "CRON_SECRET"}, EnvOnly{&tile_url_, "NBI_TILE_URL"},
-        EnvOnly{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP"},
-        EnvOnly{&cron_budget_, "NBI_CRON_BUDGET_MS"}, EnvOnly{&rate_, "NBI_RATE_LIMIT_PER_SEC"},
-        EnvOnly{&burst_, "NBI_RATE_LIMIT_BURST"}, EnvOnly{&threads_, "NBI_HTTP_THREADS"},
-        EnvOnly{&store_slots_, "NBI_HTTP_STORE_CONCURRENCY"},
-        EnvOnly{&access_log_, "NBI_ACCESS_LOG"},
-        EnvOnly{&header_timeout_, "NBI_HTTP_HEADER_TIMEOUT"},
-        EnvOnly{&max_connections_, "NBI_HTTP_MAX_CONNECTIONS"}}) {
+  for (EnvOption e :
+       {EnvOption{&cron_secret_, "CRON_SECRET",
+                  "bearer token of /api/cron/process-jobs (default unset: the endpoint "
+                  "answers 404)"},
+        EnvOption{&tile_url_, "NBI_TILE_URL",
+                  "raster tile URL template of the map's base layer (default unset: no "
+                  "tiles, offline)"},
+        EnvOption{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP",
+                  "cells per /api/heatmap answer (default 200000)"},
+        EnvOption{&cron_budget_, "NBI_CRON_BUDGET_MS",
+                  "milliseconds one cron call runs jobs (default 10000)"},
+        EnvOption{&rate_, "NBI_RATE_LIMIT_PER_SEC",
+                  "writes per client address per second, 0 disables (default 20)"},
+        EnvOption{&burst_, "NBI_RATE_LIMIT_BURST",
+                  "writes a client may burst (default twice the rate)"},
+        EnvOption{&threads_, "NBI_HTTP_THREADS", "request handler threads (default 64)"},
+        EnvOption{&store_slots_, "NBI_HTTP_STORE_CONCURRENCY",
+                  "handlers in the store at once, reads and writes each (default 8)"},
+        EnvOption{&access_log_, "NBI_ACCESS_LOG", "a log line per request; 0 disables (default 1)"},
+        EnvOption{&header_timeout_, "NBI_HTTP_HEADER_TIMEOUT",
+                  "a request head, body and answer must each arrive within this (default "
+                  "10s)"},
+        EnvOption{&max_connections_, "NBI_HTTP_MAX_CONNECTIONS",
+                  "open connections at most (default 10000, capped by the descriptor "
+                  "limit)"}}) {
     std::string flag = "--";
     for (const char* c = e.name; *c; ++c) flag += *c == '_' ? '-' : char(std::tolower(*c));
-    cmd->add_option(flag, *e.dst, fmt::format("(env {})", e.name))->envname(e.name)->group("");
+    cmd->add_option(flag, *e.dst, fmt::format("{} (env {})", e.help, e.name))->envname(e.name);
   }
 }
 

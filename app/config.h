@@ -64,6 +64,24 @@ class WorkerFlags {
   std::string poll_, chunk_, max_jobs_, stale_, heartbeat_, retention_;
 };
 
+// METRICS_ADDR of `worker` and `process-jobs`: where /metrics, /healthz and /readyz are
+// served (http/ops_server.h). "HOST:PORT", "[V6]:PORT", ":PORT" (every address) or "off".
+struct MetricsAddr {
+  bool enabled = false;
+  bool is_default = true;  // not set by flag or environment: a failed bind only warns
+  std::string host;
+  int port = 0;  // 0 picks a free port
+};
+class MetricsAddrFlag {
+ public:
+  // `default_addr`: "127.0.0.1:9464" (worker) or "off" (process-jobs).
+  void AddTo(CLI::App* cmd, std::string default_addr);
+  Result<MetricsAddr> Parse() const;
+
+ private:
+  std::string text_, default_;
+};
+
 // Options of `serve`.
 class ServeFlags {
  public:

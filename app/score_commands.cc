@@ -1,4 +1,5 @@
-// `score` and `heatmap`: scoring straight from a POI file, no database involved.
+// `score` (from the store, or straight from a POI file with --osm), `heatmap` (from a POI file,
+// no database involved) and `generate-city`.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,6 +12,8 @@
 #include <string>
 
 #include "commands.h"
+#include "http/api.h"
+#include "jobs/service.h"
 #include "poi/import.h"
 #include "poi/synthetic.h"
 #include "score/score_json.h"
@@ -99,28 +102,71 @@ void PrintScoreSummary(const std::vector<uint8_t>& scores, std::FILE* to) {
 
 namespace {
 
-void RegisterScore(CLI::App& app) {
-  {
-    auto* cmd = app.add_subcommand("score", "Print the point score at LAT LNG as JSON");
-    struct Opts {
-      std::string osm;
-      double lat = 0, lng = 0;
-    };
-    auto o = std::make_shared<Opts>();
-    cmd->add_option("--osm", o->osm,
-                    "POI file (.osm.pbf/.osm/.osm.bz2/.osm.gz/.geojson/.json/.csv)")
-        ->required();
-    cmd->add_option("lat", o->lat, "latitude")->required();
-    cmd->add_option("lng", o->lng, "longitude")->required();
-    cmd->callback([o] {
-      auto at = LatLng::Make(o->lat, o->lng, "point");
-      if (!at.ok()) return Fail(at.status());
-      auto index = LoadIndex(o->osm);
-      if (!index.ok()) return Fail(index.status());
-      PointScore ps = ScorePoint(*index, *at);
-      std::printf("%s\n", PointScoreJson(ps, *index).dump(2).c_str());
-    });
+// The point score of `o` from the store: the JSON of GET /api/score (without a coverage
+// job: a read schedules nothing), or a table.
+struct ScoreOpts {
+  std::string osm, model = "grocery";
+  double lat = 0, lng = 0;
+  bool json = false;
+};
+
+void PrintScoreTable(const nlohmann::json& s) {
+  std::printf("Score at %s, %s: %d overall; %s heatmap cell %d\n", s["lat"].dump().c_str(),
+              s["lng"].dump().c_str(), s["overall"].get<int>(),
+              s["model"].get<std::string>().c_str(), s["cellScore"].get<int>());
+  std::printf("  %-14s %5s %6s %9s  nearest place\n", "category", "score", "count", "nearest");
+  for (const auto& c : s["categories"]) {
+    std::string nearest = c["nearestDistance"].is_null()
+                              ? "-"
+                              : fmt::format("{:.0f} m", c["nearestDistance"].get<double>());
+    std::string place = c["pois"].empty() ? "" : c["pois"][0]["name"].get<std::string>();
+    std::printf("  %-14s %5d %6d %9s  %s\n", c["id"].get<std::string>().c_str(),
+                c["score"].get<int>(), c["count"].get<int>(), nearest.c_str(), place.c_str());
   }
+  std::printf("Heatmap coverage: %s\n", s["hasHeatmapCoverage"].get<bool>()
+                                            ? "yes"
+                                            : "no (`serve` schedules it at /api/score)");
+}
+
+void ScoreFromStore(const ScoreOpts& o, LatLng at) {
+  auto model = http::ParseModelName("--model", o.model);
+  if (!model.ok()) return Fail(model.status());
+  auto store = OpenConfiguredStore(StoreRole::kApi);
+  if (!store.ok()) return Fail(store.status());
+  auto body = http::StoredPointScore(store->get(), at, *model);
+  if (!body.ok()) return Fail(body.status());
+  auto covered = (*store)->HasCoverage(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery);
+  if (!covered.ok()) return Fail(covered.status());
+  (*body)["hasHeatmapCoverage"] = *covered;
+  if (o.json) {
+    std::printf("%s\n",
+                body->dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    PrintScoreTable(*body);
+  }
+}
+
+void RegisterScore(CLI::App& app) {
+  auto* cmd = app.add_subcommand(
+      "score", "Print the point score at LAT LNG from the stored POIs (or a POI file with --osm)");
+  auto o = std::make_shared<ScoreOpts>();
+  cmd->add_option("lat", o->lat, "latitude")->required();
+  cmd->add_option("lng", o->lng, "longitude")->required();
+  cmd->add_option("--model", o->model, "heatmap model of the cell score: grocery | blend")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json, "print the JSON of GET /api/score instead of a table");
+  cmd->add_option("--osm", o->osm,
+                  "score from this POI file instead of the store, printed as JSON "
+                  "(.osm.pbf/.osm/.osm.bz2/.osm.gz/.geojson/.json/.csv)");
+  cmd->callback([o] {
+    auto at = LatLng::Make(o->lat, o->lng, "point");
+    if (!at.ok()) return Fail(at.status());
+    if (o->osm.empty()) return ScoreFromStore(*o, *at);
+    auto index = LoadIndex(o->osm);
+    if (!index.ok()) return Fail(index.status());
+    PointScore ps = ScorePoint(*index, *at);
+    std::printf("%s\n", PointScoreJson(ps, *index).dump(2).c_str());
+  });
 }
 
 void RegisterGenerateCity(CLI::App& app) {

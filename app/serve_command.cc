@@ -30,9 +30,12 @@ void PrintBanner(const http::ServerOptions& opts, const http::ApiServer& server,
                  const Worker* worker) {
   std::printf(
       "NearbyIndex Server\n==================\nListening on: http://%s:%d\nStore: %s\nWeb "
-      "directory: %s%s\nCron endpoint: %s\n",
-      opts.host.c_str(), server.port(), store.Describe().c_str(), opts.web_dir.c_str(),
-      std::filesystem::exists(opts.web_dir + "/public/index.html") ? "" : " (no public/index.html)",
+      "pages: %s%s\nCron endpoint: %s\n",
+      opts.host.c_str(), server.port(), store.Describe().c_str(),
+      opts.web_dir.empty() ? "embedded" : opts.web_dir.c_str(),
+      opts.web_dir.empty() || std::filesystem::exists(opts.web_dir + "/public/index.html")
+          ? ""
+          : " (no public/index.html)",
       opts.cron_secret.empty() ? "disabled (CRON_SECRET unset)" : "enabled");
   if (worker) {
     const WorkerOptions& o = worker->options();
@@ -91,7 +94,6 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   if (!worker_opts.ok()) return Fail(worker_opts.status()), ExitCode();
   auto opts = flags.Parse(*worker_opts);
   if (!opts.ok()) return Fail(opts.status()), ExitCode();
-  if (opts->web_dir.empty()) opts->web_dir = NBI_SOURCE_DIR "/web";
   // Connections never take the descriptors the stores, files and logs need.
   opts->max_connections = static_cast<int>(
       std::max<int64_t>(16, std::min<int64_t>(opts->max_connections, descriptors - 256)));

@@ -11,6 +11,8 @@
 
 #include "commands.h"
 #include "config.h"
+#include "http/metrics.h"
+#include "http/ops_server.h"
 #include "signal_thread.h"
 #include "worker/worker.h"
 
@@ -18,14 +20,15 @@ namespace nbi::cli {
 
 namespace {
 
-void PrintBanner(const WorkerOptions& o, const Store& store, const char* title) {
+void PrintBanner(const WorkerOptions& o, const Store& store, const char* title,
+                 const std::string& metrics) {
   std::string underline(std::string(title).size(), '=');
   std::printf(
       "%s\n%s\nPoll interval: %lldms\nChunk size: %lld\nMax concurrent jobs: %d\n"
-      "Stale job timeout: %lldms\nStore: %s\nWorker id: %s\n\n",
+      "Stale job timeout: %lldms\nStore: %s\nWorker id: %s\nMetrics: %s\n\n",
       title, underline.c_str(), (long long)o.poll_interval_ms, (long long)o.chunk_size,
       o.max_concurrent_jobs, (long long)o.stale_timeout_ms, store.Describe().c_str(),
-      o.worker_id.c_str());
+      o.worker_id.c_str(), metrics.c_str());
   std::fflush(stdout);
 }
 
@@ -67,7 +70,30 @@ void PrintSummary(Store* store, int done) {
     std::printf("  %-10s %lld\n", std::string(JobStatusId(st)).c_str(), (long long)n);
 }
 
-int RunWorker(bool one_shot, WorkerOptions opts) {
+// The METRICS_ADDR endpoint, started; nullptr when off, or (logged) when the default
+// address cannot be bound. *text says where it is for the banner.
+Result<std::unique_ptr<http::OpsServer>> StartOps(const MetricsAddr& addr, Store* store,
+                                                  const http::Metrics* metrics, const Env& env,
+                                                  std::string* text) {
+  *text = "off (METRICS_ADDR)";
+  if (!addr.enabled) return std::unique_ptr<http::OpsServer>();
+  auto ops = std::make_unique<http::OpsServer>(store, metrics, env.clock);
+  if (Status s = ops->Bind(addr.host, addr.port); !s.ok()) {
+    const std::string what =
+        fmt::format("cannot serve metrics on {}:{}: {}", addr.host, addr.port, s.message());
+    if (!addr.is_default) return Status::Invalid(what + " (METRICS_ADDR)");
+    env.log->info("Metrics endpoint off: " + what + "; set METRICS_ADDR to another address");
+    *text = "off (default address in use)";
+    return std::unique_ptr<http::OpsServer>();
+  }
+  ops->Start();
+  const bool v6 = addr.host.find(':') != std::string::npos;
+  *text =
+      fmt::format("http://{}{}{}:{}/metrics", v6 ? "[" : "", addr.host, v6 ? "]" : "", ops->port());
+  return ops;
+}
+
+int RunWorker(bool one_shot, WorkerOptions opts, const MetricsAddr& metrics_addr) {
   auto env = ProcessEnv();
   if (!env.ok()) return Fail(env.status()), ExitCode();
   // Signals first: a worker still waiting for its database stops waiting on SIGTERM.
@@ -87,6 +113,12 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
   if (stop_requested) return 0;  // stopped while waiting for the database
   if (!store.ok()) return Fail(store.status()), ExitCode();
   opts.exit_when_idle = one_shot;
+  http::Metrics metrics;
+  metrics.Instrument(&opts);
+  opts.on_prune = [&metrics](int n) { metrics.AddPruned(n); };
+  std::string metrics_text;
+  auto ops = StartOps(metrics_addr, store->get(), &metrics, *env, &metrics_text);
+  if (!ops.ok()) return Fail(ops.status()), ExitCode();
   ProgressBar bar(store->get());
   if (one_shot && isatty(STDOUT_FILENO)) {
     opts.progress_step_percent = 100;
@@ -95,12 +127,13 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
   Worker worker(store->get(), *env, opts);
   target = &worker;
   if (stop_requested) worker.Stop();  // a signal between the wait and here
-  PrintBanner(worker.options(), **store,
-              one_shot ? "Processing Jobs" : "Background Worker Started");
+  PrintBanner(worker.options(), **store, one_shot ? "Processing Jobs" : "Background Worker Started",
+              metrics_text);
   std::unique_ptr<JobWatch> watch;
   if (!one_shot) watch = (*store)->Watch([&] { worker.Wake(); });
   int done = worker.Run();
   watch.reset();
+  if (*ops) (*ops)->Stop();
   target = nullptr;
   if (one_shot) {
     PrintSummary(store->get(), done);
@@ -114,22 +147,30 @@ int RunWorker(bool one_shot, WorkerOptions opts) {
 
 void RegisterWorkerCommands(CLI::App& app) {
   auto flags = std::make_shared<WorkerFlags>();
+  auto addr = std::make_shared<MetricsAddrFlag>();
   auto* worker = app.add_subcommand("worker", "Run the long-running background worker");
   flags->AddTo(worker);
-  worker->callback([flags] {
+  addr->AddTo(worker, "127.0.0.1:9464");
+  worker->callback([flags, addr] {
     auto opts = flags->Parse();
     if (!opts.ok()) return Fail(opts.status());
-    SetExitCode(RunWorker(false, *opts));
+    auto metrics = addr->Parse();
+    if (!metrics.ok()) return Fail(metrics.status());
+    SetExitCode(RunWorker(false, *opts, *metrics));
   });
   auto once_flags = std::make_shared<WorkerFlags>();
+  auto once_addr = std::make_shared<MetricsAddrFlag>();
   auto* once =
       app.add_subcommand("process-jobs", "Process pending jobs until none is left, then exit");
   once_flags->AddTo(once);
-  once->callback([once_flags] {
+  once_addr->AddTo(once, "off");
+  once->callback([once_flags, once_addr] {
     auto opts = once_flags->Parse();
     if (!opts.ok()) return Fail(opts.status());
+    auto metrics = once_addr->Parse();
+    if (!metrics.ok()) return Fail(metrics.status());
     opts->log_polls = false;
-    SetExitCode(RunWorker(true, *opts));
+    SetExitCode(RunWorker(true, *opts, *metrics));
   });
 }
 

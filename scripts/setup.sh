@@ -15,7 +15,10 @@ PACKAGES=(
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
   clang-14 libclang-rt-14-dev llvm-14
+  libjs-leaflet python3-jsonschema
 )
+# libjs-leaflet: the Leaflet the build embeds into the binary (web/node_modules is the fallback);
+# python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json.
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,7 +32,8 @@ else
   echo "setup: all ${#PACKAGES[@]} Debian packages present"
 fi
 
-# Front-end packages from the lock file (the pages' map library and the browser-test driver).
+# Front-end packages from the lock file (the browser-test driver, and Leaflet for builds without
+# libjs-leaflet).
 if ! command -v npm >/dev/null 2>&1; then
   echo "setup: installing nodejs and npm"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"

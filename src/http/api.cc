@@ -8,6 +8,8 @@
 #include <ctime>
 
 #include "common/time_format.h"
+#include "score/score_json.h"
+#include "score/scorer.h"
 
 namespace nbi::http {
 
@@ -303,6 +305,29 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
   }
   if (r.force && !r.reset) return Status::Invalid("force only goes with reset: true");
   return r;
+}
+
+Result<HeatModel> ParseModelName(std::string_view what, std::string_view text) {
+  if (auto m = ParseHeatModel(text)) return *m;
+  std::string shown(text.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return Status::Invalid(fmt::format("{} '{}' is unknown: use {}", what, shown, kModelNames));
+}
+
+// ---------------------------------------------------------------- point scores
+
+Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model) {
+  // Every POI that can count at this point: the largest radius around it.
+  NBI_ASSIGN_OR_RETURN(
+      auto pois, LoadPoisAround(store, BBox{at.lat, at.lng, at.lat, at.lng}, MaxRadiusMeters()));
+  SpatialIndex index(std::move(pois));
+  const PointScore ps = ScorePoint(index, at);
+  nlohmann::json body = PointScoreJson(ps, index);
+  body["model"] = std::string(HeatModelId(model));
+  body["cellScore"] = ps.cell_score(model);
+  return body;
 }
 
 // ---------------------------------------------------------------- JSON shapes

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <memory>
 
 namespace nbi::http {
 
@@ -36,21 +37,39 @@ void Histogram::Observe(double v) {
 }
 
 void Histogram::Render(std::string_view name, std::string_view help, std::string* out) const {
-  std::lock_guard<std::mutex> l(mu_);
   *out += fmt::format("# HELP {} {}\n# TYPE {} histogram\n", name, help, name);
+  RenderSamples(name, "", out);
+}
+
+void Histogram::RenderSamples(std::string_view name, std::string_view labels,
+                              std::string* out) const {
+  const std::string pre = labels.empty() ? std::string() : std::string(labels) + ",";
+  const std::string only = labels.empty() ? std::string() : "{" + std::string(labels) + "}";
+  std::lock_guard<std::mutex> l(mu_);
   uint64_t cumulative = 0;
   for (size_t i = 0; i < bounds_.size(); ++i) {
     cumulative += counts_[i];
-    *out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, bounds_[i], cumulative);
+    *out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", name, pre, bounds_[i], cumulative);
   }
-  *out += fmt::format("{}_bucket{{le=\"+Inf\"}} {}\n{}_sum {}\n{}_count {}\n", name, count_, name,
-                      sum_, name, count_);
+  *out += fmt::format("{}_bucket{{{}le=\"+Inf\"}} {}\n{}_sum{} {}\n{}_count{} {}\n", name, pre,
+                      count_, name, only, sum_, name, only, count_);
+}
+
+StoreGauges StoreGauges::Read(JobQueue* queue, int64_t now_ms) {
+  StoreGauges g;
+  if (auto counts = queue->CountJobsByStatus(); counts.ok()) g.job_counts = std::move(*counts);
+  // The pending job with the smallest run_at is the one that has been ready longest.
+  if (auto next = queue->NextPending(); next.ok()) {
+    g.queue_lag_seconds = *next ? std::max<int64_t>(0, now_ms - (*next)->run_at_ms) / 1000.0 : 0.0;
+  }
+  return g;
 }
 
 Metrics::Metrics()
     : chunk_seconds_({0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-      claim_latency_seconds_({0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600}) {
-}
+      claim_latency_seconds_({0.001, 0.002, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600}),
+      failed_{{"invalid_job", 0}, {"max_attempts", 0}},
+      rescued_{{"dead_owner", 0}, {"stale", 0}} {}
 
 void Metrics::CountRequest(std::string_view route, int http_status) {
   std::lock_guard<std::mutex> l(mu_);
@@ -70,6 +89,34 @@ void Metrics::AddCells(int64_t n) {
 void Metrics::ObserveChunk(double seconds) { chunk_seconds_.Observe(seconds); }
 void Metrics::ObserveClaimLatency(double seconds) { claim_latency_seconds_.Observe(seconds); }
 
+void Metrics::ObserveJobRun(std::string_view outcome, double seconds) {
+  Histogram* h;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& slot = job_seconds_[std::string(outcome)];
+    if (!slot) {
+      slot = std::make_unique<Histogram>(
+          std::vector<double>{0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 7200, 21600});
+    }
+    h = slot.get();  // never removed: valid after the lock
+  }
+  h->Observe(seconds);
+}
+
+void Metrics::CountAttemptFailed(const Job& after, bool permanent) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (after.status == JobStatus::kPending) {
+    ++retried_;
+  } else {
+    ++failed_[permanent ? "invalid_job" : "max_attempts"];
+  }
+}
+
+void Metrics::AddRescued(std::string_view cause, int64_t n) {
+  std::lock_guard<std::mutex> l(mu_);
+  rescued_[std::string(cause)] += n;
+}
+
 void Metrics::Instrument(JobRunOptions* opts) {
   auto prev_start = opts->on_job_start;
   opts->on_job_start = [this, prev_start](const Job& job) {
@@ -86,49 +133,95 @@ void Metrics::Instrument(JobRunOptions* opts) {
     ObserveChunk(seconds);
     if (prev_chunk) prev_chunk(job_id, cells, seconds);
   };
+  auto prev_end = opts->on_job_end;
+  opts->on_job_end = [this, prev_end](const Job& job, JobOutcome o, double seconds) {
+    ObserveJobRun(JobOutcomeId(o), seconds);
+    if (prev_end) prev_end(job, o, seconds);
+  };
+  auto prev_failed = opts->on_attempt_failed;
+  opts->on_attempt_failed = [this, prev_failed](const Job& after, bool permanent) {
+    CountAttemptFailed(after, permanent);
+    if (prev_failed) prev_failed(after, permanent);
+  };
+  auto prev_rescue = opts->on_rescue;
+  opts->on_rescue = [this, prev_rescue](std::string_view cause, int n) {
+    AddRescued(cause, n);
+    if (prev_rescue) prev_rescue(cause, n);
+  };
 }
 
-std::string Metrics::Render(
-    const std::optional<std::vector<std::pair<JobStatus, int64_t>>>& job_counts) const {
+namespace {
+void Family(std::string* out, std::string_view name, std::string_view type, std::string_view help) {
+  *out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+}  // namespace
+
+std::string Metrics::Render(const StoreGauges& store) const {
   std::string out;
-  out +=
-      "# HELP nearbyindex_store_up 1 when the store answered this scrape.\n"
-      "# TYPE nearbyindex_store_up gauge\n";
-  out += fmt::format("nearbyindex_store_up {}\n", job_counts ? 1 : 0);
-  if (job_counts) {
-    out += "# HELP nearbyindex_jobs Jobs in the store by status.\n# TYPE nearbyindex_jobs gauge\n";
+  Family(&out, "nearbyindex_store_up", "gauge", "1 when the store answered this scrape.");
+  out += fmt::format("nearbyindex_store_up {}\n", store.job_counts ? 1 : 0);
+  if (store.job_counts) {
+    Family(&out, "nearbyindex_jobs", "gauge", "Jobs in the store by status.");
     for (JobStatus s : {JobStatus::kPending, JobStatus::kRunning, JobStatus::kCompleted,
                         JobStatus::kFailed, JobStatus::kCancelled}) {
       int64_t n = 0;
-      for (const auto& [st, count] : *job_counts) n += st == s ? count : 0;
+      for (const auto& [st, count] : *store.job_counts) n += st == s ? count : 0;
       out += fmt::format("nearbyindex_jobs{{status=\"{}\"}} {}\n", JobStatusId(s), n);
     }
   }
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    out +=
-        "# HELP nearbyindex_cells_computed_total Heatmap cells scored and stored by this process.\n"
-        "# TYPE nearbyindex_cells_computed_total counter\n";
-    out += fmt::format("nearbyindex_cells_computed_total {}\n", cells_);
-    out +=
-        "# HELP nearbyindex_jobs_pruned_total Finished jobs older than JOB_RETENTION deleted "
-        "by this process.\n"
-        "# TYPE nearbyindex_jobs_pruned_total counter\n";
-    out += fmt::format("nearbyindex_jobs_pruned_total {}\n", pruned_);
-    out +=
-        "# HELP nearbyindex_http_requests_total HTTP requests by route pattern and status.\n"
-        "# TYPE nearbyindex_http_requests_total counter\n";
-    for (const auto& [key, n] : http_) {
-      out += fmt::format("nearbyindex_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
-                         EscapeLabel(key.first), key.second, n);
-    }
+  if (store.queue_lag_seconds) {
+    Family(&out, "nearbyindex_queue_lag_seconds", "gauge",
+           "Age of the oldest ready pending job (since its run_at); 0 when none waits.");
+    out += fmt::format("nearbyindex_queue_lag_seconds {}\n", *store.queue_lag_seconds);
   }
+  RenderCounters(&out);
   chunk_seconds_.Render("nearbyindex_chunk_duration_seconds",
                         "Time to score and durably write one chunk of cells.", &out);
   claim_latency_seconds_.Render(
       "nearbyindex_job_claim_latency_seconds",
       "Time from a job becoming runnable (enqueued or retry due) to its claim.", &out);
   return out;
+}
+
+void Metrics::RenderCounters(std::string* out) const {
+  std::lock_guard<std::mutex> l(mu_);
+  Family(out, "nearbyindex_cells_written_total", "counter",
+         "Heatmap cells scored and durably written by this process.");
+  *out += fmt::format("nearbyindex_cells_written_total {}\n", cells_);
+  Family(out, "nearbyindex_cells_computed_total", "counter",
+         "Older name of nearbyindex_cells_written_total (same value).");
+  *out += fmt::format("nearbyindex_cells_computed_total {}\n", cells_);
+  Family(out, "nearbyindex_jobs_failed_total", "counter",
+         "Job runs of this process that failed their job for good, by cause (invalid_job: "
+         "undecodable or invalid, no retry; max_attempts: the last attempt failed).");
+  for (const auto& [cause, n] : failed_) {
+    *out += fmt::format("nearbyindex_jobs_failed_total{{cause=\"{}\"}} {}\n", cause, n);
+  }
+  Family(out, "nearbyindex_jobs_retried_total", "counter",
+         "Failed attempts of this process sent back to pending with backoff.");
+  *out += fmt::format("nearbyindex_jobs_retried_total {}\n", retried_);
+  Family(out, "nearbyindex_jobs_rescued_total", "counter",
+         "Running jobs rescued by this process's housekeeping, by cause (dead_owner: the "
+         "owner's lease was gone; stale: no heartbeat within STALE_JOB_TIMEOUT).");
+  for (const auto& [cause, n] : rescued_) {
+    *out += fmt::format("nearbyindex_jobs_rescued_total{{cause=\"{}\"}} {}\n", cause, n);
+  }
+  Family(out, "nearbyindex_jobs_pruned_total", "counter",
+         "Finished jobs older than JOB_RETENTION deleted by this process.");
+  *out += fmt::format("nearbyindex_jobs_pruned_total {}\n", pruned_);
+  Family(out, "nearbyindex_job_duration_seconds", "histogram",
+         "Wall time of one run of a job in this process (claim to its end), by outcome "
+         "(completed, failed, cancelled, handed_back, lost_lease).");
+  for (const auto& [outcome, h] : job_seconds_) {
+    h->RenderSamples("nearbyindex_job_duration_seconds", fmt::format("outcome=\"{}\"", outcome),
+                     out);
+  }
+  Family(out, "nearbyindex_http_requests_total", "counter",
+         "HTTP requests by route pattern and status.");
+  for (const auto& [key, n] : http_) {
+    *out += fmt::format("nearbyindex_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
+                        EscapeLabel(key.first), key.second, n);
+  }
 }
 
 }  // namespace nbi::http

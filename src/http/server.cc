@@ -8,8 +8,6 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <regex>
@@ -19,7 +17,9 @@
 #include <vector>
 
 #include "http/api.h"
+#include "http/assets.h"
 #include "http/front_door.h"
+#include "http/pages.h"
 #include "http/rate_limit.h"
 #include "http/transport.h"
 #include "jobs/cron.h"
@@ -32,8 +32,6 @@ namespace nbi::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-constexpr size_t kMaxStaticFileBytes = 32 << 20;
 
 // JSON text; invalid UTF-8 (from a POI name or echoed input) is replaced, never thrown on.
 std::string Dump(const nlohmann::json& j) {
@@ -98,28 +96,6 @@ std::string LoggablePath(const std::string& path) {
   return out;
 }
 
-// The file at `rel` below `root`, if it is a regular file inside the root once every symbolic
-// link is resolved (a link may point elsewhere inside the web directory, never out of it).
-Result<std::string> ReadSmallFile(const std::filesystem::path& root, const std::string& rel) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const fs::path real_root = fs::canonical(root, ec);
-  if (ec) return Status::NotFound("no web root");
-  const fs::path real = fs::canonical(root / rel, ec);
-  if (ec) return Status::NotFound("no such file");
-  auto [r, f] = std::mismatch(real_root.begin(), real_root.end(), real.begin(), real.end());
-  if (r != real_root.end()) return Status::NotFound("outside the web root");
-  if (!fs::is_regular_file(real, ec)) return Status::NotFound("not a file");
-  auto size = fs::file_size(real, ec);
-  if (ec || size > kMaxStaticFileBytes) return Status::Internal("file too large or unreadable");
-  std::ifstream in(real, std::ios::binary);
-  std::string data(size, '\0');
-  if (!in.read(data.data(), static_cast<std::streamsize>(size))) {
-    return Status::Internal("read failed");
-  }
-  return data;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- the server
@@ -144,6 +120,7 @@ struct ApiServer::Impl {
         metrics(m),
         host_policy(MakeHostPolicy(opts.host, opts.allowed_hosts)),
         limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
+        pages(opts.web_dir),
         read_slots(std::max(1, opts.store_concurrency)),
         write_slots(std::max(1, opts.store_concurrency)) {}
 
@@ -178,7 +155,8 @@ struct ApiServer::Impl {
   void Cron(const Request& req, Response& res);
   void Ready(Response& res);
   void MetricsText(Response& res);
-  void StaticFile(const std::filesystem::path& root, const std::string& rel, Response& res);
+  void StaticFile(PageSource::Root root, const std::string& rel, Response& res);
+  void OpenApi(Response& res);
 
   // Constant after construction / Setup.
   JobService* const jobs;
@@ -188,6 +166,7 @@ struct ApiServer::Impl {
   Metrics* const metrics;
   std::vector<Route> routes;
   const HostPolicy host_policy;
+  const PageSource pages;
   std::unique_ptr<Transport> transport;
 
   RateLimiter limiter;  // thread-safe
@@ -252,17 +231,17 @@ void ApiServer::Impl::AddRoutes() {
   AddRoute("GET", "/readyz", "/readyz", kStore, [this](auto&, auto& res, auto&) { Ready(res); });
   AddRoute("GET", "/metrics", "/metrics", kStore,
            [this](auto&, auto& res, auto&) { MetricsText(res); });
-  const std::filesystem::path web(opts.web_dir);
+  AddRoute("GET", "/api/openapi.json", "/api/openapi.json", kPlain,
+           [this](auto&, auto& res, auto&) { OpenApi(res); });
+  using Root = PageSource::Root;
   AddRoute("GET", "/", "/", kPlain,
-           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "index.html", res); });
+           [this](auto&, auto& res, auto&) { StaticFile(Root::kPages, "index.html", res); });
   AddRoute("GET", "/jobs", "/jobs", kPlain,
-           [this, web](auto&, auto& res, auto&) { StaticFile(web / "public", "jobs.html", res); });
+           [this](auto&, auto& res, auto&) { StaticFile(Root::kPages, "jobs.html", res); });
   AddRoute("GET", "/static/*", "/static/(.*)", kPlain,
-           [this, web](auto&, auto& res, auto& m) { StaticFile(web / "public", m[1].str(), res); });
+           [this](auto&, auto& res, auto& m) { StaticFile(Root::kPages, m[1].str(), res); });
   AddRoute("GET", "/vendor/leaflet/*", "/vendor/leaflet/(.*)", kPlain,
-           [this, web](auto&, auto& res, auto& m) {
-             StaticFile(web / "node_modules" / "leaflet" / "dist", m[1].str(), res);
-           });
+           [this](auto&, auto& res, auto& m) { StaticFile(Root::kLeaflet, m[1].str(), res); });
 }
 
 void ApiServer::Impl::MakeTransport() {
@@ -477,16 +456,20 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   if (!lng.ok()) return SendStatus(res, lng.status());
   auto at = LatLng::Make(*lat, *lng, "point");
   if (!at.ok()) return SendStatus(res, at.status());
+  HeatModel model = HeatModel::kGrocery;
+  if (auto m = params("model")) {
+    auto parsed = ParseModelName("model", *m);
+    if (!parsed.ok()) return SendStatus(res, parsed.status());
+    model = *parsed;
+  }
 
   nlohmann::json body;
   {
     SlotLease slot(&read_slots, kSlotWait);
     if (!slot.held()) return SendBusy(res);
-    // Every POI that can count at this point: the largest radius around it.
-    auto pois = LoadPoisAround(store, BBox{at->lat, at->lng, at->lat, at->lng}, MaxRadiusMeters());
-    if (!pois.ok()) return SendStatus(res, pois.status());
-    SpatialIndex index(std::move(pois).value());
-    body = PointScoreJson(ScorePoint(index, *at), index);
+    auto scored = StoredPointScore(store, *at, model);
+    if (!scored.ok()) return SendStatus(res, scored.status());
+    body = std::move(scored).value();
   }
   // The coverage rule; a new regional job takes a write slot and a write token of the
   // client (a client sweeping the map cannot flood the queue, and writes stuck on a lock
@@ -604,29 +587,33 @@ void ApiServer::Impl::Ready(Response& res) {
 }
 
 void ApiServer::Impl::MetricsText(Response& res) {
-  auto counts = store->CountJobsByStatus();
-  std::optional<std::vector<std::pair<JobStatus, int64_t>>> c;
-  if (counts.ok()) c = std::move(counts).value();
   res.status = 200;
-  res.set_content(metrics ? metrics->Render(c) : std::string(),
-                  "text/plain; version=0.0.4; charset=utf-8");
+  res.set_content(
+      metrics ? metrics->Render(StoreGauges::Read(store, env.clock->NowMs())) : std::string(),
+      "text/plain; version=0.0.4; charset=utf-8");
 }
 
-void ApiServer::Impl::StaticFile(const std::filesystem::path& root, const std::string& rel,
-                                 Response& res) {
+void ApiServer::Impl::StaticFile(PageSource::Root root, const std::string& rel, Response& res) {
   if (!IsSafeRelativePath(rel)) {
     return SendError(res, ApiError::Of("not_found", "no such page"));
   }
-  auto data = ReadSmallFile(root, rel);
+  auto data = pages.Read(root, rel);
   if (!data.ok()) {
-    return SendError(
-        res,
-        ApiError::Of("not_found", fmt::format("no such page: {}", LoggablePath(rel)))
-            .WithLogDetail(fmt::format("{} under {}", data.status().message(), root.string())));
+    return SendError(res,
+                     ApiError::Of("not_found", fmt::format("no such page: {}", LoggablePath(rel)))
+                         .WithLogDetail(data.status().message()));
   }
   res.status = 200;
   res.set_header("Cache-Control", "no-cache");
   res.set_content(std::move(data).value(), std::string(ContentTypeFor(rel)));
+}
+
+void ApiServer::Impl::OpenApi(Response& res) {
+  auto doc = FindEmbedded("openapi.json");
+  if (!doc) return SendError(res, ApiError::Of("not_found", "no API description in this build"));
+  res.status = 200;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_content(std::string(*doc), "application/json");
 }
 
 // ---------------------------------------------------------------- ApiServer

@@ -17,7 +17,9 @@
 //   POST /api/jobs/:id/cancel, POST /api/jobs/:id/retry
 //   GET  /api/cron/process-jobs        Bearer CRON_SECRET: runs jobs for a time budget
 //   GET  /healthz, /readyz, /metrics   liveness, readiness (store Ping), Prometheus text
-//   GET  /, /jobs, /static/*, /vendor/leaflet/*   files under the web directory
+//   GET  /api/openapi.json             the OpenAPI 3.1 description of these routes
+//   GET  /, /jobs, /static/*, /vendor/leaflet/*   the pages and Leaflet, embedded in the
+//                                      program or read from web_dir (http/pages.h)
 // Unknown paths get 404 not_found; a known path with another method 405 method_not_allowed
 // (with Allow). Writes (schedule, cancel, retry) take a token from the client's bucket: 429
 // rate_limited with Retry-After when it is empty. The coverage job of /api/score takes one
@@ -53,11 +55,11 @@
 namespace nbi::http {
 
 struct ServerOptions {
-  std::string host = "127.0.0.1";      // HOST
-  int port = 8080;                     // PORT; 0 picks a free port (see ApiServer::port())
-  std::string web_dir;                 // holds public/ and node_modules/leaflet/dist/
-  std::string cron_secret;             // CRON_SECRET; empty: the cron endpoint answers 404
-  std::string tile_url;                // NBI_TILE_URL, for /api/config
+  std::string host = "127.0.0.1";  // HOST
+  int port = 8080;                 // PORT; 0 picks a free port (see ApiServer::port())
+  std::string web_dir;             // NBI_WEB_DIR: empty serves the embedded pages (http/pages.h)
+  std::string cron_secret;         // CRON_SECRET; empty: the cron endpoint answers 404
+  std::string tile_url;            // NBI_TILE_URL, for /api/config
   int64_t heatmap_cell_cap = 200'000;  // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
   int64_t poi_cap = 20'000;            // POIs per /api/pois answer
   double rate_limit_per_sec = 20;      // NBI_RATE_LIMIT_PER_SEC (0 disables)

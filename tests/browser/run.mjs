@@ -94,6 +94,7 @@ context.setDefaultTimeout(15_000);
 try {
   await mapTests();
   await jobsTests();
+  await loadErrorTests();
 } catch (e) {
   failed++;
   console.log(`FAIL (aborted) ${e.message}`);
@@ -335,4 +336,37 @@ async function jobsTests() {
     assert(errors.length === 0, errors.join(' | '));
   });
   await page.close();
+}
+
+// ------------------------------------------------------------------ scripts that cannot load
+async function loadErrorTests() {
+  for (const [path, blocked, detail] of [
+    ['/', '/vendor/leaflet/leaflet.js', 'Leaflet'],
+    ['/', '/static/map.js', 'did not load'],
+    ['/jobs', '/static/jobs.js', 'did not load'],
+  ]) {
+    await check(`${path} shows an error banner when ${blocked} cannot load`, async () => {
+      const page = await context.newPage();
+      try {
+        await page.route(`${BASE}${blocked}`, (route) => route.abort());
+        await page.goto(`${BASE}${path}`);
+        const banner = page.getByTestId('load-error');
+        await banner.waitFor({ state: 'visible', timeout: 5_000 });
+        const text = await banner.innerText();
+        assert(text.includes(detail), `banner says "${text}"`);
+      } finally {
+        await page.close();
+      }
+    });
+  }
+  await check('no error banner when every script loads', async () => {
+    const page = await context.newPage();
+    try {
+      await page.goto(`${BASE}/`);
+      await page.waitForFunction(() => window.__nbi && window.__nbi.ready === true);
+      assert(await page.getByTestId('load-error').isHidden(), 'banner shown on a healthy page');
+    } finally {
+      await page.close();
+    }
+  });
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Browser tests against a real `nearbyindex serve` on a small generated city whose heatmap
-# is computed first: headless Chromium (Debian) driven by playwright-core.
+# is computed first: headless Chromium (Debian) driven by playwright-core. The server is a
+# copy of the binary alone in an empty directory (no web/ beside it, no --web-dir).
 #   tests/browser/run_with_server.sh BUILD_DIR
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,13 +24,22 @@ bbox=$(sed -E 's/.* POIs in ([^ ]+), written.*/\1/' <<<"$line")
 "$nbi" schedule --city generated --grid-step 0.0025 >/dev/null
 "$nbi" schedule --city generated --grid-step 0.001 >/dev/null
 "$nbi" process-jobs >/dev/null
+# The server is a copy of the binary started in an empty directory, without NBI_WEB_DIR or
+# --web-dir: its pages and Leaflet must come from the binary itself.
+mkdir "$tmp/alone"
+cp "$nbi" "$tmp/alone/nearbyindex"
+unset NBI_WEB_DIR
 port=$(( 30000 + RANDOM % 20000 ))
-PORT=$port NBI_WEB_DIR="$src/web" "$nbi" serve >"$tmp/serve.log" 2>&1 &
+(cd "$tmp/alone" && PORT=$port exec ./nearbyindex serve) >"$tmp/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 1 200); do
   curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.05
 done
+if [[ $(ls -A "$tmp/alone") != nearbyindex ]]; then
+  echo "FAIL the server's directory holds more than the binary: $(ls -A "$tmp/alone")"; exit 1
+fi
+grep -q '^Web pages: embedded' "$tmp/serve.log" || { echo "FAIL serve does not say its pages are embedded"; cat "$tmp/serve.log"; exit 1; }
 IFS=, read -r a b c d <<<"$bbox"
 centre=$(awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" 'BEGIN { printf "%.4f,%.4f", (a+c)/2, (b+d)/2 }')
 set +e

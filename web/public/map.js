@@ -3,6 +3,13 @@
 import { api, SCALE, colourFor, debounce, fmtDistance, h, parseBounds } from './common.js';
 
 const L = window.L;
+if (!L) {
+  // Leaflet did not load (its <script> shows the banner too): say so instead of a grey page.
+  document.getElementById('load-error').hidden = false;
+  document.getElementById('load-error-detail').textContent =
+    'Leaflet (/vendor/leaflet/leaflet.js) did not load.';
+  throw new Error('Leaflet did not load: /vendor/leaflet/leaflet.js');
+}
 const DEFAULT_ATTRIBUTION = '© OpenStreetMap contributors';
 const POI_MIN_ZOOM = 10; // below this the POI request would be huge and unreadable anyway
 const $ = (id) => document.getElementById(id);
