@@ -22,13 +22,21 @@ mkdir "$tmp/elsewhere"
 cd "$tmp/elsewhere"
 unset NBI_WEB_DIR
 export DATABASE_URL="sqlite:$tmp/install.db"
-port=$(( 30000 + RANDOM % 20000 ))
-PORT=$port "$nbi" serve --no-worker >"$tmp/serve.log" 2>&1 &
+# Port 0: the server picks a free port and names it in its banner.
+PORT=0 "$nbi" serve --no-worker >"$tmp/serve.log" 2>&1 &
 server=$!
-for _ in $(seq 1 200); do
-  curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+port=""
+for _ in $(seq 1 600); do
+  port=$(sed -nE 's|^Listening on: http://127.0.0.1:([0-9]+)$|\1|p' "$tmp/serve.log")
+  [[ -n $port ]] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
   sleep 0.05
 done
+if [[ -z $port ]] || ! curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+  echo "FAIL the installed binary did not start serving within 30 s; its log:"
+  cat "$tmp/serve.log"
+  echo "1 passed, 1 failed"
+  exit 1
+fi
 base="http://127.0.0.1:$port"
 same() {  # same PATH FILE: the answer is the file's bytes, with status 200
   curl -fsS "$base$1" -o "$tmp/got" && cmp -s "$tmp/got" "$2"

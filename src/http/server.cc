@@ -119,8 +119,8 @@ struct ApiServer::Impl {
         opts(std::move(o)),
         metrics(m),
         host_policy(MakeHostPolicy(opts.host, opts.allowed_hosts)),
-        limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
         pages(opts.web_dir),
+        limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
         read_slots(std::max(1, opts.store_concurrency)),
         write_slots(std::max(1, opts.store_concurrency)) {}
 
