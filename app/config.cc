@@ -249,6 +249,8 @@ void ServeFlags::AddTo(CLI::App* cmd) {
                   "tiles, offline)"},
         EnvOption{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP",
                   "cells per /api/heatmap answer (default 200000)"},
+        EnvOption{&tile_cache_mb_, "NBI_TILE_CACHE_MB",
+                  "MiB of rendered heat tiles kept in memory, 0 disables (default 64)"},
         EnvOption{&cron_budget_, "NBI_CRON_BUDGET_MS",
                   "milliseconds one cron call runs jobs (default 10000)"},
         EnvOption{&rate_, "NBI_RATE_LIMIT_PER_SEC",
@@ -284,6 +286,10 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
   if (!heatmap_cap_.empty()) {
     NBI_ASSIGN_OR_RETURN(o.heatmap_cell_cap,
                          ParseIntSetting("NBI_HEATMAP_CELL_CAP", heatmap_cap_, 1, 100'000'000));
+  }
+  if (!tile_cache_mb_.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t mb, ParseIntSetting("NBI_TILE_CACHE_MB", tile_cache_mb_, 0, 65536));
+    o.tile_cache_bytes = static_cast<size_t>(mb) << 20;
   }
   if (!cron_budget_.empty()) {
     NBI_ASSIGN_OR_RETURN(o.cron.budget_ms,

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PACKAGES=(
   build-essential cmake pkg-config
   libpq-dev libsqlite3-dev libboost-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev
-  libfmt-dev
+  libfmt-dev libpng-dev
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
   clang-14 libclang-rt-14-dev llvm-14

@@ -8,9 +8,9 @@
 #   4. No source file over 700 lines.
 #   5. No function over 80 lines, except test tables (a first line marked
 #      "// layout: test table").
-#   6. Lower layers include no higher one: common < geo < poi < score < store < jobs < worker
-#      < http (jobs/job.h and jobs/parts.h, the job value types and parts rules, sit below
-#      store).
+#   6. Lower layers include no higher one: common < geo < poi < score < tiles < store < jobs
+#      < worker < http (jobs/job.h and jobs/parts.h, the job value types and parts rules, sit
+#      below store).
 set -uo pipefail
 cd "${1:-$(dirname "$0")/..}"
 fail=0
@@ -27,7 +27,7 @@ while IFS= read -r hit; do violation "the library reads the environment: $hit"; 
   < <(grep -rnE '\b(getenv|setenv|secure_getenv)\b' src)
 
 # Layers, lowest first; a file may include only its own layer and the ones before it.
-layers=(common geo poi score store jobs worker http)
+layers=(common geo poi score tiles store jobs worker http)
 for ((i = 0; i < ${#layers[@]}; ++i)); do
   lower=${layers[$i]}
   for ((k = i + 1; k < ${#layers[@]}; ++k)); do

@@ -121,6 +121,17 @@ class FaultStore final : public Store {
     return inner_->Watch(std::move(wake));
   }
 
+  Status ReadLevel(double step, HeatModel m, int level, const tiles::IndexRange& r,
+                   tiles::DenseLevel* out) override {
+    return inner_->ReadLevel(step, m, level, r, out);
+  }
+  Result<int64_t> AreaVersion(double step, HeatModel m, const tiles::IndexRange& b) override {
+    return inner_->AreaVersion(step, m, b);
+  }
+  Status RebuildOverviews(const BBox& area, double step, HeatModel m) override {
+    return inner_->RebuildOverviews(area, step, m);
+  }
+
  private:
   void Arm(bool on);
 

@@ -21,6 +21,7 @@
 #include "http/front_door.h"
 #include "http/pages.h"
 #include "http/rate_limit.h"
+#include "http/tile_routes.h"
 #include "http/transport.h"
 #include "jobs/cron.h"
 #include "score/model.h"
@@ -32,6 +33,9 @@ namespace nbi::http {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// The grid steps the map offers (/api/config).
+const std::vector<double> kGridSteps = {0.0025, 0.001, 0.0005};
 
 // JSON text; invalid UTF-8 (from a POI name or echoed input) is replaced, never thrown on.
 std::string Dump(const nlohmann::json& j) {
@@ -122,7 +126,8 @@ struct ApiServer::Impl {
         pages(opts.web_dir),
         limiter(opts.rate_limit_per_sec, opts.rate_limit_burst),
         read_slots(std::max(1, opts.store_concurrency)),
-        write_slots(std::max(1, opts.store_concurrency)) {}
+        write_slots(std::max(1, opts.store_concurrency)),
+        tile_routes(store, opts.tile_cache_bytes, kGridSteps, opts.heatmap_cell_cap) {}
 
   void Setup();
   void AddRoutes();
@@ -175,6 +180,7 @@ struct ApiServer::Impl {
   // opened per request.
   std::counting_semaphore<> read_slots, write_slots;
   std::atomic<bool> stop_flag{false};  // set by Stop(): cron runs hand their job back
+  TileRoutes tile_routes;              // thread-safe
 };
 
 void ApiServer::Impl::Setup() {
@@ -189,6 +195,10 @@ void ApiServer::Impl::AddRoutes() {
            [this](auto&, auto& res, auto&) { Cities(res); });
   AddRoute("GET", "/api/heatmap", "/api/heatmap", kStore,
            [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
+  AddRoute("GET", "/api/heatmap/extent", "/api/heatmap/extent", kStore,
+           [this](auto& q, auto& res, auto&) { tile_routes.Extent(q, res); });
+  AddRoute("GET", "/tiles/*", "/tiles/(.*)", kStore,
+           [this](auto& q, auto& res, auto& m) { tile_routes.Tile(q, res, m[1].str()); });
   AddRoute("GET", "/api/pois", "/api/pois", kStore,
            [this](auto& q, auto& res, auto&) { Pois(q, res); });
   // Takes its read and write slots itself (Score): the coverage job is a write.
@@ -262,7 +272,8 @@ void ApiServer::Impl::MakeTransport() {
         const bool api = req.path.rfind("/api/", 0) == 0;
         if (api && (req.method != "GET" && req.method != "HEAD")) return Lane::kWrite;
         if (req.path.rfind("/api/cron/", 0) == 0) return Lane::kWrite;
-        if (api || req.path == "/readyz" || req.path == "/metrics") return Lane::kRead;
+        const bool tiles = req.path.rfind("/tiles/", 0) == 0;
+        if (api || tiles || req.path == "/readyz" || req.path == "/metrics") return Lane::kRead;
         return Lane::kInline;
       },
       [](int status, Response& res) { SendError(res, ApiErrorForHttpStatus(status)); },
@@ -344,7 +355,8 @@ bool ApiServer::Impl::TakeWriteToken(const Request& req, Response* res) {
 void ApiServer::Impl::Config(Response& res) {
   SendJson(res, 200,
            {{"tileUrl", opts.tile_url},
-            {"gridSteps", nlohmann::json::array({0.0025, 0.001, 0.0005})},
+            {"gridSteps", kGridSteps},
+            {"heatTiles", "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png"},
             {"defaultGridStep", 0.0025},
             {"models", nlohmann::json::array({"grocery", "blend"})},
             {"attribution", "© OpenStreetMap contributors"}});
@@ -389,6 +401,14 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
     model = *parsed;
   }
   const int64_t cap = opts.heatmap_cell_cap;
+  int level = 0;  // level=auto|N: overview levels (http/tile_routes.h)
+  if (auto l = params("level")) {
+    auto chosen = ChooseHeatmapLevel(*l, *box, *step, cap);
+    if (!chosen.ok()) return SendStatus(res, chosen.status());
+    level = *chosen;
+  }
+  const int min = static_cast<int>(std::ceil(*min_score));
+  if (level > 0) return tile_routes.HeatmapLevel(res, *box, *step, model, min, level);
   auto too_many = [&](const std::string& what) {
     SendError(res,
               ApiError::Of(
@@ -401,7 +421,7 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (cells_in_box > static_cast<double>(cap)) {
     return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
   }
-  auto cells = store->QueryCells(*box, *step, model, static_cast<int>(std::ceil(*min_score)), cap);
+  auto cells = store->QueryCells(*box, *step, model, min, cap);
   if (!cells.ok()) return SendStatus(res, cells.status());
   if (static_cast<int64_t>(cells->size()) > cap) return too_many("holds more stored cells");
 
@@ -409,6 +429,8 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   std::string body;
   body.reserve(64 + cells->size() * 48);
   body += "{\"gridStep\":";
+  AppendDouble(&body, *step);
+  body += ",\"level\":0,\"cellStep\":";
   AppendDouble(&body, *step);
   body += ",\"model\":\"" + std::string(HeatModelId(model)) + "\"";
   body += ",\"count\":" + std::to_string(cells->size()) + ",\"cells\":[";

@@ -6,6 +6,10 @@
 //   GET  /api/heatmap?minLat=&minLng=&maxLat=&maxLng=&gridStep=&model=&minScore=
 //                                      stored cells of one model (default grocery) in the box;
 //                                      400 too_many_cells over the cap
+//                                      (&level=auto|N: overview levels, http/tile_routes.h)
+//   GET  /api/heatmap/extent?model=    where stored cells are, per offered grid step
+//   GET  /tiles/{model}/{gridStep}/{z}/{x}/{y}.png
+//                                      heatmap tiles (http/tile_routes.h)
 //   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
 //                                      {"pois": [...], "truncated": bool}
 //   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the
@@ -61,6 +65,7 @@ struct ServerOptions {
   std::string cron_secret;         // CRON_SECRET; empty: the cron endpoint answers 404
   std::string tile_url;            // NBI_TILE_URL, for /api/config
   int64_t heatmap_cell_cap = 200'000;  // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
+  size_t tile_cache_bytes = 64 << 20;  // NBI_TILE_CACHE_MB: rendered tiles kept (LRU)
   int64_t poi_cap = 20'000;            // POIs per /api/pois answer
   double rate_limit_per_sec = 20;      // NBI_RATE_LIMIT_PER_SEC (0 disables)
   double rate_limit_burst = 40;        // NBI_RATE_LIMIT_BURST (default 2 x rate)

@@ -6,6 +6,7 @@
 //   PoiStore   points of interest                    used by: import, the job runner, HTTP
 //   CellStore  computed heat cells (reads)           used by: HTTP, export, coverage
 //   JobQueue   the job queue + checkpointed writes   used by: JobService, runner, worker
+//   TileStore  overview levels, area versions         used by: HTTP tiles (store/tile_store.h)
 //
 // Each role has its own conformance suite in tests/ that both backends pass; behaviour
 // described here holds for both.
@@ -35,6 +36,7 @@
 #include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
+#include "store/tile_store.h"
 
 namespace nbi {
 
@@ -259,7 +261,7 @@ class JobQueue {
 };
 
 // ---------------------------------------------------------------- a backend
-class Store : public CityStore, public PoiStore, public CellStore, public JobQueue {
+class Store : public CityStore, public PoiStore, public CellStore, public JobQueue, public TileStore {
  public:
   ~Store() override = default;
 

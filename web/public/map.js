@@ -1,4 +1,5 @@
-// Map page: heatmap cells of the view on a canvas, POI dots, click-to-score side panel.
+// Map page: heatmap tiles at every zoom (/tiles/…, Leaflet tile layer), the cells themselves
+// on a canvas at the highest zooms, POI dots, click-to-score side panel.
 // Leaflet is loaded as a classic script (window.L) from /vendor/leaflet/.
 import { api, SCALE, colourFor, debounce, fmtDistance, h, parseBounds } from './common.js';
 
@@ -12,6 +13,8 @@ if (!L) {
 }
 const DEFAULT_ATTRIBUTION = '© OpenStreetMap contributors';
 const POI_MIN_ZOOM = 10; // below this the POI request would be huge and unreadable anyway
+const TILE_MAX_ZOOM = 16; // heat tiles up to here; above it the cells are drawn themselves
+const CELL_MIN_ZOOM = 13; // cells of the view are loaded (level=auto) from here on
 const $ = (id) => document.getElementById(id);
 
 // State exposed to the browser tests (tests/browser/run.mjs).
@@ -22,6 +25,12 @@ const nbi = (window.__nbi = {
   heatmapLoads: 0, // finished /api/heatmap requests (ok or error)
   heatmapLoading: false,
   lastHeatmapError: null, // error code of the last failed /api/heatmap request
+  cells: [], // the cells (or overview cells) of the view, from zoom CELL_MIN_ZOOM on
+  cellLevel: null, // their overview level (0: the stored cells)
+  tilesLoaded: 0, // heat tiles loaded with pixels (a 204 empty tile does not count)
+  tilesEmpty: 0, // heat tiles answered 204 (nothing to draw)
+  tileErrors: 0,
+  initialView: null, // how the first view was chosen: point, bounds, city, extent, world
   poisDrawn: 0,
   lastScoreRequest: null, // {lat, lng, model, url} as sent to /api/score
   lastScore: null, // the last /api/score response JSON
@@ -106,6 +115,45 @@ const HeatLayer = L.Layer.extend({
   },
 });
 const heat = new HeatLayer().addTo(map);
+
+// Heat tiles, fetched so that an empty tile (204) is simply left blank and the browser's
+// cache revalidates each tile with its ETag.
+const HeatTiles = L.TileLayer.extend({
+  createTile(coords, done) {
+    const img = document.createElement('img');
+    img.alt = '';
+    img.setAttribute('role', 'presentation');
+    img.className = 'heat-tile';
+    fetch(this.getTileUrl(coords)).then(async (res) => {
+      if (res.status === 204) {
+        img.dataset.empty = '1';
+        nbi.tilesEmpty++;
+        return done(null, img);
+      }
+      if (!res.ok) throw new Error(`tile ${res.status}`);
+      const blob = await res.blob();
+      img.onload = () => {
+        URL.revokeObjectURL(img.src);
+        nbi.tilesLoaded++;
+        done(null, img);
+      };
+      img.onerror = () => done(new Error('tile image'), img);
+      img.src = URL.createObjectURL(blob);
+    }).catch((e) => {
+      nbi.tileErrors++;
+      done(e, img);
+    });
+    return img;
+  },
+});
+let heatTiles = null;
+let tileTemplate = '/tiles/{model}/{gridStep}/{z}/{x}/{y}.png';
+function resetHeatTiles() {
+  heatTiles?.remove();
+  const url = tileTemplate.replace('{model}', state.model).replace('{gridStep}', String(state.gridStep));
+  heatTiles = new HeatTiles(url, { pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0 });
+  heatTiles.addTo(map);
+}
 const poiLayer = L.layerGroup().addTo(map);
 let clickMarker = null;
 
@@ -150,23 +198,27 @@ async function loadHeatmap() {
   heatAbort?.abort();
   const ctrl = (heatAbort = new AbortController());
   const step = state.gridStep;
-  const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore: 30, model: state.model });
   nbi.heatmapLoading = true;
-  try {
-    const { data } = await api(`/api/heatmap?${q}`, { signal: ctrl.signal });
-    heat.setCells(data.cells || [], data.gridStep || step);
-    $('zoom-hint').hidden = true;
-    nbi.lastHeatmapError = null;
-    setStatus(`${data.count ?? data.cells.length} cells`);
-  } catch (e) {
-    if (e.name === 'AbortError') return; // superseded by a newer request
+  if (map.getZoom() < CELL_MIN_ZOOM) {
+    // Tiles alone: no cells to fetch at this zoom.
+    nbi.cells = [];
+    nbi.cellLevel = null;
     heat.setCells([], step);
-    nbi.lastHeatmapError = e.code || 'error';
-    if (e.code === 'too_many_cells') {
-      $('zoom-hint').hidden = false;
-      setStatus('');
-    } else {
-      $('zoom-hint').hidden = true;
+    setStatus('');
+  } else {
+    const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore: 30, model: state.model, level: 'auto' });
+    try {
+      const { data } = await api(`/api/heatmap?${q}`, { signal: ctrl.signal });
+      nbi.cells = data.cells || [];
+      nbi.cellLevel = data.level ?? 0;
+      // Drawn only above the tiles' zooms (the tiles show them below).
+      heat.setCells(map.getZoom() > TILE_MAX_ZOOM ? nbi.cells : [], data.cellStep || step);
+      nbi.lastHeatmapError = null;
+      setStatus(`${data.count ?? nbi.cells.length} cells${nbi.cellLevel ? ` (overview level ${nbi.cellLevel})` : ''}`);
+    } catch (e) {
+      if (e.name === 'AbortError') return; // superseded by a newer request
+      heat.setCells([], step);
+      nbi.lastHeatmapError = e.code || 'error';
       setStatus(`Heatmap: ${e.message}`, true);
     }
   }
@@ -366,14 +418,18 @@ async function start() {
   const citySel = $('city');
   citySel.append(...state.cities.map((c) => h('option', { value: c.slug }, c.name)));
 
+  if (config.heatTiles) tileTemplate = config.heatTiles;
+  resetHeatTiles();
   $('grid-step').addEventListener('change', (e) => {
     state.gridStep = Number(e.target.value);
     updateScheduleLink();
+    resetHeatTiles();
     loadHeatmap();
   });
   $('model').addEventListener('change', (e) => {
     state.model = e.target.value;
     updateScheduleLink();
+    resetHeatTiles();
     loadHeatmap();
   });
   citySel.addEventListener('change', () => {
@@ -381,19 +437,47 @@ async function start() {
     if (city) map.flyToBounds(toLatLngBounds(city.bounds), { duration: 0.8 });
   });
 
-  // Initial view: ?lat&lng[&zoom], ?bounds=, ?city=, else the first city, else the world.
+  // Initial view: ?lat&lng[&zoom], ?bounds=, ?city=, else the extent of the stored cells
+  // (of the chosen grid step, else of another step, which is then chosen), else the first
+  // city, else the world.
   const lat = Number(params.get('lat')), lng = Number(params.get('lng'));
   const bounds = parseBounds(params.get('bounds'));
-  const city = state.cities.find((c) => c.slug === params.get('city')) || state.cities[0];
+  const city = state.cities.find((c) => c.slug === params.get('city'));
   if (params.has('lat') && params.has('lng') && Number.isFinite(lat) && Number.isFinite(lng)) {
+    nbi.initialView = 'point';
     map.setView([lat, lng], Number(params.get('zoom')) || 15);
   } else if (bounds) {
+    nbi.initialView = 'bounds';
     map.fitBounds(toLatLngBounds(bounds));
   } else if (city) {
+    nbi.initialView = 'city';
     citySel.value = city.slug;
     map.fitBounds(toLatLngBounds(city.bounds));
   } else {
-    map.setView([20, 0], 2);
+    let extents = [];
+    try {
+      ({ data: { extents = [] } } = await api(`/api/heatmap/extent?${new URLSearchParams({ model: state.model })}`));
+    } catch (e) {
+      setStatus(`Extent: ${e.message}`, true);
+    }
+    const ext = extents.find((x) => x.gridStep === state.gridStep) ||
+      extents.find((x) => steps.includes(x.gridStep));
+    if (ext) {
+      nbi.initialView = 'extent';
+      if (ext.gridStep !== state.gridStep) {
+        state.gridStep = ext.gridStep;
+        $('grid-step').value = String(ext.gridStep);
+        resetHeatTiles();
+      }
+      map.fitBounds(toLatLngBounds(ext.bounds));
+    } else if (state.cities[0]) {
+      nbi.initialView = 'city';
+      citySel.value = state.cities[0].slug;
+      map.fitBounds(toLatLngBounds(state.cities[0].bounds));
+    } else {
+      nbi.initialView = 'world';
+      map.setView([20, 0], 2);
+    }
   }
   nbi.ready = true;
 }

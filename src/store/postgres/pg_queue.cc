@@ -12,6 +12,7 @@
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
+#include "store/postgres/pg_tiles.h"
 
 namespace nbi {
 
@@ -345,14 +346,16 @@ Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
     // The job's update and COMMIT in one round trip; the update raises (NB001, kConflict)
     // when the job no longer runs, which aborts the transaction and skips the COMMIT.
     const PgParams job_params = PgParams().Int(cp.job_id).Int(end - old_next).Int(now);
-    auto last = c.Pipeline({{&kCheckpointJob, &job_params}, {&kCommitSql, nullptr}});
+    const PgParams bump = PgTilesBumpParams(cp);  // tiles hook: version blocks (same trip)
+    auto last = c.Pipeline(
+        {{&kCheckpointJob, &job_params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
     if (!last.ok()) {
       if (last.status().code() == StatusCode::kConflict) return NotOwner(cp.job_id, cp.worker_id);
       return last.status();
     }
     txn.MarkCommitted();
     // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-    if ((*last)[1].command_tag() != "COMMIT")
+    if ((*last)[2].command_tag() != "COMMIT")
       return Status::Internal("postgres commit: rolled back");
     const bool cancel_requested = (*last)[0].boolean(0, 0);
     const int64_t done = (*last)[0].i64(0, 1);
@@ -368,6 +371,7 @@ Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& 
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
     NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+    NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, job_id, p.begin, p.end));  // tiles hook
     NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
     return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
   });
@@ -621,6 +625,7 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
                    .Float(static_cast<float>(g.LngOfCol(g.first_col())))
                    .Float(static_cast<float>(g.LngOfCol(g.first_col() + g.cols() - 1)))
                    .Text(HeatModelId(spec.model))));
+    NBI_RETURN_IF_ERROR(PgTilesOnAreaReset(c, spec));  // tiles hook: overview levels
     NBI_RETURN_IF_ERROR(c.Exec(kResetAreaJobs, PgParams().Text(key)).status());
     NBI_ASSIGN_OR_RETURN(PgRows ins, c.Exec(kEnqueue, EnqueueParams(spec, g, metadata, now, key)));
     if (ins.size() == 0) {

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <iterator>
 
+#include "store/postgres/pg_tiles_schema.h"
+
 namespace nbi {
 
 // A statement. `name` set: prepared on first use per connection and reused; null: sent
@@ -225,6 +227,8 @@ DROP TRIGGER IF EXISTS jobs_without_parts ON jobs;
 CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs FOR EACH ROW
   WHEN (NEW.ready_parts = 0 AND NEW.status = 'pending') EXECUTE FUNCTION nbi_job_without_parts();
 )sql",
+    // v6: tile overview levels and per-area versions (pg_tiles_schema.h).
+    kPgTilesMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -14,7 +14,7 @@
 // Files: pg_sql.h (schema and every SQL statement), pg_conn.{h,cc} (libpq plumbing, pool,
 // transactions, error mapping), pg_codec.{h,cc} (row and COPY codecs), pg_store.cc (schema,
 // cities, POIs, cells, Watch), pg_queue.cc (the JobQueue methods), pg_watch.{h,cc} (the
-// LISTEN thread). Only files in this folder include libpq.
+// LISTEN thread), pg_tiles.{h,cc} (the TileStore methods and the tile hooks). Only files in this folder include libpq.
 #pragma once
 
 #include <functional>
@@ -89,6 +89,13 @@ class PgStore final : public Store {
   Status RawInsertCells(const GridRegion& region, int64_t begin,
                         std::span<const uint8_t> scores) override;
   Status TruncateCells() override;
+
+  // TileStore (pg_tiles.cc)
+  Status ReadLevel(double step, HeatModel model, int level, const tiles::IndexRange& r,
+                   tiles::DenseLevel* out) override;
+  Result<int64_t> AreaVersion(double step, HeatModel model,
+                              const tiles::IndexRange& blocks) override;
+  Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
   const std::string& conninfo() const { return conninfo_; }
 

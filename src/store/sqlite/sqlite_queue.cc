@@ -12,6 +12,7 @@
 #include "store/sqlite/sqlite_owner.h"
 #include "store/sqlite/sqlite_sql.h"
 #include "store/sqlite/sqlite_store.h"
+#include "store/sqlite/sqlite_tiles.h"
 
 namespace nbi {
 
@@ -350,6 +351,7 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
     const int64_t done = q.I(1);
     q.Reset();
     NBI_RETURN_IF_ERROR(WriteCells(c, cp, ts));
+    NBI_RETURN_IF_ERROR(SqliteTilesOnCells(c, cp));  // tiles hook: version blocks
     if (cp.progress) *cp.progress = {done - (end - p.next), done};
     return cancel;
   });
@@ -360,6 +362,7 @@ Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::stri
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+    NBI_RETURN_IF_ERROR(SqliteTilesOnPartCompleted(c, job_id, p.begin, p.end));  // tiles hook
     NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
     NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
     return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
@@ -615,6 +618,7 @@ Result<std::pair<int64_t, EnqueueResult>> SqliteStore::ResetAndEnqueue(const Hea
                             .Str(std::string(HeatModelId(spec.model)))
                             .Run());
     const int64_t deleted = c.changes();
+    NBI_RETURN_IF_ERROR(SqliteTilesOnAreaReset(c, spec));  // tiles hook: overview levels
     NBI_ASSIGN_OR_RETURN(SqliteStmt jobs, Query(c, sql::kResetAreaJobs));
     NBI_RETURN_IF_ERROR(jobs.Str(key).Run());
     NBI_ASSIGN_OR_RETURN(Job job, InsertJob(c, spec, grid, now, key));

@@ -11,6 +11,8 @@
 
 #include <iterator>
 
+#include "store/sqlite/sqlite_tiles_sql.h"
+
 namespace nbi::sql {
 
 // ------------------------------------------------------------------ schema
@@ -152,6 +154,8 @@ BEGIN
   UPDATE jobs SET ready_parts = 1, part_count = 1 WHERE id = NEW.id;
 END;
 )sql",
+    // v6: tile overview levels and per-area versions (sqlite_tiles_sql.h).
+    kTilesMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -18,6 +18,7 @@
 //   sqlite_store.cc  schema, cities, POIs, cells, Watch
 //   sqlite_queue.cc  the JobQueue methods
 //   sqlite_watch.*   the data_version watch
+//   sqlite_tiles.*   the TileStore methods and the tile hooks of the write paths
 #pragma once
 
 #include <functional>
@@ -93,6 +94,13 @@ class SqliteStore final : public Store {
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) override;
   std::unique_ptr<JobWatch> Watch(std::function<void()> wake) override;
+
+  // TileStore (sqlite_tiles.cc)
+  Status ReadLevel(double step, HeatModel model, int level, const tiles::IndexRange& r,
+                   tiles::DenseLevel* out) override;
+  Result<int64_t> AreaVersion(double step, HeatModel model,
+                              const tiles::IndexRange& blocks) override;
+  Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
  private:
   const std::string path_;

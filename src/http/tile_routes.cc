@@ -1,0 +1,233 @@
+#include "http/tile_routes.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "http/api.h"
+
+namespace nbi::http {
+
+namespace {
+
+// Bumped when the rendering changes, so browsers drop tiles of an older renderer.
+constexpr int kRendererVersion = 1;
+
+void Send(Response& res, const ApiError& e) {
+  res.status = e.http_status;
+  res.log_detail = e.log_detail;
+  for (const auto& [name, value] : e.headers) res.set_header(name, value);
+  res.set_content(e.Body().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+                  "application/json");
+}
+
+std::string Cut(const std::string& s) {
+  std::string out = s.substr(0, 40);
+  for (char& c : out) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return out;
+}
+
+void AppendDouble(std::string* out, double v) {
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out->append(buf, r.ptr);
+}
+
+// The base-index range of the grid points in `box` (half-open, as a job's region).
+tiles::IndexRange BoxBaseRange(const BBox& box, double step) {
+  int64_t i0, i1, j0, j1;
+  GridIndexRange(box.min_lat, box.max_lat, step, &i0, &i1);
+  GridIndexRange(box.min_lng, box.max_lng, step, &j0, &j1);
+  return {i0, i1 - 1, j0, j1 - 1};
+}
+
+}  // namespace
+
+Result<TileRequest> ParseTileRequest(const std::string& model, const std::string& step,
+                                     const std::string& z, const std::string& x,
+                                     const std::string& y_png) {
+  TileRequest t;
+  auto m = ParseHeatModel(model);
+  if (!m)
+    return Status::Invalid(fmt::format("model '{}' is unknown: use grocery or blend", Cut(model)));
+  t.model = *m;
+  NBI_ASSIGN_OR_RETURN(t.step, ParseFiniteDouble("gridStep", step));
+  NBI_RETURN_IF_ERROR(ValidateGridStep(t.step));
+  if (y_png.size() < 5 || y_png.compare(y_png.size() - 4, 4, ".png") != 0) {
+    return Status::Invalid(fmt::format("tile name '{}' must be {{y}}.png", Cut(y_png)));
+  }
+  NBI_ASSIGN_OR_RETURN(int64_t zz, ParseInt("z", z, 0, tiles::kMaxZoom));
+  t.tile.z = static_cast<int>(zz);
+  const int64_t n = int64_t{1} << t.tile.z;
+  NBI_ASSIGN_OR_RETURN(t.tile.x, ParseInt("x", x, 0, n - 1));
+  NBI_ASSIGN_OR_RETURN(t.tile.y, ParseInt("y", y_png.substr(0, y_png.size() - 4), 0, n - 1));
+  return t;
+}
+
+Result<int> ChooseHeatmapLevel(const std::string& level, const BBox& box, double step,
+                               int64_t cap) {
+  const int max_level = tiles::MaxOverviewLevel(step);
+  auto cells_at = [&](int l) {
+    const tiles::IndexRange r = BoxBaseRange(box, step).CoarserBy(l);
+    return static_cast<double>(r.rows()) * static_cast<double>(r.cols());
+  };
+  if (level == "auto") {
+    for (int l = 0; l <= max_level; ++l) {
+      if (cells_at(l) <= static_cast<double>(cap)) return l;
+    }
+    return max_level;  // the top level of a huge box: a few thousand values at most
+  }
+  NBI_ASSIGN_OR_RETURN(int64_t l, ParseInt("level", level, 0, max_level));
+  if (cells_at(static_cast<int>(l)) > static_cast<double>(cap)) {
+    return Status::Invalid(fmt::format("{} at gridStep {} level {} spans {:.0f} cells, over the "
+                                       "cap of {}: use level=auto or a coarser level",
+                                       box.ToString(), step, l, cells_at(static_cast<int>(l)), cap))
+        .WithReason("too_many_cells");
+  }
+  return static_cast<int>(l);
+}
+
+TileRoutes::TileRoutes(Store* store, size_t cache_bytes, std::vector<double> steps,
+                       int64_t cell_cap)
+    : store_(store), steps_(std::move(steps)), cell_cap_(cell_cap), cache_(cache_bytes) {}
+
+void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest) {
+  std::vector<std::string> parts;
+  for (size_t pos = 0;;) {
+    const size_t slash = rest.find('/', pos);
+    parts.push_back(rest.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos));
+    if (slash == std::string::npos || parts.size() > 5) break;
+    pos = slash + 1;
+  }
+  if (parts.size() != 5) {
+    return Send(res, ApiError::Of("invalid_argument",
+                                  "a tile is /tiles/{model}/{gridStep}/{z}/{x}/{y}.png"));
+  }
+  auto t = ParseTileRequest(parts[0], parts[1], parts[2], parts[3], parts[4]);
+  if (!t.ok()) return Send(res, ApiErrorFromStatus(t.status()));
+  const int level = tiles::LevelForZoom(t->step, t->tile.z);
+  const tiles::IndexRange range = tiles::TileLevelRange(t->tile, t->step, level);
+  auto version = store_->AreaVersion(t->step, t->model, tiles::VersionBlocks(range, level));
+  if (!version.ok()) return Send(res, ApiErrorFromStatus(version.status()));
+  const std::string etag = fmt::format("\"t{}-{}-{}\"", kRendererVersion, level, *version);
+  res.set_header("ETag", etag);
+  res.set_header("Cache-Control", "public, no-cache");
+  if (req.get_header_value("If-None-Match") == etag) {
+    res.status = 304;
+    return;
+  }
+  const std::string key = fmt::format("{}/{}/{}/{}/{}", HeatModelId(t->model),
+                                      tiles::StepKey(t->step), t->tile.z, t->tile.x, t->tile.y);
+  std::optional<std::string> png = cache_.Get(key, etag);
+  if (!png) {
+    tiles::DenseLevel cells;
+    Status s = store_->ReadLevel(t->step, t->model, level, range, &cells);
+    if (!s.ok()) return Send(res, ApiErrorFromStatus(s));
+    std::vector<uint8_t> bands;
+    const int coloured = tiles::RenderTile(t->tile, t->step, level, cells, &bands);
+    png.emplace();
+    if (coloured > 0) {
+      auto encoded = tiles::EncodeTilePng(bands);
+      if (!encoded.ok()) return Send(res, ApiErrorFromStatus(encoded.status()));
+      *png = std::move(encoded).value();
+    }
+    cache_.Put(key, etag, *png);
+  }
+  if (png->empty()) {
+    res.status = 204;
+    return;
+  }
+  res.status = 200;
+  res.set_content(std::move(*png), "image/png");
+}
+
+void TileRoutes::HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model,
+                              int min_score, int level) {
+  const tiles::IndexRange range = BoxBaseRange(box, step).CoarserBy(level);
+  tiles::DenseLevel cells;
+  Status s = store_->ReadLevel(step, model, level, range, &cells);
+  if (!s.ok()) return Send(res, ApiErrorFromStatus(s));
+  const int64_t f = int64_t{1} << level;
+  std::string body, list;
+  int64_t count = 0;
+  for (int64_t i = range.i0; i <= range.i1; ++i) {
+    for (int64_t j = range.j0; j <= range.j1; ++j) {
+      const uint8_t v = cells.Get(i, j);
+      if (v == tiles::kNoCell || v < min_score) continue;
+      list += count++ ? ",{\"lat\":" : "{\"lat\":";
+      AppendDouble(&list, (static_cast<double>(i * f) + static_cast<double>(f - 1) / 2) * step);
+      list += ",\"lng\":";
+      AppendDouble(&list, (static_cast<double>(j * f) + static_cast<double>(f - 1) / 2) * step);
+      list += ",\"score\":" + std::to_string(v) + "}";
+    }
+  }
+  body = "{\"gridStep\":";
+  AppendDouble(&body, step);
+  body += ",\"level\":" + std::to_string(level) + ",\"cellStep\":";
+  AppendDouble(&body, step * static_cast<double>(f));
+  body += ",\"model\":\"" + std::string(HeatModelId(model)) +
+          "\",\"count\":" + std::to_string(count) + ",\"cells\":[" + list + "]}";
+  res.status = 200;
+  res.set_content(std::move(body), "application/json");
+}
+
+void TileRoutes::Extent(const Request& req, Response& res) {
+  HeatModel model = HeatModel::kGrocery;
+  if (req.has_param("model")) {
+    auto m = ParseHeatModel(req.get_param_value("model"));
+    if (!m) {
+      return Send(res, ApiError::Of("invalid_argument",
+                                    fmt::format("model '{}' is unknown: use grocery or blend",
+                                                Cut(req.get_param_value("model")))));
+    }
+    model = *m;
+  }
+  nlohmann::json extents = nlohmann::json::array();
+  for (double step : steps_) {
+    // The top level over the world, then a finer level inside what it found.
+    tiles::IndexRange r = BoxBaseRange(BBox{-90, -180, 90, 180}, step);
+    std::optional<tiles::IndexRange> found;
+    int level = tiles::MaxOverviewLevel(step);
+    for (int pass = 0; pass < 2; ++pass) {
+      tiles::DenseLevel cells;
+      const tiles::IndexRange at = r.CoarserBy(level);
+      Status s = store_->ReadLevel(step, model, level, at, &cells);
+      if (!s.ok()) return Send(res, ApiErrorFromStatus(s));
+      found.reset();
+      for (int64_t i = at.i0; i <= at.i1; ++i) {
+        for (int64_t j = at.j0; j <= at.j1; ++j) {
+          if (cells.Get(i, j) == tiles::kNoCell) continue;
+          if (!found) found = tiles::IndexRange{i, i, j, j};
+          found->i0 = std::min(found->i0, i), found->i1 = std::max(found->i1, i);
+          found->j0 = std::min(found->j0, j), found->j1 = std::max(found->j1, j);
+        }
+      }
+      if (!found) break;
+      const int64_t f = int64_t{1} << level;
+      r = {found->i0 * f, found->i1 * f + f - 1, found->j0 * f, found->j1 * f + f - 1};
+      // A level with at most ~512 x 512 cells over that box.
+      int next = 1;
+      while (
+          next<level&& static_cast<double>(r.rows()) * r.cols() / std::ldexp(1.0, 2 * next)> 262144)
+        ++next;
+      if (pass == 0) level = next;
+    }
+    if (!found) continue;
+    const double s = step;
+    extents.push_back({{"gridStep", step},
+                       {"bounds",
+                        {{"minLat", (static_cast<double>(r.i0) - 0.5) * s},
+                         {"minLng", (static_cast<double>(r.j0) - 0.5) * s},
+                         {"maxLat", (static_cast<double>(r.i1) + 0.5) * s},
+                         {"maxLng", (static_cast<double>(r.j1) + 0.5) * s}}}});
+  }
+  res.status = 200;
+  res.set_content(nlohmann::json{{"extents", extents}}.dump(), "application/json");
+}
+
+}  // namespace nbi::http

@@ -1,0 +1,78 @@
+// The heatmap tile routes of `serve` (SPEC §6) and the zoomed-out heatmap answers, over the
+// store's tile role (store/tile_store.h) and tiles/:
+//
+//   GET /tiles/{model}/{gridStep}/{z}/{x}/{y}.png
+//       A 256x256 Web Mercator tile of the stored cells of (model, gridStep) at level
+//       tiles::LevelForZoom(gridStep, z) (0: the cells; else the overview level), in the SPEC
+//       colours, transparent below 30 and where no cell is. 200 image/png; 204 (no body) when
+//       nothing in the tile is drawn; 304 when If-None-Match holds the current ETag. A bad
+//       model, step, z (0..20), x or y (0..2^z-1) or a name not ending in .png is 400
+//       invalid_argument (so is a path of another shape). ETag: the level and the sum of the
+//       version counters of the area's blocks, so it changes whenever a cell under the tile is
+//       written or deleted or its levels are rebuilt. Cache-Control: public, no-cache (browsers
+//       keep the tile and revalidate it: a 304 costs one indexed read).
+//   GET /api/heatmap?...&level=auto|N
+//       (with server.cc's parameters) auto: the finest level whose cells in the box fit the
+//       cell cap (never too_many_cells); N: that level (400 past the cap or above the top).
+//       Level 0 is answered by server.cc as without `level`; a level >= 1 answers
+//       {gridStep, level, cellStep, model, count, cells: [{lat, lng, score}]}: the centre
+//       and max score of each overview cell (cellStep = gridStep * 2^level wide).
+//   GET /api/heatmap/extent?model=
+//       {"extents": [{"gridStep", "bounds"}]}: for each offered grid step with stored cells,
+//       the box holding them (to a fine overview cell), so a map can open on its data.
+//
+// Rendered tiles are kept in a TileCache (bounded bytes) keyed by tile and ETag. Thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "http/message.h"
+#include "store/store.h"
+#include "tiles/tile_cache.h"
+
+namespace nbi::http {
+
+// A parsed tile request.
+struct TileRequest {
+  HeatModel model = HeatModel::kGrocery;
+  double step = 0;
+  tiles::TileId tile;
+};
+// Parses the five path parts of a tile route (`y_png` is "{y}.png"). kInvalidArgument,
+// naming the part, for anything wrong.
+Result<TileRequest> ParseTileRequest(const std::string& model, const std::string& step,
+                                     const std::string& z, const std::string& x,
+                                     const std::string& y_png);
+
+// The level a /api/heatmap request asks for: "auto" -> the finest level whose cells in `box`
+// number at most `cap`; a number -> that level (kInvalidArgument when it is not 0..max or
+// its cells are over the cap, with reason too_many_cells).
+Result<int> ChooseHeatmapLevel(const std::string& level, const BBox& box, double step, int64_t cap);
+
+class TileRoutes {
+ public:
+  TileRoutes(Store* store, size_t cache_bytes, std::vector<double> steps, int64_t cell_cap);
+
+  // `rest`: the path after "/tiles/".
+  void Tile(const Request& req, Response& res, const std::string& rest);
+  // /api/heatmap at overview level `level` >= 1 (see above).
+  void HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model, int min_score,
+                    int level);
+  void Extent(const Request& req, Response& res);
+
+  const tiles::TileCache& cache() const { return cache_; }
+
+ private:
+  Store* const store_;
+  const std::vector<double> steps_;
+  const int64_t cell_cap_;
+  tiles::TileCache cache_;
+};
+
+}  // namespace nbi::http

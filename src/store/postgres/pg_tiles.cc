@@ -1,0 +1,247 @@
+// PgStore: the tile role (store/tile_store.h) and the tile hooks of the write paths
+// (pg_tiles.h). SQL in pg_tiles_sql.h.
+#include "store/postgres/pg_tiles.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_tiles_sql.h"
+#include "tiles/overview.h"
+
+namespace nbi {
+
+namespace {
+
+using tiles::DenseLevel;
+using tiles::IndexRange;
+
+// '{47.1,47.1005,...}': the stored (float4) lats of base rows i0..i1.
+std::string RowLats(int64_t i0, int64_t i1, double step) {
+  std::string out = "{";
+  char buf[32];
+  for (int64_t i = i0; i <= i1; ++i) {
+    auto r =
+        std::to_chars(buf, buf + sizeof buf, static_cast<float>(static_cast<double>(i) * step));
+    if (i > i0) out += ',';
+    out.append(buf, r.ptr);
+  }
+  out += '}';
+  return out;
+}
+
+// The cell query's parameters for base rows [i0, i1] and columns [j0, j1] (half a step of
+// margin on the float comparison; the caller filters columns exactly).
+PgParams CellParams(const IndexRange& base, double step) {
+  PgParams p;
+  p.Text(RowLats(base.i0, base.i1, step))
+      .Float(static_cast<float>((static_cast<double>(base.j0) - 0.5) * step))
+      .Float(static_cast<float>((static_cast<double>(base.j1) + 0.5) * step));
+  return p;
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 0;
+}
+
+// A bytea in text form ("\x0a1b...") -> bytes.
+std::string Unhex(std::string_view t) {
+  std::string out;
+  if (t.size() < 2 || t[0] != '\\' || t[1] != 'x') return out;
+  out.resize((t.size() - 2) / 2);
+  for (size_t k = 0; k < out.size(); ++k) {
+    out[k] = static_cast<char>(HexDigit(t[2 + 2 * k]) * 16 + HexDigit(t[3 + 2 * k]));
+  }
+  return out;
+}
+
+PgParams LevelParams(const std::string& model, int64_t step_key, int level, const IndexRange& r) {
+  PgParams p;
+  p.Text(model).Int(step_key).Int(level).Int(r.i0).Int(r.i1);
+  p.Int(tiles::FloorDiv(r.j0, tiles::kSegmentCells))
+      .Int(tiles::FloorDiv(r.j1, tiles::kSegmentCells));
+  return p;
+}
+
+Status ReadOverviewIn(PgConn& c, const std::string& model, int64_t step_key, int level,
+                      const IndexRange& r, DenseLevel* out) {
+  out->Reset(r);
+  if (r.empty()) return Status::Ok();
+  NBI_ASSIGN_OR_RETURN(PgRows rows,
+                       c.Exec(kPgOverviewRead, LevelParams(model, step_key, level, r)));
+  for (int k = 0; k < rows.size(); ++k) {
+    const std::string cells = Unhex(rows.text(k, 2));
+    tiles::PutSegment(out, rows.i64(k, 0), rows.i64(k, 1),
+                      reinterpret_cast<const uint8_t*>(cells.data()), cells.size());
+  }
+  return Status::Ok();
+}
+
+Status ReadCellsIn(PgConn& c, const std::string& model, double step, const IndexRange& r,
+                   DenseLevel* out) {
+  out->Reset(r);
+  if (r.empty()) return Status::Ok();
+  PgParams p = CellParams(r, step);
+  p.Float(static_cast<float>(step)).Text(model);
+  NBI_ASSIGN_OR_RETURN(PgRows rows, c.Exec(kPgTileCells, p));
+  for (int k = 0; k < rows.size(); ++k) {
+    const int64_t i = NearestGridIndex(rows.f32(k, 0), step);
+    const int64_t j = NearestGridIndex(rows.f32(k, 1), step);
+    if (out->Contains(i, j)) out->At(i, j) = static_cast<uint8_t>(rows.i64(k, 2));
+  }
+  return Status::Ok();
+}
+
+Status BumpBlocks(PgConn& c, const std::string& model, int64_t step_key, const IndexRange& b) {
+  if (b.empty()) return Status::Ok();
+  return c
+      .Exec(kPgBumpAreaVersions,
+            PgParams().Text(model).Int(step_key).Int(b.i0).Int(b.i1).Int(b.j0).Int(b.j1))
+      .status();
+}
+
+// The builder's view of one (step, model) inside the caller's transaction.
+class PgOverviewIo final : public tiles::OverviewIo {
+ public:
+  PgOverviewIo(PgConn& c, double step, HeatModel model)
+      : c_(c), step_(step), step_key_(tiles::StepKey(step)), model_(HeatModelId(model)) {}
+
+  Status ReadLevel1FromCells(const IndexRange& r, DenseLevel* out) override {
+    out->Reset(r);
+    if (r.empty()) return Status::Ok();
+    PgParams p = CellParams(r.Children(), step_);
+    p.Double(step_).Float(static_cast<float>(step_)).Text(model_);
+    NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgLevel1FromCells, p));
+    for (int k = 0; k < rows.size(); ++k) {
+      const int64_t i = rows.i64(k, 0), j = rows.i64(k, 1);
+      if (out->Contains(i, j)) {
+        out->At(i, j) = tiles::MaxScore(out->At(i, j), static_cast<uint8_t>(rows.i64(k, 2)));
+      }
+    }
+    return Status::Ok();
+  }
+  Status ReadOverview(int level, const IndexRange& r, DenseLevel* out) override {
+    return ReadOverviewIn(c_, model_, step_key_, level, r, out);
+  }
+  Status ReplaceSegments(int level, const DenseLevel& d) override {
+    NBI_RETURN_IF_ERROR(
+        c_.Exec(kPgOverviewDelete, LevelParams(model_, step_key_, level, d.range)).status());
+    PgBinaryCopy copy;
+    copy.Header();
+    size_t rows = 0;
+    tiles::ForEachSegment(d, [&](int64_t i, int64_t jb, const uint8_t* cells) {
+      copy.Row(6);
+      copy.Text(model_);
+      copy.Int4(static_cast<int32_t>(step_key_));
+      copy.Int4(level);
+      copy.Int4(static_cast<int32_t>(i));
+      copy.Int4(static_cast<int32_t>(jb));
+      copy.Text(std::string_view(reinterpret_cast<const char*>(cells), tiles::kSegmentCells));
+      ++rows;
+    });
+    copy.Trailer();
+    if (rows == 0) return Status::Ok();
+    return c_.CopyIn(kPgCopyOverviews, copy.data());
+  }
+
+ private:
+  PgConn& c_;
+  const double step_;
+  const int64_t step_key_;
+  const std::string model_;
+};
+
+}  // namespace
+
+Status PgRebuildOverviewRange(PgConn& c, const IndexRange& base, double step, HeatModel model) {
+  const std::string model_id(HeatModelId(model));
+  const int64_t key = tiles::StepKey(step);
+  NBI_RETURN_IF_ERROR(
+      c.Exec(kPgOverviewLock, PgParams().Text(fmt::format("{}/{}", model_id, key))).status());
+  PgOverviewIo io(c, step, model);
+  NBI_RETURN_IF_ERROR(tiles::RebuildOverviews(&io, base, tiles::MaxOverviewLevel(step)));
+  return BumpBlocks(c, model_id, key, tiles::VersionBlocks(base, 0));
+}
+
+Status PgRebuildOverviews(PgConn& c, const BBox& area, double step, HeatModel model) {
+  NBI_ASSIGN_OR_RETURN(GridRegion g,
+                       GridRegion::Make(area, step, std::numeric_limits<int64_t>::max()));
+  return PgRebuildOverviewRange(c, tiles::BaseRange(g), step, model);
+}
+
+PgParams PgTilesBumpParams(const Checkpoint& cp) {
+  const IndexRange b =
+      tiles::VersionBlocks(tiles::ChunkBaseRange(*cp.region, cp.begin, cp.count()), 0);
+  return PgParams()
+      .Text(HeatModelId(cp.model))
+      .Int(tiles::StepKey(cp.region->step()))
+      .Int(b.i0)
+      .Int(b.i1)
+      .Int(b.j0)
+      .Int(b.j1);
+}
+
+Status PgTilesOnPartCompleted(PgConn& c, int64_t job_id, int64_t begin, int64_t end) {
+  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kPgTileJobMetadata, PgParams().Int(job_id)));
+  if (r.size() == 0 || r.null(0, 0)) return Status::Ok();
+  Job job;
+  job.id = job_id;
+  job.metadata = nlohmann::json::parse(r.text(0, 0), nullptr, false);
+  if (!job.metadata.is_object()) return Status::Ok();  // not a heatmap job we can read
+  auto meta = DecodeHeatmapMetadata(job);
+  if (!meta.ok()) return Status::Ok();  // nothing of ours to summarise
+  auto g = GridRegion::Make(meta->bounds, meta->grid_step, std::numeric_limits<int64_t>::max());
+  if (!g.ok() || end <= begin) return Status::Ok();
+  const IndexRange part = tiles::ChunkBaseRange(*g, begin, end - begin);
+  return PgRebuildOverviewRange(c, part, meta->grid_step, meta->model);
+}
+
+Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec) {
+  return PgRebuildOverviews(c, spec.bounds, spec.grid_step, spec.model);
+}
+
+// ------------------------------------------------------------------ the TileStore role
+Status PgStore::ReadLevel(double step, HeatModel model, int level, const IndexRange& r,
+                          DenseLevel* out) {
+  const std::string m(HeatModelId(model));
+  auto done = WithReadConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+    if (level == 0) {
+      NBI_RETURN_IF_ERROR(ReadCellsIn(c, m, step, r, out));
+    } else {
+      NBI_RETURN_IF_ERROR(ReadOverviewIn(c, m, tiles::StepKey(step), level, r, out));
+    }
+    return true;
+  });
+  return done.status();
+}
+
+Result<int64_t> PgStore::AreaVersion(double step, HeatModel model, const IndexRange& b) {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kPgAreaVersion, PgParams()
+                                                              .Text(HeatModelId(model))
+                                                              .Int(tiles::StepKey(step))
+                                                              .Int(b.i0)
+                                                              .Int(b.i1)
+                                                              .Int(b.j0)
+                                                              .Int(b.j1)));
+    return r.i64(0, 0);
+  });
+}
+
+Status PgStore::RebuildOverviews(const BBox& area, double step, HeatModel model) {
+  return InTransaction<bool>(*pool_,
+                             [&](PgConn& c) -> Result<bool> {
+                               NBI_RETURN_IF_ERROR(PgRebuildOverviews(c, area, step, model));
+                               return true;
+                             })
+      .status();
+}
+
+}  // namespace nbi

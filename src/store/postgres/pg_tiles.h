@@ -1,0 +1,29 @@
+// The PostgreSQL store's tile hooks: called inside the write transactions of pg_queue.cc so
+// that overview levels and version counters commit with the cells (store/tile_store.h).
+// Internal to src/store/postgres.
+#pragma once
+
+#include <cstdint>
+
+#include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_tiles_sql.h"
+#include "store/store.h"
+
+namespace nbi {
+
+// WriteCheckpoint: the parameters of kPgBumpAreaVersions that bump the version blocks of the
+// checkpoint's cells (an empty range for no cells), run in the checkpoint's transaction.
+PgParams PgTilesBumpParams(const Checkpoint& cp);
+// CompletePart: rebuilds the overview levels over the rows of the completed part's cells
+// [begin, end) of the job (the whole area for a job of one part; job from its metadata).
+Status PgTilesOnPartCompleted(PgConn& c, int64_t job_id, int64_t begin, int64_t end);
+// ResetAndEnqueue, after the area's cells are deleted: rebuilds its overview levels.
+Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec);
+// The rebuild itself (levels 1..max over `area`, the area's version blocks bumped), in the
+// caller's transaction; rebuilds of one (model, step) take turns (advisory lock).
+Status PgRebuildOverviews(PgConn& c, const BBox& area, double step, HeatModel model);
+// The same over a range of base cells (global row and column indices).
+Status PgRebuildOverviewRange(PgConn& c, const tiles::IndexRange& base, double step,
+                              HeatModel model);
+
+}  // namespace nbi

@@ -1,0 +1,52 @@
+// SQL of the PostgreSQL store's tile role (pg_tiles.cc): overview levels and per-area version
+// counters (store/tile_store.h, tiles/tiles.h). Same conventions as pg_sql.h.
+// Internal to src/store/postgres.
+#pragma once
+
+#include "store/postgres/pg_sql.h"
+
+namespace nbi {
+
+// The cells of the grid rows $1 (their float lats, '{47.1,47.1005}') with lng in [$2, $3]:
+// one index descent per row. Unprepared: planned with the table's current size (pg_sql.h,
+// kDeleteChunkCells).
+inline constexpr PgSql kPgTileCells{
+    nullptr,
+    "SELECT lat, lng, score FROM heat_cells WHERE lat = ANY($1::real[]) "
+    "AND lng BETWEEN $2::real AND $3::real AND grid_step = $4::real AND model = $5::text"};
+// Level 1 straight from the cells, aggregated by the server: $4 the step as float8.
+inline constexpr PgSql kPgLevel1FromCells{
+    nullptr,
+    "SELECT floor(round(lat::float8 / $4::float8) / 2)::bigint AS i, "
+    "floor(round(lng::float8 / $4::float8) / 2)::bigint AS j, max(score) FROM heat_cells "
+    "WHERE lat = ANY($1::real[]) AND lng BETWEEN $2::real AND $3::real "
+    "AND grid_step = $5::real AND model = $6::text GROUP BY 1, 2"};
+#define NBI_OVERVIEW_WHERE                                                                  \
+  "WHERE model = $1::text AND step_e7 = $2::int AND level = $3::int AND i BETWEEN $4::int " \
+  "AND $5::int AND jb BETWEEN $6::int AND $7::int"
+inline constexpr PgSql kPgOverviewRead{
+    "overview_read", "SELECT i, jb, cells FROM heat_overviews " NBI_OVERVIEW_WHERE};
+inline constexpr PgSql kPgOverviewDelete{"overview_delete",
+                                         "DELETE FROM heat_overviews " NBI_OVERVIEW_WHERE};
+#undef NBI_OVERVIEW_WHERE
+inline constexpr const char* kPgCopyOverviews =
+    "COPY heat_overviews (model, step_e7, level, i, jb, cells) FROM STDIN (FORMAT binary)";
+// Bumps blocks [$3, $4] x [$5, $6] in key order (concurrent writers lock rows in one order).
+inline constexpr PgSql kPgBumpAreaVersions{
+    "bump_area_versions",
+    "INSERT INTO heat_area_versions (model, step_e7, bi, bj, version) "
+    "SELECT $1::text, $2::int, bi, bj, 1 FROM generate_series($3::int, $4::int) bi, "
+    "generate_series($5::int, $6::int) bj ORDER BY bi, bj "
+    "ON CONFLICT (model, step_e7, bi, bj) DO UPDATE SET version = heat_area_versions.version + 1"};
+inline constexpr PgSql kPgAreaVersion{
+    "area_version",
+    "SELECT COALESCE(SUM(version), 0)::bigint FROM heat_area_versions WHERE model = $1::text "
+    "AND step_e7 = $2::int AND bi BETWEEN $3::int AND $4::int AND bj BETWEEN $5::int AND $6::int"};
+// Rebuilds of one (model, step) take turns: a rebuild reads the levels beside its area, which
+// another rebuild may be rewriting. $1: 'model/step_e7'.
+inline constexpr PgSql kPgOverviewLock{
+    "overview_lock", "SELECT pg_advisory_xact_lock(hashtextextended('nbi-overviews:' || $1, 0))"};
+inline constexpr PgSql kPgTileJobMetadata{"tile_job_metadata",
+                                          "SELECT metadata::text FROM jobs WHERE id = $1::bigint"};
+
+}  // namespace nbi
