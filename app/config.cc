@@ -288,7 +288,8 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
                          ParseIntSetting("NBI_HEATMAP_CELL_CAP", heatmap_cap_, 1, 100'000'000));
   }
   if (!tile_cache_mb_.empty()) {
-    NBI_ASSIGN_OR_RETURN(int64_t mb, ParseIntSetting("NBI_TILE_CACHE_MB", tile_cache_mb_, 0, 65536));
+    NBI_ASSIGN_OR_RETURN(int64_t mb,
+                         ParseIntSetting("NBI_TILE_CACHE_MB", tile_cache_mb_, 0, 65536));
     o.tile_cache_bytes = static_cast<size_t>(mb) << 20;
   }
   if (!cron_budget_.empty()) {

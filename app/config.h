@@ -92,9 +92,9 @@ class ServeFlags {
 
  private:
   bool no_worker_ = false;
-  std::string host_, port_, web_dir_, cron_secret_, tile_url_, heatmap_cap_, tile_cache_mb_, cron_budget_, rate_,
-      burst_, threads_, store_slots_, access_log_, header_timeout_, max_connections_,
-      allowed_hosts_;
+  std::string host_, port_, web_dir_, cron_secret_, tile_url_, heatmap_cap_, tile_cache_mb_,
+      cron_budget_, rate_, burst_, threads_, store_slots_, access_log_, header_timeout_,
+      max_connections_, allowed_hosts_;
 };
 
 // "NAME='text'" parsed as a whole decimal number in [lo, hi].

@@ -261,7 +261,11 @@ class JobQueue {
 };
 
 // ---------------------------------------------------------------- a backend
-class Store : public CityStore, public PoiStore, public CellStore, public JobQueue, public TileStore {
+class Store : public CityStore,
+              public PoiStore,
+              public CellStore,
+              public JobQueue,
+              public TileStore {
  public:
   ~Store() override = default;
 

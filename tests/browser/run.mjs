@@ -6,7 +6,7 @@
 // The server must hold the city with a computed heatmap and run its embedded worker.
 // NBI_TEST_CITY defaults to the first city, NBI_TEST_POINT to the centre of its bounds.
 // Drives Debian's /usr/bin/chromium (NBI_CHROMIUM overrides) through playwright-core from
-// web/node_modules (npm --prefix web install). Saves web/screenshots/{map,jobs}.png.
+// web/node_modules (npm --prefix web install). Saves web/screenshots/{map,map-zoomed-out,jobs}.png.
 // Prints "N passed, N failed"; exits non-zero on any failure.
 import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
@@ -119,6 +119,8 @@ async function mapTests() {
     await page.goto(`${BASE}/`);
     await page.waitForFunction(() => window.__nbi && window.__nbi.ready === true);
     await heatmapLoaded(0);
+    const view = await page.evaluate(() => window.__nbi.initialView);
+    assert(view === 'extent', `with no city chosen the first view is "${view}", not the cells' extent`);
     assert(await page.getByTestId('legend').isVisible(), 'legend not visible');
     const attribution = await page.getByTestId('attribution').innerText();
     assert(attribution.includes('© OpenStreetMap contributors'), `attribution is "${attribution}"`);
@@ -134,7 +136,8 @@ async function mapTests() {
     await page.getByTestId('city-picker').selectOption(city.slug);
     await heatmapLoaded(before);
     before = await loads();
-    await page.evaluate(([lat, lng]) => { window.__nbi.map.setView([lat, lng], 15, { animate: false }); }, [pLat, pLng]);
+    // Above the tiles' zooms the cells themselves are drawn on the canvas.
+    await page.evaluate(([lat, lng]) => { window.__nbi.map.setView([lat, lng], 17, { animate: false }); }, [pLat, pLng]);
     await heatmapLoaded(before);
     // The computed heatmap may be at any of the offered steps: try each, keep the richest.
     const steps = await page.getByTestId('grid-step-select').locator('option').evaluateAll(
@@ -194,6 +197,41 @@ async function mapTests() {
     const rows = await page.getByTestId('score-category').count();
     assert(rows === body.categories.length, `${rows} category rows, API has ${body.categories.length}`);
     await page.screenshot({ path: join(SHOTS, 'map.png') });
+  });
+
+  await check('tiles: coloured at z=8 over > 1M computed cells and at z=13, never "too many cells"', async () => {
+    const { body } = await getJson('/api/jobs?status=completed&limit=200');
+    const big = (body?.jobs || []).find((j) => j.totalItems > 1_000_000 && j.metadata?.gridStep === 0.0005);
+    assert(big, 'no completed job of more than 1 M cells at 0.0005 (run_with_server.sh computes one)');
+    for (const zoom of [8, 13]) {
+      await page.goto(`${BASE}/?lat=${pLat}&lng=${pLng}&zoom=${zoom}&gridStep=0.0005`);
+      await page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle && !window.__nbi.heatmapLoading,
+        null, { timeout: 30_000 });
+      const shown = await page.evaluate((palette) => {
+        let coloured = 0, tiles = 0;
+        const c = document.createElement('canvas');
+        c.width = c.height = 256;
+        const ctx = c.getContext('2d', { willReadFrequently: true });
+        for (const img of document.querySelectorAll('img.heat-tile')) {
+          if (!img.complete || !img.naturalWidth) continue;
+          tiles++;
+          ctx.clearRect(0, 0, 256, 256);
+          ctx.drawImage(img, 0, 0);
+          const d = ctx.getImageData(0, 0, 256, 256).data;
+          for (let i = 0; i < d.length; i += 4) {
+            if (d[i + 3] === 255 && palette.some(([r, g, b]) => d[i] === r && d[i + 1] === g && d[i + 2] === b)) coloured++;
+          }
+        }
+        return { coloured, tiles, errors: window.__nbi.tileErrors, status: document.querySelector('[data-testid="map-status"]').textContent };
+      }, PALETTE);
+      assert(shown.tiles > 0 && shown.coloured > 1000, `z=${zoom}: ${shown.tiles} tiles, ${shown.coloured} coloured pixels`);
+      assert(shown.errors === 0, `z=${zoom}: ${shown.errors} tile errors`);
+      const text = await page.evaluate(() => document.body.innerText);
+      assert(!/too many cells/i.test(text), `z=${zoom}: the page says "too many cells"`);
+      assert(await page.evaluate(() => window.__nbi.lastHeatmapError) === null, `z=${zoom}: heatmap error`);
+      console.log(`#   z=${zoom}: ${shown.tiles} tiles, ${shown.coloured} coloured pixels; ${shown.status}`);
+      if (zoom === 8) await page.screenshot({ path: join(SHOTS, 'map-zoomed-out.png') });
+    }
   });
 
   await check('map page has no console errors', async () => {

@@ -23,6 +23,11 @@ bbox=$(sed -E 's/.* POIs in ([^ ]+), written.*/\1/' <<<"$line")
 "$nbi" cities add generated --name "Generated city" --bbox "$bbox" >/dev/null
 "$nbi" schedule --city generated --grid-step 0.0025 >/dev/null
 "$nbi" schedule --city generated --grid-step 0.001 >/dev/null
+# Over a million cells (the city and its surroundings at 0.0005): the zoomed-out tile check.
+IFS=, read -r a b c d <<<"$bbox"
+big=$(awk -v a="$a" -v b="$b" -v c="$c" -v d="$d" \
+  'BEGIN { printf "%.4f,%.4f,%.4f,%.4f", a - 0.12, b - 0.14, c + 0.12, d + 0.14 }')
+"$nbi" schedule --bbox "$big" --grid-step 0.0005 >/dev/null
 "$nbi" process-jobs >/dev/null
 # The server is a copy of the binary started in an empty directory, without NBI_WEB_DIR or
 # --web-dir: its pages and Leaflet must come from the binary itself.

@@ -30,6 +30,7 @@ const nbi = (window.__nbi = {
   tilesLoaded: 0, // heat tiles loaded with pixels (a 204 empty tile does not count)
   tilesEmpty: 0, // heat tiles answered 204 (nothing to draw)
   tileErrors: 0,
+  tilesIdle: false, // every heat tile of the view has loaded (Leaflet's 'load')
   initialView: null, // how the first view was chosen: point, bounds, city, extent, world
   poisDrawn: 0,
   lastScoreRequest: null, // {lat, lng, model, url} as sent to /api/score
@@ -152,6 +153,9 @@ function resetHeatTiles() {
   heatTiles?.remove();
   const url = tileTemplate.replace('{model}', state.model).replace('{gridStep}', String(state.gridStep));
   heatTiles = new HeatTiles(url, { pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0 });
+  nbi.tilesIdle = false;
+  heatTiles.on('loading', () => { nbi.tilesIdle = false; });
+  heatTiles.on('load', () => { nbi.tilesIdle = true; });
   heatTiles.addTo(map);
 }
 const poiLayer = L.layerGroup().addTo(map);

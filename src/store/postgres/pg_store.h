@@ -14,7 +14,8 @@
 // Files: pg_sql.h (schema and every SQL statement), pg_conn.{h,cc} (libpq plumbing, pool,
 // transactions, error mapping), pg_codec.{h,cc} (row and COPY codecs), pg_store.cc (schema,
 // cities, POIs, cells, Watch), pg_queue.cc (the JobQueue methods), pg_watch.{h,cc} (the
-// LISTEN thread), pg_tiles.{h,cc} (the TileStore methods and the tile hooks). Only files in this folder include libpq.
+// LISTEN thread), pg_tiles.{h,cc} (the TileStore methods and the tile hooks). Only files in this
+// folder include libpq.
 #pragma once
 
 #include <functional>
