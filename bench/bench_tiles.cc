@@ -4,7 +4,8 @@
 //     fraction of it;
 //   - storage bytes per cell: heat_cells (table + index) alone, and with the overview and
 //     version tables;
-//   - tile latency p50/p99 at z 8, 12 and 16: cold (the LRU never holds the tile: store read,
+//   - tile latency p50/p99 at z 8, 12 and 16 (and 13: level 0 at ~1 cell per pixel, the
+//     most values a tile reads at this step): cold (the LRU never holds the tile: store read,
 //     render, PNG) and hot (from the LRU: the version read and the lookup), measured on the
 //     route handler (http/tile_routes.h) in-process, without the socket.
 //   bench_tiles --url sqlite:/tmp/t.db | postgresql://... [--step 0.0002] [--half 0.2]
@@ -132,7 +133,7 @@ void TileLatencies(Store* store, const BBox& area, double step) {
   std::snprintf(prefix, sizeof prefix, "grocery/%g/", step);
   std::mt19937_64 rng(42);
   std::printf("| zoom | level | tiles over the area | cold p50 / p99 ms | hot p50 / p99 ms |\n");
-  for (int z : {8, 12, 16}) {
+  for (int z : {8, 12, 13, 16}) {
     std::vector<tiles::TileId> all = TilesOver(area, z);
     std::shuffle(all.begin(), all.end(), rng);
     // Cold: 200 requests over distinct tiles where there are enough, an LRU of 0 bytes.

@@ -68,7 +68,8 @@ TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   EXPECT_EQ(fine.body["count"], 1600);
   Reply cells = s.Get("/api/heatmap?" + box);
   ASSERT_EQ(cells.status, 200) << cells.text;
-  EXPECT_EQ(Keys(cells.body), (std::set<std::string>{"gridStep", "model", "count", "cells"}));
+  EXPECT_EQ(Keys(cells.body),
+            (std::set<std::string>{"gridStep", "level", "cellStep", "model", "count", "cells"}));
   EXPECT_EQ(cells.body["gridStep"], 0.0025);
   ASSERT_EQ(cells.body["count"], 256);
   ASSERT_EQ(cells.body["cells"].size(), 256u);

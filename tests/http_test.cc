@@ -42,6 +42,7 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   EXPECT_EQ(s.Get("/api/config").body,
             json::parse(R"({"tileUrl": "http://tiles.local/{z}/{x}/{y}.png",
       "gridSteps": [0.0025, 0.001, 0.0005], "defaultGridStep": 0.0025, "models": ["grocery", "blend"],
+      "heatTiles": "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png",
       "attribution": "© OpenStreetMap contributors"})"));
 
   Reply cities = s.Get("/api/cities");
@@ -73,7 +74,8 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   EXPECT_EQ(s.Get("/api/jobs").body, json::parse(R"({"jobs": [], "nextCursor": null})"));
   Reply empty = s.Get("/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51");
   EXPECT_EQ(empty.body,
-            json::parse(R"({"gridStep": 0.0025, "model": "grocery", "count": 0, "cells": []})"));
+            json::parse(R"({"gridStep": 0.0025, "level": 0, "cellStep": 0.0025, "model": "grocery",
+                            "count": 0, "cells": []})"));
 
   auto head = s.Client()->Head("/healthz");
   ASSERT_TRUE(head);

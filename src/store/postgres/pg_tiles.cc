@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -113,16 +114,21 @@ class PgOverviewIo final : public tiles::OverviewIo {
   PgOverviewIo(PgConn& c, double step, HeatModel model)
       : c_(c), step_(step), step_key_(tiles::StepKey(step)), model_(HeatModelId(model)) {}
 
+  // Aggregated by the server, in bands of rows: a large area's result never sits in memory
+  // whole (libpq holds a result as text).
   Status ReadLevel1FromCells(const IndexRange& r, DenseLevel* out) override {
     out->Reset(r);
-    if (r.empty()) return Status::Ok();
-    PgParams p = CellParams(r.Children(), step_);
-    p.Double(step_).Float(static_cast<float>(step_)).Text(model_);
-    NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgLevel1FromCells, p));
-    for (int k = 0; k < rows.size(); ++k) {
-      const int64_t i = rows.i64(k, 0), j = rows.i64(k, 1);
-      if (out->Contains(i, j)) {
-        out->At(i, j) = tiles::MaxScore(out->At(i, j), static_cast<uint8_t>(rows.i64(k, 2)));
+    constexpr int64_t kBandRows = 64;
+    for (int64_t i0 = r.i0; i0 <= r.i1; i0 += kBandRows) {
+      const IndexRange band{i0, std::min(r.i1, i0 + kBandRows - 1), r.j0, r.j1};
+      PgParams p = CellParams(band.Children(), step_);
+      p.Double(step_).Float(static_cast<float>(step_)).Text(model_);
+      NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgLevel1FromCells, p));
+      for (int k = 0; k < rows.size(); ++k) {
+        const int64_t i = rows.i64(k, 0), j = rows.i64(k, 1);
+        if (out->Contains(i, j)) {
+          out->At(i, j) = tiles::MaxScore(out->At(i, j), static_cast<uint8_t>(rows.i64(k, 2)));
+        }
       }
     }
     return Status::Ok();
