@@ -46,7 +46,7 @@ const state = {
 };
 
 // ------------------------------------------------------------------ map + layers
-const map = L.map('map', { preferCanvas: true, worldCopyJump: true, minZoom: 2 });
+const map = L.map('map', { preferCanvas: true, worldCopyJump: true, minZoom: 2, maxZoom: 20 });
 nbi.map = map;
 map.attributionControl.setPrefix(false);
 map.attributionControl.addAttribution(DEFAULT_ATTRIBUTION); // shown even if /api/config fails
@@ -128,6 +128,7 @@ const HeatTiles = L.TileLayer.extend({
     fetch(this.getTileUrl(coords)).then(async (res) => {
       if (res.status === 204) {
         img.dataset.empty = '1';
+        img.style.visibility = 'hidden'; // no image: nothing to draw (not even a frame)
         nbi.tilesEmpty++;
         return done(null, img);
       }
