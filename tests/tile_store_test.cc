@@ -3,6 +3,7 @@
 // level (jobs side by side and overlapping, cells missing, a rebuild of a sub-area), level 0
 // is the cells, the per-area version grows with every write, completion and reset under it
 // (and only then), a reset removes the area's levels; tile math, rendering and PNG round trip.
+// Jobs run as parts (a job of several parts completes them out of order).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -28,36 +29,55 @@ class TileStoreTest : public testing::StoreTest {
  protected:
   static constexpr double kStep = 0.001;
 
-  // Runs a job over `box`: claims it, writes its cells in chunks of 500 with random scores
-  // (skipping chunk `skip_chunk`, if any), records them in `cells`, completes it.
-  void RunJob(const BBox& box, Cells* cells, std::mt19937_64* rng, int skip_chunk = -1) {
+  // Runs a job over `box` split into parts of `part_cells`: claims its parts, writes their
+  // cells in chunks of 500 with random scores (skipping the chunk numbered `skip_chunk` of
+  // the job, if any), records them in `cells`, and completes the parts in reverse order (the
+  // levels of a part's rows are rebuilt at its completion).
+  void RunJob(const BBox& box, Cells* cells, std::mt19937_64* rng, int skip_chunk = -1,
+              int64_t part_cells = 250'000) {
     HeatmapJobSpec spec;
     spec.bounds = box;
     spec.grid_step = kStep;
+    spec.part_cells = part_cells;
     Job job = Enqueue(spec);
-    Job claimed = MustClaim("w1");
-    ASSERT_EQ(claimed.id, job.id);
     auto g = GridRegion::Make(box, kStep);
     ASSERT_TRUE(g.ok());
-    for (int64_t begin = 0, chunk = 0; begin < g->cell_count(); begin += 500, ++chunk) {
-      const int64_t n = std::min<int64_t>(500, g->cell_count() - begin);
-      if (chunk == skip_chunk) continue;
-      std::vector<uint8_t> scores(n);
-      for (int64_t k = 0; k < n; ++k) {
-        scores[k] = static_cast<uint8_t>((*rng)() % 101);
-        (*cells)[{g->RowOf(begin + k), g->ColOf(begin + k)}] = scores[k];
-      }
-      Checkpoint cp;
-      cp.job_id = job.id;
-      cp.worker_id = "w1";
-      cp.region = &*g;
-      cp.begin = begin;
-      cp.scores = scores;
-      auto w = store_->WriteCheckpoint(cp);
-      ASSERT_TRUE(w.ok()) << w.status().ToString();
+    std::vector<Job> parts;
+    for (;;) {
+      auto claimed = store_->Claim("w1");
+      ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+      if (!claimed->has_value()) break;
+      ASSERT_EQ((*claimed)->id, job.id);
+      parts.push_back(**claimed);
     }
-    Status done = store_->Complete(job.id, "w1");
-    ASSERT_TRUE(done.ok()) << done.ToString();
+    ASSERT_EQ(static_cast<int64_t>(parts.size()), (g->cell_count() + part_cells - 1) / part_cells);
+    for (const Job& p : parts) {
+      for (int64_t begin = p.part_begin; begin < p.part_end; begin += 500) {
+        const int64_t n = std::min<int64_t>(500, p.part_end - begin);
+        if (begin / 500 == skip_chunk) continue;
+        std::vector<uint8_t> scores(n);
+        for (int64_t k = 0; k < n; ++k) {
+          scores[k] = static_cast<uint8_t>((*rng)() % 101);
+          (*cells)[{g->RowOf(begin + k), g->ColOf(begin + k)}] = scores[k];
+        }
+        Checkpoint cp;
+        cp.job_id = job.id;
+        cp.part = p.part;
+        cp.worker_id = "w1";
+        cp.region = &*g;
+        cp.begin = begin;
+        cp.scores = scores;
+        auto w = store_->WriteCheckpoint(cp);
+        ASSERT_TRUE(w.ok()) << w.status().ToString();
+      }
+    }
+    for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+      auto done = store_->CompletePart(job.id, p->part, "w1");
+      ASSERT_TRUE(done.ok()) << done.status().ToString();
+    }
+    auto after = store_->GetJob(job.id);
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(after->status, JobStatus::kCompleted);
   }
 
   // Compares level `level` over `base` (widened by a cell) with the max of `cells`.
@@ -99,11 +119,12 @@ TEST_P(TileStoreTest, OverviewLevelsEqualTheMaxOfTheStoredCellsAtEveryLevel) {
   SCOPED_TRACE(::testing::Message() << "NBI_TEST_SEED=" << testing::TestSeed());
   std::mt19937_64 rng(testing::TestSeed());
   Cells cells;
-  // A: not aligned to any level. B: east of A, overlapping A's last columns (its cells replace
-  // A's there), one chunk never written. C: far away (its own overview cells).
+  // A: not aligned to any level, in 4 parts completed in reverse order. B: east of A,
+  // overlapping A's last columns (its cells replace A's there), one chunk never written. C:
+  // far away (its own overview cells).
   const BBox a{47.1003, 9.5007, 47.1453, 9.5617}, b{47.1203, 9.5557, 47.1603, 9.6017};
   const BBox c{47.3, 9.9, 47.31, 9.91};
-  RunJob(a, &cells, &rng);
+  RunJob(a, &cells, &rng, -1, /*part_cells=*/700);
   RunJob(b, &cells, &rng, /*skip_chunk=*/1);
   RunJob(c, &cells, &rng);
   auto ga = GridRegion::Make(BBox{47.1003, 9.5007, 47.1603, 9.6017}, kStep);
