@@ -138,7 +138,8 @@ Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
   return conn;
 }
 
-Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params) {
+Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params, bool binary_results) {
+  const int format = binary_results ? 1 : 0;
   PgResultPtr r;
   if (sql.name) {
     if (!prepared_.contains(sql.name)) {
@@ -146,10 +147,11 @@ Result<PgRows> PgConn::Exec(const PgSql& sql, const PgParams& params) {
       if (PQresultStatus(p.get()) != PGRES_COMMAND_OK) return Fail(p.get(), sql.name);
       prepared_.insert(sql.name);
     }
-    r.reset(PQexecPrepared(pg_, sql.name, params.size(), params.pointers(), nullptr, nullptr, 0));
+    r.reset(
+        PQexecPrepared(pg_, sql.name, params.size(), params.pointers(), nullptr, nullptr, format));
   } else {
     r.reset(PQexecParams(pg_, sql.text, params.size(), nullptr, params.pointers(), nullptr, nullptr,
-                         0));
+                         format));
   }
   return Check(std::move(r), sql.name ? sql.name : "statement");
 }

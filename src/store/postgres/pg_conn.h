@@ -161,8 +161,10 @@ class PgConn {
   static Result<std::unique_ptr<PgConn>> Connect(const std::string& conninfo,
                                                  const std::string& setup = "");
 
-  // Runs `sql` with `params`; prepares it first on this connection if it is named.
-  Result<PgRows> Exec(const PgSql& sql, const PgParams& params = PgParams());
+  // Runs `sql` with `params`; prepares it first on this connection if it is named. With
+  // `binary_results` the values come in binary format (read them with PgRows::text as bytes).
+  Result<PgRows> Exec(const PgSql& sql, const PgParams& params = PgParams(),
+                      bool binary_results = false);
   // Runs constant SQL without parameters (may hold several statements).
   Result<PgRows> Exec(const char* sql, std::string_view what = "exec");
 

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -45,22 +46,29 @@ PgParams CellParams(const IndexRange& base, double step) {
   return p;
 }
 
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return 0;
+// Values of a binary-format result (network byte order).
+uint32_t Be32(std::string_view v) {
+  if (v.size() < 4) return 0;
+  const auto* b = reinterpret_cast<const unsigned char*>(v.data());
+  return (uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) | (uint32_t{b[2]} << 8) | b[3];
 }
+float BeFloat(std::string_view v) {
+  const uint32_t bits = Be32(v);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+int32_t BeInt(std::string_view v) { return static_cast<int32_t>(Be32(v)); }
 
-// A bytea in text form ("\x0a1b...") -> bytes.
-std::string Unhex(std::string_view t) {
-  std::string out;
-  if (t.size() < 2 || t[0] != '\\' || t[1] != 'x') return out;
-  out.resize((t.size() - 2) / 2);
-  for (size_t k = 0; k < out.size(); ++k) {
-    out[k] = static_cast<char>(HexDigit(t[2 + 2 * k]) * 16 + HexDigit(t[3 + 2 * k]));
+// Calls fn(i, j, score) for each cell row of a binary (lat, lng, score) result, i and j
+// the cell's grid indices.
+template <typename F>
+void ForEachCell(const PgRows& rows, double step, F&& fn) {
+  for (int k = 0; k < rows.size(); ++k) {
+    fn(NearestGridIndex(BeFloat(rows.text(k, 0)), step),
+       NearestGridIndex(BeFloat(rows.text(k, 1)), step),
+       static_cast<uint8_t>(BeInt(rows.text(k, 2))));
   }
-  return out;
 }
 
 PgParams LevelParams(const std::string& model, int64_t step_key, int level, const IndexRange& r) {
@@ -76,10 +84,10 @@ Status ReadOverviewIn(PgConn& c, const std::string& model, int64_t step_key, int
   out->Reset(r);
   if (r.empty()) return Status::Ok();
   NBI_ASSIGN_OR_RETURN(PgRows rows,
-                       c.Exec(kPgOverviewRead, LevelParams(model, step_key, level, r)));
+                       c.Exec(kPgOverviewRead, LevelParams(model, step_key, level, r), true));
   for (int k = 0; k < rows.size(); ++k) {
-    const std::string cells = Unhex(rows.text(k, 2));
-    tiles::PutSegment(out, rows.i64(k, 0), rows.i64(k, 1),
+    const std::string_view cells = rows.text(k, 2);
+    tiles::PutSegment(out, BeInt(rows.text(k, 0)), BeInt(rows.text(k, 1)),
                       reinterpret_cast<const uint8_t*>(cells.data()), cells.size());
   }
   return Status::Ok();
@@ -91,12 +99,10 @@ Status ReadCellsIn(PgConn& c, const std::string& model, double step, const Index
   if (r.empty()) return Status::Ok();
   PgParams p = CellParams(r, step);
   p.Float(static_cast<float>(step)).Text(model);
-  NBI_ASSIGN_OR_RETURN(PgRows rows, c.Exec(kPgTileCells, p));
-  for (int k = 0; k < rows.size(); ++k) {
-    const int64_t i = NearestGridIndex(rows.f32(k, 0), step);
-    const int64_t j = NearestGridIndex(rows.f32(k, 1), step);
-    if (out->Contains(i, j)) out->At(i, j) = static_cast<uint8_t>(rows.i64(k, 2));
-  }
+  NBI_ASSIGN_OR_RETURN(PgRows rows, c.Exec(kPgTileCells, p, true));
+  ForEachCell(rows, step, [&](int64_t i, int64_t j, uint8_t score) {
+    if (out->Contains(i, j)) out->At(i, j) = score;
+  });
   return Status::Ok();
 }
 
@@ -114,22 +120,22 @@ class PgOverviewIo final : public tiles::OverviewIo {
   PgOverviewIo(PgConn& c, double step, HeatModel model)
       : c_(c), step_(step), step_key_(tiles::StepKey(step)), model_(HeatModelId(model)) {}
 
-  // Aggregated by the server, in bands of rows: a large area's result never sits in memory
-  // whole (libpq holds a result as text).
+  // The cells themselves, aggregated here, in bands of rows: a large area's result never sits
+  // in memory whole (libpq holds a result as text). Aggregating in the server (GROUP BY over
+  // computed indices) measured 4-5x slower than sending the rows.
   Status ReadLevel1FromCells(const IndexRange& r, DenseLevel* out) override {
     out->Reset(r);
     constexpr int64_t kBandRows = 64;
     for (int64_t i0 = r.i0; i0 <= r.i1; i0 += kBandRows) {
       const IndexRange band{i0, std::min(r.i1, i0 + kBandRows - 1), r.j0, r.j1};
       PgParams p = CellParams(band.Children(), step_);
-      p.Double(step_).Float(static_cast<float>(step_)).Text(model_);
-      NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgLevel1FromCells, p));
-      for (int k = 0; k < rows.size(); ++k) {
-        const int64_t i = rows.i64(k, 0), j = rows.i64(k, 1);
-        if (out->Contains(i, j)) {
-          out->At(i, j) = tiles::MaxScore(out->At(i, j), static_cast<uint8_t>(rows.i64(k, 2)));
-        }
-      }
+      p.Float(static_cast<float>(step_)).Text(model_);
+      NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgTileCells, p, true));
+      ForEachCell(rows, step_, [&](int64_t i, int64_t j, uint8_t score) {
+        i = tiles::FloorDiv(i, 2);
+        j = tiles::FloorDiv(j, 2);
+        if (out->Contains(i, j)) out->At(i, j) = tiles::MaxScore(out->At(i, j), score);
+      });
     }
     return Status::Ok();
   }

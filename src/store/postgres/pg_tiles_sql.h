@@ -8,19 +8,12 @@
 namespace nbi {
 
 // The cells of the grid rows $1 (their float lats, '{47.1,47.1005}') with lng in [$2, $3]:
-// one index descent per row. Unprepared: planned with the table's current size (pg_sql.h,
-// kDeleteChunkCells).
+// one index descent per row (tiles of level 0, and level 1 of a rebuild). Unprepared: planned with
+// the table's current size (pg_sql.h, kDeleteChunkCells).
 inline constexpr PgSql kPgTileCells{
     nullptr,
     "SELECT lat, lng, score FROM heat_cells WHERE lat = ANY($1::real[]) "
     "AND lng BETWEEN $2::real AND $3::real AND grid_step = $4::real AND model = $5::text"};
-// Level 1 straight from the cells, aggregated by the server: $4 the step as float8.
-inline constexpr PgSql kPgLevel1FromCells{
-    nullptr,
-    "SELECT floor(round(lat::float8 / $4::float8) / 2)::bigint AS i, "
-    "floor(round(lng::float8 / $4::float8) / 2)::bigint AS j, max(score) FROM heat_cells "
-    "WHERE lat = ANY($1::real[]) AND lng BETWEEN $2::real AND $3::real "
-    "AND grid_step = $5::real AND model = $6::text GROUP BY 1, 2"};
 #define NBI_OVERVIEW_WHERE                                                                  \
   "WHERE model = $1::text AND step_e7 = $2::int AND level = $3::int AND i BETWEEN $4::int " \
   "AND $5::int AND jb BETWEEN $6::int AND $7::int"
