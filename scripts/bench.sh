@@ -7,14 +7,15 @@
 #     parallel raw COPY streams (PostgreSQL)                                    (bench_parts)
 #   - import vs libosmium's own read rate of the same file       (bench_import, when built)
 #   - the API under load, and the embedded worker under that load vs alone       (load_http)
+#   - heat tiles over a 4 M-cell job: latency hot/cold, overview cost, storage (bench_tiles)
 # PostgreSQL runs on a throwaway cluster (scripts/pg_test_cluster.sh, fsync off).
 #   scripts/bench.sh [--quick]    --quick: shorter kernel and load runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NBI_SKIP_BUILD=1 scripts/setup.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target bench_score bench_queue bench_parts load_http nearbyindex \
-  >/dev/null
+cmake --build build -j"$(nproc)" --target bench_score bench_queue bench_parts bench_tiles load_http \
+  nearbyindex >/dev/null
 cmake --build build -j"$(nproc)" --target bench_import >/dev/null 2>&1 || true
 secs=3 load_secs=10
 if [[ "${1:-}" == "--quick" ]]; then secs=0.5 load_secs=4; fi
@@ -35,3 +36,7 @@ echo; echo "== HTTP under load, SQLite"
 build/load_http --seconds "$load_secs"
 echo; echo "== HTTP under load, PostgreSQL"
 scripts/pg_test_cluster.sh run -- bash -c "build/load_http --seconds $load_secs --url \"\$DATABASE_URL\""
+echo; echo "== Heatmap tiles, SQLite"
+build/bench_tiles --url "sqlite:$tmp/tiles.db"
+echo; echo "== Heatmap tiles, PostgreSQL"
+scripts/pg_test_cluster.sh run -- bash -c 'build/bench_tiles --url "$DATABASE_URL"'
