@@ -121,6 +121,15 @@ void OpenApiTest::ReadRequests(const ServerProcess& s) {
   ExpectStatus(
       Send(s, "GET", "/api/heatmap?minLat=40&minLng=0&maxLat=50&maxLng=20&gridStep=0.0001"), 400,
       "too many cells");
+  ExpectStatus(Send(s, "GET",
+                    "/api/heatmap?minLat=40&minLng=0&maxLat=50&maxLng=20&gridStep=0.001"
+                    "&level=auto"),
+               200, "heatmap at an overview level");
+  ExpectStatus(Send(s, "GET", "/api/heatmap/extent"), 200, "extent");
+  ExpectStatus(Send(s, "GET", "/api/heatmap/extent?model=x"), 400, "extent of a bad model");
+  // The small job's tile at z 14 over (47.1, 9.5): drawn, so 200 (a 204 has no content type).
+  ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png"), 200, "tile");
+  ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/21/0/0.png"), 400, "tile zoom 21");
   ExpectStatus(Send(s, "GET", "/api/pois?minLat=47&minLng=9.4&maxLat=47.2&maxLng=9.6"), 200,
                "pois");
   ExpectStatus(Send(s, "GET", "/api/pois?minLat=47"), 400, "pois without box");
