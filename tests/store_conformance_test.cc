@@ -22,10 +22,10 @@ class StoreConformanceTest : public testing::StoreTest {};
 TEST_P(StoreConformanceTest, MigrationsCreateSchemaAndRerun) {
   auto v = store_->SchemaVersion();
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(*v, 5);
+  EXPECT_EQ(*v, 6);
   EXPECT_TRUE(store_->Migrate().ok());
   EXPECT_TRUE(store_->Migrate().ok());
-  EXPECT_EQ(*store_->SchemaVersion(), 5);
+  EXPECT_EQ(*store_->SchemaVersion(), 6);
   EXPECT_TRUE(store_->Ping().ok());
   // A second process opening the same database migrates nothing and works.
   auto again = OpenStore(url_, &clock_);
