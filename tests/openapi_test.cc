@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/time_format.h"
 #include "http_test_util.h"
 #include "store_test_util.h"
 #include "test_util.h"
@@ -99,7 +101,9 @@ std::string OpenApiTest::JobRequests(const ServerProcess& s) {
   ExpectStatus(Send(s, "GET", "/api/jobs?cursor=" + page.body["nextCursor"].dump()), 200, "next");
   ExpectStatus(Send(s, "GET", "/api/jobs?status=sleeping"), 400, "bad status");
   // A delayed job with its own attempts, raised by an equal request of higher priority.
-  const std::string later = R"({"citySlug": "monaco", "runAt": "2030-01-01T00:00:00Z", )";
+  const std::string later =
+      R"({"citySlug": "monaco", "runAt": ")" +
+      FormatTimestamp(SystemClock::Get()->NowMs() + 30 * 86'400'000LL, TimeStyle::kIsoUtc) + "\", ";
   ExpectStatus(Send(s, "POST", "/api/heatmap/schedule", later + R"("maxAttempts": 5})"), 201,
                "schedule delayed");
   ExpectStatus(Send(s, "POST", "/api/heatmap/schedule", later + R"("priority": 3})"), 200,
