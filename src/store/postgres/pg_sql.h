@@ -224,7 +224,8 @@ END $$;
 DROP TRIGGER IF EXISTS jobs_without_parts ON jobs;
 CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs FOR EACH ROW
   WHEN (NEW.ready_parts = 0 AND NEW.status = 'pending') EXECUTE FUNCTION nbi_job_without_parts();
-)sql",  // v6: the attempt history of jobs (JobQueue::ListAttempts): one row per failed or rescued
+)sql",
+    // v6: the attempt history of jobs (JobQueue::ListAttempts): one row per failed or rescued
     // attempt of a part, deleted with its job. Self-contained (touches no other table).
     R"sql(
 CREATE TABLE IF NOT EXISTS job_attempts (
