@@ -12,6 +12,7 @@
 #include "common/duration.h"
 #include "common/time_format.h"
 #include "config.h"
+#include "http/api.h"
 #include "jobs/service.h"
 
 namespace nbi::cli {
@@ -55,9 +56,30 @@ void PrintJob(const Job& j, JobQueue* queue) {
   if (j.locked_by)
     std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
                 FormatMs(j.heartbeat_at_ms).c_str());
+  if (j.active() && j.run_at_ms > j.created_at_ms)
+    std::printf("  runs at:     %s\n", FormatMs(j.run_at_ms).c_str());
   PrintParts(j, queue);
   if (j.error) std::printf("  error:       %s\n", j.error->c_str());
   std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
+  auto attempts = queue->ListAttempts(j.id);
+  if (!attempts.ok() || attempts->empty()) return;
+  std::printf("  history:\n");
+  for (const JobAttempt& a : *attempts) {
+    std::printf("    %s  part %d attempt %d  %-7s  %s: %s\n", FormatMs(a.at_ms).c_str(), a.part,
+                a.attempt, a.outcome.c_str(), a.worker.empty() ? "?" : a.worker.c_str(),
+                a.error.c_str());
+  }
+}
+
+// The job as GET /api/jobs/:id shows it, with its attempt history ("attempts": one object per
+// failed or rescued attempt) in place of the attempt count ("attemptCount").
+Result<nlohmann::json> JobWithHistoryJson(const Job& j, JobQueue* queue) {
+  NBI_ASSIGN_OR_RETURN(std::vector<JobAttempt> attempts, queue->ListAttempts(j.id));
+  nlohmann::json out = http::JobJson(j);
+  out["attemptCount"] = j.attempts;
+  out["attempts"] = nlohmann::json::array();
+  for (const JobAttempt& a : attempts) out["attempts"].push_back(http::AttemptJson(a));
+  return out;
 }
 
 Result<int64_t> ParseJobId(const std::string& s) {
@@ -77,8 +99,8 @@ Result<std::unique_ptr<JobService>> OpenJobService(std::unique_ptr<Store>* store
 
 struct JobsOpts {
   int limit = 20;
-  std::string status, id, age = "7d";
-  bool yes = false;
+  std::string status, id, age = "7d", type, city;
+  bool yes = false, json = false;
 };
 
 Status ListJobs(const JobsOpts& o) {
@@ -90,29 +112,44 @@ Status ListJobs(const JobsOpts& o) {
       return Status::Invalid(fmt::format(
           "--status {}: use pending, running, completed, failed or cancelled", o.status));
   }
+  if (!o.type.empty()) f.type = o.type;
   std::unique_ptr<Store> store;
   NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
+  if (!o.city.empty()) {
+    NBI_ASSIGN_OR_RETURN(City city, store->GetCity(o.city));
+    f.city_id = city.id;
+  }
   NBI_ASSIGN_OR_RETURN(auto list, jobs->List(f));
-  PrintJobTable(list);
+  if (o.json) {
+    nlohmann::json out = {{"jobs", nlohmann::json::array()}};
+    for (const Job& j : list) out["jobs"].push_back(http::JobJson(j));
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    PrintJobTable(list);
+  }
   return Status::Ok();
 }
 
 // A `jobs` subcommand acting on one job id.
 void AddJobAction(CLI::App* jobs, std::shared_ptr<JobsOpts> o, const char* name, const char* help,
                   Result<Job> (*action)(JobService*, int64_t)) {
-  jobs->add_subcommand(name, help)
-      ->callback([o, action] {
-        auto id = ParseJobId(o->id);
-        if (!id.ok()) return Fail(id.status());
-        std::unique_ptr<Store> store;
-        auto service = OpenJobService(&store);
-        if (!service.ok()) return Fail(service.status());
-        auto j = action(service->get(), *id);
-        if (!j.ok()) return Fail(j.status());
-        PrintJob(*j, store.get());
-      })
-      ->add_option("id", o->id, "job id")
-      ->required();
+  auto* cmd = jobs->add_subcommand(name, help);
+  cmd->callback([o, action] {
+    auto id = ParseJobId(o->id);
+    if (!id.ok()) return Fail(id.status());
+    std::unique_ptr<Store> store;
+    auto service = OpenJobService(&store);
+    if (!service.ok()) return Fail(service.status());
+    auto j = action(service->get(), *id);
+    if (!j.ok()) return Fail(j.status());
+    if (!o->json) return PrintJob(*j, store.get());
+    auto json = JobWithHistoryJson(*j, store.get());
+    if (!json.ok()) return Fail(json.status());
+    std::printf("%s\n", json->dump(2).c_str());
+  });
+  cmd->add_option("id", o->id, "job id")->required();
+  cmd->add_flag("--json", o->json,
+                "print the job as JSON (GET /api/jobs/:id) with its attempt history");
 }
 
 Status ResetRunning(const JobsOpts& o) {
@@ -141,6 +178,9 @@ void RegisterJobs(CLI::App& app) {
   auto o = std::make_shared<JobsOpts>();
   jobs->add_option("--limit", o->limit, "how many jobs")->capture_default_str();
   jobs->add_option("--status", o->status, "only jobs in this status");
+  jobs->add_option("--type", o->type, "only jobs of this type (heatmap_compute)");
+  jobs->add_option("--city", o->city, "only jobs of this city (slug)");
+  jobs->add_flag("--json", o->json, "print {\"jobs\": [...]} as GET /api/jobs does");
   jobs->callback([jobs, o] {
     if (jobs->get_subcommands().empty()) NBI_STATUS_OR_FAIL(ListJobs(*o));
   });
@@ -163,10 +203,27 @@ void RegisterJobs(CLI::App& app) {
 struct ScheduleOpts {
   std::string city, bbox, model = "grocery";
   double step = 0.0025;
-  int priority = 0;
-  std::string part_cells;
+  int priority = 0, max_attempts = 3;
+  std::string part_cells, run_at, delay;
   bool reset = false, force = false;
 };
+
+// --run-at TIME (RFC 3339) or --delay DUR (from now) into the request.
+Status ParseStart(const ScheduleOpts& o, ScheduleRequest* req) {
+  if (!o.run_at.empty()) {
+    auto ms = ParseIsoTimestamp(o.run_at);
+    if (!ms) {
+      return Status::Invalid(fmt::format(
+          "--run-at '{}' is not an RFC 3339 time with a zone, e.g. 2026-12-01T08:00:00Z",
+          o.run_at));
+    }
+    req->run_at_ms = *ms;
+  } else if (!o.delay.empty()) {
+    NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--delay", o.delay, BareNumber::kRefused));
+    req->run_at_ms = SystemClock::Get()->NowMs() + ms;
+  }
+  return Status::Ok();
+}
 
 Status Schedule(const ScheduleOpts& o) {
   if (o.city.empty() == o.bbox.empty())
@@ -177,6 +234,8 @@ Status Schedule(const ScheduleOpts& o) {
   req.model = *model;
   req.grid_step = o.step;
   req.priority = o.priority;
+  req.max_attempts = o.max_attempts;
+  NBI_RETURN_IF_ERROR(ParseStart(o, &req));
   if (!o.part_cells.empty()) {
     NBI_ASSIGN_OR_RETURN(req.part_cells,
                          ParseIntSetting("--part-cells", o.part_cells, 1000, kDefaultCellCap));
@@ -211,8 +270,15 @@ Status Schedule(const ScheduleOpts& o) {
               r.is_new ? "scheduled" : "already active - not duplicated", status.c_str(),
               (long long)r.job.total_items, parts.c_str(), spec.grid_step,
               std::string(HeatModelId(spec.model)).c_str());
-  std::printf("{\"jobId\": %lld, \"status\": \"%s\", \"isNew\": %s}\n", (long long)r.job.id,
-              status.c_str(), r.is_new ? "true" : "false");
+  if (r.priority_raised) {
+    std::printf("Job #%lld: priority raised to %d\n", (long long)r.job.id, r.job.priority);
+  }
+  if (r.job.run_at_ms > r.job.created_at_ms && r.is_new) {
+    std::printf("Job #%lld runs from %s\n", (long long)r.job.id, FormatMs(r.job.run_at_ms).c_str());
+  }
+  std::printf("{\"jobId\": %lld, \"status\": \"%s\", \"isNew\": %s, \"priorityRaised\": %s}\n",
+              (long long)r.job.id, status.c_str(), r.is_new ? "true" : "false",
+              r.priority_raised ? "true" : "false");
   return Status::Ok();
 }
 
@@ -225,7 +291,16 @@ void RegisterSchedule(CLI::App& app) {
   cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
       ->capture_default_str();
   cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
-  cmd->add_option("--priority", o->priority, "higher runs first")->capture_default_str();
+  cmd->add_option("--priority", o->priority,
+                  "higher runs first (re-scheduling an active equal job with a higher one raises "
+                  "its priority)")
+      ->capture_default_str();
+  auto* run_at = cmd->add_option("--run-at", o->run_at,
+                                 "start no earlier than this RFC 3339 time (2026-12-01T08:00:00Z)");
+  auto* delay = cmd->add_option("--delay", o->delay, "start after this delay: 90s, 10min, 2h, 1d");
+  run_at->excludes(delay);
+  cmd->add_option("--max-attempts", o->max_attempts, "attempts per part before it fails (1..100)")
+      ->capture_default_str();
   cmd->add_option("--part-cells", o->part_cells,
                   "split a larger job into parts of this many cells, run in parallel by any "
                   "workers (default JOB_PART_CELLS, 250000)");

@@ -92,6 +92,9 @@ class FaultStore final : public Store {
     return inner_->ReleasePart(id, part, w);
   }
   Result<std::vector<JobPart>> ListParts(int64_t id) override { return inner_->ListParts(id); }
+  Result<std::vector<JobAttempt>> ListAttempts(int64_t id) override {
+    return inner_->ListAttempts(id);
+  }
   Result<Job> Cancel(int64_t id) override { return inner_->Cancel(id); }
   Result<Job> Retry(int64_t id) override { return inner_->Retry(id); }
   Result<int> RescueStale(int64_t t) override { return inner_->RescueStale(t); }

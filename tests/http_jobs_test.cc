@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <chrono>
 #include <latch>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -14,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/time_format.h"
 #include "geo/geo.h"
 #include "http_test_util.h"
 #include "store/store.h"
@@ -40,7 +43,8 @@ TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   Reply a = s.Post("/api/heatmap/schedule",
                    R"({"bounds": )" + bounds + R"(, "gridStep": 0.0025, "model": "grocery"})");
   ASSERT_EQ(a.status, 201) << a.text;
-  EXPECT_EQ(Keys(a.body), (std::set<std::string>{"jobId", "status", "isNew"}));
+  EXPECT_EQ(Keys(a.body), (std::set<std::string>{"jobId", "status", "isNew", "priorityRaised",
+                                                 "priority", "runAt"}));
   EXPECT_EQ(a.body["isNew"], true);
   // gridStep is honoured (seed bug 3): another step is another job.
   Reply b = s.Post("/api/heatmap/schedule", R"({"bounds": )" + bounds + R"(, "gridStep": 0.001})");
@@ -151,8 +155,10 @@ TEST_P(HttpTest, ScheduleDedupesAndJobsCanBeListedCancelledAndRetried) {
   // Same city, step and model (gridStep defaults to 0.0025): the same job, not a new one.
   Reply again = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco"})");
   ASSERT_EQ(again.status, 200) << again.text;
-  EXPECT_EQ(again.body,
-            (json{{"jobId", a.body["jobId"]}, {"status", "pending"}, {"isNew", false}}));
+  EXPECT_EQ(again.body["jobId"], a.body["jobId"]);
+  EXPECT_EQ(again.body["isNew"], false);
+  EXPECT_EQ(again.body["priorityRaised"], false);  // priority 0 < 5: left alone
+  EXPECT_EQ(again.body["priority"], 5);
   int64_t id = a.body["jobId"];
   const std::string path = "/api/jobs/" + std::to_string(id);
   Reply job = s.Get(path);
@@ -368,6 +374,68 @@ TEST_P(HttpTest, SigtermHandsTheEmbeddedWorkersJobBackAndExitsZero) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, JobStatus::kPending);
   EXPECT_FALSE(after->locked_by.has_value());
+}
+
+// runAt and maxAttempts are stored and checked; re-scheduling with a higher priority raises
+// the equal active job; the job list filters by type and city.
+TEST_P(HttpTest, RunAtMaxAttemptsPriorityRaiseAndListFilters) {
+  ServerProcess& s = Start();
+  const int64_t in_an_hour = SystemClock::Get()->NowMs() + 3'600'000;
+  const std::string run_at = FormatTimestamp(in_an_hour, TimeStyle::kIsoUtc);
+  Reply a = s.Post("/api/heatmap/schedule",
+                   R"({"citySlug": "monaco", "runAt": ")" + run_at + R"(", "maxAttempts": 7})");
+  ASSERT_EQ(a.status, 201) << a.text;
+  EXPECT_EQ(a.body["runAt"], run_at);
+  EXPECT_EQ(a.body["priorityRaised"], false);
+  const std::string path = "/api/jobs/" + std::to_string(a.body["jobId"].get<int64_t>());
+  Reply job = s.Get(path);
+  EXPECT_EQ(job.body["maxAttempts"], 7);
+  EXPECT_EQ(job.body["runAt"], run_at);
+  EXPECT_TRUE(job.body["cityId"].is_number_integer()) << job.text;
+  // An offset is honoured: the same instant written in +02:00.
+  const int64_t in_a_day = (SystemClock::Get()->NowMs() / 1000 + 86'400) * 1000;
+  std::string local = FormatTimestamp(in_a_day + 2 * 3'600'000, TimeStyle::kIsoUtc);
+  local = local.substr(0, local.size() - 5) + "+02:00";  // drop ".000Z"
+  Reply b = s.Post("/api/heatmap/schedule", R"({"bounds": )" + BoundsJson(10, 10, 10.01, 10.01) +
+                                                R"(, "runAt": ")" + local + R"("})");
+  ASSERT_EQ(b.status, 201) << b.text;
+  EXPECT_EQ(b.body["runAt"], FormatTimestamp(in_a_day, TimeStyle::kIsoUtc)) << local;
+  // Still pending: the worker of this server leaves it alone until its runAt.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(s.Get(path).body["status"], "pending");
+
+  for (const char* bad :
+       {R"("runAt": "tomorrow")", R"("runAt": "2030-06-01T12:00:00")",
+        R"("runAt": "2000-01-01T00:00:00Z")", R"("runAt": "3000-01-01T00:00:00Z")", R"("runAt": 5)",
+        R"("maxAttempts": 0)", R"("maxAttempts": 101)", R"("maxAttempts": "3")",
+        R"("maxAttempts": 2.5)"}) {
+    Reply r =
+        s.Post("/api/heatmap/schedule", std::string(R"({"citySlug": "monaco", )") + bad + "}");
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.text;
+    EXPECT_EQ(r.body["error"]["code"], "invalid_argument") << bad;
+  }
+  Reply past =
+      s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "runAt": "2000-01-01T00:00:00Z"})");
+  EXPECT_NE(past.text.find("in the past"), std::string::npos) << past.text;
+
+  Reply raised = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 9})");
+  ASSERT_EQ(raised.status, 200) << raised.text;
+  EXPECT_EQ(raised.body["jobId"], a.body["jobId"]);
+  EXPECT_EQ(raised.body["priorityRaised"], true);
+  EXPECT_EQ(raised.body["priority"], 9);
+  EXPECT_EQ(s.Get(path).body["priority"], 9);
+  Reply same = s.Post("/api/heatmap/schedule", R"({"citySlug": "monaco", "priority": 9})");
+  EXPECT_EQ(same.body["priorityRaised"], false);
+
+  Reply city = s.Get("/api/jobs?city=monaco");
+  ASSERT_EQ(city.status, 200) << city.text;
+  ASSERT_EQ(city.body["jobs"].size(), 1u) << city.text;
+  EXPECT_EQ(city.body["jobs"][0]["id"], a.body["jobId"]);
+  EXPECT_EQ(s.Get("/api/jobs?type=heatmap_compute").body["jobs"].size(), 2u);
+  EXPECT_EQ(s.Get("/api/jobs?type=other").body["jobs"].size(), 0u);
+  EXPECT_EQ(s.Get("/api/jobs?city=monaco&status=completed").body["jobs"].size(), 0u);
+  Reply unknown = s.Get("/api/jobs?city=atlantis");
+  EXPECT_EQ(unknown.status, 404) << unknown.text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, HttpTest,

@@ -232,7 +232,8 @@ const std::set<std::string> kJobKeys = {"id",         "type",
                                         "startedAt",  "completedAt",
                                         "attempts",   "maxAttempts",
                                         "priority",   "cancelRequested",
-                                        "metadata"};
+                                        "metadata",   "runAt",
+                                        "cityId"};
 const std::regex kIsoMs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
 
 int RawRequest(int port, const std::string& bytes, std::string* body, const std::string& source) {

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
+#include "common/time_format.h"
 #include "http_test_util.h"
 #include "store_test_util.h"
 #include "test_util.h"
@@ -102,6 +104,18 @@ std::string OpenApiTest::JobRequests(const ServerProcess& s) {
   ExpectStatus(page, 200, "list page");
   ExpectStatus(Send(s, "GET", "/api/jobs?cursor=" + page.body["nextCursor"].dump()), 200, "next");
   ExpectStatus(Send(s, "GET", "/api/jobs?status=sleeping"), 400, "bad status");
+  // A delayed job with its own attempts, raised by an equal request of higher priority.
+  const std::string later =
+      R"({"citySlug": "monaco", "runAt": ")" +
+      FormatTimestamp(SystemClock::Get()->NowMs() + 30 * 86'400'000LL, TimeStyle::kIsoUtc) + "\", ";
+  ExpectStatus(Send(s, "POST", "/api/heatmap/schedule", later + R"("maxAttempts": 5})"), 201,
+               "schedule delayed");
+  ExpectStatus(Send(s, "POST", "/api/heatmap/schedule", later + R"("priority": 3})"), 200,
+               "raise priority");
+  ExpectStatus(Send(s, "POST", "/api/heatmap/schedule", later + R"("maxAttempts": 0})"), 400,
+               "bad maxAttempts");
+  ExpectStatus(Send(s, "GET", "/api/jobs?type=heatmap_compute&city=monaco"), 200, "filtered");
+  ExpectStatus(Send(s, "GET", "/api/jobs?city=atlantis"), 404, "unknown city filter");
   ExpectStatus(Send(s, "GET", "/api/jobs/" + id), 200, "job");
   ExpectStatus(Send(s, "GET", "/api/jobs/999999"), 404, "unknown job");
   ExpectStatus(Send(s, "GET", "/api/jobs/abc"), 400, "bad id");

@@ -104,6 +104,11 @@ TEST_P(OpsTest, WorkerServesMetricsHealthAndReadiness) {
   EXPECT_EQ(Sample(m, "nearbyindex_jobs_retried_total"), 0) << m;
   EXPECT_EQ(Sample(m, "nearbyindex_jobs_failed_total{cause=\"max_attempts\"}"), 0) << m;
   EXPECT_EQ(Sample(m, "nearbyindex_jobs_rescued_total{cause=\"dead_owner\"}"), 0) << m;
+  // The gauge of parts running here returns to 0 once the run has ended.
+  m = ScrapeUntil(port, [](const std::string& t) {
+    return Sample(t, "nearbyindex_parts_in_flight") == 0 &&
+           Sample(t, "nearbyindex_job_duration_seconds_count{outcome=\"completed\"}") == 1;
+  });
 
   // Prometheus conventions: counters end in _total, histograms here are times in seconds,
   // gauges are not _total; every sample belongs to a declared family.

@@ -20,5 +20,9 @@ enum class TimeStyle { kIsoUtc, kSqlUtc, kLocalSeconds, kLocalClock };
 
 std::string FormatTimestamp(int64_t ms_since_epoch, TimeStyle style);
 std::optional<int64_t> ParseSqlTimestamp(const char* text);
+// An ISO 8601 / RFC 3339 date-time with a zone: "2026-12-01T08:00:00Z",
+// "2026-12-01T09:00:00.250+01:00" ('t', 'z' and a space for 'T' are accepted too). nullopt for
+// anything else (no zone, out-of-range fields).
+std::optional<int64_t> ParseIsoTimestamp(std::string_view text);
 
 }  // namespace nbi

@@ -229,6 +229,33 @@ Result<double> JsonNumber(const nlohmann::json& o, const char* key, const char* 
   return d;
 }
 
+// The queue fields of a schedule request: runAt (RFC 3339 time) and maxAttempts (1..100).
+// JobService::Resolve checks runAt against the clock.
+Status ParseQueueFields(const nlohmann::json& body, ScheduleRequest* r) {
+  if (body.contains("runAt") && !body["runAt"].is_null()) {
+    const auto& t = body["runAt"];
+    auto ms = t.is_string() ? ParseIsoTimestamp(t.get<std::string>()) : std::nullopt;
+    if (!ms) {
+      return Status::Invalid(fmt::format(
+          "runAt {} is not an RFC 3339 time with a zone, e.g. 2026-12-01T08:00:00Z", Excerpt(t)));
+    }
+    r->run_at_ms = *ms;
+  }
+  if (body.contains("maxAttempts") && !body["maxAttempts"].is_null()) {
+    const auto& m = body["maxAttempts"];
+    const bool in_range = m.is_number_integer() && !m.is_number_unsigned()
+                              ? m.get<int64_t>() >= 1 && m.get<int64_t>() <= kMaxJobAttempts
+                              : m.is_number_unsigned() && m.get<uint64_t>() >= 1 &&
+                                    m.get<uint64_t>() <= kMaxJobAttempts;
+    if (!in_range) {
+      return Status::Invalid(fmt::format("maxAttempts must be a whole number in 1..{}, not {}",
+                                         kMaxJobAttempts, Excerpt(m)));
+    }
+    r->max_attempts = m.get<int>();
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
@@ -304,6 +331,7 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
     }
   }
   if (r.force && !r.reset) return Status::Invalid("force only goes with reset: true");
+  NBI_RETURN_IF_ERROR(ParseQueueFields(body, &r));
   return r;
 }
 
@@ -351,8 +379,15 @@ nlohmann::json JobJson(const Job& job) {
           {"attempts", job.attempts},
           {"maxAttempts", job.max_attempts},
           {"priority", job.priority},
+          {"runAt", IsoTimeMs(job.run_at_ms)},
+          {"cityId", job.city_id ? nlohmann::json(*job.city_id) : nlohmann::json()},
           {"cancelRequested", job.cancel_requested},
           {"metadata", job.metadata}};
+}
+
+nlohmann::json AttemptJson(const JobAttempt& a) {
+  return {{"part", a.part},     {"attempt", a.attempt}, {"at", IsoTimeMs(a.at_ms)},
+          {"worker", a.worker}, {"error", a.error},     {"outcome", a.outcome}};
 }
 
 nlohmann::json CityJson(const City& c) {

@@ -105,6 +105,8 @@ std::string IsoTimeMs(int64_t ms);
 // {"id","type","status","progress","totalItems","processedItems","error","createdAt",
 //  "startedAt","completedAt","attempts","maxAttempts","priority","cancelRequested","metadata"}
 nlohmann::json JobJson(const Job& job);
+// One row of a job's attempt history: {part, attempt, at, worker, error, outcome}.
+nlohmann::json AttemptJson(const JobAttempt& a);
 // {"id","slug","name","country","bounds":{"minLat","minLng","maxLat","maxLng"}}
 nlohmann::json CityJson(const City& city);
 

@@ -117,9 +117,28 @@ void Metrics::AddRescued(std::string_view cause, int64_t n) {
   rescued_[std::string(cause)] += n;
 }
 
+void Metrics::PartStarted(int64_t job_id, int part) {
+  std::lock_guard<std::mutex> l(mu_);
+  ++in_flight_[{job_id, part}];
+}
+
+void Metrics::PartEnded(int64_t job_id, int part) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = in_flight_.find({job_id, part});
+  if (it != in_flight_.end() && --it->second <= 0) in_flight_.erase(it);
+}
+
+int64_t Metrics::parts_in_flight() const {
+  std::lock_guard<std::mutex> l(mu_);
+  int64_t n = 0;
+  for (const auto& [key, runs] : in_flight_) n += runs;
+  return n;
+}
+
 void Metrics::Instrument(JobRunOptions* opts) {
   auto prev_start = opts->on_job_start;
   opts->on_job_start = [this, prev_start](const Job& job) {
+    PartStarted(job.id, job.part);
     // Claim sets heartbeat_at to the claim time; the job was runnable from max(created, run_at).
     if (job.heartbeat_at_ms) {
       int64_t runnable = std::max(job.created_at_ms, job.run_at_ms);
@@ -135,6 +154,7 @@ void Metrics::Instrument(JobRunOptions* opts) {
   };
   auto prev_end = opts->on_job_end;
   opts->on_job_end = [this, prev_end](const Job& job, JobOutcome o, double seconds) {
+    PartEnded(job.id, job.part);
     ObserveJobRun(JobOutcomeId(o), seconds);
     if (prev_end) prev_end(job, o, seconds);
   };
@@ -206,6 +226,11 @@ void Metrics::RenderCounters(std::string* out) const {
   for (const auto& [cause, n] : rescued_) {
     *out += fmt::format("nearbyindex_jobs_rescued_total{{cause=\"{}\"}} {}\n", cause, n);
   }
+  Family(out, "nearbyindex_parts_in_flight", "gauge",
+         "Job parts running in this process now (a job of one part counts 1).");
+  int64_t in_flight = 0;
+  for (const auto& [key, runs] : in_flight_) in_flight += runs;
+  *out += fmt::format("nearbyindex_parts_in_flight {}\n", in_flight);
   Family(out, "nearbyindex_jobs_pruned_total", "counter",
          "Finished jobs older than JOB_RETENTION deleted by this process.");
   *out += fmt::format("nearbyindex_jobs_pruned_total {}\n", pruned_);

@@ -11,6 +11,8 @@
 //   nearbyindex_jobs_failed_total{cause="max_attempts"} 1     runs that failed a job for good
 //   nearbyindex_jobs_retried_total 2                          failed attempts sent to backoff
 //   nearbyindex_jobs_rescued_total{cause="dead_owner"} 1      jobs rescued by housekeeping
+//   nearbyindex_parts_in_flight 2                             gauge: job parts running in
+//                                                             this process now
 //   nearbyindex_jobs_pruned_total 12                          finished jobs past JOB_RETENTION
 //   nearbyindex_job_duration_seconds_bucket{outcome="completed",le="1"} 3
 //                                                             histogram: one run of a job
@@ -79,6 +81,11 @@ class Metrics {
   // "invalid_job" when permanent, else "max_attempts").
   void CountAttemptFailed(const Job& after, bool permanent);
   void AddRescued(std::string_view cause, int64_t n);
+  // A run of a part starts / ends in this process (the parts-in-flight gauge). An end without
+  // its start (a run that failed before starting) changes nothing.
+  void PartStarted(int64_t job_id, int part);
+  void PartEnded(int64_t job_id, int part);
+  int64_t parts_in_flight() const;
 
   // Adds the job hooks (on_job_start, on_chunk, on_job_end, on_attempt_failed, on_rescue)
   // to `opts`, keeping hooks already set.
@@ -98,6 +105,7 @@ class Metrics {
   int64_t retried_ = 0;                                            // guarded by mu_
   std::map<std::string, int64_t> failed_;                          // guarded by mu_: by cause
   std::map<std::string, int64_t> rescued_;                         // guarded by mu_: by cause
+  std::map<std::pair<int64_t, int>, int> in_flight_;               // guarded by mu_: runs
   std::map<std::string, std::unique_ptr<Histogram>> job_seconds_;  // guarded by mu_: by outcome
   std::map<std::pair<std::string, int>, int64_t> http_;            // guarded by mu_
 };

@@ -528,7 +528,10 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},
-            {"isNew", e->is_new}});
+            {"isNew", e->is_new},
+            {"priorityRaised", e->priority_raised},
+            {"priority", e->job.priority},
+            {"runAt", IsoTimeMs(e->job.run_at_ms)}});
 }
 
 void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
@@ -542,6 +545,17 @@ void ApiServer::Impl::ListJobs(const Request& req, Response& res) {
                    "status '{}' is unknown: use pending, running, completed, failed or cancelled",
                    s->substr(0, 64))));
     }
+  }
+  if (auto t = params("type")) {
+    if (t->empty() || t->size() > 64) {
+      return SendStatus(res, Status::Invalid("type must be 1..64 characters"));
+    }
+    f.type = *t;
+  }
+  if (auto c = params("city")) {  // a slug; an unknown one is 404
+    auto city = store->GetCity(*c);
+    if (!city.ok()) return SendStatus(res, city.status());
+    f.city_id = city->id;
   }
   int64_t limit = 50;
   if (auto l = params("limit")) {

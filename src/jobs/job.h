@@ -76,6 +76,8 @@ struct HeatmapJobSpec {
   std::optional<int64_t> city_id;
   int priority = 0;  // higher runs first
   int max_attempts = 3;
+  // When the job becomes claimable (epoch ms); nullopt: at once (the enqueue time).
+  std::optional<int64_t> run_at_ms;
   // JOB_PART_CELLS: a job over more cells is stored as ceil(cells / part_cells) parts, each
   // claimed and run on its own (by any worker).
   int64_t part_cells = 250'000;
@@ -98,12 +100,28 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job);
 struct EnqueueResult {
   Job job;
   bool is_new = false;  // false: an active job for the same area/step/model was returned
+  // The equal active job had a lower priority: it (and so its parts' claim order) was raised
+  // to the spec's priority.
+  bool priority_raised = false;
 };
 
 struct JobFilter {
   std::optional<JobStatus> status;
   int limit = 50;
   std::optional<int64_t> before_id;  // cursor: jobs with id < before_id (newest first)
+  std::optional<std::string> type;   // only jobs of this type (heatmap_compute)
+  std::optional<int64_t> city_id;    // only jobs of this city
+};
+
+// One failed or rescued attempt of a part (the job_attempts table; deleted with its job).
+struct JobAttempt {
+  int64_t job_id = 0;
+  int part = 0;
+  int attempt = 0;      // the part's attempt number (1 = first run)
+  int64_t at_ms = 0;    // when it ended (epoch ms)
+  std::string worker;   // who ran it ("" when unknown)
+  std::string error;    // what went wrong
+  std::string outcome;  // "retry" (back to pending), "failed" (the job failed), "rescued"
 };
 
 // The error of a reset refused because `active` (an equal job) is pending or running.

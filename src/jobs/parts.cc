@@ -84,6 +84,34 @@ RescueDecision DecideRescue(const Job& job, const JobPart& part) {
   return d;
 }
 
+JobAttempt RescueAttempt(const Job& job, const JobPart& part, const RescueDecision& d,
+                         int64_t now_ms) {
+  JobAttempt a;
+  a.job_id = job.id;
+  a.part = part.part;
+  a.attempt = part.attempts;
+  a.at_ms = now_ms;
+  a.worker = part.locked_by.value_or("");
+  a.error = d.job_error.value_or(
+      fmt::format("worker {} stopped during attempt {} while the job was being cancelled",
+                  part.locked_by.value_or("?"), part.attempts));
+  a.outcome = d.fail_job ? "failed" : "rescued";
+  return a;
+}
+
+JobAttempt FailedAttempt(const JobPart& part, const std::string& worker_id,
+                         const std::string& error, bool retry, int64_t now_ms) {
+  JobAttempt a;
+  a.job_id = part.job_id;
+  a.part = part.part;
+  a.attempt = part.attempts;
+  a.at_ms = now_ms;
+  a.worker = worker_id;
+  a.error = error;
+  a.outcome = retry ? "retry" : "failed";
+  return a;
+}
+
 bool ClaimStartsRun(bool was_pending, const Job& job, const JobPart& part) {
   return was_pending &&
          (job.part_count <= 1 || job.last_processed_index() == 0 || part.next > part.begin);

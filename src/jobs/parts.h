@@ -75,6 +75,13 @@ struct RescueDecision {
   std::optional<std::string> job_error;  // nullopt: leave the job's error as it is
 };
 RescueDecision DecideRescue(const Job& job, const JobPart& part);
+// The attempt-history row (JobQueue::ListAttempts) of that rescue at `now_ms`: outcome
+// "failed" when it gave up, else "rescued"; the worker is the part's lost owner.
+JobAttempt RescueAttempt(const Job& job, const JobPart& part, const RescueDecision& d,
+                         int64_t now_ms);
+// The row of a failed attempt (FailPart) by `worker_id`: outcome "retry" or "failed".
+JobAttempt FailedAttempt(const JobPart& part, const std::string& worker_id,
+                         const std::string& error, bool retry, int64_t now_ms);
 
 // Whether a claim of `part` starts a run of `job` (so the runner says "Started job #N"): the
 // job was pending before the claim, and this is not the pause between two parts of a job

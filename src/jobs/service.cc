@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "common/time_format.h"
+
 namespace nbi {
 
 HeatmapJobSpec CoverageJobSpec(LatLng at) {
@@ -30,6 +32,29 @@ HeatmapJobSpec CoverageJobSpec(LatLng at) {
   return spec;
 }
 
+namespace {
+
+// The queue options of a request: 1..100 attempts; a start time from a minute ago (clock
+// skew between the client and us) to a year ahead.
+Status CheckQueueOptions(const ScheduleRequest& r, int64_t now_ms) {
+  if (r.max_attempts < 1 || r.max_attempts > kMaxJobAttempts) {
+    return Status::Invalid(
+        fmt::format("maxAttempts {} is outside 1..{}", r.max_attempts, kMaxJobAttempts));
+  }
+  if (r.run_at_ms && *r.run_at_ms < now_ms - kRunAtPastSlackMs) {
+    return Status::Invalid(fmt::format("runAt {} is in the past (now is {})",
+                                       FormatTimestamp(*r.run_at_ms, TimeStyle::kIsoUtc),
+                                       FormatTimestamp(now_ms, TimeStyle::kIsoUtc)));
+  }
+  if (r.run_at_ms && *r.run_at_ms > now_ms + kRunAtMaxAheadMs) {
+    return Status::Invalid(fmt::format("runAt {} is more than a year ahead",
+                                       FormatTimestamp(*r.run_at_ms, TimeStyle::kIsoUtc)));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 JobService::JobService(Store* store, Env env, JobServiceOptions opts,
                        std::function<void()> on_runnable)
     : store_(store), env_(std::move(env)), opts_(opts), on_runnable_(std::move(on_runnable)) {}
@@ -39,6 +64,9 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   spec.grid_step = r.grid_step;
   spec.model = r.model;
   spec.priority = r.priority;
+  NBI_RETURN_IF_ERROR(CheckQueueOptions(r, env_.clock->NowMs()));
+  spec.max_attempts = r.max_attempts;
+  spec.run_at_ms = r.run_at_ms;
   spec.part_cells = r.part_cells.value_or(opts_.part_cells);
   if (spec.part_cells < 1) return Status::Invalid("part cells must be at least 1");
   if (r.city_slug) {

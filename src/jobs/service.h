@@ -26,12 +26,18 @@ namespace nbi {
 
 // What a user asks to schedule, checked for form but not yet resolved: either a city slug or
 // bounds, plus grid step, model and priority.
+inline constexpr int kMaxJobAttempts = 100;
+inline constexpr int64_t kRunAtPastSlackMs = 60'000;                // runAt may lag now by 1 min
+inline constexpr int64_t kRunAtMaxAheadMs = 366LL * 24 * 3600'000;  // and lead it by a year
+
 struct ScheduleRequest {
   std::optional<std::string> city_slug;
   std::optional<BBox> bounds;
   double grid_step = 0.0025;
   HeatModel model = HeatModel::kGrocery;
   int priority = 0;
+  int max_attempts = 3;               // 1..100
+  std::optional<int64_t> run_at_ms;   // not before now - 1 min, at most a year ahead
   std::optional<int64_t> part_cells;  // cells per part; default JobServiceOptions::part_cells
   bool reset = false;  // first delete the area's cells of this step and model (see Reset...)
   bool force = false;  // with reset: cancel an equal active job first instead of refusing
@@ -84,6 +90,7 @@ class JobService {
 
   Result<Job> Get(int64_t id) { return store_->GetJob(id); }
   Result<std::vector<Job>> List(const JobFilter& filter) { return store_->ListJobs(filter); }
+  Result<std::vector<JobAttempt>> Attempts(int64_t id) { return store_->ListAttempts(id); }
   Result<Job> Cancel(int64_t id) { return store_->Cancel(id); }
   // failed/cancelled -> pending; wakes the local worker.
   Result<Job> Retry(int64_t id);

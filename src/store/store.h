@@ -162,7 +162,9 @@ class JobQueue {
  public:
   virtual ~JobQueue() = default;
   // Enqueues a heatmap job; total_items = cells of the region (the caller has validated it).
-  // A job over more than spec.part_cells cells is stored with its parts (SplitParts).
+  // A job over more than spec.part_cells cells is stored with its parts (SplitParts). It is
+  // claimable from spec.run_at_ms (default: now). When an equal job is active it is returned
+  // instead, its priority raised to spec.priority when that is higher (priority_raised).
   virtual Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) = 0;
   // Atomically takes the best ready part (of a job pending or running, not cancelling, whose
   // run_at has come; job priority desc, then oldest job, then lowest part): the part running
@@ -209,6 +211,9 @@ class JobQueue {
   }
   // The parts of a job, in order (empty for an unknown job).
   virtual Result<std::vector<JobPart>> ListParts(int64_t job_id) = 0;
+  // The failed and rescued attempts of a job's parts, oldest first (FailPart and the rescues
+  // record them; they are deleted with the job). Empty for an unknown job.
+  virtual Result<std::vector<JobAttempt>> ListAttempts(int64_t job_id) = 0;
   // pending -> cancelled at once; running -> cancel_requested (the owner stops at its next
   // chunk). Finished jobs: kInvalidArgument. Unknown: kNotFound.
   virtual Result<Job> Cancel(int64_t job_id) = 0;

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <utility>
 
+#include "store/postgres/pg_attempts.h"
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_sql.h"
@@ -74,7 +75,21 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
       .Int(spec.max_attempts)
       .Int(spec.priority)
       .Text(key)
-      .Int(static_cast<int64_t>(SplitParts(grid.cell_count(), spec.part_cells).size()));
+      .Int(static_cast<int64_t>(SplitParts(grid.cell_count(), spec.part_cells).size()))
+      .Int(spec.run_at_ms.value_or(now));
+}
+
+// The equal active job an enqueue found, its priority raised to the spec's when lower.
+Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& spec) {
+  EnqueueResult out{ReadJob(twin, 0), false};
+  if (out.job.priority >= spec.priority) return out;
+  NBI_ASSIGN_OR_RETURN(PgRows up,
+                       c.Exec(kRaisePriority, PgParams().Int(out.job.id).Int(spec.priority)));
+  if (up.size() > 0) {
+    out.job = ReadJob(up, 0);
+    out.priority_raised = true;
+  }
+  return out;
 }
 
 // The chunk's cells as one binary COPY stream (empty for an empty chunk).
@@ -225,7 +240,7 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
         return EnqueueResult{std::move(job), true};
       }
       NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
-      if (twin.size() > 0) return EnqueueResult{ReadJob(twin, 0), false};
+      if (twin.size() > 0) return Twin(c, twin, spec);
     }
     return Status::Transient("enqueue: the equal active job kept changing; try again");
   });
@@ -387,6 +402,7 @@ Result<Job> PgStore::FailPart(int64_t job_id, int part, const std::string& worke
     NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
     const bool retry = !permanent && p.attempts < cur.max_attempts;
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
+    NBI_RETURN_IF_ERROR(InsertAttempt(c, FailedAttempt(p, worker_id, error, retry, now)));
     NBI_RETURN_IF_ERROR(c.Exec(kFailJob, PgParams()
                                              .Int(job_id)
                                              .Bool(retry)
@@ -469,6 +485,7 @@ Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<in
     if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
     const RescueDecision d = DecideRescue(job, p);
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
+    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
     if (d.fail_job) {
       NBI_RETURN_IF_ERROR(
           c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
@@ -561,8 +578,24 @@ Result<std::vector<Job>> PgStore::ListJobs(const JobFilter& f) {
     } else {
       p.Null();
     }
-    if (f.status) p.Text(JobStatusId(*f.status));
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(f.status ? kListJobsByStatus : kListJobs, p));
+    const bool any = f.type || f.city_id;  // else the plainer statements (their own plans)
+    if (f.status) {
+      p.Text(JobStatusId(*f.status));
+    } else if (any) {
+      p.Null();
+    }
+    if (any) {
+      if (f.type) {
+        p.Text(*f.type);
+      } else {
+        p.Null();
+      }
+      p.OptInt(f.city_id);
+    }
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(any        ? kListJobsFiltered
+                                          : f.status ? kListJobsByStatus
+                                                     : kListJobs,
+                                          p));
     return ReadJobs(r);
   });
 }

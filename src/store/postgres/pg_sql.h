@@ -42,7 +42,7 @@ struct PgSql {
   NBI_MS("completed_at") " AS completed_ms, attempts, max_attempts, priority, run_at_ms, " \
   "heartbeat_at_ms, locked_by, cancel_requested, part_count"
 // Column order read by ReadPart.
-#define NBI_PART_COLUMNS \
+#define NBI_PART_COLUMNS                                                            \
   "job_id, part, begin_index, end_index, next_index, status, attempts, locked_by, " \
   "heartbeat_at_ms, claimed_index"
 
@@ -229,6 +229,20 @@ CREATE TRIGGER jobs_without_parts AFTER INSERT ON jobs FOR EACH ROW
 )sql",
     // v6: tile overview levels and per-area versions (pg_tiles_schema.h).
     kPgTilesMigration,
+    // v7: the attempt history of jobs (JobQueue::ListAttempts): one row per failed or rescued
+    // attempt of a part, deleted with its job. Self-contained (touches no other table).
+    R"sql(
+CREATE TABLE IF NOT EXISTS job_attempts (
+  id BIGSERIAL PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  part INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  at_ms BIGINT NOT NULL,
+  worker TEXT,
+  error TEXT NOT NULL,
+  outcome TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -305,18 +319,19 @@ inline constexpr PgSql kLockJob{
     "lock_job", "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE"};
 // The rescuer's form: never waits behind a job whose owner is inside a transaction (a
 // stopped process keeps its locks until it wakes or its session ends).
-inline constexpr PgSql kLockJobNoWait{
-    "lock_job_nowait",
-    "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE SKIP LOCKED"};
+inline constexpr PgSql kLockJobNoWait{"lock_job_nowait",
+                                      "SELECT " NBI_JOB_COLUMNS
+                                      " FROM jobs WHERE id = $1::bigint FOR UPDATE SKIP LOCKED"};
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
-// delivered exactly when the new job becomes visible, and only for a new job. $8: parts.
+// delivered exactly when the new job becomes visible, and only for a new job. $8: parts,
+// $9: run_at.
 inline constexpr PgSql kEnqueue{
     "enqueue",
     "WITH ins AS (INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, "
     "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key, part_count, "
     "ready_parts) "
     "VALUES ('heatmap_compute', 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
-    ", 0, $5::int, $6::int, $4::bigint, $7::text, $8::int, $8::int) "
+    ", 0, $5::int, $6::int, $9::bigint, $7::text, $8::int, $8::int) "
     "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
     "RETURNING " NBI_JOB_COLUMNS ") "
     "SELECT ins.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM ins"};
@@ -355,20 +370,20 @@ inline constexpr PgSql kUnclaimPart{
     "UPDATE job_parts SET status = 'pending', locked_by = NULL, "
     "attempts = GREATEST(attempts - 1, 0) WHERE job_id = $1::bigint AND part = $2::int"};
 inline constexpr PgSql kSelectOwnedPart{
-    "select_owned_part",
-    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-    "AND status = 'running' AND locked_by = $3::text FOR UPDATE"};
+    "select_owned_part", "SELECT " NBI_PART_COLUMNS
+                         " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+                         "AND status = 'running' AND locked_by = $3::text FOR UPDATE"};
 inline constexpr PgSql kSelectPartNoWait{
-    "select_part_nowait",
-    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-    "FOR UPDATE SKIP LOCKED"};
-inline constexpr PgSql kListParts{
-    "list_parts",
-    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint ORDER BY part"};
+    "select_part_nowait", "SELECT " NBI_PART_COLUMNS
+                          " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+                          "FOR UPDATE SKIP LOCKED"};
+inline constexpr PgSql kListParts{"list_parts",
+                                  "SELECT " NBI_PART_COLUMNS
+                                  " FROM job_parts WHERE job_id = $1::bigint ORDER BY part"};
 inline constexpr PgSql kOwnedPartsOf{
-    "owned_parts_of",
-    "SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint "
-    "AND status = 'running' AND locked_by = $2::text ORDER BY part FOR UPDATE"};
+    "owned_parts_of", "SELECT " NBI_PART_COLUMNS
+                      " FROM job_parts WHERE job_id = $1::bigint "
+                      "AND status = 'running' AND locked_by = $2::text ORDER BY part FOR UPDATE"};
 // The parts of a job by state (RollUp's tally).
 inline constexpr PgSql kTallyParts{
     "tally_parts",
@@ -418,7 +433,8 @@ inline constexpr PgSql kCheckpointJob{
     "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
     " + $2::bigint)) / total_items) ELSE 100 END, "
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
-    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + $2::bigint)) "
+    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX
+    " + $2::bigint)) "
     "WHERE id = $1::bigint AND status = 'running' RETURNING cancel_requested, " NBI_DONE_INDEX
     " AS done) SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), "
     "nbi_require_running((SELECT count(*) FROM u))"};
@@ -502,6 +518,27 @@ inline constexpr PgSql kListJobsByStatus{"list_jobs_by_status",
                                          "SELECT " NBI_JOB_COLUMNS
                                          " FROM jobs WHERE id < $1::bigint "
                                          "AND status = $3::text ORDER BY id DESC LIMIT $2::bigint"};
+// Any filter: $3 status, $4 type, $5 city id (each NULL: any).
+inline constexpr PgSql kListJobsFiltered{
+    "list_jobs_filtered",
+    "SELECT " NBI_JOB_COLUMNS
+    " FROM jobs WHERE id < $1::bigint "
+    "AND ($3::text IS NULL OR status = $3::text) AND ($4::text IS NULL OR type = $4::text) "
+    "AND ($5::bigint IS NULL OR city_id = $5::bigint) ORDER BY id DESC LIMIT $2::bigint"};
+// An equal active job re-scheduled with a higher priority. $1 job, $2 priority.
+inline constexpr PgSql kRaisePriority{"raise_priority",
+                                      "UPDATE jobs SET priority = $2::int WHERE id = $1::bigint "
+                                      "AND priority < $2::int RETURNING " NBI_JOB_COLUMNS};
+// The attempt history (v6). $1 job, $2 part, $3 attempt, $4 at_ms, $5 worker, $6 error,
+// $7 outcome.
+inline constexpr PgSql kInsertAttempt{
+    "insert_attempt",
+    "INSERT INTO job_attempts (job_id, part, attempt, at_ms, worker, error, outcome) "
+    "VALUES ($1::int, $2::int, $3::int, $4::bigint, $5::text, $6::text, $7::text)"};
+inline constexpr PgSql kListAttempts{
+    "list_attempts",
+    "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
+    "WHERE job_id = $1::bigint ORDER BY id"};
 inline constexpr PgSql kCountJobs{"count_jobs",
                                   "SELECT status, count(*) FROM jobs GROUP BY status"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something

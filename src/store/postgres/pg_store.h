@@ -65,6 +65,7 @@ class PgStore final : public Store {
                        const std::string& error, bool permanent) override;
   Result<Job> ReleasePart(int64_t job_id, int part, const std::string& worker_id) override;
   Result<std::vector<JobPart>> ListParts(int64_t job_id) override;
+  Result<std::vector<JobAttempt>> ListAttempts(int64_t job_id) override;
   Result<Job> Cancel(int64_t job_id) override;
   Result<Job> Retry(int64_t job_id) override;
   Result<int> RescueStale(int64_t timeout_ms) override;

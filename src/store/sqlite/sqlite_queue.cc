@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/time_format.h"
+#include "store/sqlite/sqlite_attempts.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_owner.h"
 #include "store/sqlite/sqlite_sql.h"
@@ -231,7 +232,7 @@ Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegio
       .Str(SqlTs(now))
       .Int(spec.priority)
       .Int(spec.max_attempts)
-      .Int(now)
+      .Int(spec.run_at_ms.value_or(now))
       .Str(key)
       .Int(static_cast<int64_t>(parts.size()));
   NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
@@ -299,6 +300,12 @@ Result<EnqueueResult> SqliteStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   const std::string key = DedupeKey(spec);
   return InWriteTxn<EnqueueResult>(*pool_, [&](SqliteConn& c) -> Result<EnqueueResult> {
     NBI_ASSIGN_OR_RETURN(std::optional<Job> existing, ActiveTwin(c, key));
+    if (existing && existing->priority < spec.priority) {  // raise the equal job's priority
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRaisePriority));
+      q.Int(spec.priority).Int(existing->id);
+      NBI_ASSIGN_OR_RETURN(std::optional<Job> raised, OneJob(q));
+      if (raised) return EnqueueResult{std::move(*raised), false, true};
+    }
     if (existing) return EnqueueResult{std::move(*existing), false};
     NBI_ASSIGN_OR_RETURN(Job job, InsertJob(c, spec, grid, now, key));
     return EnqueueResult{std::move(job), true};
@@ -401,6 +408,7 @@ Result<Job> SqliteStore::FailPart(int64_t job_id, int part, const std::string& w
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
     const bool retry = !permanent && p.attempts < cur.max_attempts;
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
+    NBI_RETURN_IF_ERROR(InsertAttempt(c, FailedAttempt(p, worker_id, error, retry, now)));
     const std::string message = PartLabel(cur, p.part, p.begin, p.end) + error;
     NBI_ASSIGN_OR_RETURN(SqliteStmt q,
                          Query(c, retry ? sql::kFailAttemptRetry : sql::kFailAttemptFinal));
@@ -496,6 +504,7 @@ Result<int> RescueParts(SqliteConn& c, const std::vector<std::pair<int64_t, int>
     NBI_ASSIGN_OR_RETURN(Job job, GetJobIn(c, job_id));
     const RescueDecision d = DecideRescue(job, *p);
     NBI_RETURN_IF_ERROR(SetPartState(c, *p, PartStatus::kPending, d.part_attempts));
+    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, *p, d, now)));
     if (d.fail_job) {
       NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFailAttemptFinal));
       NBI_RETURN_IF_ERROR(q.Str(*d.job_error).Str(SqlTs(now)).Int(job_id).Run());
@@ -637,7 +646,9 @@ Result<std::vector<Job>> SqliteStore::ListJobs(const JobFilter& f) {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListJobs));
     q.OptStr(f.status ? std::optional<std::string>(JobStatusId(*f.status)) : std::nullopt)
         .OptInt(f.before_id)
-        .Int(f.limit);
+        .Int(f.limit)
+        .OptStr(f.type)
+        .OptInt(f.city_id);
     Out out;
     NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back(ReadJob(q)); }));
     return out;

@@ -156,6 +156,20 @@ END;
 )sql",
     // v6: tile overview levels and per-area versions (sqlite_tiles_sql.h).
     kTilesMigration,
+    // v7: the attempt history of jobs (JobQueue::ListAttempts): one row per failed or rescued
+    // attempt of a part, deleted with its job. Self-contained (touches no other table).
+    R"sql(
+CREATE TABLE IF NOT EXISTS job_attempts (
+  id INTEGER PRIMARY KEY,
+  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+  part INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  at_ms BIGINT NOT NULL,
+  worker TEXT,
+  error TEXT NOT NULL,
+  outcome TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -253,8 +267,8 @@ inline constexpr const char* kUpsertCell =
   "completed_at, attempts, max_attempts, priority, run_at_ms, heartbeat_at_ms, locked_by, "     \
   "cancel_requested, part_count"
 // The part columns, in the order ReadPart reads them.
-#define NBI_SQLITE_PART_COLS                                                            \
-  "job_id, part, begin_index, end_index, next_index, status, attempts, locked_by, "     \
+#define NBI_SQLITE_PART_COLS                                                        \
+  "job_id, part, begin_index, end_index, next_index, status, attempts, locked_by, " \
   "heartbeat_at_ms, claimed_index"
 
 // metadata.lastProcessedIndex, or 0 (also for metadata that is not JSON: no error here).
@@ -339,7 +353,8 @@ inline constexpr const char* kCheckpointJob =
     "progress = CASE WHEN total_items > 0 THEN MIN(100, (100 * (" NBI_SQLITE_DONE_INDEX
     " + ?2)) / total_items) ELSE 100 END, "
     "metadata = json_set(CASE WHEN json_valid(metadata) THEN metadata ELSE '{}' END, "
-    "'$.lastProcessedIndex', " NBI_SQLITE_DONE_INDEX " + ?2) "
+    "'$.lastProcessedIndex', " NBI_SQLITE_DONE_INDEX
+    " + ?2) "
     "WHERE id = ?3 AND status = 'running' RETURNING cancel_requested, " NBI_SQLITE_DONE_INDEX;
 // A failed attempt that will be retried. ?: error, run_at_ms (now + backoff), job_id.
 inline constexpr const char* kFailAttemptRetry =
@@ -392,11 +407,24 @@ inline constexpr const char* kResetRunningJob =
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
     "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?";
-// Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit.
+// Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit, ?4 type or NULL, ?5 city_id
+// or NULL.
 inline constexpr const char* kListJobs =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR id < ?2) "
+    "AND (?4 IS NULL OR type = ?4) AND (?5 IS NULL OR city_id = ?5) "
     "ORDER BY id DESC LIMIT ?3";
+// An equal active job re-scheduled with a higher priority. ?1 priority, ?2 job_id.
+inline constexpr const char* kRaisePriority =
+    "UPDATE jobs SET priority = ?1 WHERE id = ?2 AND priority < ?1 RETURNING " NBI_SQLITE_JOB_COLS;
+// The attempt history (v6). ?: job_id, part, attempt, at_ms, worker, error, outcome.
+inline constexpr const char* kInsertAttempt =
+    "INSERT INTO job_attempts (job_id, part, attempt, at_ms, worker, error, outcome) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)";
+// ?1 job_id; oldest first.
+inline constexpr const char* kListAttempts =
+    "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
+    "WHERE job_id = ?1 ORDER BY id";
 inline constexpr const char* kCountJobsByStatus =
     "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
