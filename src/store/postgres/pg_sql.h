@@ -317,11 +317,11 @@ inline constexpr PgSql kJobStatusSql{"job_status", "SELECT status FROM jobs WHER
 // the tally, so changes of one job's parts follow one another and each sees the others'.
 inline constexpr PgSql kLockJob{
     "lock_job", "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE"};
-// The rescuer's form: never waits behind a job whose owner is inside a transaction (a
-// stopped process keeps its locks until it wakes or its session ends).
-inline constexpr PgSql kLockJobNoWait{"lock_job_nowait",
-                                      "SELECT " NBI_JOB_COLUMNS
-                                      " FROM jobs WHERE id = $1::bigint FOR UPDATE SKIP LOCKED"};
+// A rescue waits for its locks at most this long: long enough for the brief holds of live
+// parts' checkpoints (a job's row is locked by each of them for an update and its COMMIT),
+// never for a stopped process, which keeps its locks until it wakes or its session ends
+// (then 55P03: that part is skipped until the next round).
+inline constexpr const char* kRescueLockTimeout = "SET LOCAL lock_timeout = '250ms'";
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
 // delivered exactly when the new job becomes visible, and only for a new job. $8: parts,
 // $9: run_at.
@@ -373,10 +373,10 @@ inline constexpr PgSql kSelectOwnedPart{
     "select_owned_part", "SELECT " NBI_PART_COLUMNS
                          " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
                          "AND status = 'running' AND locked_by = $3::text FOR UPDATE"};
-inline constexpr PgSql kSelectPartNoWait{
-    "select_part_nowait", "SELECT " NBI_PART_COLUMNS
-                          " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-                          "FOR UPDATE SKIP LOCKED"};
+inline constexpr PgSql kSelectPartForUpdate{
+    "select_part_for_update", "SELECT " NBI_PART_COLUMNS
+                              " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+                              "FOR UPDATE"};
 inline constexpr PgSql kListParts{"list_parts",
                                   "SELECT " NBI_PART_COLUMNS
                                   " FROM job_parts WHERE job_id = $1::bigint ORDER BY part"};
