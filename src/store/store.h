@@ -265,6 +265,16 @@ class JobQueue {
   virtual std::unique_ptr<JobWatch> Watch(std::function<void()> wake) = 0;
 };
 
+// The base cells (global row and column indices) of cells [begin, end) of `job`, with the
+// job's grid step and model: the area whose overview levels a completed part rebuilds.
+// nullopt for a job whose metadata is not a heatmap job's, or an empty range.
+struct PartOverviewArea {
+  tiles::IndexRange base;
+  double grid_step = 0;
+  HeatModel model = HeatModel::kGrocery;
+};
+std::optional<PartOverviewArea> OverviewAreaOfPart(const Job& job, int64_t begin, int64_t end);
+
 // ---------------------------------------------------------------- a backend
 class Store : public CityStore,
               public PoiStore,

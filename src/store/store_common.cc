@@ -3,12 +3,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <string>
 #include <vector>
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "tiles/tiles.h"
 
 namespace nbi {
 
@@ -139,6 +141,15 @@ Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock,
     return Status(s.code(), ScrubDatabaseSecrets(s.message(), url));
   }
   return store;
+}
+
+std::optional<PartOverviewArea> OverviewAreaOfPart(const Job& job, int64_t begin, int64_t end) {
+  auto meta = DecodeHeatmapMetadata(job);
+  if (!meta.ok() || end <= begin) return std::nullopt;  // nothing of ours to summarise
+  auto g = GridRegion::Make(meta->bounds, meta->grid_step, std::numeric_limits<int64_t>::max());
+  if (!g.ok()) return std::nullopt;
+  return PartOverviewArea{tiles::ChunkBaseRange(*g, begin, end - begin), meta->grid_step,
+                          meta->model};
 }
 
 }  // namespace nbi

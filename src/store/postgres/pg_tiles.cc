@@ -8,7 +8,6 @@
 #include <charconv>
 #include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "store/postgres/pg_store.h"
@@ -200,19 +199,10 @@ PgParams PgTilesBumpParams(const Checkpoint& cp) {
       .Int(b.j1);
 }
 
-Status PgTilesOnPartCompleted(PgConn& c, int64_t job_id, int64_t begin, int64_t end) {
-  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kPgTileJobMetadata, PgParams().Int(job_id)));
-  if (r.size() == 0 || r.null(0, 0)) return Status::Ok();
-  Job job;
-  job.id = job_id;
-  job.metadata = nlohmann::json::parse(r.text(0, 0), nullptr, false);
-  if (!job.metadata.is_object()) return Status::Ok();  // not a heatmap job we can read
-  auto meta = DecodeHeatmapMetadata(job);
-  if (!meta.ok()) return Status::Ok();  // nothing of ours to summarise
-  auto g = GridRegion::Make(meta->bounds, meta->grid_step, std::numeric_limits<int64_t>::max());
-  if (!g.ok() || end <= begin) return Status::Ok();
-  const IndexRange part = tiles::ChunkBaseRange(*g, begin, end - begin);
-  return PgRebuildOverviewRange(c, part, meta->grid_step, meta->model);
+Status PgTilesOnPartCompleted(PgConn& c, const Job& job, const JobPart& part) {
+  const auto area = OverviewAreaOfPart(job, part.begin, part.end);
+  if (!area) return Status::Ok();
+  return PgRebuildOverviewRange(c, area->base, area->grid_step, area->model);
 }
 
 Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec) {

@@ -15,8 +15,8 @@ namespace nbi {
 // checkpoint's cells (an empty range for no cells), run in the checkpoint's transaction.
 PgParams PgTilesBumpParams(const Checkpoint& cp);
 // CompletePart: rebuilds the overview levels over the rows of the completed part's cells
-// [begin, end) of the job (the whole area for a job of one part; job from its metadata).
-Status PgTilesOnPartCompleted(PgConn& c, int64_t job_id, int64_t begin, int64_t end);
+// of `job` (the whole area for a job of one part).
+Status PgTilesOnPartCompleted(PgConn& c, const Job& job, const JobPart& part);
 // ResetAndEnqueue, after the area's cells are deleted: rebuilds its overview levels.
 Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec);
 // The rebuild itself (levels 1..max over `area`, the area's version blocks bumped), in the

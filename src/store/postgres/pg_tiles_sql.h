@@ -39,7 +39,5 @@ inline constexpr PgSql kPgAreaVersion{
 // another rebuild may be rewriting. $1: 'model/step_e7'.
 inline constexpr PgSql kPgOverviewLock{
     "overview_lock", "SELECT pg_advisory_xact_lock(hashtextextended('nbi-overviews:' || $1, 0))"};
-inline constexpr PgSql kPgTileJobMetadata{"tile_job_metadata",
-                                          "SELECT metadata::text FROM jobs WHERE id = $1::bigint"};
 
 }  // namespace nbi

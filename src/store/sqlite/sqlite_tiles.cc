@@ -6,7 +6,6 @@
 
 #include <cmath>
 #include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
 
 #include "store/sqlite/sqlite_store.h"
@@ -155,22 +154,10 @@ Status SqliteTilesOnCells(SqliteConn& c, const Checkpoint& cp) {
                     tiles::VersionBlocks(cells, 0));
 }
 
-Status SqliteTilesOnPartCompleted(SqliteConn& c, int64_t job_id, int64_t begin, int64_t end) {
-  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kTileJobMetadata));
-  q.Int(job_id);
-  NBI_ASSIGN_OR_RETURN(bool row, q.Step());
-  if (!row) return Status::Ok();
-  Job job;
-  job.id = job_id;
-  job.metadata = nlohmann::json::parse(q.IsNull(0) ? std::string("{}") : q.S(0), nullptr, false);
-  q.Reset();
-  if (!job.metadata.is_object()) return Status::Ok();  // not a heatmap job we can read
-  auto meta = DecodeHeatmapMetadata(job);
-  if (!meta.ok()) return Status::Ok();  // nothing of ours to summarise
-  auto g = GridRegion::Make(meta->bounds, meta->grid_step, std::numeric_limits<int64_t>::max());
-  if (!g.ok() || end <= begin) return Status::Ok();
-  const IndexRange part = tiles::ChunkBaseRange(*g, begin, end - begin);
-  return SqliteRebuildOverviewRange(c, part, meta->grid_step, meta->model);
+Status SqliteTilesOnPartCompleted(SqliteConn& c, const Job& job, const JobPart& part) {
+  const auto area = OverviewAreaOfPart(job, part.begin, part.end);
+  if (!area) return Status::Ok();
+  return SqliteRebuildOverviewRange(c, area->base, area->grid_step, area->model);
 }
 
 Status SqliteTilesOnAreaReset(SqliteConn& c, const HeatmapJobSpec& spec) {

@@ -13,8 +13,8 @@ namespace nbi {
 // WriteCheckpoint: bumps the version blocks of the checkpoint's cells.
 Status SqliteTilesOnCells(SqliteConn& c, const Checkpoint& cp);
 // CompletePart: rebuilds the overview levels over the rows of the completed part's cells
-// [begin, end) of the job (the whole area for a job of one part; job from its metadata).
-Status SqliteTilesOnPartCompleted(SqliteConn& c, int64_t job_id, int64_t begin, int64_t end);
+// of `job` (the whole area for a job of one part).
+Status SqliteTilesOnPartCompleted(SqliteConn& c, const Job& job, const JobPart& part);
 // ResetAndEnqueue, after the area's cells are deleted: rebuilds its overview levels.
 Status SqliteTilesOnAreaReset(SqliteConn& c, const HeatmapJobSpec& spec);
 // The rebuild itself (levels 1..max over `area`, and the area's version blocks bumped).

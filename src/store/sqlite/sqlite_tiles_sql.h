@@ -49,6 +49,5 @@ inline constexpr const char* kAreaVersion =
     "SELECT COALESCE(SUM(version), 0) FROM heat_area_versions WHERE model = ?1 AND step_e7 = ?2 "
     "AND bi BETWEEN ?3 AND ?4 AND bj BETWEEN ?5 AND ?6";
 // The metadata of a job that just completed (its area, step and model).
-inline constexpr const char* kTileJobMetadata = "SELECT metadata FROM jobs WHERE id = ?";
 
 }  // namespace nbi::sql
