@@ -95,6 +95,9 @@ TEST_P(RecoveryTest, KilledWorkersJobResumesAtOnceWithTheDefaultStaleTimeout) {
 // housekeeping runs every second, whatever the poll interval) and takes it over.
 TEST_P(RecoveryTest, AnIdleWorkerTakesOverADeadWorkersJobWithinTwoSeconds) {
   auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: still running after 2 s
+  // One part: the idle worker must find nothing to claim while B lives (a job of several
+  // parts would be shared, as tests/parts_process_test.cc shows).
+  spec.part_cells = 1'000'000;
   auto e = store_->EnqueueHeatmap(spec);
   ASSERT_TRUE(e.ok());
   const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};

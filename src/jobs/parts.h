@@ -52,7 +52,7 @@ std::vector<std::pair<int64_t, int64_t>> SplitParts(int64_t total, int64_t part_
 struct PartTally {
   int pending = 0, running = 0, completed = 0;
   int max_attempts_used = 0;
-  std::optional<std::string> owner;  // of a running part, when any runs
+  std::optional<std::string> owner;  // of the lowest running part, when any runs
   std::optional<int64_t> heartbeat_at_ms;
   int total() const { return pending + running + completed; }
 };

@@ -386,7 +386,7 @@ Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& 
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
     NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-    NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, job_id, p.begin, p.end));  // tiles hook
+    NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, before, p));  // tiles hook
     NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
     return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
   });

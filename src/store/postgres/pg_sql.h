@@ -384,12 +384,13 @@ inline constexpr PgSql kOwnedPartsOf{
     "owned_parts_of", "SELECT " NBI_PART_COLUMNS
                       " FROM job_parts WHERE job_id = $1::bigint "
                       "AND status = 'running' AND locked_by = $2::text ORDER BY part FOR UPDATE"};
-// The parts of a job by state (RollUp's tally).
+// The parts of a job by state (RollUp's tally), and the owner of its lowest running part
+// (the job's locked_by: the worker that holds its earliest cells).
 inline constexpr PgSql kTallyParts{
     "tally_parts",
     "SELECT status, count(*), max(attempts), max(heartbeat_at_ms), "
-    "min(locked_by) FILTER (WHERE status = 'running') FROM job_parts "
-    "WHERE job_id = $1::bigint GROUP BY status"};
+    "(array_agg(locked_by ORDER BY part) FILTER (WHERE status = 'running'))[1] "
+    "FROM job_parts WHERE job_id = $1::bigint GROUP BY status"};
 // Writes a RollUp. $1 job, $2 status, $3 ready_parts, $4 locked_by, $5 attempts, $6 heartbeat
 // (NULL: unchanged), $7 completed_at ms (NULL: unchanged).
 inline constexpr PgSql kApplyRollUp{

@@ -368,9 +368,9 @@ Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::stri
   const int64_t now = clock_->NowMs();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-    NBI_RETURN_IF_ERROR(SqliteTilesOnPartCompleted(c, job_id, p.begin, p.end));  // tiles hook
     NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
+    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
+    NBI_RETURN_IF_ERROR(SqliteTilesOnPartCompleted(c, before, p));  // tiles hook
     NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
     return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
   });

@@ -312,11 +312,12 @@ inline constexpr const char* kSelectPart =
     "SELECT " NBI_SQLITE_PART_COLS " FROM job_parts WHERE job_id = ?1 AND part = ?2";
 inline constexpr const char* kListParts =
     "SELECT " NBI_SQLITE_PART_COLS " FROM job_parts WHERE job_id = ?1 ORDER BY part";
-// The parts of a job by state (RollUp's tally). ?1 job_id.
+// The parts of a job by state (RollUp's tally), and the owner of its lowest running part
+// (the job's locked_by: the worker that holds its earliest cells). ?1 job_id.
 inline constexpr const char* kTallyParts =
     "SELECT status, COUNT(*), MAX(attempts), MAX(heartbeat_at_ms), "
-    "MIN(CASE WHEN status = 'running' THEN locked_by END) FROM job_parts WHERE job_id = ?1 "
-    "GROUP BY status";
+    "(SELECT r.locked_by FROM job_parts r WHERE r.job_id = ?1 AND r.status = 'running' "
+    "ORDER BY r.part LIMIT 1) FROM job_parts WHERE job_id = ?1 GROUP BY status";
 // Writes a RollUp. ?1 status, ?2 ready_parts, ?3 locked_by, ?4 attempts, ?5 heartbeat (NULL:
 // unchanged), ?6 completed_at (NULL: unchanged), ?7 job_id. A completed job shows 100% and
 // no error.
