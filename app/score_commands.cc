@@ -13,6 +13,7 @@
 
 #include "commands.h"
 #include "http/api.h"
+#include "http/point_score.h"
 #include "jobs/service.h"
 #include "poi/import.h"
 #include "poi/synthetic.h"

@@ -8,8 +8,6 @@
 #include <ctime>
 
 #include "common/time_format.h"
-#include "score/score_json.h"
-#include "score/scorer.h"
 
 namespace nbi::http {
 
@@ -342,20 +340,6 @@ Result<HeatModel> ParseModelName(std::string_view what, std::string_view text) {
     if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
   return Status::Invalid(fmt::format("{} '{}' is unknown: use {}", what, shown, kModelNames));
-}
-
-// ---------------------------------------------------------------- point scores
-
-Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model) {
-  // Every POI that can count at this point: the largest radius around it.
-  NBI_ASSIGN_OR_RETURN(
-      auto pois, LoadPoisAround(store, BBox{at.lat, at.lng, at.lat, at.lng}, MaxRadiusMeters()));
-  SpatialIndex index(std::move(pois));
-  const PointScore ps = ScorePoint(index, at);
-  nlohmann::json body = PointScoreJson(ps, index);
-  body["model"] = std::string(HeatModelId(model));
-  body["cellScore"] = ps.cell_score(model);
-  return body;
 }
 
 // ---------------------------------------------------------------- JSON shapes

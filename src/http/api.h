@@ -92,13 +92,6 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body);
 // A heatmap model by name ("grocery", "blend"); kInvalidArgument naming `what` otherwise.
 Result<HeatModel> ParseModelName(std::string_view what, std::string_view text);
 
-// ---------------------------------------------------------------- point scores
-// The point score at `at` over every stored POI within the largest radius, in the shape of
-// GET /api/score (SPEC §6) without its coverage fields: {lat, lng, overall, categories,
-// computedAt, model, cellScore}, where cellScore is the heatmap cell of `model` at the
-// point. `nearbyindex score LAT LNG --json` prints the same, so both agree by construction.
-Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model);
-
 // ---------------------------------------------------------------- JSON shapes
 // "2026-11-28T21:05:00.123Z" (UTC, milliseconds).
 std::string IsoTimeMs(int64_t ms);

@@ -20,6 +20,7 @@
 #include "http/assets.h"
 #include "http/front_door.h"
 #include "http/pages.h"
+#include "http/point_score.h"
 #include "http/rate_limit.h"
 #include "http/tile_routes.h"
 #include "http/transport.h"

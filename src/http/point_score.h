@@ -1,0 +1,20 @@
+#pragma once
+// The point score answered from the store: GET /api/score and `nearbyindex score --json`.
+// Kept apart from api.h, whose parsing is fuzzed without the store or the scorer.
+
+#include <nlohmann/json.hpp>
+
+#include "common/status.h"
+#include "geo/geo.h"
+#include "score/model.h"
+#include "store/store.h"
+
+namespace nbi::http {
+
+// The point score at `at` over every stored POI within the largest radius, in the shape of
+// GET /api/score (SPEC §6) without its coverage fields: {lat, lng, overall, categories,
+// computedAt, model, cellScore}, where cellScore is the heatmap cell of `model` at the
+// point. `nearbyindex score LAT LNG --json` prints the same, so both agree by construction.
+Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model);
+
+}  // namespace nbi::http
