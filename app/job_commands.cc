@@ -230,7 +230,7 @@ Status Schedule(const ScheduleOpts& o) {
     return Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng");
   ScheduleRequest req;
   auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use grocery or blend", o.model));
+  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
   req.model = *model;
   req.grid_step = o.step;
   req.priority = o.priority;
@@ -290,7 +290,7 @@ void RegisterSchedule(CLI::App& app) {
   city->excludes(bbox);
   cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
       ->capture_default_str();
-  cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
   cmd->add_option("--priority", o->priority,
                   "higher runs first (re-scheduling an active equal job with a higher one raises "
                   "its priority)")

@@ -115,6 +115,9 @@ void PrintScoreTable(const nlohmann::json& s) {
   std::printf("Score at %s, %s: %d overall; %s heatmap cell %d\n", s["lat"].dump().c_str(),
               s["lng"].dump().c_str(), s["overall"].get<int>(),
               s["model"].get<std::string>().c_str(), s["cellScore"].get<int>());
+  if (s.value("distance", "") == "walking") {
+    std::printf("  distances are walked along the street network (SPEC §4a)\n");
+  }
   std::printf("  %-14s %5s %6s %9s  nearest place\n", "category", "score", "count", "nearest");
   for (const auto& c : s["categories"]) {
     std::string nearest = c["nearestDistance"].is_null()
@@ -153,7 +156,7 @@ void RegisterScore(CLI::App& app) {
   auto o = std::make_shared<ScoreOpts>();
   cmd->add_option("lat", o->lat, "latitude")->required();
   cmd->add_option("lng", o->lng, "longitude")->required();
-  cmd->add_option("--model", o->model, "heatmap model of the cell score: grocery | blend")
+  cmd->add_option("--model", o->model, "heatmap model of the cell score: grocery | blend | grocery-walk | blend-walk")
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print the JSON of GET /api/score instead of a table");
   cmd->add_option("--osm", o->osm,
@@ -208,14 +211,14 @@ void RegisterHeatmap(CLI::App& app) {
     cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng")->required();
     cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
         ->capture_default_str();
-    cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
+    cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
     cmd->add_option("--out", o->out, "output file: .csv (lat,lng,score) or .geojson")->required();
     cmd->callback([o] {
       auto box = BBox::Parse(o->bbox);
       if (!box.ok()) return Fail(box.status());
       auto model = ParseHeatModel(o->model);
       if (!model)
-        return Fail(Status::Invalid(fmt::format("--model {}: use grocery or blend", o->model)));
+        return Fail(Status::Invalid(fmt::format("--model {}: use {}", o->model, kHeatModelNames)));
       auto grid = GridRegion::Make(*box, o->step);
       if (!grid.ok()) return Fail(grid.status());
       auto index = LoadIndex(o->osm);

@@ -148,7 +148,7 @@ Status RunExport(const ExportOpts& o) {
   }
   NBI_RETURN_IF_ERROR(ValidateGridStep(o.step));
   auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use grocery or blend", o.model));
+  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
   NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, *model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
@@ -174,7 +174,7 @@ void RegisterExport(CLI::App& app) {
   cmd->add_option("--city", o->city, "city slug");
   cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
   cmd->add_option("--grid-step", o->step, "grid step of the cells")->capture_default_str();
-  cmd->add_option("--model", o->model, "grocery | blend")->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
   cmd->add_option("--out", o->out, "output .csv or .geojson")->required();
   cmd->callback([o] { NBI_STATUS_OR_FAIL(RunExport(*o)); });
 }

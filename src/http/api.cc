@@ -38,7 +38,7 @@ constexpr ErrorCode kErrorCodes[] = {
     {"unavailable", 503},              // the database is unreachable (StatusCode::kTransient)
 };
 
-constexpr std::string_view kModelNames = "grocery or blend";
+constexpr std::string_view kModelNames = kHeatModelNames;
 
 }  // namespace
 

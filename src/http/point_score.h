@@ -13,8 +13,9 @@ namespace nbi::http {
 
 // The point score at `at` over every stored POI within the largest radius, in the shape of
 // GET /api/score (SPEC §6) without its coverage fields: {lat, lng, overall, categories,
-// computedAt, model, cellScore}, where cellScore is the heatmap cell of `model` at the
-// point. `nearbyindex score LAT LNG --json` prints the same, so both agree by construction.
+// computedAt, model, distance, cellScore}, where cellScore is the heatmap cell of `model` at
+// the point and distance is "straight" or, for the walking models (SPEC §4a), "walking": then
+// every distance (nearestDistance, each POI's) is walked along the street network. `nearbyindex score LAT LNG --json` prints the same, so both agree by construction.
 Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model);
 
 }  // namespace nbi::http

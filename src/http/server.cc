@@ -353,13 +353,21 @@ bool ApiServer::Impl::TakeWriteToken(const Request& req, Response* res) {
 
 // ---------------------------------------------------------------- handlers
 
+namespace {
+nlohmann::json ModelIds() {
+  nlohmann::json ids = nlohmann::json::array();
+  for (HeatModel m : kAllHeatModels) ids.push_back(std::string(HeatModelId(m)));
+  return ids;
+}
+}  // namespace
+
 void ApiServer::Impl::Config(Response& res) {
   SendJson(res, 200,
            {{"tileUrl", opts.tile_url},
             {"gridSteps", kGridSteps},
             {"heatTiles", "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png"},
             {"defaultGridStep", 0.0025},
-            {"models", nlohmann::json::array({"grocery", "blend"})},
+            {"models", ModelIds()},
             {"attribution", "© OpenStreetMap contributors"}});
 }
 
@@ -395,9 +403,9 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (auto m = params("model")) {
     auto parsed = ParseHeatModel(*m);
     if (!parsed) {
-      return SendStatus(res, Status::Invalid(fmt::format("model '{}' is unknown: use grocery or "
-                                                         "blend",
-                                                         LoggablePath(m->substr(0, 64)))));
+      return SendStatus(res, Status::Invalid(fmt::format("model '{}' is unknown: use {}",
+                                                         LoggablePath(m->substr(0, 64)),
+                                                         kHeatModelNames)));
     }
     model = *parsed;
   }

@@ -54,7 +54,7 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
   TileRequest t;
   auto m = ParseHeatModel(model);
   if (!m)
-    return Status::Invalid(fmt::format("model '{}' is unknown: use grocery or blend", Cut(model)));
+    return Status::Invalid(fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
   t.model = *m;
   NBI_ASSIGN_OR_RETURN(t.step, ParseFiniteDouble("gridStep", step));
   NBI_RETURN_IF_ERROR(ValidateGridStep(t.step));
@@ -182,8 +182,9 @@ void TileRoutes::Extent(const Request& req, Response& res) {
     auto m = ParseHeatModel(req.get_param_value("model"));
     if (!m) {
       return Send(res, ApiError::Of("invalid_argument",
-                                    fmt::format("model '{}' is unknown: use grocery or blend",
-                                                Cut(req.get_param_value("model")))));
+                                    fmt::format("model '{}' is unknown: use {}",
+                                                Cut(req.get_param_value("model")),
+                                                kHeatModelNames)));
     }
     model = *m;
   }

@@ -18,6 +18,10 @@ namespace nbi {
 
 namespace {
 
+// Metres added to a walking job's loading margins, so that rounding at the edges of the boxes
+// never drops a node or POI that can count.
+constexpr double kWalkMarginM = 100;
+
 // Adapts Status-returning calls to RetryTransient's Result interface.
 struct Done {};
 Result<Done> AsResult(Status s) {
@@ -111,7 +115,8 @@ class HeatmapRun {
   std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
                                        std::span<const uint8_t> scores, bool* cancel);
   void LogProgress(const CheckpointProgress& p) const;
-  Result<std::shared_ptr<const SpatialIndex>> LoadIndex(const HeatmapMetadata& meta);
+  Result<std::shared_ptr<const JobIndex>> LoadIndex(const HeatmapMetadata& meta);
+  Result<std::shared_ptr<const JobIndex>> BuildIndex(const HeatmapMetadata& meta);
   JobOutcome Finish(int64_t begin, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
@@ -210,16 +215,48 @@ void HeatmapRun::LogProgress(const CheckpointProgress& p) const {
   }
 }
 
-Result<std::shared_ptr<const SpatialIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
-  // The job's own index: POIs of the region plus the largest radius, one query, shared with
-  // the job's other parts running in this process.
-  IndexCache::Build build = [&]() -> Result<std::shared_ptr<const SpatialIndex>> {
+Result<std::shared_ptr<const JobIndex>> HeatmapRun::BuildIndex(const HeatmapMetadata& meta) {
+  auto index = std::make_shared<JobIndex>();
+  if (!IsWalkModel(meta.model)) {
+    // POIs of the region plus the largest radius, one query.
     auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
       return LoadPoiPointsAround(store_, meta.bounds, MaxRadiusMeters());
     });
     if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
-    return std::shared_ptr<const SpatialIndex>(std::make_shared<SpatialIndex>(*pois));
-  };
+    index->pois = std::make_unique<SpatialIndex>(*pois);
+    return std::shared_ptr<const JobIndex>(std::move(index));
+  }
+  // A walking model: the POIs within its radius, and the network within twice the radius
+  // (SPEC §4a: every path that can count stays inside), plus a margin for rounding.
+  const WalkIndex::Options opts = WalkIndex::ForModel(meta.model);
+  double radius = 0;
+  for (Category c : kAllCategories) {
+    if (opts.categories[static_cast<int>(c)]) radius = std::max(radius, ParamsOf(c).radius_m);
+  }
+  auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
+    return LoadPoiPointsAround(store_, meta.bounds, radius + kWalkMarginM);
+  });
+  if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
+  auto net = RetryTransient(env_, What("load the walk network"), stop_, [&] {
+    return LoadWalkNetworkAround(store_, meta.bounds, 2 * radius + kWalkMarginM);
+  });
+  if (!net.ok()) return net.status().WithPrefix("loading the walk network: ");
+  if (net->empty()) {
+    return Status::Invalid(fmt::format(
+        "no walk network in {}: model {} measures distance along streets; import an OSM extract "
+        "(.osm.pbf, .osm, .osm.bz2 or .osm.gz) covering it (GeoJSON and CSV files carry none)",
+        meta.bounds.ToString(), HeatModelId(meta.model)));
+  }
+  index->walk = std::make_unique<WalkIndex>(*net, *pois, opts);
+  Log(fmt::format("Job #{}: walk network of {} nodes, {} edges; graph {:.0f} ms, searches {:.0f} ms",
+                  job_.id, index->walk->graph().size(), index->walk->graph().arcs() / 2,
+                  index->walk->graph_seconds() * 1000, index->walk->search_seconds() * 1000));
+  return std::shared_ptr<const JobIndex>(std::move(index));
+}
+
+Result<std::shared_ptr<const JobIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
+  // The job's own index, shared with the job's other parts running in this process.
+  IndexCache::Build build = [&] { return BuildIndex(meta); };
   if (opts_.index_cache) return opts_.index_cache->Get(job_.id, build);
   return build();
 }
@@ -294,7 +331,7 @@ JobOutcome HeatmapRun::Run() {
       return HandBack();
     }
     const int64_t n = std::min(chunk, end - next);
-    ScoreCells(**index, *region, next, next + n, meta->model, buffers[k].data());
+    (*index)->ScoreCells(*region, next, next + n, meta->model, buffers[k].data());
     if (auto out = written(writer.Wait())) return *out;
     writer.Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
     next += n;
@@ -310,7 +347,16 @@ void LogTransientRetry(const Env& env, std::string_view what, int64_t delay_ms, 
       fmt::format("Database error during {} (retrying in {} ms): {}", what, delay_ms, s.message()));
 }
 
-Result<std::shared_ptr<const SpatialIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
+void JobIndex::ScoreCells(const GridRegion& region, int64_t begin, int64_t end, HeatModel model,
+                          uint8_t* out) const {
+  if (walk) {
+    ScoreCellsWalk(*walk, region, begin, end, model, out);
+  } else {
+    nbi::ScoreCells(*pois, region, begin, end, model, out);
+  }
+}
+
+Result<std::shared_ptr<const JobIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
   std::lock_guard<std::mutex> l(mu_);
   std::erase_if(cache_, [](const auto& e) { return e.second.expired(); });
   if (auto it = cache_.find(job_id); it != cache_.end()) {

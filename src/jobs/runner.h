@@ -3,7 +3,8 @@
 // A claimed Job names one part (Job::part_begin .. part_end; part_end < 0: the whole job,
 // resuming at its lastProcessedIndex). RunHeatmapJob decodes the job's metadata once (a job that
 // cannot be decoded fails permanently with the decoder's message), loads the region's POIs plus the
-// largest radius as margin with one query into its own SpatialIndex, then repeats: score
+// largest radius as margin with one query into its own SpatialIndex (a walking model: also the
+// walk network within twice its radius, into a WalkIndex), then repeats: score
 // `chunk_size` cells in memory, write them with the checkpoint in one transaction
 // (JobQueue::WriteCheckpoint). Scoring the next chunk overlaps writing the previous one on a writer
 // thread, so at most two chunks are in flight; they commit in order, and a crash loses at most
@@ -28,22 +29,33 @@
 #include "common/status.h"
 #include "jobs/job.h"
 #include "score/spatial_index.h"
+#include "walk/walk_index.h"
 #include "store/store.h"
 
 namespace nbi {
 
-// One POI index per job per process: the parts of a job that run here at once share it
+// What a job scores its cells from: the POI index (straight-line models) or the walk network
+// with its per-category distances (walking models, SPEC §4a).
+struct JobIndex {
+  std::unique_ptr<const SpatialIndex> pois;
+  std::unique_ptr<const WalkIndex> walk;
+  // Scores cells [begin, end) of `region` into out[0 .. end-begin).
+  void ScoreCells(const GridRegion& region, int64_t begin, int64_t end, HeatModel model,
+                  uint8_t* out) const;
+};
+
+// One index per job per process: the parts of a job that run here at once share it
 // (read-only). An index lives while a part of its job runs. Thread-safe.
 class IndexCache {
  public:
-  using Build = std::function<Result<std::shared_ptr<const SpatialIndex>>()>;
+  using Build = std::function<Result<std::shared_ptr<const JobIndex>>()>;
   // The index of `job_id`, built by `build` unless a running part already holds it. A failed
   // build is not kept.
-  Result<std::shared_ptr<const SpatialIndex>> Get(int64_t job_id, const Build& build);
+  Result<std::shared_ptr<const JobIndex>> Get(int64_t job_id, const Build& build);
 
  private:
   std::mutex mu_;  // held while building: a second part of the job waits for the first build
-  std::map<int64_t, std::weak_ptr<const SpatialIndex>> cache_;
+  std::map<int64_t, std::weak_ptr<const JobIndex>> cache_;
 };
 
 enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };

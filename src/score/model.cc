@@ -73,16 +73,29 @@ int OverallScore(const std::array<int, kCategoryCount>& scores) {
   return static_cast<int>(Compress(std::round(sum / wsum)));
 }
 
-std::string_view HeatModelId(HeatModel m) { return m == HeatModel::kBlend ? "blend" : "grocery"; }
+std::string_view HeatModelId(HeatModel m) {
+  switch (m) {
+    case HeatModel::kGrocery:
+      return "grocery";
+    case HeatModel::kBlend:
+      return "blend";
+    case HeatModel::kGroceryWalk:
+      return "grocery-walk";
+    case HeatModel::kBlendWalk:
+      return "blend-walk";
+  }
+  return "grocery";
+}
 
 std::optional<HeatModel> ParseHeatModel(std::string_view id) {
-  if (id == "grocery") return HeatModel::kGrocery;
-  if (id == "blend") return HeatModel::kBlend;
+  for (HeatModel m : kAllHeatModels) {
+    if (id == HeatModelId(m)) return m;
+  }
   return std::nullopt;
 }
 
 int CellScore(HeatModel m, double raw_groceries, double raw_restaurants, double raw_parks) {
-  if (m == HeatModel::kGrocery) return CategoryScore(raw_groceries);
+  if (IsGroceryOnly(m)) return CategoryScore(raw_groceries);
   double mix = (1.5 * raw_groceries + raw_restaurants + raw_parks) / 3.5;
   return static_cast<int>(Compress(std::round(mix)));
 }

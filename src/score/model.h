@@ -58,13 +58,28 @@ int CategoryScore(double raw);
 // Overall point score from per-category displayed scores: compress(round(sum s*w / sum w)).
 int OverallScore(const std::array<int, kCategoryCount>& scores);
 
-enum class HeatModel : uint8_t { kGrocery, kBlend };
+// The straight-line models and their walking twins (SPEC §4a: the same formula, distances
+// along the street network).
+enum class HeatModel : uint8_t { kGrocery, kBlend, kGroceryWalk, kBlendWalk };
+inline constexpr std::array<HeatModel, 4> kAllHeatModels = {
+    HeatModel::kGrocery, HeatModel::kBlend, HeatModel::kGroceryWalk, HeatModel::kBlendWalk};
+// "grocery", "blend", "grocery-walk", "blend-walk".
 std::string_view HeatModelId(HeatModel m);
 std::optional<HeatModel> ParseHeatModel(std::string_view id);
+// "grocery, blend, grocery-walk or blend-walk": for error messages and help texts.
+inline constexpr std::string_view kHeatModelNames = "grocery, blend, grocery-walk or blend-walk";
+// True for the models that measure distance along the walk network.
+inline bool IsWalkModel(HeatModel m) {
+  return m == HeatModel::kGroceryWalk || m == HeatModel::kBlendWalk;
+}
+// True for the models that use groceries only (grocery, grocery-walk).
+inline bool IsGroceryOnly(HeatModel m) {
+  return m == HeatModel::kGrocery || m == HeatModel::kGroceryWalk;
+}
 
 // Heatmap cell score from raw category scores.
-//   grocery: round(compress(raw_groceries))
-//   blend:   compress(round((1.5 raw_groceries + raw_restaurants + raw_parks) / 3.5))
+//   grocery(-walk): round(compress(raw_groceries))
+//   blend(-walk):   compress(round((1.5 raw_groceries + raw_restaurants + raw_parks) / 3.5))
 int CellScore(HeatModel m, double raw_groceries, double raw_restaurants, double raw_parks);
 
 }  // namespace nbi

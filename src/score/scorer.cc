@@ -26,7 +26,7 @@ struct ModelCategories {
   bool groceries = false, restaurants = false, parks = false;
 };
 ModelCategories NeededBy(HeatModel m) {
-  if (m == HeatModel::kGrocery) return {true, false, false};
+  if (IsGroceryOnly(m)) return {true, false, false};
   return {true, true, true};
 }
 

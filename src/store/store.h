@@ -36,6 +36,7 @@
 #include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
+#include "walk/network.h"
 #include "store/tile_store.h"
 
 namespace nbi {
@@ -80,6 +81,8 @@ Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double
 // The same POIs as points (PoiStore::LoadPoiPoints).
 Result<std::vector<PoiPoint>> LoadPoiPointsAround(PoiStore* store, const BBox& box,
                                                   double margin_m);
+// The walk network within `margin_m` of the box (TEMPORARY declaration until the store half lands).
+Result<WalkNetwork> LoadWalkNetworkAround(PoiStore* store, const BBox& box, double margin_m);
 
 // ---------------------------------------------------------------- cells
 // One stored cell. Cells of different models over the same grid point are separate rows:

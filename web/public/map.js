@@ -170,9 +170,19 @@ const Legend = L.Control.extend({
       h('div', { class: 'legend-title' }, 'Score'),
       SCALE.map(([, colour, label]) =>
         h('div', { class: 'legend-row' }, h('i', { style: `background:${colour}` }), label)),
-      h('div', { class: 'legend-row muted' }, h('i', { class: 'none' }), '< 30 not shown'));
+      h('div', { class: 'legend-row muted' }, h('i', { class: 'none' }), '< 30 not shown'),
+      h('div', { class: 'legend-distance muted', id: 'legend-distance', dataset: { testid: 'legend-distance' } },
+        distanceLabel(state.model)));
   },
 });
+// Which distance a model measures (SPEC §4a: the -walk models walk along streets).
+function distanceLabel(model) {
+  return String(model).endsWith('-walk') ? 'Distance: walked along streets' : 'Distance: straight line';
+}
+function updateLegend() {
+  const el = document.getElementById('legend-distance');
+  if (el) el.textContent = distanceLabel(state.model);
+}
 new Legend().addTo(map);
 
 // ------------------------------------------------------------------ view helpers
@@ -340,8 +350,10 @@ function renderScore(s) {
   $('pois').replaceChildren(...(pois.length ? pois.map((p) =>
     h('li', { dataset: { testid: 'score-poi' } },
       h('span', { class: 'poi-name' }, p.name || '(unnamed)'),
-      h('span', { class: 'muted' }, ` ${p.category} · ${fmtDistance(p.distance)}`)))
+      h('span', { class: 'muted' }, ` ${p.category} · ${fmtDistance(p.distance)}${s.distance === 'walking' ? ' walk' : ''}`)))
     : [h('li', { class: 'muted' }, 'None nearby')]));
+  const nearestHead = document.querySelector('#panel .categories th:last-child');
+  if (nearestHead) nearestHead.textContent = s.distance === 'walking' ? 'Nearest (walk)' : 'Nearest';
 
   if (s.coverageJobId) watchCoverageJob(s.coverageJobId);
   else if (state.coverageJob === null) $('coverage').hidden = true;
@@ -419,6 +431,7 @@ async function start() {
   const models = config.models?.length ? config.models : ['grocery', 'blend'];
   state.model = models.includes(params.get('model')) ? params.get('model') : models[0];
   fillSelect($('model'), models, state.model);
+  updateLegend();
 
   const citySel = $('city');
   citySel.append(...state.cities.map((c) => h('option', { value: c.slug }, c.name)));
@@ -433,6 +446,7 @@ async function start() {
   });
   $('model').addEventListener('change', (e) => {
     state.model = e.target.value;
+    updateLegend();
     updateScheduleLink();
     resetHeatTiles();
     loadHeatmap();

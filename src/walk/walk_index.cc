@@ -1,0 +1,168 @@
+#include "walk/walk_index.h"
+
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+
+namespace nbi {
+
+namespace {
+
+double SecondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// One (node, POI) pair within the radius, before it is placed in its node's list.
+struct Reach {
+  int32_t node;
+  uint32_t poi;
+  double dist;
+};
+
+}  // namespace
+
+WalkIndex::Options WalkIndex::ForModel(HeatModel model) {
+  Options o;
+  o.categories[static_cast<int>(Category::kGroceries)] = true;
+  if (!IsGroceryOnly(model)) {
+    o.categories[static_cast<int>(Category::kRestaurants)] = true;
+    o.categories[static_cast<int>(Category::kParks)] = true;
+  }
+  return o;
+}
+
+WalkIndex::Options WalkIndex::ForPoint(LatLng at) {
+  Options o;
+  o.categories.fill(true);
+  o.keep_pois = true;
+  o.only_at = at;
+  return o;
+}
+
+WalkIndex::WalkIndex(const WalkNetwork& net, const std::vector<PoiPoint>& pois,
+                     const Options& opts) {
+  auto t0 = std::chrono::steady_clock::now();
+  graph_ = WalkGraph(net);
+  graph_seconds_ = SecondsSince(t0);
+  for (Category c : kAllCategories) {
+    if (opts.categories[static_cast<int>(c)]) {
+      max_radius_m_ = std::max(max_radius_m_, ParamsOf(c).radius_m);
+    }
+  }
+  t0 = std::chrono::steady_clock::now();
+  int32_t only_node = -1;
+  if (opts.only_at) {
+    only_node = graph_.Snap(*opts.only_at, max_radius_m_).node;
+    if (only_node < 0) return;  // no node near the point: nothing counts
+  }
+  WalkGraph::Scratch scratch;
+  for (Category c : kAllCategories) {
+    if (opts.categories[static_cast<int>(c)]) Prepare(c, pois, opts, only_node, &scratch);
+  }
+  search_seconds_ = SecondsSince(t0);
+}
+
+void WalkIndex::Prepare(Category c, const std::vector<PoiPoint>& pois, const Options& opts,
+                        int32_t only_node, WalkGraph::Scratch* scratch) {
+  const double radius = ParamsOf(c).radius_m;
+  std::vector<Reach> reach;
+  for (uint32_t i = 0; i < pois.size(); ++i) {
+    const PoiPoint& p = pois[i];
+    if (p.category != c) continue;
+    const WalkGraph::Snapped s = graph_.Snap({p.lat, p.lng}, radius);
+    graph_.Search(s.node, s.dist_m, radius, scratch, [&](int32_t v, double d) {
+      if (only_node >= 0 && v != only_node) return true;
+      reach.push_back({v, i, d});
+      return only_node < 0;  // a point score needs its own node only
+    });
+  }
+  if (reach.empty()) return;
+  // Nearest first within each node; equal distances in POI order, so lists are reproducible.
+  std::sort(reach.begin(), reach.end(), [](const Reach& a, const Reach& b) {
+    if (a.node != b.node) return a.node < b.node;
+    if (a.dist != b.dist) return a.dist < b.dist;
+    return a.poi < b.poi;
+  });
+  NodeLists& l = lists_[static_cast<int>(c)];
+  l.start.assign(size_t(graph_.size()) + 1, 0);
+  for (const Reach& r : reach) ++l.start[size_t(r.node) + 1];
+  std::partial_sum(l.start.begin(), l.start.end(), l.start.begin());
+  l.dist.reserve(reach.size());
+  for (const Reach& r : reach) l.dist.push_back(r.dist);
+  if (opts.keep_pois) {
+    l.poi.reserve(reach.size());
+    for (const Reach& r : reach) l.poi.push_back(r.poi);
+  }
+  if (c == Category::kHealthcare) {
+    l.sub.reserve(reach.size());
+    for (const Reach& r : reach) l.sub.push_back(pois[r.poi].sub);
+  }
+}
+
+CategoryStats WalkIndex::StatsAt(Category c, const WalkGraph::Snapped& s) const {
+  CategoryStats out;
+  const NodeLists& l = lists_[static_cast<int>(c)];
+  if (s.node < 0 || l.start.empty()) return out;
+  const double radius = ParamsOf(c).radius_m;
+  const bool subs = !l.sub.empty();
+  for (uint32_t i = l.start[s.node]; i < l.start[s.node + 1]; ++i) {
+    const double d = s.dist_m + l.dist[i];
+    if (d > radius) break;  // sorted: the rest are farther
+    if (out.count++ == 0) out.nearest_m = d;
+    if (subs) ++out.sub_count[static_cast<int>(l.sub[i])];
+  }
+  return out;
+}
+
+size_t WalkIndex::MemoryBytes() const {
+  size_t bytes = sizeof(*this) + graph_.MemoryBytes();
+  for (const NodeLists& l : lists_) {
+    bytes += l.start.capacity() * sizeof(uint32_t) + l.dist.capacity() * sizeof(double) +
+             l.poi.capacity() * sizeof(uint32_t) + l.sub.capacity() * sizeof(HealthSub);
+  }
+  return bytes;
+}
+
+int ScoreCellWalk(const WalkIndex& index, LatLng at, HeatModel model) {
+  const WalkGraph::Snapped s = index.graph().Snap(at, index.max_radius_m());
+  auto raw = [&](Category c) { return RawScore(c, index.StatsAt(c, s)); };
+  if (IsGroceryOnly(model)) return CellScore(model, raw(Category::kGroceries), 0, 0);
+  return CellScore(model, raw(Category::kGroceries), raw(Category::kRestaurants),
+                   raw(Category::kParks));
+}
+
+void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin,
+                    int64_t end, HeatModel model, uint8_t* out) {
+  const int64_t cols = region.cols();
+  for (int64_t n = begin; n < end; ++n) {
+    const LatLng at{region.LatOfRow(region.first_row() + n / cols),
+                    region.LngOfCol(region.first_col() + n % cols)};
+    out[n - begin] = static_cast<uint8_t>(ScoreCellWalk(index, at, model));
+  }
+}
+
+PointScore ScorePointWalk(const WalkIndex& index, LatLng at, int max_pois) {
+  PointScore ps;
+  ps.at = at;
+  const WalkGraph::Snapped s = index.graph().Snap(at, index.max_radius_m());
+  std::array<int, kCategoryCount> scores{};
+  for (Category c : kAllCategories) {
+    const int k = static_cast<int>(c);
+    const CategoryStats stats = index.StatsAt(c, s);
+    CategoryScoreDetail& d = ps.categories[k];
+    d.category = c;
+    d.count = stats.count;
+    d.radius_m = ParamsOf(c).radius_m;
+    if (stats.count > 0) d.nearest_m = stats.nearest_m;
+    ps.raw[k] = RawScore(c, stats);
+    d.score = CategoryScore(ps.raw[k]);
+    scores[k] = d.score;
+    index.ForEachWithin(c, s, [&](uint32_t poi, double dist) {
+      if (static_cast<int>(d.nearest.size()) < max_pois) d.nearest.push_back({poi, dist});
+    });
+  }
+  ps.overall = OverallScore(scores);
+  return ps;
+}
+
+}  // namespace nbi
