@@ -41,7 +41,6 @@ class JobPartsTest : public WorkerTest {
     cp.progress = p;
     return store_->WriteCheckpoint(cp);
   }
-  std::vector<JobPart> Parts(int64_t id) { return *store_->ListParts(id); }
 
   GridRegion region_;
   std::vector<uint8_t> scores_;
@@ -193,7 +192,7 @@ TEST_P(JobPartsTest, CancelAndRetryWithSeveralPartsInFlight) {
   o.on_checkpoint = [&](int64_t id, int64_t) {
     if (++checkpoints == 60 && !cancelled.exchange(true)) {
       int running = 0;
-      for (const JobPart& p : *store_->ListParts(id)) running += p.status == PartStatus::kRunning;
+      for (const JobPart& p : Parts(id)) running += p.status == PartStatus::kRunning;
       running_at_cancel = running;
       ASSERT_TRUE(store_->Cancel(id).ok());
     }

@@ -102,6 +102,14 @@ class WorkerTest : public ::testing::TestWithParam<Backend> {
     return last;
   }
 
+  // The job's parts, as a copy: a range-for over `*store_->ListParts(id)` reads the list after
+  // its Result is destroyed (AddressSanitizer: stack-use-after-scope).
+  std::vector<JobPart> Parts(int64_t id) {
+    auto parts = store_->ListParts(id);
+    EXPECT_TRUE(parts.ok()) << parts.status().ToString();
+    return parts.ok() ? *parts : std::vector<JobPart>{};
+  }
+
   // The job, retrying while the test's own connection is being killed by a fault test.
   Job Get(int64_t id) {
     for (int i = 0;; ++i) {
