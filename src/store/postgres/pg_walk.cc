@@ -54,6 +54,9 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
   sum->walk_nodes_inserted += nodes.i64(0, 0);
   NBI_ASSIGN_OR_RETURN(PgRows edges, c.Exec(kInsertWalkEdgesFromStage));
   sum->walk_edges_inserted += edges.affected();
+  if (nodes.i64(0, 0) > 0 || edges.affected() > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(kAnalyzeWalkTables, "analyze").status());
+  }
   return Status::Ok();
 }
 

@@ -32,6 +32,12 @@ inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
     "INSERT INTO walk_edges (a, b, length_m) SELECT a, b, length_m FROM nbi_walk_edge_stage "
     "ORDER BY a, b ON CONFLICT (a, b) DO NOTHING"};
+// Fresh statistics once an import has added rows. Without them the planner takes both node
+// scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
+// minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
+// import, if ever before the first job). Inside the import's transaction, which ANALYZE
+// samples with its own new rows; a sample of 30k rows per table costs well under a second.
+inline constexpr const char* kAnalyzeWalkTables = "ANALYZE walk_nodes, walk_edges";
 // $1 min_lat, $2 max_lat, $3 min_lng, $4 max_lng. Every edge with both nodes in the box: the
 // nodes in the box by their index, each one's edges as node a by the edges' key, node b by
 // its id.
