@@ -37,22 +37,13 @@ void RegisterMigrate(CLI::App& app) {
       });
 }
 
-// 1234567 -> "1,234,567".
-std::string Thousands(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
 // The summary line of the walk network an import stored (SPEC §4a).
 std::string WalkNetworkLine(const WalkNetwork& network, const PoiImportSummary& sum, bool osm) {
   if (!osm) return "  no walk network (GeoJSON/CSV carry none)\n";
-  return fmt::format("  walk network: {} nodes, {} edges ({} nodes, {} edges new)\n",
-                     Thousands(network.nodes.size()), Thousands(network.edges.size()),
-                     Thousands(sum.walk_nodes_inserted), Thousands(sum.walk_edges_inserted));
+  return fmt::format(
+      "  walk network: {} nodes, {} edges ({} nodes, {} edges new)\n",
+      fmt::group_digits(network.nodes.size()), fmt::group_digits(network.edges.size()),
+      fmt::group_digits(sum.walk_nodes_inserted), fmt::group_digits(sum.walk_edges_inserted));
 }
 
 Status ImportFile(PoiStore* store, const std::string& f) {

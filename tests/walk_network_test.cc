@@ -381,6 +381,30 @@ TEST_P(WalkStoreTest, ABrokenNetworkIsRefusedWithItsPois) {
   ExpectEmptyStore();
 }
 
+// A write of the network that fails in the database takes the file's POIs and nodes with it.
+TEST_P(WalkStoreTest, AFailingNetworkWriteRollsBackThePois) {
+  const bool pg = GetParam() == tu::Backend::kPostgres;
+  tu::ExecSql(url_, pg ? "CREATE FUNCTION walk_fail() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                         "BEGIN RAISE EXCEPTION 'injected'; END $$; "
+                         "CREATE TRIGGER walk_fail BEFORE INSERT ON walk_edges FOR EACH ROW "
+                         "EXECUTE FUNCTION walk_fail()"
+                       : "CREATE TRIGGER walk_fail BEFORE INSERT ON walk_edges "
+                         "BEGIN SELECT RAISE(ABORT, 'injected'); END");
+  tu::TempDir dir;
+  WalkNetwork net;
+  auto pois = ImportXml(dir, "small.osm", SmallExtract(), &net);
+  ASSERT_TRUE(pois.ok());
+  auto r = store_->UpsertPois(*pois, net);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("injected"), std::string::npos) << r.status().ToString();
+  ExpectEmptyStore();
+  tu::ExecSql(url_, "DROP TRIGGER walk_fail" + std::string(pg ? " ON walk_edges" : ""));
+  auto again = store_->UpsertPois(*pois, net);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->walk_nodes_inserted, 6);
+  ExpectSameNetwork(LoadAll(), ExpectedSmallNetwork());
+}
+
 TEST_P(WalkStoreTest, CliImportReportsTheNetwork) {
   std::optional<std::filesystem::path> osm = tu::SharedOsmDir();
   if (!osm) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";

@@ -8,9 +8,8 @@ namespace nbi {
 
 namespace {
 
-// The highway values people walk along. Motorways, trunks and their links are left out:
-// pedestrians are banned from them in most countries, and a trunk that allows walking
-// carries foot=yes, which is not what the spec selects on.
+// The highway values people walk along (SPEC §4a). Motorways and trunks are not among them:
+// most countries ban walking on them.
 constexpr std::array<std::string_view, 14> kWalkHighways = {
     "footway",      "path",  "pedestrian", "steps", "living_street", "residential", "service",
     "unclassified", "track", "cycleway",   "road",  "tertiary",      "secondary",   "primary",
