@@ -37,21 +37,34 @@ void RegisterMigrate(CLI::App& app) {
       });
 }
 
+// The summary line of the walk network an import stored (SPEC §4a).
+std::string WalkNetworkLine(const WalkNetwork& network, const PoiImportSummary& sum, bool osm) {
+  if (!osm) return "  no walk network (GeoJSON/CSV carry none)\n";
+  return fmt::format(
+      "  walk network: {} nodes, {} edges ({} nodes, {} edges new)\n",
+      fmt::group_digits(network.nodes.size()), fmt::group_digits(network.edges.size()),
+      fmt::group_digits(sum.walk_nodes_inserted), fmt::group_digits(sum.walk_edges_inserted));
+}
+
 Status ImportFile(PoiStore* store, const std::string& f) {
   bool tty = isatty(STDERR_FILENO);
   ImportStats stats;
+  WalkNetwork network;
   uint64_t last_pct = 101;
-  auto pois = ImportPois(f, &stats, [&](uint64_t done, uint64_t total) {
-    if (!tty || total == 0) return;
-    uint64_t pct = 100 * done / total;
-    if (pct != last_pct) {
-      std::fprintf(stderr, "\rReading %s: %3llu%%", f.c_str(), (unsigned long long)pct);
-      last_pct = pct;
-    }
-  });
+  auto pois = ImportPois(
+      f, &stats,
+      [&](uint64_t done, uint64_t total) {
+        if (!tty || total == 0) return;
+        uint64_t pct = 100 * done / total;
+        if (pct != last_pct) {
+          std::fprintf(stderr, "\rReading %s: %3llu%%", f.c_str(), (unsigned long long)pct);
+          last_pct = pct;
+        }
+      },
+      &network);
   if (tty && last_pct != 101) std::fprintf(stderr, "\n");
   if (!pois.ok()) return pois.status();
-  auto sum = store->UpsertPois(*pois);
+  auto sum = store->UpsertPois(*pois, network);
   if (!sum.ok()) return sum.status().WithPrefix(f + ": storing POIs: ");
   std::array<int64_t, kCategoryCount> per{};
   for (const Poi& p : *pois) ++per[static_cast<int>(p.category)];
@@ -68,6 +81,9 @@ Status ImportFile(PoiStore* store, const std::string& f) {
     std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
                 (long long)per[static_cast<int>(c)]);
   }
+  Result<PoiFormat> format = DetectPoiFormat(f);
+  const bool osm = format.ok() && *format == PoiFormat::kOsm;
+  std::fputs(WalkNetworkLine(network, *sum, osm).c_str(), stdout);
   return Status::Ok();
 }
 

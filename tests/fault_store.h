@@ -38,8 +38,9 @@ class FaultStore final : public Store {
   Result<std::vector<City>> ListCities() override { return inner_->ListCities(); }
   Result<City> GetCity(const std::string& slug) override { return inner_->GetCity(slug); }
 
-  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& p) override {
-    return inner_->UpsertPois(p);
+  using PoiStore::UpsertPois;
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& p, const WalkNetwork& n) override {
+    return inner_->UpsertPois(p, n);
   }
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& b) override {
     return inner_->LoadPoiPoints(b);
@@ -50,6 +51,8 @@ class FaultStore final : public Store {
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override {
     return inner_->CountPoisByCategory();
   }
+  Result<WalkNetwork> LoadWalkNetwork(const BBox& b) override { return inner_->LoadWalkNetwork(b); }
+  Result<int64_t> CountWalkEdges() override { return inner_->CountWalkEdges(); }
 
   Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, HeatModel m, int min_score,
                                            int64_t limit) override {

@@ -130,10 +130,11 @@ Result<PoiFormat> DetectPoiFormat(const std::string& path) {
 }
 
 Result<std::vector<Poi>> ImportPois(const std::string& path, ImportStats* stats,
-                                    const ImportProgress& progress) {
+                                    const ImportProgress& progress, WalkNetwork* network) {
+  if (network) *network = WalkNetwork{};
   Result<PoiFormat> format = DetectPoiFormat(path);
   if (!format.ok()) return format.status();
-  if (*format == PoiFormat::kOsm) return ImportOsm(path, stats, progress);
+  if (*format == PoiFormat::kOsm) return ImportOsm(path, stats, progress, network);
 
   // GeoJSON and CSV are parsed in memory in one go: report only their completion.
   Result<std::vector<Poi>> pois =

@@ -12,6 +12,10 @@
 // allows, the position (line, feature index, OSM object); it never returns a partial list as
 // success. A missing/unreadable file is kNotFound / kInvalidArgument naming the file.
 // Thread-safe: no shared state.
+//
+// The OSM importer also reads the walk network (SPEC §4a, walk/network.h) in the same pass,
+// when the caller asks for it; GeoJSON and CSV carry none and leave it empty. It follows the
+// same contract: on an error the caller gets no network either.
 #pragma once
 
 #include <cstdint>
@@ -22,6 +26,7 @@
 
 #include "common/status.h"
 #include "poi/poi.h"
+#include "walk/network.h"
 
 namespace nbi {
 
@@ -41,15 +46,19 @@ struct ImportStats {
                             // positions) or from GeoJSON lines and polygons
   uint64_t duplicates = 0;  // of those, merged into another with the same source id (two
                             // identical CSV rows, an OSM object listed twice)
+  uint64_t walk_nodes = 0;  // the walk network read (OSM only): its nodes and edges
+  uint64_t walk_edges = 0;
 };
 
-// Reads every POI of a supported category from `path`.
+// Reads every POI of a supported category from `path`. With `network`, also its walk
+// network (replacing what it held; cleared for GeoJSON/CSV and on any error).
 Result<std::vector<Poi>> ImportPois(const std::string& path, ImportStats* stats = nullptr,
-                                    const ImportProgress& progress = {});
+                                    const ImportProgress& progress = {},
+                                    WalkNetwork* network = nullptr);
 
 // The per-format readers, for callers that know the format.
 Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
-                                   const ImportProgress& progress);
+                                   const ImportProgress& progress, WalkNetwork* network = nullptr);
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
 

@@ -1,10 +1,18 @@
-// OSM importer: nodes and ways carrying a SPEC §4 category tag, read with libosmium.
+// OSM importer: nodes and ways carrying a SPEC §4 category tag, and the walk network (SPEC
+// §4a), read with libosmium.
 //
 // One pass over the file. Every node location goes into an index (NodeLocations below: 16
 // bytes per node, e.g. 6.4 GB for a 400 M-node country extract); ways with a category are
 // kept aside with their node ids and placed after the last node has been read. So the
 // importer does not depend on the order of the file (Overpass XML, for one, writes ways
 // before their nodes). Relations are not read: SPEC §4 POIs are nodes and ways.
+//
+// The walk network comes out of the same pass: a walk way (IsWalkWay) leaves its consecutive
+// node pairs as segments (16 bytes each), which become edges once every location is known.
+// Segments sit in a flat vector that is sorted and deduplicated once; no map per node, so a
+// city's million segments cost tens of MB, not hundreds. A segment with a node missing from
+// the file is dropped (clipped extracts), as is one whose node lies out of range: the network
+// is a by-product of a POI import and a stray coordinate on a footway must not fail it.
 //
 // A way sits at the mean of the distinct positions of its nodes. Nodes missing from the file
 // are left out (clipped extracts such as helsinki.osm.pbf reference nodes outside their
@@ -44,6 +52,7 @@
 #include "geo/geo.h"
 #include "poi/import.h"
 #include "poi/import_internal.h"
+#include "walk/network.h"
 
 namespace nbi {
 
@@ -131,9 +140,17 @@ std::string NameOf(const osmium::TagList& tags) {
   return name ? name : "";
 }
 
-// Collects the POIs of one file: nodes as they come, ways in Finish().
+// A node's position as node POIs get theirs: the doubles of the fixed-point coordinates.
+LatLng PositionOf(osmium::Location loc) {
+  return {loc.lat_without_check(), loc.lon_without_check()};
+}
+
+// Collects the POIs of one file: nodes as they come, ways in Finish(); with `walk`, the
+// walk network's segments too (edges in FinishWalk()).
 class PoiCollector : public osmium::handler::Handler {
  public:
+  explicit PoiCollector(bool walk) : walk_(walk) {}
+
   void node(const osmium::Node& node) {
     locations_.Set(node.id(), node.location());
     if (!error_.ok()) return;
@@ -157,6 +174,7 @@ class PoiCollector : public osmium::handler::Handler {
 
   void way(const osmium::Way& way) {
     if (!error_.ok()) return;
+    if (walk_) KeepWalkSegments(way);
     std::optional<CategoryMatch> match = MatchOsmTags(way.tags());
     if (!match) return;
     PendingWay pending{way.id(), *match, NameOf(way.tags()), refs_.size(), way.nodes().size()};
@@ -207,6 +225,30 @@ class PoiCollector : public osmium::handler::Handler {
     return Status::Ok();
   }
 
+  // The walk network of the kept segments; call after Finish() (which freezes the index).
+  WalkNetwork FinishWalk() {
+    std::sort(segments_.begin(), segments_.end());
+    segments_.erase(std::unique(segments_.begin(), segments_.end()), segments_.end());
+    WalkNetwork net;
+    std::vector<int64_t> ends;
+    for (const auto& [a, b] : segments_) {
+      const osmium::Location la = locations_.Get(a), lb = locations_.Get(b);
+      if (!la.valid() || !lb.valid()) continue;  // missing or out of range: see the file comment
+      net.edges.push_back({a, b, HaversineMeters(PositionOf(la), PositionOf(lb))});
+      ends.push_back(a);
+      ends.push_back(b);
+    }
+    std::vector<std::pair<int64_t, int64_t>>().swap(segments_);  // freed before the nodes grow
+    std::sort(ends.begin(), ends.end());
+    ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
+    net.nodes.reserve(ends.size());
+    for (int64_t id : ends) {
+      const LatLng pos = PositionOf(locations_.Get(id));
+      net.nodes.push_back({id, pos.lat, pos.lng});
+    }
+    return net;
+  }
+
   std::vector<Poi>& pois() { return pois_; }
   uint64_t nodes() const { return nodes_; }
   uint64_t ways() const { return ways_; }
@@ -219,6 +261,26 @@ class PoiCollector : public osmium::handler::Handler {
     size_t first_ref, ref_count;  // its node ids are refs_[first_ref, first_ref + ref_count)
   };
 
+  // Keeps each pair of consecutive distinct nodes of a walk way, as (smaller id, larger id).
+  void KeepWalkSegments(const osmium::Way& way) {
+    const osmium::TagList& tags = way.tags();
+    if (!tags.has_key("highway")) return;  // most ways: skip the tag lookups
+    const bool walk = IsWalkWay([&tags](std::string_view key) -> std::string_view {
+      for (const osmium::Tag& tag : tags) {
+        if (key == tag.key()) return tag.value();
+      }
+      return {};
+    });
+    if (!walk) return;
+    const osmium::WayNodeList& nodes = way.nodes();
+    for (size_t i = 1; i < nodes.size(); ++i) {
+      const int64_t a = nodes[i - 1].ref(), b = nodes[i].ref();
+      if (a != b) segments_.emplace_back(std::min(a, b), std::max(a, b));
+    }
+  }
+
+  const bool walk_;
+  std::vector<std::pair<int64_t, int64_t>> segments_;  // the walk ways' node pairs
   NodeLocations locations_;
   std::vector<PendingWay> pending_ways_;
   std::vector<osmium::object_id_type> refs_;
@@ -230,7 +292,8 @@ class PoiCollector : public osmium::handler::Handler {
 }  // namespace
 
 Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
-                                   const ImportProgress& progress) {
+                                   const ImportProgress& progress, WalkNetwork* network) {
+  if (network) *network = WalkNetwork{};  // nothing of an earlier file survives an error
   NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
   std::optional<std::string> format = OsmiumFormat(path);
   if (!format) {
@@ -243,7 +306,7 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     return Status::Invalid(fmt::format("{}: the file is empty", path));
   }
 
-  PoiCollector collector;
+  PoiCollector collector(network != nullptr);
   uint64_t total = 0;  // file size in bytes
   Status placed;       // the outcome of placing the ways
   try {
@@ -269,6 +332,7 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     }
     reader.close();
     placed = collector.Finish();
+    if (placed.ok() && network) *network = collector.FinishWalk();
   } catch (const std::bad_alloc&) {
     return Status::Internal(fmt::format("{}: out of memory while reading OSM data", path));
   } catch (const std::system_error& e) {
@@ -288,6 +352,8 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
   if (stats) {
     stats->nodes = collector.nodes();
     stats->ways = collector.ways();
+    stats->walk_nodes = network ? network->nodes.size() : 0;
+    stats->walk_edges = network ? network->edges.size() : 0;
   }
   // Every POI has its OSM id ("n123", "w456"): no content keys here.
   return import_internal::FinishPois(std::move(collector.pois()), "osm:", stats);

@@ -3,7 +3,7 @@
 // role takes only that interface:
 //
 //   CityStore  cities (slug, name, bounds)           used by: commands, HTTP, JobService
-//   PoiStore   points of interest                    used by: import, the job runner, HTTP
+//   PoiStore   points of interest, the walk network  used by: import, the job runner, HTTP
 //   CellStore  computed heat cells (reads)           used by: HTTP, export, coverage
 //   JobQueue   the job queue + checkpointed writes   used by: JobService, runner, worker
 //   TileStore  overview levels, area versions         used by: HTTP tiles (store/tile_store.h)
@@ -60,19 +60,34 @@ class CityStore {
 // ---------------------------------------------------------------- POIs
 struct PoiImportSummary {
   int64_t inserted = 0, updated = 0;
+  // Rows of the walk network this import added (a node or edge already stored is no new row).
+  int64_t walk_nodes_inserted = 0, walk_edges_inserted = 0;
 };
 
 class PoiStore {
  public:
   virtual ~PoiStore() = default;
-  // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. All or
-  // nothing.
-  virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) = 0;
+  // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. With them,
+  // the walk network of the same file (walk/network.h): nodes keyed by their OSM id (a known
+  // node takes the new position), edges keyed by (a, b) and kept as first stored. So the
+  // networks of neighbouring extracts join at the node ids they share. All or nothing: the
+  // POIs and the network in one transaction.
+  virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois,
+                                              const WalkNetwork& network) = 0;
+  // POIs alone (no network).
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
+    return UpsertPois(pois, WalkNetwork{});
+  }
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
   virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
   // The POIs in `box` as scoring needs them (position, category, sub-type), in id order.
   virtual Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) = 0;
   virtual Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() = 0;
+  // In one query, every stored walk edge both of whose nodes lie in the box, with those
+  // nodes: a WalkNetwork (nodes sorted by id, edges by (a, b)).
+  virtual Result<WalkNetwork> LoadWalkNetwork(const BBox& box) = 0;
+  // The number of stored walk edges.
+  virtual Result<int64_t> CountWalkEdges() = 0;
 };
 
 // Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
@@ -81,7 +96,9 @@ Result<std::vector<Poi>> LoadPoisAround(PoiStore* store, const BBox& box, double
 // The same POIs as points (PoiStore::LoadPoiPoints).
 Result<std::vector<PoiPoint>> LoadPoiPointsAround(PoiStore* store, const BBox& box,
                                                   double margin_m);
-// The walk network within `margin_m` of the box (TEMPORARY declaration until the store half lands).
+// The walk network within `margin_m` of the box: the edges with both nodes in one of the
+// boxes of BBox::ExpandedWrapped, merged into one WalkNetwork (an edge across the
+// antimeridian, with one node in each box, is not in it).
 Result<WalkNetwork> LoadWalkNetworkAround(PoiStore* store, const BBox& box, double margin_m);
 
 // ---------------------------------------------------------------- cells

@@ -1,15 +1,19 @@
-// Store pieces shared by both backends: presets, POIs around a box, Open.
+// Store pieces shared by both backends: presets, POIs and the walk network around a box, the
+// walk network's checks, Open.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "store/postgres/pg_store.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/store.h"
+#include "store/walk_rows.h"
 #include "tiles/tiles.h"
 
 namespace nbi {
@@ -36,6 +40,72 @@ Result<std::vector<PoiPoint>> LoadPoiPointsAround(PoiStore* store, const BBox& b
     }
   }
   return all;
+}
+
+Result<WalkNetwork> LoadWalkNetworkAround(PoiStore* store, const BBox& box, double margin_m) {
+  WalkNetwork all;
+  const std::vector<BBox> parts = box.ExpandedWrapped(margin_m);
+  for (const BBox& part : parts) {
+    NBI_ASSIGN_OR_RETURN(WalkNetwork net, store->LoadWalkNetwork(part));
+    if (all.edges.empty()) {
+      all = std::move(net);
+      continue;
+    }
+    all.nodes.insert(all.nodes.end(), net.nodes.begin(), net.nodes.end());
+    all.edges.insert(all.edges.end(), net.edges.begin(), net.edges.end());
+  }
+  if (parts.size() > 1) {
+    // Boxes of one wrap may touch (a node on their common edge is in both): merge them.
+    SortUniqueWalkNodes(&all.nodes);
+    auto key = [](const WalkEdge& e) { return std::pair(e.a, e.b); };
+    std::sort(all.edges.begin(), all.edges.end(),
+              [&](const WalkEdge& x, const WalkEdge& y) { return key(x) < key(y); });
+    all.edges.erase(
+        std::unique(all.edges.begin(), all.edges.end(),
+                    [&](const WalkEdge& x, const WalkEdge& y) { return key(x) == key(y); }),
+        all.edges.end());
+  }
+  return all;
+}
+
+void SortUniqueWalkNodes(std::vector<WalkNode>* nodes) {
+  std::sort(nodes->begin(), nodes->end(),
+            [](const WalkNode& x, const WalkNode& y) { return x.id < y.id; });
+  nodes->erase(std::unique(nodes->begin(), nodes->end(),
+                           [](const WalkNode& x, const WalkNode& y) { return x.id == y.id; }),
+               nodes->end());
+}
+
+Status CheckWalkNetwork(const WalkNetwork& network) {
+  const std::vector<WalkNode>& nodes = network.nodes;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (i > 0 && nodes[i - 1].id >= nodes[i].id) {
+      return Status::Invalid(
+          fmt::format("walk network: node {} out of order or repeated", nodes[i].id));
+    }
+    if (!LatLng::Make(nodes[i].lat, nodes[i].lng).ok()) {
+      return Status::Invalid(fmt::format("walk network: node {} has a bad position", nodes[i].id));
+    }
+  }
+  auto known = [&nodes](int64_t id) {
+    auto it = std::lower_bound(nodes.begin(), nodes.end(), id,
+                               [](const WalkNode& n, int64_t v) { return n.id < v; });
+    return it != nodes.end() && it->id == id;
+  };
+  for (size_t i = 0; i < network.edges.size(); ++i) {
+    const WalkEdge& e = network.edges[i];
+    const bool ordered =
+        i == 0 || std::pair(network.edges[i - 1].a, network.edges[i - 1].b) < std::pair(e.a, e.b);
+    if (e.a >= e.b || !ordered || !std::isfinite(e.length_m) || e.length_m < 0) {
+      return Status::Invalid(
+          fmt::format("walk network: edge {}-{} is out of order, repeated or bad", e.a, e.b));
+    }
+    if (!known(e.a) || !known(e.b)) {
+      return Status::Invalid(
+          fmt::format("walk network: edge {}-{} has an end among no nodes", e.a, e.b));
+    }
+  }
+  return Status::Ok();
 }
 
 std::vector<City> PresetCities() {

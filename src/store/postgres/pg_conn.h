@@ -194,6 +194,7 @@ class PgConn {
   bool broken = false;
   bool cell_stage_ready = false;
   bool poi_stage_ready = false;
+  bool walk_stage_ready = false;
 
  private:
   Result<PgRows> Check(PgResultPtr r, std::string_view what);

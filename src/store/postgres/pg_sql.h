@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "store/postgres/pg_tiles_schema.h"
+#include "store/postgres/pg_walk_schema.h"
 
 namespace nbi {
 
@@ -243,6 +244,8 @@ CREATE TABLE IF NOT EXISTS job_attempts (
   outcome TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
 )sql",
+    // v8: the walk network (pg_walk_schema.h). Self-contained.
+    kPgWalkMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

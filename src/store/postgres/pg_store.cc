@@ -14,7 +14,10 @@
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_sql.h"
+#include "store/postgres/pg_walk.h"
+#include "store/postgres/pg_walk_sql.h"
 #include "store/postgres/pg_watch.h"
+#include "store/walk_rows.h"
 
 namespace nbi {
 
@@ -170,23 +173,30 @@ Result<City> PgStore::GetCity(const std::string& slug) {
 
 // ------------------------------------------------------------------ POIs
 
-Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois) {
+Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois,
+                                             const WalkNetwork& network) {
   NBI_ASSIGN_OR_RETURN(std::vector<const Poi*> rows, FoldDuplicates(pois));
-  if (rows.empty()) return PoiImportSummary{};
+  NBI_RETURN_IF_ERROR(CheckWalkNetwork(network));
+  const bool walk = !network.nodes.empty() || !network.edges.empty();
+  if (rows.empty() && !walk) return PoiImportSummary{};
   PgBinaryCopy copy;
-  EncodePois(rows, &copy);
+  if (!rows.empty()) EncodePois(rows, &copy);
 
   NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
   PgConn& c = *lease;
   NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.poi_stage_ready, kCreatePoiStage));
+  if (walk) NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.walk_stage_ready, kCreateWalkStage));
   PgTxn txn(c);
   NBI_RETURN_IF_ERROR(txn.Begin());
-  NBI_RETURN_IF_ERROR(c.CopyIn(kCopyPoiStage, copy.data()));
-  NBI_ASSIGN_OR_RETURN(PgRows up, c.Exec(kUpsertPoisFromStage));
-  NBI_RETURN_IF_ERROR(txn.Commit());
   PoiImportSummary sum;
-  sum.inserted = up.i64(0, 0);
+  if (!rows.empty()) {
+    NBI_RETURN_IF_ERROR(c.CopyIn(kCopyPoiStage, copy.data()));
+    NBI_ASSIGN_OR_RETURN(PgRows up, c.Exec(kUpsertPoisFromStage));
+    sum.inserted = up.i64(0, 0);
+  }
   sum.updated = static_cast<int64_t>(pois.size()) - sum.inserted;
+  NBI_RETURN_IF_ERROR(PgUpsertWalkNetwork(c, network, &sum));
+  NBI_RETURN_IF_ERROR(txn.Commit());
   return sum;
 }
 

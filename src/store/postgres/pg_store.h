@@ -14,8 +14,8 @@
 // Files: pg_sql.h (schema and every SQL statement), pg_conn.{h,cc} (libpq plumbing, pool,
 // transactions, error mapping), pg_codec.{h,cc} (row and COPY codecs), pg_store.cc (schema,
 // cities, POIs, cells, Watch), pg_queue.cc (the JobQueue methods), pg_watch.{h,cc} (the
-// LISTEN thread), pg_tiles.{h,cc} (the TileStore methods and the tile hooks). Only files in this
-// folder include libpq.
+// LISTEN thread), pg_tiles.{h,cc} (the TileStore methods and the tile hooks), pg_walk.{h,cc} (the
+// walk network). Only files in this folder include libpq.
 #pragma once
 
 #include <functional>
@@ -48,10 +48,14 @@ class PgStore final : public Store {
   Result<std::vector<City>> ListCities() override;
   Result<City> GetCity(const std::string& slug) override;
 
-  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
+  using PoiStore::UpsertPois;  // the overload without a network
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois,
+                                      const WalkNetwork& network) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
+  Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // pg_walk.cc
+  Result<int64_t> CountWalkEdges() override;
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;

@@ -12,6 +12,7 @@
 #include <iterator>
 
 #include "store/sqlite/sqlite_tiles_sql.h"
+#include "store/sqlite/sqlite_walk_sql.h"
 
 namespace nbi::sql {
 
@@ -170,6 +171,8 @@ CREATE TABLE IF NOT EXISTS job_attempts (
   outcome TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
 )sql",
+    // v8: the walk network (sqlite_walk_sql.h). Self-contained.
+    kWalkMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -12,7 +12,9 @@
 #include "common/time_format.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_sql.h"
+#include "store/sqlite/sqlite_walk.h"
 #include "store/sqlite/sqlite_watch.h"
+#include "store/walk_rows.h"
 
 namespace nbi {
 
@@ -169,7 +171,9 @@ Result<int64_t> CountPois(SqliteStmt& count) {
 }
 }  // namespace
 
-Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
+Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois,
+                                                 const WalkNetwork& network) {
+  NBI_RETURN_IF_ERROR(CheckWalkNetwork(network));
   return InWriteTxn<PoiImportSummary>(*pool_, [&](SqliteConn& c) -> Result<PoiImportSummary> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt count, Query(c, sql::kCountPois));
     NBI_ASSIGN_OR_RETURN(int64_t before, CountPois(count));
@@ -188,6 +192,7 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois) {
     PoiImportSummary sum;
     sum.inserted = after - before;
     sum.updated = static_cast<int64_t>(pois.size()) - sum.inserted;
+    NBI_RETURN_IF_ERROR(SqliteUpsertWalkNetwork(c, network, &sum));
     return sum;
   });
 }

@@ -19,6 +19,7 @@
 //   sqlite_queue.cc  the JobQueue methods
 //   sqlite_watch.*   the data_version watch
 //   sqlite_tiles.*   the TileStore methods and the tile hooks of the write paths
+//   sqlite_walk.*    the walk network: its writes within UpsertPois, its loads
 #pragma once
 
 #include <functional>
@@ -51,10 +52,14 @@ class SqliteStore final : public Store {
   Result<City> GetCity(const std::string& slug) override;
 
   // PoiStore
-  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) override;
+  using PoiStore::UpsertPois;  // the overload without a network
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois,
+                                      const WalkNetwork& network) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
+  Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // sqlite_walk.cc
+  Result<int64_t> CountWalkEdges() override;
 
   // CellStore
   Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, HeatModel model,

@@ -1,0 +1,91 @@
+// PgStore: the walk network (store/store.h PoiStore, walk/network.h).
+#include "store/postgres/pg_walk.h"
+
+#include <vector>
+
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_walk_sql.h"
+#include "store/walk_rows.h"
+
+namespace nbi {
+
+namespace {
+
+// Streams rows into a staging table in slices of about 1 MB: a city's network is a million
+// rows, which need not sit in memory a second time as one COPY buffer.
+template <typename Row, typename Encode>
+Status CopyRows(PgConn& c, const char* copy_sql, const std::vector<Row>& rows, Encode encode) {
+  constexpr size_t kSliceBytes = size_t{1} << 20;
+  PgBinaryCopy copy;
+  copy.Reserve(kSliceBytes + 64);
+  copy.Header();
+  NBI_RETURN_IF_ERROR(c.CopyStart(copy_sql));
+  for (const Row& row : rows) {
+    encode(row, &copy);
+    if (copy.data().size() >= kSliceBytes) {
+      NBI_RETURN_IF_ERROR(c.CopyPut(copy.data()));
+      copy.data().clear();
+    }
+  }
+  copy.Trailer();
+  NBI_RETURN_IF_ERROR(c.CopyPut(copy.data()));
+  return c.CopyFinish();
+}
+
+}  // namespace
+
+Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSummary* sum) {
+  if (network.nodes.empty() && network.edges.empty()) return Status::Ok();
+  NBI_RETURN_IF_ERROR(
+      CopyRows(c, kCopyWalkNodeStage, network.nodes, [](const WalkNode& n, PgBinaryCopy* out) {
+        out->Row(3);
+        out->Int8(n.id);
+        out->Float8(n.lat);
+        out->Float8(n.lng);
+      }));
+  NBI_RETURN_IF_ERROR(
+      CopyRows(c, kCopyWalkEdgeStage, network.edges, [](const WalkEdge& e, PgBinaryCopy* out) {
+        out->Row(3);
+        out->Int8(e.a);
+        out->Int8(e.b);
+        out->Float8(e.length_m);
+      }));
+  NBI_ASSIGN_OR_RETURN(PgRows nodes, c.Exec(kUpsertWalkNodesFromStage));
+  sum->walk_nodes_inserted += nodes.i64(0, 0);
+  NBI_ASSIGN_OR_RETURN(PgRows edges, c.Exec(kInsertWalkEdgesFromStage));
+  sum->walk_edges_inserted += edges.affected();
+  if (nodes.i64(0, 0) > 0 || edges.affected() > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(kAnalyzeWalkTables, "analyze").status());
+  }
+  return Status::Ok();
+}
+
+Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
+  return WithReadConn<WalkNetwork>(*pool_, [&](PgConn& c) -> Result<WalkNetwork> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNetwork, PgParams()
+                                                                .Double(box.min_lat)
+                                                                .Double(box.max_lat)
+                                                                .Double(box.min_lng)
+                                                                .Double(box.max_lng)));
+    WalkNetwork out;
+    out.edges.reserve(r.size());
+    out.nodes.reserve(2 * static_cast<size_t>(r.size()));
+    for (int i = 0; i < r.size(); ++i) {
+      const int64_t a = r.i64(i, 0), b = r.i64(i, 1);
+      out.edges.push_back({a, b, r.f64(i, 2)});
+      out.nodes.push_back({a, r.f64(i, 3), r.f64(i, 4)});
+      out.nodes.push_back({b, r.f64(i, 5), r.f64(i, 6)});
+    }
+    SortUniqueWalkNodes(&out.nodes);  // edges come in (a, b) order from the query
+    return out;
+  });
+}
+
+Result<int64_t> PgStore::CountWalkEdges() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCountWalkEdges));
+    return r.i64(0, 0);
+  });
+}
+
+}  // namespace nbi

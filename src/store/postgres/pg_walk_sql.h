@@ -1,0 +1,54 @@
+// SQL of the PostgreSQL store's walk network (pg_walk.cc; the tables: pg_walk_schema.h). Same
+// conventions as pg_sql.h. Internal to src/store/postgres.
+#pragma once
+
+#include "store/postgres/pg_sql.h"
+
+namespace nbi {
+
+// The session's staging tables of an import, filled by binary COPY (as nbi_poi_stage).
+inline constexpr const char* kCreateWalkStage =
+    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_node_stage (id bigint, lat float8, lng float8) "
+    "ON COMMIT DELETE ROWS; "
+    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8) "
+    "ON COMMIT DELETE ROWS";
+inline constexpr const char* kCopyWalkNodeStage =
+    "COPY nbi_walk_node_stage (id, lat, lng) FROM STDIN (FORMAT binary)";
+inline constexpr const char* kCopyWalkEdgeStage =
+    "COPY nbi_walk_edge_stage (a, b, length_m) FROM STDIN (FORMAT binary)";
+// A known node takes the new position; an unchanged one is not rewritten (no dead row per
+// node when the same extract is imported again). xmax = 0 marks an inserted row (see
+// kUpsertPoisFromStage). In id order, so that concurrent imports lock rows in one order.
+inline constexpr PgSql kUpsertWalkNodesFromStage{
+    "upsert_walk_nodes",
+    "WITH up AS (INSERT INTO walk_nodes (id, lat, lng) "
+    "SELECT id, lat, lng FROM nbi_walk_node_stage ORDER BY id "
+    "ON CONFLICT (id) DO UPDATE SET lat = EXCLUDED.lat, lng = EXCLUDED.lng "
+    "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
+    "RETURNING (xmax = 0) AS inserted) "
+    "SELECT count(*) FILTER (WHERE inserted) FROM up"};
+// A known edge stays as it is; the command's row count is the edges inserted.
+inline constexpr PgSql kInsertWalkEdgesFromStage{
+    "insert_walk_edges",
+    "INSERT INTO walk_edges (a, b, length_m) SELECT a, b, length_m FROM nbi_walk_edge_stage "
+    "ORDER BY a, b ON CONFLICT (a, b) DO NOTHING"};
+// Fresh statistics once an import has added rows. Without them the planner takes both node
+// scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
+// minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
+// import, if ever before the first job). Inside the import's transaction, which ANALYZE
+// samples with its own new rows; a sample of 30k rows per table costs well under a second.
+inline constexpr const char* kAnalyzeWalkTables = "ANALYZE walk_nodes, walk_edges";
+// $1 min_lat, $2 max_lat, $3 min_lng, $4 max_lng. Every edge with both nodes in the box: the
+// nodes in the box by their index, each one's edges as node a by the edges' key, node b by
+// its id.
+inline constexpr PgSql kLoadWalkNetwork{
+    "load_walk_network",
+    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
+    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
+    "WHERE na.lat >= $1::float8 AND na.lat <= $2::float8 "
+    "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
+    "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
+    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8 ORDER BY e.a, e.b"};
+inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
+
+}  // namespace nbi

@@ -1,0 +1,44 @@
+// SQL of the SQLite store's walk network (sqlite_walk.cc, store/store.h PoiStore). Same
+// conventions as sqlite_sql.h.
+#pragma once
+
+namespace nbi::sql {
+
+// Migration: the walk network (walk/network.h). A node is keyed by its OSM id, so the
+// networks of neighbouring extracts join where they share nodes; an edge by its ends (a < b).
+// No foreign keys: edges and their nodes are written together in one transaction, and the
+// check would cost a lookup per edge on imports of a million rows. WITHOUT ROWID: the key is
+// the table, and LoadWalkNetwork reaches an edge by its leading column a.
+inline constexpr const char* kWalkMigration = R"sql(
+CREATE TABLE walk_nodes (
+  id INTEGER PRIMARY KEY,
+  lat REAL NOT NULL,
+  lng REAL NOT NULL);
+CREATE INDEX walk_nodes_lat_lng_idx ON walk_nodes(lat, lng);
+CREATE TABLE walk_edges (
+  a INTEGER NOT NULL,
+  b INTEGER NOT NULL,
+  length_m REAL NOT NULL,
+  PRIMARY KEY (a, b)) WITHOUT ROWID;
+)sql";
+
+// Counted before and after an import: the difference is the nodes it added.
+inline constexpr const char* kCountWalkNodes = "SELECT COUNT(*) FROM walk_nodes";
+inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges";
+// ?: id, lat, lng. A known node takes the new position; an unchanged one is not rewritten.
+inline constexpr const char* kUpsertWalkNode =
+    "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
+// ?: a, b, length_m. A known edge stays as it is (changes() = 0).
+inline constexpr const char* kInsertWalkEdge =
+    "INSERT INTO walk_edges (a, b, length_m) VALUES (?, ?, ?) ON CONFLICT (a, b) DO NOTHING";
+// ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
+// the nodes in the box by their index, each one's edges as node a by the edges' key, node b
+// by its id.
+inline constexpr const char* kLoadWalkNetwork =
+    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
+    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
+    "WHERE na.lat >= ?1 AND na.lat <= ?2 AND na.lng >= ?3 AND na.lng <= ?4 "
+    "AND nb.lat >= ?1 AND nb.lat <= ?2 AND nb.lng >= ?3 AND nb.lng <= ?4 ORDER BY e.a, e.b";
+
+}  // namespace nbi::sql

@@ -1,0 +1,21 @@
+// Helpers of both stores for the walk network's rows (PoiStore::UpsertPois with a network,
+// LoadWalkNetwork). Internal to src/store.
+#pragma once
+
+#include <vector>
+
+#include "common/status.h"
+#include "walk/network.h"
+
+namespace nbi {
+
+// kInvalidArgument unless `network` keeps the WalkNetwork invariants (nodes sorted by id and
+// unique, edges sorted by (a, b) and unique with a < b, both ends among the nodes) with
+// finite positions and lengths. Checked before a write: the stores' upserts rely on it (one
+// statement may not touch a row twice) and a half-connected edge must not be stored.
+Status CheckWalkNetwork(const WalkNetwork& network);
+
+// Sorts nodes by id and keeps one node per id (rows of a join name a node once per edge).
+void SortUniqueWalkNodes(std::vector<WalkNode>* nodes);
+
+}  // namespace nbi
