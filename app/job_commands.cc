@@ -290,7 +290,8 @@ void RegisterSchedule(CLI::App& app) {
   city->excludes(bbox);
   cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
       ->capture_default_str();
-  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")
+      ->capture_default_str();
   cmd->add_option("--priority", o->priority,
                   "higher runs first (re-scheduling an active equal job with a higher one raises "
                   "its priority)")

@@ -19,6 +19,7 @@
 #include "poi/synthetic.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
+#include "walk/walk_index.h"
 
 namespace nbi::cli {
 
@@ -28,6 +29,38 @@ Result<SpatialIndex> LoadIndex(const std::string& path) {
   auto pois = ImportPois(path);
   if (!pois.ok()) return pois.status();
   return SpatialIndex(std::move(pois).value());
+}
+
+// The cells of `grid` scored from the POI file `path`, and how many POIs (groceries) it held.
+// The walking models (SPEC §4a) walk along the file's own network, which only OSM files carry.
+struct FileCells {
+  std::vector<uint8_t> scores;
+  size_t pois = 0, groceries = 0;
+};
+Result<FileCells> ScoreFileCells(const std::string& path, const GridRegion& grid, HeatModel model) {
+  FileCells out;
+  out.scores.resize(size_t(grid.cell_count()));
+  WalkNetwork net;
+  NBI_ASSIGN_OR_RETURN(auto pois,
+                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? &net : nullptr));
+  out.pois = pois.size();
+  for (const Poi& p : pois) out.groceries += p.category == Category::kGroceries;
+  if (!IsWalkModel(model)) {
+    const SpatialIndex index(std::move(pois));
+    ScoreCells(index, grid, 0, grid.cell_count(), model, out.scores.data());
+    return out;
+  }
+  if (net.empty()) {
+    return Status::Invalid(fmt::format(
+        "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
+        path, HeatModelId(model)));
+  }
+  std::vector<PoiPoint> points;
+  points.reserve(pois.size());
+  for (const Poi& p : pois) points.push_back({p.lat, p.lng, p.category, p.sub});
+  const WalkIndex index(net, points, WalkIndex::ForModel(model));
+  ScoreCellsWalk(index, grid, 0, grid.cell_count(), model, out.scores.data());
+  return out;
 }
 
 // Score bands of the map's colour scale (SPEC §7).
@@ -156,7 +189,8 @@ void RegisterScore(CLI::App& app) {
   auto o = std::make_shared<ScoreOpts>();
   cmd->add_option("lat", o->lat, "latitude")->required();
   cmd->add_option("lng", o->lng, "longitude")->required();
-  cmd->add_option("--model", o->model, "heatmap model of the cell score: grocery | blend | grocery-walk | blend-walk")
+  cmd->add_option("--model", o->model,
+                  "heatmap model of the cell score: grocery | blend | grocery-walk | blend-walk")
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print the JSON of GET /api/score instead of a table");
   cmd->add_option("--osm", o->osm,
@@ -211,7 +245,8 @@ void RegisterHeatmap(CLI::App& app) {
     cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng")->required();
     cmd->add_option("--grid-step", o->step, "grid step in degrees (0.0001..0.1)")
         ->capture_default_str();
-    cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
+    cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")
+        ->capture_default_str();
     cmd->add_option("--out", o->out, "output file: .csv (lat,lng,score) or .geojson")->required();
     cmd->callback([o] {
       auto box = BBox::Parse(o->bbox);
@@ -221,10 +256,9 @@ void RegisterHeatmap(CLI::App& app) {
         return Fail(Status::Invalid(fmt::format("--model {}: use {}", o->model, kHeatModelNames)));
       auto grid = GridRegion::Make(*box, o->step);
       if (!grid.ok()) return Fail(grid.status());
-      auto index = LoadIndex(o->osm);
-      if (!index.ok()) return Fail(index.status());
-      std::vector<uint8_t> scores(grid->cell_count());
-      ScoreCells(*index, *grid, 0, grid->cell_count(), *model, scores.data());
+      auto scored = ScoreFileCells(o->osm, *grid, *model);
+      if (!scored.ok()) return Fail(scored.status());
+      const std::vector<uint8_t>& scores = scored->scores;
       std::vector<HeatCell> cells(scores.size());
       for (int64_t n = 0; n < grid->cell_count(); ++n) {
         LatLng at = grid->CellAt(n);
@@ -237,7 +271,7 @@ void RegisterHeatmap(CLI::App& app) {
           "groceries)\n",
           std::string(HeatModelId(*model)).c_str(), box->ToString().c_str(), o->step,
           (long long)grid->cell_count(), (long long)grid->rows(), (long long)grid->cols(),
-          index->size(), index->CountOf(Category::kGroceries));
+          scored->pois, scored->groceries);
       PrintScoreSummary(scores, stdout);
       std::printf("Written to %s\n", o->out.c_str());
     });

@@ -190,7 +190,8 @@ void RegisterExport(CLI::App& app) {
   cmd->add_option("--city", o->city, "city slug");
   cmd->add_option("--bbox", o->bbox, "minLat,minLng,maxLat,maxLng");
   cmd->add_option("--grid-step", o->step, "grid step of the cells")->capture_default_str();
-  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")->capture_default_str();
+  cmd->add_option("--model", o->model, "grocery | blend | grocery-walk | blend-walk")
+      ->capture_default_str();
   cmd->add_option("--out", o->out, "output .csv or .geojson")->required();
   cmd->callback([o] { NBI_STATUS_OR_FAIL(RunExport(*o)); });
 }

@@ -232,10 +232,14 @@ int main(int argc, char** argv) {
   int side = 460;
   double step = 0.0002;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--url") && i + 1 < argc) url = argv[++i];
-    else if (!std::strcmp(argv[i], "--extract") && i + 1 < argc) extract = argv[++i];
-    else if (!std::strcmp(argv[i], "--side") && i + 1 < argc) side = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--step") && i + 1 < argc) step = std::atof(argv[++i]);
+    if (!std::strcmp(argv[i], "--url") && i + 1 < argc)
+      url = argv[++i];
+    else if (!std::strcmp(argv[i], "--extract") && i + 1 < argc)
+      extract = argv[++i];
+    else if (!std::strcmp(argv[i], "--side") && i + 1 < argc)
+      side = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--step") && i + 1 < argc)
+      step = std::atof(argv[++i]);
   }
   if (url.empty()) {
     std::fprintf(stderr, "usage: bench_walk --url URL [--extract FILE] [--side N] [--step S]\n");

@@ -41,7 +41,7 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
   EXPECT_EQ(s.Get("/readyz").body, (json{{"status", "ready"}}));
   EXPECT_EQ(s.Get("/api/config").body,
             json::parse(R"({"tileUrl": "http://tiles.local/{z}/{x}/{y}.png",
-      "gridSteps": [0.0025, 0.001, 0.0005], "defaultGridStep": 0.0025, "models": ["grocery", "blend"],
+      "gridSteps": [0.0025, 0.001, 0.0005], "defaultGridStep": 0.0025, "models": ["grocery", "blend", "grocery-walk", "blend-walk"],
       "heatTiles": "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png",
       "attribution": "© OpenStreetMap contributors"})"));
 

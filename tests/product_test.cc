@@ -87,8 +87,13 @@ TEST_P(ScoreCommandTest, PrintsATableAndRefusesBadInput) {
   EXPECT_EQ(Cli("score 95 9.5", &out), 2) << out;
   EXPECT_NE(out.find("latitude"), std::string::npos) << out;
   EXPECT_EQ(Cli("score 47.1 9.5 --model walking", &out), 2) << out;
-  EXPECT_NE(out.find("--model 'walking' is unknown: use grocery or blend"), std::string::npos)
+  EXPECT_NE(
+      out.find("--model 'walking' is unknown: use grocery, blend, grocery-walk or blend-walk"),
+      std::string::npos)
       << out;
+  // A walking model where no walk network is stored says so (the city's POIs came from CSV).
+  EXPECT_EQ(Cli("score 47.1 9.5 --model grocery-walk", &out), 2) << out;
+  EXPECT_NE(out.find("no walk network"), std::string::npos) << out;
   EXPECT_EQ(Cli("score 47.1", &out), 106) << out;  // CLI11: a required positional missing
   EXPECT_NE(out.find("lng"), std::string::npos) << out;
 }

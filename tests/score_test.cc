@@ -111,6 +111,12 @@ TEST(Formula, BlendModel) {
   EXPECT_EQ(CellScore(HeatModel::kGrocery, 117.11, 0, 0), 87);
   EXPECT_EQ(ParseHeatModel("blend"), HeatModel::kBlend);
   EXPECT_FALSE(ParseHeatModel("bogus").has_value());
+  // Every model's id parses back to it; the walking twins share their formula.
+  for (HeatModel m : kAllHeatModels) EXPECT_EQ(ParseHeatModel(HeatModelId(m)), m);
+  EXPECT_EQ(HeatModelId(HeatModel::kGroceryWalk), "grocery-walk");
+  EXPECT_EQ(HeatModelId(HeatModel::kBlendWalk), "blend-walk");
+  EXPECT_EQ(CellScore(HeatModel::kBlendWalk, g, r, p), CellScore(HeatModel::kBlend, g, r, p));
+  EXPECT_EQ(CellScore(HeatModel::kGroceryWalk, 117.11, 0, 0), 87);
 }
 
 TEST(Formula, OverallIsWeightedMeanCompressed) {

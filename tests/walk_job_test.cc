@@ -199,7 +199,8 @@ TEST_P(WalkJobTest, ThePointScoreEqualsTheStoredCell) {
 // kill -9 of worker processes in the middle of a walking job, then `process-jobs`: the cells
 // are those of an uninterrupted run.
 TEST_P(WalkJobTest, KillNineMidJobThenProcessJobsGivesTheSameCells) {
-  HeatmapJobSpec spec = TownJob(HeatModel::kGroceryWalk, 0.0001);  // 250 x 250 cells
+  HeatmapJobSpec spec = JobOver(47.065, 9.48, 0.035, 0.0001);  // 350 x 350 cells
+  spec.model = HeatModel::kGroceryWalk;
   spec.part_cells = 20'000;
   spec.max_attempts = 1000;
   auto e = store_->EnqueueHeatmap(spec);
@@ -208,22 +209,32 @@ TEST_P(WalkJobTest, KillNineMidJobThenProcessJobsGivesTheSameCells) {
   auto start = [&](int n) {
     return std::make_unique<testing::Child>(
         std::vector<std::string>{testing::BinaryPath(), "worker"},
-        Env({"WORKER_POLL_INTERVAL=200", "METRICS_ADDR=off", "WORKER_CHUNK_SIZE=200"}),
+        Env({"WORKER_POLL_INTERVAL=200", "METRICS_ADDR=off", "WORKER_CHUNK_SIZE=100"}),
         dir_.File("worker" + std::to_string(n) + ".log"));
   };
   for (int k = 0; k < 2; ++k) workers.push_back(start(k));
-  std::mt19937 rng(testing::TestSeed());
   int kills_mid_job = 0;
+  int64_t done_at_last_kill = 0;
   for (int round = 0; round < 4; ++round) {
-    SleepMs(std::uniform_int_distribution<int>(150, 400)(rng));
-    kills_mid_job += Get(e->job.id).status == JobStatus::kRunning;
+    // Each kill lands after the job made progress since the last one.
+    Job j = WaitForJob(
+        e->job.id,
+        [&](const Job& job) {
+          return job.status == JobStatus::kCompleted ||
+                 (job.status == JobStatus::kRunning &&
+                  job.last_processed_index() > done_at_last_kill + 2000);
+        },
+        30'000);
+    if (j.status != JobStatus::kRunning) break;
+    done_at_last_kill = j.last_processed_index();
+    ++kills_mid_job;
     workers[size_t(round % 2)]->Signal(SIGKILL);
     workers[size_t(round % 2)]->Wait(10'000);
     workers[size_t(round % 2)] = start(round + 2);
   }
   for (auto& w : workers) w->Signal(SIGKILL);
   for (auto& w : workers) w->Wait(10'000);
-  EXPECT_GE(kills_mid_job, 1) << "the kills did not hit the running job";
+  EXPECT_GE(kills_mid_job, 2) << "the kills did not hit the running job";
   std::string cmd = "env", out;
   for (const std::string& v : Env({"METRICS_ADDR=off"})) cmd += " '" + v + "'";
   ASSERT_EQ(testing::RunCommand(cmd + " " + testing::BinaryPath() + " process-jobs", &out), 0)

@@ -5,13 +5,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
+#include <optional>
 #include <queue>
 #include <random>
 
+#include "poi/import.h"
 #include "score/scorer.h"
 #include "score/spatial_index.h"
+#include "test_util.h"
 #include "walk/network.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
@@ -50,8 +54,9 @@ RiverTown MakeRiverTown(uint32_t seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<double> lat(46.999, 47.024), lng(8.999, 9.05);
   for (int i = 0; i < 60; ++i) {
-    Category c = i % 3 == 0 ? Category::kRestaurants : i % 3 == 1 ? Category::kGroceries
-                                                                  : Category::kParks;
+    Category c = i % 3 == 0   ? Category::kRestaurants
+                 : i % 3 == 1 ? Category::kGroceries
+                              : Category::kParks;
     t.pois.push_back({lat(rng), lng(rng), c, HealthSub::kNone});
   }
   t.pois.push_back({47.0116, 9.0452, Category::kGroceries, HealthSub::kNone});  // on the island
@@ -189,6 +194,41 @@ TEST(WalkScorer, ThePointScoreEqualsTheCell) {
       EXPECT_LE(p.distance_m, 800);
     }
     if (g.count > 0) EXPECT_DOUBLE_EQ(*g.nearest_m, g.nearest.front().distance_m);
+  }
+}
+
+// Real extracts: 100 cells in each town centre at 0.001 deg, blend-walk over the whole
+// imported network, against the brute-force reference.
+TEST(WalkScorer, RealExtractsEqualTheBruteForceReference) {
+  std::optional<std::filesystem::path> dir = testing::SharedOsmDir();
+  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  struct Place {
+    const char* file;
+    BBox box;
+  };
+  for (const Place& place : {Place{"andorra.osm.pbf", {42.503, 1.516, 42.513, 1.526}},
+                             Place{"porto.osm.pbf", {41.142, -8.616, 41.152, -8.606}}}) {
+    SCOPED_TRACE(place.file);
+    WalkNetwork net;
+    auto pois = ImportPois((*dir / place.file).string(), nullptr, {}, &net);
+    ASSERT_TRUE(pois.ok()) << pois.status().ToString();
+    ASSERT_GT(net.nodes.size(), 1000u);
+    std::vector<PoiPoint> points;
+    for (const Poi& p : *pois) points.push_back({p.lat, p.lng, p.category, p.sub});
+    auto region = GridRegion::Make(place.box, 0.001);
+    ASSERT_TRUE(region.ok());
+    WalkIndex index(net, points, WalkIndex::ForModel(HeatModel::kBlendWalk));
+    std::vector<uint8_t> got(size_t(region->cell_count()));
+    ScoreCellsWalk(index, *region, 0, region->cell_count(), HeatModel::kBlendWalk, got.data());
+    BruteWalk ref(net, points);
+    int nonzero = 0;
+    for (int64_t n = 0; n < region->cell_count(); ++n) {
+      const LatLng at = region->CellAt(n);
+      const int want = ref.CellScore(at, HeatModel::kBlendWalk);
+      ASSERT_EQ(int(got[size_t(n)]), want) << "cell " << n << " at " << at.lat << "," << at.lng;
+      nonzero += want > 0;
+    }
+    EXPECT_GT(nonzero, 50) << "a town centre scores";
   }
 }
 

@@ -58,7 +58,8 @@ class StreetGrid {
     }
     for (int r = 0; r < rows_; ++r) {
       for (int c = 0; c < cols_; ++c) {
-        if (used[size_t(r) * cols_ + c]) net.nodes.push_back({IdOf(r, c), PosOf(r, c).lat, PosOf(r, c).lng});
+        if (used[size_t(r) * cols_ + c])
+          net.nodes.push_back({IdOf(r, c), PosOf(r, c).lat, PosOf(r, c).lng});
       }
     }
     Normalize(&net);
@@ -78,8 +79,8 @@ inline void AddSquare(WalkNetwork* net, int64_t id0, double lat, double lng, dou
   for (int i = 0; i < 4; ++i) net->nodes.push_back({id0 + i, p[i].lat, p[i].lng});
   for (int i = 0; i < 4; ++i) {
     const int j = (i + 1) % 4;
-    net->edges.push_back({std::min(id0 + i, id0 + j), std::max(id0 + i, id0 + j),
-                          HaversineMeters(p[i], p[j])});
+    net->edges.push_back(
+        {std::min(id0 + i, id0 + j), std::max(id0 + i, id0 + j), HaversineMeters(p[i], p[j])});
   }
   Normalize(net);
 }

@@ -38,9 +38,9 @@ Result<PointScore> WalkPointScore(PoiStore* store, LatLng at, const SpatialIndex
 
 Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model) {
   // Every POI that can count at this point: the largest radius around it.
-  NBI_ASSIGN_OR_RETURN(
-      auto pois, LoadPoisAround(store, BBox{at.lat, at.lng, at.lat, at.lng},
-                                MaxRadiusMeters() + (IsWalkModel(model) ? kWalkMarginM : 0)));
+  NBI_ASSIGN_OR_RETURN(auto pois,
+                       LoadPoisAround(store, BBox{at.lat, at.lng, at.lat, at.lng},
+                                      MaxRadiusMeters() + (IsWalkModel(model) ? kWalkMarginM : 0)));
   SpatialIndex index(std::move(pois));
   PointScore ps;
   if (IsWalkModel(model)) {

@@ -403,9 +403,9 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (auto m = params("model")) {
     auto parsed = ParseHeatModel(*m);
     if (!parsed) {
-      return SendStatus(res, Status::Invalid(fmt::format("model '{}' is unknown: use {}",
-                                                         LoggablePath(m->substr(0, 64)),
-                                                         kHeatModelNames)));
+      return SendStatus(
+          res, Status::Invalid(fmt::format("model '{}' is unknown: use {}",
+                                           LoggablePath(m->substr(0, 64)), kHeatModelNames)));
     }
     model = *parsed;
   }

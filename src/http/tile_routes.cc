@@ -54,7 +54,8 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
   TileRequest t;
   auto m = ParseHeatModel(model);
   if (!m)
-    return Status::Invalid(fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
+    return Status::Invalid(
+        fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
   t.model = *m;
   NBI_ASSIGN_OR_RETURN(t.step, ParseFiniteDouble("gridStep", step));
   NBI_RETURN_IF_ERROR(ValidateGridStep(t.step));
@@ -181,10 +182,10 @@ void TileRoutes::Extent(const Request& req, Response& res) {
   if (req.has_param("model")) {
     auto m = ParseHeatModel(req.get_param_value("model"));
     if (!m) {
-      return Send(res, ApiError::Of("invalid_argument",
-                                    fmt::format("model '{}' is unknown: use {}",
-                                                Cut(req.get_param_value("model")),
-                                                kHeatModelNames)));
+      return Send(res,
+                  ApiError::Of("invalid_argument",
+                               fmt::format("model '{}' is unknown: use {}",
+                                           Cut(req.get_param_value("model")), kHeatModelNames)));
     }
     model = *m;
   }

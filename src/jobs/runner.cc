@@ -248,9 +248,10 @@ Result<std::shared_ptr<const JobIndex>> HeatmapRun::BuildIndex(const HeatmapMeta
         meta.bounds.ToString(), HeatModelId(meta.model)));
   }
   index->walk = std::make_unique<WalkIndex>(*net, *pois, opts);
-  Log(fmt::format("Job #{}: walk network of {} nodes, {} edges; graph {:.0f} ms, searches {:.0f} ms",
-                  job_.id, index->walk->graph().size(), index->walk->graph().arcs() / 2,
-                  index->walk->graph_seconds() * 1000, index->walk->search_seconds() * 1000));
+  Log(fmt::format(
+      "Job #{}: walk network of {} nodes, {} edges; graph {:.0f} ms, searches {:.0f} ms", job_.id,
+      index->walk->graph().size(), index->walk->graph().arcs() / 2,
+      index->walk->graph_seconds() * 1000, index->walk->search_seconds() * 1000));
   return std::shared_ptr<const JobIndex>(std::move(index));
 }
 

@@ -113,7 +113,7 @@ WalkGraph::Snapped WalkGraph::Snap(LatLng p, double max_m) const {
   const UnitVec uv = ToUnitVec(p.lat, p.lng);
   const int64_t r = static_cast<int64_t>(std::floor((p.lat - min_lat_) / bucket_deg_));
   const int64_t c = static_cast<int64_t>(std::floor((p.lng - min_lng_) / bucket_deg_));
-  double best = std::numeric_limits<double>::infinity();  // chord, metres
+  double best = std::numeric_limits<double>::infinity();      // chord, metres
   thread_local std::vector<std::pair<double, int32_t>> near;  // (chord m, node), near the best
   near.clear();
   auto scan = [&](int64_t row, int64_t c_lo, int64_t c_hi) {
@@ -142,7 +142,7 @@ WalkGraph::Snapped WalkGraph::Snap(LatLng p, double max_m) const {
     }
     if (r - k <= 0 && r + k >= rows_ - 1 && c - k <= 0 && c + k >= cols_ - 1) break;
     const double outside = OutsideBound(p, r - k, r + k, c - k, c + k);
-    if (outside > max_m) break;                             // nothing farther can count
+    if (outside > max_m) break;                          // nothing farther can count
     if (best + kTieSlackM < ChordOfArc(outside)) break;  // nothing outside can be as near
   }
   // The candidates within the slack of the nearest, by haversine, then by id (= index order).

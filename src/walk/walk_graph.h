@@ -13,10 +13,10 @@
 // its scratch space from the caller).
 #pragma once
 
-#include <cstdint>
-#include <limits>
 #include <algorithm>
+#include <cstdint>
 #include <functional>
+#include <limits>
 #include <utility>
 #include <vector>
 

@@ -131,8 +131,8 @@ int ScoreCellWalk(const WalkIndex& index, LatLng at, HeatModel model) {
                    raw(Category::kParks));
 }
 
-void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin,
-                    int64_t end, HeatModel model, uint8_t* out) {
+void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin, int64_t end,
+                    HeatModel model, uint8_t* out) {
   const int64_t cols = region.cols();
   for (int64_t n = begin; n < end; ++n) {
     const LatLng at{region.LatOfRow(region.first_row() + n / cols),

@@ -81,8 +81,8 @@ class WalkIndex {
 };
 
 // Heatmap scores of cells [begin, end) of `region` for a walking model (out[0 .. end-begin)).
-void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin,
-                    int64_t end, HeatModel model, uint8_t* out);
+void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin, int64_t end,
+                    HeatModel model, uint8_t* out);
 int ScoreCellWalk(const WalkIndex& index, LatLng at, HeatModel model);
 
 // The point score along the network: every category, distances walked. `index` was built
