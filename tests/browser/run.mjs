@@ -129,6 +129,23 @@ async function mapTests() {
     assert(await page.locator('a[href="/jobs"]').count() > 0, 'no link to /jobs');
   });
 
+  await check('the model picker offers the walking models and the legend names the distance', async () => {
+    const models = await page.getByTestId('model-select').locator('option').allTextContents();
+    for (const m of ['grocery', 'blend', 'grocery-walk', 'blend-walk']) {
+      assert(models.includes(m), `model picker lacks ${m}: ${models}`);
+    }
+    const legend = () => page.getByTestId('legend-distance').innerText();
+    assert((await legend()).includes('straight line'), `legend says "${await legend()}" for grocery`);
+    let before = await loads();
+    await page.getByTestId('model-select').selectOption('grocery-walk');
+    await heatmapLoaded(before);
+    assert((await legend()).includes('walked along streets'), `legend says "${await legend()}" for grocery-walk`);
+    before = await loads();
+    await page.getByTestId('model-select').selectOption('grocery');
+    await heatmapLoaded(before);
+    assert((await legend()).includes('straight line'), 'the legend did not switch back');
+  });
+
   let gridStep = null;
   await check('heatmap cells are drawn (state and canvas pixels)', async () => {
     // Pick the city, then zoom on the test point so any grid step fits under the cell cap.
