@@ -51,55 +51,29 @@ T Must(Result<T> r, const char* what) {
 
 constexpr double kLat0 = 47.30, kLng0 = 8.45, kStep = 0.0005;
 
-// The generated city's .osm.pbf; returns its box.
-BBox WriteCity(const std::string& path, int side) {
-  std::mt19937_64 rng(42);
-  std::uniform_real_distribution<double> u(0, 1);
-  osmium::io::Header header;
-  header.set("generator", "nearbyindex bench_walk");
-  osmium::io::Writer writer(osmium::io::File(path, "pbf"), header, osmium::io::overwrite::allow);
-  osmium::memory::Buffer buf(1 << 24, osmium::memory::Buffer::auto_grow::yes);
-  auto flush = [&](bool force) {
-    if (!force && buf.committed() < (12u << 20)) return;
-    writer(std::move(buf));
-    buf = osmium::memory::Buffer(1 << 24, osmium::memory::Buffer::auto_grow::yes);
-  };
-  auto id_of = [&](int r, int c) { return int64_t(1) + int64_t(r) * side + c; };
-  auto node = [&](int64_t id, double lat, double lng,
-                  std::initializer_list<std::pair<const char*, const char*>> tags) {
+// A .osm.pbf being written: nodes, then ways, in buffers of ~12 MB.
+class PbfOut {
+ public:
+  explicit PbfOut(const std::string& path)
+      : writer_(osmium::io::File(path, "pbf"), Header(), osmium::io::overwrite::allow) {}
+  void Node(int64_t id, double lat, double lng,
+            std::initializer_list<std::pair<const char*, const char*>> tags) {
     {
-      osmium::builder::NodeBuilder b(buf);
+      osmium::builder::NodeBuilder b(buf_);
       b.set_id(id).set_version(1).set_location(osmium::Location(lng, lat));
       if (tags.size()) {
         osmium::builder::TagListBuilder t(b);
         for (auto& [k, v] : tags) t.add_tag(k, v);
       }
     }
-    buf.commit();
-    flush(false);
-  };
-  for (int r = 0; r < side; ++r) {
-    for (int c = 0; c < side; ++c) {
-      // Jittered a little, as real street corners are.
-      node(id_of(r, c), kLat0 + r * kStep + (u(rng) - 0.5) * 1e-4,
-           kLng0 + c * kStep + (u(rng) - 0.5) * 1e-4, {});
-    }
+    buf_.commit();
+    Flush(false);
   }
-  const double span = side * kStep;
-  std::uniform_real_distribution<double> lat(kLat0, kLat0 + span), lng(kLng0, kLng0 + span);
-  int64_t poi_id = int64_t(side) * side + 1000;
-  for (int i = 0; i < 2000; ++i) node(poi_id++, lat(rng), lng(rng), {{"shop", "supermarket"}});
-  for (int i = 0; i < 6000; ++i) node(poi_id++, lat(rng), lng(rng), {{"amenity", "restaurant"}});
-  for (int i = 0; i < 1500; ++i) node(poi_id++, lat(rng), lng(rng), {{"leisure", "park"}});
-  flush(true);
-
-  int64_t way_id = 1;
-  const int river = side / 2;  // between rows river and river+1; a bridge every 40 columns
-  auto way = [&](const std::vector<int64_t>& refs, const char* highway) {
+  void Way(const std::vector<int64_t>& refs, const char* highway) {
     if (refs.size() < 2) return;
     {
-      osmium::builder::WayBuilder b(buf);
-      b.set_id(way_id++).set_version(1);
+      osmium::builder::WayBuilder b(buf_);
+      b.set_id(way_id_++).set_version(1);
       {
         osmium::builder::WayNodeListBuilder nl(b);
         for (int64_t ref : refs) nl.add_node_ref(ref);
@@ -107,40 +81,85 @@ BBox WriteCity(const std::string& path, int side) {
       osmium::builder::TagListBuilder t(b);
       t.add_tag("highway", highway);
     }
-    buf.commit();
-    flush(false);
-  };
-  // Rows and columns, cut into ways of 10-40 nodes; 5 % of segments missing.
+    buf_.commit();
+    Flush(false);
+  }
+  void Close() {
+    Flush(true);
+    writer_.close();
+  }
+
+ private:
+  static osmium::io::Header Header() {
+    osmium::io::Header h;
+    h.set("generator", "nearbyindex bench_walk");
+    return h;
+  }
+  void Flush(bool force) {
+    if (!force && buf_.committed() < (12u << 20)) return;
+    writer_(std::move(buf_));
+    buf_ = osmium::memory::Buffer(1 << 24, osmium::memory::Buffer::auto_grow::yes);
+  }
+  osmium::io::Writer writer_;
+  osmium::memory::Buffer buf_{1 << 24, osmium::memory::Buffer::auto_grow::yes};
+  int64_t way_id_ = 1;
+};
+
+// Rows (residential) and columns (footways) of the grid, cut into ways of 10-40 nodes, 5 % of
+// segments missing; the river between rows side/2 and side/2+1 is crossed every 40 columns.
+// Motorways (not walkable) every 100 rows.
+void WriteStreets(PbfOut* out, int side, std::mt19937_64* rng) {
+  std::uniform_real_distribution<double> u(0, 1);
+  auto id_of = [&](int r, int c) { return int64_t(1) + int64_t(r) * side + c; };
+  const int river = side / 2;
   for (int dir = 0; dir < 2; ++dir) {
+    const char* highway = dir == 0 ? "residential" : "footway";
     for (int a = 0; a < side; ++a) {
       std::vector<int64_t> refs;
-      int len = 10 + int(u(rng) * 30);
+      int len = 10 + int(u(*rng) * 30);
       for (int b = 0; b < side; ++b) {
         const int r = dir == 0 ? a : b, c = dir == 0 ? b : a;
         const bool cross_river = dir == 1 && r == river + 1 && c % 40 != 20;
-        if (cross_river || u(rng) < 0.05 || int(refs.size()) >= len) {
-          way(refs, dir == 0 ? "residential" : "footway");
+        if (cross_river || u(*rng) < 0.05 || int(refs.size()) >= len) {
+          out->Way(refs, highway);
           refs.clear();
-          len = 10 + int(u(rng) * 30);
-          if (cross_river) {
-            refs.push_back(id_of(r, c));
-            continue;
-          }
-          if (b > 0) refs.push_back(id_of(dir == 0 ? a : b - 1, dir == 0 ? b - 1 : a));
+          len = 10 + int(u(*rng) * 30);
+          if (!cross_river && b > 0)
+            refs.push_back(id_of(dir == 0 ? a : b - 1, dir == 0 ? b - 1 : a));
         }
         refs.push_back(id_of(r, c));
       }
-      way(refs, dir == 0 ? "residential" : "footway");
+      out->Way(refs, highway);
     }
   }
-  // Motorways every 100 rows: not walkable, so they add no edges.
   for (int r = 50; r < side; r += 100) {
     std::vector<int64_t> refs;
     for (int c = 0; c < side; ++c) refs.push_back(id_of(r, c));
-    way(refs, "motorway");
+    out->Way(refs, "motorway");
   }
-  flush(true);
-  writer.close();
+}
+
+// The generated city's .osm.pbf; returns its box.
+BBox WriteCity(const std::string& path, int side) {
+  std::mt19937_64 rng(42);
+  std::uniform_real_distribution<double> u(0, 1);
+  PbfOut out(path);
+  for (int r = 0; r < side; ++r) {
+    for (int c = 0; c < side; ++c) {
+      // Jittered a little, as real street corners are.
+      out.Node(1 + int64_t(r) * side + c, kLat0 + r * kStep + (u(rng) - 0.5) * 1e-4,
+               kLng0 + c * kStep + (u(rng) - 0.5) * 1e-4, {});
+    }
+  }
+  const double span = side * kStep;
+  std::uniform_real_distribution<double> lat(kLat0, kLat0 + span), lng(kLng0, kLng0 + span);
+  int64_t poi_id = int64_t(side) * side + 1000;
+  for (int i = 0; i < 2000; ++i) out.Node(poi_id++, lat(rng), lng(rng), {{"shop", "supermarket"}});
+  for (int i = 0; i < 6000; ++i)
+    out.Node(poi_id++, lat(rng), lng(rng), {{"amenity", "restaurant"}});
+  for (int i = 0; i < 1500; ++i) out.Node(poi_id++, lat(rng), lng(rng), {{"leisure", "park"}});
+  WriteStreets(&out, side, &rng);
+  out.Close();
   return BBox{kLat0, kLng0, kLat0 + span - kStep, kLng0 + span - kStep};
 }
 
