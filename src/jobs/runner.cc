@@ -271,6 +271,7 @@ JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
     return Fail(done.status());
   }
   if (*done) {
+    if (opts_.index_cache) opts_.index_cache->Forget(job_.id);
     Log(fmt::format("Job #{} completed - {} cells processed", job_.id, job_.total_items));
   } else {
     Log(fmt::format("Job #{} part {} of {} done (cells {}-{})", job_.id, job_.part + 1,
@@ -364,14 +365,27 @@ Result<std::shared_ptr<const JobIndex>> IndexCache::Get(int64_t job_id, const Bu
     if (auto held = it->second.lock()) return held;
   }
   auto built = build();
-  if (built.ok()) cache_[job_id] = *built;
+  if (built.ok()) {
+    cache_[job_id] = *built;
+    last_job_ = job_id;
+    last_ = *built;
+  }
   return built;
+}
+
+void IndexCache::Forget(int64_t job_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (last_job_ == job_id) last_.reset();
 }
 
 JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
                          const std::atomic<bool>* stop) {
   const int64_t start = env.clock->SteadyMs();
   const JobOutcome outcome = HeatmapRun(store, env, job, opts, stop).Run();
+  // A run that did not end in a completed part or a hand-back leaves no next part to come soon.
+  if (opts.index_cache && outcome != JobOutcome::kCompleted && outcome != JobOutcome::kHandedBack) {
+    opts.index_cache->Forget(job.id);
+  }
   if (opts.on_job_end) {
     opts.on_job_end(job, outcome, double(env.clock->SteadyMs() - start) / 1000.0);
   }

@@ -45,17 +45,24 @@ struct JobIndex {
 };
 
 // One index per job per process: the parts of a job that run here at once share it
-// (read-only). An index lives while a part of its job runs. Thread-safe.
+// (read-only). An index lives while a part of its job runs, and the last one built also
+// until its job ends here (Forget) or another job's index is built: the next part of the
+// same job, claimed a moment later, reuses it instead of loading the POIs (and a walking
+// model's network) again. Thread-safe.
 class IndexCache {
  public:
   using Build = std::function<Result<std::shared_ptr<const JobIndex>>()>;
-  // The index of `job_id`, built by `build` unless a running part already holds it. A failed
-  // build is not kept.
+  // The index of `job_id`, built by `build` unless a running part or the last build holds it.
+  // A failed build is not kept.
   Result<std::shared_ptr<const JobIndex>> Get(int64_t job_id, const Build& build);
+  // The job ended (completed, failed or cancelled): its index need not be kept.
+  void Forget(int64_t job_id);
 
  private:
   std::mutex mu_;  // held while building: a second part of the job waits for the first build
   std::map<int64_t, std::weak_ptr<const JobIndex>> cache_;
+  int64_t last_job_ = 0;                  // guarded by mu_
+  std::shared_ptr<const JobIndex> last_;  // guarded by mu_: the last index built
 };
 
 enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };

@@ -76,6 +76,12 @@ void SortUniqueWalkNodes(std::vector<WalkNode>* nodes) {
                nodes->end());
 }
 
+void SortWalkEdges(std::vector<WalkEdge>* edges) {
+  std::sort(edges->begin(), edges->end(), [](const WalkEdge& x, const WalkEdge& y) {
+    return x.a != y.a ? x.a < y.a : x.b < y.b;
+  });
+}
+
 Status CheckWalkNetwork(const WalkNetwork& network) {
   const std::vector<WalkNode>& nodes = network.nodes;
   for (size_t i = 0; i < nodes.size(); ++i) {

@@ -17,5 +17,8 @@ Status CheckWalkNetwork(const WalkNetwork& network);
 
 // Sorts nodes by id and keeps one node per id (rows of a join name a node once per edge).
 void SortUniqueWalkNodes(std::vector<WalkNode>* nodes);
+// Sorts edges by (a, b): the load queries leave the order to us, which is cheaper than an
+// ORDER BY over the join (a sort of every row in the database's temporary storage).
+void SortWalkEdges(std::vector<WalkEdge>* edges);
 
 }  // namespace nbi

@@ -11,9 +11,6 @@ namespace {
 // of two unit vectors is exact to ~1e-9 m, the rest of the margin is slack.
 constexpr double kTieSlackM = 1e-6;
 
-// Chord length (metres on the sphere of radius R) of an arc of `m` metres.
-double ChordOfArc(double m) { return 2 * kEarthRadiusM * std::sin(m / (2 * kEarthRadiusM)); }
-
 }  // namespace
 
 WalkGraph::WalkGraph(const WalkNetwork& net) {
@@ -66,6 +63,12 @@ void WalkGraph::BuildGrid() {
   const double dlat = *lat_hi - min_lat_, dlng = *lng_hi - min_lng_;
   // About four nodes per bucket over the box, no smaller than ~55 m.
   bucket_deg_ = std::max(5e-4, std::sqrt(std::max(dlat * dlng, 1e-12) / (double(n) / 4 + 1)));
+  // The smallest cos(latitude) of any node or of any point a snap's box reaches before it
+  // stops (OutsideBound): the graph's latitudes widened by ~5 km and one bucket.
+  const double reach = 0.05 + bucket_deg_;
+  const double far_lat =
+      std::min(90.0, std::max(std::abs(min_lat_ - reach), std::abs(*lat_hi + reach)));
+  cos_min_ = std::cos(far_lat * kDegToRad);
   rows_ = static_cast<int64_t>(dlat / bucket_deg_) + 1;
   cols_ = static_cast<int64_t>(dlng / bucket_deg_) + 1;
   auto bucket_of = [&](size_t v) {
@@ -86,7 +89,8 @@ void WalkGraph::BuildGrid() {
   }
 }
 
-double WalkGraph::OutsideBound(LatLng p, int64_t r0, int64_t r1, int64_t c0, int64_t c1) const {
+double WalkGraph::OutsideBound(LatLng p, double cos_p, int64_t r0, int64_t r1, int64_t c0,
+                               int64_t c1) const {
   const double lat0 = min_lat_ + double(r0) * bucket_deg_;
   const double lat1 = min_lat_ + double(r1 + 1) * bucket_deg_;
   const double lng0 = min_lng_ + double(c0) * bucket_deg_;
@@ -94,39 +98,48 @@ double WalkGraph::OutsideBound(LatLng p, int64_t r0, int64_t r1, int64_t c0, int
   // Across a latitude edge: at least the difference in latitude.
   const double by_lat = std::min(p.lat - lat0, lat1 - p.lat) * kMetersPerDegreeLat;
   // Across a longitude edge, within the box's latitudes: hav(d) >= cos(lat_p) cos(lat_q)
-  // hav(dlng), with cos(lat_q) at least its value at the box edge farther from the equator.
+  // hav(dlng), so d >= 2R sin(d/2R) >= 2R sqrt(cos_p cos_q) sin(dlng/2), and sin(x) >=
+  // x (1 - x^2/6). cos_q is at least cos_min_, taken over the graph's latitudes and a margin
+  // wider than any box a snap scans before it stops.
   const double dlng = std::min(p.lng - lng0, lng1 - p.lng) * kDegToRad;
   double by_lng = 0;
   if (dlng > 0) {
-    const double cos_q = std::min(std::cos(std::clamp(lat0, -90.0, 90.0) * kDegToRad),
-                                  std::cos(std::clamp(lat1, -90.0, 90.0) * kDegToRad));
-    const double s = std::sin(std::min(dlng, kPi) / 2);
-    const double h = std::max(0.0, std::cos(p.lat * kDegToRad) * cos_q) * s * s;
-    by_lng = 2 * kEarthRadiusM * std::asin(std::sqrt(std::min(1.0, h)));
+    const double x = std::min(dlng, kPi) / 2;
+    by_lng = 2 * kEarthRadiusM * std::sqrt(std::max(0.0, cos_p * cos_min_)) * x * (1 - x * x / 6);
   }
   return std::min(by_lat, by_lng) * (1 - 1e-9) - kTieSlackM;
 }
 
 WalkGraph::Snapped WalkGraph::Snap(LatLng p, double max_m) const {
+  return Snap(p, ToUnitVec(p.lat, p.lng), max_m);
+}
+
+WalkGraph::Snapped WalkGraph::Snap(LatLng p, const UnitVec& uv, double max_m) const {
   Snapped out;
   if (ids_.empty()) return out;
-  const UnitVec uv = ToUnitVec(p.lat, p.lng);
+  const double cos_p = std::sqrt(uv.x * uv.x + uv.y * uv.y);
   const int64_t r = static_cast<int64_t>(std::floor((p.lat - min_lat_) / bucket_deg_));
   const int64_t c = static_cast<int64_t>(std::floor((p.lng - min_lng_) / bucket_deg_));
-  double best = std::numeric_limits<double>::infinity();      // chord, metres
-  thread_local std::vector<std::pair<double, int32_t>> near;  // (chord m, node), near the best
+  // Squared chords (unit sphere). `near` keeps the nodes within the slack of the best so far.
+  constexpr double kSlack = kTieSlackM / kEarthRadiusM;
+  double best2 = std::numeric_limits<double>::infinity(), keep2 = best2;
+  thread_local std::vector<std::pair<double, int32_t>> near;
   near.clear();
   auto scan = [&](int64_t row, int64_t c_lo, int64_t c_hi) {
     if (row < 0 || row >= rows_) return;
     c_lo = std::max<int64_t>(c_lo, 0);
     c_hi = std::min<int64_t>(c_hi, cols_ - 1);
     if (c_hi < c_lo) return;
-    for (uint32_t s = bucket_start_[row * cols_ + c_lo]; s < bucket_start_[row * cols_ + c_hi + 1];
-         ++s) {
-      const double d = std::sqrt(Chord2(uv, bucket_uv_[s])) * kEarthRadiusM;
-      if (d > best + kTieSlackM) continue;
-      best = std::min(best, d);
-      near.emplace_back(d, bucket_node_[s]);
+    const uint32_t end = bucket_start_[row * cols_ + c_hi + 1];
+    for (uint32_t s = bucket_start_[row * cols_ + c_lo]; s < end; ++s) {
+      const double d2 = Chord2(uv, bucket_uv_[s]);
+      if (d2 > keep2) continue;
+      if (d2 < best2) {
+        best2 = d2;
+        const double k = std::sqrt(d2) + kSlack;
+        keep2 = k * k;
+      }
+      near.emplace_back(d2, bucket_node_[s]);
     }
   };
   for (int64_t k = 0;; ++k) {
@@ -135,19 +148,22 @@ WalkGraph::Snapped WalkGraph::Snap(LatLng p, double max_m) const {
     } else {
       scan(r - k, c - k, c + k);
       scan(r + k, c - k, c + k);
-      for (int64_t row = r - k + 1; row <= r + k - 1; ++row) {
+      for (int64_t row = std::max<int64_t>(r - k + 1, 0); row <= std::min(r + k - 1, rows_ - 1);
+           ++row) {
         scan(row, c - k, c - k);
         scan(row, c + k, c + k);
       }
     }
     if (r - k <= 0 && r + k >= rows_ - 1 && c - k <= 0 && c + k >= cols_ - 1) break;
-    const double outside = OutsideBound(p, r - k, r + k, c - k, c + k);
-    if (outside > max_m) break;                          // nothing farther can count
-    if (best + kTieSlackM < ChordOfArc(outside)) break;  // nothing outside can be as near
+    const double outside = OutsideBound(p, cos_p, r - k, r + k, c - k, c + k);
+    if (outside > max_m) break;  // nothing farther can count
+    // Chords are shorter than arcs, by a factor above 1 - 1e-8 within a few km.
+    const double outside_chord = outside * (1 - 1e-8) / kEarthRadiusM;
+    if (outside_chord > 0 && keep2 < outside_chord * outside_chord) break;  // none outside ties
   }
   // The candidates within the slack of the nearest, by haversine, then by id (= index order).
-  for (auto [d, v] : near) {
-    if (d > best + kTieSlackM) continue;
+  for (auto [d2, v] : near) {
+    if (d2 > keep2) continue;
     const double h = HaversineMeters(p, pos(v));
     if (h < out.dist_m || (h == out.dist_m && v < out.node)) out = {v, h};
   }

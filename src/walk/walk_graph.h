@@ -45,6 +45,9 @@ class WalkGraph {
     double dist_m = std::numeric_limits<double>::infinity();
   };
   Snapped Snap(LatLng p, double max_m) const;
+  // The same with the point's unit vector (ToUnitVec) computed by the caller: the hot path of
+  // cell scoring, whose rows and columns share their trigonometry.
+  Snapped Snap(LatLng p, const UnitVec& uv, double max_m) const;
 
   // Reusable per-thread state of Search.
   struct Scratch {
@@ -60,7 +63,8 @@ class WalkGraph {
  private:
   void BuildGrid();
   // Lower bound of the distance from `p` to any point outside rows [r0, r1] x cols [c0, c1].
-  double OutsideBound(LatLng p, int64_t r0, int64_t r1, int64_t c0, int64_t c1) const;
+  // cos_p: cos(p.lat).
+  double OutsideBound(LatLng p, double cos_p, int64_t r0, int64_t r1, int64_t c0, int64_t c1) const;
 
   std::vector<int64_t> ids_;
   std::vector<double> lat_, lng_;
@@ -69,6 +73,7 @@ class WalkGraph {
   std::vector<double> len_;
   // Bucket grid: bucket (r, c) covers [min_lat + r*deg, +deg) x [min_lng + c*deg, +deg).
   double bucket_deg_ = 1, min_lat_ = 0, min_lng_ = 0;
+  double cos_min_ = 0;  // see BuildGrid
   int64_t rows_ = 0, cols_ = 0;
   std::vector<uint32_t> bucket_start_;  // rows*cols+1
   std::vector<int32_t> bucket_node_;

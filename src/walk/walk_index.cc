@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
+#include <thread>
 
 namespace nbi {
 
@@ -55,9 +57,23 @@ WalkIndex::WalkIndex(const WalkNetwork& net, const std::vector<PoiPoint>& pois,
     only_node = graph_.Snap(*opts.only_at, max_radius_m_).node;
     if (only_node < 0) return;  // no node near the point: nothing counts
   }
-  WalkGraph::Scratch scratch;
+  std::vector<Category> todo;
   for (Category c : kAllCategories) {
-    if (opts.categories[static_cast<int>(c)]) Prepare(c, pois, opts, only_node, &scratch);
+    if (opts.categories[static_cast<int>(c)]) todo.push_back(c);
+  }
+  if (only_node >= 0 || todo.size() < 2) {
+    WalkGraph::Scratch scratch;
+    for (Category c : todo) Prepare(c, pois, opts, only_node, &scratch);
+  } else {
+    // A job's categories are independent: one thread each (each fills its own lists).
+    std::vector<std::thread> threads;
+    for (Category c : todo) {
+      threads.emplace_back([&, c] {
+        WalkGraph::Scratch scratch;
+        Prepare(c, pois, opts, only_node, &scratch);
+      });
+    }
+    for (std::thread& t : threads) t.join();
   }
   search_seconds_ = SecondsSince(t0);
 }
@@ -77,25 +93,32 @@ void WalkIndex::Prepare(Category c, const std::vector<PoiPoint>& pois, const Opt
     });
   }
   if (reach.empty()) return;
-  // Nearest first within each node; equal distances in POI order, so lists are reproducible.
-  std::sort(reach.begin(), reach.end(), [](const Reach& a, const Reach& b) {
-    if (a.node != b.node) return a.node < b.node;
-    if (a.dist != b.dist) return a.dist < b.dist;
-    return a.poi < b.poi;
-  });
+  // Placed by node (a counting sort), then each node's short list sorted nearest first, equal
+  // distances in POI order, so lists are reproducible.
   NodeLists& l = lists_[static_cast<int>(c)];
   l.start.assign(size_t(graph_.size()) + 1, 0);
   for (const Reach& r : reach) ++l.start[size_t(r.node) + 1];
   std::partial_sum(l.start.begin(), l.start.end(), l.start.begin());
-  l.dist.reserve(reach.size());
-  for (const Reach& r : reach) l.dist.push_back(r.dist);
+  std::vector<std::pair<double, uint32_t>> placed(reach.size());
+  {
+    std::vector<uint32_t> fill(l.start.begin(), l.start.end() - 1);
+    for (const Reach& r : reach) placed[fill[size_t(r.node)]++] = {r.dist, r.poi};
+  }
+  reach = {};
+  for (size_t v = 0; v + 1 < l.start.size(); ++v) {
+    if (l.start[v + 1] - l.start[v] > 1) {
+      std::sort(placed.begin() + l.start[v], placed.begin() + l.start[v + 1]);
+    }
+  }
+  l.dist.reserve(placed.size());
+  for (const auto& [d, poi] : placed) l.dist.push_back(d);
   if (opts.keep_pois) {
-    l.poi.reserve(reach.size());
-    for (const Reach& r : reach) l.poi.push_back(r.poi);
+    l.poi.reserve(placed.size());
+    for (const auto& [d, poi] : placed) l.poi.push_back(poi);
   }
   if (c == Category::kHealthcare) {
-    l.sub.reserve(reach.size());
-    for (const Reach& r : reach) l.sub.push_back(pois[r.poi].sub);
+    l.sub.reserve(placed.size());
+    for (const auto& [d, poi] : placed) l.sub.push_back(pois[poi].sub);
   }
 }
 
@@ -123,21 +146,46 @@ size_t WalkIndex::MemoryBytes() const {
   return bytes;
 }
 
-int ScoreCellWalk(const WalkIndex& index, LatLng at, HeatModel model) {
-  const WalkGraph::Snapped s = index.graph().Snap(at, index.max_radius_m());
+namespace {
+
+int CellAt(const WalkIndex& index, const WalkGraph::Snapped& s, HeatModel model) {
   auto raw = [&](Category c) { return RawScore(c, index.StatsAt(c, s)); };
   if (IsGroceryOnly(model)) return CellScore(model, raw(Category::kGroceries), 0, 0);
   return CellScore(model, raw(Category::kGroceries), raw(Category::kRestaurants),
                    raw(Category::kParks));
 }
 
+}  // namespace
+
+int ScoreCellWalk(const WalkIndex& index, LatLng at, HeatModel model) {
+  return CellAt(index, index.graph().Snap(at, index.max_radius_m()), model);
+}
+
 void ScoreCellsWalk(const WalkIndex& index, const GridRegion& region, int64_t begin, int64_t end,
                     HeatModel model, uint8_t* out) {
+  if (begin >= end) return;
   const int64_t cols = region.cols();
-  for (int64_t n = begin; n < end; ++n) {
-    const LatLng at{region.LatOfRow(region.first_row() + n / cols),
-                    region.LngOfCol(region.first_col() + n % cols)};
-    out[n - begin] = static_cast<uint8_t>(ScoreCellWalk(index, at, model));
+  // cos/sin of each column's longitude once (ToUnitVec's exact expressions), as ScoreCells.
+  const int64_t col_lo = begin / cols == (end - 1) / cols ? begin % cols : 0;
+  const int64_t col_hi = begin / cols == (end - 1) / cols ? (end - 1) % cols : cols - 1;
+  std::vector<double> cos_lng(size_t(col_hi - col_lo + 1)), sin_lng(cos_lng.size());
+  for (int64_t j = col_lo; j <= col_hi; ++j) {
+    const double lo = region.LngOfCol(region.first_col() + j) * kDegToRad;
+    cos_lng[size_t(j - col_lo)] = std::cos(lo);
+    sin_lng[size_t(j - col_lo)] = std::sin(lo);
+  }
+  const double max_m = index.max_radius_m();
+  for (int64_t n = begin; n < end;) {
+    const int64_t row = n / cols;
+    const double lat = region.LatOfRow(region.first_row() + row);
+    const double cl = std::cos(lat * kDegToRad), sl = std::sin(lat * kDegToRad);
+    for (const int64_t row_end = std::min(end, (row + 1) * cols); n < row_end; ++n) {
+      const int64_t j = n % cols;
+      const UnitVec uv{cl * cos_lng[size_t(j - col_lo)], cl * sin_lng[size_t(j - col_lo)], sl};
+      const LatLng at{lat, region.LngOfCol(region.first_col() + j)};
+      out[n - begin] =
+          static_cast<uint8_t>(CellAt(index, index.graph().Snap(at, uv, max_m), model));
+    }
   }
 }
 

@@ -76,7 +76,8 @@ Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
       out.nodes.push_back({a, r.f64(i, 3), r.f64(i, 4)});
       out.nodes.push_back({b, r.f64(i, 5), r.f64(i, 6)});
     }
-    SortUniqueWalkNodes(&out.nodes);  // edges come in (a, b) order from the query
+    SortUniqueWalkNodes(&out.nodes);
+    SortWalkEdges(&out.edges);
     return out;
   });
 }

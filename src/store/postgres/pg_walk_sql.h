@@ -48,7 +48,7 @@ inline constexpr PgSql kLoadWalkNetwork{
     "WHERE na.lat >= $1::float8 AND na.lat <= $2::float8 "
     "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
     "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
-    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8 ORDER BY e.a, e.b"};
+    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
 inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
 
 }  // namespace nbi

@@ -60,7 +60,8 @@ Result<WalkNetwork> SqliteStore::LoadWalkNetwork(const BBox& box) {
       out.nodes.push_back({q.I(0), q.D(3), q.D(4)});
       out.nodes.push_back({q.I(1), q.D(5), q.D(6)});
     }));
-    SortUniqueWalkNodes(&out.nodes);  // edges come in (a, b) order from the query
+    SortUniqueWalkNodes(&out.nodes);
+    SortWalkEdges(&out.edges);
     return out;
   });
 }

@@ -39,6 +39,6 @@ inline constexpr const char* kLoadWalkNetwork =
     "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
     "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
     "WHERE na.lat >= ?1 AND na.lat <= ?2 AND na.lng >= ?3 AND na.lng <= ?4 "
-    "AND nb.lat >= ?1 AND nb.lat <= ?2 AND nb.lng >= ?3 AND nb.lng <= ?4 ORDER BY e.a, e.b";
+    "AND nb.lat >= ?1 AND nb.lat <= ?2 AND nb.lng >= ?3 AND nb.lng <= ?4";
 
 }  // namespace nbi::sql
