@@ -8,13 +8,15 @@
 #   - import vs libosmium's own read rate of the same file       (bench_import, when built)
 #   - the API under load, and the embedded worker under that load vs alone       (load_http)
 #   - heat tiles over a 4 M-cell job: latency hot/cold, overview cost, storage (bench_tiles)
+#   - walking models: network import, per-job preparation, end to end beside the
+#     straight-line model on the same job (bench_walk; the Andorra extract when present)
 # PostgreSQL runs on a throwaway cluster (scripts/pg_test_cluster.sh, fsync off).
 #   scripts/bench.sh [--quick]    --quick: shorter kernel and load runs
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NBI_SKIP_BUILD=1 scripts/setup.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" --target bench_score bench_queue bench_parts bench_tiles load_http \
+cmake --build build -j"$(nproc)" --target bench_score bench_queue bench_parts bench_tiles bench_walk load_http \
   nearbyindex >/dev/null
 cmake --build build -j"$(nproc)" --target bench_import >/dev/null 2>&1 || true
 secs=3 load_secs=10
@@ -40,3 +42,9 @@ echo; echo "== Heatmap tiles, SQLite"
 build/bench_tiles --url "sqlite:$tmp/tiles.db"
 echo; echo "== Heatmap tiles, PostgreSQL"
 scripts/pg_test_cluster.sh run -- bash -c 'build/bench_tiles --url "$DATABASE_URL"'
+extract=../shared/data/osm/andorra.osm.pbf
+[[ -f $extract ]] && extract_arg="--extract $extract" || extract_arg=""
+echo; echo "== Walking models, SQLite"
+build/bench_walk --url "sqlite:$tmp/walk.db" $extract_arg
+echo; echo "== Walking models, PostgreSQL"
+scripts/pg_test_cluster.sh run -- bash -c "build/bench_walk --url \"\$DATABASE_URL\" $extract_arg"
