@@ -156,7 +156,9 @@ class BruteWalk {
   }
 
   int CellScore(LatLng at, HeatModel model) const {
-    auto [n, h] = Snap(at);
+    const std::pair<size_t, double> snapped = Snap(at);
+    const size_t n = snapped.first;
+    const double h = snapped.second;  // a plain variable: lambdas cannot capture bindings (C++20)
     const std::vector<double> g = Dijkstra(n);
     auto raw = [&](Category c) { return RawScore(c, Stats(at, c, g, h)); };
     return nbi::CellScore(model, raw(Category::kGroceries), raw(Category::kRestaurants),
