@@ -63,6 +63,36 @@ Result<FileCells> ScoreFileCells(const std::string& path, const GridRegion& grid
   return out;
 }
 
+// The point score at `at` from the POI file `path`, as JSON with the model's cellScore; the
+// walking models walk along the file's own network.
+Result<nlohmann::json> FilePointScore(const std::string& path, LatLng at,
+                                      const std::string& model_name) {
+  NBI_ASSIGN_OR_RETURN(HeatModel model, http::ParseModelName("--model", model_name));
+  WalkNetwork net;
+  NBI_ASSIGN_OR_RETURN(auto pois,
+                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? &net : nullptr));
+  const SpatialIndex named(std::move(pois));
+  PointScore ps;
+  if (IsWalkModel(model)) {
+    if (net.empty()) {
+      return Status::Invalid(fmt::format(
+          "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
+          path, HeatModelId(model)));
+    }
+    std::vector<PoiPoint> points;
+    points.reserve(named.pois().size());
+    for (const Poi& p : named.pois()) points.push_back({p.lat, p.lng, p.category, p.sub});
+    ps = ScorePointWalk(WalkIndex(net, points, WalkIndex::ForPoint(at)), at);
+  } else {
+    ps = ScorePoint(named, at);
+  }
+  nlohmann::json body = PointScoreJson(ps, named);
+  body["model"] = std::string(HeatModelId(model));
+  body["distance"] = IsWalkModel(model) ? "walking" : "straight";
+  body["cellScore"] = ps.cell_score(model);
+  return body;
+}
+
 // Score bands of the map's colour scale (SPEC §7).
 struct Band {
   const char* name;
@@ -172,7 +202,7 @@ void ScoreFromStore(const ScoreOpts& o, LatLng at) {
   if (!store.ok()) return Fail(store.status());
   auto body = http::StoredPointScore(store->get(), at, *model);
   if (!body.ok()) return Fail(body.status());
-  auto covered = (*store)->HasCoverage(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery);
+  auto covered = (*store)->HasCoverage(at.lat, at.lng, kCoverageGridStep, *model);
   if (!covered.ok()) return Fail(covered.status());
   (*body)["hasHeatmapCoverage"] = *covered;
   if (o.json) {
@@ -200,10 +230,9 @@ void RegisterScore(CLI::App& app) {
     auto at = LatLng::Make(o->lat, o->lng, "point");
     if (!at.ok()) return Fail(at.status());
     if (o->osm.empty()) return ScoreFromStore(*o, *at);
-    auto index = LoadIndex(o->osm);
-    if (!index.ok()) return Fail(index.status());
-    PointScore ps = ScorePoint(*index, *at);
-    std::printf("%s\n", PointScoreJson(ps, *index).dump(2).c_str());
+    auto body = FilePointScore(o->osm, *at, o->model);
+    if (!body.ok()) return Fail(body.status());
+    std::printf("%s\n", body->dump(2).c_str());
   });
 }
 

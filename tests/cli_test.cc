@@ -1,9 +1,12 @@
 // End-to-end runs of the nearbyindex binary on small fixtures.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +51,54 @@ TEST(Cli, ScorePrintsPointScoreJson) {
   EXPECT_GT(g["score"].get<int>(), 30);
   EXPECT_EQ(j["categories"].size(), 8u);
   EXPECT_TRUE(j.contains("computedAt"));
+}
+
+// The walking models from an OSM file: the point score's cellScore equals the heatmap's cell
+// (both along the file's own network); a file without a network and a bad model are refused.
+TEST(Cli, WalkingScoreAndHeatmapFromAnOsmFileAgree) {
+  std::optional<std::filesystem::path> data = testing::SharedOsmDir();
+  if (!data) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  testing::TempDir dir;
+  const std::string osm = (*data / "monaco.osm.pbf").string(), cells = dir.File("walk.csv");
+  std::string out;
+  ASSERT_EQ(RunCommand(BinaryPath() + " heatmap --osm " + osm +
+                           " --bbox 43.733,7.416,43.743,7.426 --grid-step 0.001 --model blend-walk"
+                           " --out " +
+                           cells,
+                       &out),
+            0)
+      << out;
+  // Every 23rd cell of the CSV (lat,lng,score, as printed), scored again as a point.
+  std::istringstream lines(testing::ReadFile(cells));
+  std::string line;
+  std::getline(lines, line);  // header
+  int compared = 0, nonzero = 0;
+  for (int n = 0; std::getline(lines, line); ++n) {
+    if (n % 23 != 0) continue;
+    const size_t c1 = line.find(','), c2 = line.find(',', c1 + 1);
+    ASSERT_NE(c2, std::string::npos) << line;
+    const int cell = std::stoi(line.substr(c2 + 1));
+    ASSERT_EQ(RunCommand(BinaryPath() + " score --osm " + osm + " " + line.substr(0, c1) + " " +
+                             line.substr(c1 + 1, c2 - c1 - 1) + " --model blend-walk",
+                         &out),
+              0)
+        << out;
+    const auto j = nlohmann::json::parse(out);
+    EXPECT_EQ(j["distance"], "walking");
+    EXPECT_EQ(j["cellScore"].get<int>(), cell) << line;
+    ++compared;
+    nonzero += cell > 0;
+  }
+  EXPECT_EQ(compared, 5);  // 100 cells
+  EXPECT_GT(nonzero, 0);
+  const std::string csv = WriteFixture(dir);
+  EXPECT_EQ(
+      RunCommand(BinaryPath() + " score --osm " + csv + " 47.1 9.5 --model grocery-walk", &out), 2)
+      << out;
+  EXPECT_NE(out.find("no walk network"), std::string::npos) << out;
+  EXPECT_EQ(RunCommand(BinaryPath() + " score --osm " + csv + " 47.1 9.5 --model bogus", &out), 2)
+      << out;
+  EXPECT_NE(out.find("is unknown"), std::string::npos) << out;
 }
 
 TEST(Cli, HeatmapWritesCsvAndGeoJsonThatAgreeWithScore) {

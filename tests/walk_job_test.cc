@@ -21,10 +21,12 @@ namespace {
 
 using testing::StreetGrid;
 
-// The street grid of the test town: 90 x 130 nodes 0.0005 deg apart south-west of the small
-// city's centre, a river between rows 44 and 45 with bridges at columns 10 and 120.
+// The street grid of the test town: 200 x 200 nodes 0.0005 deg apart (11 x 7.6 km) around
+// the small city's centre, a river between rows 44 and 45 with bridges at columns 10 and 120.
+// It reaches well beyond the windows that jobs and point scores load (twice the radius), so
+// the tests see those windows give the result of the whole network.
 StreetGrid TownGrid() {
-  StreetGrid g(47.06, 9.47, 0.0005, 90, 130);
+  StreetGrid g(47.06, 9.47, 0.0005, 200, 200);
   g.Connect([](int r, int c, int r2, int c2) {
     if (r == 44 && r2 == 45) return c == c2 && (c == 10 || c == 120);
     return true;
@@ -147,8 +149,8 @@ TEST_P(WalkJobTest, WalkingCellsSitBesideStraightLineCells) {
 }
 
 TEST_P(WalkJobTest, AJobWithoutANetworkFailsNamingIt) {
-  // The small city's north-east, far from the town's streets.
-  HeatmapJobSpec spec = JobOver(47.13, 9.56, 0.01, 0.0005);
+  // North of the town's streets by more than twice the radius.
+  HeatmapJobSpec spec = JobOver(47.18, 9.50, 0.01, 0.0005);
   spec.model = HeatModel::kGroceryWalk;
   Job j = RunToEnd(spec, 1);
   EXPECT_EQ(j.status, JobStatus::kFailed);

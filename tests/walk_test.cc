@@ -193,7 +193,9 @@ TEST(WalkScorer, ThePointScoreEqualsTheCell) {
       EXPECT_NEAR(p.distance_m, ref.WalkMeters(at, p.index), 1e-6);
       EXPECT_LE(p.distance_m, 800);
     }
-    if (g.count > 0) EXPECT_DOUBLE_EQ(*g.nearest_m, g.nearest.front().distance_m);
+    if (g.count > 0) {
+      EXPECT_DOUBLE_EQ(*g.nearest_m, g.nearest.front().distance_m);
+    }
   }
 }
 

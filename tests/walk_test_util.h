@@ -141,7 +141,7 @@ class BruteWalk {
     return h + g[poi_node_[poi].first] + poi_node_[poi].second;
   }
 
-  CategoryStats Stats(LatLng at, Category c, const std::vector<double>& g, double h) const {
+  CategoryStats Stats(Category c, const std::vector<double>& g, double h) const {
     CategoryStats s;
     const double radius = ParamsOf(c).radius_m;
     for (size_t i = 0; i < pois_.size(); ++i) {
@@ -160,7 +160,7 @@ class BruteWalk {
     const size_t n = snapped.first;
     const double h = snapped.second;  // a plain variable: lambdas cannot capture bindings (C++20)
     const std::vector<double> g = Dijkstra(n);
-    auto raw = [&](Category c) { return RawScore(c, Stats(at, c, g, h)); };
+    auto raw = [&](Category c) { return RawScore(c, Stats(c, g, h)); };
     return nbi::CellScore(model, raw(Category::kGroceries), raw(Category::kRestaurants),
                           raw(Category::kParks));
   }

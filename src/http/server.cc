@@ -506,11 +506,14 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   // client (a client sweeping the map cannot flood the queue, and writes stuck on a lock
   // cannot stall scores: without either it gets the score only). HEAD schedules nothing.
   SlotLease slot(&write_slots, kCoverageSlotWait);
-  auto coverage = jobs->EnsureCoverage(*at, [&] {
-    if (req.method == "HEAD" || !slot.held()) return false;
-    double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
-    return limiter.Acquire(req.remote_addr, now) <= 0;
-  });
+  auto coverage = jobs->EnsureCoverage(
+      *at,
+      [&] {
+        if (req.method == "HEAD" || !slot.held()) return false;
+        double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
+        return limiter.Acquire(req.remote_addr, now) <= 0;
+      },
+      model);
   if (!coverage.ok()) return SendStatus(res, coverage.status());
   body["hasHeatmapCoverage"] = coverage->covered;
   if (coverage->job_id) body["coverageJobId"] = *coverage->job_id;

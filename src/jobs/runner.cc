@@ -360,15 +360,23 @@ void JobIndex::ScoreCells(const GridRegion& region, int64_t begin, int64_t end, 
 
 Result<std::shared_ptr<const JobIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
   std::lock_guard<std::mutex> l(mu_);
+  // The last index is kept for the job's next part, not for a job that may return much later
+  // (a retry after a new import must see the new data).
+  const auto now = std::chrono::steady_clock::now();
+  if (last_ && now - last_used_ > kKeepLast) last_.reset();
   std::erase_if(cache_, [](const auto& e) { return e.second.expired(); });
   if (auto it = cache_.find(job_id); it != cache_.end()) {
-    if (auto held = it->second.lock()) return held;
+    if (auto held = it->second.lock()) {
+      if (job_id == last_job_) last_used_ = now;
+      return held;
+    }
   }
   auto built = build();
   if (built.ok()) {
     cache_[job_id] = *built;
     last_job_ = job_id;
     last_ = *built;
+    last_used_ = std::chrono::steady_clock::now();
   }
   return built;
 }

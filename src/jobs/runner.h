@@ -17,6 +17,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -46,7 +47,8 @@ struct JobIndex {
 
 // One index per job per process: the parts of a job that run here at once share it
 // (read-only). An index lives while a part of its job runs, and the last one built also
-// until its job ends here (Forget) or another job's index is built: the next part of the
+// until its job ends here (Forget), another job's index is built, or a minute passes without
+// a part of its job asking for it: the next part of the
 // same job, claimed a moment later, reuses it instead of loading the POIs (and a walking
 // model's network) again. Thread-safe.
 class IndexCache {
@@ -61,8 +63,11 @@ class IndexCache {
  private:
   std::mutex mu_;  // held while building: a second part of the job waits for the first build
   std::map<int64_t, std::weak_ptr<const JobIndex>> cache_;
-  int64_t last_job_ = 0;                  // guarded by mu_
-  std::shared_ptr<const JobIndex> last_;  // guarded by mu_: the last index built
+  // The last index built, kept while parts of its job keep asking for it within kKeepLast.
+  static constexpr std::chrono::seconds kKeepLast{60};
+  int64_t last_job_ = 0;                             // guarded by mu_
+  std::shared_ptr<const JobIndex> last_;             // guarded by mu_
+  std::chrono::steady_clock::time_point last_used_;  // guarded by mu_
 };
 
 enum class JobOutcome { kCompleted, kCancelled, kHandedBack, kFailed, kLostLease };

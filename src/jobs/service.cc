@@ -8,7 +8,7 @@
 
 namespace nbi {
 
-HeatmapJobSpec CoverageJobSpec(LatLng at) {
+HeatmapJobSpec CoverageJobSpec(LatLng at, HeatModel model) {
   constexpr double s = kCoverageGridStep;
   constexpr int64_t half = kCoverageHalfCells;
   // Index windows [c - half, c + half) in grid units, shifted inside the valid range.
@@ -28,7 +28,7 @@ HeatmapJobSpec CoverageJobSpec(LatLng at) {
   HeatmapJobSpec spec;
   spec.bounds = BBox{coord(i0, 90), coord(j0, 180), coord(i1, 90), coord(j1, 180)};
   spec.grid_step = s;
-  spec.model = HeatModel::kGrocery;
+  spec.model = model;
   return spec;
 }
 
@@ -155,14 +155,13 @@ Result<int> JobService::ResetRunning() {
   return n;
 }
 
-Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule) {
+Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule,
+                                            HeatModel model) {
   Coverage out;
-  NBI_ASSIGN_OR_RETURN(out.covered,
-                       store_->HasCoverage(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery));
+  NBI_ASSIGN_OR_RETURN(out.covered, store_->HasCoverage(at.lat, at.lng, kCoverageGridStep, model));
   if (out.covered) return out;
   // The job already covering the point, or a new regional one.
-  auto active =
-      store_->FindActiveJobCovering(at.lat, at.lng, kCoverageGridStep, HeatModel::kGrocery);
+  auto active = store_->FindActiveJobCovering(at.lat, at.lng, kCoverageGridStep, model);
   if (!active.ok()) {
     env_.log->info("Coverage check failed: " + active.status().message());
     return out;
@@ -172,7 +171,7 @@ Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool(
     return out;
   }
   if (may_schedule && !may_schedule()) return out;  // e.g. out of write tokens: score only
-  auto r = store_->EnqueueHeatmap(CoverageJobSpec(at));
+  auto r = store_->EnqueueHeatmap(CoverageJobSpec(at, model));
   if (!r.ok()) {
     env_.log->info("Scheduling a coverage job failed: " + r.status().message());
     return out;

@@ -62,7 +62,7 @@ struct ResetResult {
 // poles / antimeridian the window is shifted to stay in range.
 inline constexpr double kCoverageGridStep = 0.0025;
 inline constexpr int kCoverageHalfCells = 30;  // 0.15° = 60 cells of 0.0025°
-HeatmapJobSpec CoverageJobSpec(LatLng at);
+HeatmapJobSpec CoverageJobSpec(LatLng at, HeatModel model = HeatModel::kGrocery);
 
 struct Coverage {
   bool covered = false;           // a cell of step 0.0025 lies within one step
@@ -101,7 +101,9 @@ class JobService {
   // enqueued (the HTTP API takes a rate-limit token there); false: report, schedule nothing.
   // A failure to look up or schedule the job is logged, not returned: the caller's answer
   // (a score) does not depend on it. Only the coverage check itself can fail.
-  Result<Coverage> EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule);
+  // Of `model`'s cells: a point read for a walking model covers (and schedules) walking cells.
+  Result<Coverage> EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule,
+                                  HeatModel model = HeatModel::kGrocery);
 
   Store* store() const { return store_; }
   const Env& env() const { return env_; }

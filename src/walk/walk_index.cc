@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <numeric>
 #include <thread>
 
@@ -52,44 +53,62 @@ WalkIndex::WalkIndex(const WalkNetwork& net, const std::vector<PoiPoint>& pois,
     }
   }
   t0 = std::chrono::steady_clock::now();
-  int32_t only_node = -1;
+  WalkGraph::Snapped only;  // a point score: the point's node (none: nothing counts)
   if (opts.only_at) {
-    only_node = graph_.Snap(*opts.only_at, max_radius_m_).node;
-    if (only_node < 0) return;  // no node near the point: nothing counts
+    only = graph_.Snap(*opts.only_at, max_radius_m_);
+    if (only.node < 0) return;
   }
   std::vector<Category> todo;
   for (Category c : kAllCategories) {
     if (opts.categories[static_cast<int>(c)]) todo.push_back(c);
   }
-  if (only_node >= 0 || todo.size() < 2) {
+  if (only.node >= 0 || todo.size() < 2) {
     WalkGraph::Scratch scratch;
-    for (Category c : todo) Prepare(c, pois, opts, only_node, &scratch);
+    for (Category c : todo) Prepare(c, pois, opts, only, &scratch);
   } else {
-    // A job's categories are independent: one thread each (each fills its own lists).
+    // A job's categories are independent: one thread each (each fills its own lists). An
+    // exception (bad_alloc) in one is rethrown here after all are joined, as on one thread.
+    std::vector<std::exception_ptr> errors(todo.size());
     std::vector<std::thread> threads;
-    for (Category c : todo) {
-      threads.emplace_back([&, c] {
-        WalkGraph::Scratch scratch;
-        Prepare(c, pois, opts, only_node, &scratch);
+    threads.reserve(todo.size());
+    for (size_t k = 0; k < todo.size(); ++k) {
+      threads.emplace_back([&, k] {
+        try {
+          WalkGraph::Scratch scratch;
+          Prepare(todo[k], pois, opts, only, &scratch);
+        } catch (...) {
+          errors[k] = std::current_exception();
+        }
       });
     }
     for (std::thread& t : threads) t.join();
+    for (const std::exception_ptr& e : errors) {
+      if (e) std::rethrow_exception(e);
+    }
   }
   search_seconds_ = SecondsSince(t0);
 }
 
 void WalkIndex::Prepare(Category c, const std::vector<PoiPoint>& pois, const Options& opts,
-                        int32_t only_node, WalkGraph::Scratch* scratch) {
+                        const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch) {
   const double radius = ParamsOf(c).radius_m;
+  // For a point score: only POIs within the radius in a straight line can be within it on
+  // foot (a walk is never shorter), and a search needs to go no farther than the radius less
+  // the point's own leg (slack: the sums round differently).
+  constexpr double kSlackM = 1e-6;
+  const double bound = only.node >= 0 ? radius - only.dist_m + kSlackM : radius;
   std::vector<Reach> reach;
   for (uint32_t i = 0; i < pois.size(); ++i) {
     const PoiPoint& p = pois[i];
     if (p.category != c) continue;
+    if (only.node >= 0 && HaversineMeters(*opts.only_at, {p.lat, p.lng}) > radius + kSlackM) {
+      continue;
+    }
     const WalkGraph::Snapped s = graph_.Snap({p.lat, p.lng}, radius);
-    graph_.Search(s.node, s.dist_m, radius, scratch, [&](int32_t v, double d) {
-      if (only_node >= 0 && v != only_node) return true;
+    graph_.Search(s.node, s.dist_m, bound, scratch, [&](int32_t v, double d) {
+      if (only.node >= 0 && v != only.node) return true;
       reach.push_back({v, i, d});
-      return only_node < 0;  // a point score needs its own node only
+      return only.node < 0;  // a point score needs its own node only
     });
   }
   if (reach.empty()) return;

@@ -72,7 +72,7 @@ class WalkIndex {
     std::vector<HealthSub> sub;  // healthcare only
   };
   void Prepare(Category c, const std::vector<PoiPoint>& pois, const Options& opts,
-               int32_t only_node, WalkGraph::Scratch* scratch);
+               const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch);
 
   WalkGraph graph_;
   std::array<NodeLists, kCategoryCount> lists_;
