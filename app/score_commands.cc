@@ -25,14 +25,21 @@ namespace nbi::cli {
 
 namespace {
 
-Result<SpatialIndex> LoadIndex(const std::string& path) {
-  auto pois = ImportPois(path);
-  if (!pois.ok()) return pois.status();
-  return SpatialIndex(std::move(pois).value());
+// The POIs of the file `path`, and for a walking model (SPEC §4a) its own walk network, which
+// only OSM files carry: a file without one is refused for those models.
+Result<std::vector<Poi>> ImportForModel(const std::string& path, HeatModel model,
+                                        WalkNetwork* net) {
+  NBI_ASSIGN_OR_RETURN(auto pois,
+                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? net : nullptr));
+  if (IsWalkModel(model) && net->empty()) {
+    return Status::Invalid(fmt::format(
+        "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
+        path, HeatModelId(model)));
+  }
+  return pois;
 }
 
 // The cells of `grid` scored from the POI file `path`, and how many POIs (groceries) it held.
-// The walking models (SPEC §4a) walk along the file's own network, which only OSM files carry.
 struct FileCells {
   std::vector<uint8_t> scores;
   size_t pois = 0, groceries = 0;
@@ -41,56 +48,30 @@ Result<FileCells> ScoreFileCells(const std::string& path, const GridRegion& grid
   FileCells out;
   out.scores.resize(size_t(grid.cell_count()));
   WalkNetwork net;
-  NBI_ASSIGN_OR_RETURN(auto pois,
-                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? &net : nullptr));
+  NBI_ASSIGN_OR_RETURN(auto pois, ImportForModel(path, model, &net));
   out.pois = pois.size();
   for (const Poi& p : pois) out.groceries += p.category == Category::kGroceries;
-  if (!IsWalkModel(model)) {
-    const SpatialIndex index(std::move(pois));
-    ScoreCells(index, grid, 0, grid.cell_count(), model, out.scores.data());
-    return out;
+  if (IsWalkModel(model)) {
+    const WalkIndex index(net, PointsOf(pois), WalkIndex::ForModel(model));
+    ScoreCellsWalk(index, grid, 0, grid.cell_count(), model, out.scores.data());
+  } else {
+    ScoreCells(SpatialIndex(std::move(pois)), grid, 0, grid.cell_count(), model, out.scores.data());
   }
-  if (net.empty()) {
-    return Status::Invalid(fmt::format(
-        "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
-        path, HeatModelId(model)));
-  }
-  std::vector<PoiPoint> points;
-  points.reserve(pois.size());
-  for (const Poi& p : pois) points.push_back({p.lat, p.lng, p.category, p.sub});
-  const WalkIndex index(net, points, WalkIndex::ForModel(model));
-  ScoreCellsWalk(index, grid, 0, grid.cell_count(), model, out.scores.data());
   return out;
 }
 
-// The point score at `at` from the POI file `path`, as JSON with the model's cellScore; the
-// walking models walk along the file's own network.
+// The point score at `at` from the POI file `path`, in the shape of the stored one.
 Result<nlohmann::json> FilePointScore(const std::string& path, LatLng at,
                                       const std::string& model_name) {
   NBI_ASSIGN_OR_RETURN(HeatModel model, http::ParseModelName("--model", model_name));
   WalkNetwork net;
-  NBI_ASSIGN_OR_RETURN(auto pois,
-                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? &net : nullptr));
+  NBI_ASSIGN_OR_RETURN(auto pois, ImportForModel(path, model, &net));
   const SpatialIndex named(std::move(pois));
-  PointScore ps;
-  if (IsWalkModel(model)) {
-    if (net.empty()) {
-      return Status::Invalid(fmt::format(
-          "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
-          path, HeatModelId(model)));
-    }
-    std::vector<PoiPoint> points;
-    points.reserve(named.pois().size());
-    for (const Poi& p : named.pois()) points.push_back({p.lat, p.lng, p.category, p.sub});
-    ps = ScorePointWalk(WalkIndex(net, points, WalkIndex::ForPoint(at)), at);
-  } else {
-    ps = ScorePoint(named, at);
-  }
-  nlohmann::json body = PointScoreJson(ps, named);
-  body["model"] = std::string(HeatModelId(model));
-  body["distance"] = IsWalkModel(model) ? "walking" : "straight";
-  body["cellScore"] = ps.cell_score(model);
-  return body;
+  const PointScore ps =
+      IsWalkModel(model)
+          ? ScorePointWalk(WalkIndex(net, PointsOf(named.pois()), WalkIndex::ForPoint(at)), at)
+          : ScorePoint(named, at);
+  return http::ModelPointScoreJson(ps, named, model);
 }
 
 // Score bands of the map's colour scale (SPEC §7).

@@ -89,7 +89,8 @@ std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* o
 // unknown fields are ignored.
 Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body);
 
-// A heatmap model by name ("grocery", "blend", "grocery-walk", "blend-walk"); kInvalidArgument naming `what` otherwise.
+// A heatmap model by name ("grocery", "blend", "grocery-walk", "blend-walk"); kInvalidArgument
+// naming `what` otherwise.
 Result<HeatModel> ParseModelName(std::string_view what, std::string_view text);
 
 // ---------------------------------------------------------------- JSON shapes

@@ -7,6 +7,8 @@
 #include "common/status.h"
 #include "geo/geo.h"
 #include "score/model.h"
+#include "score/scorer.h"
+#include "score/spatial_index.h"
 #include "store/store.h"
 
 namespace nbi::http {
@@ -15,7 +17,11 @@ namespace nbi::http {
 // GET /api/score (SPEC §6) without its coverage fields: {lat, lng, overall, categories,
 // computedAt, model, distance, cellScore}, where cellScore is the heatmap cell of `model` at
 // the point and distance is "straight" or, for the walking models (SPEC §4a), "walking": then
-// every distance (nearestDistance, each POI's) is walked along the street network. `nearbyindex score LAT LNG --json` prints the same, so both agree by construction.
+// every distance (nearestDistance, each POI's) is walked along the street network. `nearbyindex
+// score LAT LNG --json` prints the same, so both agree by construction.
 Result<nlohmann::json> StoredPointScore(PoiStore* store, LatLng at, HeatModel model);
+// That shape for a point score `ps` computed over the POIs of `named`.
+nlohmann::json ModelPointScoreJson(const PointScore& ps, const SpatialIndex& named,
+                                   HeatModel model);
 
 }  // namespace nbi::http

@@ -18,10 +18,6 @@ namespace nbi {
 
 namespace {
 
-// Metres added to a walking job's loading margins, so that rounding at the edges of the boxes
-// never drops a node or POI that can count.
-constexpr double kWalkMarginM = 100;
-
 // Adapts Status-returning calls to RetryTransient's Result interface.
 struct Done {};
 Result<Done> AsResult(Status s) {
@@ -234,11 +230,11 @@ Result<std::shared_ptr<const JobIndex>> HeatmapRun::BuildIndex(const HeatmapMeta
     if (opts.categories[static_cast<int>(c)]) radius = std::max(radius, ParamsOf(c).radius_m);
   }
   auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
-    return LoadPoiPointsAround(store_, meta.bounds, radius + kWalkMarginM);
+    return LoadPoiPointsAround(store_, meta.bounds, radius + kWalkLoadMarginM);
   });
   if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
   auto net = RetryTransient(env_, What("load the walk network"), stop_, [&] {
-    return LoadWalkNetworkAround(store_, meta.bounds, 2 * radius + kWalkMarginM);
+    return LoadWalkNetworkAround(store_, meta.bounds, 2 * radius + kWalkLoadMarginM);
   });
   if (!net.ok()) return net.status().WithPrefix("loading the walk network: ");
   if (net->empty()) {

@@ -99,6 +99,13 @@ struct PoiPoint {
   Category category = Category::kGroceries;
   HealthSub sub = HealthSub::kNone;
 };
+inline PoiPoint PointOf(const Poi& p) { return {p.lat, p.lng, p.category, p.sub}; }
+inline std::vector<PoiPoint> PointsOf(const std::vector<Poi>& pois) {
+  std::vector<PoiPoint> points;
+  points.reserve(pois.size());
+  for (const Poi& p : pois) points.push_back(PointOf(p));
+  return points;
+}
 
 // ---- Names
 

@@ -10,10 +10,7 @@ namespace nbi {
 
 SpatialIndex::SpatialIndex(std::vector<Poi> pois) : pois_(std::move(pois)) {
   count_ = pois_.size();
-  Build([&](uint32_t i) {
-    const Poi& p = pois_[i];
-    return PoiPoint{p.lat, p.lng, p.category, p.sub};
-  });
+  Build([&](uint32_t i) { return PointOf(pois_[i]); });
 }
 
 SpatialIndex::SpatialIndex(const std::vector<PoiPoint>& points) {

@@ -36,8 +36,8 @@
 #include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
-#include "walk/network.h"
 #include "store/tile_store.h"
+#include "walk/network.h"
 
 namespace nbi {
 
