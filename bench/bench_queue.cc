@@ -51,6 +51,7 @@ double CheckpointRun(Store* s, const GridRegion& g, int64_t chunk) {
                  g.LatOfRow(g.first_row() + g.rows()), g.LngOfCol(g.first_col() + g.cols())};
   spec.grid_step = g.step();
   spec.priority = 1000;
+  spec.part_cells = g.cell_count();  // one part: the run writes every cell itself
   auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
   auto j = Must(s->Claim("bench"), "claim");
   if (!j || j->id != e.job.id) Check(Status::Internal("claimed another job"), "claim");

@@ -1,13 +1,15 @@
 // Fault injection for tests, as a wrapping store: FaultStore forwards every call to a real
-// store and, when armed, makes the N-th WriteCheckpoint fail inside the real database, so
-// the backend's own rollback is what the test observes.
+// store and, when armed, makes the N-th checkpoint commit (WriteCheckpoint, or Commit of a
+// StageCheckpoint) fail inside the real database, so the backend's own rollback is what the
+// test observes. It also counts the chunks staged and not yet committed or rolled back.
 //
 // The fault is a trigger installed in the test database (never in the product's schema):
 //   SQLite:      an AFTER INSERT/UPDATE trigger on heat_cells that RAISEs while armed: the
 //                checkpoint's job update has run, its cell writes abort, the transaction
 //                must roll back as a whole.
 //   PostgreSQL:  a DEFERRABLE INITIALLY DEFERRED constraint trigger on heat_cells: the
-//                checkpoint runs to the end and its COMMIT fails, a true commit fault.
+//                checkpoint runs to the end and its COMMIT fails, a true commit fault
+//                (SQLSTATE 40001, or P0001 when permanent).
 #pragma once
 
 #include <atomic>
@@ -23,11 +25,16 @@ class FaultStore final : public Store {
   // `url` names the database behind `inner` (the trigger is installed through it).
   FaultStore(Store* inner, std::string url);
 
-  // The n-th WriteCheckpoint from now fails in the database (n >= 1); 0 disarms.
-  void FailNthCheckpoint(int n) {
+  // The n-th checkpoint commit from now fails in the database (n >= 1); 0 disarms. On
+  // PostgreSQL the failure is a serialization failure (retried as transient) or, when
+  // `permanent`, a plain error; on SQLite it is always the trigger's abort.
+  void FailNthCheckpoint(int n, bool permanent = false) {
     checkpoints_ = 0;
+    permanent_ = permanent;
     fail_at_ = n;
   }
+  // The most chunks that were staged at once (StageCheckpoint, until commit or rollback).
+  int max_staged() const { return max_staged_; }
 
   std::string Describe() const override { return inner_->Describe(); }
   Status Migrate() override { return inner_->Migrate(); }
@@ -81,6 +88,7 @@ class FaultStore final : public Store {
     return inner_->Heartbeat(id, w);
   }
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
+  Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp) override;
   Result<bool> CompletePart(int64_t id, int part, const std::string& w) override {
     return inner_->CompletePart(id, part, w);
   }
@@ -139,11 +147,17 @@ class FaultStore final : public Store {
   }
 
  private:
+  class Staged;
   void Arm(bool on);
+  // Runs `commit`, armed when it is the n-th checkpoint commit.
+  template <typename F>
+  Result<bool> CountedCommit(F&& commit);
 
   Store* const inner_;
   const std::string url_;
   std::atomic<int> fail_at_{0}, checkpoints_{0};
+  std::atomic<int> staged_{0}, max_staged_{0};
+  std::atomic<bool> permanent_{false};
 };
 
 }  // namespace nbi::testing

@@ -344,6 +344,8 @@ TEST_P(WorkerTimers, HeartbeatsEveryIntervalWhileAJobRuns) {
     std::unique_lock<std::mutex> l(mu);
     ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return held; }));
   }
+  // The chunk in flight behind the held one commits (with its heartbeat); none follows it.
+  ASSERT_TRUE(Eventually([&] { return store_->GetJob(job.id)->last_processed_index() == 20; }));
   auto heartbeat = [&] { return store_->GetJob(job.id)->heartbeat_at_ms.value_or(0); };
   const int64_t first = heartbeat();
   ASSERT_GT(first, 0);

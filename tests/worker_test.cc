@@ -13,6 +13,7 @@
 #include <random>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "poi/synthetic.h"
@@ -119,8 +120,12 @@ TEST_P(WorkerTest, CancelStopsAtChunkBoundaryAndBadJobFailsPermanently) {
   w.Run();
   Job j = *store_->GetJob(e->job.id);
   EXPECT_EQ(j.status, JobStatus::kCancelled);
-  EXPECT_EQ(j.last_processed_index(), 400);  // the chunk in flight when cancelled was kept
-  EXPECT_EQ(*store_->CountCells(spec.grid_step), 400);
+  // The run stops at the chunk that sees the cancel: the chunk committing when it came
+  // (300-400), or the one after it when that one had already committed (400-500). The chunk
+  // in flight behind it rolls back.
+  EXPECT_TRUE(j.last_processed_index() == 400 || j.last_processed_index() == 500)
+      << j.last_processed_index();
+  EXPECT_EQ(*store_->CountCells(spec.grid_step), j.last_processed_index());
 
   // A job whose metadata cannot be run fails at once with its error, without retries.
   testing::ExecSql(
@@ -306,7 +311,18 @@ TEST_P(WorkerTest, SeveralWorkersNeverRunAJobTwice) {
     Job j = WaitForJob(
         id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
     ASSERT_EQ(j.status, JobStatus::kCompleted) << "job " << id;
-    EXPECT_EQ(j.attempts, 1) << "job " << id << " was claimed more than once";
+    if (j.attempts != 1) {  // what the workers said about it
+      std::string said;
+      for (int k = 0; k < workers; ++k) {
+        std::istringstream in(testing::ReadFile(dir_.File("w" + std::to_string(k) + ".log")));
+        for (std::string line; std::getline(in, line);) {
+          if (line.find("#" + std::to_string(id) + " ") != std::string::npos) {
+            said += "w" + std::to_string(k) + ": " + line + "\n";
+          }
+        }
+      }
+      ADD_FAILURE() << "job " << id << " was claimed " << j.attempts << " times:\n" << said;
+    }
   }
   std::map<int64_t, int> starts;
   std::set<int> workers_used;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -18,21 +19,60 @@ namespace nbi {
 
 namespace {
 
-// Adapts Status-returning calls to RetryTransient's Result interface.
-struct Done {};
-Result<Done> AsResult(Status s) {
-  if (s.ok()) return Done{};
-  return s;
-}
+// The chunks of one part commit in order, each staged (its cells sent, uncommitted) on its
+// own connection as soon as it is scored: a chunk commits once the cells before it have
+// committed (WaitTurn); after an earlier chunk ended the run (Break), it does not commit.
+//
+// A staged chunk holds its uncommitted cells while it waits, and another job writing the
+// same cells waits on them. That job's staged chunk may hold cells that the chunk before
+// ours waits on in turn: a cycle through two clients that the database cannot see. So a
+// staged chunk waits only kHoldMs; then it rolls back, waits for its turn holding nothing,
+// and is staged again.
+class CommitOrder {
+ public:
+  static constexpr std::chrono::milliseconds kHoldMs{100};
+  enum Turn { kTurn, kTimedOut, kEnded };
+  explicit CommitOrder(int64_t committed) : committed_(committed) {}
+  // Waits until cells [.., begin) are committed (kTurn), the run has ended instead (kEnded),
+  // or `limit` has passed (kTimedOut).
+  Turn WaitTurn(int64_t begin, std::chrono::milliseconds limit = std::chrono::hours(24 * 365)) {
+    std::unique_lock<std::mutex> l(mu_);
+    if (!cv_.wait_for(l, limit, [&] { return broken_ || committed_ >= begin; })) {
+      return kTimedOut;
+    }
+    return broken_ ? kEnded : kTurn;
+  }
+  void Advance(int64_t committed_to) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      committed_ = std::max(committed_, committed_to);
+    }
+    cv_.notify_all();
+  }
+  void Break() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      broken_ = true;
+    }
+    cv_.notify_all();
+  }
 
-// One background thread that writes chunks in order while the caller scores the next one:
-// at most two chunks are in flight (one being written, one being scored). Submit() hands a
-// chunk over once the previous one is written; Wait() returns the last write's result.
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t committed_;    // guarded by mu_
+  bool broken_ = false;  // guarded by mu_
+};
+
+// One background thread that writes the chunks submitted to it, one at a time. A run has two:
+// chunk n goes to writer n % 2, so chunk n+1 travels to the database while chunk n commits.
+// Submit() hands a chunk over once the writer's previous one is written; Wait() returns that
+// write's result.
 class ChunkWriter {
  public:
-  using Write = std::function<std::optional<JobOutcome>(int64_t begin, std::span<const uint8_t>,
-                                                        bool* cancel)>;
-  explicit ChunkWriter(Write write) : write_(std::move(write)), thread_([this] { Loop(); }) {}
+  using Write = std::function<std::optional<JobOutcome>(
+      int64_t begin, std::span<const uint8_t>, bool* cancel, CheckpointProgress* progress)>;
+  explicit ChunkWriter(const Write& write) : write_(write), thread_([this] { Loop(); }) {}
   ~ChunkWriter() {
     {
       std::lock_guard<std::mutex> l(mu_);
@@ -47,6 +87,7 @@ class ChunkWriter {
     int64_t begin = 0, cells = 0;
     std::optional<JobOutcome> end;
     bool cancel = false;
+    CheckpointProgress progress;
   };
   // Waits until the chunk in flight (if any) is written; returns its result.
   Result Wait() {
@@ -76,15 +117,16 @@ class ChunkWriter {
       const std::span<const uint8_t> scores = scores_;
       l.unlock();
       bool cancel = false;
-      std::optional<JobOutcome> end = write_(begin, scores, &cancel);
+      CheckpointProgress progress;
+      std::optional<JobOutcome> end = write_(begin, scores, &cancel, &progress);
       l.lock();
-      result_ = Result{true, begin, static_cast<int64_t>(scores.size()), end, cancel};
+      result_ = Result{true, begin, static_cast<int64_t>(scores.size()), end, cancel, progress};
       busy_ = false;
       cv_.notify_all();
     }
   }
 
-  const Write write_;
+  const Write& write_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool quit_ = false;                // guarded by mu_
@@ -108,12 +150,17 @@ class HeatmapRun {
   JobOutcome Fail(const Status& s);
   JobOutcome HandBack();
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
+  // It commits after the cells before it (`order`).
   std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
-                                       std::span<const uint8_t> scores, bool* cancel);
+                                       std::span<const uint8_t> scores, CommitOrder* order,
+                                       bool* cancel, CheckpointProgress* progress);
   void LogProgress(const CheckpointProgress& p) const;
   Result<std::shared_ptr<const JobIndex>> LoadIndex(const HeatmapMetadata& meta);
   Result<std::shared_ptr<const JobIndex>> BuildIndex(const HeatmapMetadata& meta);
   JobOutcome Finish(int64_t begin, int64_t end);
+  // The chunk loop over the part's cells [next, end) (of [begin, end)), then Finish.
+  JobOutcome RunChunks(const GridRegion& region, HeatModel model, const JobIndex& index,
+                       int64_t begin, int64_t next, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
   std::string What(std::string_view step) const {
@@ -164,7 +211,8 @@ JobOutcome HeatmapRun::HandBack() {
 
 std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatModel model,
                                                  int64_t next, std::span<const uint8_t> scores,
-                                                 bool* cancel) {
+                                                 CommitOrder* order, bool* cancel,
+                                                 CheckpointProgress* progress) {
   Checkpoint cp;
   cp.job_id = job_.id;
   cp.part = job_.part;
@@ -174,13 +222,27 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
   cp.scores = scores;
   cp.city_id = job_.city_id;
   cp.model = model;
-  CheckpointProgress progress;
-  cp.progress = &progress;
-  auto r =
-      RetryTransient(env_, What("checkpoint"), stop_, [&] { return store_->WriteCheckpoint(cp); });
+  cp.progress = progress;
+  // Staged at once, committed in its turn (CommitOrder); its errors are acted on in its turn.
+  bool skipped = false;
+  auto r = RetryTransient(env_, What("checkpoint"), stop_, [&]() -> Result<bool> {
+    auto staged = store_->StageCheckpoint(cp);
+    CommitOrder::Turn turn = order->WaitTurn(next, CommitOrder::kHoldMs);
+    if (turn == CommitOrder::kTimedOut) {  // let go of the cells, wait, stage again
+      staged = Status::Transient("not staged");
+      turn = order->WaitTurn(next);
+      if (turn == CommitOrder::kTurn) staged = store_->StageCheckpoint(cp);
+    }
+    if (turn == CommitOrder::kEnded) {
+      skipped = true;
+      return false;
+    }
+    if (!staged.ok()) return staged.status();
+    return (*staged)->Commit();
+  });
+  if (skipped) return JobOutcome::kLostLease;  // never seen: the chunk before ended the run
   if (r.ok()) {
     *cancel = *r;
-    LogProgress(progress);
     return std::nullopt;
   }
   if (r.status().code() == StatusCode::kConflict) {
@@ -289,7 +351,7 @@ JobOutcome HeatmapRun::Run() {
   const bool whole = job_.part_end < 0;
   const int64_t begin = whole ? 0 : std::clamp<int64_t>(job_.part_begin, 0, total);
   const int64_t end = whole ? total : std::clamp<int64_t>(job_.part_end, begin, total);
-  int64_t next =
+  const int64_t next =
       std::clamp<int64_t>(whole ? meta->last_processed_index : job_.part_next, begin, end);
 
   if (job_.starts_job) {
@@ -301,40 +363,67 @@ JobOutcome HeatmapRun::Run() {
   auto index = LoadIndex(*meta);
   if (!index.ok()) return Fail(index.status());
 
-  // Scoring chunk n+1 overlaps writing chunk n (ChunkWriter): the checkpoint contract is
-  // unchanged, since chunks commit one after the other, each with its own progress.
+  return RunChunks(*region, meta->model, **index, begin, next, end);
+}
+
+JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, const JobIndex& index,
+                                 int64_t begin, int64_t next, int64_t end) {
+  // Chunk n is scored while chunk n-1 is written; chunk n+1 travels to the database while
+  // chunk n commits (two ChunkWriters). The checkpoint contract is unchanged: chunks commit one
+  // after the other (CommitOrder), each with its own progress, and at most two are in flight.
   const int64_t chunk = std::max<int64_t>(1, opts_.chunk_size);
   std::vector<uint8_t> buffers[2];
   buffers[0].resize(size_t(std::max<int64_t>(1, std::min(chunk, end - begin))));
   buffers[1].resize(buffers[0].size());
-  ChunkWriter writer([&](int64_t at, std::span<const uint8_t> scores, bool* cancel) {
-    return WriteChunk(*region, meta->model, at, scores, cancel);
-  });
+  CommitOrder order(next);
+  const ChunkWriter::Write write = [&](int64_t at, std::span<const uint8_t> scores, bool* cancel,
+                                       CheckpointProgress* progress) {
+    std::optional<JobOutcome> out = WriteChunk(region, model, at, scores, &order, cancel, progress);
+    if (out || *cancel) {  // a cancelled run stops here: the chunk after rolls back
+      order.Break();
+    } else {
+      order.Advance(at + static_cast<int64_t>(scores.size()));
+    }
+    return out;
+  };
+  ChunkWriter writers[2] = {ChunkWriter(write), ChunkWriter(write)};
   int64_t chunk_start = env_.clock->SteadyMs();
-  // Bookkeeping of a written chunk; an outcome when the run ends there.
-  auto written = [&](const ChunkWriter::Result& w) -> std::optional<JobOutcome> {
-    if (!w.any) return std::nullopt;
-    if (w.end) return w.end;
-    const int64_t done_to = w.begin + w.cells;
+  // Bookkeeping of a committed chunk, in chunk order; returns the cells committed up to.
+  auto account = [&](const ChunkWriter::Result& w) {
+    LogProgress(w.progress);
     const int64_t now = env_.clock->SteadyMs();
     if (opts_.on_chunk) opts_.on_chunk(job_.id, w.cells, double(now - chunk_start) / 1000.0);
     chunk_start = now;
-    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, done_to);
-    if (w.cancel && done_to < end) return HandBack();  // after the last chunk: done anyway
-    return std::nullopt;
+    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, w.begin + w.cells);
+    return w.begin + w.cells;
   };
-  for (int k = 0; next < end; k ^= 1) {
-    if (stop_ && stop_->load()) {
-      if (auto out = written(writer.Wait())) return *out;
-      return HandBack();
+  // A written chunk, taken in chunk order; an outcome when the run ends there. `later` holds
+  // the chunk after it (if any), which is waited for before the run ends.
+  auto written = [&](const ChunkWriter::Result& w,
+                     ChunkWriter& later) -> std::optional<JobOutcome> {
+    if (!w.any) return std::nullopt;
+    if (w.end) {
+      later.Wait();  // it rolls back (CommitOrder::Break)
+      return w.end;
     }
+    const int64_t done_to = account(w);
+    if (!w.cancel) return std::nullopt;
+    later.Wait();  // it rolls back: a cancelled run stops at the chunk that saw the cancel
+    if (done_to < end) return HandBack();
+    return std::nullopt;  // cancelled after the last chunk: done anyway
+  };
+  int k = 0;  // the writer of the next chunk; the other one holds the chunk before it
+  for (; next < end; k ^= 1) {
+    if (stop_ && stop_->load()) break;
+    if (auto out = written(writers[k].Wait(), writers[k ^ 1])) return *out;
     const int64_t n = std::min(chunk, end - next);
-    (*index)->ScoreCells(*region, next, next + n, meta->model, buffers[k].data());
-    if (auto out = written(writer.Wait())) return *out;
-    writer.Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
+    index.ScoreCells(region, next, next + n, model, buffers[k].data());
+    writers[k].Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
     next += n;
   }
-  if (auto out = written(writer.Wait())) return *out;
+  if (auto out = written(writers[k].Wait(), writers[k ^ 1])) return *out;
+  if (auto out = written(writers[k ^ 1].Wait(), writers[k])) return *out;
+  if (next < end) return HandBack();  // stopped
   return Finish(begin, end);
 }
 

@@ -6,9 +6,10 @@
 // largest radius as margin with one query into its own SpatialIndex (a walking model: also the
 // walk network within twice its radius, into a WalkIndex), then repeats: score
 // `chunk_size` cells in memory, write them with the checkpoint in one transaction
-// (JobQueue::WriteCheckpoint). Scoring the next chunk overlaps writing the previous one on a writer
-// thread, so at most two chunks are in flight; they commit in order, and a crash loses at most
-// those two. It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`,
+// (JobQueue::StageCheckpoint, then Commit). Chunk n+1 is scored while chunk n is written, and
+// is sent to the database while chunk n commits (two writer threads, a connection each), so
+// at most two chunks are in flight; they commit in order, and a crash loses at most those two.
+// It resumes from lastProcessedIndex, stops at a chunk boundary on cancel or `*stop`,
 // and retries transient database errors with backoff (on the Env's clock) instead of failing or
 // spinning.
 //

@@ -156,6 +156,14 @@ struct Checkpoint {
   // [0, lastProcessedIndex) are stored), progress = floor(100 * lastProcessedIndex / total).
 };
 
+// A chunk sent to the database by JobQueue::StageCheckpoint, not yet committed.
+class StagedCheckpoint {
+ public:
+  virtual ~StagedCheckpoint() = default;  // rolls the chunk back unless it committed
+  // The checkpoint and the commit; WriteCheckpoint's result. Call at most once.
+  virtual Result<bool> Commit() = 0;
+};
+
 // Wake-ups from other processes: calls `wake` soon after another process may have made a
 // job runnable, so a worker starts it in milliseconds instead of at its next poll. A wake-up
 // is only a hint (the worker then claims as usual); bursts coalesce. Destroying the watch
@@ -202,6 +210,15 @@ class JobQueue {
   // kConflict if worker_id does not run the part or the job is no longer running (nothing is
   // written then).
   virtual Result<bool> WriteCheckpoint(const Checkpoint& cp) = 0;
+  // WriteCheckpoint in two steps, so that the next chunk of a part can travel to the database
+  // while this one commits: StageCheckpoint sends the chunk's cells in a transaction of its
+  // own, not yet committed; StagedCheckpoint::Commit adds the checkpoint and commits, with
+  // WriteCheckpoint's result. The caller commits the chunks of one part in order: a chunk only
+  // after the one before it has committed. Destroying a staged chunk uncommitted rolls it
+  // back.
+  // `cp`'s region and scores must live until Commit returns. The default stages nothing and
+  // writes at Commit (SQLite: one writer at a time).
+  virtual Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp);
   // The part running -> completed; the job completes (progress 100) with its last part,
   // atomically and exactly once. Returns whether this call completed the job. kConflict if
   // not the owner.

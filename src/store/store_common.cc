@@ -195,6 +195,24 @@ std::string ScrubDatabaseSecrets(const std::string& text, const std::string& url
 
 std::string RedactDatabaseUrl(const std::string& url) { return ScrubDatabaseSecrets(url, url); }
 
+namespace {
+// The default StagedCheckpoint: nothing is sent until Commit, which writes the whole
+// checkpoint.
+class WriteAtCommit final : public StagedCheckpoint {
+ public:
+  WriteAtCommit(JobQueue* queue, const Checkpoint& cp) : queue_(queue), cp_(cp) {}
+  Result<bool> Commit() override { return queue_->WriteCheckpoint(cp_); }
+
+ private:
+  JobQueue* const queue_;
+  const Checkpoint cp_;
+};
+}  // namespace
+
+Result<std::unique_ptr<StagedCheckpoint>> JobQueue::StageCheckpoint(const Checkpoint& cp) {
+  return std::unique_ptr<StagedCheckpoint>(std::make_unique<WriteAtCommit>(this, cp));
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock,
                                          const StoreOptions& opts) {
   std::unique_ptr<Store> store;

@@ -34,7 +34,8 @@ std::string Flatten(const std::string& msg) {
 
 // Maps a libpq failure onto the store's error categories (store.h). Sets *broken when the
 // connection itself is gone: no SQLSTATE at all (libpq's own "server closed the connection
-// unexpectedly"), class 08, or the server shutting the session down (57P01..57P03).
+// unexpectedly"), class 08, or the server shutting the session down (57P01..57P03, and 25P03:
+// an idle transaction over its idle_in_transaction_session_timeout).
 Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* broken) {
   const char* state_c = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
   std::string_view state = state_c ? state_c : "";
@@ -44,7 +45,7 @@ Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* bro
   if (detail) msg += fmt::format(" ({})", detail);
   std::string text = fmt::format("postgres {}: {}", what, Flatten(msg));
   if (state.empty() || PQstatus(pg) == CONNECTION_BAD || state.substr(0, 2) == "08" ||
-      state == "57P01" || state == "57P02" || state == "57P03") {
+      state == "57P01" || state == "57P02" || state == "57P03" || state == "25P03") {
     *broken = true;
     return Status::Transient(text);
   }
@@ -288,6 +289,12 @@ Status PgTxn::Begin() {
   NBI_RETURN_IF_ERROR(c_.Exec(kBegin, "begin").status());
   open_ = true;
   return Status::Ok();
+}
+
+Status PgTxn::Rollback() {
+  if (!open_) return Status::Ok();
+  open_ = false;
+  return c_.Exec(kRollback, "rollback").status();
 }
 
 Status PgTxn::Commit() {

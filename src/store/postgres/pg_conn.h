@@ -219,6 +219,8 @@ class PgTxn {
   void MarkCommitted() { open_ = false; }
   // kInternal when the server rolled the transaction back instead.
   Status Commit();
+  // Rolls back now when the transaction is open (then it may begin again).
+  Status Rollback();
 
  private:
   PgConn& c_;

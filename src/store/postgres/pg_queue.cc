@@ -17,18 +17,18 @@
 
 namespace nbi {
 
-namespace {
-
-Status NotOwner(int64_t job_id, const std::string& worker_id) {
+Status PgNotOwner(int64_t job_id, const std::string& worker_id) {
   return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
 }
 
-Status CheckCityId(std::optional<int64_t> city_id) {
+Status PgCheckCityId(std::optional<int64_t> city_id) {
   if (city_id && (*city_id < 1 || *city_id > std::numeric_limits<int32_t>::max())) {
     return Status::Invalid(fmt::format("unknown city id {}", *city_id));
   }
   return Status::Ok();
 }
+
+namespace {
 
 // Why a job-changing statement touched no row: the job is unknown, or in a state the
 // operation does not apply to.
@@ -40,28 +40,11 @@ Result<Job> ExplainNoRow(PgConn& c, int64_t job_id, std::string_view verb,
       fmt::format("job {} is {}: only {} jobs can be {}", job_id, s.text(0, 0), allowed, verb));
 }
 
-// The job a single-row statement returned; kConflict (not the owner) when it touched none.
-Result<Job> OwnedJob(const PgRows& r, int64_t job_id, const std::string& worker_id) {
-  if (r.size() == 0) return NotOwner(job_id, worker_id);
-  return ReadJob(r, 0);
-}
-
 std::vector<Job> ReadJobs(const PgRows& r) {
   std::vector<Job> out;
   out.reserve(r.size());
   for (int i = 0; i < r.size(); ++i) out.push_back(ReadJob(r, i));
   return out;
-}
-
-// The parameters of kDeleteChunkCells for cells [begin, end) of `region`.
-PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end, HeatModel model) {
-  PgParams del;
-  del.Float(static_cast<float>(region.step()));
-  for (const CellRect& r : ChunkRects(region, begin, end)) {
-    del.Float(r.lat_lo).Float(r.lat_hi).Float(r.lng_lo).Float(r.lng_hi);
-  }
-  del.Text(HeatModelId(model));
-  return del;
 }
 
 // kEnqueue's parameters for a new job of `spec`.
@@ -90,19 +73,6 @@ Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& 
     out.priority_raised = true;
   }
   return out;
-}
-
-// The chunk's cells as one binary COPY stream (empty for an empty chunk).
-PgBinaryCopy EncodeChunk(const Checkpoint& cp, int64_t now) {
-  PgBinaryCopy copy;
-  if (cp.count() == 0) return copy;
-  copy.Reserve(static_cast<size_t>(cp.count()) * 54 + 32);
-  copy.Header();
-  std::optional<int32_t> city;
-  if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
-  EncodeCells(*cp.region, cp.begin, cp.scores, city, now, cp.model, &copy);
-  copy.Trailer();
-  return copy;
 }
 
 // Inserts the parts of a job just enqueued (kEnqueue's row).
@@ -179,7 +149,7 @@ Result<Job> LockJob(PgConn& c, int64_t job_id) {
 Result<JobPart> OwnedPart(PgConn& c, int64_t job_id, int part, const std::string& worker_id) {
   NBI_ASSIGN_OR_RETURN(PgRows r,
                        c.Exec(kSelectOwnedPart, PgParams().Int(job_id).Int(part).Text(worker_id)));
-  if (r.size() == 0) return NotOwner(job_id, worker_id);
+  if (r.size() == 0) return PgNotOwner(job_id, worker_id);
   return ReadPart(r, 0);
 }
 
@@ -224,7 +194,7 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
 
 Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   NBI_ASSIGN_OR_RETURN(GridRegion grid, GridRegion::Make(spec.bounds, spec.grid_step));
-  NBI_RETURN_IF_ERROR(CheckCityId(spec.city_id));
+  NBI_RETURN_IF_ERROR(PgCheckCityId(spec.city_id));
   const int64_t now = clock_->NowMs();
   const std::string key = DedupeKey(spec);
   const std::string metadata = EncodeHeatmapMetadata(spec).dump();
@@ -297,87 +267,9 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   return WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(PgRows r,
                          c.Exec(kHeartbeat, PgParams().Int(job_id).Text(worker_id).Int(now)));
-    if (r.size() == 0) return NotOwner(job_id, worker_id);
+    if (r.size() == 0) return PgNotOwner(job_id, worker_id);
     return r.boolean(0, 0);
   });
-}
-
-Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
-  const int64_t count = cp.count();
-  if (!cp.region || cp.begin < 0 || cp.begin + count > cp.region->cell_count()) {
-    return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its region",
-                                       cp.job_id, cp.begin, cp.begin + count));
-  }
-  NBI_RETURN_IF_ERROR(CheckCityId(cp.city_id));
-  const int64_t now = clock_->NowMs();
-  const int64_t end = cp.begin + count;
-
-  // One COPY stream serves both write paths below (same column layout).
-  PgBinaryCopy copy = EncodeChunk(cp, now);
-
-  NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
-  PgConn& c = *lease;
-
-  // Fast path: delete whatever this chunk's cells held and COPY straight into heat_cells
-  // (a fresh area deletes nothing). Measured at 1.5-2.5x the speed of COPY into a staging
-  // table plus INSERT ... ON CONFLICT DO UPDATE, and close to a bare COPY. Only a concurrent
-  // writer of the same cells (an overlapping job committing between our DELETE and COPY)
-  // makes the COPY hit the unique index; then the whole chunk is redone as that upsert,
-  // which tolerates anything. The job's row is updated last, so parts of one job hold its
-  // lock only for their commit.
-  for (bool upsert : {false, true}) {
-    if (upsert && count > 0) {
-      NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
-    }
-    // BEGIN, the part's owner-checked update and the chunk's DELETE go out in one round trip
-    // (pipeline); a refused owner check rolls the DELETE back with the transaction.
-    PgTxn txn(c);
-    const PgParams part_params =
-        PgParams().Int(cp.job_id).Int(cp.part).Text(cp.worker_id).Int(end).Int(now);
-    const PgParams delete_params = ChunkCellsParams(*cp.region, cp.begin, end, cp.model);
-    const bool fresh_write = count > 0 && !upsert;
-    auto first = fresh_write
-                     ? c.Pipeline({{&kBeginSql, nullptr},
-                                   {&kCheckpointPart, &part_params},
-                                   {&kDeleteChunkCells, &delete_params}})
-                     : c.Pipeline({{&kBeginSql, nullptr}, {&kCheckpointPart, &part_params}});
-    if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
-    if (!first.ok()) return first.status();
-    const PgRows& part = (*first)[1];
-    if (part.size() == 0) return NotOwner(cp.job_id, cp.worker_id);
-    const int64_t old_next = part.i64(0, 0);
-    if (cp.begin < part.i64(0, 1) || end > part.i64(0, 2)) {
-      return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
-                                         cp.job_id, cp.begin, end));
-    }
-    if (fresh_write) {
-      Status st = c.CopyIn(kCopyCells, copy.data());
-      if (st.code() == StatusCode::kConflict) continue;  // rolled back; redo as an upsert
-      NBI_RETURN_IF_ERROR(st);
-    } else if (count > 0) {
-      NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
-      NBI_RETURN_IF_ERROR(c.Exec(kUpsertCellsFromStage).status());
-    }
-    // The job's update and COMMIT in one round trip; the update raises (NB001, kConflict)
-    // when the job no longer runs, which aborts the transaction and skips the COMMIT.
-    const PgParams job_params = PgParams().Int(cp.job_id).Int(end - old_next).Int(now);
-    const PgParams bump = PgTilesBumpParams(cp);  // tiles hook: version blocks (same trip)
-    auto last = c.Pipeline(
-        {{&kCheckpointJob, &job_params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
-    if (!last.ok()) {
-      if (last.status().code() == StatusCode::kConflict) return NotOwner(cp.job_id, cp.worker_id);
-      return last.status();
-    }
-    txn.MarkCommitted();
-    // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-    if ((*last)[2].command_tag() != "COMMIT")
-      return Status::Internal("postgres commit: rolled back");
-    const bool cancel_requested = (*last)[0].boolean(0, 0);
-    const int64_t done = (*last)[0].i64(0, 1);
-    if (cp.progress) *cp.progress = {done - (end - old_next), done};
-    return cancel_requested;
-  }
-  return Status::Internal("unreachable");
 }
 
 Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
@@ -637,7 +529,7 @@ Result<std::optional<Job>> PgStore::ActiveJobFor(const HeatmapJobSpec& spec) {
 
 Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const HeatmapJobSpec& spec) {
   NBI_ASSIGN_OR_RETURN(GridRegion g, GridRegion::Make(spec.bounds, spec.grid_step));
-  NBI_RETURN_IF_ERROR(CheckCityId(spec.city_id));
+  NBI_RETURN_IF_ERROR(PgCheckCityId(spec.city_id));
   const int64_t now = clock_->NowMs();
   const std::string key = DedupeKey(spec);
   const std::string metadata = EncodeHeatmapMetadata(spec).dump();

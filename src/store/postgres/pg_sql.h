@@ -417,31 +417,43 @@ inline constexpr PgSql kHeartbeat{
     "WHERE job_id = $1::bigint AND status = 'running' AND locked_by = $2::text RETURNING 1) "
     "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint) "
     "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM p) RETURNING cancel_requested"};
-// The part's checkpoint, lease-checked. $1 job, $2 part, $3 worker, $4 next, $5 now.
-// Returns the part's range and its next index before this chunk.
-inline constexpr PgSql kCheckpointPart{
-    "checkpoint_part",
-    "WITH o AS (SELECT next_index, begin_index, end_index FROM job_parts "
-    "WHERE job_id = $1::bigint AND part = $2::int AND status = 'running' "
-    "AND locked_by = $3::text FOR UPDATE) "
-    "UPDATE job_parts p SET next_index = $4::bigint, "
-    "heartbeat_at_ms = GREATEST(p.heartbeat_at_ms, $5::bigint) FROM o "
-    "WHERE p.job_id = $1::bigint AND p.part = $2::int "
-    "RETURNING o.next_index, o.begin_index, o.end_index"};
-// The job's checkpoint: $2 more cells are done. Only while the job runs. Last in the
-// checkpoint's transaction, so the job's row is locked only for the commit (parts of one job
-// write their cells at the same time). $1 job, $2 cells added, $3 now.
-inline constexpr PgSql kCheckpointJob{
-    "checkpoint_job",
-    "WITH u AS (UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint), "
+// A chunk's part before its cells are sent (StageCheckpoint): its range, if the worker runs
+// it. Not locked: the commit checks the owner again under the row's lock. $1 job, $2 part,
+// $3 worker.
+inline constexpr PgSql kStagePart{
+    "stage_part",
+    "SELECT begin_index, end_index FROM job_parts WHERE job_id = $1::bigint AND part = "
+    "$2::int AND status = 'running' AND locked_by = $3::text"};
+// The checkpoint of a chunk of cells ending at $4: the part's next index ($4) and heartbeat,
+// then the job's progress, lastProcessedIndex (+ the cells past the part's old next index)
+// and heartbeat. Only while the worker runs the part and the job runs; otherwise it raises
+// NB001 (kConflict), which aborts the transaction. The part's row is locked before the
+// job's, the order of every other path; the job's row is held only until the COMMIT that
+// follows in the same round trip, so parts of one job write their cells at the same time.
+// (The runner commits the chunks of a part in order: runner.cc, CommitOrder.) $5 now.
+inline constexpr PgSql kCommitCheckpoint{
+    "commit_checkpoint",
+    "WITH o AS (SELECT next_index FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
+    "AND status = 'running' AND locked_by = $3::text FOR UPDATE), "
+    "p AS (UPDATE job_parts jp SET next_index = $4::bigint, "
+    "heartbeat_at_ms = GREATEST(jp.heartbeat_at_ms, $5::bigint) FROM o "
+    "WHERE jp.job_id = $1::bigint AND jp.part = $2::int "
+    "RETURNING $4::bigint - o.next_index AS added), "
+    "u AS (UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $5::bigint), "
     "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
-    " + $2::bigint)) / total_items) ELSE 100 END, "
+    " + p.added)) / total_items) ELSE 100 END, "
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
-    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX
-    " + $2::bigint)) "
-    "WHERE id = $1::bigint AND status = 'running' RETURNING cancel_requested, " NBI_DONE_INDEX
-    " AS done) SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), "
+    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + p.added)) "
+    "FROM p WHERE id = $1::bigint AND status = 'running' "
+    "RETURNING cancel_requested, " NBI_DONE_INDEX " AS done, p.added) "
+    "SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), (SELECT added FROM u), "
     "nbi_require_running((SELECT count(*) FROM u))"};
+// A staged chunk's transaction waits, idle, for the chunk before it to commit. A worker
+// frozen there (SIGSTOP, a VM pause) would hold its uncommitted cells, and the worker that
+// takes the part over would wait on them at its COPY: the server ends such a transaction
+// after 5 s idle (the staged chunk is then simply staged again).
+inline constexpr PgSql kStageIdleTimeout{
+    nullptr, "SET LOCAL idle_in_transaction_session_timeout = 5000"};
 inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
 // A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
 // Every transition that makes a part ready notifies the channel (fail with backoff,

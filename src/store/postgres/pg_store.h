@@ -62,6 +62,7 @@ class PgStore final : public Store {
   Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
+  Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp) override;
   Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) override;
   Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
                             const std::string& worker_id) override;
@@ -111,5 +112,11 @@ class PgStore final : public Store {
   Clock* const clock_;
   const std::unique_ptr<PgPool> pool_;
 };
+
+// kConflict: worker_id does not run the job's part (shared by pg_queue.cc and
+// pg_checkpoint.cc).
+Status PgNotOwner(int64_t job_id, const std::string& worker_id);
+// kInvalidArgument unless `city_id` fits the city column.
+Status PgCheckCityId(std::optional<int64_t> city_id);
 
 }  // namespace nbi

@@ -1,0 +1,159 @@
+// PostgreSQL store: a chunk's checkpoint (WriteCheckpoint, StageCheckpoint). A chunk is
+// staged in a transaction of its own (the cells go in by binary COPY) and committed with the
+// part's and the job's checkpoint in one more round trip, so that a part's next chunk can
+// travel to the server while this one commits.
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "store/postgres/pg_codec.h"
+#include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_sql.h"
+#include "store/postgres/pg_store.h"
+#include "store/postgres/pg_tiles.h"
+
+namespace nbi {
+
+namespace {
+
+// The parameters of kDeleteChunkCells for cells [begin, end) of `region`.
+PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end, HeatModel model) {
+  PgParams del;
+  del.Float(static_cast<float>(region.step()));
+  for (const CellRect& r : ChunkRects(region, begin, end)) {
+    del.Float(r.lat_lo).Float(r.lat_hi).Float(r.lng_lo).Float(r.lng_hi);
+  }
+  del.Text(HeatModelId(model));
+  return del;
+}
+
+// The chunk's cells as one binary COPY stream (empty for an empty chunk).
+PgBinaryCopy EncodeChunk(const Checkpoint& cp, int64_t now) {
+  PgBinaryCopy copy;
+  if (cp.count() == 0) return copy;
+  copy.Reserve(static_cast<size_t>(cp.count()) * 54 + 32);
+  copy.Header();
+  std::optional<int32_t> city;
+  if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
+  EncodeCells(*cp.region, cp.begin, cp.scores, city, now, cp.model, &copy);
+  copy.Trailer();
+  return copy;
+}
+
+// A chunk whose cells are in an open transaction on its own connection.
+class PgStagedCheckpoint final : public StagedCheckpoint {
+ public:
+  PgStagedCheckpoint(PgLease lease, const Checkpoint& cp, int64_t now)
+      : lease_(std::move(lease)), txn_(*lease_), cp_(cp), now_(now) {}
+
+  // Sends the cells: BEGIN, the owner and range check and the chunk's DELETE in one round
+  // trip, then the COPY. The part's row is not locked: Commit checks the owner under it.
+  Status Stage();
+  Result<bool> Commit() override;
+
+ private:
+  PgLease lease_;
+  PgTxn txn_;  // after lease_: rolls back (unless committed) before the lease goes back
+  const Checkpoint cp_;
+  const int64_t now_;
+};
+
+Status PgStagedCheckpoint::Stage() {
+  PgConn& c = *lease_;
+  const int64_t count = cp_.count();
+  const int64_t end = cp_.begin + count;
+  // One COPY stream serves both write paths below (same column layout).
+  PgBinaryCopy copy = EncodeChunk(cp_, now_);
+  // Fast path: delete whatever this chunk's cells held and COPY straight into heat_cells
+  // (a fresh area deletes nothing). Measured at 1.5-2.5x the speed of COPY into a staging
+  // table plus INSERT ... ON CONFLICT DO UPDATE, and close to a bare COPY. Only a concurrent
+  // writer of the same cells (an overlapping job committing between our DELETE and COPY)
+  // makes the COPY hit the unique index; then the whole chunk is redone as that upsert,
+  // which tolerates anything.
+  for (bool upsert : {false, true}) {
+    if (upsert) {
+      NBI_RETURN_IF_ERROR(txn_.Rollback());
+      NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
+    }
+    const PgParams part_params = PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id);
+    const PgParams delete_params = ChunkCellsParams(*cp_.region, cp_.begin, end, cp_.model);
+    const bool fresh_write = count > 0 && !upsert;
+    auto first = fresh_write ? c.Pipeline({{&kBeginSql, nullptr},
+                                           {&kStageIdleTimeout, nullptr},
+                                           {&kStagePart, &part_params},
+                                           {&kDeleteChunkCells, &delete_params}})
+                             : c.Pipeline({{&kBeginSql, nullptr},
+                                           {&kStageIdleTimeout, nullptr},
+                                           {&kStagePart, &part_params}});
+    if (!c.idle()) txn_.MarkBegun();  // rolled back unless committed, even after an error
+    if (!first.ok()) return first.status();
+    const PgRows& part = (*first)[2];
+    if (part.size() == 0) return PgNotOwner(cp_.job_id, cp_.worker_id);
+    if (cp_.begin < part.i64(0, 0) || end > part.i64(0, 1)) {
+      return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
+                                         cp_.job_id, cp_.begin, end));
+    }
+    if (fresh_write) {
+      Status st = c.CopyIn(kCopyCells, copy.data());
+      if (st.code() == StatusCode::kConflict) continue;  // redo as an upsert
+      return st;
+    }
+    if (count == 0) return Status::Ok();
+    NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
+    return c.Exec(kUpsertCellsFromStage).status();
+  }
+  return Status::Internal("unreachable");
+}
+
+Result<bool> PgStagedCheckpoint::Commit() {
+  PgConn& c = *lease_;
+  const int64_t end = cp_.begin + cp_.count();
+  // The checkpoint, the tiles' version blocks and COMMIT in one round trip; a refused
+  // checkpoint raises NB001 (kConflict), which aborts the transaction and skips the rest.
+  const PgParams params =
+      PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(end).Int(now_);
+  const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
+  auto last = c.Pipeline(
+      {{&kCommitCheckpoint, &params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
+  if (!last.ok()) {
+    if (last.status().code() == StatusCode::kConflict) {
+      return PgNotOwner(cp_.job_id, cp_.worker_id);
+    }
+    return last.status();
+  }
+  txn_.MarkCommitted();
+  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+  if ((*last)[2].command_tag() != "COMMIT") {
+    return Status::Internal("postgres commit: rolled back");
+  }
+  const PgRows& r = (*last)[0];
+  const bool cancel_requested = r.boolean(0, 0);
+  const int64_t done = r.i64(0, 1);
+  if (cp_.progress) *cp_.progress = {done - r.i64(0, 2), done};
+  return cancel_requested;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StagedCheckpoint>> PgStore::StageCheckpoint(const Checkpoint& cp) {
+  const int64_t count = cp.count();
+  if (!cp.region || cp.begin < 0 || cp.begin + count > cp.region->cell_count()) {
+    return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its region",
+                                       cp.job_id, cp.begin, cp.begin + count));
+  }
+  NBI_RETURN_IF_ERROR(PgCheckCityId(cp.city_id));
+  NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
+  auto staged = std::make_unique<PgStagedCheckpoint>(std::move(lease), cp, clock_->NowMs());
+  NBI_RETURN_IF_ERROR(staged->Stage());
+  return std::unique_ptr<StagedCheckpoint>(std::move(staged));
+}
+
+Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {
+  NBI_ASSIGN_OR_RETURN(std::unique_ptr<StagedCheckpoint> staged, StageCheckpoint(cp));
+  return staged->Commit();
+}
+
+}  // namespace nbi
