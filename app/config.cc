@@ -259,7 +259,7 @@ void ServeFlags::AddTo(CLI::App* cmd) {
                   "writes a client may burst (default twice the rate)"},
         EnvOption{&threads_, "NBI_HTTP_THREADS", "request handler threads (default 64)"},
         EnvOption{&store_slots_, "NBI_HTTP_STORE_CONCURRENCY",
-                  "handlers in the store at once, reads and writes each (default 8)"},
+                  "handlers in the store at once, reads and writes each (default 4)"},
         EnvOption{&access_log_, "NBI_ACCESS_LOG", "a log line per request; 0 disables (default 1)"},
         EnvOption{&header_timeout_, "NBI_HTTP_HEADER_TIMEOUT",
                   "a request head, body and answer must each arrive within this (default "

@@ -37,6 +37,57 @@ using testing::ServerProcess;
 using testing::Shortest;
 using testing::ToReply;
 
+// /api/heatmap answers carry an ETag (the version of the blocks under the box) and are
+// kept by the server while it holds: a view asked for again is answered from the cache, a
+// client with the answer gets a 304, and any cell written under the box gives a new answer.
+TEST_P(HttpTest, HeatmapAnswersAreReusedOnlyWhileTheirCellsAreUnchanged) {
+  ServerProcess& s = Start();
+  const std::string view = "/api/heatmap?minLat=47.08&minLng=9.48&maxLat=47.12&maxLng=9.52";
+  auto etag = [](const Reply& r) {
+    auto it = r.headers.find("ETag");
+    return it == r.headers.end() ? std::string() : it->second;
+  };
+  Reply empty = s.Get(view);
+  ASSERT_EQ(empty.status, 200) << empty.text;
+  EXPECT_EQ(empty.body["count"], 0);
+  const std::string e0 = etag(empty);
+  ASSERT_FALSE(e0.empty());
+  Reply again = s.Get(view);
+  EXPECT_EQ(again.text, empty.text);
+  EXPECT_EQ(etag(again), e0);
+  EXPECT_EQ(s.Get(view, {{"If-None-Match", e0}}).status, 304);
+
+  // The south half of the view is computed: the same query now answers its cells.
+  Reply a =
+      s.Post("/api/heatmap/schedule",
+             R"({"bounds": )" + BoundsJson(47.08, 9.48, 47.10, 9.52) + R"(, "gridStep": 0.0025})");
+  ASSERT_EQ(a.status, 201) << a.text;
+  WaitForJob(s, a.body["jobId"], "completed");
+  Reply half = s.Get(view);
+  ASSERT_EQ(half.status, 200) << half.text;
+  EXPECT_EQ(half.body["count"], 128);
+  const std::string e1 = etag(half);
+  EXPECT_NE(e1, e0);
+  EXPECT_EQ(s.Get(view, {{"If-None-Match", e0}}).status, 200);
+  EXPECT_EQ(s.Get(view, {{"If-None-Match", e1}}).status, 304);
+
+  // Then the north half.
+  Reply b =
+      s.Post("/api/heatmap/schedule",
+             R"({"bounds": )" + BoundsJson(47.10, 9.48, 47.12, 9.52) + R"(, "gridStep": 0.0025})");
+  ASSERT_EQ(b.status, 201) << b.text;
+  WaitForJob(s, b.body["jobId"], "completed");
+  Reply full = s.Get(view);
+  EXPECT_EQ(full.body["count"], 256);
+  EXPECT_NE(etag(full), e1);
+  // Another query over the same cells is its own answer.
+  Reply high = s.Get(view + "&minScore=50");
+  ASSERT_EQ(high.status, 200) << high.text;
+  int at_least_50 = 0;
+  for (const json& c : full.body["cells"]) at_least_50 += c["score"].get<int>() >= 50;
+  EXPECT_EQ(high.body["count"], at_least_50);
+}
+
 TEST_P(HttpTest, ScheduledJobsRunAndTheirCellsMatchPointScores) {
   ServerProcess& s = Start();
   const std::string bounds = BoundsJson(47.08, 9.48, 47.12, 9.52);

@@ -84,13 +84,6 @@ void SendBusy(Response& res) {
   SendError(res, e);
 }
 
-// Shortest round-trip text of a double ("47.1", "0.0025"); valid JSON for finite values.
-void AppendDouble(std::string* out, double v) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out->append(buf, r.ptr);
-}
-
 // Control characters of a path would forge log lines.
 std::string LoggablePath(const std::string& path) {
   std::string out = path.substr(0, 200);
@@ -418,43 +411,7 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   }
   const int min = static_cast<int>(std::ceil(*min_score));
   if (level > 0) return tile_routes.HeatmapLevel(res, *box, *step, model, min, level);
-  auto too_many = [&](const std::string& what) {
-    SendError(res,
-              ApiError::Of(
-                  "too_many_cells",
-                  fmt::format("{} at gridStep {} {}, over the cap of {}: zoom in or use a coarser "
-                              "gridStep",
-                              box->ToString(), *step, what, cap)));
-  };
-  double cells_in_box = GridCellCount(*box, *step);
-  if (cells_in_box > static_cast<double>(cap)) {
-    return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
-  }
-  auto cells = store->QueryCells(*box, *step, model, min, cap);
-  if (!cells.ok()) return SendStatus(res, cells.status());
-  if (static_cast<int64_t>(cells->size()) > cap) return too_many("holds more stored cells");
-
-  // Written by hand: a large answer through nlohmann::json costs several times more.
-  std::string body;
-  body.reserve(64 + cells->size() * 48);
-  body += "{\"gridStep\":";
-  AppendDouble(&body, *step);
-  body += ",\"level\":0,\"cellStep\":";
-  AppendDouble(&body, *step);
-  body += ",\"model\":\"" + std::string(HeatModelId(model)) + "\"";
-  body += ",\"count\":" + std::to_string(cells->size()) + ",\"cells\":[";
-  for (size_t i = 0; i < cells->size(); ++i) {
-    const HeatCell& c = (*cells)[i];
-    // PostgreSQL stores REAL (float4): snap back to the grid point the cell stands for.
-    body += i ? ",{\"lat\":" : "{\"lat\":";
-    AppendDouble(&body, static_cast<double>(NearestGridIndex(c.lat, *step)) * *step);
-    body += ",\"lng\":";
-    AppendDouble(&body, static_cast<double>(NearestGridIndex(c.lng, *step)) * *step);
-    body += ",\"score\":" + std::to_string(c.score) + "}";
-  }
-  body += "]}";
-  res.status = 200;
-  res.set_content(std::move(body), "application/json");
+  tile_routes.HeatmapCells(req, res, *box, *step, model, min);
 }
 
 void ApiServer::Impl::Pois(const Request& req, Response& res) {

@@ -65,17 +65,21 @@ struct ServerOptions {
   std::string cron_secret;         // CRON_SECRET; empty: the cron endpoint answers 404
   std::string tile_url;            // NBI_TILE_URL, for /api/config
   int64_t heatmap_cell_cap = 200'000;  // NBI_HEATMAP_CELL_CAP: cells per /api/heatmap answer
-  size_t tile_cache_bytes = 64 << 20;  // NBI_TILE_CACHE_MB: rendered tiles kept (LRU)
+  size_t tile_cache_bytes = 64 << 20;  // NBI_TILE_CACHE_MB: rendered tiles kept (LRU), and a
+                                       // quarter again for /api/heatmap answers
   int64_t poi_cap = 20'000;            // POIs per /api/pois answer
   double rate_limit_per_sec = 20;      // NBI_RATE_LIMIT_PER_SEC (0 disables)
   double rate_limit_burst = 40;        // NBI_RATE_LIMIT_BURST (default 2 x rate)
   int threads = 64;                    // NBI_HTTP_THREADS: handlers running at once
-  int store_concurrency = 8;           // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once
-  size_t max_body_bytes = 64 * 1024;   // larger bodies: 413
-  int64_t head_timeout_ms = 10'000;    // NBI_HTTP_HEADER_TIMEOUT: a request (head, body) and
-                                       // an answer must each move within this
-  int64_t idle_timeout_ms = 5'000;     // a kept-alive connection idles at most this long
-  int max_connections = 10'000;        // NBI_HTTP_MAX_CONNECTIONS: open connections
+  // NBI_HTTP_STORE_CONCURRENCY: handlers in the store at once. 4: on PostgreSQL each is a
+  // busy server process, and more of them take the cores from an embedded worker's writes
+  // (BENCHMARKS.md, HTTP under load).
+  int store_concurrency = 4;
+  size_t max_body_bytes = 64 * 1024;       // larger bodies: 413
+  int64_t head_timeout_ms = 10'000;        // NBI_HTTP_HEADER_TIMEOUT: a request (head, body) and
+                                           // an answer must each move within this
+  int64_t idle_timeout_ms = 5'000;         // a kept-alive connection idles at most this long
+  int max_connections = 10'000;            // NBI_HTTP_MAX_CONNECTIONS: open connections
   std::vector<std::string> allowed_hosts;  // ALLOWED_HOSTS: Host names besides loopback
   bool access_log = true;                  // NBI_ACCESS_LOG=0 disables the line per request
   // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).

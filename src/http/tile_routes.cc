@@ -46,6 +46,18 @@ tiles::IndexRange BoxBaseRange(const BBox& box, double step) {
   return {i0, i1 - 1, j0, j1 - 1};
 }
 
+// A /api/heatmap answer around `list`, its cells' JSON objects.
+std::string HeatmapBody(double step, int level, HeatModel model, int64_t count,
+                        const std::string& list) {
+  std::string body = "{\"gridStep\":";
+  AppendDouble(&body, step);
+  body += ",\"level\":" + std::to_string(level) + ",\"cellStep\":";
+  AppendDouble(&body, step * std::ldexp(1.0, level));
+  body += ",\"model\":\"" + std::string(HeatModelId(model)) +
+          "\",\"count\":" + std::to_string(count) + ",\"cells\":[" + list + "]}";
+  return body;
+}
+
 }  // namespace
 
 Result<TileRequest> ParseTileRequest(const std::string& model, const std::string& step,
@@ -95,7 +107,11 @@ Result<int> ChooseHeatmapLevel(const std::string& level, const BBox& box, double
 
 TileRoutes::TileRoutes(Store* store, size_t cache_bytes, std::vector<double> steps,
                        int64_t cell_cap)
-    : store_(store), steps_(std::move(steps)), cell_cap_(cell_cap), cache_(cache_bytes) {}
+    : store_(store),
+      steps_(std::move(steps)),
+      cell_cap_(cell_cap),
+      cache_(cache_bytes),
+      answers_(cache_bytes / 4) {}
 
 void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest) {
   std::vector<std::string> parts;
@@ -167,12 +183,60 @@ void TileRoutes::HeatmapLevel(Response& res, const BBox& box, double step, HeatM
       list += ",\"score\":" + std::to_string(v) + "}";
     }
   }
-  body = "{\"gridStep\":";
-  AppendDouble(&body, step);
-  body += ",\"level\":" + std::to_string(level) + ",\"cellStep\":";
-  AppendDouble(&body, step * static_cast<double>(f));
-  body += ",\"model\":\"" + std::string(HeatModelId(model)) +
-          "\",\"count\":" + std::to_string(count) + ",\"cells\":[" + list + "]}";
+  body = HeatmapBody(step, level, model, count, list);
+  res.status = 200;
+  res.set_content(std::move(body), "application/json");
+}
+
+void TileRoutes::HeatmapCells(const Request& req, Response& res, const BBox& box, double step,
+                              HeatModel model, int min_score) {
+  auto too_many = [&](const std::string& what) {
+    Send(res, ApiError::Of("too_many_cells",
+                           fmt::format("{} at gridStep {} {}, over the cap of {}: zoom in or use a "
+                                       "coarser gridStep",
+                                       box.ToString(), step, what, cell_cap_)));
+  };
+  const double cells_in_box = GridCellCount(box, step);
+  if (cells_in_box > static_cast<double>(cell_cap_)) {
+    return too_many(fmt::format("spans {:.0f} cells", cells_in_box));
+  }
+  // The version of the blocks under the box (and a cell around it): the answer of an
+  // unchanged area comes from the cache, or is a 304 for a client that has it.
+  tiles::IndexRange around = BoxBaseRange(box, step);
+  around = {around.i0 - 1, around.i1 + 1, around.j0 - 1, around.j1 + 1};
+  auto version = store_->AreaVersion(step, model, tiles::VersionBlocks(around, 0));
+  if (!version.ok()) return Send(res, ApiErrorFromStatus(version.status()));
+  const std::string etag = fmt::format("\"c{}\"", *version);
+  res.set_header("ETag", etag);
+  if (req.get_header_value("If-None-Match") == etag) {
+    res.status = 304;
+    return;
+  }
+  const std::string key =
+      fmt::format("{}/{}/{}/{}/{}/{}/{}", HeatModelId(model), tiles::StepKey(step), box.min_lat,
+                  box.min_lng, box.max_lat, box.max_lng, min_score);
+  if (std::optional<std::string> kept = answers_.Get(key, etag)) {
+    res.status = 200;
+    res.set_content(std::move(*kept), "application/json");
+    return;
+  }
+  auto cells = store_->QueryCells(box, step, model, min_score, cell_cap_);
+  if (!cells.ok()) return Send(res, ApiErrorFromStatus(cells.status()));
+  if (static_cast<int64_t>(cells->size()) > cell_cap_) return too_many("holds more stored cells");
+  // Written by hand: a large answer through nlohmann::json costs several times more.
+  std::string list;
+  list.reserve(cells->size() * 48);
+  for (size_t i = 0; i < cells->size(); ++i) {
+    const HeatCell& c = (*cells)[i];
+    // PostgreSQL stores REAL (float4): snap back to the grid point the cell stands for.
+    list += i ? ",{\"lat\":" : "{\"lat\":";
+    AppendDouble(&list, static_cast<double>(NearestGridIndex(c.lat, step)) * step);
+    list += ",\"lng\":";
+    AppendDouble(&list, static_cast<double>(NearestGridIndex(c.lng, step)) * step);
+    list += ",\"score\":" + std::to_string(c.score) + "}";
+  }
+  std::string body = HeatmapBody(step, 0, model, static_cast<int64_t>(cells->size()), list);
+  answers_.Put(key, etag, body);
   res.status = 200;
   res.set_content(std::move(body), "application/json");
 }

@@ -21,7 +21,13 @@
 //       {"extents": [{"gridStep", "bounds"}]}: for each offered grid step with stored cells,
 //       the box holding them (to a fine overview cell), so a map can open on its data.
 //
-// Rendered tiles are kept in a TileCache (bounded bytes) keyed by tile and ETag. Thread-safe.
+//   GET /api/heatmap (level 0: the stored cells)
+//       ETag: the sum of the version counters of the blocks under the box; 304 when
+//       If-None-Match holds it. The answer is kept in a cache keyed by the query and the ETag,
+//       so a view asked for again while its cells are unchanged costs one indexed read.
+//
+// Rendered tiles and level-0 answers are kept in TileCaches (bounded bytes) keyed by tile or
+// query and ETag. Thread-safe.
 #pragma once
 
 #include <cstddef>
@@ -64,6 +70,9 @@ class TileRoutes {
   // /api/heatmap at overview level `level` >= 1 (see above).
   void HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model, int min_score,
                     int level);
+  // /api/heatmap at level 0: the stored cells (server.cc has parsed the parameters).
+  void HeatmapCells(const Request& req, Response& res, const BBox& box, double step,
+                    HeatModel model, int min_score);
   void Extent(const Request& req, Response& res);
 
   const tiles::TileCache& cache() const { return cache_; }
@@ -73,6 +82,7 @@ class TileRoutes {
   const std::vector<double> steps_;
   const int64_t cell_cap_;
   tiles::TileCache cache_;
+  tiles::TileCache answers_;  // /api/heatmap answers at level 0, keyed by query and ETag
 };
 
 }  // namespace nbi::http
