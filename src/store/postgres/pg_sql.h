@@ -246,6 +246,10 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
 )sql",
     // v8: the walk network (pg_walk_schema.h). Self-contained.
     kPgWalkMigration,
+    // v9: claims find pending parts by an index, whatever the dead rows that claims and
+    // completions leave behind until a vacuum (without it the claim read every part row).
+    "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
+    "WHERE status = 'pending';",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -200,7 +200,8 @@ PgParams PgTilesBumpParams(const Checkpoint& cp) {
 }
 
 Status PgTilesOnPartCompleted(PgConn& c, const Job& job, const JobPart& part) {
-  const auto area = OverviewAreaOfPart(job, part.begin, part.end);
+  // The cells the part wrote: a part completed without a checkpoint changed none.
+  const auto area = OverviewAreaOfPart(job, part.begin, part.next);
   if (!area) return Status::Ok();
   return PgRebuildOverviewRange(c, area->base, area->grid_step, area->model);
 }

@@ -155,7 +155,8 @@ Status SqliteTilesOnCells(SqliteConn& c, const Checkpoint& cp) {
 }
 
 Status SqliteTilesOnPartCompleted(SqliteConn& c, const Job& job, const JobPart& part) {
-  const auto area = OverviewAreaOfPart(job, part.begin, part.end);
+  // The cells the part wrote: a part completed without a checkpoint changed none.
+  const auto area = OverviewAreaOfPart(job, part.begin, part.next);
   if (!area) return Status::Ok();
   return SqliteRebuildOverviewRange(c, area->base, area->grid_step, area->model);
 }
