@@ -57,12 +57,16 @@ TEST_P(HttpTest, HeatmapAnswersAreReusedOnlyWhileTheirCellsAreUnchanged) {
   EXPECT_EQ(etag(again), e0);
   EXPECT_EQ(s.Get(view, {{"If-None-Match", e0}}).status, 304);
 
+  // Computes the cells of a box and waits for them.
+  auto compute = [&](double min_lat, double max_lat) {
+    Reply r = s.Post(
+        "/api/heatmap/schedule",
+        R"({"bounds": )" + BoundsJson(min_lat, 9.48, max_lat, 9.52) + R"(, "gridStep": 0.0025})");
+    ASSERT_EQ(r.status, 201) << r.text;
+    WaitForJob(s, r.body["jobId"], "completed");
+  };
   // The south half of the view is computed: the same query now answers its cells.
-  Reply a =
-      s.Post("/api/heatmap/schedule",
-             R"({"bounds": )" + BoundsJson(47.08, 9.48, 47.10, 9.52) + R"(, "gridStep": 0.0025})");
-  ASSERT_EQ(a.status, 201) << a.text;
-  WaitForJob(s, a.body["jobId"], "completed");
+  compute(47.08, 47.10);
   Reply half = s.Get(view);
   ASSERT_EQ(half.status, 200) << half.text;
   EXPECT_EQ(half.body["count"], 128);
@@ -72,11 +76,7 @@ TEST_P(HttpTest, HeatmapAnswersAreReusedOnlyWhileTheirCellsAreUnchanged) {
   EXPECT_EQ(s.Get(view, {{"If-None-Match", e1}}).status, 304);
 
   // Then the north half.
-  Reply b =
-      s.Post("/api/heatmap/schedule",
-             R"({"bounds": )" + BoundsJson(47.10, 9.48, 47.12, 9.52) + R"(, "gridStep": 0.0025})");
-  ASSERT_EQ(b.status, 201) << b.text;
-  WaitForJob(s, b.body["jobId"], "completed");
+  compute(47.10, 47.12);
   Reply full = s.Get(view);
   EXPECT_EQ(full.body["count"], 256);
   EXPECT_NE(etag(full), e1);

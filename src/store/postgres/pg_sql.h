@@ -447,17 +447,19 @@ inline constexpr PgSql kCommitCheckpoint{
     "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
     " + p.added)) / total_items) ELSE 100 END, "
     "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
-    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + p.added)) "
+    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX
+    " + p.added)) "
     "FROM p WHERE id = $1::bigint AND status = 'running' "
-    "RETURNING cancel_requested, " NBI_DONE_INDEX " AS done, p.added) "
+    "RETURNING cancel_requested, " NBI_DONE_INDEX
+    " AS done, p.added) "
     "SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), (SELECT added FROM u), "
     "nbi_require_running((SELECT count(*) FROM u))"};
 // A staged chunk's transaction waits, idle, for the chunk before it to commit. A worker
 // frozen there (SIGSTOP, a VM pause) would hold its uncommitted cells, and the worker that
 // takes the part over would wait on them at its COPY: the server ends such a transaction
 // after 5 s idle (the staged chunk is then simply staged again).
-inline constexpr PgSql kStageIdleTimeout{
-    nullptr, "SET LOCAL idle_in_transaction_session_timeout = 5000"};
+inline constexpr PgSql kStageIdleTimeout{nullptr,
+                                         "SET LOCAL idle_in_transaction_session_timeout = 5000"};
 inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
 // A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
 // Every transition that makes a part ready notifies the channel (fail with backoff,
