@@ -11,6 +11,10 @@ namespace nbi {
 // and however many finished parts the table holds (they are not in it). It replaces v9's
 // index of pending parts (one index less to write per part update).
 //
+// The earliest run_at of a ready job (kNextPending: a worker's wait for a retry's backoff, after
+// every claim) is read from an index in that order instead of sorting every ready job; the
+// old claim index of jobs (priority, id) has no reader left.
+//
 // A part inserted without a claim_priority (nbi_job_without_parts: a job inserted by the
 // original app, which shares the jobs table) takes its job's when the job may be claimed.
 // Our own inserts (kInsertParts) set it, so the trigger does not fire for them.
@@ -21,6 +25,9 @@ UPDATE job_parts p SET claim_priority = j.priority FROM jobs j
 DROP INDEX IF EXISTS job_parts_pending_idx;
 CREATE INDEX IF NOT EXISTS job_parts_claim_idx ON job_parts (claim_priority DESC, job_id, part)
   WHERE status = 'pending' AND claim_priority IS NOT NULL;
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX IF NOT EXISTS jobs_next_run_idx ON jobs (run_at_ms, priority DESC, id)
+  WHERE ready_parts > 0;
 CREATE OR REPLACE FUNCTION nbi_part_claim_priority() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   NEW.claim_priority := (SELECT priority FROM jobs WHERE id = NEW.job_id

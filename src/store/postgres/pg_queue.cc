@@ -264,16 +264,17 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
   const int more = several ? max - static_cast<int>(out.size()) : 0;
   if (more > 0 || !unstarted.empty()) {
     using Out = std::vector<Job>;
-    NBI_ASSIGN_OR_RETURN(Out rest, InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
-      std::vector<JobPart> parts = unstarted;
-      if (more > 0) {
-        NBI_ASSIGN_OR_RETURN(PgRows m,
-                             c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
-        for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
-      }
-      if (parts.empty()) return Out();
-      return SettleClaims(c, parts, now);
-    }));
+    NBI_ASSIGN_OR_RETURN(
+        Out rest, InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+          std::vector<JobPart> parts = unstarted;
+          if (more > 0) {
+            NBI_ASSIGN_OR_RETURN(
+                PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
+            for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
+          }
+          if (parts.empty()) return Out();
+          return SettleClaims(c, parts, now);
+        }));
     for (Job& j : rest) out.push_back(std::move(j));
   }
   // RETURNING gives no order guarantee: claim order is job priority, job, part.

@@ -53,10 +53,10 @@ inline constexpr PgSql kActiveByKey{
 // SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
 // on them; the row lock (re-checked against the newest row version) makes the claim
 // exclusive. $1 worker, $2 now, $3 limit.
-#define NBI_CLAIM_CANDIDATES                                                                  \
-  "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id "    \
-  "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND j.ready_parts > 0 "        \
-  "AND j.run_at_ms <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "           \
+#define NBI_CLAIM_CANDIDATES                                                               \
+  "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id " \
+  "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND j.ready_parts > 0 "     \
+  "AND j.run_at_ms <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "        \
   "LIMIT $3::int FOR UPDATE OF p SKIP LOCKED"
 // The common case in one statement, outside any transaction: the ready parts of jobs of one
 // part are claimed and their jobs started (RollUp of a job whose only part runs: running,
@@ -85,7 +85,8 @@ inline constexpr PgSql kClaimSolo{
 // Any ready part, in a transaction that settles each claimed part's job after it (SettleClaims).
 inline constexpr PgSql kClaimParts{
     "claim_parts",
-    "WITH c AS (" NBI_CLAIM_CANDIDATES ") "
+    "WITH c AS (" NBI_CLAIM_CANDIDATES
+    ") "
     "UPDATE job_parts p SET status = 'running', locked_by = $1::text, "
     "attempts = p.attempts + 1, heartbeat_at_ms = $2::bigint, claimed_index = p.next_index "
     "FROM c WHERE p.job_id = c.job_id AND p.part = c.part "
@@ -98,22 +99,25 @@ inline constexpr PgSql kJobStarted{
     "UPDATE jobs SET started_at = COALESCE(started_at, " NBI_TS("$2") ") "
     "WHERE id = $1::bigint RETURNING status"};
 // The claim key of a job's part: its priority while a claim may take it, else NULL (v10).
-#define NBI_CLAIM_PRIORITY_OF(job)                                                      \
-  "(SELECT priority FROM jobs WHERE id = " job " AND status IN " NBI_ACTIVE " AND NOT " \
+#define NBI_CLAIM_PRIORITY_OF(job)                                          \
+  "(SELECT priority FROM jobs WHERE id = " job " AND status IN " NBI_ACTIVE \
+  " AND NOT "                                                               \
   "cancel_requested)"
 // A claim whose job stopped meanwhile (cancelled or failed) gives the part back.
 inline constexpr PgSql kUnclaimPart{
     "unclaim_part",
     "UPDATE job_parts SET status = 'pending', locked_by = NULL, "
-    "attempts = GREATEST(attempts - 1, 0), claim_priority = " NBI_CLAIM_PRIORITY_OF("$1::bigint")
-    " WHERE job_id = $1::bigint AND part = $2::int"};
+    "attempts = GREATEST(attempts - 1, 0), claim_priority = " NBI_CLAIM_PRIORITY_OF(
+        "$1::bigint") " WHERE job_id = $1::bigint AND part = $2::int"};
 // A job that can no longer be claimed takes its unfinished parts out of the claim index (v10).
 // Parts another transaction holds are skipped, never waited for: a claimer holding one waits
 // for this job's row next (lock order: parts, then job) and, finding the job stopped, gives
 // the part back with kUnclaimPart. $1 job.
-#define NBI_UNCLAIMABLE_PARTS(cond)                                                        \
-  "UPDATE job_parts SET claim_priority = NULL WHERE " cond " AND job_id = $1::bigint AND " \
-  "part IN (SELECT part FROM job_parts WHERE " cond " AND job_id = $1::bigint "            \
+#define NBI_UNCLAIMABLE_PARTS(cond)                        \
+  "UPDATE job_parts SET claim_priority = NULL WHERE " cond \
+  " AND job_id = $1::bigint AND "                          \
+  "part IN (SELECT part FROM job_parts WHERE " cond        \
+  " AND job_id = $1::bigint "                              \
   "AND claim_priority IS NOT NULL AND status <> 'completed' FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kCancelParts{"cancel_parts", NBI_UNCLAIMABLE_PARTS("true")};
 // An equal job scheduled again with a higher priority: its parts' claim key first (lock order:
@@ -283,6 +287,9 @@ inline constexpr PgSql kStaleParts{
     "stale_parts",
     "SELECT job_id, part FROM job_parts WHERE status = 'running' "
     "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
+// Listed in job_parts_running_idx's order: a plain index scan, which marks the entries of
+// parts no longer running as dead as it passes them (a bitmap scan would read every one of
+// them again each second until a vacuum).
 // An owner is alive while some session of this database holds the advisory lock on its id
 // (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
 // low 32 bits, objsubid = 1.
@@ -292,7 +299,7 @@ inline constexpr PgSql kDeadOwnerParts{
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
-    "hashtextextended(COALESCE(p.locked_by, ''), 0)) ORDER BY p.job_id, p.part"};
+    "hashtextextended(COALESCE(p.locked_by, ''), 0)) ORDER BY p.heartbeat_at_ms"};
 inline constexpr PgSql kOwnerLock{"owner_lock",
                                   "SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))"};
 inline constexpr PgSql kOwnerCheck{"owner_check", "SELECT 1"};
