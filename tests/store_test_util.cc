@@ -82,6 +82,9 @@ std::string QuerySql(const std::string& url, const std::string& sql) {
     out += PQgetvalue(r, i, 0);
   }
   PQclear(r);
+  // An open transaction is rolled back before the session ends: the server would do so only
+  // once it has processed the disconnect, holding its row locks until then.
+  if (PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
   PQfinish(c);
   if (!ok) throw std::runtime_error("sql: " + e);
   return out;

@@ -208,6 +208,21 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   return out;
 }
 
+// kClaimSolo in a transaction of its own with the claim's planner settings, in one round trip.
+Result<PgRows> ClaimSolo(PgConn& c, const PgParams& params) {
+  PgTxn txn(c);
+  auto r = c.Pipeline({{&kBeginSql, nullptr},
+                       {&kClaimPlanSettings, nullptr},
+                       {&kClaimSolo, &params},
+                       {&kCommitSql, nullptr}});
+  if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
+  NBI_RETURN_IF_ERROR(r.status());
+  txn.MarkCommitted();
+  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+  if ((*r)[3].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return std::move((*r)[2]);
+}
+
 }  // namespace
 
 Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
@@ -243,10 +258,10 @@ Result<std::optional<Job>> PgStore::Claim(const std::string& worker_id) {
 Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max) {
   const int64_t now = clock_->NowMs();
   max = std::max(1, max);
-  // Jobs of one part (the common case) are claimed and started by one statement, atomic on its
-  // own: one round trip (kClaimSolo).
+  // Jobs of one part (the common case) are claimed and started by one statement: one round
+  // trip (kClaimSolo).
   NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
-                         return c.Exec(kClaimSolo, PgParams().Text(worker_id).Int(now).Int(max));
+                         return ClaimSolo(c, PgParams().Text(worker_id).Int(now).Int(max));
                        }));
   std::vector<Job> out;
   std::vector<JobPart> unstarted;  // claimed, but the job had stopped meanwhile: given back
@@ -268,6 +283,7 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
         Out rest, InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
           std::vector<JobPart> parts = unstarted;
           if (more > 0) {
+            NBI_RETURN_IF_ERROR(c.Exec(kClaimPlanSettings).status());
             NBI_ASSIGN_OR_RETURN(
                 PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
             for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
