@@ -263,6 +263,47 @@ void StoreBenches(const std::string& url, Store* store, const GridRegion& g,
 
 }  // namespace
 
+// 3. An end-to-end heatmap job of ~`cells` cells over the generated city, one worker.
+void EndToEnd(Store* store, int64_t cells, const std::vector<int64_t>& chunks) {
+  std::printf(
+      "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 "
+      "POIs)\n");
+  Check(store->TruncateCells(), "truncate");
+  SyntheticCitySpec city;
+  Must(store->UpsertPois(GenerateCity(city)), "pois");
+  BBox box = SyntheticCityBox(city);
+  // ~`cells` cells inside the city.
+  double step = std::max(
+      0.0001, std::sqrt((box.max_lat - box.min_lat) * (box.max_lng - box.min_lng) / double(cells)));
+  step = std::round(step * 1e5) / 1e5;
+  for (int64_t chunk : chunks) {
+    Check(store->TruncateCells(), "truncate");
+    HeatmapJobSpec spec;
+    spec.bounds = box;
+    spec.grid_step = step;
+    auto e = Must(store->EnqueueHeatmap(spec), "enqueue");
+    WorkerOptions o;
+    o.chunk_size = chunk;
+    o.exit_when_idle = true;
+    o.log_polls = false;
+    o.progress_step_percent = 100;
+    Worker w(store, Env{}, o);
+    auto t0 = SteadyClock::now();
+    w.Run();
+    double secs = Since(t0);
+    auto j = Must(store->GetJob(e.job.id), "job");
+    if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
+    auto eg = Must(GridRegion::Make(box, step), "grid");
+    double raw = RawRun(store, eg);
+    std::printf(
+        "  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f "
+        "cells/s (%.2f x raw)\n",
+        (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw,
+        j.total_items / secs / raw);
+    Check(store->PruneFinished(-1000000).status(), "prune");
+  }
+}
+
 int main(int argc, char** argv) {
   const char* env_url = std::getenv("DATABASE_URL");
   std::string url = env_url && *env_url ? env_url : kDefaultDatabaseUrl;
@@ -303,45 +344,7 @@ int main(int argc, char** argv) {
     StoreBenches(url, store.get(), g, chunks);
   }
 
-  if (!only_queue) {
-    std::printf(
-        "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 "
-        "POIs)\n");
-    Check(store->TruncateCells(), "truncate");
-    SyntheticCitySpec city;
-    Must(store->UpsertPois(GenerateCity(city)), "pois");
-    BBox box = SyntheticCityBox(city);
-    // ~`cells` cells inside the city.
-    double step = std::max(0.0001, std::sqrt((box.max_lat - box.min_lat) *
-                                             (box.max_lng - box.min_lng) / double(cells)));
-    step = std::round(step * 1e5) / 1e5;
-    for (int64_t chunk : chunks) {
-      Check(store->TruncateCells(), "truncate");
-      HeatmapJobSpec spec;
-      spec.bounds = box;
-      spec.grid_step = step;
-      auto e = Must(store->EnqueueHeatmap(spec), "enqueue");
-      WorkerOptions o;
-      o.chunk_size = chunk;
-      o.exit_when_idle = true;
-      o.log_polls = false;
-      o.progress_step_percent = 100;
-      Worker w(store.get(), Env{}, o);
-      auto t0 = SteadyClock::now();
-      w.Run();
-      double secs = Since(t0);
-      auto j = Must(store->GetJob(e.job.id), "job");
-      if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
-      auto eg = Must(GridRegion::Make(box, step), "grid");
-      double raw = RawRun(store.get(), eg);
-      std::printf(
-          "  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f "
-          "cells/s (%.2f x raw)\n",
-          (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw,
-          j.total_items / secs / raw);
-      Check(store->PruneFinished(-1000000).status(), "prune");
-    }
-  }
+  if (!only_queue) EndToEnd(store.get(), cells, chunks);
   std::printf("4. Wake-up latency\n");
   Latency(url, 200, 20000);
   if (!binary.empty()) {
