@@ -10,12 +10,13 @@ namespace nbi {
 inline constexpr const char* kCreateWalkStage =
     "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_node_stage (id bigint, lat float8, lng float8) "
     "ON COMMIT DELETE ROWS; "
-    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8) "
+    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8, "
+    "cls int, cell bigint) "
     "ON COMMIT DELETE ROWS";
 inline constexpr const char* kCopyWalkNodeStage =
     "COPY nbi_walk_node_stage (id, lat, lng) FROM STDIN (FORMAT binary)";
 inline constexpr const char* kCopyWalkEdgeStage =
-    "COPY nbi_walk_edge_stage (a, b, length_m) FROM STDIN (FORMAT binary)";
+    "COPY nbi_walk_edge_stage (a, b, length_m, cls, cell) FROM STDIN (FORMAT binary)";
 // A known node takes the new position; an unchanged one is not rewritten (no dead row per
 // node when the same extract is imported again). xmax = 0 marks an inserted row (see
 // kUpsertPoisFromStage). In id order, so that concurrent imports lock rows in one order.
@@ -26,12 +27,31 @@ inline constexpr PgSql kUpsertWalkNodesFromStage{
     "ON CONFLICT (id) DO UPDATE SET lat = EXCLUDED.lat, lng = EXCLUDED.lng "
     "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
-    "SELECT count(*) FILTER (WHERE inserted) FROM up"};
-// A known edge stays as it is; the command's row count is the edges inserted.
+    "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
+// A known edge keeps its length; its drawing class and street cell follow the latest import
+// (an unchanged edge is not rewritten). Counts: edges inserted, edges inserted or changed.
 inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
-    "INSERT INTO walk_edges (a, b, length_m) SELECT a, b, length_m FROM nbi_walk_edge_stage "
-    "ORDER BY a, b ON CONFLICT (a, b) DO NOTHING"};
+    "WITH up AS (INSERT INTO walk_edges (a, b, length_m, cls, cell) "
+    "SELECT a, b, length_m, cls, cell FROM nbi_walk_edge_stage ORDER BY a, b "
+    "ON CONFLICT (a, b) DO UPDATE SET cls = EXCLUDED.cls, cell = EXCLUDED.cell "
+    "WHERE walk_edges.cls IS DISTINCT FROM EXCLUDED.cls "
+    "OR walk_edges.cell IS DISTINCT FROM EXCLUDED.cell "
+    "RETURNING (xmax = 0) AS inserted) "
+    "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
+inline constexpr PgSql kBumpWalkNetworkVersion{
+    "bump_walk_network_version", "UPDATE walk_network_version SET version = version + 1"};
+inline constexpr PgSql kWalkNetworkVersion{"walk_network_version",
+                                           "SELECT version FROM walk_network_version"};
+// $1, $2: the first and last row of street cells; $3, $4: the first and last column; $5:
+// the lowest class drawn. One range of the cell index per row, the edges' ends by id.
+inline constexpr PgSql kLoadStreetSegments{
+    "load_street_segments",
+    "SELECT na.lat, na.lng, nb.lat, nb.lng, COALESCE(e.cls, 1) "
+    "FROM generate_series($1::bigint, $2::bigint) AS r(row) "
+    "JOIN walk_edges e ON e.cell BETWEEN r.row * 32768 + $3::bigint AND r.row * 32768 + "
+    "$4::bigint AND (e.cls >= $5::int OR e.cls IS NULL) "
+    "JOIN walk_nodes na ON na.id = e.a JOIN walk_nodes nb ON nb.id = e.b"};
 // Fresh statistics once an import has added rows. Without them the planner takes both node
 // scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
 // minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the

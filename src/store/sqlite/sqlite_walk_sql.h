@@ -29,9 +29,41 @@ inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges"
 inline constexpr const char* kUpsertWalkNode =
     "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
-// ?: a, b, length_m. A known edge stays as it is (changes() = 0).
+// ?: a, b, length_m, cls, cell. A known edge keeps its length; its drawing class and street
+// cell follow the latest import (an unchanged edge is not rewritten: changes() = 0).
 inline constexpr const char* kInsertWalkEdge =
-    "INSERT INTO walk_edges (a, b, length_m) VALUES (?, ?, ?) ON CONFLICT (a, b) DO NOTHING";
+    "INSERT INTO walk_edges (a, b, length_m, cls, cell) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (a, b) DO UPDATE SET cls = excluded.cls, cell = excluded.cell "
+    "WHERE cls IS NOT excluded.cls OR cell IS NOT excluded.cell";
+
+// Migration: what street tiles read (tiles/streets.h). Each edge's drawing class (NULL for
+// edges stored before it: drawn as streets until an import names their class) and the street
+// cell of its midpoint, computed here for the stored edges with the same arithmetic as
+// tiles::StreetCellOf (lat + 90 >= 0, so CAST truncates as floor would); an index by cell
+// (with the class, so a zoomed-out tile skips paths inside the index). The network's version
+// counter: bumped by every import that changes the network, it is the street tiles' ETag.
+inline constexpr const char* kStreetMigration = R"sql(
+ALTER TABLE walk_edges ADD COLUMN cls INTEGER;
+ALTER TABLE walk_edges ADD COLUMN cell INTEGER;
+UPDATE walk_edges SET cell = (
+  SELECT CAST(((na.lat + nb.lat) / 2 + 90.0) * 64 AS INTEGER) * 32768
+       + CAST(((na.lng + nb.lng) / 2 + 180.0) * 64 AS INTEGER)
+  FROM walk_nodes na, walk_nodes nb WHERE na.id = walk_edges.a AND nb.id = walk_edges.b);
+CREATE INDEX walk_edges_cell_idx ON walk_edges(cell, cls);
+CREATE TABLE walk_network_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL);
+INSERT INTO walk_network_version (id, version) VALUES (1, 1);
+)sql";
+inline constexpr const char* kWalkNetworkVersion = "SELECT version FROM walk_network_version";
+inline constexpr const char* kBumpWalkNetworkVersion =
+    "UPDATE walk_network_version SET version = version + 1";
+// ?1, ?2: the first and last street cell of one row of cells; ?3: the lowest class drawn.
+// The edges by the cell index, their ends by id.
+inline constexpr const char* kLoadStreetSegments =
+    "SELECT na.lat, na.lng, nb.lat, nb.lng, COALESCE(e.cls, 1) FROM walk_edges e "
+    "JOIN walk_nodes na ON na.id = e.a JOIN walk_nodes nb ON nb.id = e.b "
+    "WHERE e.cell BETWEEN ?1 AND ?2 AND (e.cls >= ?3 OR e.cls IS NULL)";
 // ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
 // the nodes in the box by their index, each one's edges as node a by the edges' key, node b
 // by its id.
