@@ -231,13 +231,13 @@ TEST_P(TilesTest, AnAreaWithEveryCellBelow30IsOutlinedAndItsCityListed) {
     }
   }
   // The outline: the area's perimeter in pixels (twice: with and without low).
-  const double perimeter = 2 * (GlobalX(10.03, z) - GlobalX(10.0, z)) +
-                           2 * (GlobalY(10.0, z) - GlobalY(10.02, z));
+  const double perimeter =
+      2 * (GlobalX(10.03, z) - GlobalX(10.0, z)) + 2 * (GlobalY(10.0, z) - GlobalY(10.02, z));
   EXPECT_GT(outline, 2 * perimeter * 0.9);
   EXPECT_EQ(bands, 0) << "a cell below 30 drawn in a band colour";
   EXPECT_EQ(inside, 0) << "faint cells without low=1";
-  EXPECT_GT(faint, 0.9 * (GlobalX(10.03, z) - GlobalX(10.0, z)) *
-                       (GlobalY(10.0, z) - GlobalY(10.02, z)));
+  EXPECT_GT(faint,
+            0.9 * (GlobalX(10.03, z) - GlobalX(10.0, z)) * (GlobalY(10.0, z) - GlobalY(10.02, z)));
   EXPECT_EQ(s.Get(TilePath(step, z, 0, 0) + "?low=2").status, 400);
   // The low tile is another tile: its own ETag.
   const std::string inner = TilePath(step, z, static_cast<int64_t>(GlobalX(10.015, z)) / 256,

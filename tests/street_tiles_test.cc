@@ -70,7 +70,8 @@ const std::vector<Line> kLines = {
 TEST(StreetRender, LinePixelsWhereTheSegmentRunsAndNoneElsewhere) {
   // One major road across a z16 tile, from its west edge to its east edge at a slant.
   const tiles::TileId t{16, 34500, 23000};
-  const double west = tiles::LngOfPixelCol(16, 34500.0 * 256), east = tiles::LngOfPixelCol(16, 34501.0 * 256);
+  const double west = tiles::LngOfPixelCol(16, 34500.0 * 256),
+               east = tiles::LngOfPixelCol(16, 34501.0 * 256);
   const double north = tiles::LatOfPixelRow(16, 23000.0 * 256 + 40);
   const double south = tiles::LatOfPixelRow(16, 23000.0 * 256 + 200);
   const Line l{north, west - 0.001, south, east + 0.001, 2};
@@ -261,6 +262,27 @@ TEST_P(StreetTilesTest, EtagAnd304UntilAnImportChangesTheNetwork) {
   }
   EXPECT_GT(on, 20);
   EXPECT_EQ(drawn, on) << "the new street is not drawn";
+}
+
+// A network stored before street tiles existed (schema 9: no class, cell, end positions or
+// version) is drawn once the store upgrades: migration 10 computes them in SQL.
+TEST_P(StreetTilesTest, ANetworkStoredBeforeStreetCellsIsDrawnAfterTheUpgrade) {
+  const std::string osm = dir_.File("network.osm");
+  testing::WriteFile(osm, kNetworkOsm);
+  Cli("import " + osm);
+  // Back to schema 9 with the network in it.
+  for (const char* sql :
+       {"DROP INDEX walk_edges_cell_idx", "ALTER TABLE walk_edges DROP COLUMN cls",
+        "ALTER TABLE walk_edges DROP COLUMN cell", "ALTER TABLE walk_edges DROP COLUMN a_lat",
+        "ALTER TABLE walk_edges DROP COLUMN a_lng", "ALTER TABLE walk_edges DROP COLUMN b_lat",
+        "ALTER TABLE walk_edges DROP COLUMN b_lng", "DROP TABLE walk_network_version",
+        "DELETE FROM schema_migrations WHERE version = 10"}) {
+    testing::ExecSql(url_, sql);
+  }
+  ServerProcess& s = Start({}, {"--no-worker"});  // migrates to 10
+  // Zoom 14 and above draw every class, so the classes the old rows lack do not matter.
+  CheckZoom(s, 14);
+  CheckZoom(s, 16);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StreetTilesTest,

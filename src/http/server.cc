@@ -23,12 +23,12 @@
 #include "http/point_score.h"
 #include "http/rate_limit.h"
 #include "http/tile_routes.h"
-#include "tiles/streets.h"
 #include "http/transport.h"
 #include "jobs/cron.h"
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
+#include "tiles/streets.h"
 
 namespace nbi::http {
 

@@ -147,8 +147,8 @@ void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest
   if (req.has_param("low")) {
     const std::string low = req.get_param_value("low");
     if (low != "0" && low != "1") {
-      return Send(res, ApiError::Of("invalid_argument",
-                                    fmt::format("low '{}' must be 0 or 1", Cut(low))));
+      return Send(
+          res, ApiError::Of("invalid_argument", fmt::format("low '{}' must be 0 or 1", Cut(low))));
     }
     style.low = low == "1";
   }
@@ -156,8 +156,8 @@ void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest
   const tiles::IndexRange range = tiles::TileReadRange(t->tile, t->step, level);
   auto version = store_->AreaVersion(t->step, t->model, tiles::VersionBlocks(range, level));
   if (!version.ok()) return Send(res, ApiErrorFromStatus(version.status()));
-  const std::string etag = fmt::format("\"t{}{}-{}-{}\"", kRendererVersion,
-                                       style.low ? "l" : "", level, *version);
+  const std::string etag =
+      fmt::format("\"t{}{}-{}-{}\"", kRendererVersion, style.low ? "l" : "", level, *version);
   res.set_header("ETag", etag);
   res.set_header("Cache-Control", "public, no-cache");
   if (req.get_header_value("If-None-Match") == etag) {
@@ -368,9 +368,8 @@ bool TileRoutes::HasCells(const BBox& box, double step, HeatModel model, Status*
   const tiles::IndexRange base = BoxBaseRange(box, step);
   int level = 0;
   const int max_level = tiles::MaxOverviewLevel(step);
-  while (level < max_level && static_cast<double>(base.CoarserBy(level).rows()) *
-                                      static_cast<double>(base.CoarserBy(level).cols()) >
-                                  4096.0) {
+  while (level<max_level&& static_cast<double>(base.CoarserBy(level).rows()) *
+               static_cast<double>(base.CoarserBy(level).cols())> 4096.0) {
     ++level;
   }
   tiles::DenseLevel cells;
@@ -413,10 +412,11 @@ void TileRoutes::CitiesWithCells(const Request& req, Response& res) {
     if (has) list.push_back(CityJson(c));
   }
   res.status = 200;
-  res.set_content(nlohmann::json{{"model", HeatModelId(model)}, {"gridStep", *step},
-                                 {"cities", std::move(list)}}
-                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                  "application/json");
+  res.set_content(
+      nlohmann::json{
+          {"model", HeatModelId(model)}, {"gridStep", *step}, {"cities", std::move(list)}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      "application/json");
 }
 
 }  // namespace nbi::http

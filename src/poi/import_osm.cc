@@ -232,11 +232,10 @@ class PoiCollector : public osmium::handler::Handler {
     std::sort(segments_.begin(), segments_.end(), [](const Segment& x, const Segment& y) {
       return std::tie(x.a, x.b, y.cls) < std::tie(y.a, y.b, x.cls);
     });
-    segments_.erase(std::unique(segments_.begin(), segments_.end(),
-                                [](const Segment& x, const Segment& y) {
-                                  return x.a == y.a && x.b == y.b;
-                                }),
-                    segments_.end());
+    segments_.erase(
+        std::unique(segments_.begin(), segments_.end(),
+                    [](const Segment& x, const Segment& y) { return x.a == y.a && x.b == y.b; }),
+        segments_.end());
     WalkNetwork net;
     std::vector<int64_t> ends;
     for (const auto& [a, b, cls] : segments_) {

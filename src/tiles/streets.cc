@@ -119,8 +119,7 @@ int RenderStreetTile(const TileId& t, const std::vector<StreetSegment>& segments
     for (const StreetSegment& s : segments) {
       if (std::min<int>(s.cls, 2) != cls) continue;
       drawn += DrawLine(PixelX(t.z, s.lng1) - left, PixelY(t.z, s.lat1) - top,
-                        PixelX(t.z, s.lng2) - left, PixelY(t.z, s.lat2) - top, pen,
-                        levels->data());
+                        PixelX(t.z, s.lng2) - left, PixelY(t.z, s.lat2) - top, pen, levels->data());
     }
   }
   return drawn;

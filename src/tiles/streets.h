@@ -1,7 +1,8 @@
 // The offline base layer (SPEC §7): street tiles drawn from the walk network, and the street
 // cells by which a store finds the edges a tile shows.
 //
-// Street cells. Every stored walk edge carries the cell of its midpoint: squares of 1/64
+// Street cells. Every stored walk edge carries its ends' positions and the cell of its
+// midpoint (so a tile reads edge rows alone, no lookup of their nodes): squares of 1/64
 // degree (about 1.7 km north-south), numbered row * kStreetCellCols + col with
 // row = floor((lat + 90) * 64), col = floor((lng + 180) * 64). A tile reads the edges whose
 // cell lies in StreetCellsOfTile: the cells under the tile and one cell around them, so every

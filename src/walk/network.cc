@@ -38,7 +38,8 @@ bool IsOneOf(std::string_view value, std::initializer_list<std::string_view> set
 
 uint8_t WalkClassOf(std::string_view highway) {
   constexpr std::string_view kLink = "_link";
-  if (highway.size() > kLink.size() && highway.ends_with(kLink)) highway.remove_suffix(kLink.size());
+  if (highway.size() > kLink.size() && highway.ends_with(kLink))
+    highway.remove_suffix(kLink.size());
   if (IsOneOf(highway, {"primary", "secondary", "tertiary"})) return kWalkClassMajor;
   if (IsOneOf(highway, {"residential", "unclassified", "living_street", "road", "pedestrian"})) {
     return kWalkClassStreet;

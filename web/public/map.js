@@ -14,7 +14,7 @@ if (!L) {
   throw new Error('Leaflet did not load: /vendor/leaflet/leaflet.js');
 }
 const DEFAULT_ATTRIBUTION = '© OpenStreetMap contributors';
-const POI_MIN_ZOOM = 10; // below this the POI request would be huge and unreadable anyway
+const POI_MIN_ZOOM = 14; // below this the dots hide the streets and the heat (and the request is huge)
 const TILE_MAX_ZOOM = 16; // heat tiles up to here; above it the cells are drawn themselves
 const CELL_MIN_ZOOM = 13; // cells of the view are loaded (level=auto) from here on
 const LOW_COLOUR = '#94a3b8'; // cells below 30, drawn faintly when asked for (tiles: kLowRgba)
@@ -202,7 +202,9 @@ function resetHeatTiles() {
   const url = tileTemplate.replace('{model}', state.model).replace('{gridStep}', String(state.gridStep)) +
     (state.showLow ? '?low=1' : '');
   heatTiles = new FetchedTiles(url, {
-    pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0,
+    // Leaflet sets the layer's opacity inline (a CSS opacity would be overridden): the
+    // streets show through the heat.
+    pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0, opacity: 0.6,
     tileClass: 'heat-tile', count: ['tilesLoaded', 'tilesEmpty'],
   });
   nbi.tilesIdle = false;
@@ -492,14 +494,23 @@ async function loadCityPicker() {
   selectCityInView();
 }
 
-// Selects the offered city the view is on: the smallest whose bounds hold the view's centre.
+// Selects the offered city the view is on: of those whose bounds hold the view's centre, the
+// one whose bounds match the view best (intersection over union), so a country in view wins
+// over a town in its middle, and the town once the view is on it.
 function selectCityInView() {
   const sel = $('city');
   const centre = map.getCenter();
+  const v = map.getBounds();
+  const view = { minLat: v.getSouth(), minLng: v.getWest(), maxLat: v.getNorth(), maxLng: v.getEast() };
+  const area = (b) => Math.max(0, b.maxLat - b.minLat) * Math.max(0, b.maxLng - b.minLng);
+  const match = (b) => {
+    const inter = area({ minLat: Math.max(b.minLat, view.minLat), minLng: Math.max(b.minLng, view.minLng),
+                         maxLat: Math.min(b.maxLat, view.maxLat), maxLng: Math.min(b.maxLng, view.maxLng) });
+    return inter / (area(b) + area(view) - inter || 1);
+  };
   const offered = state.cities.filter((c) => nbi.citiesWithCells.includes(c.slug) &&
     toLatLngBounds(c.bounds).contains(centre));
-  const area = (c) => (c.bounds.maxLat - c.bounds.minLat) * (c.bounds.maxLng - c.bounds.minLng);
-  offered.sort((a, b) => area(a) - area(b));
+  offered.sort((a, b) => match(b.bounds) - match(a.bounds));
   sel.value = offered[0]?.slug || '';
 }
 

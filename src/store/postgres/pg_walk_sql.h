@@ -11,12 +11,13 @@ inline constexpr const char* kCreateWalkStage =
     "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_node_stage (id bigint, lat float8, lng float8) "
     "ON COMMIT DELETE ROWS; "
     "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8, "
-    "cls int, cell bigint) "
+    "cls int, cell bigint, a_lat float8, a_lng float8, b_lat float8, b_lng float8) "
     "ON COMMIT DELETE ROWS";
 inline constexpr const char* kCopyWalkNodeStage =
     "COPY nbi_walk_node_stage (id, lat, lng) FROM STDIN (FORMAT binary)";
 inline constexpr const char* kCopyWalkEdgeStage =
-    "COPY nbi_walk_edge_stage (a, b, length_m, cls, cell) FROM STDIN (FORMAT binary)";
+    "COPY nbi_walk_edge_stage (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) FROM STDIN "
+    "(FORMAT binary)";
 // A known node takes the new position; an unchanged one is not rewritten (no dead row per
 // node when the same extract is imported again). xmax = 0 marks an inserted row (see
 // kUpsertPoisFromStage). In id order, so that concurrent imports lock rows in one order.
@@ -28,47 +29,31 @@ inline constexpr PgSql kUpsertWalkNodesFromStage{
     "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
-// A known edge keeps its length; its drawing class and street cell follow the latest import
-// (an unchanged edge is not rewritten). Counts: edges inserted, edges inserted or changed.
+// A known edge keeps its length; its drawing class, street cell and end positions follow the
+// latest import of it (an unchanged edge is not rewritten). Counts: edges inserted, edges
+// inserted or changed.
 inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
-    "WITH up AS (INSERT INTO walk_edges (a, b, length_m, cls, cell) "
-    "SELECT a, b, length_m, cls, cell FROM nbi_walk_edge_stage ORDER BY a, b "
-    "ON CONFLICT (a, b) DO UPDATE SET cls = EXCLUDED.cls, cell = EXCLUDED.cell "
-    "WHERE walk_edges.cls IS DISTINCT FROM EXCLUDED.cls "
-    "OR walk_edges.cell IS DISTINCT FROM EXCLUDED.cell "
+    "WITH up AS (INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
+    "SELECT a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng FROM nbi_walk_edge_stage "
+    "ORDER BY a, b ON CONFLICT (a, b) DO UPDATE SET cls = EXCLUDED.cls, cell = EXCLUDED.cell, "
+    "a_lat = EXCLUDED.a_lat, a_lng = EXCLUDED.a_lng, b_lat = EXCLUDED.b_lat, "
+    "b_lng = EXCLUDED.b_lng "
+    "WHERE (walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, walk_edges.b_lat, "
+    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.cls, EXCLUDED.a_lat, EXCLUDED.a_lng, "
+    "EXCLUDED.b_lat, EXCLUDED.b_lng) "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
 inline constexpr PgSql kBumpWalkNetworkVersion{
     "bump_walk_network_version", "UPDATE walk_network_version SET version = version + 1"};
 inline constexpr PgSql kWalkNetworkVersion{"walk_network_version",
                                            "SELECT version FROM walk_network_version"};
-// $1, $2: the first and last row of street cells; $3, $4: the first and last column; $5:
-// the lowest class drawn. One range of the cell index per row, the edges' ends by id.
+// $1: the street cells (an array), $2: the lowest class drawn. An explicit list, so the
+// planner sees a few cells' rows and reads them by the index.
 inline constexpr PgSql kLoadStreetSegments{
     "load_street_segments",
-    "SELECT na.lat, na.lng, nb.lat, nb.lng, COALESCE(e.cls, 1) "
-    "FROM generate_series($1::bigint, $2::bigint) AS r(row) "
-    "JOIN walk_edges e ON e.cell BETWEEN r.row * 32768 + $3::bigint AND r.row * 32768 + "
-    "$4::bigint AND (e.cls >= $5::int OR e.cls IS NULL) "
-    "JOIN walk_nodes na ON na.id = e.a JOIN walk_nodes nb ON nb.id = e.b"};
-// Fresh statistics once an import has added rows. Without them the planner takes both node
-// scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
-// minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
-// import, if ever before the first job). Inside the import's transaction, which ANALYZE
-// samples with its own new rows; a sample of 30k rows per table costs well under a second.
-inline constexpr const char* kAnalyzeWalkTables = "ANALYZE walk_nodes, walk_edges";
-// $1 min_lat, $2 max_lat, $3 min_lng, $4 max_lng. Every edge with both nodes in the box: the
-// nodes in the box by their index, each one's edges as node a by the edges' key, node b by
-// its id.
-inline constexpr PgSql kLoadWalkNetwork{
-    "load_walk_network",
-    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
-    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
-    "WHERE na.lat >= $1::float8 AND na.lat <= $2::float8 "
-    "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
-    "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
-    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
+    "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
+    "WHERE cell = ANY($1::bigint[]) AND (cls >= $2::int OR cls IS NULL)"};
 inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
 
 }  // namespace nbi

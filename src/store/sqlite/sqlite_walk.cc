@@ -1,12 +1,12 @@
 // SqliteStore: the walk network (store/store.h PoiStore, walk/network.h).
 #include "store/sqlite/sqlite_walk.h"
 
+#include <algorithm>
+
 #include "store/sqlite/sqlite_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/walk_rows.h"
 #include "tiles/streets.h"
-
-#include <algorithm>
 
 namespace nbi {
 
@@ -57,6 +57,10 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
     sqlite3_bind_double(edge, 3, e.length_m);
     sqlite3_bind_int(edge, 4, e.cls);
     sqlite3_bind_int64(edge, 5, tiles::StreetCellOf((na.lat + nb.lat) / 2, (na.lng + nb.lng) / 2));
+    sqlite3_bind_double(edge, 6, na.lat);
+    sqlite3_bind_double(edge, 7, na.lng);
+    sqlite3_bind_double(edge, 8, nb.lat);
+    sqlite3_bind_double(edge, 9, nb.lng);
     const int rc = sqlite3_step(edge);
     if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "walk edge insert");
     changed += c.changes();

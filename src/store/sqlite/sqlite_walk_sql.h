@@ -29,26 +29,40 @@ inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges"
 inline constexpr const char* kUpsertWalkNode =
     "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
-// ?: a, b, length_m, cls, cell. A known edge keeps its length; its drawing class and street
-// cell follow the latest import (an unchanged edge is not rewritten: changes() = 0).
+// ?: a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng. A known edge keeps its length;
+// its drawing class, street cell and end positions follow the latest import of it (an
+// unchanged edge is not rewritten: changes() = 0).
 inline constexpr const char* kInsertWalkEdge =
-    "INSERT INTO walk_edges (a, b, length_m, cls, cell) VALUES (?, ?, ?, ?, ?) "
-    "ON CONFLICT (a, b) DO UPDATE SET cls = excluded.cls, cell = excluded.cell "
-    "WHERE cls IS NOT excluded.cls OR cell IS NOT excluded.cell";
+    "INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET cls = excluded.cls, "
+    "cell = excluded.cell, a_lat = excluded.a_lat, a_lng = excluded.a_lng, "
+    "b_lat = excluded.b_lat, b_lng = excluded.b_lng "
+    "WHERE cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat OR a_lng IS NOT excluded.a_lng "
+    "OR b_lat IS NOT excluded.b_lat OR b_lng IS NOT excluded.b_lng";
 
-// Migration: what street tiles read (tiles/streets.h). Each edge's drawing class (NULL for
-// edges stored before it: drawn as streets until an import names their class) and the street
-// cell of its midpoint, computed here for the stored edges with the same arithmetic as
-// tiles::StreetCellOf (lat + 90 >= 0, so CAST truncates as floor would); an index by cell
-// (with the class, so a zoomed-out tile skips paths inside the index). The network's version
-// counter: bumped by every import that changes the network, it is the street tiles' ETag.
+// Migration: what street tiles read (tiles/streets.h), in the edge rows themselves so that a
+// tile is one index range per row of cells and no lookup of its ends: each edge's drawing
+// class (NULL for edges stored before it: drawn as streets until an import names their
+// class), the street cell of its midpoint and its ends' positions, computed here for the
+// stored edges (the cell with the arithmetic of tiles::StreetCellOf: lat + 90 >= 0, so CAST
+// truncates as floor would); an index by cell with the class (a zoomed-out tile skips paths
+// inside the index). The network's version counter: bumped by every import that changes the
+// network, it is the street tiles' ETag.
 inline constexpr const char* kStreetMigration = R"sql(
 ALTER TABLE walk_edges ADD COLUMN cls INTEGER;
 ALTER TABLE walk_edges ADD COLUMN cell INTEGER;
-UPDATE walk_edges SET cell = (
-  SELECT CAST(((na.lat + nb.lat) / 2 + 90.0) * 64 AS INTEGER) * 32768
-       + CAST(((na.lng + nb.lng) / 2 + 180.0) * 64 AS INTEGER)
-  FROM walk_nodes na, walk_nodes nb WHERE na.id = walk_edges.a AND nb.id = walk_edges.b);
+ALTER TABLE walk_edges ADD COLUMN a_lat REAL;
+ALTER TABLE walk_edges ADD COLUMN a_lng REAL;
+ALTER TABLE walk_edges ADD COLUMN b_lat REAL;
+ALTER TABLE walk_edges ADD COLUMN b_lng REAL;
+UPDATE walk_edges SET
+  a_lat = (SELECT lat FROM walk_nodes WHERE id = walk_edges.a),
+  a_lng = (SELECT lng FROM walk_nodes WHERE id = walk_edges.a),
+  b_lat = (SELECT lat FROM walk_nodes WHERE id = walk_edges.b),
+  b_lng = (SELECT lng FROM walk_nodes WHERE id = walk_edges.b);
+UPDATE walk_edges SET cell =
+    CAST(((a_lat + b_lat) / 2 + 90.0) * 64 AS INTEGER) * 32768
+  + CAST(((a_lng + b_lng) / 2 + 180.0) * 64 AS INTEGER);
 CREATE INDEX walk_edges_cell_idx ON walk_edges(cell, cls);
 CREATE TABLE walk_network_version (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -59,18 +73,8 @@ inline constexpr const char* kWalkNetworkVersion = "SELECT version FROM walk_net
 inline constexpr const char* kBumpWalkNetworkVersion =
     "UPDATE walk_network_version SET version = version + 1";
 // ?1, ?2: the first and last street cell of one row of cells; ?3: the lowest class drawn.
-// The edges by the cell index, their ends by id.
 inline constexpr const char* kLoadStreetSegments =
-    "SELECT na.lat, na.lng, nb.lat, nb.lng, COALESCE(e.cls, 1) FROM walk_edges e "
-    "JOIN walk_nodes na ON na.id = e.a JOIN walk_nodes nb ON nb.id = e.b "
-    "WHERE e.cell BETWEEN ?1 AND ?2 AND (e.cls >= ?3 OR e.cls IS NULL)";
-// ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
-// the nodes in the box by their index, each one's edges as node a by the edges' key, node b
-// by its id.
-inline constexpr const char* kLoadWalkNetwork =
-    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
-    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
-    "WHERE na.lat >= ?1 AND na.lat <= ?2 AND na.lng >= ?3 AND na.lng <= ?4 "
-    "AND nb.lat >= ?1 AND nb.lat <= ?2 AND nb.lng >= ?3 AND nb.lng <= ?4";
+    "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
+    "WHERE cell BETWEEN ?1 AND ?2 AND (cls >= ?3 OR cls IS NULL)";
 
 }  // namespace nbi::sql
