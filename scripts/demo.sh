@@ -42,7 +42,7 @@ best="" best_share=-1
 for m in "${models[@]}"; do
   $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.geojson"
   $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.csv" >/dev/null
-  share=$(awk -F, 'NR > 1 { n++; if ($3 >= 30) k++ } END { printf "%.1f", n ? 100 * k / n : 0 }' \
+  share=$(awk -F, 'NR > 1 { n++; if ($3 >= 30) k++ } END { printf "%.2f", n ? 100 * k / n : 0 }' \
     "data/$slug-$m-heatmap.csv")
   echo "  $m at $step: $share % of the cells score 30 or more"
   if awk -v a="$share" -v b="$best_share" 'BEGIN { exit !(a > b) }'; then best=$m best_share=$share; fi

@@ -150,7 +150,6 @@ void OpenApiTest::ReadRequests(const ServerProcess& s) {
   ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/21/0/0.png"), 400, "tile zoom 21");
   ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png?low=1"), 200, "tile, low");
   ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png?low=x"), 400, "bad low");
-  ExpectStatus(Send(s, "GET", "/tiles/streets/10/537/359.png"), 204, "street tile, zoomed out");
   ExpectStatus(Send(s, "GET", "/tiles/streets/21/0/0.png"), 400, "street tile zoom 21");
   ExpectStatus(Send(s, "GET", "/api/heatmap/cities?model=grocery&gridStep=0.001"), 200,
                "cities with cells");

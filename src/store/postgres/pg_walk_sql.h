@@ -54,6 +54,23 @@ inline constexpr PgSql kLoadStreetSegments{
     "load_street_segments",
     "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
     "WHERE cell = ANY($1::bigint[]) AND (cls >= $2::int OR cls IS NULL)"};
+// Fresh statistics once an import has added rows. Without them the planner takes both node
+// scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
+// minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
+// import, if ever before the first job). Inside the import's transaction, which ANALYZE
+// samples with its own new rows; a sample of 30k rows per table costs well under a second.
+inline constexpr const char* kAnalyzeWalkTables = "ANALYZE walk_nodes, walk_edges";
+// $1 min_lat, $2 max_lat, $3 min_lng, $4 max_lng. Every edge with both nodes in the box: the
+// nodes in the box by their index, each one's edges as node a by the edges' key, node b by
+// its id.
+inline constexpr PgSql kLoadWalkNetwork{
+    "load_walk_network",
+    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
+    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
+    "WHERE na.lat >= $1::float8 AND na.lat <= $2::float8 "
+    "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
+    "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
+    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
 inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
 
 }  // namespace nbi
