@@ -46,7 +46,7 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
         out->Float8(n.lat);
         out->Float8(n.lng);
       }));
-  // The street cell of an edge's midpoint comes from the positions of this import.
+  // An edge's end positions and street cell (tiles/streets.h) come from this import's nodes.
   auto pos = [&](int64_t id) {
     return *std::lower_bound(network.nodes.begin(), network.nodes.end(), id,
                              [](const WalkNode& n, int64_t v) { return n.id < v; });

@@ -43,7 +43,7 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
   NBI_ASSIGN_OR_RETURN(int64_t nodes_after, CountRows(c, sql::kCountWalkNodes));
   sum->walk_nodes_inserted += nodes_after - nodes_before;
 
-  // The street cell of an edge's midpoint comes from the positions of this import.
+  // An edge's end positions and street cell (tiles/streets.h) come from this import's nodes.
   auto pos = [&](int64_t id) {
     auto it = std::lower_bound(network.nodes.begin(), network.nodes.end(), id,
                                [](const WalkNode& n, int64_t v) { return n.id < v; });
@@ -88,6 +88,7 @@ Result<WalkNetwork> SqliteStore::LoadWalkNetwork(const BBox& box) {
   });
 }
 
+// The version table holds one row: CountRows reads its one value.
 Result<int64_t> SqliteStore::WalkNetworkVersion() {
   return WithConn<int64_t>(*readers_,
                            [&](SqliteConn& c) { return CountRows(c, sql::kWalkNetworkVersion); });
