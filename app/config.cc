@@ -245,8 +245,8 @@ void ServeFlags::AddTo(CLI::App* cmd) {
                   "bearer token of /api/cron/process-jobs (default unset: the endpoint "
                   "answers 404)"},
         EnvOption{&tile_url_, "NBI_TILE_URL",
-                  "raster tile URL template of the map's base layer (default unset: no "
-                  "tiles, offline)"},
+                  "raster tile URL template of the map's base layer (default unset: the "
+                  "engine's own streets, from the imported walk network)"},
         EnvOption{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP",
                   "cells per /api/heatmap answer (default 200000)"},
         EnvOption{&tile_cache_mb_, "NBI_TILE_CACHE_MB",

@@ -60,6 +60,11 @@ class FaultStore final : public Store {
   }
   Result<WalkNetwork> LoadWalkNetwork(const BBox& b) override { return inner_->LoadWalkNetwork(b); }
   Result<int64_t> CountWalkEdges() override { return inner_->CountWalkEdges(); }
+  Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override {
+    return inner_->LoadStreetSegments(cells, min_class, out);
+  }
 
   Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, HeatModel m, int min_score,
                                            int64_t limit) override {

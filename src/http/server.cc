@@ -28,6 +28,7 @@
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
+#include "tiles/streets.h"
 
 namespace nbi::http {
 
@@ -191,6 +192,8 @@ void ApiServer::Impl::AddRoutes() {
            [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
   AddRoute("GET", "/api/heatmap/extent", "/api/heatmap/extent", kStore,
            [this](auto& q, auto& res, auto&) { tile_routes.Extent(q, res); });
+  AddRoute("GET", "/api/heatmap/cities", "/api/heatmap/cities", kStore,
+           [this](auto& q, auto& res, auto&) { tile_routes.CitiesWithCells(q, res); });
   AddRoute("GET", "/tiles/*", "/tiles/(.*)", kStore,
            [this](auto& q, auto& res, auto& m) { tile_routes.Tile(q, res, m[1].str()); });
   AddRoute("GET", "/api/pois", "/api/pois", kStore,
@@ -359,6 +362,9 @@ void ApiServer::Impl::Config(Response& res) {
            {{"tileUrl", opts.tile_url},
             {"gridSteps", kGridSteps},
             {"heatTiles", "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png"},
+            // The offline base layer, used when tileUrl is empty (SPEC §7).
+            {"streetTiles", "/tiles/streets/{z}/{x}/{y}.png"},
+            {"streetMinZoom", tiles::kStreetMinZoom},
             {"defaultGridStep", 0.0025},
             {"models", ModelIds()},
             {"attribution", "© OpenStreetMap contributors"}});

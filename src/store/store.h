@@ -37,6 +37,7 @@
 #include "poi/poi.h"
 #include "score/model.h"
 #include "store/tile_store.h"
+#include "tiles/streets.h"
 #include "walk/network.h"
 
 namespace nbi {
@@ -88,6 +89,15 @@ class PoiStore {
   virtual Result<WalkNetwork> LoadWalkNetwork(const BBox& box) = 0;
   // The number of stored walk edges.
   virtual Result<int64_t> CountWalkEdges() = 0;
+  // The walk network's version: grows with every import that adds or changes a node or an
+  // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
+  // other writer of walk_nodes / walk_edges must bump it too.
+  virtual Result<int64_t> WalkNetworkVersion() = 0;
+  // The stored walk edges whose street cell (tiles/streets.h: kept per edge, of its midpoint
+  // at its import) lies in `cells`, of drawing class >= min_class (an edge stored before
+  // classes were kept counts as a street), with both ends' positions. Replaces *out.
+  virtual Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                                    std::vector<tiles::StreetSegment>* out) = 0;
 };
 
 // Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so

@@ -56,6 +56,9 @@ class PgStore final : public Store {
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
   Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // pg_walk.cc
   Result<int64_t> CountWalkEdges() override;
+  Result<int64_t> WalkNetworkVersion() override;
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override;
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;

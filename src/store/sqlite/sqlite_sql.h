@@ -177,6 +177,9 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: street tiles (the offline base layer): each walk edge's drawing class and street
+    // cell, and the network's version counter (sqlite_walk_sql.h). Touches only the walk tables.
+    kStreetMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

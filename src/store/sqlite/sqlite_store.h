@@ -60,6 +60,9 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
   Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // sqlite_walk.cc
   Result<int64_t> CountWalkEdges() override;
+  Result<int64_t> WalkNetworkVersion() override;
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override;
 
   // CellStore
   Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, HeatModel model,
