@@ -162,10 +162,10 @@ Status RunExport(const ExportOpts& o) {
   } else {
     NBI_ASSIGN_OR_RETURN(box, BBox::Parse(o.bbox));
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(o.step));
+  NBI_ASSIGN_OR_RETURN(const double step, CanonicalGridStep(o.step));
   auto model = ParseHeatModel(o.model);
   if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, *model, 0, kDefaultCellCap));
+  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, step, *model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
   for (const Poi& p : pois) groceries += p.category == Category::kGroceries;
@@ -176,7 +176,7 @@ Status RunExport(const ExportOpts& o) {
   std::printf(
       "Heatmap (%s model) of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu "
       "groceries)\n",
-      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), o.step,
+      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), step,
       cells.size(), pois.size(), groceries);
   PrintScoreSummary(scores, stdout);
   std::printf("Written to %s\n", o.out.c_str());

@@ -295,7 +295,7 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
     if (!d.ok()) return d.status();
     r.grid_step = *d;
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(r.grid_step));
+  NBI_ASSIGN_OR_RETURN(r.grid_step, CanonicalGridStep(r.grid_step));
   if (body.contains("model") && !body["model"].is_null()) {
     const auto& m = body["model"];
     auto model = m.is_string() ? ParseHeatModel(m.get<std::string>()) : std::nullopt;

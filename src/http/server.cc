@@ -386,10 +386,12 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   auto params = ParamsOf(req);
   auto box = ParseBoxParams(params);
   if (!box.ok()) return SendStatus(res, box.status());
-  auto step = ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
-                                  std::numeric_limits<double>::max());
+  auto any_step =
+      ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
+                          std::numeric_limits<double>::max());
+  if (!any_step.ok()) return SendStatus(res, any_step.status());
+  auto step = CanonicalGridStep(*any_step);
   if (!step.ok()) return SendStatus(res, step.status());
-  if (Status s = ValidateGridStep(*step); !s.ok()) return SendStatus(res, s);
   auto min_score = ParseOptionalDouble(params, "minScore", 0, 0, 100);
   if (!min_score.ok()) return SendStatus(res, min_score.status());
   HeatModel model = HeatModel::kGrocery;

@@ -78,7 +78,7 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   } else {
     return Status::Invalid("give a city slug or bounds");
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(spec.grid_step));
+  NBI_ASSIGN_OR_RETURN(spec.grid_step, CanonicalGridStep(spec.grid_step));
   double cells = GridCellCount(spec.bounds, spec.grid_step);
   if (cells > static_cast<double>(opts_.job_cell_cap)) {
     return Status::Invalid(fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap "

@@ -250,6 +250,29 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
+    // steps that differ below 1e-7 already share one stored step, but their float4 cell
+    // coordinates may differ by an ulp: two cells at one grid point. Of each such pair the
+    // newer stays, at the canonical coordinates. A cell with no such twin is left as it is
+    // (the original app's cells, SPEC §2a, keep every column).
+    R"sql(
+CREATE TEMP TABLE nbi_step_twins ON COMMIT DROP AS
+SELECT o.id, o.clat, o.clng, t.id AS twin, o.computed_at > t.computed_at AS newer
+FROM (SELECT id, model, grid_step, computed_at, lat, lng,
+             (round(lat::float8 / s) * s)::real AS clat, (round(lng::float8 / s) * s)::real AS clng
+      FROM (SELECT id, model, grid_step, computed_at, lat, lng,
+                   round(grid_step::float8 * 1e7) / 1e7 AS s FROM heat_cells) x) o
+JOIN heat_cells t ON t.lat = o.clat AND t.lng = o.clng AND t.grid_step = o.grid_step
+                 AND t.model = o.model AND t.id <> o.id
+WHERE o.lat <> o.clat OR o.lng <> o.clng;
+CREATE TEMP TABLE nbi_step_keep ON COMMIT DROP AS
+SELECT twin, max(id) AS id FROM nbi_step_twins WHERE newer GROUP BY twin;
+DELETE FROM heat_cells
+WHERE id IN (SELECT twin FROM nbi_step_keep)
+   OR id IN (SELECT id FROM nbi_step_twins EXCEPT SELECT id FROM nbi_step_keep);
+UPDATE heat_cells h SET lat = w.clat, lng = w.clng
+FROM nbi_step_twins w JOIN nbi_step_keep k ON k.id = w.id WHERE h.id = w.id;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -177,6 +177,27 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). Cells written at a step
+    // that differs from its 1e-7 rounding (a float32 client's 0.00100000004) move onto the
+    // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
+    // and the canonical one coincide, the newer stays.
+    R"sql(
+DELETE FROM heat_cells
+WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0
+  AND EXISTS (SELECT 1 FROM heat_cells t
+              WHERE t.model = heat_cells.model
+                AND t.grid_step = ROUND(heat_cells.grid_step * 10000000) / 10000000.0
+                AND t.lat = ROUND(heat_cells.lat / heat_cells.grid_step)
+                            * (ROUND(heat_cells.grid_step * 10000000) / 10000000.0)
+                AND t.lng = ROUND(heat_cells.lng / heat_cells.grid_step)
+                            * (ROUND(heat_cells.grid_step * 10000000) / 10000000.0)
+                AND t.computed_at >= heat_cells.computed_at);
+UPDATE OR REPLACE heat_cells
+SET lat = ROUND(lat / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
+    lng = ROUND(lng / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
+    grid_step = ROUND(grid_step * 10000000) / 10000000.0
+WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
