@@ -281,6 +281,55 @@ TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
   EXPECT_EQ(Get(e->job.id).status, JobStatus::kCompleted) << out;
 }
 
+// Regression: SIGHUP and SIGUSR1 killed worker and process-jobs at once (exit 129/138), leaving
+// the part `running` until a rescue; after a SIGTERM, process-jobs said "queue empty" with jobs
+// left. Now SIGUSR1 logs a status line and the process goes on; SIGHUP stops it as SIGTERM
+// does (the chunk finished, the job handed back), and process-jobs says why it stopped.
+TEST_P(RecoveryTest, HangupAndUser1LeaveNoOrphanedPart) {
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0005);  // 160,000 cells: running when signalled
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  const std::string log = dir_.File("w.log");
+  auto no_running_part = [&] {
+    for (const JobPart& p : Parts(e->job.id)) {
+      if (p.status == PartStatus::kRunning) return false;
+    }
+    return true;
+  };
+  {
+    testing::Child w({testing::BinaryPath(), "worker"}, Env(env), log);
+    Job live = RunUntilProgress(w, e->job.id, 0, log);
+    w.Signal(SIGUSR1);
+    bool logged = false;
+    for (int i = 0; i < 5000 && !logged; ++i) {
+      logged = testing::ReadFile(log).find("Received SIGUSR1") != std::string::npos;
+      if (!logged) SleepMs(1);
+    }
+    EXPECT_TRUE(logged) << testing::ReadFile(log);
+    EXPECT_TRUE(w.Running()) << "SIGUSR1 ended the worker: " << testing::ReadFile(log);
+    RunUntilProgress(w, e->job.id, live.last_processed_index(), log);  // still working
+    w.Signal(SIGHUP);
+    EXPECT_EQ(w.Wait(20'000), 0) << testing::ReadFile(log);
+  }
+  EXPECT_NE(testing::ReadFile(log).find("Received SIGHUP"), std::string::npos);
+  Job back = Get(e->job.id);
+  EXPECT_EQ(back.status, JobStatus::kPending) << "handed back";
+  EXPECT_TRUE(no_running_part());
+  // process-jobs stopped by SIGTERM says so, and how many jobs are left.
+  const std::string once_log = dir_.File("once.log");
+  testing::Child once({testing::BinaryPath(), "process-jobs"}, Env(env), once_log);
+  RunUntilProgress(once, e->job.id, back.last_processed_index(), once_log);
+  once.Signal(SIGTERM);
+  ASSERT_EQ(once.Wait(20'000), 0) << testing::ReadFile(once_log);
+  const std::string out = testing::ReadFile(once_log);
+  EXPECT_NE(out.find("Stopped by SIGTERM: processed 0 job(s); 1 job(s) still pending or running"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("queue empty"), std::string::npos) << out;
+  EXPECT_TRUE(no_running_part());
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, RecoveryTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
