@@ -1,13 +1,17 @@
-// Output safety: control characters from data (POI and city names, a job's error, a file's bad
-// line) never reach a terminal or a log line raw (Printable, and the CLI's printing of
-// `score`, `cities list`, `jobs`, `jobs show` and import errors). Regression: escape bytes in
-// names retitled the terminal and cleared the screen.
-#include "common/printable.h"
-
+// Hostile data and files. Output safety: control characters from data (POI and city names, a job's
+// error, a file's bad line) never reach a terminal or a log line raw (Printable, and the CLI's
+// printing of `score`, `cities list`, `jobs`, `jobs show` and import errors). Regression: escape
+// bytes in names retitled the terminal and cleared the screen. Bounded reading: a CSV file is read
+// in blocks, and a binary or sparse one is refused at its first bad record (regression: a 2 GB
+// sparse file cost 4.2 GB of memory before "expected the header").
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
 
+#include "common/printable.h"
 #include "store_test_util.h"
 #include "test_util.h"
 
@@ -81,6 +85,42 @@ TEST_F(PrintedData, NamesAndErrorsReachTheTerminalEscaped) {
   ASSERT_EQ(Run("jobs show 1", &out), 0) << out;
   EXPECT_NE(out.find("Evil\\e"), std::string::npos) << out;
   EXPECT_FALSE(HasRawControl(out)) << out;
+}
+
+// The largest resident size of the children this test process has waited for, in MB (each test
+// runs in a process of its own under ctest, so that is the one command the test ran).
+double ChildrenMaxRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+TEST_F(PrintedData, ASparseGigabyteCsvIsRefusedAtOnceInBoundedMemory) {
+  const std::string path = dir_.File("sparse.csv");
+  { std::ofstream f(path); }
+  ASSERT_EQ(truncate(path.c_str(), int64_t{1} << 30), 0);  // 1 GiB of NUL bytes, no disk used
+  std::string out;
+  EXPECT_NE(Run("import " + path, &out), 0) << out;
+  EXPECT_NE(out.find("sparse.csv:1: NUL bytes: a binary file"), std::string::npos) << out;
+  const double rss = ChildrenMaxRssMb();
+  std::printf("import of a 1 GiB sparse CSV: max RSS %.1f MB\n", rss);
+  EXPECT_LT(rss, 100.0) << "the file was read whole";
+}
+
+TEST_F(PrintedData, ALineWithoutEndIsRefusedAfterItsLimit) {
+  const std::string path = dir_.File("long.csv");
+  {
+    std::ofstream f(path);
+    f << "lat,lng,category,name\n47.1,9.5,groceries,";
+    const std::string block(size_t{1} << 20, 'a');  // a 64 MiB name on a line without end
+    for (int i = 0; i < 64; ++i) f << block;
+  }
+  std::string out;
+  EXPECT_NE(Run("import " + path, &out), 0) << out;
+  EXPECT_NE(out.find("long.csv:2: record longer than 16777216 bytes"), std::string::npos) << out;
+  const double rss = ChildrenMaxRssMb();
+  std::printf("import of a CSV with a 64 MiB line: max RSS %.1f MB\n", rss);
+  EXPECT_LT(rss, 80.0) << "the line was read whole";
 }
 
 }  // namespace
