@@ -33,6 +33,7 @@ constexpr ErrorCode kErrorCodes[] = {
     {"uri_too_long", 414},             // request line too long
     {"unsupported_media_type", 415},   // a write whose body is not application/json
     {"rate_limited", 429},             // write rate of this client (with Retry-After)
+    {"queue_full", 429},               // over a cap of queued cells (with Retry-After)
     {"header_fields_too_large", 431},  // too many or too large header fields
     {"internal", 500},                 // a bug (StatusCode::kInternal, exceptions)
     {"unavailable", 503},              // the database is unreachable (StatusCode::kTransient)

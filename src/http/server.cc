@@ -479,6 +479,17 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   SendJson(res, 200, body);
 }
 
+namespace {
+// A refused schedule; over an admission cap: 429 with Retry-After (the queue works off cells
+// at ~300k/s: a minute frees a sizeable share of any cap).
+void SendScheduleError(Response& res, const Status& s) {
+  if (s.reason() != "queue_full") return SendStatus(res, s);
+  ApiError e = ApiError::Of("queue_full", s.message());
+  e.headers.emplace_back("Retry-After", "60");
+  SendError(res, e);
+}
+}  // namespace
+
 void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   nlohmann::json body;
   if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
@@ -489,13 +500,13 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   Result<EnqueueResult> e = Status::Internal("not scheduled");
   if (r->reset) {
     // 409 conflict while an equal job is active (unless force); see JobService.
-    auto reset = jobs->ResetAndSchedule(*spec, r->force);
-    if (!reset.ok()) return SendStatus(res, reset.status());
+    auto reset = jobs->ResetAndSchedule(*spec, r->force, &req.remote_addr);
+    if (!reset.ok()) return SendScheduleError(res, reset.status());
     e = std::move(reset->enqueued);
   } else {
-    e = jobs->Schedule(*spec);
+    e = jobs->Schedule(*spec, &req.remote_addr);
   }
-  if (!e.ok()) return SendStatus(res, e.status());
+  if (!e.ok()) return SendScheduleError(res, e.status());
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},

@@ -586,6 +586,15 @@ inline constexpr PgSql kListAttempts{
     "WHERE job_id = $1::bigint ORDER BY id"};
 inline constexpr PgSql kCountJobs{"count_jobs",
                                   "SELECT status, count(*) FROM jobs GROUP BY status"};
+// The cells not yet computed of the active jobs: in all, and per job of the ids in $1.
+#define NBI_QUEUED_CELLS "GREATEST(COALESCE(total_items, 0) - " NBI_DONE_INDEX ", 0)"
+inline constexpr PgSql kQueuedCells{"queued_cells", "SELECT COALESCE(SUM(" NBI_QUEUED_CELLS
+                                                    "), 0)::bigint FROM jobs "
+                                                    "WHERE status IN ('pending', 'running')"};
+inline constexpr PgSql kQueuedCellsOf{
+    "queued_cells_of", "SELECT id, " NBI_QUEUED_CELLS
+                       " FROM jobs "
+                       "WHERE status IN ('pending', 'running') AND id = ANY($1::bigint[])"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
 // odd there, simply does not match instead of failing the query.
 inline constexpr PgSql kFindCovering{

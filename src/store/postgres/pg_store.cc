@@ -356,4 +356,25 @@ Status PgStore::TruncateCells() {
   return done.status();
 }
 
+Result<int64_t> PgStore::QueuedCells() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCells));
+    return r.i64(0, 0);
+  });
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> PgStore::QueuedCellsOf(
+    const std::vector<int64_t>& ids) {
+  using Out = std::vector<std::pair<int64_t, int64_t>>;
+  std::string array = "{";
+  for (int64_t id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  const PgParams p = PgParams().Text(array + "}");
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCellsOf, p));
+    Out out;
+    for (int i = 0; i < r.size(); ++i) out.emplace_back(r.i64(i, 0), r.i64(i, 1));
+    return out;
+  });
+}
+
 }  // namespace nbi

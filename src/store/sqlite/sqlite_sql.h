@@ -456,6 +456,18 @@ inline constexpr const char* kListAttempts =
     "WHERE job_id = ?1 ORDER BY id";
 inline constexpr const char* kCountJobsByStatus =
     "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+// The cells not yet computed of the active jobs: in all, and per job of the ids in ?1 (a
+// JSON array).
+#define NBI_QUEUED_CELLS                                                     \
+  "MAX(COALESCE(total_items, 0) - (CASE WHEN json_valid(metadata) AND "      \
+  "json_type(metadata, '$.lastProcessedIndex') IN ('integer', 'real') THEN " \
+  "CAST(json_extract(metadata, '$.lastProcessedIndex') AS INTEGER) ELSE 0 END), 0)"
+inline constexpr const char* kQueuedCells = "SELECT COALESCE(SUM(" NBI_QUEUED_CELLS
+                                            "), 0) FROM jobs WHERE status IN ('pending', "
+                                            "'running')";
+inline constexpr const char* kQueuedCellsOf = "SELECT id, " NBI_QUEUED_CELLS
+                                              " FROM jobs WHERE status IN ('pending', 'running') "
+                                              "AND id IN (SELECT value FROM json_each(?1))";
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
 // contain ?1 lat, ?2 lng (a job without a model is grocery). Metadata that is not JSON is
 // skipped, not an error.
