@@ -330,6 +330,43 @@ TEST_P(RecoveryTest, HangupAndUser1LeaveNoOrphanedPart) {
   EXPECT_TRUE(no_running_part());
 }
 
+// Regression: after its owner lease's session ended (a database restart or failover), a
+// worker took the lease again only at its next heartbeat (10 s), and meanwhile "rescued" its
+// own running job every second as a dead owner's. It now re-takes the lease before each
+// dead-owner check.
+TEST_P(RecoveryTest, AWorkerRetakesItsLeaseBeforeRescuingItsOwnParts) {
+  if (GetParam() == Backend::kSqlite) {
+    GTEST_SKIP() << "SQLite's owner lease is a file lock of the process: no session to lose";
+  }
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: running for seconds
+  spec.part_cells = 1'000'000;
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const std::string log = dir_.File("w.log");
+  testing::Child w({testing::BinaryPath(), "worker"},
+                   Env({"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"}), log);
+  Job live = RunUntilProgress(w, e->job.id, 0, log);
+  ASSERT_TRUE(live.locked_by.has_value());
+  const std::string key = "hashtextextended('" + *live.locked_by + "', 0)";
+  const std::string lease_holder =
+      "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND classid = ((" + key +
+      " >> 32) & 4294967295)::oid AND objid = (" + key + " & 4294967295)::oid";
+  testing::ExecSql(url_, "SELECT pg_terminate_backend(pid) " + lease_holder);
+  SleepMs(3000);  // three housekeeping rounds
+  const std::string text = testing::ReadFile(log);
+  EXPECT_EQ(text.find("Rescued"), std::string::npos) << text;
+  Job after = Get(e->job.id);
+  EXPECT_EQ(after.locked_by, live.locked_by);
+  EXPECT_EQ(after.attempts, live.attempts) << "the worker rescued its own job";
+  EXPECT_TRUE(JobRowLocked(e->job.id) || after.status == JobStatus::kRunning);
+  // The lease is held again (the lock is back in pg_locks).
+  EXPECT_NO_THROW(testing::ExecSql(url_, "DO $$ BEGIN IF (SELECT count(*) " + lease_holder +
+                                             ") <> 1 THEN RAISE EXCEPTION 'no lease'; END IF; "
+                                             "END $$"));
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(20'000), 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, RecoveryTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
