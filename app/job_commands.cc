@@ -225,7 +225,7 @@ Status ParseStart(const ScheduleOpts& o, ScheduleRequest* req) {
     req->run_at_ms = *ms;
   } else if (!o.delay.empty()) {
     NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--delay", o.delay, BareNumber::kRefused));
-    req->run_at_ms = SystemClock::Get()->NowMs() + ms;
+    req->delay_ms = ms;
   }
   return Status::Ok();
 }

@@ -15,10 +15,11 @@ PACKAGES=(
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
   clang-14 libclang-rt-14-dev llvm-14
-  libjs-leaflet python3-jsonschema
+  libjs-leaflet python3-jsonschema faketime
 )
 # libjs-leaflet: the Leaflet the build embeds into the binary (web/node_modules is the fallback);
-# python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json.
+# python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json;
+# faketime: the clock-skew tests (recovery_test, ClockSkewTest) run workers with skewed clocks.
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

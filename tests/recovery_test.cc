@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 
 #include "store_test_util.h"
@@ -366,6 +367,89 @@ TEST_P(RecoveryTest, AWorkerRetakesItsLeaseBeforeRescuingItsOwnParts) {
   w.Signal(SIGTERM);
   EXPECT_EQ(w.Wait(20'000), 0);
 }
+
+// Clock skew (libfaketime), PostgreSQL: every comparison of times between processes uses the
+// database's clock. Regressions: a worker 10 minutes ahead rescued a healthy worker's job
+// ("died (or hung)") and parked it in its own future; a worker 10 minutes behind claimed
+// nothing for 10 minutes; a worker 8 days ahead pruned every finished job.
+class ClockSkewTest : public RecoveryTest {
+ protected:
+  void SetUp() override {
+    RecoveryTest::SetUp();
+    if (GetParam() == Backend::kSqlite) {
+      GTEST_SKIP() << "SQLite's processes share one machine's clock: no skew between them";
+    }
+    if (!std::filesystem::exists(kFakeTime)) {
+      GTEST_SKIP() << kFakeTime << " not found (Debian package faketime; scripts/setup.sh)";
+    }
+  }
+  // The worker environment with this process's clock moved by `offset` ("+10m", "-10m").
+  std::vector<std::string> Skewed(const std::string& offset, std::vector<std::string> env = {}) {
+    env.push_back(std::string("LD_PRELOAD=") + kFakeTime);
+    env.push_back("FAKETIME=" + offset);
+    return Env(env);
+  }
+  static constexpr const char* kFakeTime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+};
+
+TEST_P(ClockSkewTest, WorkersTenMinutesOffNeitherRescueHealthyJobsNorStall) {
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: running for seconds
+  spec.part_cells = 1'000'000;
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const std::vector<std::string> opts = {"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  const std::string a_log = dir_.File("a.log"), b_log = dir_.File("b.log");
+  Job live;
+  {
+    testing::Child a({testing::BinaryPath(), "worker"}, Env(opts), a_log);
+    live = RunUntilProgress(a, e->job.id, 0, a_log);
+    testing::Child ahead({testing::BinaryPath(), "worker"}, Skewed("+10m", opts), b_log);
+    SleepMs(3000);  // three housekeeping rounds of the worker that is ahead
+    const std::string b_text = testing::ReadFile(b_log);
+    EXPECT_EQ(b_text.find("Rescued"), std::string::npos) << b_text;
+    Job now = Get(e->job.id);
+    EXPECT_EQ(now.locked_by, live.locked_by) << "the healthy worker's job was taken";
+    EXPECT_EQ(now.attempts, live.attempts);
+    ahead.Signal(SIGTERM);
+    a.Signal(SIGTERM);
+    EXPECT_EQ(ahead.Wait(20'000), 0);
+    EXPECT_EQ(a.Wait(20'000), 0);
+  }
+  // Handed back by the true-clock worker: one 10 minutes behind takes it at once.
+  ASSERT_EQ(Get(e->job.id).status, JobStatus::kPending);
+  const int64_t index = Get(e->job.id).last_processed_index();
+  const std::string c_log = dir_.File("c.log");
+  testing::Child behind({testing::BinaryPath(), "worker"}, Skewed("-10m", opts), c_log);
+  RunUntilProgress(behind, e->job.id, index, c_log);
+  behind.Signal(SIGTERM);
+  EXPECT_EQ(behind.Wait(20'000), 0);
+}
+
+TEST_P(ClockSkewTest, AWorkerEightDaysAheadPrunesByTheDatabasesClock) {
+  auto young = store_->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
+  auto old = store_->EnqueueHeatmap(JobOver(47.4, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(young.ok() && old.ok());
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out), 0) << out;
+  // Finished a day ago and eight days ago, by the database's clock.
+  testing::ExecSql(url_,
+                   "UPDATE jobs SET completed_at = (now() AT TIME ZONE 'UTC') - interval "
+                   "'1 day' WHERE id = " +
+                       std::to_string(young->job.id) +
+                       "; UPDATE jobs SET completed_at = (now() AT TIME ZONE 'UTC') - interval "
+                       "'8 days' WHERE id = " +
+                       std::to_string(old->job.id));
+  const std::string log = dir_.File("p.log");
+  testing::Child w({testing::BinaryPath(), "process-jobs"}, Skewed("+8d", {"JOB_RETENTION=7d"}),
+                   log);
+  ASSERT_EQ(w.Wait(30'000), 0) << testing::ReadFile(log);
+  EXPECT_TRUE(store_->GetJob(young->job.id).ok()) << "pruned by the worker's clock";
+  EXPECT_FALSE(store_->GetJob(old->job.id).ok()) << "older than JOB_RETENTION: pruned";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ClockSkewTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return testing::BackendName(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Stores, RecoveryTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),

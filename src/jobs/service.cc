@@ -64,9 +64,13 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   spec.grid_step = r.grid_step;
   spec.model = r.model;
   spec.priority = r.priority;
-  NBI_RETURN_IF_ERROR(CheckQueueOptions(r, env_.clock->NowMs()));
+  // Start times are the queue's (the database's clock on PostgreSQL), not this machine's.
+  const int64_t now = store_->NowMs();
+  ScheduleRequest timed = r;
+  if (r.delay_ms) timed.run_at_ms = now + *r.delay_ms;
+  NBI_RETURN_IF_ERROR(CheckQueueOptions(timed, now));
   spec.max_attempts = r.max_attempts;
-  spec.run_at_ms = r.run_at_ms;
+  spec.run_at_ms = timed.run_at_ms;
   spec.part_cells = r.part_cells.value_or(opts_.part_cells);
   if (spec.part_cells < 1) return Status::Invalid("part cells must be at least 1");
   if (r.city_slug) {

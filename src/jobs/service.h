@@ -39,6 +39,7 @@ struct ScheduleRequest {
   int priority = 0;
   int max_attempts = 3;               // 1..100
   std::optional<int64_t> run_at_ms;   // not before now - 1 min, at most a year ahead
+  std::optional<int64_t> delay_ms;    // instead of run_at_ms: from now, the queue's time
   std::optional<int64_t> part_cells;  // cells per part; default JobServiceOptions::part_cells
   bool reset = false;  // first delete the area's cells of this step and model (see Reset...)
   bool force = false;  // with reset: cancel an equal active job first instead of refusing

@@ -234,7 +234,7 @@ std::optional<int64_t> Worker::UntilNextRunAt(bool* idle) {
     return std::nullopt;
   }
   const Job& j = **next;
-  const int64_t until = j.run_at_ms - env_.clock->NowMs();
+  const int64_t until = j.run_at_ms - store_->NowMs();  // run_at is in the queue's time
   // Ready already: another worker is about to take it, or our next claim will. A short pause
   // keeps a race from turning into a busy loop.
   if (until <= 0) return int64_t{10};

@@ -108,8 +108,21 @@ void EncodePois(const std::vector<const Poi*>& rows, PgBinaryCopy* copy) {
 
 PgStore::PgStore(std::string conninfo, Clock* clock, const StoreOptions& opts)
     : conninfo_(std::move(conninfo)),
-      clock_(clock),
+      db_clock_(clock == SystemClock::Get() ? std::make_unique<SourcedClock>(clock) : nullptr),
+      clock_(db_clock_ ? db_clock_.get() : clock),
       pool_(std::make_unique<PgPool>(conninfo_, opts)) {}
+
+Status PgStore::ReadDatabaseClock() {
+  if (!db_clock_) return Status::Ok();
+  return WithReadConn<int>(*pool_,
+                           [&](PgConn& c) -> Result<int> {
+                             const int64_t before = db_clock_->base()->SteadyMs();
+                             NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kDatabaseClockMs));
+                             db_clock_->Read(r.i64(0, 0), before, db_clock_->base()->SteadyMs());
+                             return 0;
+                           })
+      .status();
+}
 
 PgStore::~PgStore() = default;
 
@@ -122,6 +135,8 @@ std::unique_ptr<JobWatch> PgStore::Watch(std::function<void()> wake) {
 // ------------------------------------------------------------------ schema
 
 Status PgStore::Migrate() {
+  // Opening the store: from here on its times are the database's.
+  NBI_RETURN_IF_ERROR(ReadDatabaseClock());
   for (;;) {
     // One transaction per migration: a crash leaves the database at a whole version.
     auto step = [&](PgConn& c) { return MigrateOneStep(c, clock_->NowMs()); };

@@ -108,10 +108,16 @@ class PgStore final : public Store {
   Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
   const std::string& conninfo() const { return conninfo_; }
+  int64_t NowMs() override { return clock_->NowMs(); }
+  // Reads the database's clock into db_clock_ (at open, then from housekeeping every minute).
+  Status ReadDatabaseClock();
 
  private:
   // Constant after construction.
   const std::string conninfo_;
+  // The database's clock (SourcedClock over the system clock), so that every process of a
+  // deployment compares its times on one clock. A test's FakeClock is used as it is.
+  const std::unique_ptr<SourcedClock> db_clock_;
   Clock* const clock_;
   const std::unique_ptr<PgPool> pool_;
 };

@@ -95,6 +95,7 @@ class SqliteStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  int64_t NowMs() override { return clock_->NowMs(); }
   Result<int64_t> QueuedCells() override;
   Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
       const std::vector<int64_t>& ids) override;
