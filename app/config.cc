@@ -53,6 +53,15 @@ void AddGlobalOptions(CLI::App& app) {
                  "a job over more cells is split into parts that workers run in parallel (env "
                  "JOB_PART_CELLS, default 250000)")
       ->envname("JOB_PART_CELLS");
+  app.add_option("--queue-client-cells", g.queue_client_cells,
+                 "API: cells one client may have queued and not yet computed; over it, 429 "
+                 "(env NBI_QUEUE_CLIENT_CELLS, default 100000000; 0 turns the cap off)")
+      ->envname("NBI_QUEUE_CLIENT_CELLS");
+  app.add_option("--queue-total-cells", g.queue_total_cells,
+                 "cells all active jobs may have queued and not yet computed; a new job over it "
+                 "is refused, from the API (429) and the CLI (env NBI_QUEUE_TOTAL_CELLS, default "
+                 "1000000000; 0 turns the cap off)")
+      ->envname("NBI_QUEUE_TOTAL_CELLS");
   app.add_option("--db-lock-timeout", g.lock_timeout,
                  "longest wait for a database lock, then 503 / retry (env DB_LOCK_TIMEOUT; "
                  "default 5s for API requests, 30s for workers)")
@@ -120,6 +129,15 @@ Result<JobServiceOptions> JobServiceConfig() {
   }
   if (const std::string& c = GlobalSettings().job_part_cells; !c.empty()) {
     NBI_ASSIGN_OR_RETURN(o.part_cells, ParseIntSetting("JOB_PART_CELLS", c, 1000, kDefaultCellCap));
+  }
+  constexpr int64_t kMaxQueuedCells = int64_t{1} << 50;
+  if (const std::string& c = GlobalSettings().queue_client_cells; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.admission.client_queued_cells,
+                         ParseIntSetting("NBI_QUEUE_CLIENT_CELLS", c, 0, kMaxQueuedCells));
+  }
+  if (const std::string& c = GlobalSettings().queue_total_cells; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.admission.total_queued_cells,
+                         ParseIntSetting("NBI_QUEUE_TOTAL_CELLS", c, 0, kMaxQueuedCells));
   }
   return o;
 }

@@ -29,6 +29,8 @@ struct GlobalConfig {
   std::string log_format;                       // LOG_FORMAT
   std::string job_cell_cap;                     // NBI_JOB_CELL_CAP
   std::string job_part_cells;                   // JOB_PART_CELLS
+  std::string queue_client_cells;               // NBI_QUEUE_CLIENT_CELLS
+  std::string queue_total_cells;                // NBI_QUEUE_TOTAL_CELLS
   std::string lock_timeout, statement_timeout;  // DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT
   std::string wait_timeout;                     // DB_WAIT_TIMEOUT
 };

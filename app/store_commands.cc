@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "common/printable.h"
 #include "config.h"
 #include "poi/import.h"
 #include "store/store.h"
@@ -118,8 +119,8 @@ void RegisterCities(CLI::App& app) {
     std::printf("%-16s %-24s %-4s %s\n", "SLUG", "NAME", "CC",
                 "BOUNDS (minLat,minLng,maxLat,maxLng)");
     for (const City& c : *all) {
-      std::printf("%-16s %-24s %-4s %s\n", c.slug.c_str(), c.name.c_str(), c.country.c_str(),
-                  c.bounds.ToString().c_str());
+      std::printf("%-16s %-24s %-4s %s\n", Printable(c.slug).c_str(), Printable(c.name).c_str(),
+                  Printable(c.country).c_str(), c.bounds.ToString().c_str());
     }
   });
   auto* add = cities->add_subcommand("add", "Add or update a city");
@@ -162,10 +163,10 @@ Status RunExport(const ExportOpts& o) {
   } else {
     NBI_ASSIGN_OR_RETURN(box, BBox::Parse(o.bbox));
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(o.step));
+  NBI_ASSIGN_OR_RETURN(const double step, CanonicalGridStep(o.step));
   auto model = ParseHeatModel(o.model);
   if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, *model, 0, kDefaultCellCap));
+  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, step, *model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
   for (const Poi& p : pois) groceries += p.category == Category::kGroceries;
@@ -176,8 +177,8 @@ Status RunExport(const ExportOpts& o) {
   std::printf(
       "Heatmap (%s model) of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu "
       "groceries)\n",
-      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), o.step,
-      cells.size(), pois.size(), groceries);
+      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), step, cells.size(),
+      pois.size(), groceries);
   PrintScoreSummary(scores, stdout);
   std::printf("Written to %s\n", o.out.c_str());
   return Status::Ok();

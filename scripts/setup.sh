@@ -15,12 +15,12 @@ PACKAGES=(
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
   clang-14 libclang-rt-14-dev llvm-14
-  libjs-leaflet python3-jsonschema dpkg-dev file
+  libjs-leaflet python3-jsonschema dpkg-dev file faketime
 )
 # libjs-leaflet: the Leaflet the build embeds into the binary (web/node_modules is the fallback);
 # python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json;
 # dpkg-dev (dpkg-shlibdeps: the package's dependencies) and file: `cpack -G DEB` and
-# tests/package_test.sh.
+# tests/package_test.sh; faketime: the clock-skew tests (recovery_test, ClockSkewTest).
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

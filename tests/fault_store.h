@@ -129,6 +129,12 @@ class FaultStore final : public Store {
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override {
     return inner_->CountJobsByStatus();
   }
+  int64_t NowMs() override { return inner_->NowMs(); }
+  Result<int64_t> QueuedCells() override { return inner_->QueuedCells(); }
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override {
+    return inner_->QueuedCellsOf(ids);
+  }
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double step,
                                                    HeatModel m) override {
     return inner_->FindActiveJobCovering(lat, lng, step, m);

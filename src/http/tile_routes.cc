@@ -72,8 +72,8 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
     return Status::Invalid(
         fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
   t.model = *m;
-  NBI_ASSIGN_OR_RETURN(t.step, ParseFiniteDouble("gridStep", step));
-  NBI_RETURN_IF_ERROR(ValidateGridStep(t.step));
+  NBI_ASSIGN_OR_RETURN(const double any_step, ParseFiniteDouble("gridStep", step));
+  NBI_ASSIGN_OR_RETURN(t.step, CanonicalGridStep(any_step));
   NBI_ASSIGN_OR_RETURN(t.tile, ParseTileId(z, x, y_png));
   return t;
 }

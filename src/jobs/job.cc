@@ -72,10 +72,11 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job) {
   if (!step) return bad("has no numeric gridStep");
   auto box = BBox::Make(*a, *c, *d, *e);
   if (!box.ok()) return box.status().WithPrefix(fmt::format("job {}: metadata bounds: ", job.id));
-  if (Status s = ValidateGridStep(*step); !s.ok()) {
-    return s.WithPrefix(fmt::format("job {}: metadata gridStep: ", job.id));
+  auto canonical_step = CanonicalGridStep(*step);  // an original-app job's step too (SPEC §2a)
+  if (!canonical_step.ok()) {
+    return canonical_step.status().WithPrefix(fmt::format("job {}: metadata gridStep: ", job.id));
   }
-  HeatmapMetadata out{*box, *step, HeatModel::kGrocery, 0};
+  HeatmapMetadata out{*box, *canonical_step, HeatModel::kGrocery, 0};
   if (auto it = m.find("model"); it != m.end()) {
     auto model = it->is_string() ? ParseHeatModel(it->get<std::string>()) : std::nullopt;
     if (!model) {

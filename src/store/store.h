@@ -290,6 +290,15 @@ class JobQueue {
   virtual Result<Job> GetJob(int64_t job_id) = 0;                          // kNotFound
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;  // newest first
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
+  // The queue's wall time, in which its run_at, heartbeats and the like are written: the
+  // database's clock on PostgreSQL (whatever this machine's clock says), this machine's on
+  // SQLite (one machine: consistent by construction).
+  virtual int64_t NowMs() = 0;
+  // The cells not yet computed (total_items - lastProcessedIndex) of every active (pending or
+  // running) job, and per job of those of `ids` that are active: the admission caps.
+  virtual Result<int64_t> QueuedCells() = 0;
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) = 0;
   // The active (pending or running) job equal to `spec` (same bounds, step and model).
   virtual Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) = 0;
   // The active job of `grid_step` and `model` whose bounds contain the point, if any (the

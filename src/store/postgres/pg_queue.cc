@@ -414,6 +414,9 @@ Result<int> RescueListed(PgPool& pool, const PgSql& list, const PgParams& params
 }  // namespace
 
 Result<int> PgStore::RescueStale(int64_t timeout_ms) {
+  // Housekeeping calls this every second: the database's clock is read again each minute
+  // (the local steady clock that carries it forward may drift from it by a few ppm).
+  if (db_clock_ && db_clock_->SinceReadMs() > 60'000) (void)ReadDatabaseClock();
   const int64_t now = clock_->NowMs();
   return RescueListed(*pool_, kStaleParts, PgParams().Int(now - timeout_ms), now - timeout_ms, now);
 }

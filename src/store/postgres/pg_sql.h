@@ -70,6 +70,26 @@ inline constexpr int64_t kMigrationLockKey = 0x4E42494D;
 // v1 is the seed's schema exactly, so a database made by the original TypeScript app
 // upgrades in place (hence IF NOT EXISTS). v2 adds the queue columns, POIs and the indexes
 // that keep hot queries independent of history size.
+// v11: one canonical grid step (see the list below).
+inline constexpr const char* kCanonicalStepMigration = R"sql(
+CREATE TEMP TABLE nbi_step_twins ON COMMIT DROP AS
+SELECT o.id, o.clat, o.clng, t.id AS twin, o.computed_at > t.computed_at AS newer
+FROM (SELECT id, model, grid_step, computed_at, lat, lng,
+             (round(lat::float8 / s) * s)::real AS clat, (round(lng::float8 / s) * s)::real AS clng
+      FROM (SELECT id, model, grid_step, computed_at, lat, lng,
+                   round(grid_step::float8 * 1e7) / 1e7 AS s FROM heat_cells) x) o
+JOIN heat_cells t ON t.lat = o.clat AND t.lng = o.clng AND t.grid_step = o.grid_step
+                 AND t.model = o.model AND t.id <> o.id
+WHERE o.lat <> o.clat OR o.lng <> o.clng;
+CREATE TEMP TABLE nbi_step_keep ON COMMIT DROP AS
+SELECT twin, max(id) AS id FROM nbi_step_twins WHERE newer GROUP BY twin;
+DELETE FROM heat_cells
+WHERE id IN (SELECT twin FROM nbi_step_keep)
+   OR id IN (SELECT id FROM nbi_step_twins EXCEPT SELECT id FROM nbi_step_keep);
+UPDATE heat_cells h SET lat = w.clat, lng = w.clng
+FROM nbi_step_twins w JOIN nbi_step_keep k ON k.id = w.id WHERE h.id = w.id;
+)sql";
+
 inline constexpr const char* kMigrations[] = {
     // v1
     R"sql(
@@ -253,6 +273,12 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // v10: street tiles (the offline base layer): each walk edge's drawing class and street
     // cell, and the network's version counter (pg_walk_schema.h). Touches only the walk tables.
     kPgStreetMigration,
+    // v11: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
+    // steps that differ below 1e-7 already share one stored step, but their float4 cell
+    // coordinates may differ by an ulp: two cells at one grid point. Of each such pair the
+    // newer stays, at the canonical coordinates. A cell with no such twin is left as it is
+    // (the original app's cells, SPEC §2a, keep every column).
+    kCanonicalStepMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -564,8 +590,20 @@ inline constexpr PgSql kListAttempts{
     "list_attempts",
     "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
     "WHERE job_id = $1::bigint ORDER BY id"};
+// The database's wall clock in ms (PgStore::ReadDatabaseClock).
+inline constexpr PgSql kDatabaseClockMs{
+    "database_clock_ms", "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"};
 inline constexpr PgSql kCountJobs{"count_jobs",
                                   "SELECT status, count(*) FROM jobs GROUP BY status"};
+// The cells not yet computed of the active jobs: in all, and per job of the ids in $1.
+#define NBI_QUEUED_CELLS "GREATEST(COALESCE(total_items, 0) - " NBI_DONE_INDEX ", 0)"
+inline constexpr PgSql kQueuedCells{"queued_cells", "SELECT COALESCE(SUM(" NBI_QUEUED_CELLS
+                                                    "), 0)::bigint FROM jobs "
+                                                    "WHERE status IN ('pending', 'running')"};
+inline constexpr PgSql kQueuedCellsOf{
+    "queued_cells_of", "SELECT id, " NBI_QUEUED_CELLS
+                       " FROM jobs "
+                       "WHERE status IN ('pending', 'running') AND id = ANY($1::bigint[])"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
 // odd there, simply does not match instead of failing the query.
 inline constexpr PgSql kFindCovering{

@@ -108,8 +108,21 @@ void EncodePois(const std::vector<const Poi*>& rows, PgBinaryCopy* copy) {
 
 PgStore::PgStore(std::string conninfo, Clock* clock, const StoreOptions& opts)
     : conninfo_(std::move(conninfo)),
-      clock_(clock),
+      db_clock_(clock == SystemClock::Get() ? std::make_unique<SourcedClock>(clock) : nullptr),
+      clock_(db_clock_ ? db_clock_.get() : clock),
       pool_(std::make_unique<PgPool>(conninfo_, opts)) {}
+
+Status PgStore::ReadDatabaseClock() {
+  if (!db_clock_) return Status::Ok();
+  return WithReadConn<int>(*pool_,
+                           [&](PgConn& c) -> Result<int> {
+                             const int64_t before = db_clock_->base()->SteadyMs();
+                             NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kDatabaseClockMs));
+                             db_clock_->Read(r.i64(0, 0), before, db_clock_->base()->SteadyMs());
+                             return 0;
+                           })
+      .status();
+}
 
 PgStore::~PgStore() = default;
 
@@ -122,6 +135,8 @@ std::unique_ptr<JobWatch> PgStore::Watch(std::function<void()> wake) {
 // ------------------------------------------------------------------ schema
 
 Status PgStore::Migrate() {
+  // Opening the store: from here on its times are the database's.
+  NBI_RETURN_IF_ERROR(ReadDatabaseClock());
   for (;;) {
     // One transaction per migration: a crash leaves the database at a whole version.
     auto step = [&](PgConn& c) { return MigrateOneStep(c, clock_->NowMs()); };
@@ -354,6 +369,27 @@ Status PgStore::TruncateCells() {
     return true;
   });
   return done.status();
+}
+
+Result<int64_t> PgStore::QueuedCells() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCells));
+    return r.i64(0, 0);
+  });
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> PgStore::QueuedCellsOf(
+    const std::vector<int64_t>& ids) {
+  using Out = std::vector<std::pair<int64_t, int64_t>>;
+  std::string array = "{";
+  for (int64_t id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  const PgParams p = PgParams().Text(array + "}");
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCellsOf, p));
+    Out out;
+    for (int i = 0; i < r.size(); ++i) out.emplace_back(r.i64(i, 0), r.i64(i, 1));
+    return out;
+  });
 }
 
 }  // namespace nbi

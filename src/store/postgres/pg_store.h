@@ -85,6 +85,9 @@ class PgStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  Result<int64_t> QueuedCells() override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
                                                    HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
@@ -108,10 +111,16 @@ class PgStore final : public Store {
   Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
   const std::string& conninfo() const { return conninfo_; }
+  int64_t NowMs() override { return clock_->NowMs(); }
+  // Reads the database's clock into db_clock_ (at open, then from housekeeping every minute).
+  Status ReadDatabaseClock();
 
  private:
   // Constant after construction.
   const std::string conninfo_;
+  // The database's clock (SourcedClock over the system clock), so that every process of a
+  // deployment compares its times on one clock. A test's FakeClock is used as it is.
+  const std::unique_ptr<SourcedClock> db_clock_;
   Clock* const clock_;
   const std::unique_ptr<PgPool> pool_;
 };

@@ -98,6 +98,10 @@ class SqliteStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  int64_t NowMs() override { return clock_->NowMs(); }
+  Result<int64_t> QueuedCells() override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
                                                    HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
