@@ -250,6 +250,64 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: taking over the original app's database (SPEC §2a). Its unique index on (lat, lng,
+    // grid_step), whatever its name (heat_cells_coords_step_idx), refuses a second model of a
+    // cell: it goes (the unique index of v4 includes the model). Before this step the store
+    // labels the cells under it with SEED_JOB_MODEL (MigrateOneStep). Its foreign key on
+    // heat_cells.city_id goes as v3's did. Cities it made have NOT NULL lat/lng/country, which
+    // the engine's inserts fill (the box's centre, ''). Jobs that were there before are kept
+    // from pruning. A job it inserts wakes the engine's workers at once.
+    R"sql(
+DO $$
+DECLARE c text;
+BEGIN
+  FOR c IN SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+           WHERE i.indrelid = 'heat_cells'::regclass AND i.indisunique AND i.indnatts = 3
+             AND (SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_attribute a
+                  WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey))
+                 = ARRAY['grid_step', 'lat', 'lng']
+  LOOP
+    IF EXISTS (SELECT 1 FROM pg_constraint WHERE conname = c
+               AND conrelid = 'heat_cells'::regclass) THEN
+      EXECUTE format('ALTER TABLE heat_cells DROP CONSTRAINT %I', c);
+    ELSE
+      EXECUTE format('DROP INDEX %I', c);
+    END IF;
+  END LOOP;
+  FOR c IN SELECT conname FROM pg_constraint
+           WHERE conrelid = 'heat_cells'::regclass AND contype = 'f'
+  LOOP
+    EXECUTE format('ALTER TABLE heat_cells DROP CONSTRAINT %I', c);
+  END LOOP;
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'cities'::regclass
+             AND attname = 'lat' AND NOT attisdropped) THEN
+    CREATE OR REPLACE FUNCTION nbi_city_seed_columns() RETURNS trigger LANGUAGE plpgsql AS $f$
+    BEGIN
+      NEW.lat := COALESCE(NEW.lat, (NEW.min_lat::float8 + NEW.max_lat::float8) / 2);
+      NEW.lng := COALESCE(NEW.lng, (NEW.min_lng::float8 + NEW.max_lng::float8) / 2);
+      NEW.country := COALESCE(NEW.country, '');
+      RETURN NEW;
+    END $f$;
+    DROP TRIGGER IF EXISTS cities_seed_columns ON cities;
+    CREATE TRIGGER cities_seed_columns BEFORE INSERT ON cities FOR EACH ROW
+      EXECUTE FUNCTION nbi_city_seed_columns();
+  END IF;
+END $$;
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS kept BOOLEAN NOT NULL DEFAULT false;
+UPDATE jobs SET kept = true WHERE dedupe_key IS NULL;
+CREATE OR REPLACE FUNCTION nbi_job_without_parts() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index)
+  VALUES (NEW.id, 0, 0, GREATEST(COALESCE(NEW.total_items, 0), 0),
+          LEAST(CASE WHEN jsonb_typeof(NEW.metadata -> 'lastProcessedIndex') = 'number'
+                THEN LEAST((NEW.metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint
+                ELSE 0 END, GREATEST(COALESCE(NEW.total_items, 0), 0)))
+  ON CONFLICT DO NOTHING;
+  UPDATE jobs SET ready_parts = 1, part_count = 1 WHERE id = NEW.id;
+  PERFORM pg_notify(')sql" NBI_JOBS_CHANNEL R"sql(', '');
+  RETURN NULL;
+END $$;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -266,6 +324,29 @@ inline constexpr PgSql kSchemaVersionSql{nullptr,
 inline constexpr PgSql kRecordMigration{
     nullptr,
     "INSERT INTO schema_migrations (version, applied_at) VALUES ($1::int, " NBI_TS("$2") ")"};
+// The presets into the original app's cities (v2 on its database, SPEC §2a): its NOT NULL
+// lat/lng take the box's centre, country a code or ''.
+inline constexpr PgSql kInsertPresetCitySeed{
+    nullptr,
+    "INSERT INTO cities (slug, name, country, min_lat, min_lng, max_lat, max_lng, lat, lng) "
+    "VALUES ($1, $2, COALESCE($3, ''), $4::float8, $5::float8, $6::float8, $7::float8, "
+    "($4::float8 + $6::float8) / 2, ($5::float8 + $7::float8) / 2) "
+    "ON CONFLICT (slug) DO NOTHING"};
+// Whether cities has the original app's lat column.
+inline constexpr PgSql kCitiesHaveLat{
+    nullptr,
+    "SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'cities'::regclass "
+    "AND attname = 'lat' AND NOT attisdropped)"};
+// Whether heat_cells has a unique index on exactly (lat, lng, grid_step): the original app's
+// (v10 drops it). The cells under it are its worker's.
+inline constexpr PgSql kHasSeedCellIndex{
+    nullptr,
+    "SELECT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = 'heat_cells'::regclass "
+    "AND i.indisunique AND i.indnatts = 3 AND (SELECT array_agg(a.attname::text ORDER BY "
+    "a.attname) FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)) "
+    "= ARRAY['grid_step', 'lat', 'lng'])"};
+// The original's cells take SEED_JOB_MODEL. $1 model.
+inline constexpr PgSql kSeedCellsModel{nullptr, "UPDATE heat_cells SET model = $1::text"};
 inline constexpr PgSql kInsertPresetCity{
     nullptr,
     "INSERT INTO cities (slug, name, country, min_lat, min_lng, max_lat, max_lng) "
@@ -311,6 +392,20 @@ inline constexpr PgSql kLoadPoiPoints{"load_poi_points",
                                       "SELECT category, subtype, lat, lng FROM pois "
                                       "WHERE lat >= $1::float8 AND lat <= $2::float8 "
                                       "AND lng >= $3::float8 AND lng <= $4::float8 ORDER BY id"};
+// The original app's POIs (SPEC §2a), read-only: its places in the mapped Overture categories
+// ($5, a text[] literal), in the box.
+inline constexpr PgSql kHasOverturePois{nullptr,
+                                        "SELECT to_regclass('overture_pois') IS NOT NULL"};
+inline constexpr PgSql kLoadOverturePoints{
+    "load_overture_points",
+    "SELECT category, lat, lng FROM overture_pois "
+    "WHERE lat >= $1::float8 AND lat <= $2::float8 AND lng >= $3::float8 AND lng <= $4::float8 "
+    "AND category = ANY ($5::text[]) ORDER BY id"};
+inline constexpr PgSql kLoadOverturePois{
+    "load_overture_pois",
+    "SELECT id, category, name, lat, lng FROM overture_pois "
+    "WHERE lat >= $1::float8 AND lat <= $2::float8 AND lng >= $3::float8 AND lng <= $4::float8 "
+    "AND category = ANY ($5::text[]) ORDER BY id LIMIT $6::bigint"};
 inline constexpr PgSql kCountPois{"count_pois",
                                   "SELECT category, count(*) FROM pois GROUP BY category"};
 
@@ -497,17 +592,23 @@ inline constexpr PgSql kRetry{
     "AND status = 'pending') "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
     ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts).
+// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts). A part
+// with no owner (a job the original app's worker set running, SPEC §2a) counts once its job
+// started before $1.
 inline constexpr PgSql kStaleParts{
     "stale_parts",
-    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND ((p.locked_by IS NOT NULL "
+    "AND (p.heartbeat_at_ms IS NULL OR p.heartbeat_at_ms < $1::bigint)) "
+    "OR (p.locked_by IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.job_id "
+    "AND j.started_at >= " NBI_TS("$1") "))) ORDER BY p.job_id, p.part"};
 // An owner is alive while some session of this database holds the advisory lock on its id
 // (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
 // low 32 bits, objsubid = 1.
 inline constexpr PgSql kDeadOwnerParts{
     "dead_owner_parts",
-    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' AND NOT EXISTS ("
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND p.locked_by IS NOT NULL AND NOT EXISTS ("
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
@@ -530,9 +631,10 @@ inline constexpr PgSql kNextPending{
     "next_pending",
     "SELECT " NBI_JOB_COLUMNS
     " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
+// Never a job that was there before the engine's first migrate (kept, v10).
 inline constexpr PgSql kPruneFinished{"prune_finished",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND completed_at < " NBI_TS("$1")};
+                                      " AND completed_at < " NBI_TS("$1") " AND NOT kept"};
 inline constexpr PgSql kListJobs{"list_jobs", "SELECT " NBI_JOB_COLUMNS
                                               " FROM jobs WHERE id < $1::bigint "
                                               "ORDER BY id DESC LIMIT $2::bigint"};
@@ -574,7 +676,36 @@ inline constexpr PgSql kFindCovering{
     "AND metadata #> '{bounds,minLng}' <= to_jsonb($2::float8) "
     "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) "
     "AND metadata -> 'gridStep' = to_jsonb($3::float8) "
-    "AND COALESCE(metadata ->> 'model', 'grocery') = $4::text ORDER BY id LIMIT 1"};
+    "AND COALESCE(metadata ->> 'model', $5::text) = $4::text ORDER BY id LIMIT 1"};
+// An active job of the original app (no model: SEED_JOB_MODEL, SPEC §2a) of exactly these
+// bounds and step, not yet taken over (it has no dedupe key until claimed).
+// $1..$4 minLat, minLng, maxLat, maxLng, $5 gridStep.
+inline constexpr PgSql kSeedTwin{
+    "seed_twin",
+    "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE status IN " NBI_ACTIVE
+    " AND type = 'heatmap_compute' AND jsonb_typeof(metadata) = 'object' "
+    "AND NOT (metadata ? 'model') "
+    "AND metadata #> '{bounds,minLat}' = to_jsonb($1::float8) "
+    "AND metadata #> '{bounds,minLng}' = to_jsonb($2::float8) "
+    "AND metadata #> '{bounds,maxLat}' = to_jsonb($3::float8) "
+    "AND metadata #> '{bounds,maxLng}' = to_jsonb($4::float8) "
+    "AND metadata -> 'gridStep' = to_jsonb($5::float8) ORDER BY id LIMIT 1"};
+// A claimed job of the original app taken over (SPEC §2a): its model ($2, metadata patch
+// with lastProcessedIndex 0) pinned, total_items the engine's count ($3), its dedupe key ($4)
+// unless an equal job is active already. $1 job.
+inline constexpr PgSql kAdoptSeedJob{
+    "adopt_seed_job",
+    "UPDATE jobs SET metadata = metadata || $2::jsonb, total_items = $3::int, progress = 0, "
+    "dedupe_key = CASE WHEN EXISTS (SELECT 1 FROM jobs o WHERE o.dedupe_key = $4::text "
+    "AND o.status IN " NBI_ACTIVE " AND o.id <> $1::bigint) THEN NULL ELSE $4::text END "
+    "WHERE id = $1::bigint AND jsonb_typeof(metadata) = 'object' AND NOT (metadata ? 'model') "
+    "RETURNING " NBI_JOB_COLUMNS};
+// Its one part spans the engine's cells and starts at 0 (the original counted the box's upper
+// edges too, so its lastProcessedIndex is no cell number of ours). $1 job, $2 cells.
+inline constexpr PgSql kAdoptSeedPart{
+    "adopt_seed_part",
+    "UPDATE job_parts SET begin_index = 0, end_index = $2::bigint, next_index = 0, "
+    "claimed_index = 0 WHERE job_id = $1::bigint AND part = 0"};
 inline constexpr PgSql kResetAreaCells{"reset_area_cells",
                                        "DELETE FROM heat_cells WHERE grid_step = $1::real "
                                        "AND lat BETWEEN $2::real AND $3::real "

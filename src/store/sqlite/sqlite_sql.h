@@ -177,6 +177,11 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: jobs that were there before the engine's first migrate are never pruned (the
+    // PostgreSQL store takes over the original app's database here, SPEC §2a; a SQLite file
+    // has no such history, but keeps the same rule).
+    "ALTER TABLE jobs ADD COLUMN kept INTEGER NOT NULL DEFAULT 0; "
+    "UPDATE jobs SET kept = 1 WHERE dedupe_key IS NULL;",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -414,7 +419,8 @@ inline constexpr const char* kResetRunningJob =
     "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
-    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?";
+    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ? "
+    "AND NOT kept";
 // Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit, ?4 type or NULL, ?5 city_id
 // or NULL.
 inline constexpr const char* kListJobs =
@@ -436,7 +442,7 @@ inline constexpr const char* kListAttempts =
 inline constexpr const char* kCountJobsByStatus =
     "SELECT status, COUNT(*) FROM jobs GROUP BY status";
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
-// contain ?1 lat, ?2 lng (a job without a model is grocery). Metadata that is not JSON is
+// contain ?1 lat, ?2 lng (a job without a model: ?5, SEED_JOB_MODEL). Metadata that is not JSON is
 // skipped, not an error.
 inline constexpr const char* kFindActiveJobCovering =
     "SELECT " NBI_SQLITE_JOB_COLS
@@ -447,7 +453,7 @@ inline constexpr const char* kFindActiveJobCovering =
     "AND json_extract(metadata, '$.bounds.minLng') <= ?2 "
     "AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
     "AND json_extract(metadata, '$.gridStep') = ?3 "
-    "AND COALESCE(json_extract(metadata, '$.model'), 'grocery') = ?4 "
+    "AND COALESCE(json_extract(metadata, '$.model'), ?5) = ?4 "
     "ORDER BY id LIMIT 1";
 // The region's cells: exactly its grid points, first to last row and column (the stored
 // coordinates are computed from the same indices, so equality is exact).
