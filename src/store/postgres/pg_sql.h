@@ -283,8 +283,9 @@ BEGIN
              AND attname = 'lat' AND NOT attisdropped) THEN
     CREATE OR REPLACE FUNCTION nbi_city_seed_columns() RETURNS trigger LANGUAGE plpgsql AS $f$
     BEGIN
-      NEW.lat := COALESCE(NEW.lat, (NEW.min_lat::float8 + NEW.max_lat::float8) / 2);
-      NEW.lng := COALESCE(NEW.lng, (NEW.min_lng::float8 + NEW.max_lng::float8) / 2);
+      -- From the bounds' shortest text, as the original app reads its real columns.
+      NEW.lat := COALESCE(NEW.lat, (NEW.min_lat::text::numeric + NEW.max_lat::text::numeric) / 2);
+      NEW.lng := COALESCE(NEW.lng, (NEW.min_lng::text::numeric + NEW.max_lng::text::numeric) / 2);
       NEW.country := COALESCE(NEW.country, '');
       RETURN NEW;
     END $f$;
