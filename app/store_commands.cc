@@ -82,9 +82,10 @@ Status ImportFile(PoiStore* store, const std::string& f) {
                 (long long)per[static_cast<int>(c)]);
   }
   if (stats.unplaced > 0) {
-    std::printf("  %llu feature%s skipped: no category of ours (none, or outside the Overture "
-                "mapping)\n",
-                (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
+    std::printf(
+        "  %llu feature%s skipped: no category of ours (none, or outside the Overture "
+        "mapping)\n",
+        (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
   }
   Result<PoiFormat> format = DetectPoiFormat(f);
   const bool osm = format.ok() && *format == PoiFormat::kOsm;

@@ -84,10 +84,9 @@ CREATE TABLE rate_limits (key text PRIMARY KEY NOT NULL, count integer NOT NULL,
 
 // Its metadata of a job: {"bounds": {...}, "gridStep": s, "lastProcessedIndex": n}.
 std::string Metadata(const BBox& b, double step, int64_t done) {
-  return fmt::format(
-      R"({{"bounds": {{"minLat": {}, "maxLat": {}, "minLng": {}, "maxLng": {}}}, )"
-      R"("gridStep": {}, "lastProcessedIndex": {}}})",
-      b.min_lat, b.max_lat, b.min_lng, b.max_lng, step, done);
+  return fmt::format(R"({{"bounds": {{"minLat": {}, "maxLat": {}, "minLng": {}, "maxLng": {}}}, )"
+                     R"("gridStep": {}, "lastProcessedIndex": {}}})",
+                     b.min_lat, b.max_lat, b.min_lng, b.max_lng, step, done);
 }
 
 // The original's worker's cells of the old Tulum job: its grid includes the upper edges
@@ -125,13 +124,27 @@ std::vector<OverturePlace> OriginalPlaces() {
     std::vector<std::string> alternate;
   };
   const std::vector<Kind> kinds = {
-      {"supermarket", {}},       {"convenience_store", {}},    {"restaurant", {}},
-      {"grocery_store", {}},     {"cafe", {}},                 {"park", {}},
-      {"fast_food_restaurant", {}}, {"gym", {}},               {"pharmacy", {}},
-      {"bar", {}},               {"playground", {}},           {"dentist", {}},
-      {"gas_station", {}},       {"bus_stop", {}},             {"school", {}},
-      {"cinema", {}},            {"clothing_store", {}},       {"hospital", {}},
-      {"beach", {}},             {"hotel", {}},                {"real_estate_agent", {}},
+      {"supermarket", {}},
+      {"convenience_store", {}},
+      {"restaurant", {}},
+      {"grocery_store", {}},
+      {"cafe", {}},
+      {"park", {}},
+      {"fast_food_restaurant", {}},
+      {"gym", {}},
+      {"pharmacy", {}},
+      {"bar", {}},
+      {"playground", {}},
+      {"dentist", {}},
+      {"gas_station", {}},
+      {"bus_stop", {}},
+      {"school", {}},
+      {"cinema", {}},
+      {"clothing_store", {}},
+      {"hospital", {}},
+      {"beach", {}},
+      {"hotel", {}},
+      {"real_estate_agent", {}},
       {"greengrocer", {}},
   };
   std::vector<OverturePlace> out;
@@ -221,8 +234,7 @@ int64_t InsertOriginalJob(const std::string& url, const BBox& bounds, double ste
                        city_id_sql, rows * cols, Metadata(bounds, step, 0))));
 }
 
-std::vector<int64_t> OriginalDuplicateQuery(const std::string& url,
-                                            const std::string& city_id_sql,
+std::vector<int64_t> OriginalDuplicateQuery(const std::string& url, const std::string& city_id_sql,
                                             const std::string& grid_step_text) {
   std::string sql =
       "SELECT id FROM jobs WHERE type = 'heatmap_compute' AND status IN ('pending', 'running') "

@@ -53,8 +53,7 @@ int64_t InsertOriginalJob(const std::string& url, const BBox& bounds, double ste
                           const std::string& city_id_sql = "NULL");
 // The original's duplicate check before an enqueue: the ids of pending or running
 // heatmap_compute jobs of that city (when given) and metadata->>'gridStep'.
-std::vector<int64_t> OriginalDuplicateQuery(const std::string& url,
-                                            const std::string& city_id_sql,
+std::vector<int64_t> OriginalDuplicateQuery(const std::string& url, const std::string& city_id_sql,
                                             const std::string& grid_step_text);
 
 // Rows of a query, each as its columns' text ("" for NULL); throws on an error.

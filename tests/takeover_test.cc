@@ -3,9 +3,8 @@
 // them), then the real binary's `migrate`, `process-jobs`, `schedule` and `import` on it,
 // and the original's own queries (its duplicate check, its cell reads) after them.
 // PostgreSQL only: the original app never ran on SQLite.
-#include <gtest/gtest.h>
-
 #include <fmt/format.h>
+#include <gtest/gtest.h>
 
 #include <map>
 #include <string>
@@ -31,15 +30,24 @@ using Rows = std::vector<std::vector<std::string>>;
 
 // SPEC §2a's mapping of the categories the fixture uses, written out (not the engine's table).
 const std::map<std::string, std::string> kMapped = {
-    {"supermarket", "groceries"},          {"convenience_store", "groceries"},
-    {"grocery_store", "groceries"},        {"greengrocer", "groceries"},
-    {"restaurant", "restaurants"},         {"cafe", "restaurants"},
-    {"fast_food_restaurant", "restaurants"}, {"bar", "restaurants"},
-    {"park", "parks"},                     {"gym", "parks"},
-    {"playground", "parks"},               {"pharmacy", "healthcare:pharmacy"},
-    {"dentist", "healthcare:dental"},      {"hospital", "healthcare:medical"},
-    {"bus_stop", "transit"},               {"school", "education"},
-    {"cinema", "entertainment"},           {"clothing_store", "shopping"},
+    {"supermarket", "groceries"},
+    {"convenience_store", "groceries"},
+    {"grocery_store", "groceries"},
+    {"greengrocer", "groceries"},
+    {"restaurant", "restaurants"},
+    {"cafe", "restaurants"},
+    {"fast_food_restaurant", "restaurants"},
+    {"bar", "restaurants"},
+    {"park", "parks"},
+    {"gym", "parks"},
+    {"playground", "parks"},
+    {"pharmacy", "healthcare:pharmacy"},
+    {"dentist", "healthcare:dental"},
+    {"hospital", "healthcare:medical"},
+    {"bus_stop", "transit"},
+    {"school", "education"},
+    {"cinema", "entertainment"},
+    {"clothing_store", "shopping"},
 };
 
 std::string Box(const BBox& b) {
@@ -116,22 +124,26 @@ TEST_F(TakeoverTest, MigrateKeepsEveryRow) {
   ASSERT_GE(after[0].size(), before[0].size());
   for (size_t i = 0; i < before[0].size(); ++i) EXPECT_EQ(after[0][i], before[0][i]);
   for (size_t i = 1; i < 4; ++i) EXPECT_EQ(after[i], before[i]) << "table " << i;
-  EXPECT_EQ(QueryOne(url_, "SELECT lat || ',' || lng || ',' || country FROM cities "
-                           "WHERE slug = 'monaco'"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT lat || ',' || lng || ',' || country FROM cities "
+                     "WHERE slug = 'monaco'"),
             "43.74,7.42,MC");
   // A city added later: its centre and an empty country.
   Run(url_, "cities add playa --name Playa --bbox 20.6,-87.1,20.7,-87.0");
-  EXPECT_EQ(QueryOne(url_, "SELECT lat || ',' || lng || ',[' || country || ']' FROM cities "
-                           "WHERE slug = 'playa'"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT lat || ',' || lng || ',[' || country || ']' FROM cities "
+                     "WHERE slug = 'playa'"),
             "20.65,-87.05,[]");
   // Its cells are now cells of SEED_JOB_MODEL (blend), unique per model; its index is gone.
   EXPECT_EQ(QueryOne(url_, "SELECT string_agg(DISTINCT model, ',') FROM heat_cells"), "blend");
-  EXPECT_EQ(QueryOne(url_, "SELECT count(*) FROM pg_indexes WHERE indexname = "
-                           "'heat_cells_coords_step_idx'"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT count(*) FROM pg_indexes WHERE indexname = "
+                     "'heat_cells_coords_step_idx'"),
             "0");
   // The original's cell read still answers.
-  EXPECT_EQ(QueryOne(url_, "SELECT count(*) FROM heat_cells WHERE lat BETWEEN 20.19 AND 20.22 "
-                           "AND lng BETWEEN -87.48 AND -87.45 AND score >= 0"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT count(*) FROM heat_cells WHERE lat BETWEEN 20.19 AND 20.22 "
+                     "AND lng BETWEEN -87.48 AND -87.45 AND score >= 0"),
             "25");
   // And every command starts.
   Run(url_, "jobs");
@@ -144,8 +156,9 @@ TEST_F(TakeoverTest, ModelLessJobComputesBlendLikeTheEnginesOwnJob) {
   std::string out = Run(url_, "process-jobs");
   EXPECT_NE(out.find("Started job #3 (heatmap_compute) - 64 items"), std::string::npos) << out;
   EXPECT_NE(out.find("Job #3 completed - 64 cells processed"), std::string::npos) << out;
-  EXPECT_EQ(QueryOne(url_, "SELECT status || ',' || total_items || ',' || progress || ',' || "
-                           "(metadata->>'model') FROM jobs WHERE id = 3"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT status || ',' || total_items || ',' || progress || ',' || "
+                     "(metadata->>'model') FROM jobs WHERE id = 3"),
             "completed,64,100,blend");
   const Rows cells = JobAreaCells(url_);
   ASSERT_EQ(cells.size(), size_t(kEngineJobCount));
@@ -193,17 +206,19 @@ TEST_F(TakeoverTest, OverturePoisEqualTheSamePlacesImportedAsAFile) {
 
 TEST_F(TakeoverTest, SecondModelIsWrittenOverTheOriginalsCells) {
   Run(url_, "migrate");
-  const Rows blend_before = QueryRows(
-      url_, "SELECT lat, lng, score FROM heat_cells WHERE lat < 20.5 ORDER BY lat, lng");
+  const Rows blend_before =
+      QueryRows(url_, "SELECT lat, lng, score FROM heat_cells WHERE lat < 20.5 ORDER BY lat, lng");
   ASSERT_EQ(blend_before.size(), 25u);
   Run(url_, "schedule --bbox " + Box(kOldArea) + " --grid-step 0.0025 --model grocery");
   std::string out = Run(url_, "process-jobs");
   EXPECT_NE(out.find("completed - 16 cells processed"), std::string::npos) << out;
-  EXPECT_EQ(QueryRows(url_, "SELECT lat, lng, score FROM heat_cells WHERE lat < 20.5 AND "
-                            "model = 'blend' ORDER BY lat, lng"),
+  EXPECT_EQ(QueryRows(url_,
+                      "SELECT lat, lng, score FROM heat_cells WHERE lat < 20.5 AND "
+                      "model = 'blend' ORDER BY lat, lng"),
             blend_before);
-  EXPECT_EQ(QueryOne(url_, "SELECT count(*) FROM heat_cells WHERE lat < 20.5 AND model = "
-                           "'grocery'"),
+  EXPECT_EQ(QueryOne(url_,
+                     "SELECT count(*) FROM heat_cells WHERE lat < 20.5 AND model = "
+                     "'grocery'"),
             "16");
   EXPECT_EQ(QueryOne(url_, "SELECT count(*) FROM jobs WHERE status <> 'completed'"), "1");
 }
@@ -212,8 +227,9 @@ TEST_F(TakeoverTest, SecondModelIsWrittenOverTheOriginalsCells) {
 // fails the attempt with that error, in the job and the log; never "lost its lease".
 TEST_F(TakeoverTest, UniqueViolationShowsInTheJobsError) {
   Run(url_, "migrate");
-  QueryRows(url_, "CREATE UNIQUE INDEX heat_cells_coords_step_idx ON heat_cells (lat, lng, "
-                  "grid_step)");
+  QueryRows(url_,
+            "CREATE UNIQUE INDEX heat_cells_coords_step_idx ON heat_cells (lat, lng, "
+            "grid_step)");
   std::string out = Run(url_, "schedule --bbox " + Box(kOldArea) +
                                   " --grid-step 0.0025 --model grocery --max-attempts 1");
   out = Run(url_, "process-jobs", -1);
@@ -260,8 +276,7 @@ TEST_F(TakeoverTest, DuplicateDetectionBothWays) {
             std::vector<int64_t>{std::stoll(mine)});
   // The engine finds the original's pending job (#3: no model, so blend) ...
   out = Run(url_, "schedule --bbox " + Box(kJobArea) + " --grid-step 0.0025 --model blend");
-  EXPECT_NE(out.find("{\"jobId\": 3, \"status\": \"pending\", \"isNew\": false"),
-            std::string::npos)
+  EXPECT_NE(out.find("{\"jobId\": 3, \"status\": \"pending\", \"isNew\": false"), std::string::npos)
       << out;
   // ... which is not a grocery job.
   out = Run(url_, "schedule --bbox " + Box(kJobArea) + " --grid-step 0.0025 --model grocery");
@@ -287,6 +302,18 @@ TEST_F(TakeoverTest, DuplicateDetectionBothWays) {
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_FALSE(again->is_new);
   EXPECT_EQ(again->job.id, next);
+}
+
+// SEED_JOB_MODEL (flag --seed-job-model) names the model of the original's cells and jobs;
+// a bad value is refused, quoted.
+TEST_F(TakeoverTest, SeedJobModelIsConfigurable) {
+  std::string out = Run(url_, "process-jobs", 0, "SEED_JOB_MODEL=grocery");
+  EXPECT_EQ(QueryOne(url_, "SELECT string_agg(DISTINCT model, ',') FROM heat_cells"), "grocery");
+  EXPECT_EQ(QueryOne(url_, "SELECT metadata->>'model' FROM jobs WHERE id = 3"), "grocery") << out;
+  out = Run(url_, "jobs", 2, "SEED_JOB_MODEL=nope");
+  EXPECT_NE(out.find("SEED_JOB_MODEL='nope'"), std::string::npos) << out;
+  out = Run(url_, "--help");
+  EXPECT_NE(out.find("SEED_JOB_MODEL"), std::string::npos) << out;
 }
 
 class OwnerlessRunningJob : public TakeoverTest {

@@ -119,8 +119,7 @@ Result<PoiFormat> DetectPoiFormat(const std::string& path) {
   for (std::string_view suffix : {".pbf", ".osm", ".osm.bz2", ".osm.gz"}) {
     if (EndsWithNoCase(path, suffix)) return PoiFormat::kOsm;
   }
-  if (EndsWithNoCase(path, ".geojson") || EndsWithNoCase(path, ".json") ||
-      IsGeoJsonSeqPath(path)) {
+  if (EndsWithNoCase(path, ".geojson") || EndsWithNoCase(path, ".json") || IsGeoJsonSeqPath(path)) {
     return PoiFormat::kGeoJson;
   }
   if (EndsWithNoCase(path, ".csv")) return PoiFormat::kCsv;

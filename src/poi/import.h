@@ -33,7 +33,8 @@ namespace nbi {
 enum class PoiFormat { kOsm, kGeoJson, kCsv };
 
 // Chooses the format from the file name: .osm.pbf/.pbf/.osm/.osm.bz2/.osm.gz -> kOsm,
-// .geojson/.json/.geojsonseq/.geojsonl/.ndjson -> kGeoJson, .csv -> kCsv. Unknown extensions are kInvalidArgument.
+// .geojson/.json/.geojsonseq/.geojsonl/.ndjson -> kGeoJson, .csv -> kCsv. Unknown extensions are
+// kInvalidArgument.
 Result<PoiFormat> DetectPoiFormat(const std::string& path);
 
 // Called now and then with bytes read so far and total bytes (0 when unknown).

@@ -108,8 +108,8 @@ Status PgStagedCheckpoint::Stage() {
     // from another unique index on heat_cells (such as the original app's on (lat, lng,
     // grid_step), SPEC §2a): a database error that fails the attempt, never a lost lease.
     if (up.code() == StatusCode::kConflict) {
-      return Status::Internal(fmt::format("writing the cells of job {}: {}", cp_.job_id,
-                                          up.message()));
+      return Status::Internal(
+          fmt::format("writing the cells of job {}: {}", cp_.job_id, up.message()));
     }
     return up;
   }

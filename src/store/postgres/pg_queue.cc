@@ -513,13 +513,12 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() 
 Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng, double grid_step,
                                                           HeatModel model) {
   return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
-    NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kFindCovering, PgParams()
-                                            .Double(lat)
-                                            .Double(lng)
-                                            .Double(grid_step)
-                                            .Text(HeatModelId(model))
-                                            .Text(HeatModelId(SeedJobModel()))));
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kFindCovering, PgParams()
+                                                             .Double(lat)
+                                                             .Double(lng)
+                                                             .Double(grid_step)
+                                                             .Text(HeatModelId(model))
+                                                             .Text(HeatModelId(SeedJobModel()))));
     if (r.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(r, 0));
   });

@@ -45,11 +45,10 @@ Status PgAdoptSeedJobs(PgConn& c, std::vector<Job>* claimed) {
     const int64_t cells = grid->cell_count();
     const nlohmann::json patch = {{"model", std::string(HeatModelId(meta->model))},
                                   {"lastProcessedIndex", 0}};
-    NBI_ASSIGN_OR_RETURN(PgRows row, c.Exec(kAdoptSeedJob, PgParams()
-                                                               .Int(job.id)
-                                                               .Text(patch.dump())
-                                                               .Int(cells)
-                                                               .Text(DedupeKey(spec))));
+    NBI_ASSIGN_OR_RETURN(
+        PgRows row,
+        c.Exec(kAdoptSeedJob,
+               PgParams().Int(job.id).Text(patch.dump()).Int(cells).Text(DedupeKey(spec))));
     if (row.size() == 0) continue;
     NBI_RETURN_IF_ERROR(c.Exec(kAdoptSeedPart, PgParams().Int(job.id).Int(cells)).status());
     Job adopted = ReadJob(row, 0);
