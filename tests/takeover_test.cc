@@ -278,6 +278,10 @@ TEST_F(TakeoverTest, DuplicateDetectionBothWays) {
   out = Run(url_, "schedule --bbox " + Box(kJobArea) + " --grid-step 0.0025 --model blend");
   EXPECT_NE(out.find("{\"jobId\": 3, \"status\": \"pending\", \"isNew\": false"), std::string::npos)
       << out;
+  // ... and a reset of its area waits for it.
+  out = Run(url_, "schedule --reset --bbox " + Box(kJobArea) + " --grid-step 0.0025 --model blend",
+            2);
+  EXPECT_NE(out.find("job #3"), std::string::npos) << out;
   // ... which is not a grocery job.
   out = Run(url_, "schedule --bbox " + Box(kJobArea) + " --grid-step 0.0025 --model grocery");
   EXPECT_NE(out.find("\"isNew\": true"), std::string::npos) << out;

@@ -545,6 +545,8 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
     // again by the insert's ON CONFLICT for one enqueued concurrently.
     NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
     if (twin.size() > 0) return ActiveJobConflict(ReadJob(twin, 0));
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return ActiveJobConflict(*seed);
     // The area's cells are exactly those its job would write: the region's grid points.
     // Selecting them by index range (not by comparing floats with the box) keeps an edge row
     // whose float rounds just below the box.
