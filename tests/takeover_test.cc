@@ -6,8 +6,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
@@ -318,6 +321,22 @@ TEST_F(TakeoverTest, SeedJobModelIsConfigurable) {
   EXPECT_NE(out.find("SEED_JOB_MODEL='nope'"), std::string::npos) << out;
   out = Run(url_, "--help");
   EXPECT_NE(out.find("SEED_JOB_MODEL"), std::string::npos) << out;
+}
+
+// A job its web app inserts wakes the engine's workers at once (no wait for the next poll).
+TEST_F(TakeoverTest, AJobItInsertsWakesTheWorkers) {
+  auto store = OpenStore(url_);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  std::atomic<int> wakes{0};
+  auto watch = (*store)->Watch([&] { ++wakes; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // LISTEN is up (and its
+  const int before = wakes.load();                              // first wake-up is over)
+  testing::InsertOriginalJob(url_, {20.7, -87.08, 20.72, -87.06}, 0.0025);
+  for (int i = 0; i < 100 && wakes.load() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(wakes.load(), before);
+  watch.reset();
 }
 
 class OwnerlessRunningJob : public TakeoverTest {
