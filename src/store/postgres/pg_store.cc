@@ -51,9 +51,10 @@ Result<bool> MigrateOneStep(PgConn& c, int64_t now_ms) {
   }
   if (v == kSchemaVersion) return false;
   const int next = v + 1;
-  // v10 (taking over the original app's database): the cells under its unique index are its
-  // worker's output, of SEED_JOB_MODEL (SPEC §2a); labelled before the index goes.
-  if (next == 10) {
+  // The takeover step (v10; found by its text, so renumbering keeps it): the cells under the
+  // original app's unique index are its worker's output, of SEED_JOB_MODEL (SPEC §2a);
+  // labelled before the index goes.
+  if (kMigrations[next - 1] == kPgTakeoverMigration) {
     NBI_ASSIGN_OR_RETURN(PgRows seed, c.Exec(kHasSeedCellIndex));
     if (seed.boolean(0, 0) && SeedJobModel() != HeatModel::kGrocery) {
       NBI_RETURN_IF_ERROR(
