@@ -74,11 +74,23 @@ void AddGlobalOptions(CLI::App& app) {
                  "how long serve and process-jobs wait for the database at start (env "
                  "DB_WAIT_TIMEOUT, default 30s; worker waits forever)")
       ->envname("DB_WAIT_TIMEOUT");
+  app.add_option("--seed-job-model", g.seed_job_model,
+                 "model of jobs whose metadata names none, as the original app enqueues them "
+                 "(env SEED_JOB_MODEL, default blend)")
+      ->envname("SEED_JOB_MODEL");
 }
 
 Result<StoreOptions> StoreConfig(StoreRole role) {
   StoreOptions o = role == StoreRole::kApi ? kApiStoreOptions : StoreOptions{};
   const GlobalConfig& g = GlobalSettings();
+  if (!g.seed_job_model.empty()) {
+    auto model = ParseHeatModel(g.seed_job_model);
+    if (!model) {
+      return Status::Invalid(fmt::format(
+          "SEED_JOB_MODEL='{}': use grocery, blend, grocery-walk or blend-walk", g.seed_job_model));
+    }
+    SetSeedJobModel(*model);
+  }
   if (!g.lock_timeout.empty()) {
     NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms,
                          ParseDurationMs("DB_LOCK_TIMEOUT", g.lock_timeout, BareNumber::kRefused));

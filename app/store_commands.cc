@@ -82,6 +82,12 @@ Status ImportFile(PoiStore* store, const std::string& f) {
     std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
                 (long long)per[static_cast<int>(c)]);
   }
+  if (stats.unplaced > 0) {
+    std::printf(
+        "  %llu feature%s skipped: no category of ours (none, or outside the Overture "
+        "mapping)\n",
+        (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
+  }
   Result<PoiFormat> format = DetectPoiFormat(f);
   const bool osm = format.ok() && *format == PoiFormat::kOsm;
   std::fputs(WalkNetworkLine(network, *sum, osm).c_str(), stdout);
@@ -90,7 +96,9 @@ Status ImportFile(PoiStore* store, const std::string& f) {
 
 void RegisterImport(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "import", "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON or CSV files");
+      "import",
+      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON (also Overture places, "
+      ".geojsonseq) or CSV files");
   auto files = std::make_shared<std::vector<std::string>>();
   cmd->add_option("files", *files, "files to import")->required();
   cmd->callback([files] {

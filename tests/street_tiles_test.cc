@@ -270,16 +270,16 @@ TEST_P(StreetTilesTest, ANetworkStoredBeforeStreetCellsIsDrawnAfterTheUpgrade) {
   const std::string osm = dir_.File("network.osm");
   testing::WriteFile(osm, kNetworkOsm);
   Cli("import " + osm);
-  // Back to schema 9 with the network in it.
+  // Back to schema 10 (before street tiles) with the network in it.
   for (const char* sql :
        {"DROP INDEX walk_edges_cell_idx", "ALTER TABLE walk_edges DROP COLUMN cls",
         "ALTER TABLE walk_edges DROP COLUMN cell", "ALTER TABLE walk_edges DROP COLUMN a_lat",
         "ALTER TABLE walk_edges DROP COLUMN a_lng", "ALTER TABLE walk_edges DROP COLUMN b_lat",
         "ALTER TABLE walk_edges DROP COLUMN b_lng", "DROP TABLE walk_network_version",
-        "DELETE FROM schema_migrations WHERE version >= 10"}) {
+        "DELETE FROM schema_migrations WHERE version >= 11"}) {
     testing::ExecSql(url_, sql);
   }
-  ServerProcess& s = Start({}, {"--no-worker"});  // migrates to 10 and on (each step re-runs)
+  ServerProcess& s = Start({}, {"--no-worker"});  // migrates to 11 and on (each step re-runs)
   // Zoom 14 and above draw every class, so the classes the old rows lack do not matter.
   CheckZoom(s, 14);
   CheckZoom(s, 16);

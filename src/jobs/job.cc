@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 namespace nbi {
@@ -23,7 +24,15 @@ std::optional<double> Number(const nlohmann::json& o, const char* key) {
   if (it == o.end() || !it->is_number()) return std::nullopt;
   return it->get<double>();
 }
+std::atomic<int> g_seed_job_model{static_cast<int>(HeatModel::kBlend)};
 }  // namespace
+
+HeatModel SeedJobModel() { return static_cast<HeatModel>(g_seed_job_model.load()); }
+void SetSeedJobModel(HeatModel model) { g_seed_job_model.store(static_cast<int>(model)); }
+
+bool IsSeedJob(const Job& job) {
+  return job.type == kHeatmapJobType && job.metadata.is_object() && !job.metadata.contains("model");
+}
 
 std::string_view JobStatusId(JobStatus s) { return kStatusIds[static_cast<int>(s)]; }
 
@@ -76,7 +85,7 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job) {
   if (!canonical_step.ok()) {
     return canonical_step.status().WithPrefix(fmt::format("job {}: metadata gridStep: ", job.id));
   }
-  HeatmapMetadata out{*box, *canonical_step, HeatModel::kGrocery, 0};
+  HeatmapMetadata out{*box, *canonical_step, SeedJobModel(), 0};
   if (auto it = m.find("model"); it != m.end()) {
     auto model = it->is_string() ? ParseHeatModel(it->get<std::string>()) : std::nullopt;
     if (!model) {

@@ -79,6 +79,8 @@ class PoiStore {
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
     return UpsertPois(pois, WalkNetwork{});
   }
+  // Both loads below also read the original app's overture_pois where that table exists
+  // (PostgreSQL; SPEC §2a), through the Overture mapping (poi/overture.h), never writing it.
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
   virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
   // The POIs in `box` as scoring needs them (position, category, sub-type), in id order.
@@ -208,6 +210,9 @@ class JobQueue {
   // run_at has come; job priority desc, then oldest job, then lowest part): the part running
   // under worker_id with attempts + 1 and heartbeat now, its job running. Returns the job row
   // with the part's fields (Job::part..., attempts, locked_by) filled in. nullopt: none ready.
+  // A job the original app enqueued (IsSeedJob) is taken over by its first claim (PostgreSQL,
+  // SPEC §2a): SeedJobModel() pinned in its metadata, total_items and its part the engine's
+  // cell count from 0, and its dedupe key; EnqueueHeatmap finds it as an equal job before.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
   // Claims up to `max` ready parts in one transaction, in Claim's order and with its effects
   // (several parts of one job when it has them: one per free slot).

@@ -201,6 +201,8 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   return InTransaction<EnqueueResult>(*pool_, [&](PgConn& c) -> Result<EnqueueResult> {
     // Insert unless an equal job is active, else return that one. The twin may finish
     // between the two statements; then the insert goes through on the next round.
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return EnqueueResult{std::move(*seed), false};
     for (int round = 0; round < 8; ++round) {
       NBI_ASSIGN_OR_RETURN(PgRows ins,
                            c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
@@ -231,6 +233,7 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
     for (int i = 0; i < r.size(); ++i) parts.push_back(ReadPart(r, i));
     if (parts.empty()) return std::vector<Job>();
     NBI_ASSIGN_OR_RETURN(std::vector<Job> out, SettleClaims(c, parts, now));
+    NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &out));  // jobs of the original app (SPEC §2a)
     // RETURNING gives no order guarantee: claim order is job priority, job, part.
     std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
       if (a.priority != b.priority) return a.priority > b.priority;
@@ -513,9 +516,12 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() 
 Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng, double grid_step,
                                                           HeatModel model) {
   return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
-    NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kFindCovering, PgParams().Double(lat).Double(lng).Double(grid_step).Text(
-                                            HeatModelId(model))));
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kFindCovering, PgParams()
+                                                             .Double(lat)
+                                                             .Double(lng)
+                                                             .Double(grid_step)
+                                                             .Text(HeatModelId(model))
+                                                             .Text(HeatModelId(SeedJobModel()))));
     if (r.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(r, 0));
   });
@@ -542,6 +548,8 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
     // again by the insert's ON CONFLICT for one enqueued concurrently.
     NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
     if (twin.size() > 0) return ActiveJobConflict(ReadJob(twin, 0));
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return ActiveJobConflict(*seed);
     // The area's cells are exactly those its job would write: the region's grid points.
     // Selecting them by index range (not by comparing floats with the box) keeps an edge row
     // whose float rounds just below the box.

@@ -63,6 +63,11 @@ struct PgSql {
   "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
   "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
 
+}  // namespace nbi
+// The takeover of the original app's database (v10 and its statements) uses the macros above.
+#include "store/postgres/pg_takeover_sql.h"  // IWYU pragma: export
+namespace nbi {
+
 // Two processes may start at once against a fresh database; migrations serialize on this
 // transaction-scoped advisory lock (an arbitrary constant: "NBIM").
 inline constexpr int64_t kMigrationLockKey = 0x4E42494D;
@@ -70,7 +75,7 @@ inline constexpr int64_t kMigrationLockKey = 0x4E42494D;
 // v1 is the seed's schema exactly, so a database made by the original TypeScript app
 // upgrades in place (hence IF NOT EXISTS). v2 adds the queue columns, POIs and the indexes
 // that keep hot queries independent of history size.
-// v11: one canonical grid step (see the list below).
+// One canonical grid step: a migration (see the list below).
 inline constexpr const char* kCanonicalStepMigration = R"sql(
 CREATE TEMP TABLE nbi_step_twins ON COMMIT DROP AS
 SELECT o.id, o.clat, o.clng, t.id AS twin, o.computed_at > t.computed_at AS newer
@@ -270,10 +275,12 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
-    // v10: street tiles (the offline base layer): each walk edge's drawing class and street
+    // v10: taking over the original app's database (pg_takeover_sql.h).
+    kPgTakeoverMigration,
+    // v11: street tiles (the offline base layer): each walk edge's drawing class and street
     // cell, and the network's version counter (pg_walk_schema.h). Touches only the walk tables.
     kPgStreetMigration,
-    // v11: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
+    // v12: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
     // steps that differ below 1e-7 already share one stored step, but their float4 cell
     // coordinates may differ by an ulp: two cells at one grid point. Of each such pair the
     // newer stays, at the canonical coordinates. A cell with no such twin is left as it is
@@ -526,17 +533,23 @@ inline constexpr PgSql kRetry{
     "AND status = 'pending') "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
     ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts).
+// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts). A part
+// with no owner (a job the original app's worker set running, SPEC §2a) counts once its job
+// started before $1.
 inline constexpr PgSql kStaleParts{
     "stale_parts",
-    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND ((p.locked_by IS NOT NULL "
+    "AND (p.heartbeat_at_ms IS NULL OR p.heartbeat_at_ms < $1::bigint)) "
+    "OR (p.locked_by IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.job_id "
+    "AND j.started_at >= " NBI_TS("$1") "))) ORDER BY p.job_id, p.part"};
 // An owner is alive while some session of this database holds the advisory lock on its id
 // (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
 // low 32 bits, objsubid = 1.
 inline constexpr PgSql kDeadOwnerParts{
     "dead_owner_parts",
-    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' AND NOT EXISTS ("
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND p.locked_by IS NOT NULL AND NOT EXISTS ("
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
@@ -559,9 +572,10 @@ inline constexpr PgSql kNextPending{
     "next_pending",
     "SELECT " NBI_JOB_COLUMNS
     " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
+// Never a job that was there before the engine's first migrate (kept, v10).
 inline constexpr PgSql kPruneFinished{"prune_finished",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND completed_at < " NBI_TS("$1")};
+                                      " AND completed_at < " NBI_TS("$1") " AND NOT kept"};
 inline constexpr PgSql kListJobs{"list_jobs", "SELECT " NBI_JOB_COLUMNS
                                               " FROM jobs WHERE id < $1::bigint "
                                               "ORDER BY id DESC LIMIT $2::bigint"};
@@ -605,7 +619,9 @@ inline constexpr PgSql kQueuedCellsOf{
                        " FROM jobs "
                        "WHERE status IN ('pending', 'running') AND id = ANY($1::bigint[])"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
-// odd there, simply does not match instead of failing the query.
+// odd there, simply does not match instead of failing the query. A job naming no model is
+// of $5 (SEED_JOB_MODEL).
+// clang-format off
 inline constexpr PgSql kFindCovering{
     "find_covering",
     "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE status IN " NBI_ACTIVE
@@ -615,7 +631,8 @@ inline constexpr PgSql kFindCovering{
     "AND metadata #> '{bounds,minLng}' <= to_jsonb($2::float8) "
     "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) "
     "AND metadata -> 'gridStep' = to_jsonb($3::float8) "
-    "AND COALESCE(metadata ->> 'model', 'grocery') = $4::text ORDER BY id LIMIT 1"};
+    "AND COALESCE(metadata ->> 'model', $5::text) = $4::text ORDER BY id LIMIT 1"};
+// clang-format on
 inline constexpr PgSql kResetAreaCells{"reset_area_cells",
                                        "DELETE FROM heat_cells WHERE grid_step = $1::real "
                                        "AND lat BETWEEN $2::real AND $3::real "

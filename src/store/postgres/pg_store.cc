@@ -51,11 +51,24 @@ Result<bool> MigrateOneStep(PgConn& c, int64_t now_ms) {
   }
   if (v == kSchemaVersion) return false;
   const int next = v + 1;
+  // The takeover step (v10; found by its text, so renumbering keeps it): the cells under the
+  // original app's unique index are its worker's output, of SEED_JOB_MODEL (SPEC §2a);
+  // labelled before the index goes.
+  if (kMigrations[next - 1] == kPgTakeoverMigration) {
+    NBI_ASSIGN_OR_RETURN(PgRows seed, c.Exec(kHasSeedCellIndex));
+    if (seed.boolean(0, 0) && SeedJobModel() != HeatModel::kGrocery) {
+      NBI_RETURN_IF_ERROR(
+          c.Exec(kSeedCellsModel, PgParams().Text(HeatModelId(SeedJobModel()))).status());
+    }
+  }
   auto m = c.Exec(kMigrations[next - 1]);
   if (!m.ok()) return m.status().WithPrefix(fmt::format("migration {}: ", next));
   if (next == 2) {
+    // The original app's cities have NOT NULL lat/lng (SPEC §2a).
+    NBI_ASSIGN_OR_RETURN(PgRows seed, c.Exec(kCitiesHaveLat));
+    const PgSql& insert = seed.boolean(0, 0) ? kInsertPresetCitySeed : kInsertPresetCity;
     for (const City& city : PresetCities()) {
-      NBI_RETURN_IF_ERROR(c.Exec(kInsertPresetCity, CityParams(city)).status());
+      NBI_RETURN_IF_ERROR(c.Exec(insert, CityParams(city)).status());
     }
   }
   NBI_RETURN_IF_ERROR(c.Exec(kRecordMigration, PgParams().Int(next).Int(now_ms)).status());
@@ -231,6 +244,8 @@ Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {
       out.push_back({r.f64(i, 2), r.f64(i, 3), *category,
                      ParseHealthSub(r.text(i, 1)).value_or(HealthSub::kNone)});
     }
+    NBI_ASSIGN_OR_RETURN(bool overture, HasOverturePois(c));
+    if (overture) NBI_RETURN_IF_ERROR(PgLoadOverturePoints(c, box, &out));
     return out;
   });
 }
@@ -259,6 +274,9 @@ Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
       p.lng = r.f64(i, 5);
       out.push_back(std::move(p));
     }
+    NBI_ASSIGN_OR_RETURN(bool overture, HasOverturePois(c));
+    const int64_t left = limit < 0 ? -1 : limit - static_cast<int64_t>(out.size());
+    if (overture && left != 0) NBI_RETURN_IF_ERROR(PgLoadOverturePois(c, box, left, &out));
     return out;
   });
 }

@@ -18,6 +18,7 @@
 // walk network). Only files in this folder include libpq.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@ namespace nbi {
 inline constexpr const char* kJobsChannel = "nearbyindex_jobs";
 
 class PgPool;
+class PgConn;
 
 class PgStore final : public Store {
  public:
@@ -116,6 +118,10 @@ class PgStore final : public Store {
   Status ReadDatabaseClock();
 
  private:
+  // Whether the original app's overture_pois table is there (SPEC §2a; pg_overture.cc):
+  // looked up once, on the first POI read.
+  Result<bool> HasOverturePois(PgConn& c);
+
   // Constant after construction.
   const std::string conninfo_;
   // The database's clock (SourcedClock over the system clock), so that every process of a
@@ -123,7 +129,19 @@ class PgStore final : public Store {
   const std::unique_ptr<SourcedClock> db_clock_;
   Clock* const clock_;
   const std::unique_ptr<PgPool> pool_;
+  std::atomic<int> overture_pois_{-1};  // -1 not looked up yet, 0 absent, 1 present
 };
+
+// Jobs the original app enqueued (pg_seed_jobs.cc): the active one equal to `spec` that is not
+// taken over yet; and the take-over of the claimed ones, in the claim's transaction (their
+// rows in *claimed updated).
+Result<std::optional<Job>> PgSeedTwin(PgConn& c, const HeatmapJobSpec& spec);
+Status PgAdoptSeedJobs(PgConn& c, std::vector<Job>* claimed);
+
+// The original app's POIs in `box` (overture_pois, read through the Overture mapping,
+// poi/overture.h): appended to *out. Source ids are "overture:" + its id.
+Status PgLoadOverturePoints(PgConn& c, const BBox& box, std::vector<PoiPoint>* out);
+Status PgLoadOverturePois(PgConn& c, const BBox& box, int64_t limit, std::vector<Poi>* out);
 
 // kConflict: worker_id does not run the job's part (shared by pg_queue.cc and
 // pg_checkpoint.cc).

@@ -20,7 +20,7 @@ namespace nbi::sql {
 // v1 is the seed's schema as the original app created it (so its databases upgrade in
 // place); v2 adds the queue columns, POIs and the indexes that keep hot queries independent
 // of history size.
-// v11: one canonical grid step (see the list below).
+// One canonical grid step: a migration (see the list below).
 inline constexpr const char* kCanonicalStepMigration = R"sql(
 DELETE FROM heat_cells
 WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0
@@ -196,10 +196,15 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
-    // v10: street tiles (the offline base layer): each walk edge's drawing class and street
+    // v10: jobs that were there before the engine's first migrate are never pruned (the
+    // PostgreSQL store takes over the original app's database here, SPEC §2a; a SQLite file
+    // has no such history, but keeps the same rule).
+    "ALTER TABLE jobs ADD COLUMN kept INTEGER NOT NULL DEFAULT 0; "
+    "UPDATE jobs SET kept = 1 WHERE dedupe_key IS NULL;",
+    // v11: street tiles (the offline base layer): each walk edge's drawing class and street
     // cell, and the network's version counter (sqlite_walk_sql.h). Touches only the walk tables.
     kStreetMigration,
-    // v11: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). Cells written at a step
+    // v12: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). Cells written at a step
     // that differs from its 1e-7 rounding (a float32 client's 0.00100000004) move onto the
     // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
     // and the canonical one coincide, the newer stays.
@@ -441,7 +446,8 @@ inline constexpr const char* kResetRunningJob =
     "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
-    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?";
+    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ? "
+    "AND NOT kept";
 // Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit, ?4 type or NULL, ?5 city_id
 // or NULL.
 inline constexpr const char* kListJobs =
@@ -475,7 +481,7 @@ inline constexpr const char* kQueuedCellsOf = "SELECT id, " NBI_QUEUED_CELLS
                                               " FROM jobs WHERE status IN ('pending', 'running') "
                                               "AND id IN (SELECT value FROM json_each(?1))";
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
-// contain ?1 lat, ?2 lng (a job without a model is grocery). Metadata that is not JSON is
+// contain ?1 lat, ?2 lng (a job without a model: ?5, SEED_JOB_MODEL). Metadata that is not JSON is
 // skipped, not an error.
 inline constexpr const char* kFindActiveJobCovering =
     "SELECT " NBI_SQLITE_JOB_COLS
@@ -486,7 +492,7 @@ inline constexpr const char* kFindActiveJobCovering =
     "AND json_extract(metadata, '$.bounds.minLng') <= ?2 "
     "AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
     "AND json_extract(metadata, '$.gridStep') = ?3 "
-    "AND COALESCE(json_extract(metadata, '$.model'), 'grocery') = ?4 "
+    "AND COALESCE(json_extract(metadata, '$.model'), ?5) = ?4 "
     "ORDER BY id LIMIT 1";
 // The region's cells: exactly its grid points, first to last row and column (the stored
 // coordinates are computed from the same indices, so equality is exact).
