@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <iterator>
 
+#include "store/postgres/pg_step_schema.h"
 #include "store/postgres/pg_tiles_schema.h"
 #include "store/postgres/pg_walk_schema.h"
 
@@ -75,26 +76,6 @@ inline constexpr int64_t kMigrationLockKey = 0x4E42494D;
 // v1 is the seed's schema exactly, so a database made by the original TypeScript app
 // upgrades in place (hence IF NOT EXISTS). v2 adds the queue columns, POIs and the indexes
 // that keep hot queries independent of history size.
-// One canonical grid step: a migration (see the list below).
-inline constexpr const char* kCanonicalStepMigration = R"sql(
-CREATE TEMP TABLE nbi_step_twins ON COMMIT DROP AS
-SELECT o.id, o.clat, o.clng, t.id AS twin, o.computed_at > t.computed_at AS newer
-FROM (SELECT id, model, grid_step, computed_at, lat, lng,
-             (round(lat::float8 / s) * s)::real AS clat, (round(lng::float8 / s) * s)::real AS clng
-      FROM (SELECT id, model, grid_step, computed_at, lat, lng,
-                   round(grid_step::float8 * 1e7) / 1e7 AS s FROM heat_cells) x) o
-JOIN heat_cells t ON t.lat = o.clat AND t.lng = o.clng AND t.grid_step = o.grid_step
-                 AND t.model = o.model AND t.id <> o.id
-WHERE o.lat <> o.clat OR o.lng <> o.clng;
-CREATE TEMP TABLE nbi_step_keep ON COMMIT DROP AS
-SELECT twin, max(id) AS id FROM nbi_step_twins WHERE newer GROUP BY twin;
-DELETE FROM heat_cells
-WHERE id IN (SELECT twin FROM nbi_step_keep)
-   OR id IN (SELECT id FROM nbi_step_twins EXCEPT SELECT id FROM nbi_step_keep);
-UPDATE heat_cells h SET lat = w.clat, lng = w.clng
-FROM nbi_step_twins w JOIN nbi_step_keep k ON k.id = w.id WHERE h.id = w.id;
-)sql";
-
 inline constexpr const char* kMigrations[] = {
     // v1
     R"sql(
