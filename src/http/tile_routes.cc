@@ -123,6 +123,18 @@ TileRoutes::TileRoutes(Store* store, size_t cache_bytes, std::vector<double> ste
       cache_(cache_bytes),
       answers_(cache_bytes / 4) {}
 
+namespace {
+// A tile's answer: its PNG, or 204 when it draws nothing.
+void SendTilePng(Response& res, std::string png) {
+  if (png.empty()) {
+    res.status = 204;
+    return;
+  }
+  res.status = 200;
+  res.set_content(std::move(png), "image/png");
+}
+}  // namespace
+
 void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest) {
   std::vector<std::string> parts;
   for (size_t pos = 0;;) {
@@ -182,12 +194,7 @@ void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest
     }
     cache_.Put(key, etag, *png);
   }
-  if (png->empty()) {
-    res.status = 204;
-    return;
-  }
-  res.status = 200;
-  res.set_content(std::move(*png), "image/png");
+  SendTilePng(res, std::move(*png));
 }
 
 void TileRoutes::StreetTile(const Request& req, Response& res, const tiles::TileId& t) {
@@ -221,12 +228,7 @@ void TileRoutes::StreetTile(const Request& req, Response& res, const tiles::Tile
     }
     cache_.Put(key, etag, *png);
   }
-  if (png->empty()) {
-    res.status = 204;
-    return;
-  }
-  res.status = 200;
-  res.set_content(std::move(*png), "image/png");
+  SendTilePng(res, std::move(*png));
 }
 
 void TileRoutes::HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model,
