@@ -124,6 +124,17 @@ TileRoutes::TileRoutes(Store* store, size_t cache_bytes, std::vector<double> ste
       answers_(cache_bytes / 4) {}
 
 namespace {
+// The request's `model` parameter (default grocery).
+Result<HeatModel> ModelParam(const Request& req) {
+  if (!req.has_param("model")) return HeatModel::kGrocery;
+  auto m = ParseHeatModel(req.get_param_value("model"));
+  if (!m) {
+    return Status::Invalid(fmt::format("model '{}' is unknown: use {}",
+                                       Cut(req.get_param_value("model")), kHeatModelNames));
+  }
+  return *m;
+}
+
 // A tile's answer: its PNG, or 204 when it draws nothing.
 void SendTilePng(Response& res, std::string png) {
   if (png.empty()) {
@@ -310,17 +321,9 @@ void TileRoutes::HeatmapCells(const Request& req, Response& res, const BBox& box
 }
 
 void TileRoutes::Extent(const Request& req, Response& res) {
-  HeatModel model = HeatModel::kGrocery;
-  if (req.has_param("model")) {
-    auto m = ParseHeatModel(req.get_param_value("model"));
-    if (!m) {
-      return Send(res,
-                  ApiError::Of("invalid_argument",
-                               fmt::format("model '{}' is unknown: use {}",
-                                           Cut(req.get_param_value("model")), kHeatModelNames)));
-    }
-    model = *m;
-  }
+  auto parsed = ModelParam(req);
+  if (!parsed.ok()) return Send(res, ApiErrorFromStatus(parsed.status()));
+  const HeatModel model = *parsed;
   nlohmann::json extents = nlohmann::json::array();
   for (double step : steps_) {
     // The top level over the world, then a finer level inside what it found.
@@ -384,17 +387,9 @@ bool TileRoutes::HasCells(const BBox& box, double step, HeatModel model, Status*
 }
 
 void TileRoutes::CitiesWithCells(const Request& req, Response& res) {
-  HeatModel model = HeatModel::kGrocery;
-  if (req.has_param("model")) {
-    auto m = ParseHeatModel(req.get_param_value("model"));
-    if (!m) {
-      return Send(res,
-                  ApiError::Of("invalid_argument",
-                               fmt::format("model '{}' is unknown: use {}",
-                                           Cut(req.get_param_value("model")), kHeatModelNames)));
-    }
-    model = *m;
-  }
+  auto parsed = ModelParam(req);
+  if (!parsed.ok()) return Send(res, ApiErrorFromStatus(parsed.status()));
+  const HeatModel model = *parsed;
   if (!req.has_param("gridStep")) {
     return Send(res, ApiError::Of("invalid_argument", "gridStep is required"));
   }
