@@ -24,15 +24,6 @@ using testing::Shortest;
 
 class TilesTest : public testing::HttpTest {
  protected:
-  // Runs `nearbyindex ARGS` on the test's store.
-  void Cli(const std::string& args) {
-    std::string out;
-    ASSERT_EQ(testing::RunCommand(
-                  "DATABASE_URL='" + url_ + "' " + testing::BinaryPath() + " " + args, &out),
-              0)
-        << args << "\n"
-        << out;
-  }
   // The stored cells (level 0) of the box.
   static json CellsOf(const ServerProcess& s, const BBox& b, double step) {
     Reply r = s.Get("/api/heatmap?minLat=" + Shortest(b.min_lat) +

@@ -134,14 +134,6 @@ TEST(StreetRender, ZoomsShowClassesAndCellsCoverTheTile) {
 
 class StreetTilesTest : public testing::HttpTest {
  protected:
-  void Cli(const std::string& args) {
-    std::string out;
-    ASSERT_EQ(testing::RunCommand(
-                  "DATABASE_URL='" + url_ + "' " + testing::BinaryPath() + " " + args, &out),
-              0)
-        << args << "\n"
-        << out;
-  }
   static std::string Path(int z, int64_t x, int64_t y) {
     return "/tiles/streets/" + std::to_string(z) + "/" + std::to_string(x) + "/" +
            std::to_string(y) + ".png";
