@@ -53,6 +53,15 @@ void AddGlobalOptions(CLI::App& app) {
                  "a job over more cells is split into parts that workers run in parallel (env "
                  "JOB_PART_CELLS, default 250000)")
       ->envname("JOB_PART_CELLS");
+  app.add_option("--queue-client-cells", g.queue_client_cells,
+                 "API: cells one client may have queued and not yet computed; over it, 429 "
+                 "(env NBI_QUEUE_CLIENT_CELLS, default 100000000; 0 turns the cap off)")
+      ->envname("NBI_QUEUE_CLIENT_CELLS");
+  app.add_option("--queue-total-cells", g.queue_total_cells,
+                 "cells all active jobs may have queued and not yet computed; a new job over it "
+                 "is refused, from the API (429) and the CLI (env NBI_QUEUE_TOTAL_CELLS, default "
+                 "1000000000; 0 turns the cap off)")
+      ->envname("NBI_QUEUE_TOTAL_CELLS");
   app.add_option("--db-lock-timeout", g.lock_timeout,
                  "longest wait for a database lock, then 503 / retry (env DB_LOCK_TIMEOUT; "
                  "default 5s for API requests, 30s for workers)")
@@ -65,11 +74,23 @@ void AddGlobalOptions(CLI::App& app) {
                  "how long serve and process-jobs wait for the database at start (env "
                  "DB_WAIT_TIMEOUT, default 30s; worker waits forever)")
       ->envname("DB_WAIT_TIMEOUT");
+  app.add_option("--seed-job-model", g.seed_job_model,
+                 "model of jobs whose metadata names none, as the original app enqueues them "
+                 "(env SEED_JOB_MODEL, default blend)")
+      ->envname("SEED_JOB_MODEL");
 }
 
 Result<StoreOptions> StoreConfig(StoreRole role) {
   StoreOptions o = role == StoreRole::kApi ? kApiStoreOptions : StoreOptions{};
   const GlobalConfig& g = GlobalSettings();
+  if (!g.seed_job_model.empty()) {
+    auto model = ParseHeatModel(g.seed_job_model);
+    if (!model) {
+      return Status::Invalid(fmt::format(
+          "SEED_JOB_MODEL='{}': use grocery, blend, grocery-walk or blend-walk", g.seed_job_model));
+    }
+    SetSeedJobModel(*model);
+  }
   if (!g.lock_timeout.empty()) {
     NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms,
                          ParseDurationMs("DB_LOCK_TIMEOUT", g.lock_timeout, BareNumber::kRefused));
@@ -120,6 +141,15 @@ Result<JobServiceOptions> JobServiceConfig() {
   }
   if (const std::string& c = GlobalSettings().job_part_cells; !c.empty()) {
     NBI_ASSIGN_OR_RETURN(o.part_cells, ParseIntSetting("JOB_PART_CELLS", c, 1000, kDefaultCellCap));
+  }
+  constexpr int64_t kMaxQueuedCells = int64_t{1} << 50;
+  if (const std::string& c = GlobalSettings().queue_client_cells; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.admission.client_queued_cells,
+                         ParseIntSetting("NBI_QUEUE_CLIENT_CELLS", c, 0, kMaxQueuedCells));
+  }
+  if (const std::string& c = GlobalSettings().queue_total_cells; !c.empty()) {
+    NBI_ASSIGN_OR_RETURN(o.admission.total_queued_cells,
+                         ParseIntSetting("NBI_QUEUE_TOTAL_CELLS", c, 0, kMaxQueuedCells));
   }
   return o;
 }
@@ -245,8 +275,8 @@ void ServeFlags::AddTo(CLI::App* cmd) {
                   "bearer token of /api/cron/process-jobs (default unset: the endpoint "
                   "answers 404)"},
         EnvOption{&tile_url_, "NBI_TILE_URL",
-                  "raster tile URL template of the map's base layer (default unset: no "
-                  "tiles, offline)"},
+                  "raster tile URL template of the map's base layer (default unset: the "
+                  "engine's own streets, from the imported walk network)"},
         EnvOption{&heatmap_cap_, "NBI_HEATMAP_CELL_CAP",
                   "cells per /api/heatmap answer (default 200000)"},
         EnvOption{&tile_cache_mb_, "NBI_TILE_CACHE_MB",

@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "common/duration.h"
+#include "common/printable.h"
 #include "common/time_format.h"
 #include "config.h"
 #include "http/api.h"
@@ -44,7 +45,9 @@ void PrintParts(const Job& j, JobQueue* queue) {
 }
 
 void PrintJob(const Job& j, JobQueue* queue) {
-  std::printf("Job #%lld (%s)\n", (long long)j.id, j.type.c_str());
+  // Text from the database (an original-app job's type and error, a worker's name) is printed
+  // through Printable: no control characters reach the terminal raw.
+  std::printf("Job #%lld (%s)\n", (long long)j.id, Printable(j.type).c_str());
   std::printf("  status:      %s%s\n", std::string(JobStatusId(j.status)).c_str(),
               j.cancel_requested && j.status == JobStatus::kRunning ? " (cancel requested)" : "");
   std::printf("  progress:    %d%% (%lld/%lld cells)\n", j.progress,
@@ -54,20 +57,22 @@ void PrintJob(const Job& j, JobQueue* queue) {
               FormatMs(j.created_at_ms).c_str(), FormatMs(j.started_at_ms).c_str(),
               FormatMs(j.completed_at_ms).c_str());
   if (j.locked_by)
-    std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
+    std::printf("  worker:      %s (heartbeat %s)\n", Printable(*j.locked_by).c_str(),
                 FormatMs(j.heartbeat_at_ms).c_str());
   if (j.active() && j.run_at_ms > j.created_at_ms)
     std::printf("  runs at:     %s\n", FormatMs(j.run_at_ms).c_str());
   PrintParts(j, queue);
-  if (j.error) std::printf("  error:       %s\n", j.error->c_str());
-  std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
+  if (j.error) std::printf("  error:       %s\n", Printable(*j.error).c_str());
+  std::printf(
+      "  metadata:    %s\n",
+      Printable(j.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
   auto attempts = queue->ListAttempts(j.id);
   if (!attempts.ok() || attempts->empty()) return;
   std::printf("  history:\n");
   for (const JobAttempt& a : *attempts) {
     std::printf("    %s  part %d attempt %d  %-7s  %s: %s\n", FormatMs(a.at_ms).c_str(), a.part,
-                a.attempt, a.outcome.c_str(), a.worker.empty() ? "?" : a.worker.c_str(),
-                a.error.c_str());
+                a.attempt, Printable(a.outcome).c_str(),
+                a.worker.empty() ? "?" : Printable(a.worker).c_str(), Printable(a.error).c_str());
   }
 }
 
@@ -220,7 +225,7 @@ Status ParseStart(const ScheduleOpts& o, ScheduleRequest* req) {
     req->run_at_ms = *ms;
   } else if (!o.delay.empty()) {
     NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--delay", o.delay, BareNumber::kRefused));
-    req->run_at_ms = SystemClock::Get()->NowMs() + ms;
+    req->delay_ms = ms;
   }
   return Status::Ok();
 }
@@ -319,10 +324,10 @@ void PrintJobTable(const std::vector<Job>& jobs) {
   std::printf("%-6s %-16s %-10s %8s %10s  %-19s  %-19s  %-19s  %s\n", "ID", "TYPE", "STATUS",
               "PROGRESS", "ITEMS", "CREATED", "STARTED", "COMPLETED", "ERROR");
   for (const Job& j : jobs) {
-    std::string err = j.error.value_or("");
+    std::string err = Printable(j.error.value_or(""));
     if (err.size() > 60) err = err.substr(0, 57) + "...";
     std::printf("%-6lld %-16s %-10s %7d%% %10lld  %-19s  %-19s  %-19s  %s\n", (long long)j.id,
-                j.type.c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
+                Printable(j.type).c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
                 (long long)j.total_items, FormatMs(j.created_at_ms).c_str(),
                 FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str(),
                 err.c_str());

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "commands.h"
+#include "common/printable.h"
 #include "http/api.h"
 #include "http/point_score.h"
 #include "jobs/service.h"
@@ -167,7 +168,8 @@ void PrintScoreTable(const nlohmann::json& s) {
     std::string nearest = c["nearestDistance"].is_null()
                               ? "-"
                               : fmt::format("{:.0f} m", c["nearestDistance"].get<double>());
-    std::string place = c["pois"].empty() ? "" : c["pois"][0]["name"].get<std::string>();
+    // A name from the data: printable (no escape sequences reach the terminal).
+    std::string place = c["pois"].empty() ? "" : Printable(c["pois"][0]["name"].get<std::string>());
     std::printf("  %-14s %5d %6d %9s  %s\n", c["id"].get<std::string>().c_str(),
                 c["score"].get<int>(), c["count"].get<int>(), nearest.c_str(), place.c_str());
   }

@@ -60,6 +60,11 @@ class FaultStore final : public Store {
   }
   Result<WalkNetwork> LoadWalkNetwork(const BBox& b) override { return inner_->LoadWalkNetwork(b); }
   Result<int64_t> CountWalkEdges() override { return inner_->CountWalkEdges(); }
+  Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override {
+    return inner_->LoadStreetSegments(cells, min_class, out);
+  }
 
   Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, HeatModel m, int min_score,
                                            int64_t limit) override {
@@ -123,6 +128,12 @@ class FaultStore final : public Store {
   Result<std::vector<Job>> ListJobs(const JobFilter& f) override { return inner_->ListJobs(f); }
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override {
     return inner_->CountJobsByStatus();
+  }
+  int64_t NowMs() override { return inner_->NowMs(); }
+  Result<int64_t> QueuedCells() override { return inner_->QueuedCells(); }
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override {
+    return inner_->QueuedCellsOf(ids);
   }
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double step,
                                                    HeatModel m) override {

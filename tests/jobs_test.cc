@@ -59,13 +59,17 @@ TEST(MetadataCodec, RoundTripsAndDefaultsTheModel) {
   EXPECT_EQ(m->model, HeatModel::kBlend);
   EXPECT_EQ(m->last_processed_index, 0);
 
-  // The seed's jobs carry no model: grocery.
-  auto seed = DecodeHeatmapMetadata(
+  // The original app's jobs carry no model: SEED_JOB_MODEL, blend unless set (SPEC §2a).
+  const Job original =
       JobWith(R"({"bounds":{"minLat":1,"minLng":2,"maxLat":1.5,"maxLng":2.5},"gridStep":0.01,)"
-              R"("lastProcessedIndex":12})"));
+              R"("lastProcessedIndex":12})");
+  auto seed = DecodeHeatmapMetadata(original);
   ASSERT_TRUE(seed.ok()) << seed.status().ToString();
-  EXPECT_EQ(seed->model, HeatModel::kGrocery);
+  EXPECT_EQ(seed->model, HeatModel::kBlend);
   EXPECT_EQ(seed->last_processed_index, 12);
+  SetSeedJobModel(HeatModel::kGrocery);
+  EXPECT_EQ(DecodeHeatmapMetadata(original)->model, HeatModel::kGrocery);
+  SetSeedJobModel(HeatModel::kBlend);
 }
 
 TEST(MetadataCodec, BadInputIsAnInvalidArgumentNamingTheProblem) {

@@ -33,6 +33,7 @@ constexpr ErrorCode kErrorCodes[] = {
     {"uri_too_long", 414},             // request line too long
     {"unsupported_media_type", 415},   // a write whose body is not application/json
     {"rate_limited", 429},             // write rate of this client (with Retry-After)
+    {"queue_full", 429},               // over a cap of queued cells (with Retry-After)
     {"header_fields_too_large", 431},  // too many or too large header fields
     {"internal", 500},                 // a bug (StatusCode::kInternal, exceptions)
     {"unavailable", 503},              // the database is unreachable (StatusCode::kTransient)
@@ -295,7 +296,7 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
     if (!d.ok()) return d.status();
     r.grid_step = *d;
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(r.grid_step));
+  NBI_ASSIGN_OR_RETURN(r.grid_step, CanonicalGridStep(r.grid_step));
   if (body.contains("model") && !body["model"].is_null()) {
     const auto& m = body["model"];
     auto model = m.is_string() ? ParseHeatModel(m.get<std::string>()) : std::nullopt;

@@ -28,6 +28,7 @@
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
+#include "tiles/streets.h"
 
 namespace nbi::http {
 
@@ -191,6 +192,8 @@ void ApiServer::Impl::AddRoutes() {
            [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
   AddRoute("GET", "/api/heatmap/extent", "/api/heatmap/extent", kStore,
            [this](auto& q, auto& res, auto&) { tile_routes.Extent(q, res); });
+  AddRoute("GET", "/api/heatmap/cities", "/api/heatmap/cities", kStore,
+           [this](auto& q, auto& res, auto&) { tile_routes.CitiesWithCells(q, res); });
   AddRoute("GET", "/tiles/*", "/tiles/(.*)", kStore,
            [this](auto& q, auto& res, auto& m) { tile_routes.Tile(q, res, m[1].str()); });
   AddRoute("GET", "/api/pois", "/api/pois", kStore,
@@ -359,6 +362,9 @@ void ApiServer::Impl::Config(Response& res) {
            {{"tileUrl", opts.tile_url},
             {"gridSteps", kGridSteps},
             {"heatTiles", "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png"},
+            // The offline base layer, used when tileUrl is empty (SPEC §7).
+            {"streetTiles", "/tiles/streets/{z}/{x}/{y}.png"},
+            {"streetMinZoom", tiles::kStreetMinZoom},
             {"defaultGridStep", 0.0025},
             {"models", ModelIds()},
             {"attribution", "© OpenStreetMap contributors"}});
@@ -386,10 +392,12 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   auto params = ParamsOf(req);
   auto box = ParseBoxParams(params);
   if (!box.ok()) return SendStatus(res, box.status());
-  auto step = ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
-                                  std::numeric_limits<double>::max());
+  auto any_step =
+      ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
+                          std::numeric_limits<double>::max());
+  if (!any_step.ok()) return SendStatus(res, any_step.status());
+  auto step = CanonicalGridStep(*any_step);
   if (!step.ok()) return SendStatus(res, step.status());
-  if (Status s = ValidateGridStep(*step); !s.ok()) return SendStatus(res, s);
   auto min_score = ParseOptionalDouble(params, "minScore", 0, 0, 100);
   if (!min_score.ok()) return SendStatus(res, min_score.status());
   HeatModel model = HeatModel::kGrocery;
@@ -477,6 +485,17 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   SendJson(res, 200, body);
 }
 
+namespace {
+// A refused schedule; over an admission cap: 429 with Retry-After (the queue works off cells
+// at ~300k/s: a minute frees a sizeable share of any cap).
+void SendScheduleError(Response& res, const Status& s) {
+  if (s.reason() != "queue_full") return SendStatus(res, s);
+  ApiError e = ApiError::Of("queue_full", s.message());
+  e.headers.emplace_back("Retry-After", "60");
+  SendError(res, e);
+}
+}  // namespace
+
 void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   nlohmann::json body;
   if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
@@ -487,13 +506,13 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   Result<EnqueueResult> e = Status::Internal("not scheduled");
   if (r->reset) {
     // 409 conflict while an equal job is active (unless force); see JobService.
-    auto reset = jobs->ResetAndSchedule(*spec, r->force);
-    if (!reset.ok()) return SendStatus(res, reset.status());
+    auto reset = jobs->ResetAndSchedule(*spec, r->force, &req.remote_addr);
+    if (!reset.ok()) return SendScheduleError(res, reset.status());
     e = std::move(reset->enqueued);
   } else {
-    e = jobs->Schedule(*spec);
+    e = jobs->Schedule(*spec, &req.remote_addr);
   }
-  if (!e.ok()) return SendStatus(res, e.status());
+  if (!e.ok()) return SendScheduleError(res, e.status());
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},

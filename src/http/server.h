@@ -8,8 +8,12 @@
 //                                      400 too_many_cells over the cap
 //                                      (&level=auto|N: overview levels, http/tile_routes.h)
 //   GET  /api/heatmap/extent?model=    where stored cells are, per offered grid step
-//   GET  /tiles/{model}/{gridStep}/{z}/{x}/{y}.png
+//   GET  /api/heatmap/cities?model=&gridStep=
+//                                      the cities holding cells of that model and step
+//   GET  /tiles/{model}/{gridStep}/{z}/{x}/{y}.png[?low=1]
 //                                      heatmap tiles (http/tile_routes.h)
+//   GET  /tiles/streets/{z}/{x}/{y}.png
+//                                      the offline base layer from the walk network
 //   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
 //                                      {"pois": [...], "truncated": bool}
 //   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the

@@ -91,9 +91,19 @@ struct HeatmapMetadata {
   int64_t last_processed_index = 0;
 };
 
+// The model of a heatmap job whose metadata names none: the jobs the original app enqueues
+// (SPEC §2a; its worker computes the blend). SEED_JOB_MODEL, default blend; set once at start
+// by the program (a process-wide setting, read by the stores and the runner alike).
+HeatModel SeedJobModel();
+void SetSeedJobModel(HeatModel model);
+// True for a heatmap job whose metadata is an object without "model": one the original app
+// enqueued, not yet taken over (JobQueue::Claim pins its model, count and dedupe key).
+bool IsSeedJob(const Job& job);
+
 // The metadata a new job of `spec` is stored with (lastProcessedIndex 0).
 nlohmann::json EncodeHeatmapMetadata(const HeatmapJobSpec& spec);
-// Reads a stored job's metadata; a missing "model" means grocery (the seed's jobs have none).
+// Reads a stored job's metadata; a missing "model" means SeedJobModel() (the original's jobs
+// name none).
 // kInvalidArgument, naming the job and the field, for anything else that is not right.
 Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job);
 

@@ -19,6 +19,7 @@
 #include "common/env.h"
 #include "common/status.h"
 #include "geo/geo.h"
+#include "jobs/admission.h"
 #include "jobs/job.h"
 #include "store/store.h"
 
@@ -38,6 +39,7 @@ struct ScheduleRequest {
   int priority = 0;
   int max_attempts = 3;               // 1..100
   std::optional<int64_t> run_at_ms;   // not before now - 1 min, at most a year ahead
+  std::optional<int64_t> delay_ms;    // instead of run_at_ms: from now, the queue's time
   std::optional<int64_t> part_cells;  // cells per part; default JobServiceOptions::part_cells
   bool reset = false;  // first delete the area's cells of this step and model (see Reset...)
   bool force = false;  // with reset: cancel an equal active job first instead of refusing
@@ -48,6 +50,7 @@ struct JobServiceOptions {
   int64_t part_cells = kDefaultPartCells;  // JOB_PART_CELLS: a larger job is split in parts
   // reset --force: how long to wait for the cancelled job to stop before giving up.
   int64_t reset_wait_ms = 120'000;
+  AdmissionOptions admission;  // caps on queued cells (jobs/admission.h)
 };
 
 struct ResetResult {
@@ -79,14 +82,17 @@ class JobService {
   // A checked spec: the city's bounds and id for a slug (kNotFound), a valid grid step, and
   // at most opts.job_cell_cap cells (else kInvalidArgument with reason "too_many_cells").
   Result<HeatmapJobSpec> Resolve(const ScheduleRequest& request);
-  // Enqueues (or returns the equal active job); wakes the local worker for a new job.
-  Result<EnqueueResult> Schedule(const HeatmapJobSpec& spec);
+  // Enqueues (or returns the equal active job); wakes the local worker for a new job. A new
+  // job must fit the admission caps (jobs/admission.h): the total one always, the client's
+  // one when `client` is given (the API passes the peer's address; the CLI none).
+  Result<EnqueueResult> Schedule(const HeatmapJobSpec& spec, const std::string* client = nullptr);
   // `schedule --reset`: in one transaction, deletes the cells of the spec's area, step and
   // model and its finished jobs (nothing of other steps or models), and enqueues the spec.
   // While an equal job is active it refuses (kConflict naming the job); with `force` it
   // cancels that job, waits until it has stopped (rescuing it when its owner died), then
   // resets. Afterwards the area holds exactly the cells the new job writes.
-  Result<ResetResult> ResetAndSchedule(const HeatmapJobSpec& spec, bool force);
+  Result<ResetResult> ResetAndSchedule(const HeatmapJobSpec& spec, bool force,
+                                       const std::string* client = nullptr);
 
   Result<Job> Get(int64_t id) { return store_->GetJob(id); }
   Result<std::vector<Job>> List(const JobFilter& filter) { return store_->ListJobs(filter); }
@@ -112,6 +118,12 @@ class JobService {
  private:
   // Cancels the job and waits until it is no longer active.
   Status StopJob(int64_t id);
+  // The admission caps for a new job of `spec` (nothing to check when an equal job is active
+  // and `dedupes`: the duplicate rule returns it). kConflict, reason "queue_full", when over.
+  Status Admit(const HeatmapJobSpec& spec, const std::string* client, bool dedupes);
+  void Admitted(const std::string* client, const EnqueueResult& e) {
+    if (client && e.is_new) client_jobs_.Record(*client, e.job.id);
+  }
   void Runnable() const {
     if (on_runnable_) on_runnable_();
   }
@@ -120,6 +132,7 @@ class JobService {
   const Env env_;
   const JobServiceOptions opts_;
   const std::function<void()> on_runnable_;
+  ClientJobs client_jobs_;
 };
 
 }  // namespace nbi

@@ -1,6 +1,6 @@
 // POI importers: OSM (.osm.pbf, .osm, .osm.bz2, .osm.gz via libosmium), GeoJSON (Point
-// features with OSM-style tag properties; also Overpass JSON with lat/lon or center) and CSV
-// (lat,lng,category[,name]).
+// features with OSM-style tag properties; also Overpass JSON with lat/lon or center, and
+// Overture places as GeoJSON or GeoJSONSeq) and CSV (lat,lng,category[,name]).
 //
 // Every importer ends in the same step (import_internal::FinishPois): names are cleaned
 // (valid UTF-8, no NUL, at most 256 bytes: CleanPoiName), POIs get their source ids (the OSM
@@ -33,7 +33,8 @@ namespace nbi {
 enum class PoiFormat { kOsm, kGeoJson, kCsv };
 
 // Chooses the format from the file name: .osm.pbf/.pbf/.osm/.osm.bz2/.osm.gz -> kOsm,
-// .geojson/.json -> kGeoJson, .csv -> kCsv. Unknown extensions are kInvalidArgument.
+// .geojson/.json/.geojsonseq/.geojsonl/.ndjson -> kGeoJson, .csv -> kCsv. Unknown extensions are
+// kInvalidArgument.
 Result<PoiFormat> DetectPoiFormat(const std::string& path);
 
 // Called now and then with bytes read so far and total bytes (0 when unknown).
@@ -48,6 +49,8 @@ struct ImportStats {
                             // identical CSV rows, an OSM object listed twice)
   uint64_t walk_nodes = 0;  // the walk network read (OSM only): its nodes and edges
   uint64_t walk_edges = 0;
+  uint64_t unplaced = 0;  // GeoJSON features skipped without a category of ours (none, or
+                          // Overture categories outside the mapping): reported, not imported
 };
 
 // Reads every POI of a supported category from `path`. With `network`, also its walk
@@ -68,5 +71,10 @@ Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& 
                                       ImportStats* stats);
 Result<std::vector<Poi>> ParseGeoJsonPois(std::string_view text, const std::string& name,
                                           ImportStats* stats);
+// GeoJSONSeq: one feature per line (Overture places exports); ImportGeoJson reads a file of
+// that kind (IsGeoJsonSeqPath: .geojsonseq, .geojsonl, .ndjson) with it.
+Result<std::vector<Poi>> ParseGeoJsonSeqPois(std::string_view text, const std::string& name,
+                                             ImportStats* stats);
+bool IsGeoJsonSeqPath(const std::string& path);
 
 }  // namespace nbi

@@ -37,6 +37,7 @@
 #include "poi/poi.h"
 #include "score/model.h"
 #include "store/tile_store.h"
+#include "tiles/streets.h"
 #include "walk/network.h"
 
 namespace nbi {
@@ -78,6 +79,8 @@ class PoiStore {
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
     return UpsertPois(pois, WalkNetwork{});
   }
+  // Both loads below also read the original app's overture_pois where that table exists
+  // (PostgreSQL; SPEC §2a), through the Overture mapping (poi/overture.h), never writing it.
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
   virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
   // The POIs in `box` as scoring needs them (position, category, sub-type), in id order.
@@ -88,6 +91,15 @@ class PoiStore {
   virtual Result<WalkNetwork> LoadWalkNetwork(const BBox& box) = 0;
   // The number of stored walk edges.
   virtual Result<int64_t> CountWalkEdges() = 0;
+  // The walk network's version: grows with every import that adds or changes a node or an
+  // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
+  // other writer of walk_nodes / walk_edges must bump it too.
+  virtual Result<int64_t> WalkNetworkVersion() = 0;
+  // The stored walk edges whose street cell (tiles/streets.h: kept per edge, of its midpoint
+  // at its import) lies in `cells`, of drawing class >= min_class (an edge stored before
+  // classes were kept counts as a street), with both ends' positions. Replaces *out.
+  virtual Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                                    std::vector<tiles::StreetSegment>* out) = 0;
 };
 
 // Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
@@ -198,6 +210,9 @@ class JobQueue {
   // run_at has come; job priority desc, then oldest job, then lowest part): the part running
   // under worker_id with attempts + 1 and heartbeat now, its job running. Returns the job row
   // with the part's fields (Job::part..., attempts, locked_by) filled in. nullopt: none ready.
+  // A job the original app enqueued (IsSeedJob) is taken over by its first claim (PostgreSQL,
+  // SPEC §2a): SeedJobModel() pinned in its metadata, total_items and its part the engine's
+  // cell count from 0, and its dedupe key; EnqueueHeatmap finds it as an equal job before.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
   // Claims up to `max` ready parts in one transaction, in Claim's order and with its effects
   // (several parts of one job when it has them: one per free slot).
@@ -280,6 +295,15 @@ class JobQueue {
   virtual Result<Job> GetJob(int64_t job_id) = 0;                          // kNotFound
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;  // newest first
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
+  // The queue's wall time, in which its run_at, heartbeats and the like are written: the
+  // database's clock on PostgreSQL (whatever this machine's clock says), this machine's on
+  // SQLite (one machine: consistent by construction).
+  virtual int64_t NowMs() = 0;
+  // The cells not yet computed (total_items - lastProcessedIndex) of every active (pending or
+  // running) job, and per job of those of `ids` that are active: the admission caps.
+  virtual Result<int64_t> QueuedCells() = 0;
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) = 0;
   // The active (pending or running) job equal to `spec` (same bounds, step and model).
   virtual Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) = 0;
   // The active job of `grid_step` and `model` whose bounds contain the point, if any (the

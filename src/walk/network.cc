@@ -36,6 +36,17 @@ bool IsOneOf(std::string_view value, std::initializer_list<std::string_view> set
 
 }  // namespace
 
+uint8_t WalkClassOf(std::string_view highway) {
+  constexpr std::string_view kLink = "_link";
+  if (highway.size() > kLink.size() && highway.ends_with(kLink))
+    highway.remove_suffix(kLink.size());
+  if (IsOneOf(highway, {"primary", "secondary", "tertiary"})) return kWalkClassMajor;
+  if (IsOneOf(highway, {"residential", "unclassified", "living_street", "road", "pedestrian"})) {
+    return kWalkClassStreet;
+  }
+  return kWalkClassPath;
+}
+
 bool IsWalkWay(const WayTagGetter& tag) {
   if (!IsWalkHighway(tag("highway"))) return false;
   // A pedestrian area is a surface, not a line: its outline is no path to walk along.

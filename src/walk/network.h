@@ -21,10 +21,17 @@ struct WalkNode {
   double lat = 0, lng = 0;
 };
 
+// How a street map draws an edge (the way's `highway` value, WalkClassOf): 0 a path
+// (footway, path, steps, track, cycleway, service), 1 a street (residential, unclassified,
+// living_street, road, pedestrian), 2 a major road (primary, secondary, tertiary and their
+// links). Scoring ignores it.
+inline constexpr uint8_t kWalkClassPath = 0, kWalkClassStreet = 1, kWalkClassMajor = 2;
+
 // One undirected segment, a < b (OSM node ids), of haversine length between the two nodes.
 struct WalkEdge {
   int64_t a = 0, b = 0;
   double length_m = 0;
+  uint8_t cls = kWalkClassStreet;  // the drawing class (above)
 };
 
 // A set of nodes and edges: nodes sorted by id, unique, each an end of some edge; edges
@@ -39,5 +46,7 @@ struct WalkNetwork {
 using WayTagGetter = std::function<std::string_view(std::string_view key)>;
 // True when a way with these tags belongs to the walk network (the selection above).
 bool IsWalkWay(const WayTagGetter& tag);
+// The drawing class of a walk way's `highway` value (a `_link` is its road's class).
+uint8_t WalkClassOf(std::string_view highway);
 
 }  // namespace nbi

@@ -178,7 +178,13 @@ int Worker::Housekeeping() {
   rescued_once_ = true;
   last_rescue_steady_ms_ = now;
   int rescued = 0;
-  auto dead = store_->RescueDeadOwners();
+  // Our own lease first: after a reconnect (a database restart or failover ended its
+  // session) our parts look dead-owned until the lease is taken again. Re-taking it here,
+  // not only at the next heartbeat, keeps this worker from rescuing its own parts; while it
+  // cannot be taken, no dead-owner rescue runs from here.
+  Status own = Status::Ok();
+  if (OwnerLease* lease = lease_.get()) own = lease->Check();
+  auto dead = own.ok() ? store_->RescueDeadOwners() : Result<int>(own);
   if (!dead.ok()) {
     env_.log->info("Dead-owner check failed: " + dead.status().message());
   } else if (*dead > 0) {
@@ -228,7 +234,7 @@ std::optional<int64_t> Worker::UntilNextRunAt(bool* idle) {
     return std::nullopt;
   }
   const Job& j = **next;
-  const int64_t until = j.run_at_ms - env_.clock->NowMs();
+  const int64_t until = j.run_at_ms - store_->NowMs();  // run_at is in the queue's time
   // Ready already: another worker is about to take it, or our next claim will. A short pause
   // keeps a race from turning into a busy loop.
   if (until <= 0) return int64_t{10};

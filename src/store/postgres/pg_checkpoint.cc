@@ -103,7 +103,15 @@ Status PgStagedCheckpoint::Stage() {
     }
     if (count == 0) return Status::Ok();
     NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
-    return c.Exec(kUpsertCellsFromStage).status();
+    Status up = c.Exec(kUpsertCellsFromStage).status();
+    // The upsert resolves conflicts on the cells' own key, so a unique violation here comes
+    // from another unique index on heat_cells (such as the original app's on (lat, lng,
+    // grid_step), SPEC §2a): a database error that fails the attempt, never a lost lease.
+    if (up.code() == StatusCode::kConflict) {
+      return Status::Internal(
+          fmt::format("writing the cells of job {}: {}", cp_.job_id, up.message()));
+    }
+    return up;
   }
   return Status::Internal("unreachable");
 }

@@ -234,6 +234,8 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   return InTransaction<EnqueueResult>(*pool_, [&](PgConn& c) -> Result<EnqueueResult> {
     // Insert unless an equal job is active, else return that one. The twin may finish
     // between the two statements; then the insert goes through on the next round.
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return EnqueueResult{std::move(*seed), false};
     for (int round = 0; round < 8; ++round) {
       NBI_ASSIGN_OR_RETURN(PgRows ins,
                            c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
@@ -275,6 +277,14 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
       out.push_back(WithPart(ReadJob(r, i, kPgPartColumns), ReadPart(r, i), /*starts_job=*/true));
     }
   }
+  // Jobs of the original app (SPEC §2a) are taken over at their first claim; a separate
+  // transaction is enough, the claim's lease is ours.
+  if (std::any_of(out.begin(), out.end(), [](const Job& j) { return IsSeedJob(j); })) {
+    NBI_RETURN_IF_ERROR(InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+                          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &out));
+                          return true;
+                        }).status());
+  }
   // Parts of jobs of several parts: claimed in a transaction that settles their jobs.
   const int more = several ? max - static_cast<int>(out.size()) : 0;
   if (more > 0 || !unstarted.empty()) {
@@ -289,7 +299,9 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
             for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
           }
           if (parts.empty()) return Out();
-          return SettleClaims(c, parts, now);
+          NBI_ASSIGN_OR_RETURN(Out settled, SettleClaims(c, parts, now));
+          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &settled));  // the original app's (SPEC §2a)
+          return settled;
         }));
     for (Job& j : rest) out.push_back(std::move(j));
   }
@@ -454,35 +466,45 @@ namespace {
 // failed when the part gave up, else its error says what happened and the part is ready now.
 // Skips (false) a part or job whose lock a transaction holds past kRescueLockTimeout, a part no
 // longer running, or (when `stale_before` is given) one heartbeated since it was listed.
+Result<bool> RescueLocked(PgConn& c, int64_t job_id, int part, std::optional<int64_t> stale_before,
+                          int64_t now) {
+  c.last_sqlstate.clear();
+  NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
+  NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
+  if (pr.size() == 0) return false;
+  const JobPart p = ReadPart(pr, 0);
+  NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
+  if (p.status != PartStatus::kRunning) return false;
+  if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
+  const RescueDecision d = DecideRescue(job, p);
+  NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
+  NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
+  if (d.fail_job) {
+    NBI_RETURN_IF_ERROR(
+        c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
+            .status());
+  } else {
+    if (d.job_error) {
+      NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
+    }
+    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
+    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+  }
+  NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
+  return true;
+}
+
 Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<int64_t> stale_before,
                         int64_t now) {
+  bool lock_timed_out = false;
   auto r = InTransaction<bool>(pool, [&](PgConn& c) -> Result<bool> {
-    NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
-    NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
-    if (pr.size() == 0) return false;
-    const JobPart p = ReadPart(pr, 0);
-    NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
-    if (p.status != PartStatus::kRunning) return false;
-    if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
-    const RescueDecision d = DecideRescue(job, p);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
-    if (d.fail_job) {
-      NBI_RETURN_IF_ERROR(
-          c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
-              .status());
-    } else {
-      if (d.job_error) {
-        NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
-      }
-      NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-      NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    }
-    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
-    return true;
+    Result<bool> rescued = RescueLocked(c, job_id, part, stale_before, now);
+    lock_timed_out = !rescued.ok() && c.last_sqlstate == "55P03";
+    return rescued;
   });
-  // A lock held past kRescueLockTimeout (55P03): skipped until the next round.
-  if (!r.ok() && r.status().message().find("lock timeout") != std::string::npos) return false;
+  // A lock held past kRescueLockTimeout (55P03, whatever the server's language): skipped until
+  // the next round.
+  if (lock_timed_out) return false;
   return r;
 }
 
@@ -504,6 +526,9 @@ Result<int> RescueListed(PgPool& pool, const PgSql& list, const PgParams& params
 }  // namespace
 
 Result<int> PgStore::RescueStale(int64_t timeout_ms) {
+  // Housekeeping calls this every second: the database's clock is read again each minute
+  // (the local steady clock that carries it forward may drift from it by a few ppm).
+  if (db_clock_ && db_clock_->SinceReadMs() > 60'000) (void)ReadDatabaseClock();
   const int64_t now = clock_->NowMs();
   return RescueListed(*pool_, kStaleParts, PgParams().Int(now - timeout_ms), now - timeout_ms, now);
 }
@@ -600,9 +625,12 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() 
 Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng, double grid_step,
                                                           HeatModel model) {
   return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
-    NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kFindCovering, PgParams().Double(lat).Double(lng).Double(grid_step).Text(
-                                            HeatModelId(model))));
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kFindCovering, PgParams()
+                                                             .Double(lat)
+                                                             .Double(lng)
+                                                             .Double(grid_step)
+                                                             .Text(HeatModelId(model))
+                                                             .Text(HeatModelId(SeedJobModel()))));
     if (r.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(r, 0));
   });
@@ -629,6 +657,8 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
     // again by the insert's ON CONFLICT for one enqueued concurrently.
     NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
     if (twin.size() > 0) return ActiveJobConflict(ReadJob(twin, 0));
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return ActiveJobConflict(*seed);
     // The area's cells are exactly those its job would write: the region's grid points.
     // Selecting them by index range (not by comparing floats with the box) keeps an edge row
     // whose float rounds just below the box.

@@ -291,11 +291,16 @@ inline constexpr PgSql kRetry{
     "AND status = 'pending') "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
     ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts).
+// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts). A part
+// with no owner (a job the original app's worker set running, SPEC §2a) counts once its job
+// started before $1.
 inline constexpr PgSql kStaleParts{
     "stale_parts",
-    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND ((p.locked_by IS NOT NULL "
+    "AND (p.heartbeat_at_ms IS NULL OR p.heartbeat_at_ms < $1::bigint)) "
+    "OR (p.locked_by IS NULL AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = p.job_id "
+    "AND j.started_at >= " NBI_TS("$1") "))) ORDER BY p.job_id, p.part"};
 // An owner is alive while some session of this database holds the advisory lock on its id
 // (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
 // low 32 bits, objsubid = 1. Listed in job_parts_running_idx's order: a plain index scan,
@@ -303,7 +308,8 @@ inline constexpr PgSql kStaleParts{
 // read every one of them again each second until a vacuum: 6.7 ms at 96,000 such entries).
 inline constexpr PgSql kDeadOwnerParts{
     "dead_owner_parts",
-    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' AND NOT EXISTS ("
+    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' "
+    "AND p.locked_by IS NOT NULL AND NOT EXISTS ("
     "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
     "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
     "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
@@ -326,9 +332,10 @@ inline constexpr PgSql kNextPending{
     "next_pending",
     "SELECT " NBI_JOB_COLUMNS
     " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
+// Never a job that was there before the engine's first migrate (kept, v10).
 inline constexpr PgSql kPruneFinished{"prune_finished",
                                       "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND completed_at < " NBI_TS("$1")};
+                                      " AND completed_at < " NBI_TS("$1") " AND NOT kept"};
 inline constexpr PgSql kListJobs{"list_jobs", "SELECT " NBI_JOB_COLUMNS
                                               " FROM jobs WHERE id < $1::bigint "
                                               "ORDER BY id DESC LIMIT $2::bigint"};
@@ -357,10 +364,24 @@ inline constexpr PgSql kListAttempts{
     "list_attempts",
     "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
     "WHERE job_id = $1::bigint ORDER BY id"};
+// The database's wall clock in ms (PgStore::ReadDatabaseClock).
+inline constexpr PgSql kDatabaseClockMs{
+    "database_clock_ms", "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"};
 inline constexpr PgSql kCountJobs{"count_jobs",
                                   "SELECT status, count(*) FROM jobs GROUP BY status"};
+// The cells not yet computed of the active jobs: in all, and per job of the ids in $1.
+#define NBI_QUEUED_CELLS "GREATEST(COALESCE(total_items, 0) - " NBI_DONE_INDEX ", 0)"
+inline constexpr PgSql kQueuedCells{"queued_cells", "SELECT COALESCE(SUM(" NBI_QUEUED_CELLS
+                                                    "), 0)::bigint FROM jobs "
+                                                    "WHERE status IN ('pending', 'running')"};
+inline constexpr PgSql kQueuedCellsOf{
+    "queued_cells_of", "SELECT id, " NBI_QUEUED_CELLS
+                       " FROM jobs "
+                       "WHERE status IN ('pending', 'running') AND id = ANY($1::bigint[])"};
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
-// odd there, simply does not match instead of failing the query.
+// odd there, simply does not match instead of failing the query. A job naming no model is
+// of $5 (SEED_JOB_MODEL).
+// clang-format off
 inline constexpr PgSql kFindCovering{
     "find_covering",
     "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE status IN " NBI_ACTIVE
@@ -370,7 +391,8 @@ inline constexpr PgSql kFindCovering{
     "AND metadata #> '{bounds,minLng}' <= to_jsonb($2::float8) "
     "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) "
     "AND metadata -> 'gridStep' = to_jsonb($3::float8) "
-    "AND COALESCE(metadata ->> 'model', 'grocery') = $4::text ORDER BY id LIMIT 1"};
+    "AND COALESCE(metadata ->> 'model', $5::text) = $4::text ORDER BY id LIMIT 1"};
+// clang-format on
 inline constexpr PgSql kResetAreaCells{"reset_area_cells",
                                        "DELETE FROM heat_cells WHERE grid_step = $1::real "
                                        "AND lat BETWEEN $2::real AND $3::real "

@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "store/postgres/pg_claim_schema.h"
+#include "store/postgres/pg_step_schema.h"
 #include "store/postgres/pg_tiles_schema.h"
 #include "store/postgres/pg_walk_schema.h"
 
@@ -63,6 +64,11 @@ struct PgSql {
 #define NBI_DONE_INDEX                                                    \
   "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
   "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
+
+}  // namespace nbi
+// The takeover of the original app's database (v10 and its statements) uses the macros above.
+#include "store/postgres/pg_takeover_sql.h"  // IWYU pragma: export
+namespace nbi {
 
 // Two processes may start at once against a fresh database; migrations serialize on this
 // transaction-scoped advisory lock (an arbitrary constant: "NBIM").
@@ -251,7 +257,18 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
-    // v10: the claim walks one index in claim order and stops at the first ready part
+    // v10: taking over the original app's database (pg_takeover_sql.h).
+    kPgTakeoverMigration,
+    // v11: street tiles (the offline base layer): each walk edge's drawing class and street
+    // cell, and the network's version counter (pg_walk_schema.h). Touches only the walk tables.
+    kPgStreetMigration,
+    // v12: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
+    // steps that differ below 1e-7 already share one stored step, but their float4 cell
+    // coordinates may differ by an ulp: two cells at one grid point. Of each such pair the
+    // newer stays, at the canonical coordinates. A cell with no such twin is left as it is
+    // (the original app's cells, SPEC §2a, keep every column).
+    kCanonicalStepMigration,
+    // v13: the claim walks one index in claim order and stops at the first ready part
     // (kClaimSolo, kClaimParts); pg_claim_schema.h.
     kPgClaimMigration,
 };

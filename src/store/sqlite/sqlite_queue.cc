@@ -674,6 +674,7 @@ Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double
   return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFindActiveJobCovering));
     q.Dbl(lat).Dbl(lng).Dbl(grid_step).Str(std::string(HeatModelId(model)));
+    q.Str(std::string(HeatModelId(SeedJobModel())));
     return OneJob(q);
   });
 }

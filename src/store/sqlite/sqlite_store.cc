@@ -319,4 +319,28 @@ Status SqliteStore::TruncateCells() {
   return InWriteTxnStatus(*pool_, [&](SqliteConn& c) { return c.Exec(sql::kTruncateCells); });
 }
 
+Result<int64_t> SqliteStore::QueuedCells() {
+  return WithConn<int64_t>(*readers_, [&](SqliteConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueuedCells));
+    int64_t cells = 0;
+    NBI_RETURN_IF_ERROR(q.Rows([&] { cells = q.I(0); }));
+    return cells;
+  });
+}
+
+Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::QueuedCellsOf(
+    const std::vector<int64_t>& ids) {
+  using Out = std::vector<std::pair<int64_t, int64_t>>;
+  std::string array = "[";
+  for (int64_t id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  array += "]";
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueuedCellsOf));
+    q.Str(array);
+    Out out;
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.emplace_back(q.I(0), q.I(1)); }));
+    return out;
+  });
+}
+
 }  // namespace nbi

@@ -60,6 +60,9 @@ class SqliteStore final : public Store {
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
   Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // sqlite_walk.cc
   Result<int64_t> CountWalkEdges() override;
+  Result<int64_t> WalkNetworkVersion() override;
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override;
 
   // CellStore
   Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, HeatModel model,
@@ -95,6 +98,10 @@ class SqliteStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  int64_t NowMs() override { return clock_->NowMs(); }
+  Result<int64_t> QueuedCells() override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
                                                    HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;

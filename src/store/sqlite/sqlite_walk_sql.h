@@ -29,9 +29,54 @@ inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges"
 inline constexpr const char* kUpsertWalkNode =
     "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
-// ?: a, b, length_m. A known edge stays as it is (changes() = 0).
+// ?: a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng. A known edge keeps its length;
+// its drawing class, street cell and end positions follow the latest import of it (an
+// unchanged edge is not rewritten: changes() = 0).
 inline constexpr const char* kInsertWalkEdge =
-    "INSERT INTO walk_edges (a, b, length_m) VALUES (?, ?, ?) ON CONFLICT (a, b) DO NOTHING";
+    "INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET cls = excluded.cls, "
+    "cell = excluded.cell, a_lat = excluded.a_lat, a_lng = excluded.a_lng, "
+    "b_lat = excluded.b_lat, b_lng = excluded.b_lng "
+    "WHERE cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat OR a_lng IS NOT excluded.a_lng "
+    "OR b_lat IS NOT excluded.b_lat OR b_lng IS NOT excluded.b_lng";
+
+// Migration: what street tiles read (tiles/streets.h), in the edge rows themselves so that a
+// tile is one index range per row of cells and no lookup of its ends: each edge's drawing
+// class (NULL for edges stored before it: drawn as streets until an import names their
+// class), the street cell of its midpoint and its ends' positions, computed here for the
+// stored edges (the cell with the arithmetic of tiles::StreetCellOf: lat + 90 >= 0, so CAST
+// truncates as floor would); an index by cell with the class (a zoomed-out tile skips paths
+// inside the index). The network's version counter: bumped by every import that changes the
+// network, it is the street tiles' ETag.
+inline constexpr const char* kStreetMigration = R"sql(
+ALTER TABLE walk_edges ADD COLUMN cls INTEGER;
+ALTER TABLE walk_edges ADD COLUMN cell INTEGER;
+ALTER TABLE walk_edges ADD COLUMN a_lat REAL;
+ALTER TABLE walk_edges ADD COLUMN a_lng REAL;
+ALTER TABLE walk_edges ADD COLUMN b_lat REAL;
+ALTER TABLE walk_edges ADD COLUMN b_lng REAL;
+UPDATE walk_edges SET
+  a_lat = (SELECT lat FROM walk_nodes WHERE id = walk_edges.a),
+  a_lng = (SELECT lng FROM walk_nodes WHERE id = walk_edges.a),
+  b_lat = (SELECT lat FROM walk_nodes WHERE id = walk_edges.b),
+  b_lng = (SELECT lng FROM walk_nodes WHERE id = walk_edges.b);
+UPDATE walk_edges SET cell =
+    CAST(((a_lat + b_lat) / 2 + 90.0) * 64 AS INTEGER) * 32768
+  + CAST(((a_lng + b_lng) / 2 + 180.0) * 64 AS INTEGER);
+CREATE INDEX walk_edges_cell_idx ON walk_edges(cell, cls);
+CREATE TABLE walk_network_version (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  version INTEGER NOT NULL);
+INSERT INTO walk_network_version (id, version) VALUES (1, 1);
+)sql";
+inline constexpr const char* kWalkNetworkVersion = "SELECT version FROM walk_network_version";
+inline constexpr const char* kBumpWalkNetworkVersion =
+    "UPDATE walk_network_version SET version = version + 1";
+// ?1, ?2: the first and last street cell of one row of cells; ?3: the lowest class drawn.
+inline constexpr const char* kLoadStreetSegments =
+    "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
+    "WHERE cell BETWEEN ?1 AND ?2 AND (cls >= ?3 OR cls IS NULL)";
+
 // ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
 // the nodes in the box by their index, each one's edges as node a by the edges' key, node b
 // by its id.
