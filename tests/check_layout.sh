@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The layering and size rules of the tree (README, "How it is built"), checked by grep so they
+# The layering and size rules of the tree (docs/architecture.md, "Layers"), checked by grep so they
 # stay true. Usage: tests/check_layout.sh [source dir]. Prints each violation; exits 1 if any.
 #   1. http/ includes nothing from worker/.
 #   2. libpq and sqlite3 are included only under src/store/postgres and src/store/sqlite
