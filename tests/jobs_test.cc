@@ -310,8 +310,12 @@ TEST_P(WorkerTimers, PollsAtTheIntervalOfItsClock) {
   std::atomic<int> started{0};
   o.on_job_start = [&](const Job&) { ++started; };
   Start(o);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the first (empty) poll ran
-  Enqueue(47.10);                                               // no Wake()
+  // The first (empty) poll ran: the worker waits on the clock after it (the heartbeat thread
+  // waits once more). A fixed 200 ms sleep stood here; on a loaded machine the first poll came
+  // after the enqueue and claimed the job at once.
+  ASSERT_TRUE(Eventually([&] { return clock_.waits_entered() >= 2; }))
+      << "the worker never waited for its next poll";
+  Enqueue(47.10);  // no Wake()
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(started, 0) << "claimed before the poll interval passed";
   clock_.Advance(59'000);

@@ -195,8 +195,7 @@ TEST(WalkImportTest, CsvAndGeoJsonCarryNoNetwork) {
 }
 
 TEST(WalkImportTest, RealExtractHasANetwork) {
-  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   WalkNetwork net;
   ImportStats stats;
   auto pois = ImportPois((*dir / "monaco.osm.pbf").string(), &stats, {}, &net);
@@ -406,8 +405,7 @@ TEST_P(WalkStoreTest, AFailingNetworkWriteRollsBackThePois) {
 }
 
 TEST_P(WalkStoreTest, CliImportReportsTheNetwork) {
-  std::optional<std::filesystem::path> osm = tu::SharedOsmDir();
-  if (!osm) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(osm);
   const std::string file = (*osm / "monaco.osm.pbf").string();
   WalkNetwork net;
   ASSERT_TRUE(ImportPois(file, nullptr, {}, &net).ok());
@@ -434,8 +432,7 @@ TEST_P(WalkStoreTest, FailedImportsStoreNothing) {
   EXPECT_NE(out.find("cannot read OSM data"), std::string::npos) << out;
   ExpectEmptyStore();
   // A real PBF cut in half.
-  std::optional<std::filesystem::path> osm = tu::SharedOsmDir();
-  if (!osm) GTEST_SKIP() << "../shared/data/osm not found: the truncated real PBF is skipped";
+  NBI_REQUIRE_OSM_DIR(osm);
   const std::string pbf = tu::ReadFile((*osm / "monaco.osm.pbf").string());
   tu::WriteFile(dir.File("cut.osm.pbf"), pbf.substr(0, pbf.size() / 2));
   out = Cli(dir.File("cut.osm.pbf"), 2);

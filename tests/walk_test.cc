@@ -202,8 +202,7 @@ TEST(WalkScorer, ThePointScoreEqualsTheCell) {
 // Real extracts: 100 cells in each town centre at 0.001 deg, blend-walk over the whole
 // imported network, against the brute-force reference.
 TEST(WalkScorer, RealExtractsEqualTheBruteForceReference) {
-  std::optional<std::filesystem::path> dir = testing::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   struct Place {
     const char* file;
     BBox box;

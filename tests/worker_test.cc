@@ -367,7 +367,10 @@ TEST_P(WorkerTest, PicksUpANewJobWithoutWaitingForThePoll) {
     SleepMs(50);
   }
   std::sort(latencies.begin(), latencies.end());
-  EXPECT_LT(latencies[2], 1000.0) << "median pickup " << latencies[2] << " ms";
+  if (auto bound = testing::PromptnessBoundMs(1000)) {
+    EXPECT_LT(latencies[2], static_cast<double>(*bound))
+        << "median pickup " << latencies[2] << " ms";
+  }
   std::printf("pickup latency median %.1f ms, max %.1f ms\n", latencies[2], latencies.back());
   w.Signal(SIGTERM);
   EXPECT_EQ(w.Wait(10000), 0);

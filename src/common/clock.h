@@ -117,6 +117,7 @@ class FakeClock final : public Clock {
   }
   bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
+    ++waits_entered_;
     while (!pred()) {
       if (SteadyMs() >= deadline_steady_ms) return false;
       cv.wait_for(lock, std::chrono::milliseconds(1));
@@ -129,8 +130,11 @@ class FakeClock final : public Clock {
   }
   // Sets wall time only (steady time never goes back).
   void Set(int64_t ms) { now_ = ms; }
+  // How many waits (WaitUntil, WaitFor) have begun: a test knows a thread reached its wait.
+  int64_t waits_entered() const { return waits_entered_.load(); }
 
  private:
+  std::atomic<int64_t> waits_entered_{0};
   std::atomic<int64_t> now_;
   std::atomic<int64_t> steady_;
 };
