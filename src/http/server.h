@@ -16,12 +16,12 @@
 //                                      the offline base layer from the walk network
 //   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
 //                                      {"pois": [...], "truncated": bool}
-//   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the
+//   GET  /api/score?lat=&lng=&model=   point score + hasHeatmapCoverage (+ coverageJobId: the
 //                                      regional job scheduled or already covering the point)
 //   POST /api/heatmap/schedule         201 new job / 200 the equal active job; with "reset":
 //                                      true, 409 while the equal job is active ("force": true
 //                                      cancels it first)
-//   GET  /api/jobs?status=&limit=&cursor=, GET /api/jobs/:id,
+//   GET  /api/jobs?status=&type=&city=&limit=&cursor=, GET /api/jobs/:id,
 //   POST /api/jobs/:id/cancel, POST /api/jobs/:id/retry
 //   GET  /api/cron/process-jobs        Bearer CRON_SECRET: runs jobs for a time budget
 //   GET  /healthz, /readyz, /metrics   liveness, readiness (store Ping), Prometheus text
