@@ -240,7 +240,11 @@ TEST(RetryTransient, BacksOffOnTheEnvClock) {
     EXPECT_TRUE(r.ok());
     done = true;
   });
+  // Each step waits until the retry is asleep (its deadline fixed) before moving the clock: an
+  // advance that came first was lost, and the retry slept forever (seen under TSan).
+  const auto asleep = [&](int n) { return Eventually([&] { return clock.waits_entered() == n; }); };
   ASSERT_TRUE(Eventually([&] { return calls == 1; }));
+  ASSERT_TRUE(asleep(1));
   // Delays 50, 100, 200 ms of clock time: nothing happens until the clock moves.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(calls, 1);
@@ -249,11 +253,13 @@ TEST(RetryTransient, BacksOffOnTheEnvClock) {
   EXPECT_EQ(calls, 1);
   clock.Advance(1);
   ASSERT_TRUE(Eventually([&] { return calls == 2; }));
+  ASSERT_TRUE(asleep(2));
   clock.Advance(99);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(calls, 2);
   clock.Advance(1);
   ASSERT_TRUE(Eventually([&] { return calls == 3; }));
+  ASSERT_TRUE(asleep(3));
   clock.Advance(200);
   ASSERT_TRUE(Eventually([&] { return done.load(); }));
   EXPECT_EQ(calls, 4);
