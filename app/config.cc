@@ -84,12 +84,8 @@ Result<StoreOptions> StoreConfig(StoreRole role) {
   StoreOptions o = role == StoreRole::kApi ? kApiStoreOptions : StoreOptions{};
   const GlobalConfig& g = GlobalSettings();
   if (!g.seed_job_model.empty()) {
-    auto model = ParseHeatModel(g.seed_job_model);
-    if (!model) {
-      return Status::Invalid(fmt::format(
-          "SEED_JOB_MODEL='{}': use grocery, blend, grocery-walk or blend-walk", g.seed_job_model));
-    }
-    SetSeedJobModel(*model);
+    NBI_ASSIGN_OR_RETURN(HeatModel model, ParseModelName("SEED_JOB_MODEL", g.seed_job_model));
+    SetSeedJobModel(model);
   }
   if (!g.lock_timeout.empty()) {
     NBI_ASSIGN_OR_RETURN(o.lock_timeout_ms,
