@@ -83,14 +83,31 @@ class SeamsTest : public HttpTest {
     }
     return -1;
   }
+  // At each of `points`: `score --json` equals GET /api/score (but for the time and the
+  // coverage fields only the API's read adds), and its cellScore the stored cell there.
+  // Returns how many cell scores were above 0.
+  int ExpectOnePointScore(const ServerProcess& s, const std::string& model,
+                          const std::vector<LatLng>& points) {
+    auto comparable = [](json score) {
+      for (const char* k : {"computedAt", "hasHeatmapCoverage", "coverageJobId"}) score.erase(k);
+      return score;
+    };
+    int nonzero = 0;
+    for (LatLng at : points) {
+      SCOPED_TRACE(fmt::format("{} at {},{}", model, at.lat, at.lng));
+      const std::string where = Shortest(at.lat) + " " + Shortest(at.lng);
+      const json cli = json::parse(RunOk("score " + where + " --json --model " + model));
+      EXPECT_EQ(cli["distance"], model.ends_with("-walk") ? "walking" : "straight");
+      Reply api = s.Get("/api/score?lat=" + Shortest(at.lat) + "&lng=" + Shortest(at.lng) +
+                        "&model=" + model);
+      EXPECT_EQ(api.status, 200) << api.text;
+      EXPECT_EQ(comparable(cli), comparable(api.body));
+      EXPECT_EQ(cli["cellScore"].get<int>(), CellAt(s, at, model));
+      nonzero += cli["cellScore"].get<int>() > 0;
+    }
+    return nonzero;
+  }
 };
-
-// The point score without what differs by design: the time of computation and the coverage
-// fields that only the API's read adds (a CLI read schedules nothing).
-json Comparable(json score) {
-  for (const char* k : {"computedAt", "hasHeatmapCoverage", "coverageJobId"}) score.erase(k);
-  return score;
-}
 
 // From the issue: `schedule --priority 5000` was accepted (only the API checked the range).
 TEST_P(SeamsTest, APriorityOutsideTheRangeIsRefusedByTheCliAsByTheApi) {
@@ -171,19 +188,7 @@ TEST_P(SeamsTest, OnePointScoreFromTheCliTheApiAndAJobsCells) {
   RunOk("process-jobs");
   ServerProcess& s = Start();
   int nonzero = 0;
-  for (const char* model : {"grocery", "blend"}) {
-    for (LatLng at : points) {
-      SCOPED_TRACE(fmt::format("{} at {},{}", model, at.lat, at.lng));
-      const std::string where = Shortest(at.lat) + " " + Shortest(at.lng);
-      const json cli = json::parse(RunOk("score " + where + " --json --model " + model));
-      Reply api = s.Get("/api/score?lat=" + Shortest(at.lat) + "&lng=" + Shortest(at.lng) +
-                        "&model=" + model);
-      ASSERT_EQ(api.status, 200) << api.text;
-      EXPECT_EQ(Comparable(cli), Comparable(api.body));
-      EXPECT_EQ(cli["cellScore"].get<int>(), CellAt(s, at, model));
-      nonzero += cli["cellScore"].get<int>() > 0;
-    }
-  }
+  for (const char* model : {"grocery", "blend"}) nonzero += ExpectOnePointScore(s, model, points);
   EXPECT_GT(nonzero, 2);
 }
 
@@ -244,18 +249,7 @@ TEST_P(SeamsTest, OneWalkingPointScoreFromTheCliTheApiAndAJobsCells) {
   ServerProcess& s = Start();
   int nonzero = 0;
   for (const char* model : {"grocery-walk", "blend-walk"}) {
-    for (LatLng at : points) {
-      SCOPED_TRACE(fmt::format("{} at {},{}", model, at.lat, at.lng));
-      const std::string where = Shortest(at.lat) + " " + Shortest(at.lng);
-      const json cli = json::parse(RunOk("score " + where + " --json --model " + model));
-      EXPECT_EQ(cli["distance"], "walking");
-      Reply api = s.Get("/api/score?lat=" + Shortest(at.lat) + "&lng=" + Shortest(at.lng) +
-                        "&model=" + model);
-      ASSERT_EQ(api.status, 200) << api.text;
-      EXPECT_EQ(Comparable(cli), Comparable(api.body));
-      EXPECT_EQ(cli["cellScore"].get<int>(), CellAt(s, at, model));
-      nonzero += cli["cellScore"].get<int>() > 0;
-    }
+    nonzero += ExpectOnePointScore(s, model, points);
   }
   EXPECT_GT(nonzero, 2);
 }
