@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "http/point_score.h"
+#include "jobs/model_index.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
 #include "worker/worker.h"
@@ -179,7 +179,7 @@ TEST_P(WalkJobTest, ThePointScoreEqualsTheStoredCell) {
     const int64_t n = pick(rng);
     const LatLng at = g->CellAt(n);
     for (HeatModel m : {HeatModel::kBlendWalk, HeatModel::kGroceryWalk}) {
-      auto body = http::StoredPointScore(store_.get(), at, m);
+      auto body = StoredPointScore(store_.get(), at, m);
       ASSERT_TRUE(body.ok()) << body.status().ToString();
       EXPECT_EQ((*body)["distance"], "walking");
       if (m == HeatModel::kBlendWalk) {

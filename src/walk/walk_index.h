@@ -32,10 +32,6 @@
 
 namespace nbi {
 
-// Metres added to the margins a walking job or point score loads the network and POIs with,
-// so that rounding at the edges of the boxes never drops a node or POI that can count.
-inline constexpr double kWalkLoadMarginM = 100;
-
 class WalkIndex {
  public:
   struct Options {
