@@ -14,10 +14,10 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_format.h"
-#include "jobs/job.h"
 #include "jobs/runner.h"
 #include "jobs/service.h"
 #include "poi/synthetic.h"
+#include "store/job.h"
 #include "store_test_util.h"
 #include "worker/worker.h"
 

@@ -29,8 +29,8 @@
 
 #include "common/env.h"
 #include "common/status.h"
-#include "jobs/job.h"
 #include "score/spatial_index.h"
+#include "store/job.h"
 #include "store/store.h"
 #include "walk/walk_index.h"
 

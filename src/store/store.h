@@ -31,14 +31,14 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "geo/geo.h"
-#include "jobs/job.h"
-#include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
+#include "store/job.h"
+#include "store/parts.h"
 #include "store/tile_store.h"
 #include "tiles/streets.h"
-#include "walk/network.h"
 
 namespace nbi {
 
@@ -69,7 +69,7 @@ class PoiStore {
  public:
   virtual ~PoiStore() = default;
   // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. With them,
-  // the walk network of the same file (walk/network.h): nodes keyed by their OSM id (a known
+  // the walk network of the same file (common/walk_network.h): nodes keyed by their OSM id (a known
   // node takes the new position), edges keyed by (a, b) and kept as first stored. So the
   // networks of neighbouring extracts join at the node ids they share. All or nothing: the
   // POIs and the network in one transaction.

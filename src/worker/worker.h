@@ -1,7 +1,7 @@
 // The worker: claims heatmap jobs from a JobQueue and runs each on a thread of its own
 // (jobs/runner.h runs one job).
 //
-// The unit a worker claims and runs is a job's part (jobs/parts.h): with several free slots it
+// The unit a worker claims and runs is a job's part (store/parts.h): with several free slots it
 // may run several parts of one job at once, each on its own thread, sharing the job's POI
 // index (IndexCache). Worker::Run holds the worker's owner lease (JobQueue::HoldOwnerLease) for its
 // whole run, so other processes can tell it is alive, and loops:
