@@ -673,7 +673,6 @@ inline constexpr const char* kBegin = "BEGIN";
 inline constexpr PgSql kBeginSql{nullptr, "BEGIN"};
 inline constexpr const char* kCommit = "COMMIT";
 inline constexpr const char* kRollback = "ROLLBACK";
-inline constexpr const char* kTruncateCells = "TRUNCATE heat_cells";
 // The wake-up watch's subscription (see pg_watch.h); kEnqueue notifies the same channel.
 inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 
