@@ -7,6 +7,7 @@
 #include "http_test_util.h"
 #include "store_test_util.h"
 #include "test_util.h"
+#include "worker_fixture.h"
 
 namespace nbi {
 namespace {
@@ -31,6 +32,38 @@ TEST(ReadOnlyDatabase, MigrateNamesThePrimaryAndTargetSessionAttrs) {
   EXPECT_NE(out.find("read-only"), std::string::npos) << out;
   EXPECT_NE(out.find("target_session_attrs=read-write"), std::string::npos) << out;
   EXPECT_NE(out.find("primary"), std::string::npos) << out;
+}
+
+// Regression: a rescue that met a lock held past its lock timeout recognised the error by the
+// English words "lock timeout" in the server's message; with the server speaking German the
+// whole rescue round failed instead of skipping the part. Now the SQLSTATE (55P03) decides.
+TEST(LockTimeout, ARescueSkipsALockedPartWhateverTheServersLanguage) {
+  NBI_REQUIRE_BACKEND(Backend::kPostgres);
+  testing::TempDir dir;
+  const std::string url = testing::FreshStoreUrl(Backend::kPostgres, dir);
+  try {
+    testing::QuerySql(url, "SET lc_messages = 'de_DE.UTF-8'; SELECT 1");
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no de_DE.UTF-8 locale on this machine (scripts/setup.sh makes one with "
+                    "localedef): "
+                 << e.what();
+  }
+  FakeClock clock;
+  auto store = OpenStore(url + "%20-clc_messages%3Dde_DE.UTF-8", &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto e = (*store)->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_TRUE((*store)->Claim("w")->has_value());
+  clock.Advance(10 * 60 * 1000);  // the part's heartbeat is now stale
+  {
+    testing::HeldLock held(url, e->job.id);
+    auto rescued = (*store)->RescueStale(60 * 1000);
+    ASSERT_TRUE(rescued.ok()) << rescued.status().ToString();
+    EXPECT_EQ(*rescued, 0);
+  }
+  auto rescued = (*store)->RescueStale(60 * 1000);
+  ASSERT_TRUE(rescued.ok()) << rescued.status().ToString();
+  EXPECT_EQ(*rescued, 1);
 }
 
 // Admission control. Regression: one anonymous client at the default rate limit enqueued 121

@@ -281,6 +281,8 @@ Result<PgRows> PgConn::Check(PgResultPtr r, std::string_view what) {
 }
 
 Status PgConn::Fail(const PGresult* r, std::string_view what) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate = state ? state : "";
   return PgFailure(pg_, r, what, &broken);
 }
 

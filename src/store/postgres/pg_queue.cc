@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -40,6 +41,16 @@ Result<Job> ExplainNoRow(PgConn& c, int64_t job_id, std::string_view verb,
       fmt::format("job {} is {}: only {} jobs can be {}", job_id, s.text(0, 0), allowed, verb));
 }
 
+// A bigint[] parameter in text form: {1,2,3}.
+std::string PgIdArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
+}
+
 std::vector<Job> ReadJobs(const PgRows& r) {
   std::vector<Job> out;
   out.reserve(r.size());
@@ -66,6 +77,8 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
 Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& spec) {
   EnqueueResult out{ReadJob(twin, 0), false};
   if (out.job.priority >= spec.priority) return out;
+  NBI_RETURN_IF_ERROR(
+      c.Exec(kRaisePartsPriority, PgParams().Int(out.job.id).Int(spec.priority)).status());
   NBI_ASSIGN_OR_RETURN(PgRows up,
                        c.Exec(kRaisePriority, PgParams().Int(out.job.id).Int(spec.priority)));
   if (up.size() > 0) {
@@ -77,7 +90,9 @@ Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& 
 
 // Inserts the parts of a job just enqueued (kEnqueue's row).
 Status InsertParts(PgConn& c, const Job& job) {
-  return c.Exec(kInsertParts, PgParams().Int(job.id).Int(job.total_items).Int(job.part_count))
+  return c
+      .Exec(kInsertParts,
+            PgParams().Int(job.id).Int(job.total_items).Int(job.part_count).Int(job.priority))
       .status();
 }
 
@@ -132,7 +147,10 @@ Result<Job> Settle(PgConn& c, int64_t job_id, int64_t now) {
   }
   p.Int(r.attempts)
       .OptInt(tally.heartbeat_at_ms)
-      .OptInt(r.finished_now ? std::optional<int64_t>(now) : std::nullopt);
+      .OptInt(r.finished_now ? std::optional<int64_t>(now) : std::nullopt)
+      .Bool(r.status != JobStatus::kCompleted &&
+            (!(r.status == JobStatus::kPending || r.status == JobStatus::kRunning) ||
+             job.cancel_requested));
   NBI_ASSIGN_OR_RETURN(PgRows out, c.Exec(kApplyRollUp, p));
   if (out.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
   return ReadJob(out, 0);
@@ -190,6 +208,21 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   return out;
 }
 
+// kClaimSolo in a transaction of its own with the claim's planner settings, in one round trip.
+Result<PgRows> ClaimSolo(PgConn& c, const PgParams& params) {
+  PgTxn txn(c);
+  auto r = c.Pipeline({{&kBeginSql, nullptr},
+                       {&kClaimPlanSettings, nullptr},
+                       {&kClaimSolo, &params},
+                       {&kCommitSql, nullptr}});
+  if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
+  NBI_RETURN_IF_ERROR(r.status());
+  txn.MarkCommitted();
+  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+  if ((*r)[3].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return std::move((*r)[2]);
+}
+
 }  // namespace
 
 Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
@@ -226,21 +259,58 @@ Result<std::optional<Job>> PgStore::Claim(const std::string& worker_id) {
 
 Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max) {
   const int64_t now = clock_->NowMs();
-  return InTransaction<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
+  max = std::max(1, max);
+  // Jobs of one part (the common case) are claimed and started by one statement: one round
+  // trip (kClaimSolo).
+  NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return ClaimSolo(c, PgParams().Text(worker_id).Int(now).Int(max));
+                       }));
+  std::vector<Job> out;
+  std::vector<JobPart> unstarted;  // claimed, but the job had stopped meanwhile: given back
+  bool several = false;            // a part of a job of several parts was among the best
+  for (int i = 0; i < r.size(); ++i) {
+    if (r.null(i, 0)) {
+      several = true;
+    } else if (r.null(i, kPgPartColumns)) {
+      unstarted.push_back(ReadPart(r, i));
+    } else {
+      out.push_back(WithPart(ReadJob(r, i, kPgPartColumns), ReadPart(r, i), /*starts_job=*/true));
+    }
+  }
+  // Jobs of the original app (SPEC §2a) are taken over at their first claim; a separate
+  // transaction is enough, the claim's lease is ours.
+  if (std::any_of(out.begin(), out.end(), [](const Job& j) { return IsSeedJob(j); })) {
+    NBI_RETURN_IF_ERROR(InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+                          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &out));
+                          return true;
+                        }).status());
+  }
+  // Parts of jobs of several parts: claimed in a transaction that settles their jobs.
+  const int more = several ? max - static_cast<int>(out.size()) : 0;
+  if (more > 0 || !unstarted.empty()) {
+    using Out = std::vector<Job>;
     NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(std::max(1, max))));
-    std::vector<JobPart> parts;
-    for (int i = 0; i < r.size(); ++i) parts.push_back(ReadPart(r, i));
-    if (parts.empty()) return std::vector<Job>();
-    NBI_ASSIGN_OR_RETURN(std::vector<Job> out, SettleClaims(c, parts, now));
-    NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &out));  // jobs of the original app (SPEC §2a)
-    // RETURNING gives no order guarantee: claim order is job priority, job, part.
-    std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
-      if (a.priority != b.priority) return a.priority > b.priority;
-      return a.id != b.id ? a.id < b.id : a.part < b.part;
-    });
-    return out;
+        Out rest, InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+          std::vector<JobPart> parts = unstarted;
+          if (more > 0) {
+            NBI_RETURN_IF_ERROR(c.Exec(kClaimPlanSettings).status());
+            NBI_ASSIGN_OR_RETURN(
+                PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
+            for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
+          }
+          if (parts.empty()) return Out();
+          NBI_ASSIGN_OR_RETURN(Out settled, SettleClaims(c, parts, now));
+          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &settled));  // the original app's (SPEC §2a)
+          return settled;
+        }));
+    for (Job& j : rest) out.push_back(std::move(j));
+  }
+  // RETURNING gives no order guarantee: claim order is job priority, job, part.
+  std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    return a.id != b.id ? a.id < b.id : a.part < b.part;
   });
+  return out;
 }
 
 Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
@@ -248,8 +318,19 @@ Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
   const int64_t now = clock_->NowMs();
   std::vector<int64_t> ids = job_ids;
   std::sort(ids.begin(), ids.end());  // one lock order for every caller
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.empty()) return 0;
+  // Jobs of one part: one statement (kCompleteSoloBatch).
+  NBI_ASSIGN_OR_RETURN(PgRows solo, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return c.Exec(kCompleteSoloBatch,
+                                       PgParams().Text(PgIdArray(ids)).Text(worker_id).Int(now));
+                       }));
+  std::set<int64_t> done;
+  for (int i = 0; i < solo.size(); ++i) done.insert(solo.i64(i, 0));
+  std::erase_if(ids, [&](int64_t id) { return done.count(id) > 0; });
+  if (ids.empty()) return static_cast<int>(done.size());
   return InTransaction<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    int completed = 0;
+    int completed = static_cast<int>(done.size());
     for (int64_t id : ids) {
       NBI_ASSIGN_OR_RETURN(PgRows mine, c.Exec(kOwnedPartsOf, PgParams().Int(id).Text(worker_id)));
       if (mine.size() == 0) continue;
@@ -277,7 +358,23 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
 
 Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
+  const auto solo = [&](bool with_cells) {
+    return PgParams().Int(job_id).Int(part).Text(worker_id).Int(now).Bool(with_cells);
+  };
+  // A job of one part that wrote no cells: one statement (kCompleteSolo).
+  NBI_ASSIGN_OR_RETURN(PgRows quick, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return c.Exec(kCompleteSolo, solo(false));
+                       }));
+  if (quick.size() > 0) return !quick.null(0, kPgPartColumns);
   return InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+    // A job of one part with cells: the same statement, then the overview levels of its cells.
+    NBI_ASSIGN_OR_RETURN(PgRows one, c.Exec(kCompleteSolo, solo(true)));
+    if (one.size() > 0) {
+      if (one.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+      NBI_RETURN_IF_ERROR(
+          PgTilesOnPartCompleted(c, ReadJob(one, 0, kPgPartColumns), ReadPart(one, 0)));
+      return true;
+    }
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
     NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
@@ -336,7 +433,9 @@ Result<std::vector<JobPart>> PgStore::ListParts(int64_t job_id) {
 
 Result<Job> PgStore::Cancel(int64_t job_id) {
   const int64_t now = clock_->NowMs();
-  return WithConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+  return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+    // Its parts leave the claim index first (lock order: parts, then the job).
+    NBI_RETURN_IF_ERROR(c.Exec(kCancelParts, PgParams().Int(job_id)).status());
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCancel, PgParams().Int(job_id).Int(now)));
     if (r.size() == 0) return ExplainNoRow(c, job_id, "cancelled", "pending or running");
     return ReadJob(r, 0);
@@ -367,35 +466,45 @@ namespace {
 // failed when the part gave up, else its error says what happened and the part is ready now.
 // Skips (false) a part or job whose lock a transaction holds past kRescueLockTimeout, a part no
 // longer running, or (when `stale_before` is given) one heartbeated since it was listed.
+Result<bool> RescueLocked(PgConn& c, int64_t job_id, int part, std::optional<int64_t> stale_before,
+                          int64_t now) {
+  c.last_sqlstate.clear();
+  NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
+  NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
+  if (pr.size() == 0) return false;
+  const JobPart p = ReadPart(pr, 0);
+  NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
+  if (p.status != PartStatus::kRunning) return false;
+  if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
+  const RescueDecision d = DecideRescue(job, p);
+  NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
+  NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
+  if (d.fail_job) {
+    NBI_RETURN_IF_ERROR(
+        c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
+            .status());
+  } else {
+    if (d.job_error) {
+      NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
+    }
+    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
+    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
+  }
+  NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
+  return true;
+}
+
 Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<int64_t> stale_before,
                         int64_t now) {
+  bool lock_timed_out = false;
   auto r = InTransaction<bool>(pool, [&](PgConn& c) -> Result<bool> {
-    NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
-    NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
-    if (pr.size() == 0) return false;
-    const JobPart p = ReadPart(pr, 0);
-    NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
-    if (p.status != PartStatus::kRunning) return false;
-    if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
-    const RescueDecision d = DecideRescue(job, p);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
-    if (d.fail_job) {
-      NBI_RETURN_IF_ERROR(
-          c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
-              .status());
-    } else {
-      if (d.job_error) {
-        NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
-      }
-      NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-      NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    }
-    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
-    return true;
+    Result<bool> rescued = RescueLocked(c, job_id, part, stale_before, now);
+    lock_timed_out = !rescued.ok() && c.last_sqlstate == "55P03";
+    return rescued;
   });
-  // A lock held past kRescueLockTimeout (55P03): skipped until the next round.
-  if (!r.ok() && r.status().message().find("lock timeout") != std::string::npos) return false;
+  // A lock held past kRescueLockTimeout (55P03, whatever the server's language): skipped until
+  // the next round.
+  if (lock_timed_out) return false;
   return r;
 }
 
