@@ -24,7 +24,7 @@
 #include "store/store.h"
 #include "store/testing.h"
 
-    using namespace nbi;
+using namespace nbi;
 using SteadyClock = std::chrono::steady_clock;
 
 namespace {

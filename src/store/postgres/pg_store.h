@@ -141,9 +141,6 @@ Status PgAdoptSeedJobs(PgConn& c, std::vector<Job>* claimed);
 Status PgLoadOverturePoints(PgConn& c, const BBox& box, std::vector<PoiPoint>* out);
 Status PgLoadOverturePois(PgConn& c, const BBox& box, int64_t limit, std::vector<Poi>* out);
 
-// kConflict: worker_id does not run the job's part (shared by pg_queue.cc and
-// pg_checkpoint.cc).
-Status PgNotOwner(int64_t job_id, const std::string& worker_id);
 // kInvalidArgument unless `city_id` fits the city column.
 Status PgCheckCityId(std::optional<int64_t> city_id);
 
