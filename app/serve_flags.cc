@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/duration.h"
+#include "worker/cron.h"
 
 namespace nbi::cli {
 
@@ -128,6 +129,7 @@ Result<http::ServerOptions> ServeFlags::Parse(const WorkerOptions& worker) const
   }
   o.cron.stale_timeout_ms = worker.stale_timeout_ms;
   o.cron.run = worker;  // chunk size (the hooks are set per run)
+  o.run_cron = RunCron;
   return o;
 }
 

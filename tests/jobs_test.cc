@@ -14,10 +14,10 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_format.h"
-#include "jobs/job.h"
 #include "jobs/runner.h"
 #include "jobs/service.h"
 #include "poi/synthetic.h"
+#include "store/job.h"
 #include "store_test_util.h"
 #include "worker/worker.h"
 
@@ -385,7 +385,7 @@ TEST_P(WorkerTimers, HeartbeatsEveryIntervalWhileAJobRuns) {
 TEST_P(WorkerTimers, ARetryStartsAtItsRunAtNotAtThePoll) {
   Job job = Enqueue(47.10);
   ASSERT_TRUE(store_->Claim("crashed-before")->has_value());
-  auto failed = store_->FailAttempt(job.id, "crashed-before", "transient trouble", false);
+  auto failed = store_->FailPart(job.id, 0, "crashed-before", "transient trouble", false);
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(failed->run_at_ms, clock_.NowMs() + 5000);
   WorkerOptions o;  // the default poll interval, 60 s
@@ -407,7 +407,7 @@ TEST_P(WorkerTimers, PrunesFinishedJobsOncePerHour) {
   auto finish = [&](double lat) {
     Job j = Enqueue(lat);
     EXPECT_TRUE(store_->Claim("w")->has_value());
-    EXPECT_TRUE(store_->Complete(j.id, "w").ok());
+    EXPECT_TRUE(store_->CompletePart(j.id, 0, "w").ok());
     return j.id;
   };
   const int64_t old_job = finish(47.10);

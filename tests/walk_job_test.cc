@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "jobs/model_index.h"
+#include "store/testing.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
 #include "worker/worker.h"
@@ -114,7 +115,7 @@ TEST_P(WalkJobTest, OnePartOrManyGiveTheSameCells) {
   ExpectStoredEqualsExpected(one);
   const std::vector<int> single = Stored(one);
 
-  ASSERT_TRUE(store_->TruncateCells().ok());
+  ASSERT_TRUE(TruncateCells(store_.get()).ok());
   HeatmapJobSpec many = one;
   many.part_cells = 1000;  // 16 parts, three at a time
   j = RunToEnd(many, 3);

@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "jobs/job.h"
+#include "store/job.h"
 
 namespace nbi {
 

@@ -24,7 +24,7 @@
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "store/store.h"
-#include "walk/network.h"
+#include "common/walk_network.h"
 #include "walk/walk_index.h"
 
 namespace nbi {

@@ -29,8 +29,8 @@
 
 #include "common/env.h"
 #include "common/status.h"
-#include "jobs/job.h"
 #include "jobs/model_index.h"
+#include "store/job.h"
 #include "store/store.h"
 
 namespace nbi {

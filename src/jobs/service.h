@@ -2,7 +2,7 @@
 // call it instead of the store directly for anything with a rule in it:
 //   - schedule resolution: a city slug or bounds + grid step + model + priority -> a checked
 //     HeatmapJobSpec, with the per-job cell cap applied (the same cap everywhere);
-//   - enqueueing with the duplicate rule (DedupeKey in jobs/job.h), waking the local worker
+//   - enqueueing with the duplicate rule (DedupeKey in store/job.h), waking the local worker
 //     when a job became runnable (new job, retry);
 //   - the coverage rule of /api/score (SPEC §5): a point without stored cells at step 0.0025
 //     within one step gets a 0.15° regional job, unless an active job already covers it;
@@ -20,7 +20,7 @@
 #include "common/status.h"
 #include "geo/geo.h"
 #include "jobs/admission.h"
-#include "jobs/job.h"
+#include "store/job.h"
 #include "store/store.h"
 
 namespace nbi {

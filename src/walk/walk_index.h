@@ -23,11 +23,11 @@
 #include <optional>
 #include <vector>
 
+#include "common/walk_network.h"
 #include "geo/geo.h"
 #include "poi/poi.h"
 #include "score/model.h"
 #include "score/scorer.h"
-#include "walk/network.h"
 #include "walk/walk_graph.h"
 
 namespace nbi {

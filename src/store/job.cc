@@ -1,4 +1,4 @@
-#include "jobs/job.h"
+#include "store/job.h"
 
 #include <fmt/format.h>
 
