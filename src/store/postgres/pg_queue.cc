@@ -356,10 +356,17 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   });
 }
 
-Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
+Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                                   std::optional<int64_t> written_to) {
   const int64_t now = clock_->NowMs();
   const auto solo = [&](bool with_cells) {
-    return PgParams().Int(job_id).Int(part).Text(worker_id).Int(now).Bool(with_cells);
+    return PgParams()
+        .Int(job_id)
+        .Int(part)
+        .Text(worker_id)
+        .Int(now)
+        .Bool(with_cells)
+        .OptInt(written_to);
   };
   // A job of one part that wrote no cells: one statement (kCompleteSolo).
   NBI_ASSIGN_OR_RETURN(PgRows quick, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
@@ -376,6 +383,8 @@ Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& 
       return true;
     }
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    if (written_to && p.next != *written_to)
+      return PositionMoved(job_id, part, p.next, *written_to);
     NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
     NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, before, p));  // tiles hook

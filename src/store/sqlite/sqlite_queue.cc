@@ -348,6 +348,7 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp.job_id, cp.begin, end));
     }
+    if (p.next != cp.begin) return PositionMoved(cp.job_id, cp.part, p.next, cp.begin);
     NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
     NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));
@@ -364,10 +365,13 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
   });
 }
 
-Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
+Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                                       std::optional<int64_t> written_to) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
+    if (written_to && p.next != *written_to)
+      return PositionMoved(job_id, part, p.next, *written_to);
     NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
     NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
     NBI_RETURN_IF_ERROR(SqliteTilesOnPartCompleted(c, before, p));  // tiles hook
