@@ -7,8 +7,8 @@
 // DB_LOCK_TIMEOUT, --db-statement-timeout / DB_STATEMENT_TIMEOUT, --db-wait-timeout /
 // DB_WAIT_TIMEOUT, --seed-job-model / SEED_JOB_MODEL.
 // Worker settings (worker, process-jobs, serve): WorkerFlags. Server settings (serve):
-// ServeFlags. A bad value is a kInvalidArgument naming the variable and quoting the value
-// (exit 2).
+// ServeFlags (serve_flags.h: only `serve` includes the HTTP server). A bad value is a
+// kInvalidArgument naming the variable and quoting the value (exit 2).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,7 +18,6 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "http/server.h"
 #include "jobs/service.h"
 #include "worker/worker.h"
 
@@ -84,21 +83,6 @@ class MetricsAddrFlag {
 
  private:
   std::string text_, default_;
-};
-
-// Options of `serve`.
-class ServeFlags {
- public:
-  void AddTo(CLI::App* cmd);
-  // `worker` supplies the cron runs' chunk size and stale timeout.
-  Result<http::ServerOptions> Parse(const WorkerOptions& worker) const;
-  bool no_worker() const { return no_worker_; }
-
- private:
-  bool no_worker_ = false;
-  std::string host_, port_, web_dir_, cron_secret_, tile_url_, heatmap_cap_, tile_cache_mb_,
-      cron_budget_, rate_, burst_, threads_, store_slots_, access_log_, header_timeout_,
-      max_connections_, allowed_hosts_;
 };
 
 // "NAME='text'" parsed as a whole decimal number in [lo, hi].

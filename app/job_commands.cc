@@ -13,7 +13,7 @@
 #include "common/printable.h"
 #include "common/time_format.h"
 #include "config.h"
-#include "http/api.h"
+#include "jobs/job_json.h"
 #include "jobs/service.h"
 
 namespace nbi::cli {
@@ -80,10 +80,10 @@ void PrintJob(const Job& j, JobQueue* queue) {
 // failed or rescued attempt) in place of the attempt count ("attemptCount").
 Result<nlohmann::json> JobWithHistoryJson(const Job& j, JobQueue* queue) {
   NBI_ASSIGN_OR_RETURN(std::vector<JobAttempt> attempts, queue->ListAttempts(j.id));
-  nlohmann::json out = http::JobJson(j);
+  nlohmann::json out = JobJson(j);
   out["attemptCount"] = j.attempts;
   out["attempts"] = nlohmann::json::array();
-  for (const JobAttempt& a : attempts) out["attempts"].push_back(http::AttemptJson(a));
+  for (const JobAttempt& a : attempts) out["attempts"].push_back(AttemptJson(a));
   return out;
 }
 
@@ -127,7 +127,7 @@ Status ListJobs(const JobsOpts& o) {
   NBI_ASSIGN_OR_RETURN(auto list, jobs->List(f));
   if (o.json) {
     nlohmann::json out = {{"jobs", nlohmann::json::array()}};
-    for (const Job& j : list) out["jobs"].push_back(http::JobJson(j));
+    for (const Job& j : list) out["jobs"].push_back(JobJson(j));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     PrintJobTable(list);
@@ -208,7 +208,8 @@ void RegisterJobs(CLI::App& app) {
 struct ScheduleOpts {
   std::string city, bbox, model = "grocery";
   double step = 0.0025;
-  int priority = 0, max_attempts = 3;
+  int64_t priority = 0;
+  int max_attempts = 3;
   std::string part_cells, run_at, delay;
   bool reset = false, force = false;
 };
@@ -234,12 +235,12 @@ Status Schedule(const ScheduleOpts& o) {
   if (o.city.empty() == o.bbox.empty())
     return Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng");
   ScheduleRequest req;
-  auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  req.model = *model;
+  req.model = o.model;
   req.grid_step = o.step;
   req.priority = o.priority;
   req.max_attempts = o.max_attempts;
+  req.reset = o.reset;
+  req.force = o.force;
   NBI_RETURN_IF_ERROR(ParseStart(o, &req));
   if (!o.part_cells.empty()) {
     NBI_ASSIGN_OR_RETURN(req.part_cells,
@@ -252,21 +253,17 @@ Status Schedule(const ScheduleOpts& o) {
   }
   std::unique_ptr<Store> store;
   NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
-  NBI_ASSIGN_OR_RETURN(HeatmapJobSpec spec, jobs->Resolve(req));
-  if (o.force && !o.reset) return Status::Invalid("--force only goes with --reset");
-  EnqueueResult r;
-  if (o.reset) {
-    NBI_ASSIGN_OR_RETURN(ResetResult reset, jobs->ResetAndSchedule(spec, o.force));
-    if (reset.cancelled_job) {
-      std::printf("Reset: cancelled job #%lld and waited until it stopped\n",
-                  (long long)*reset.cancelled_job);
-    }
+  NBI_ASSIGN_OR_RETURN(ScheduleOutcome done, jobs->Submit(req));
+  const HeatmapJobSpec& spec = done.spec;
+  const EnqueueResult& r = done.enqueued;
+  if (done.cancelled_job) {
+    std::printf("Reset: cancelled job #%lld and waited until it stopped\n",
+                (long long)*done.cancelled_job);
+  }
+  if (done.reset) {
     std::printf("Reset: removed %lld cells of gridStep %g, model %s in %s and its finished jobs\n",
-                (long long)reset.cells_removed, spec.grid_step,
+                (long long)done.cells_removed, spec.grid_step,
                 std::string(HeatModelId(spec.model)).c_str(), spec.bounds.ToString().c_str());
-    r = std::move(reset.enqueued);
-  } else {
-    NBI_ASSIGN_OR_RETURN(r, jobs->Schedule(spec));
   }
   const std::string status(JobStatusId(r.job.status));
   const std::string parts =

@@ -19,6 +19,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "jobs/service.h"
+#include "serve_flags.h"
 #include "signal_thread.h"
 #include "worker/worker.h"
 

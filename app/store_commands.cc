@@ -172,9 +172,8 @@ Status RunExport(const ExportOpts& o) {
     NBI_ASSIGN_OR_RETURN(box, BBox::Parse(o.bbox));
   }
   NBI_ASSIGN_OR_RETURN(const double step, CanonicalGridStep(o.step));
-  auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, step, *model, 0, kDefaultCellCap));
+  NBI_ASSIGN_OR_RETURN(const HeatModel model, ParseModelName("--model", o.model));
+  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, step, model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
   for (const Poi& p : pois) groceries += p.category == Category::kGroceries;

@@ -21,6 +21,7 @@
 #include "poi/synthetic.h"
 #include "score/scorer.h"
 #include "store/store.h"
+#include "store/testing.h"
 #include "worker/worker.h"
 
 using namespace nbi;
@@ -73,19 +74,19 @@ double CheckpointRun(Store* s, const GridRegion& g, int64_t chunk) {
     Must(s->WriteCheckpoint(cp), "checkpoint");
   }
   double secs = Since(t0);
-  Check(s->Complete(j->id, "bench"), "complete");
+  Check(s->CompletePart(j->id, 0, "bench").status(), "complete");
   return double(g.cell_count()) / secs;
 }
 
 double RawRun(Store* s, const GridRegion& g) {
-  Check(s->TruncateCells(), "truncate");
+  Check(TruncateCells(s), "truncate");
   std::vector<uint8_t> scores(g.cell_count());
   for (int64_t k = 0; k < g.cell_count(); ++k) scores[k] = uint8_t(k % 101);
   auto t0 = SteadyClock::now();
   const int64_t batch = 100000;
   for (int64_t b = 0; b < g.cell_count(); b += batch) {
-    Check(s->RawInsertCells(
-              g, b, std::span(scores.data() + b, size_t(std::min(batch, g.cell_count() - b)))),
+    Check(RawInsertCells(s, g, b,
+                         std::span(scores.data() + b, size_t(std::min(batch, g.cell_count() - b)))),
           "raw");
   }
   return double(g.cell_count()) / Since(t0);
@@ -120,7 +121,7 @@ double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
         }
         auto c = Must(s->Claim(me), "claim");
         if (!c) return;
-        Check(s->Complete(c->id, me), "complete");
+        Check(s->CompletePart(c->id, 0, me).status(), "complete");
         ++done;
       }
     });
@@ -250,7 +251,7 @@ void StoreBenches(const std::string& url, Store* store, const GridRegion& g,
       "  raw path (%s) into an empty table: %10.0f cells/s\n",
       store->Describe().rfind("sqlite:", 0) == 0 ? "prepared INSERT, one txn" : "binary COPY", raw);
   for (int64_t chunk : chunks) {
-    Check(store->TruncateCells(), "truncate");
+    Check(TruncateCells(store), "truncate");
     double fresh = CheckpointRun(store, g, chunk);
     double replace = CheckpointRun(store, g, chunk);
     std::printf(
@@ -268,7 +269,7 @@ void EndToEnd(Store* store, int64_t cells, const std::vector<int64_t>& chunks) {
   std::printf(
       "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 "
       "POIs)\n");
-  Check(store->TruncateCells(), "truncate");
+  Check(TruncateCells(store), "truncate");
   SyntheticCitySpec city;
   Must(store->UpsertPois(GenerateCity(city)), "pois");
   BBox box = SyntheticCityBox(city);
@@ -277,7 +278,7 @@ void EndToEnd(Store* store, int64_t cells, const std::vector<int64_t>& chunks) {
       0.0001, std::sqrt((box.max_lat - box.min_lat) * (box.max_lng - box.min_lng) / double(cells)));
   step = std::round(step * 1e5) / 1e5;
   for (int64_t chunk : chunks) {
-    Check(store->TruncateCells(), "truncate");
+    Check(TruncateCells(store), "truncate");
     HeatmapJobSpec spec;
     spec.bounds = box;
     spec.grid_step = step;

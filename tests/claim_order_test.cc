@@ -65,8 +65,8 @@ TEST_P(ClaimOrderTest, PriorityThenFifoThenPartAmongFinishedAndPendingRows) {
   EXPECT_EQ(all->front().id, done2.id);  // priority 5, then 2, then 1
   EXPECT_EQ((*all)[1].id, b.id);
   EXPECT_EQ((*all)[2].id, running.id);
-  ASSERT_TRUE(q->Complete(done1.id, "x").ok());
-  ASSERT_TRUE(q->Complete(done2.id, "x").ok());
+  ASSERT_TRUE(q->CompletePart(done1.id, 0, "x").ok());
+  ASSERT_TRUE(q->CompletePart(done2.id, 0, "x").ok());
   auto f = q->FailPart(failed.id, 0, "x", "broken", /*permanent=*/true);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ASSERT_EQ(f->status, JobStatus::kFailed);

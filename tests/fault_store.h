@@ -76,11 +76,6 @@ class FaultStore final : public Store {
   Result<bool> HasCoverage(double lat, double lng, double step, HeatModel m) override {
     return inner_->HasCoverage(lat, lng, step, m);
   }
-  Status RawInsertCells(const GridRegion& g, int64_t begin,
-                        std::span<const uint8_t> scores) override {
-    return inner_->RawInsertCells(g, begin, scores);
-  }
-  Status TruncateCells() override { return inner_->TruncateCells(); }
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& s) override {
     return inner_->EnqueueHeatmap(s);

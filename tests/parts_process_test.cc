@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "jobs/parts.h"
+#include "store/parts.h"
 #include "store_test_util.h"
 #include "test_util.h"
 #include "worker_fixture.h"

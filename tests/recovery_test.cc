@@ -276,7 +276,7 @@ TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
   auto e = store_->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
   ASSERT_TRUE(e.ok());
   ASSERT_TRUE(store_->Claim("w")->has_value());
-  auto failed = store_->FailAttempt(e->job.id, "w", "a transient failure", false);
+  auto failed = store_->FailPart(e->job.id, 0, "w", "a transient failure", false);
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(failed->status, JobStatus::kPending);
   // Shorten the 5 s backoff to 1.5 s from now.

@@ -318,7 +318,7 @@ TEST_F(TakeoverTest, SeedJobModelIsConfigurable) {
   EXPECT_EQ(QueryOne(url_, "SELECT string_agg(DISTINCT model, ',') FROM heat_cells"), "grocery");
   EXPECT_EQ(QueryOne(url_, "SELECT metadata->>'model' FROM jobs WHERE id = 3"), "grocery") << out;
   out = Run(url_, "jobs", 2, "SEED_JOB_MODEL=nope");
-  EXPECT_NE(out.find("SEED_JOB_MODEL='nope'"), std::string::npos) << out;
+  EXPECT_NE(out.find("SEED_JOB_MODEL 'nope' is unknown"), std::string::npos) << out;
   out = Run(url_, "--help");
   EXPECT_NE(out.find("SEED_JOB_MODEL"), std::string::npos) << out;
 }

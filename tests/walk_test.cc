@@ -12,11 +12,11 @@
 #include <queue>
 #include <random>
 
+#include "common/walk_network.h"
 #include "poi/import.h"
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "test_util.h"
-#include "walk/network.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
 

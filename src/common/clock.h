@@ -113,6 +113,7 @@ class FakeClock final : public Clock {
   int64_t SteadyMs() const override { return steady_.load(); }
   void SleepFor(int64_t ms) override {
     const int64_t until = SteadyMs() + ms;
+    ++waits_entered_;
     while (SteadyMs() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
@@ -130,7 +131,8 @@ class FakeClock final : public Clock {
   }
   // Sets wall time only (steady time never goes back).
   void Set(int64_t ms) { now_ = ms; }
-  // How many waits (WaitUntil, WaitFor) have begun: a test knows a thread reached its wait.
+  // How many waits (SleepFor, WaitUntil, WaitFor) have begun: a test knows a thread has
+  // reached its wait (and fixed its deadline) before it moves the clock.
   int64_t waits_entered() const { return waits_entered_.load(); }
 
  private:

@@ -20,11 +20,12 @@
 #include "http/assets.h"
 #include "http/front_door.h"
 #include "http/pages.h"
-#include "http/point_score.h"
 #include "http/rate_limit.h"
 #include "http/tile_routes.h"
 #include "http/transport.h"
 #include "jobs/cron.h"
+#include "jobs/job_json.h"
+#include "jobs/model_index.h"
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
@@ -402,12 +403,8 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   if (!min_score.ok()) return SendStatus(res, min_score.status());
   HeatModel model = HeatModel::kGrocery;
   if (auto m = params("model")) {
-    auto parsed = ParseHeatModel(*m);
-    if (!parsed) {
-      return SendStatus(
-          res, Status::Invalid(fmt::format("model '{}' is unknown: use {}",
-                                           LoggablePath(m->substr(0, 64)), kHeatModelNames)));
-    }
+    auto parsed = ParseModelName("model", *m);
+    if (!parsed.ok()) return SendStatus(res, parsed.status());
     model = *parsed;
   }
   const int64_t cap = opts.heatmap_cell_cap;
@@ -501,18 +498,10 @@ void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
   auto r = ParseScheduleRequest(body);
   if (!r.ok()) return SendStatus(res, r.status());
-  auto spec = jobs->Resolve(*r);
-  if (!spec.ok()) return SendStatus(res, spec.status());
-  Result<EnqueueResult> e = Status::Internal("not scheduled");
-  if (r->reset) {
-    // 409 conflict while an equal job is active (unless force); see JobService.
-    auto reset = jobs->ResetAndSchedule(*spec, r->force, &req.remote_addr);
-    if (!reset.ok()) return SendScheduleError(res, reset.status());
-    e = std::move(reset->enqueued);
-  } else {
-    e = jobs->Schedule(*spec, &req.remote_addr);
-  }
-  if (!e.ok()) return SendScheduleError(res, e.status());
+  // A reset: 409 conflict while an equal job is active (unless force); see JobService.
+  auto done = jobs->Submit(*r, &req.remote_addr);
+  if (!done.ok()) return SendScheduleError(res, done.status());
+  const EnqueueResult* e = &done->enqueued;
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},
@@ -592,7 +581,8 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
   }
   CronOptions cron = opts.cron;
   if (metrics) metrics->Instrument(&cron.run);
-  auto report = RunCron(jobs, cron, &stop_flag);
+  if (!opts.run_cron) return SendStatus(res, Status::Internal("the server has no cron runner"));
+  auto report = opts.run_cron(jobs, cron, &stop_flag);
   if (!report.ok()) return SendStatus(res, report.status());
   nlohmann::json ran = nlohmann::json::array();
   for (const auto& j : report->jobs) ran.push_back({{"id", j.id}, {"status", j.status}});

@@ -88,6 +88,9 @@ struct ServerOptions {
   bool access_log = true;                  // NBI_ACCESS_LOG=0 disables the line per request
   // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).
   CronOptions cron;
+  // What runs them: the worker's loop (worker/cron.h RunCron), handed in by the application
+  // since http/ includes nothing of worker/. Unset: the cron endpoint answers 500.
+  CronRunner run_cron;
 };
 
 class ApiServer {

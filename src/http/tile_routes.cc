@@ -67,11 +67,7 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
                                      const std::string& z, const std::string& x,
                                      const std::string& y_png) {
   TileRequest t;
-  auto m = ParseHeatModel(model);
-  if (!m)
-    return Status::Invalid(
-        fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
-  t.model = *m;
+  NBI_ASSIGN_OR_RETURN(t.model, ParseModelName("model", model));
   NBI_ASSIGN_OR_RETURN(const double any_step, ParseFiniteDouble("gridStep", step));
   NBI_ASSIGN_OR_RETURN(t.step, CanonicalGridStep(any_step));
   NBI_ASSIGN_OR_RETURN(t.tile, ParseTileId(z, x, y_png));
@@ -127,12 +123,7 @@ namespace {
 // The request's `model` parameter (default grocery).
 Result<HeatModel> ModelParam(const Request& req) {
   if (!req.has_param("model")) return HeatModel::kGrocery;
-  auto m = ParseHeatModel(req.get_param_value("model"));
-  if (!m) {
-    return Status::Invalid(fmt::format("model '{}' is unknown: use {}",
-                                       Cut(req.get_param_value("model")), kHeatModelNames));
-  }
-  return *m;
+  return ParseModelName("model", req.get_param_value("model"));
 }
 
 // A tile's answer: its PNG, or 204 when it draws nothing.

@@ -37,6 +37,11 @@ namespace {
 // The queue options of a request: 1..100 attempts; a start time from a minute ago (clock
 // skew between the client and us) to a year ahead.
 Status CheckQueueOptions(const ScheduleRequest& r, int64_t now_ms) {
+  if (r.priority < -kMaxJobPriority || r.priority > kMaxJobPriority) {
+    return Status::Invalid(fmt::format("priority {} is outside -{}..{}", r.priority,
+                                       kMaxJobPriority, kMaxJobPriority));
+  }
+  if (r.force && !r.reset) return Status::Invalid("force only goes with reset");
   if (r.max_attempts < 1 || r.max_attempts > kMaxJobAttempts) {
     return Status::Invalid(
         fmt::format("maxAttempts {} is outside 1..{}", r.max_attempts, kMaxJobAttempts));
@@ -62,13 +67,13 @@ JobService::JobService(Store* store, Env env, JobServiceOptions opts,
 Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   HeatmapJobSpec spec;
   spec.grid_step = r.grid_step;
-  spec.model = r.model;
-  spec.priority = r.priority;
+  NBI_ASSIGN_OR_RETURN(spec.model, ParseModelName("model", r.model));
   // Start times are the queue's (the database's clock on PostgreSQL), not this machine's.
   const int64_t now = store_->NowMs();
   ScheduleRequest timed = r;
   if (r.delay_ms) timed.run_at_ms = now + *r.delay_ms;
   NBI_RETURN_IF_ERROR(CheckQueueOptions(timed, now));
+  spec.priority = static_cast<int>(r.priority);
   spec.max_attempts = r.max_attempts;
   spec.run_at_ms = timed.run_at_ms;
   spec.part_cells = r.part_cells.value_or(opts_.part_cells);
@@ -94,6 +99,21 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   auto region = GridRegion::Make(spec.bounds, spec.grid_step, opts_.job_cell_cap);
   if (!region.ok()) return region.status();
   return spec;
+}
+
+Result<ScheduleOutcome> JobService::Submit(const ScheduleRequest& r, const std::string* client) {
+  ScheduleOutcome out;
+  NBI_ASSIGN_OR_RETURN(out.spec, Resolve(r));
+  out.reset = r.reset;
+  if (!r.reset) {
+    NBI_ASSIGN_OR_RETURN(out.enqueued, Schedule(out.spec, client));
+    return out;
+  }
+  NBI_ASSIGN_OR_RETURN(ResetResult reset, ResetAndSchedule(out.spec, r.force, client));
+  out.enqueued = std::move(reset.enqueued);
+  out.cells_removed = reset.cells_removed;
+  out.cancelled_job = reset.cancelled_job;
+  return out;
 }
 
 Result<EnqueueResult> JobService::Schedule(const HeatmapJobSpec& spec, const std::string* client) {

@@ -13,7 +13,7 @@
 // success. A missing/unreadable file is kNotFound / kInvalidArgument naming the file.
 // Thread-safe: no shared state.
 //
-// The OSM importer also reads the walk network (SPEC §4a, walk/network.h) in the same pass,
+// The OSM importer also reads the walk network (SPEC §4a, common/walk_network.h) in the same pass,
 // when the caller asks for it; GeoJSON and CSV carry none and leave it empty. It follows the
 // same contract: on an error the caller gets no network either.
 #pragma once
@@ -25,8 +25,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "poi/poi.h"
-#include "walk/network.h"
 
 namespace nbi {
 

@@ -53,7 +53,7 @@
 #include "geo/geo.h"
 #include "poi/import.h"
 #include "poi/import_internal.h"
-#include "walk/network.h"
+#include "poi/walk_ways.h"
 
 namespace nbi {
 

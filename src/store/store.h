@@ -31,14 +31,14 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "geo/geo.h"
-#include "jobs/job.h"
-#include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
+#include "store/job.h"
+#include "store/parts.h"
 #include "store/tile_store.h"
 #include "tiles/streets.h"
-#include "walk/network.h"
 
 namespace nbi {
 
@@ -69,7 +69,7 @@ class PoiStore {
  public:
   virtual ~PoiStore() = default;
   // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. With them,
-  // the walk network of the same file (walk/network.h): nodes keyed by their OSM id (a known
+  // the walk network of the same file (common/walk_network.h): nodes keyed by their OSM id (a known
   // node takes the new position), edges keyed by (a, b) and kept as first stored. So the
   // networks of neighbouring extracts join at the node ids they share. All or nothing: the
   // POIs and the network in one transaction.
@@ -134,13 +134,6 @@ class CellStore {
   virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
   // True when a cell of `grid_step` and `model` lies within one step of the point.
   virtual Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) = 0;
-
-  // ---- benchmark support: the fastest raw path into heat_cells (binary COPY / one
-  // prepared insert per transaction) into an empty table, for comparison. `scores` holds
-  // the scores of cells begin .. begin+scores.size()-1 of `region` (model grocery).
-  virtual Status RawInsertCells(const GridRegion& region, int64_t begin,
-                                std::span<const uint8_t> scores) = 0;
-  virtual Status TruncateCells() = 0;
 };
 
 // ---------------------------------------------------------------- the queue
@@ -253,9 +246,6 @@ class JobQueue {
   // unless the part's stored next index is that (nothing is written then).
   virtual Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id,
                                     std::optional<int64_t> written_to = std::nullopt) = 0;
-  Status Complete(int64_t job_id, const std::string& worker_id) {
-    return CompletePart(job_id, 0, worker_id).status();
-  }
   // Completes every part that worker_id runs of each of `job_ids`, in one transaction;
   // returns how many jobs completed.
   virtual Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
@@ -266,16 +256,9 @@ class JobQueue {
   // kConflict if not the owner.
   virtual Result<Job> FailPart(int64_t job_id, int part, const std::string& worker_id,
                                const std::string& error, bool permanent) = 0;
-  Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id, const std::string& error,
-                          bool permanent) {
-    return FailPart(job_id, 0, worker_id, error, permanent);
-  }
   // The owner stops a part: back to pending (shutdown hand-back; the attempt is given back),
   // and the job ends cancelled once a requested cancel has stopped its last running part.
   virtual Result<Job> ReleasePart(int64_t job_id, int part, const std::string& worker_id) = 0;
-  Result<Job> Release(int64_t job_id, const std::string& worker_id) {
-    return ReleasePart(job_id, 0, worker_id);
-  }
   // The parts of a job, in order (empty for an unknown job).
   virtual Result<std::vector<JobPart>> ListParts(int64_t job_id) = 0;
   // The failed and rescued attempts of a job's parts, oldest first (FailPart and the rescues

@@ -42,7 +42,7 @@ struct StreetCellRange {
 // The cells whose edges a tile may show (its own and one around them).
 StreetCellRange StreetCellsOfTile(const TileId& t);
 
-// The lowest drawing class (walk/network.h kWalkClass*) a tile at zoom z shows; -1 below
+// The lowest drawing class (common/walk_network.h kWalkClass*) a tile at zoom z shows; -1 below
 // kStreetMinZoom (nothing).
 int StreetMinClass(int z);
 

@@ -14,6 +14,7 @@
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
+#include "store/queue_steps.h"
 
 namespace nbi {
 
@@ -91,7 +92,7 @@ Status PgStagedCheckpoint::Stage() {
     if (!c.idle()) txn_.MarkBegun();  // rolled back unless committed, even after an error
     if (!first.ok()) return first.status();
     const PgRows& part = (*first)[2];
-    if (part.size() == 0) return PgNotOwner(cp_.job_id, cp_.worker_id);
+    if (part.size() == 0) return NotOwner(cp_.job_id, cp_.worker_id);
     if (cp_.begin < part.i64(0, 0) || end > part.i64(0, 1)) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp_.job_id, cp_.begin, end));
@@ -139,7 +140,7 @@ Result<bool> PgStagedCheckpoint::Commit() {
           .WithReason(std::string(kPositionMovedReason));
     }
     if (last.status().code() == StatusCode::kConflict) {
-      return PgNotOwner(cp_.job_id, cp_.worker_id);
+      return NotOwner(cp_.job_id, cp_.worker_id);
     }
     return last.status();
   }

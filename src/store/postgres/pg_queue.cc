@@ -12,15 +12,12 @@
 #include "store/postgres/pg_attempts.h"
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_queue_txn.h"
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
 
 namespace nbi {
-
-Status PgNotOwner(int64_t job_id, const std::string& worker_id) {
-  return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
-}
 
 Status PgCheckCityId(std::optional<int64_t> city_id) {
   if (city_id && (*city_id < 1 || *city_id > std::numeric_limits<int32_t>::max())) {
@@ -96,86 +93,11 @@ Status InsertParts(PgConn& c, const Job& job) {
       .status();
 }
 
-// A claimed part as the runner sees it: its job's row with the part's range and lease.
-Job WithPart(Job job, const JobPart& p, bool starts_job) {
-  job.part = p.part;
-  job.part_begin = p.begin;
-  job.part_end = p.end;
-  job.part_next = p.next;
-  job.attempts = p.attempts;
-  job.locked_by = p.locked_by;
-  job.heartbeat_at_ms = p.heartbeat_at_ms;
-  job.starts_job = starts_job;
-  return job;
-}
-
-// Brings the job's queue columns in line with its parts (RollUp) after a part changed state.
-// The caller's transaction holds the job's row lock (kLockJob or an UPDATE of it), so this
-// statement's snapshot sees every other change of the job's parts.
+// Settle (store/queue_steps.h) in the transaction on `c`, which holds the job's row lock
+// (kLockJob or an UPDATE of it), so the tally's snapshot sees every other change of its parts.
 Result<Job> Settle(PgConn& c, int64_t job_id, int64_t now) {
-  NBI_ASSIGN_OR_RETURN(PgRows cur, c.Exec(kSelectJob, PgParams().Int(job_id)));
-  if (cur.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  const Job job = ReadJob(cur, 0);
-  NBI_ASSIGN_OR_RETURN(PgRows t, c.Exec(kTallyParts, PgParams().Int(job_id)));
-  PartTally tally;
-  for (int i = 0; i < t.size(); ++i) {
-    const int n = static_cast<int>(t.i64(i, 1));
-    switch (ParsePartStatus(t.text(i, 0)).value_or(PartStatus::kPending)) {
-      case PartStatus::kPending:
-        tally.pending += n;
-        break;
-      case PartStatus::kRunning:
-        tally.running += n;
-        if (!t.null(i, 4)) tally.owner = t.str(i, 4);
-        break;
-      case PartStatus::kCompleted:
-        tally.completed += n;
-        break;
-    }
-    tally.max_attempts_used = std::max(tally.max_attempts_used, static_cast<int>(t.i64(i, 2)));
-    if (auto hb = t.opt_i64(i, 3)) {
-      tally.heartbeat_at_ms = std::max(tally.heartbeat_at_ms.value_or(0), *hb);
-    }
-  }
-  const JobRollUp r = RollUp(job, tally);
-  PgParams p;
-  p.Int(job_id).Text(JobStatusId(r.status)).Int(r.ready_parts);
-  if (r.locked_by) {
-    p.Text(*r.locked_by);
-  } else {
-    p.Null();
-  }
-  p.Int(r.attempts)
-      .OptInt(tally.heartbeat_at_ms)
-      .OptInt(r.finished_now ? std::optional<int64_t>(now) : std::nullopt)
-      .Bool(r.status != JobStatus::kCompleted &&
-            (!(r.status == JobStatus::kPending || r.status == JobStatus::kRunning) ||
-             job.cancel_requested));
-  NBI_ASSIGN_OR_RETURN(PgRows out, c.Exec(kApplyRollUp, p));
-  if (out.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return ReadJob(out, 0);
-}
-
-// Locks the job's row; kNotFound when unknown.
-Result<Job> LockJob(PgConn& c, int64_t job_id) {
-  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLockJob, PgParams().Int(job_id)));
-  if (r.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return ReadJob(r, 0);
-}
-
-// The part, locked, when worker_id runs it; else NotOwner.
-Result<JobPart> OwnedPart(PgConn& c, int64_t job_id, int part, const std::string& worker_id) {
-  NBI_ASSIGN_OR_RETURN(PgRows r,
-                       c.Exec(kSelectOwnedPart, PgParams().Int(job_id).Int(part).Text(worker_id)));
-  if (r.size() == 0) return PgNotOwner(job_id, worker_id);
-  return ReadPart(r, 0);
-}
-
-Status SetPartState(PgConn& c, const JobPart& p, PartStatus status, int attempts) {
-  return c
-      .Exec(kSetPartState,
-            PgParams().Int(p.job_id).Int(p.part).Text(PartStatusId(status)).Int(attempts))
-      .status();
+  PgQueueTxn t(c);
+  return nbi::Settle(t, job_id, now);
 }
 
 // Settles each job of the claimed parts (in job id order, so concurrent claimers lock jobs
@@ -331,16 +253,10 @@ Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
   if (ids.empty()) return static_cast<int>(done.size());
   return InTransaction<int>(*pool_, [&](PgConn& c) -> Result<int> {
     int completed = static_cast<int>(done.size());
+    PgQueueTxn t(c);
     for (int64_t id : ids) {
-      NBI_ASSIGN_OR_RETURN(PgRows mine, c.Exec(kOwnedPartsOf, PgParams().Int(id).Text(worker_id)));
-      if (mine.size() == 0) continue;
-      NBI_RETURN_IF_ERROR(LockJob(c, id).status());
-      for (int i = 0; i < mine.size(); ++i) {
-        const JobPart p = ReadPart(mine, i);
-        NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-      }
-      NBI_ASSIGN_OR_RETURN(Job after, Settle(c, id, now));
-      if (after.status == JobStatus::kCompleted) ++completed;
+      NBI_ASSIGN_OR_RETURN(bool job_done, CompleteOwnedPartsIn(t, id, worker_id, now));
+      completed += job_done ? 1 : 0;
     }
     return completed;
   });
@@ -351,7 +267,7 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   return WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(PgRows r,
                          c.Exec(kHeartbeat, PgParams().Int(job_id).Text(worker_id).Int(now)));
-    if (r.size() == 0) return PgNotOwner(job_id, worker_id);
+    if (r.size() == 0) return NotOwner(job_id, worker_id);
     return r.boolean(0, 0);
   });
 }
@@ -382,51 +298,25 @@ Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& 
           PgTilesOnPartCompleted(c, ReadJob(one, 0, kPgPartColumns), ReadPart(one, 0)));
       return true;
     }
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    if (written_to && p.next != *written_to)
-      return PositionMoved(job_id, part, p.next, *written_to);
-    NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-    NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, before, p));  // tiles hook
-    NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
-    return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
+    PgQueueTxn t(c);
+    return CompletePartIn(t, job_id, part, worker_id, now, written_to);
   });
 }
 
 Result<Job> PgStore::FailPart(int64_t job_id, int part, const std::string& worker_id,
                               const std::string& error, bool permanent) {
   const int64_t now = clock_->NowMs();
-  // The backoff depends on the part's attempt count: lock, decide here with RetryBackoffMs
-  // (shared with the SQLite store), then write.
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
-    const bool retry = !permanent && p.attempts < cur.max_attempts;
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, FailedAttempt(p, worker_id, error, retry, now)));
-    NBI_RETURN_IF_ERROR(c.Exec(kFailJob, PgParams()
-                                             .Int(job_id)
-                                             .Bool(retry)
-                                             .Text(PartLabel(cur, p.part, p.begin, p.end) + error)
-                                             .Int(now + RetryBackoffMs(p.attempts))
-                                             .Int(now))
-                            .status());
-    if (retry) NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    return Settle(c, job_id, now);
+    PgQueueTxn t(c);
+    return FailPartIn(t, job_id, part, worker_id, error, permanent, now);
   });
 }
 
 Result<Job> PgStore::ReleasePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
-    // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
-    const int attempts = cur.cancel_requested ? p.attempts : std::max(p.attempts - 1, 0);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, attempts));
-    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    return Settle(c, job_id, now);
+    PgQueueTxn t(c);
+    return ReleasePartIn(t, job_id, part, worker_id, now);
   });
 }
 
@@ -455,7 +345,7 @@ Result<Job> PgStore::Retry(int64_t job_id) {
   const int64_t now = clock_->NowMs();
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
     NBI_RETURN_IF_ERROR(c.Exec(kRetryParts, PgParams().Int(job_id)).status());
-    NBI_RETURN_IF_ERROR(LockJob(c, job_id).status());
+    NBI_RETURN_IF_ERROR(PgQueueTxn(c).LockJob(job_id).status());
     auto r = c.Exec(kRetry, PgParams().Int(job_id).Int(now));
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kConflict) {
@@ -479,28 +369,8 @@ Result<bool> RescueLocked(PgConn& c, int64_t job_id, int part, std::optional<int
                           int64_t now) {
   c.last_sqlstate.clear();
   NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
-  NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
-  if (pr.size() == 0) return false;
-  const JobPart p = ReadPart(pr, 0);
-  NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
-  if (p.status != PartStatus::kRunning) return false;
-  if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
-  const RescueDecision d = DecideRescue(job, p);
-  NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
-  NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
-  if (d.fail_job) {
-    NBI_RETURN_IF_ERROR(
-        c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
-            .status());
-  } else {
-    if (d.job_error) {
-      NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
-    }
-    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-  }
-  NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
-  return true;
+  PgQueueTxn t(c);
+  return RescuePartIn(t, job_id, part, stale_before, now);
 }
 
 Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<int64_t> stale_before,

@@ -176,7 +176,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
 )sql",
-    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // v5: job parts (store/parts.h). Every existing job becomes a job of one part carrying its
     // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
     // lastProcessedIndex. Claims look at jobs with ready parts.
     R"sql(
@@ -400,7 +400,6 @@ inline constexpr const char* kBegin = "BEGIN";
 inline constexpr PgSql kBeginSql{nullptr, "BEGIN"};
 inline constexpr const char* kCommit = "COMMIT";
 inline constexpr const char* kRollback = "ROLLBACK";
-inline constexpr const char* kTruncateCells = "TRUNCATE heat_cells";
 // The wake-up watch's subscription (see pg_watch.h); kEnqueue notifies the same channel.
 inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 

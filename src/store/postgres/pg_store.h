@@ -102,10 +102,6 @@ class PgStore final : public Store {
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
   Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
 
-  Status RawInsertCells(const GridRegion& region, int64_t begin,
-                        std::span<const uint8_t> scores) override;
-  Status TruncateCells() override;
-
   // TileStore (pg_tiles.cc)
   Status ReadLevel(double step, HeatModel model, int level, const tiles::IndexRange& r,
                    tiles::DenseLevel* out) override;
@@ -119,6 +115,8 @@ class PgStore final : public Store {
   Status ReadDatabaseClock();
 
  private:
+  friend struct StoreTesting;  // the test and benchmark hooks (store/testing.h)
+
   // Whether the original app's overture_pois table is there (SPEC §2a; pg_overture.cc):
   // looked up once, on the first POI read.
   Result<bool> HasOverturePois(PgConn& c);
@@ -144,9 +142,6 @@ Status PgAdoptSeedJobs(PgConn& c, std::vector<Job>* claimed);
 Status PgLoadOverturePoints(PgConn& c, const BBox& box, std::vector<PoiPoint>* out);
 Status PgLoadOverturePois(PgConn& c, const BBox& box, int64_t limit, std::vector<Poi>* out);
 
-// kConflict: worker_id does not run the job's part (shared by pg_queue.cc and
-// pg_checkpoint.cc).
-Status PgNotOwner(int64_t job_id, const std::string& worker_id);
 // kInvalidArgument unless `city_id` fits the city column.
 Status PgCheckCityId(std::optional<int64_t> city_id);
 

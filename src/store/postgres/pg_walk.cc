@@ -1,4 +1,4 @@
-// PgStore: the walk network (store/store.h PoiStore, walk/network.h).
+// PgStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/postgres/pg_walk.h"
 
 #include <algorithm>

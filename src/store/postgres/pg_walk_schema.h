@@ -4,7 +4,7 @@
 
 namespace nbi {
 
-// Migration: the walk network (walk/network.h). A node is keyed by its OSM id, so the
+// Migration: the walk network (common/walk_network.h). A node is keyed by its OSM id, so the
 // networks of neighbouring extracts join where they share nodes; an edge by its ends (a < b).
 // No foreign keys: edges and their nodes are written together in one transaction, and the
 // check would cost a lookup per edge on imports of a million rows.

@@ -126,7 +126,7 @@ ALTER TABLE heat_cells_v4 RENAME TO heat_cells;
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN claimed_index BIGINT;
 )sql",
-    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // v5: job parts (store/parts.h). Every existing job becomes a job of one part carrying its
     // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
     // lastProcessedIndex. Claims look at jobs with ready parts.
     R"sql(
@@ -289,9 +289,6 @@ inline constexpr const char* kHasCoverage =
     "SELECT EXISTS (SELECT 1 FROM heat_cells WHERE lat BETWEEN ?1 - ?3 AND ?1 + ?3 AND "
     "lng BETWEEN ?2 - ?3 AND ?2 + ?3 AND grid_step = ?4 AND model = ?5)";
 // Benchmark path: plain insert into an empty table. ?: lat, lng, score, grid_step, ts.
-inline constexpr const char* kRawInsertCell =
-    "INSERT INTO heat_cells (lat, lng, score, grid_step, computed_at) VALUES (?, ?, ?, ?, ?)";
-inline constexpr const char* kTruncateCells = "DELETE FROM heat_cells";
 // A checkpoint's cell, replacing an earlier result for the same cell.
 // ?: lat, lng, score, grid_step, city_id, computed_at, model.
 inline constexpr const char* kUpsertCell =

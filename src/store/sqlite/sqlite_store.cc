@@ -295,30 +295,6 @@ Result<bool> SqliteStore::HasCoverage(double lat, double lng, double grid_step, 
   });
 }
 
-Status SqliteStore::RawInsertCells(const GridRegion& region, int64_t begin,
-                                   std::span<const uint8_t> scores) {
-  const std::string ts = FormatTimestamp(clock_->NowMs(), TimeStyle::kSqlUtc);
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) -> Status {
-    NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kRawInsertCell));
-    for (size_t k = 0; k < scores.size(); ++k) {
-      LatLng at = region.CellAt(begin + static_cast<int64_t>(k));
-      sqlite3_bind_double(s, 1, at.lat);
-      sqlite3_bind_double(s, 2, at.lng);
-      sqlite3_bind_int(s, 3, scores[k]);
-      sqlite3_bind_double(s, 4, region.step());
-      sqlite3_bind_text(s, 5, ts.data(), static_cast<int>(ts.size()), SQLITE_STATIC);
-      int rc = sqlite3_step(s);
-      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "raw insert");
-      sqlite3_reset(s);
-    }
-    return Status::Ok();
-  });
-}
-
-Status SqliteStore::TruncateCells() {
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) { return c.Exec(sql::kTruncateCells); });
-}
-
 Result<int64_t> SqliteStore::QueuedCells() {
   return WithConn<int64_t>(*readers_, [&](SqliteConn& c) -> Result<int64_t> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueuedCells));

@@ -69,9 +69,6 @@ class SqliteStore final : public Store {
                                            int min_score, int64_t limit) override;
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
   Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
-  Status RawInsertCells(const GridRegion& region, int64_t begin,
-                        std::span<const uint8_t> scores) override;
-  Status TruncateCells() override;
 
   // JobQueue (sqlite_queue.cc)
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
@@ -117,6 +114,8 @@ class SqliteStore final : public Store {
   Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
  private:
+  friend struct StoreTesting;  // the test and benchmark hooks (store/testing.h)
+
   const std::string path_;
   Clock* const clock_;
   const std::unique_ptr<SqlitePool> pool_;     // writes (and the first open, which creates)

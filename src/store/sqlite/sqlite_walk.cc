@@ -1,4 +1,4 @@
-// SqliteStore: the walk network (store/store.h PoiStore, walk/network.h).
+// SqliteStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/sqlite/sqlite_walk.h"
 
 #include <algorithm>

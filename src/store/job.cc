@@ -1,4 +1,4 @@
-#include "jobs/job.h"
+#include "store/job.h"
 
 #include <fmt/format.h>
 
@@ -87,12 +87,11 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job) {
   }
   HeatmapMetadata out{*box, *canonical_step, SeedJobModel(), 0};
   if (auto it = m.find("model"); it != m.end()) {
-    auto model = it->is_string() ? ParseHeatModel(it->get<std::string>()) : std::nullopt;
-    if (!model) {
-      return bad(fmt::format(
-          "model {} is unknown",
-          it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 64)));
-    }
+    auto model = ParseModelName(
+        "model", it->is_string()
+                     ? it->get<std::string>()
+                     : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!model.ok()) return model.status().WithPrefix(fmt::format("job {}: metadata ", job.id));
     out.model = *model;
   }
   if (auto it = m.find("lastProcessedIndex"); it != m.end()) {

@@ -1,5 +1,5 @@
-// The walk network's way selection (SPEC §4a); see network.h.
-#include "walk/network.h"
+// The walk network's way selection (SPEC §4a); see walk_ways.h.
+#include "poi/walk_ways.h"
 
 #include <array>
 #include <string_view>

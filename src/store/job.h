@@ -1,9 +1,10 @@
 // Jobs as values: the typed job row, what a heatmap job computes, and the one codec of the
 // job metadata stored as JSON in jobs.metadata.
 //
-// This header is the only part of src/jobs that sits below the store: the store returns and
-// takes these types. It depends on common/, geo/ and score/model.h only. The job logic that
-// uses a store lives beside it (service.h, runner.h, cron.h).
+// Plain values, no store logic: the store returns and takes these types, so they live in
+// store/ (not jobs/, which sits above the store and uses it). It depends on common/, geo/ and
+// score/model.h only, which is also why it cannot sit in common/. The job logic that uses a
+// store lives in jobs/ (service.h, runner.h, cron.h).
 //
 // Metadata (SPEC §2, the seed's shape):
 //   {"bounds": {"minLat","minLng","maxLat","maxLng"}, "gridStep": s, "model": "grocery",
@@ -52,7 +53,7 @@ struct Job {
   std::optional<int64_t> heartbeat_at_ms;
   std::optional<std::string> locked_by;
   bool cancel_requested = false;
-  int part_count = 1;  // the job's parts (jobs/parts.h); 1 for a job under JOB_PART_CELLS
+  int part_count = 1;  // the job's parts (store/parts.h); 1 for a job under JOB_PART_CELLS
 
   // The part a claim handed out (Claim and ClaimBatch fill these; other reads leave them at
   // their defaults, which stand for the whole job). The runner scores cells
