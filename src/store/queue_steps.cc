@@ -1,10 +1,10 @@
 #include "store/queue_steps.h"
 
-#include "store/store.h"
-
 #include <fmt/format.h>
 
 #include <algorithm>
+
+#include "store/store.h"
 
 namespace nbi {
 
