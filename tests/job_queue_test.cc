@@ -174,8 +174,7 @@ TEST_P(JobQueueTest, CheckpointWritesCellsProgressAndIndexTogether) {
     EXPECT_NEAR((*cells)[n].lng, at.lng, 1e-5);
     EXPECT_EQ((*cells)[n].score, n % 101);
   }
-  // A chunk that does not start at the part's stored position is refused, and writes nothing:
-  // the database holds where the part is (compare-and-set).
+  // A chunk that does not start at the part's stored position is refused and writes nothing.
   auto again = Write(j, "w", *g, 0, 25, 50);
   EXPECT_TRUE(IsPositionMoved(again.status())) << again.status().ToString();
   EXPECT_EQ(q->GetJob(j.id)->last_processed_index(), 25);
@@ -299,8 +298,7 @@ TEST_P(JobQueueTest, RescueUsesHeartbeatsNotStartTime) {
   auto gh = GridRegion::Make(Spec(47.0).bounds, 0.01);
   MustClaim("healthy-worker");
   MustClaim("dead-worker");
-  // Five hours pass; the healthy worker heartbeats or checkpoints a cell every minute, the
-  // other never again.
+  // Five hours pass; the healthy worker heartbeats or writes a cell each minute, the other not.
   int64_t written = 0;
   for (int minute = 0; minute < 300; ++minute) {
     clock_.Advance(60 * 1000);
