@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 
+#include "geo/geo.h"
 #include "http_test_util.h"
+#include "jobs/runner.h"
+#include "poi/synthetic.h"
 #include "store_test_util.h"
 #include "test_util.h"
 #include "worker_fixture.h"
@@ -65,6 +69,74 @@ TEST(LockTimeout, ARescueSkipsALockedPartWhateverTheServersLanguage) {
   ASSERT_TRUE(rescued.ok()) << rescued.status().ToString();
   EXPECT_EQ(*rescued, 1);
 }
+
+// Regression (lost commits): a database that loses acknowledged commits (a crash with
+// synchronous_commit=off, a failover to an asynchronous replica) took the worker's next chunk
+// on top of the gap: the checkpoint wrote next_index = $new without checking that the stored
+// one was the chunk's begin, and the job completed with the forgotten cells missing. Here the
+// database "forgets" the last N committed chunks of the part (its next index moves back, their
+// cells are gone) while the run goes on; each checkpoint is now a compare-and-set, the run
+// hands the part back, and the job completes with every cell, each once.
+class LostCommitsTest : public ::testing::TestWithParam<std::tuple<Backend, int>> {};
+
+TEST_P(LostCommitsTest, TheJobStillCompletesWithEveryCell) {
+  const auto [backend, lost] = GetParam();
+  NBI_REQUIRE_BACKEND(backend);
+  testing::TempDir dir;
+  std::string url;
+  auto opened = testing::OpenFreshStore(backend, dir, SystemClock::Get(), &url);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Store& store = **opened;
+  ASSERT_TRUE(store.UpsertPois(GenerateCity(SmallCity())).ok());
+  const HeatmapJobSpec spec = JobOver(47.08, 9.50, 0.02, 0.0005);  // 40 x 40 cells
+  auto region = GridRegion::Make(spec.bounds, spec.grid_step);
+  ASSERT_TRUE(region.ok());
+  auto e = store.EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  const int64_t id = e->job.id, cols = region->cols();
+  JobRunOptions o;
+  o.worker_id = "w";
+  o.chunk_size = cols;  // a chunk is a row of cells
+  bool forgot = false;
+  o.on_checkpoint = [&](int64_t, int64_t done_to) {
+    if (forgot || done_to < cols * (lost + 5)) return;
+    forgot = true;  // the last `lost` chunks' commits are gone: position and cells
+    const int64_t back = done_to - lost * cols;
+    const double step = spec.grid_step;
+    const double lat_lo = (static_cast<double>(region->RowOf(back)) - 0.5) * step;
+    const double lat_hi = (static_cast<double>(region->RowOf(done_to - 1)) + 0.5) * step;
+    const std::string busy = backend == Backend::kSqlite ? "PRAGMA busy_timeout = 10000; " : "";
+    testing::ExecSql(url, busy + "UPDATE job_parts SET next_index = " + std::to_string(back) +
+                              " WHERE job_id = " + std::to_string(id) +
+                              "; DELETE FROM heat_cells "
+                              "WHERE lat > " +
+                              std::to_string(lat_lo) + " AND lat < " + std::to_string(lat_hi) +
+                              ";");
+  };
+  const Env env = testing::TestEnv();
+  int runs = 0;
+  for (; runs < 10; ++runs) {
+    auto claimed = store.Claim("w");
+    ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+    if (!claimed->has_value()) break;
+    RunHeatmapJob(&store, env, **claimed, o, nullptr);
+  }
+  ASSERT_TRUE(forgot) << "the fault was never injected";
+  EXPECT_GE(runs, 2) << "the run never noticed the lost commits";
+  auto job = store.GetJob(id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->status, JobStatus::kCompleted);
+  EXPECT_EQ(job->progress, 100);
+  EXPECT_EQ(*store.CountCells(std::nullopt), region->cell_count()) << lost << " commits lost";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, LostCommitsTest,
+                         ::testing::Combine(::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                                            ::testing::Values(1, 2, 3)),
+                         [](const auto& info) {
+                           return testing::BackendName(std::get<0>(info.param)) + "Lost" +
+                                  std::to_string(std::get<1>(info.param));
+                         });
 
 // Admission control. Regression: one anonymous client at the default rate limit enqueued 121
 // jobs x 25 M cells (3 billion cells) in 4 s. Now a client over its cap of queued cells gets

@@ -89,8 +89,9 @@ class FaultStore final : public Store {
   }
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
   Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp) override;
-  Result<bool> CompletePart(int64_t id, int part, const std::string& w) override {
-    return inner_->CompletePart(id, part, w);
+  Result<bool> CompletePart(int64_t id, int part, const std::string& w,
+                            std::optional<int64_t> written_to = std::nullopt) override {
+    return inner_->CompletePart(id, part, w, written_to);
   }
   Result<int> CompleteBatch(const std::vector<int64_t>& ids, const std::string& w) override {
     return inner_->CompleteBatch(ids, w);

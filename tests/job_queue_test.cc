@@ -174,8 +174,23 @@ TEST_P(JobQueueTest, CheckpointWritesCellsProgressAndIndexTogether) {
     EXPECT_NEAR((*cells)[n].lng, at.lng, 1e-5);
     EXPECT_EQ((*cells)[n].score, n % 101);
   }
-  // Re-writing a cell replaces its score, never duplicates it.
-  ASSERT_TRUE(Write(j, "w", *g, 0, 25, 50).ok());
+  // A chunk that does not start at the part's stored position is refused and writes nothing.
+  auto again = Write(j, "w", *g, 0, 25, 50);
+  EXPECT_TRUE(IsPositionMoved(again.status())) << again.status().ToString();
+  EXPECT_EQ(q->GetJob(j.id)->last_processed_index(), 25);
+  EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000)->at(3).score,
+            3);
+  ASSERT_TRUE(q->CompletePart(j.id, 0, "w").ok());
+  Job done = *q->GetJob(j.id);
+  EXPECT_EQ(done.status, JobStatus::kCompleted);
+  EXPECT_EQ(done.progress, 100);
+  EXPECT_TRUE(done.completed_at_ms.has_value());
+  EXPECT_FALSE(done.locked_by.has_value());
+  // A later job over the same cells replaces their scores, never duplicates them.
+  Job later = Enqueue(Spec());
+  ASSERT_NE(later.id, j.id);
+  MustClaim("w");
+  ASSERT_TRUE(Write(later, "w", *g, 0, 25, 50).ok());
   EXPECT_EQ(*cell_store->CountCells(0.01), 25);
   cells = cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000);
   EXPECT_EQ((*cells)[3].score, 53);
@@ -184,12 +199,6 @@ TEST_P(JobQueueTest, CheckpointWritesCellsProgressAndIndexTogether) {
             5u);  // 70..74
   EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 7)->size(), 8u);
   EXPECT_EQ(cell_store->QueryCells(Spec().bounds, 0.005, HeatModel::kGrocery, 0, 7)->size(), 0u);
-  ASSERT_TRUE(q->CompletePart(j.id, 0, "w").ok());
-  Job done = *q->GetJob(j.id);
-  EXPECT_EQ(done.status, JobStatus::kCompleted);
-  EXPECT_EQ(done.progress, 100);
-  EXPECT_TRUE(done.completed_at_ms.has_value());
-  EXPECT_FALSE(done.locked_by.has_value());
 }
 
 TEST_P(JobQueueTest, FailRetriesWithBackoffThenFails) {
@@ -289,13 +298,14 @@ TEST_P(JobQueueTest, RescueUsesHeartbeatsNotStartTime) {
   auto gh = GridRegion::Make(Spec(47.0).bounds, 0.01);
   MustClaim("healthy-worker");
   MustClaim("dead-worker");
-  // Five hours pass; the healthy worker heartbeats every minute, the other never again.
+  // Five hours pass; the healthy worker heartbeats or writes a cell each minute, the other not.
+  int64_t written = 0;
   for (int minute = 0; minute < 300; ++minute) {
     clock_.Advance(60 * 1000);
-    if (minute % 2) {
+    if (minute % 2 || written == 24) {
       ASSERT_TRUE(q->Heartbeat(healthy.id, "healthy-worker").ok());
     } else {
-      ASSERT_TRUE(Write(healthy, "healthy-worker", *gh, 0, 1).ok());
+      ASSERT_TRUE(Write(healthy, "healthy-worker", *gh, written++, 1).ok());
     }
     auto n = q->RescueStale(timeout);
     ASSERT_TRUE(n.ok());
@@ -479,11 +489,12 @@ TEST_P(JobQueueTest, CellIdsGoPastTwoToTheThirtyOne) {
                      "INSERT INTO heat_cells (id, lat, lng, score, grid_step) "
                      "VALUES (2147483640, -89, -179, 0, 0.1)");
   }
-  Job j = Enqueue(Spec(47.0));
-  MustClaim("w");
   auto g = GridRegion::Make(Spec(47.0).bounds, 0.01);
-  for (int round = 0; round < 4; ++round) {  // 100 rewrites of the 25 cells
+  for (int round = 0; round < 4; ++round) {  // 100 rewrites of the 25 cells, by 4 jobs
+    Job j = Enqueue(Spec(47.0));
+    MustClaim("w");
     ASSERT_TRUE(Write(j, "w", *g, 0, 25, round).ok()) << "round " << round;
+    ASSERT_TRUE(store_->CompletePart(j.id, 0, "w").ok()) << "round " << round;
   }
   EXPECT_EQ(*store_->CountCells(0.01), 25);
   EXPECT_EQ(store_->QueryCells(Spec(47.0).bounds, 0.01, HeatModel::kGrocery, 0, 100)->front().score,

@@ -26,8 +26,9 @@ TEST_P(StoreConformanceTest, MigrationsCreateSchemaAndRerun) {
   // v5: job parts, v6: tile overviews and area versions, v7: attempts, v8: the walk network,
   // v9: the index of pending parts, v10: taking over the original app's database, v11: street
   // tiles (edge class and cell, the network's version), v12: canonical steps, v13 (PostgreSQL
-  // only): the claim index in claim order.
-  const int latest = GetParam() == Backend::kPostgres ? 13 : 12;
+  // only): the claim index in claim order, v14 (PostgreSQL only): the checkpoint's
+  // compare-and-set on the part's position.
+  const int latest = GetParam() == Backend::kPostgres ? 14 : 12;
   EXPECT_EQ(*v, latest);
   EXPECT_TRUE(store_->Migrate().ok());
   EXPECT_TRUE(store_->Migrate().ok());

@@ -30,8 +30,9 @@ class TileStoreTest : public testing::StoreTest {
   static constexpr double kStep = 0.001;
 
   // Runs a job over `box` split into parts of `part_cells`: claims its parts, writes their
-  // cells in chunks of 500 with random scores (skipping the chunk numbered `skip_chunk` of
-  // the job, if any), records them in `cells`, and completes the parts in reverse order (the
+  // cells in chunks of 500 with random scores (stopping its part at the chunk numbered
+  // `skip_chunk` of the job, if any), records them in `cells`, and completes the parts in
+  // reverse order (the
   // levels of a part's rows are rebuilt at its completion).
   void RunJob(const BBox& box, Cells* cells, std::mt19937_64* rng, int skip_chunk = -1,
               int64_t part_cells = 250'000) {
@@ -54,7 +55,7 @@ class TileStoreTest : public testing::StoreTest {
     for (const Job& p : parts) {
       for (int64_t begin = p.part_begin; begin < p.part_end; begin += 500) {
         const int64_t n = std::min<int64_t>(500, p.part_end - begin);
-        if (begin / 500 == skip_chunk) continue;
+        if (begin / 500 == skip_chunk) break;  // a chunk starts where the last one ended
         std::vector<uint8_t> scores(n);
         for (int64_t k = 0; k < n; ++k) {
           scores[k] = static_cast<uint8_t>((*rng)() % 101);
@@ -120,7 +121,8 @@ TEST_P(TileStoreTest, OverviewLevelsEqualTheMaxOfTheStoredCellsAtEveryLevel) {
   std::mt19937_64 rng(testing::TestSeed());
   Cells cells;
   // A: not aligned to any level, in 4 parts completed in reverse order. B: east of A,
-  // overlapping A's last columns (its cells replace A's there), one chunk never written. C:
+  // overlapping A's last columns (its cells replace A's there), its cells from the second chunk
+  // on never written. C:
   // far away (its own overview cells).
   const BBox a{47.1003, 9.5007, 47.1453, 9.5617}, b{47.1203, 9.5557, 47.1603, 9.6017};
   const BBox c{47.3, 9.9, 47.31, 9.91};

@@ -146,6 +146,9 @@ class HeatmapRun {
  private:
   JobOutcome Fail(const Status& s);
   JobOutcome HandBack();
+  // The database holds another position for the part than this run wrote to (PositionMoved):
+  // the run's own position is dropped, and the part handed back resumes from the stored one.
+  JobOutcome Resume(const Status& moved);
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
   // It commits after the cells before it (`order`).
   std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
@@ -206,6 +209,11 @@ JobOutcome HeatmapRun::HandBack() {
   return JobOutcome::kHandedBack;
 }
 
+JobOutcome HeatmapRun::Resume(const Status& moved) {
+  Log(fmt::format("Job #{}: {}", job_.id, moved.message()));
+  return HandBack();
+}
+
 std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatModel model,
                                                  int64_t next, std::span<const uint8_t> scores,
                                                  CommitOrder* order, bool* cancel,
@@ -242,6 +250,7 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
     *cancel = *r;
     return std::nullopt;
   }
+  if (IsPositionMoved(r.status())) return Resume(r.status());
   if (r.status().code() == StatusCode::kConflict) {
     Log(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here",
                     job_.id));
@@ -292,9 +301,10 @@ Result<std::shared_ptr<const ModelIndex>> HeatmapRun::LoadIndex(const HeatmapMet
 
 JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
   auto done = RetryTransient(env_, What("complete"), stop_, [&] {
-    return store_->CompletePart(job_.id, job_.part, opts_.worker_id);
+    return store_->CompletePart(job_.id, job_.part, opts_.worker_id, end);
   });
   if (!done.ok()) {
+    if (IsPositionMoved(done.status())) return Resume(done.status());
     if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
     return Fail(done.status());
   }

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "store/store.h"
+
 namespace nbi {
 
 Status NotOwner(int64_t job_id, const std::string& worker_id) {
@@ -39,8 +41,9 @@ Result<JobPart> Owned(QueueTxn& t, int64_t job_id, int part, const std::string& 
 }  // namespace
 
 Result<bool> CompletePartIn(QueueTxn& t, int64_t job_id, int part, const std::string& worker_id,
-                            int64_t now) {
+                            int64_t now, std::optional<int64_t> written_to) {
   NBI_ASSIGN_OR_RETURN(const JobPart p, Owned(t, job_id, part, worker_id));
+  if (written_to && p.next != *written_to) return PositionMoved(job_id, part, p.next, *written_to);
   NBI_ASSIGN_OR_RETURN(const Job before, t.LockJob(job_id));
   NBI_RETURN_IF_ERROR(t.SetPartState(p, PartStatus::kCompleted, p.attempts));
   NBI_RETURN_IF_ERROR(t.OnPartCompleted(before, p));

@@ -67,7 +67,7 @@ Result<Job> Settle(QueueTxn& t, int64_t job_id, int64_t now);
 
 // JobQueue::CompletePart, FailPart and ReleasePart in the caller's transaction.
 Result<bool> CompletePartIn(QueueTxn& t, int64_t job_id, int part, const std::string& worker_id,
-                            int64_t now);
+                            int64_t now, std::optional<int64_t> written_to = std::nullopt);
 Result<Job> FailPartIn(QueueTxn& t, int64_t job_id, int part, const std::string& worker_id,
                        const std::string& error, bool permanent, int64_t now);
 Result<Job> ReleasePartIn(QueueTxn& t, int64_t job_id, int part, const std::string& worker_id,

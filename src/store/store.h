@@ -161,6 +161,18 @@ struct Checkpoint {
   // [0, lastProcessedIndex) are stored), progress = floor(100 * lastProcessedIndex / total).
 };
 
+// A checkpoint or completion refused because the part's stored position is not where the
+// writer's chunk begins (or, completing, not at the end it wrote to): the database lost
+// acknowledged commits (a crash with synchronous_commit=off, a failover to an asynchronous
+// replica), or another writer moved it. kConflict with this reason; nothing is written. The
+// database is the truth: the runner hands the part back, and its next claim resumes from the
+// position the database holds.
+inline constexpr std::string_view kPositionMovedReason = "position_moved";
+Status PositionMoved(int64_t job_id, int part, int64_t stored, int64_t expected);
+inline bool IsPositionMoved(const Status& s) {
+  return s.code() == StatusCode::kConflict && s.reason() == kPositionMovedReason;
+}
+
 // A chunk sent to the database by JobQueue::StageCheckpoint, not yet committed.
 class StagedCheckpoint {
  public:
@@ -216,7 +228,8 @@ class JobQueue {
   // Writes the chunk's cells (replacing existing ones) + the part's next index + the job's
   // progress and lastProcessedIndex + heartbeat in one transaction. Returns cancel_requested.
   // kConflict if worker_id does not run the part or the job is no longer running (nothing is
-  // written then).
+  // written then); PositionMoved unless the part's stored next index is cp.begin (a
+  // compare-and-set: the progress added is the stored rows' own).
   virtual Result<bool> WriteCheckpoint(const Checkpoint& cp) = 0;
   // WriteCheckpoint in two steps, so that the next chunk of a part can travel to the database
   // while this one commits: StageCheckpoint sends the chunk's cells in a transaction of its
@@ -229,8 +242,10 @@ class JobQueue {
   virtual Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp);
   // The part running -> completed; the job completes (progress 100) with its last part,
   // atomically and exactly once. Returns whether this call completed the job. kConflict if
-  // not the owner.
-  virtual Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) = 0;
+  // not the owner. With `written_to` (the runner's: the end of its last chunk), PositionMoved
+  // unless the part's stored next index is that (nothing is written then).
+  virtual Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                                    std::optional<int64_t> written_to = std::nullopt) = 0;
   // Completes every part that worker_id runs of each of `job_ids`, in one transaction;
   // returns how many jobs completed.
   virtual Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,

@@ -76,6 +76,13 @@ void SortUniqueWalkNodes(std::vector<WalkNode>* nodes) {
                nodes->end());
 }
 
+Status PositionMoved(int64_t job_id, int part, int64_t stored, int64_t expected) {
+  return Status::Conflict(fmt::format("job {} part {}: the database holds next index {}, not {} "
+                                      "(commits lost, or written elsewhere); resuming from {}",
+                                      job_id, part, stored, expected, stored))
+      .WithReason(std::string(kPositionMovedReason));
+}
+
 void SortWalkEdges(std::vector<WalkEdge>* edges) {
   std::sort(edges->begin(), edges->end(), [](const WalkEdge& x, const WalkEdge& y) {
     return x.a != y.a ? x.a < y.a : x.b < y.b;

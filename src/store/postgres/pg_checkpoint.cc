@@ -122,12 +122,23 @@ Result<bool> PgStagedCheckpoint::Commit() {
   const int64_t end = cp_.begin + cp_.count();
   // The checkpoint, the tiles' version blocks and COMMIT in one round trip; a refused
   // checkpoint raises NB001 (kConflict), which aborts the transaction and skips the rest.
-  const PgParams params =
-      PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(end).Int(now_);
+  const PgParams params = PgParams()
+                              .Int(cp_.job_id)
+                              .Int(cp_.part)
+                              .Text(cp_.worker_id)
+                              .Int(end)
+                              .Int(now_)
+                              .Int(cp_.begin);
   const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
   auto last = c.Pipeline(
       {{&kCommitCheckpoint, &params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
   if (!last.ok()) {
+    // NB002 (nbi_require_position): the part's stored next index is not this chunk's begin.
+    if (c.last_sqlstate == "NB002") {
+      return Status::Conflict(
+                 fmt::format("job {} part {}: {}", cp_.job_id, cp_.part, last.status().message()))
+          .WithReason(std::string(kPositionMovedReason));
+    }
     if (last.status().code() == StatusCode::kConflict) {
       return NotOwner(cp_.job_id, cp_.worker_id);
     }

@@ -65,7 +65,7 @@ Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* bro
     return Status::Transient(text);
   }
   // A unique violation; NB001: the job an owner-checked write belongs to no longer runs.
-  if (state == "23505" || state == "NB001") return Status::Conflict(text);
+  if (state == "23505" || state == "NB001" || state == "NB002") return Status::Conflict(text);
   // Data exceptions (bad encoding, out-of-range numbers) and rejected references are input
   // errors, not bugs.
   if (state.substr(0, 2) == "22" || state == "23502" || state == "23503" || state == "23514") {

@@ -272,10 +272,17 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   });
 }
 
-Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
+Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                                   std::optional<int64_t> written_to) {
   const int64_t now = clock_->NowMs();
   const auto solo = [&](bool with_cells) {
-    return PgParams().Int(job_id).Int(part).Text(worker_id).Int(now).Bool(with_cells);
+    return PgParams()
+        .Int(job_id)
+        .Int(part)
+        .Text(worker_id)
+        .Int(now)
+        .Bool(with_cells)
+        .OptInt(written_to);
   };
   // A job of one part that wrote no cells: one statement (kCompleteSolo).
   NBI_ASSIGN_OR_RETURN(PgRows quick, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
@@ -292,7 +299,7 @@ Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& 
       return true;
     }
     PgQueueTxn t(c);
-    return CompletePartIn(t, job_id, part, worker_id, now);
+    return CompletePartIn(t, job_id, part, worker_id, now, written_to);
   });
 }
 

@@ -139,12 +139,14 @@ inline constexpr PgSql kRaisePartsPriority{
 // one statement: when worker $3 runs it and, unless $5, it wrote no cells (a part with cells
 // rebuilds their overview levels in the same transaction: PgTilesOnPartCompleted). Returns the
 // part as it was (NBI_PART_COLUMNS), then the completed job; no row: not that case (the general
-// path decides). $1 job, $2 part, $3 worker, $4 now.
+// path decides). $1 job, $2 part, $3 worker, $4 now, $6 the next index the worker wrote to
+// (NULL: not checked; else a part stored elsewhere is not this case either).
 inline constexpr PgSql kCompleteSolo{
     "complete_solo",
     "WITH o AS (SELECT " NBI_PART_COLUMNS " FROM job_parts WHERE job_id = $1::bigint "
     "AND part = $2::int AND status = 'running' AND locked_by = $3::text "
     "AND ($5::boolean OR next_index = begin_index) "
+    "AND ($6::bigint IS NULL OR next_index = $6::bigint) "
     "AND (SELECT part_count FROM jobs WHERE id = $1::bigint AND status = 'running') = 1 "
     "FOR UPDATE), "
     "p AS (UPDATE job_parts jp SET status = 'completed', locked_by = NULL, "
@@ -227,7 +229,9 @@ inline constexpr PgSql kStagePart{
 // NB001 (kConflict), which aborts the transaction. The part's row is locked before the
 // job's, the order of every other path; the job's row is held only until the COMMIT that
 // follows in the same round trip, so parts of one job write their cells at the same time.
-// (The runner commits the chunks of a part in order: runner.cc, CommitOrder.) $5 now.
+// (The runner commits the chunks of a part in order: runner.cc, CommitOrder.) $5 now, $6 the
+// chunk's begin: a compare-and-set, the part's stored next index must be it, else NB002
+// (nbi_require_position, v14) aborts the transaction and so the chunk's cells.
 inline constexpr PgSql kCommitCheckpoint{
     "commit_checkpoint",
     "WITH o AS (SELECT next_index FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
@@ -246,7 +250,8 @@ inline constexpr PgSql kCommitCheckpoint{
     "RETURNING cancel_requested, " NBI_DONE_INDEX
     " AS done, p.added) "
     "SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), (SELECT added FROM u), "
-    "nbi_require_running((SELECT count(*) FROM u))"};
+    "nbi_require_running((SELECT count(*) FROM u)), "
+    "nbi_require_position((SELECT next_index FROM o), $6::bigint)"};
 // A staged chunk's transaction waits, idle, for the chunk before it to commit. A worker
 // frozen there (SIGSTOP, a VM pause) would hold its uncommitted cells, and the worker that
 // takes the part over would wait on them at its COPY: the server ends such a transaction

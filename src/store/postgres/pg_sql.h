@@ -271,6 +271,19 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // v13: the claim walks one index in claim order and stops at the first ready part
     // (kClaimSolo, kClaimParts); pg_claim_schema.h.
     kPgClaimMigration,
+    // v14: checkpoints are a compare-and-set on the part's stored position (kCommitCheckpoint):
+    // a chunk whose begin is not the stored next index raises NB002 and aborts its transaction.
+    R"sql(
+CREATE OR REPLACE FUNCTION nbi_require_position(stored bigint, expected bigint)
+  RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  IF stored IS NOT NULL AND stored <> expected THEN
+    RAISE EXCEPTION 'the database holds next index %, not % (commits lost, or written elsewhere); resuming from %',
+      stored, expected, stored USING ERRCODE = 'NB002';
+  END IF;
+  RETURN true;
+END $$;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

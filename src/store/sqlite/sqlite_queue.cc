@@ -390,6 +390,7 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp.job_id, cp.begin, end));
     }
+    if (p.next != cp.begin) return PositionMoved(cp.job_id, cp.part, p.next, cp.begin);
     NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
     NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));
@@ -406,11 +407,12 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
   });
 }
 
-Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
+Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                                       std::optional<int64_t> written_to) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
     SqliteQueueTxn t(c);
-    return CompletePartIn(t, job_id, part, worker_id, now);
+    return CompletePartIn(t, job_id, part, worker_id, now, written_to);
   });
 }
 

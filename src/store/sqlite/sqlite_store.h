@@ -76,7 +76,8 @@ class SqliteStore final : public Store {
   Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
-  Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) override;
+  Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id,
+                            std::optional<int64_t> written_to = std::nullopt) override;
   Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
                             const std::string& worker_id) override;
   Result<Job> FailPart(int64_t job_id, int part, const std::string& worker_id,
