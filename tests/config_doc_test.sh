@@ -8,11 +8,19 @@ set -euo pipefail
 src=$1 bin=$2
 doc=$src/docs/configuration.md
 
-# Read by scripts/ and tests/ only (docs/configuration.md says which).
-script_only=(GRID_STEP NBI_BUILD_DIR NBI_SKIP_BUILD NBI_TARGETS NBI_BUILD_JOBS NBI_TEST_JOBS
-  NBI_REQUIRE_PG NBI_REQUIRE_OSM NBI_TEST_PG_URL NBI_TEST_SEED NBI_OSM_DATA_DIR
-  NBI_TEST_SHOW_SERVER_LOG NBI_CHROMIUM NBI_TSAN_REPEAT NBI_FUZZ_JOBS NBI_FUZZ_SECONDS
-  PG_BINDIR PGTEST_PORT PGTEST_PARENT PGTEST_NO_CACHE PGTEST_EXTRA_CONF)
+# Read by scripts/ and tests/ only (docs/configuration.md says which): found in the sources,
+# so a new one cannot go without its row. C++ getenv("…"), JavaScript process.env.…, and in
+# shell the project's prefixes (NBI_, PG_, PGTEST_); GRID_STEP has none. Variables of other
+# tools (the sanitizers' options) are theirs to document.
+mapfile -t script_only < <({
+  grep -rhoE 'getenv\("[A-Z][A-Z0-9_]*"\)' "$src/tests" "$src/bench" | sed -E 's/getenv\("(.*)"\)/\1/'
+  grep -rhoE 'process\.env\.[A-Z][A-Z0-9_]*' "$src/tests" "$src/scripts" | sed 's/process\.env\.//'
+  grep -rhoE '\$\{?(NBI|PG|PGTEST)_[A-Z0-9_]+' "$src/scripts" "$src/tests" "$src/.ci/run" \
+    --include='*.sh' --include=run | sed -E 's/^\$\{?//'
+  echo GRID_STEP
+} | grep -vxE '(ASAN|TSAN|UBSAN|LSAN)_OPTIONS' | sort -u | grep -vxF "$("$bin" --help-all | grep -oE 'Env:[A-Z][A-Z0-9_]*' | cut -d: -f2)")
+((${#script_only[@]} >= 20)) && echo "ok   found ${#script_only[@]} variables the scripts and tests read: ${script_only[*]}" ||
+  { echo "FAIL found only ${#script_only[@]} script and test variables (is the search broken?)"; exit 1; }
 
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok   $1"; }

@@ -18,13 +18,13 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "geo/geo.h"
 #include "poi/poi.h"
 #include "score/model.h"
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "store/store.h"
-#include "common/walk_network.h"
 #include "walk/walk_index.h"
 
 namespace nbi {
