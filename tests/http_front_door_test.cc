@@ -560,7 +560,8 @@ TEST_P(FrontDoorTest, MemoryStaysBoundedUnderHeaderAndBodyFloods) {
   }
   const int64_t took = MsSince(t0);
   sampler.request_stop();
-  if (auto bound = testing::PromptnessBoundMs(20000)) EXPECT_LT(took, *bound) << "ms, 8 floods";
+  EXPECT_LT(took, testing::PromptnessBoundMs(20000).value_or(INT64_MAX))
+      << "ms the 8 floods lasted";
   std::this_thread::sleep_for(500ms);
   const long after = RssKb(s.pid());
   ASSERT_GT(after, 0) << "the server is gone\n" << s.Log();

@@ -248,6 +248,23 @@ TEST_P(TilesTest, AnAreaWithEveryCellBelow30IsOutlinedAndItsCityListed) {
   EXPECT_EQ(s.Get("/api/heatmap/cities?model=grocery").status, 400);
   EXPECT_EQ(s.Get("/api/heatmap/cities?model=nope&gridStep=0.001").status, 400);
   EXPECT_EQ(s.Get("/api/heatmap/cities?gridStep=7").status, 400);
+
+  // The extent the first view fits: the computed cells' box, to within two cells (the finer
+  // overview level it is read from), for this model only.
+  Reply extent = s.Get("/api/heatmap/extent?model=grocery");
+  ASSERT_EQ(extent.status, 200) << extent.text;
+  ASSERT_EQ(extent.body["extents"].size(), 1u) << extent.text;
+  EXPECT_NEAR(extent.body["extents"][0]["gridStep"].get<double>(), step, 1e-12);
+  const auto& b = extent.body["extents"][0]["bounds"];
+  const double slack = 2.5 * step;
+  for (const auto& [key, want] : {std::pair<const char*, double>{"minLat", area.min_lat},
+                                  {"minLng", area.min_lng},
+                                  {"maxLat", area.max_lat},
+                                  {"maxLng", area.max_lng}}) {
+    EXPECT_NEAR(b[key].get<double>(), want, slack) << key << " of " << extent.text;
+  }
+  EXPECT_LE(b["minLat"].get<double>(), area.min_lat) << "the first cell's half is outside";
+  EXPECT_TRUE(s.Get("/api/heatmap/extent?model=blend").body["extents"].empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TilesTest,

@@ -85,7 +85,7 @@ TEST_P(RecoveryTest, KilledWorkersJobResumesAtOnceWithTheDefaultStaleTimeout) {
   std::string out;
   ASSERT_EQ(Run({"process-jobs"}, &out, env), 0) << out;
   double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
-  if (auto bound = testing::PromptnessBoundMs(5000)) EXPECT_LT(secs * 1000, *bound) << out;
+  EXPECT_LT(secs * 1000, testing::PromptnessBoundMs(5000).value_or(1e18)) << out;
   EXPECT_NE(out.find("Rescued 1 job(s) whose worker died"), std::string::npos) << out;
   Job done = Get(e->job.id);
   ASSERT_EQ(done.status, JobStatus::kCompleted) << out;

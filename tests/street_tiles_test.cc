@@ -109,6 +109,28 @@ TEST(StreetRender, LinePixelsWhereTheSegmentRunsAndNoneElsewhere) {
   EXPECT_EQ(img->px[3], 0);  // the north-west corner, far from the line
 }
 
+// Major roads are drawn wider than streets, streets wider than paths, at every street zoom.
+TEST(StreetRender, MajorRoadsAreWiderThanStreetsAndStreetsThanPaths) {
+  for (int z : {14, 16, 17}) {  // zooms that draw every class
+    ASSERT_LE(tiles::StreetMinClass(z), 0) << "zoom " << z;
+    const double scale = std::ldexp(1.0, z - 16);  // the same place as the z16 tile above
+    const tiles::TileId at{z, static_cast<int>(34500 * scale), static_cast<int>(23000 * scale)};
+    const double x0 = at.x * 256.0, y0 = at.y * 256.0;
+    const double west = tiles::LngOfPixelCol(z, x0 - 10), east = tiles::LngOfPixelCol(z, x0 + 266);
+    const double lat = tiles::LatOfPixelRow(z, y0 + 128);
+    std::vector<int> widths;
+    for (uint8_t cls : {2, 1, 0}) {
+      std::vector<uint8_t> levels;
+      ASSERT_GT(tiles::RenderStreetTile(at, {{lat, west, lat, east, cls}}, &levels), 0);
+      int width = 0;  // the middle column's levels: width times opacity
+      for (int py = 0; py < 256; ++py) width += levels[py * 256 + 128];
+      widths.push_back(width);
+    }
+    EXPECT_GT(widths[0], widths[1]) << "zoom " << z << ": a major road no wider than a street";
+    EXPECT_GT(widths[1], widths[2]) << "zoom " << z << ": a street no wider than a path";
+  }
+}
+
 TEST(StreetRender, ZoomsShowClassesAndCellsCoverTheTile) {
   EXPECT_EQ(tiles::StreetMinClass(tiles::kStreetMinZoom - 1), -1);
   EXPECT_EQ(tiles::StreetMinClass(11), 2);
@@ -256,8 +278,8 @@ TEST_P(StreetTilesTest, EtagAnd304UntilAnImportChangesTheNetwork) {
   EXPECT_EQ(drawn, on) << "the new street is not drawn";
 }
 
-// A network stored before street tiles existed (schema 9: no class, cell, end positions or
-// version) is drawn once the store upgrades: migration 10 computes them in SQL.
+// A network stored before street tiles existed (schema 10: no class, cell, end positions or
+// version) is drawn once the store upgrades: migration 11 computes them in SQL.
 TEST_P(StreetTilesTest, ANetworkStoredBeforeStreetCellsIsDrawnAfterTheUpgrade) {
   const std::string osm = dir_.File("network.osm");
   testing::WriteFile(osm, kNetworkOsm);
