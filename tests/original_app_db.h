@@ -38,8 +38,9 @@ struct OriginalAppData {
   int running_job_started_min_ago = -1;
 };
 
-// The places around kJobArea: mapped ones in most categories (some only through
-// categories.alternate) and a few outside the mapping.
+// The places around kJobArea: mapped ones in most categories and a few outside the mapping
+// (the original's table holds one primary category per place; an `alternate` would go to its
+// `tags` and is not read, SPEC §2a: none of these has one).
 std::vector<OverturePlace> OriginalPlaces();
 // How many of OriginalPlaces() the mapping places (the others: unplaced).
 int64_t PlacedCount();
