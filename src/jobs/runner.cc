@@ -158,6 +158,10 @@ class HeatmapRun {
   // The chunk loop over the part's cells [next, end) (of [begin, end)), then Finish.
   JobOutcome RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,
                        int64_t begin, int64_t next, int64_t end);
+  // RunChunks of a part whose cells left fit in one chunk: scored and written on the job's
+  // own thread (no writer threads to start and join for one write).
+  JobOutcome RunOneChunk(const GridRegion& region, HeatModel model, const ModelIndex& index,
+                         int64_t begin, int64_t next, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
   std::string What(std::string_view step) const {
@@ -333,7 +337,32 @@ JobOutcome HeatmapRun::Run() {
   auto index = LoadIndex(*meta);
   if (!index.ok()) return Fail(index.status());
 
+  if (end - next <= std::max<int64_t>(1, opts_.chunk_size)) {
+    return RunOneChunk(*region, meta->model, **index, begin, next, end);
+  }
   return RunChunks(*region, meta->model, **index, begin, next, end);
+}
+
+JobOutcome HeatmapRun::RunOneChunk(const GridRegion& region, HeatModel model,
+                                   const ModelIndex& index, int64_t begin, int64_t next,
+                                   int64_t end) {
+  if (next < end) {
+    if (stop_ && stop_->load()) return HandBack();
+    const int64_t start = env_.clock->SteadyMs();
+    std::vector<uint8_t> scores(static_cast<size_t>(end - next));
+    index.ScoreCells(region, next, end, scores.data());
+    CommitOrder order(next);  // the only chunk: its turn at once
+    bool cancel = false;
+    CheckpointProgress progress;
+    if (auto out = WriteChunk(region, model, next, scores, &order, &cancel, &progress)) return *out;
+    LogProgress(progress);
+    if (opts_.on_chunk) {
+      opts_.on_chunk(job_.id, end - next, double(env_.clock->SteadyMs() - start) / 1000.0);
+    }
+    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, end);
+    // A cancel seen by the last chunk: the part is done anyway (as in RunChunks).
+  }
+  return Finish(begin, end);
 }
 
 JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,
