@@ -11,6 +11,7 @@
 
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_queue_txn.h"
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
@@ -54,6 +55,12 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
   // trip, then the COPY. The part's row is not locked: Commit checks the owner under it.
   Status Stage();
   Result<bool> Commit() override;
+
+ private:
+  // The rest of the part's completion in the checkpoint's transaction, after kCompleteSolo
+  // answered `solo`: the overview levels of a job of one part, else the general path. Returns
+  // whether the job completed.
+  Result<bool> CompleteIn(const PgRows& solo);
 
  private:
   PgLease lease_;
@@ -125,24 +132,49 @@ Result<bool> PgStagedCheckpoint::Commit() {
   const PgParams params =
       PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(end).Int(now_);
   const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
-  auto last = c.Pipeline(
-      {{&kCommitCheckpoint, &params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
+  // The part's last chunk completes it here: kCompleteSolo instead of COMMIT in that trip.
+  const PgParams solo =
+      PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(now_).Bool(true);
+  auto last = cp_.complete ? c.Pipeline({{&kCommitCheckpoint, &params},
+                                         {&kPgBumpAreaVersions, &bump},
+                                         {&kCompleteSolo, &solo}})
+                           : c.Pipeline({{&kCommitCheckpoint, &params},
+                                         {&kPgBumpAreaVersions, &bump},
+                                         {&kCommitSql, nullptr}});
   if (!last.ok()) {
     if (last.status().code() == StatusCode::kConflict) {
       return NotOwner(cp_.job_id, cp_.worker_id);
     }
     return last.status();
   }
-  txn_.MarkCommitted();
-  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-  if ((*last)[2].command_tag() != "COMMIT") {
-    return Status::Internal("postgres commit: rolled back");
+  if (cp_.complete) {
+    NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn((*last)[2]));
+    NBI_RETURN_IF_ERROR(txn_.Commit());
+    *cp_.complete = {true, job_done};
+  } else {
+    txn_.MarkCommitted();
+    // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+    if ((*last)[2].command_tag() != "COMMIT") {
+      return Status::Internal("postgres commit: rolled back");
+    }
   }
   const PgRows& r = (*last)[0];
   const bool cancel_requested = r.boolean(0, 0);
   const int64_t done = r.i64(0, 1);
   if (cp_.progress) *cp_.progress = {done - r.i64(0, 2), done};
   return cancel_requested;
+}
+
+Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
+  PgConn& c = *lease_;
+  if (solo.size() > 0) {
+    if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+    NBI_RETURN_IF_ERROR(
+        PgTilesOnPartCompleted(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0)));
+    return true;
+  }
+  PgQueueTxn t(c);
+  return CompletePartIn(t, cp_.job_id, cp_.part, cp_.worker_id, now_);
 }
 
 }  // namespace
