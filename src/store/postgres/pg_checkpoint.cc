@@ -58,8 +58,9 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
 
  private:
   // The rest of the part's completion in the checkpoint's transaction, after kCompleteSolo
-  // answered `solo`: the overview levels of a job of one part, else the general path. Returns
-  // whether the job completed.
+  // answered `solo` (the overview lock of the chunk's step and model held): the overview
+  // levels of a job of one part, their version bump sent with COMMIT, else the general path;
+  // then the commit. Returns whether the job completed.
   Result<bool> CompleteIn(const PgRows& solo);
 
  private:
@@ -132,12 +133,15 @@ Result<bool> PgStagedCheckpoint::Commit() {
   const PgParams params =
       PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(end).Int(now_);
   const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
-  // The part's last chunk completes it here: kCompleteSolo instead of COMMIT in that trip.
+  // The part's last chunk completes it here: kCompleteSolo and the overview lock of its cells
+  // instead of COMMIT in that trip.
   const PgParams solo =
       PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(now_).Bool(true);
+  const PgParams lock = PgOverviewLockParams(cp_.region->step(), cp_.model);
   auto last = cp_.complete ? c.Pipeline({{&kCommitCheckpoint, &params},
                                          {&kPgBumpAreaVersions, &bump},
-                                         {&kCompleteSolo, &solo}})
+                                         {&kCompleteSolo, &solo},
+                                         {&kPgOverviewLock, &lock}})
                            : c.Pipeline({{&kCommitCheckpoint, &params},
                                          {&kPgBumpAreaVersions, &bump},
                                          {&kCommitSql, nullptr}});
@@ -149,7 +153,6 @@ Result<bool> PgStagedCheckpoint::Commit() {
   }
   if (cp_.complete) {
     NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn((*last)[2]));
-    NBI_RETURN_IF_ERROR(txn_.Commit());
     *cp_.complete = {true, job_done};
   } else {
     txn_.MarkCommitted();
@@ -167,14 +170,27 @@ Result<bool> PgStagedCheckpoint::Commit() {
 
 Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
   PgConn& c = *lease_;
-  if (solo.size() > 0) {
-    if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
-    NBI_RETURN_IF_ERROR(
-        PgTilesOnPartCompleted(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0)));
+  if (solo.size() == 0) {  // a job of several parts
+    PgQueueTxn t(c);
+    NBI_ASSIGN_OR_RETURN(const bool job_done,
+                         CompletePartIn(t, cp_.job_id, cp_.part, cp_.worker_id, now_));
+    NBI_RETURN_IF_ERROR(txn_.Commit());
+    return job_done;
+  }
+  if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+  NBI_ASSIGN_OR_RETURN(
+      std::optional<PgParams> bump,
+      PgTilesOnPartCompletedLocked(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0),
+                                   cp_.region->step(), cp_.model));
+  if (!bump) {
+    NBI_RETURN_IF_ERROR(txn_.Commit());
     return true;
   }
-  PgQueueTxn t(c);
-  return CompletePartIn(t, cp_.job_id, cp_.part, cp_.worker_id, now_);
+  NBI_ASSIGN_OR_RETURN(auto done,
+                       c.Pipeline({{&kPgBumpAreaVersions, &*bump}, {&kCommitSql, nullptr}}));
+  txn_.MarkCommitted();
+  if (done[1].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return true;
 }
 
 }  // namespace

@@ -218,11 +218,14 @@ class PgOverviewIo final : public tiles::OverviewIo {
 
 }  // namespace
 
+PgParams PgOverviewLockParams(double step, HeatModel model) {
+  return PgParams().Text(fmt::format("{}/{}", HeatModelId(model), tiles::StepKey(step)));
+}
+
 Status PgRebuildOverviewRange(PgConn& c, const IndexRange& base, double step, HeatModel model) {
   const std::string model_id(HeatModelId(model));
   const int64_t key = tiles::StepKey(step);
-  NBI_RETURN_IF_ERROR(
-      c.Exec(kPgOverviewLock, PgParams().Text(fmt::format("{}/{}", model_id, key))).status());
+  NBI_RETURN_IF_ERROR(c.Exec(kPgOverviewLock, PgOverviewLockParams(step, model)).status());
   PgOverviewIo io(c, step, model);
   NBI_RETURN_IF_ERROR(tiles::RebuildOverviews(&io, base, tiles::MaxOverviewLevel(step)));
   return BumpBlocks(c, model_id, key, tiles::VersionBlocks(base, 0));
@@ -251,6 +254,27 @@ Status PgTilesOnPartCompleted(PgConn& c, const Job& job, const JobPart& part) {
   const auto area = OverviewAreaOfPart(job, part.begin, part.next);
   if (!area) return Status::Ok();
   return PgRebuildOverviewRange(c, area->base, area->grid_step, area->model);
+}
+
+Result<std::optional<PgParams>> PgTilesOnPartCompletedLocked(PgConn& c, const Job& job,
+                                                             const JobPart& part,
+                                                             double locked_step,
+                                                             HeatModel locked_model) {
+  using Out = std::optional<PgParams>;
+  const auto area = OverviewAreaOfPart(job, part.begin, part.next);
+  if (!area) return Out();
+  const int64_t key = tiles::StepKey(area->grid_step);
+  if (key != tiles::StepKey(locked_step) || area->model != locked_model) {
+    NBI_RETURN_IF_ERROR(PgRebuildOverviewRange(c, area->base, area->grid_step, area->model));
+    return Out();
+  }
+  PgOverviewIo io(c, area->grid_step, area->model);
+  NBI_RETURN_IF_ERROR(
+      tiles::RebuildOverviews(&io, area->base, tiles::MaxOverviewLevel(area->grid_step)));
+  const IndexRange b = tiles::VersionBlocks(area->base, 0);
+  if (b.empty()) return Out();
+  return Out(
+      PgParams().Text(HeatModelId(area->model)).Int(key).Int(b.i0).Int(b.i1).Int(b.j0).Int(b.j1));
 }
 
 Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec) {
