@@ -34,8 +34,10 @@ class TileStoreTest : public testing::StoreTest {
   // `skip_chunk` of the job, if any), records them in `cells`, and completes the parts in
   // reverse order (the
   // levels of a part's rows are rebuilt at its completion).
+  // With `complete_with_last`, each part's last chunk completes it (Checkpoint::complete)
+  // instead of CompletePart.
   void RunJob(const BBox& box, Cells* cells, std::mt19937_64* rng, int skip_chunk = -1,
-              int64_t part_cells = 250'000) {
+              int64_t part_cells = 250'000, bool complete_with_last = false) {
     HeatmapJobSpec spec;
     spec.bounds = box;
     spec.grid_step = kStep;
@@ -68,11 +70,14 @@ class TileStoreTest : public testing::StoreTest {
         cp.region = &*g;
         cp.begin = begin;
         cp.scores = scores;
+        CheckpointCompletion completion;
+        if (complete_with_last && begin + n >= p.part_end) cp.complete = &completion;
         auto w = store_->WriteCheckpoint(cp);
         ASSERT_TRUE(w.ok()) << w.status().ToString();
+        EXPECT_EQ(completion.done, cp.complete != nullptr);
       }
     }
-    for (auto p = parts.rbegin(); p != parts.rend(); ++p) {
+    for (auto p = parts.rbegin(); p != parts.rend() && !complete_with_last; ++p) {
       auto done = store_->CompletePart(job.id, p->part, "w1");
       ASSERT_TRUE(done.ok()) << done.status().ToString();
     }
@@ -144,6 +149,49 @@ TEST_P(TileStoreTest, OverviewLevelsEqualTheMaxOfTheStoredCellsAtEveryLevel) {
   DenseLevel other;
   ASSERT_TRUE(store_->ReadLevel(kStep, HeatModel::kBlend, 2, all.CoarserBy(2), &other).ok());
   for (uint8_t v : other.v) EXPECT_EQ(v, tiles::kNoCell);
+}
+
+// Issue 23: a part's last checkpoint completes it in its own transaction (the one-cell jobs
+// of an on-demand deployment): the levels are those of the cells, for jobs of one part
+// side by side and for a job of several parts (the general completion path).
+TEST_P(TileStoreTest, APartCompletedByItsLastCheckpointLeavesTheLevelsOfItsCells) {
+  SCOPED_TRACE(::testing::Message() << "NBI_TEST_SEED=" << testing::TestSeed());
+  std::mt19937_64 rng(testing::TestSeed());
+  Cells cells;
+  for (int k = 0; k < 40; ++k) {  // one-cell jobs in a row, as bench_queue part 5 runs them
+    const double lat = 47.1 + (k / 8) * kStep, lng = 9.5 + (k % 8) * kStep;
+    RunJob(BBox{lat - kStep / 4, lng - kStep / 4, lat + kStep / 4, lng + kStep / 4}, &cells, &rng,
+           -1, 250'000, /*complete_with_last=*/true);
+  }
+  RunJob(BBox{47.1003, 9.5207, 47.1253, 9.5407}, &cells, &rng, -1, /*part_cells=*/700,
+         /*complete_with_last=*/true);
+  auto g = GridRegion::Make(BBox{47.099, 9.499, 47.1253, 9.5407}, kStep);
+  ASSERT_TRUE(g.ok());
+  for (int level = 0; level <= tiles::MaxOverviewLevel(kStep); ++level) {
+    ExpectLevelIsMax(level, tiles::BaseRange(*g), cells);
+  }
+  // Not the owner: nothing is written, nothing completes.
+  const BBox box{47.2, 9.7, 47.2 + kStep / 2, 9.7 + kStep / 2};
+  HeatmapJobSpec spec;
+  spec.bounds = box;
+  spec.grid_step = kStep;
+  const Job job = Enqueue(spec);
+  ASSERT_EQ(MustClaim("w1").id, job.id);
+  auto one = GridRegion::Make(box, kStep);
+  ASSERT_TRUE(one.ok());
+  const std::vector<uint8_t> score = {77};
+  Checkpoint cp;
+  cp.job_id = job.id;
+  cp.worker_id = "w2";
+  cp.region = &*one;
+  cp.scores = score;
+  CheckpointCompletion completion;
+  cp.complete = &completion;
+  auto w = store_->WriteCheckpoint(cp);
+  EXPECT_EQ(w.status().code(), StatusCode::kConflict) << w.status().ToString();
+  EXPECT_FALSE(completion.done);
+  EXPECT_EQ(store_->GetJob(job.id)->status, JobStatus::kRunning);
+  EXPECT_FALSE(*store_->HasCoverage(box.min_lat, box.min_lng, kStep, HeatModel::kGrocery));
 }
 
 TEST_P(TileStoreTest, AreaVersionGrowsWithWritesUnderItAndAResetClearsItsLevels) {

@@ -151,16 +151,24 @@ class HeatmapRun {
   JobOutcome Resume(const Status& moved);
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
   // It commits after the cells before it (`order`).
+  // With `complete`, the chunk ends its part and the same transaction completes it.
   std::optional<JobOutcome> WriteChunk(const GridRegion& region, HeatModel model, int64_t next,
                                        std::span<const uint8_t> scores, CommitOrder* order,
-                                       bool* cancel, CheckpointProgress* progress);
+                                       bool* cancel, CheckpointProgress* progress,
+                                       CheckpointCompletion* complete = nullptr);
   void LogProgress(const CheckpointProgress& p) const;
   Result<std::shared_ptr<const ModelIndex>> LoadIndex(const HeatmapMetadata& meta);
   Result<std::shared_ptr<const ModelIndex>> BuildIndex(const HeatmapMetadata& meta);
   JobOutcome Finish(int64_t begin, int64_t end);
+  // The part completed (by CompletePart or its last checkpoint): says so.
+  JobOutcome Finished(int64_t begin, int64_t end, bool job_completed);
   // The chunk loop over the part's cells [next, end) (of [begin, end)), then Finish.
   JobOutcome RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,
                        int64_t begin, int64_t next, int64_t end);
+  // RunChunks of a part whose cells left fit in one chunk: scored and written on the job's
+  // own thread (no writer threads to start and join for one write).
+  JobOutcome RunOneChunk(const GridRegion& region, HeatModel model, const ModelIndex& index,
+                         int64_t begin, int64_t next, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
   std::string What(std::string_view step) const {
@@ -217,7 +225,8 @@ JobOutcome HeatmapRun::Resume(const Status& moved) {
 std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatModel model,
                                                  int64_t next, std::span<const uint8_t> scores,
                                                  CommitOrder* order, bool* cancel,
-                                                 CheckpointProgress* progress) {
+                                                 CheckpointProgress* progress,
+                                                 CheckpointCompletion* complete) {
   Checkpoint cp;
   cp.job_id = job_.id;
   cp.part = job_.part;
@@ -228,6 +237,7 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
   cp.city_id = job_.city_id;
   cp.model = model;
   cp.progress = progress;
+  cp.complete = complete;
   // Staged at once, committed in its turn (CommitOrder); its errors are acted on in its turn.
   bool skipped = false;
   auto r = RetryTransient(env_, What("checkpoint"), stop_, [&]() -> Result<bool> {
@@ -308,7 +318,11 @@ JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
     if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
     return Fail(done.status());
   }
-  if (*done) {
+  return Finished(begin, end, *done);
+}
+
+JobOutcome HeatmapRun::Finished(int64_t begin, int64_t end, bool job_completed) {
+  if (job_completed) {
     if (opts_.index_cache) opts_.index_cache->Forget(job_.id);
     Log(fmt::format("Job #{} completed - {} cells processed", job_.id, job_.total_items));
   } else {
@@ -343,7 +357,37 @@ JobOutcome HeatmapRun::Run() {
   auto index = LoadIndex(*meta);
   if (!index.ok()) return Fail(index.status());
 
+  if (end - next <= std::max<int64_t>(1, opts_.chunk_size)) {
+    return RunOneChunk(*region, meta->model, **index, begin, next, end);
+  }
   return RunChunks(*region, meta->model, **index, begin, next, end);
+}
+
+JobOutcome HeatmapRun::RunOneChunk(const GridRegion& region, HeatModel model,
+                                   const ModelIndex& index, int64_t begin, int64_t next,
+                                   int64_t end) {
+  if (next < end) {
+    if (stop_ && stop_->load()) return HandBack();
+    const int64_t start = env_.clock->SteadyMs();
+    std::vector<uint8_t> scores(static_cast<size_t>(end - next));
+    index.ScoreCells(region, next, end, scores.data());
+    CommitOrder order(next);  // the only chunk: its turn at once
+    bool cancel = false;
+    CheckpointProgress progress;
+    CheckpointCompletion completion;  // the part completes with its last chunk
+    if (auto out =
+            WriteChunk(region, model, next, scores, &order, &cancel, &progress, &completion)) {
+      return *out;
+    }
+    LogProgress(progress);
+    if (opts_.on_chunk) {
+      opts_.on_chunk(job_.id, end - next, double(env_.clock->SteadyMs() - start) / 1000.0);
+    }
+    if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, end);
+    // A cancel seen by the last chunk: the part is done anyway (as in RunChunks).
+    if (completion.done) return Finished(begin, end, completion.job_completed);
+  }
+  return Finish(begin, end);
 }
 
 JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,

@@ -143,6 +143,12 @@ struct CheckpointProgress {
   int64_t done_before = 0, done_after = 0;
 };
 
+// Filled by a checkpoint that was asked to complete its part (Checkpoint::complete).
+struct CheckpointCompletion {
+  bool done = false;           // the part completed in the checkpoint's transaction
+  bool job_completed = false;  // and its job with it (CompletePart's result)
+};
+
 // One chunk's output plus the part's and the job's checkpoint, written in one transaction. A view:
 // `region` and `scores` are borrowed and need only live until WriteCheckpoint returns.
 struct Checkpoint {
@@ -155,6 +161,11 @@ struct Checkpoint {
   std::optional<int64_t> city_id;
   HeatModel model = HeatModel::kGrocery;   // the cells' model (part of their key)
   CheckpointProgress* progress = nullptr;  // optional: filled when the write commits
+  // Optional, for the chunk that ends its part: the same transaction also completes the part
+  // (CompletePart's effects and result, the overview levels of its cells included), saving
+  // the part a transaction of its own (a one-cell job: one transaction fewer in about three).
+  // A store that does not sets nothing: the caller then calls CompletePart.
+  CheckpointCompletion* complete = nullptr;
   int64_t count() const { return static_cast<int64_t>(scores.size()); }
   // Stored in the part: next = begin + count. In the job: metadata.lastProcessedIndex = the
   // cells its parts have stored (for a job of one part, begin + count: cells

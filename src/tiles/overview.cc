@@ -32,12 +32,24 @@ void PutSegment(DenseLevel* d, int64_t i, int64_t jb, const uint8_t* cells, size
   for (int64_t j = lo; j <= hi; ++j) d->At(i, j) = cells[j - j0];
 }
 
+Status OverviewIo::ReadOverviews(const std::vector<LevelRange>& wants,
+                                 std::vector<DenseLevel>* out) {
+  out->assign(wants.size(), DenseLevel{});
+  for (size_t k = 0; k < wants.size(); ++k) {
+    NBI_RETURN_IF_ERROR(ReadOverview(wants[k].level, wants[k].range, &(*out)[k]));
+  }
+  return Status::Ok();
+}
+
+Status OverviewIo::ReplaceLevels(const std::vector<std::pair<int, const DenseLevel*>>& levels) {
+  for (const auto& [level, d] : levels) NBI_RETURN_IF_ERROR(ReplaceSegments(level, *d));
+  return Status::Ok();
+}
+
 namespace {
 
-// Level `level` over `r` from the level below (max of the four children of each cell).
-Status FromChildren(OverviewIo* io, int level, const IndexRange& r, DenseLevel* out) {
-  DenseLevel child;
-  NBI_RETURN_IF_ERROR(io->ReadOverview(level - 1, r.Children(), &child));
+// Level `r` from `child` (the level below, covering r.Children()): max of four children.
+void FromChildren(const DenseLevel& child, const IndexRange& r, DenseLevel* out) {
   out->Reset(r);
   for (int64_t i = r.i0; i <= r.i1; ++i) {
     for (int64_t j = r.j0; j <= r.j1; ++j) {
@@ -46,31 +58,64 @@ Status FromChildren(OverviewIo* io, int level, const IndexRange& r, DenseLevel* 
       out->At(i, j) = m;
     }
   }
-  return Status::Ok();
+}
+
+// The smallest range holding both.
+IndexRange Hull(const IndexRange& a, const IndexRange& b) {
+  if (a.empty()) return b;
+  if (b.empty()) return a;
+  return {std::min(a.i0, b.i0), std::max(a.i1, b.i1), std::min(a.j0, b.j0), std::max(a.j1, b.j1)};
+}
+
+// The values of `from` (whose range holds r) over r.
+DenseLevel Extract(const DenseLevel& from, const IndexRange& r) {
+  DenseLevel d;
+  d.Reset(r);
+  const IndexRange& f = from.range;
+  for (int64_t i = r.i0; i <= r.i1; ++i) {
+    const uint8_t* src = from.v.data() + static_cast<size_t>((i - f.i0) * f.cols() + (r.j0 - f.j0));
+    std::copy(src, src + r.cols(), &d.At(i, r.j0));
+  }
+  return d;
 }
 
 }  // namespace
 
 Status RebuildOverviews(OverviewIo* io, const IndexRange& area, int max_level) {
-  if (area.empty()) return Status::Ok();
+  if (area.empty() || max_level < 1) return Status::Ok();
+  // Each level is read once: its whole segments over the area (they are written back whole:
+  // the stored values beside the area's columns stay as they are) and the children of the
+  // level above (its cells on the area's edge also cover stored cells outside the area).
+  std::vector<LevelRange> wants;
+  for (int level = 1; level <= max_level; ++level) {
+    IndexRange r = SegmentAligned(area.CoarserBy(level));
+    if (level < max_level) r = SegmentAligned(Hull(r, area.CoarserBy(level + 1).Children()));
+    wants.push_back({level, r});
+  }
+  std::vector<DenseLevel> stored;
+  NBI_RETURN_IF_ERROR(io->ReadOverviews(wants, &stored));
+  std::vector<DenseLevel> full(static_cast<size_t>(max_level));
+  DenseLevel cur;
   for (int level = 1; level <= max_level; ++level) {
     const IndexRange r = area.CoarserBy(level);
-    DenseLevel cur;
     if (level == 1) {
       NBI_RETURN_IF_ERROR(io->ReadLevel1FromCells(r, &cur));
     } else {
-      NBI_RETURN_IF_ERROR(FromChildren(io, level, r, &cur));
+      FromChildren(stored[static_cast<size_t>(level - 2)], r, &cur);
     }
-    // Whole segments: the stored values beside the area's columns stay as they are.
-    DenseLevel full;
-    NBI_RETURN_IF_ERROR(io->ReadOverview(level, SegmentAligned(r), &full));
+    // The rebuilt values replace the stored ones: the level above is built from them.
+    DenseLevel& st = stored[static_cast<size_t>(level - 1)];
     for (int64_t i = r.i0; i <= r.i1; ++i) {
       const uint8_t* src = cur.v.data() + static_cast<size_t>((i - r.i0) * r.cols());
-      std::copy(src, src + r.cols(), &full.At(i, r.j0));
+      std::copy(src, src + r.cols(), &st.At(i, r.j0));
     }
-    NBI_RETURN_IF_ERROR(io->ReplaceSegments(level, full));
+    full[static_cast<size_t>(level - 1)] = Extract(st, SegmentAligned(r));
   }
-  return Status::Ok();
+  std::vector<std::pair<int, const DenseLevel*>> writes;
+  for (int level = 1; level <= max_level; ++level) {
+    writes.emplace_back(level, &full[static_cast<size_t>(level - 1)]);
+  }
+  return io->ReplaceLevels(writes);
 }
 
 }  // namespace nbi::tiles

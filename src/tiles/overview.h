@@ -15,11 +15,19 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
+#include <vector>
 
 #include "common/status.h"
 #include "tiles/tiles.h"
 
 namespace nbi::tiles {
+
+// One level's index range.
+struct LevelRange {
+  int level = 0;
+  IndexRange range;
+};
 
 // What a store provides to the builder; every call runs in the caller's transaction.
 class OverviewIo {
@@ -32,8 +40,17 @@ class OverviewIo {
   // Replaces the stored segments of rows d.range.i0..i1 whose columns lie in d.range (which
   // spans whole segments) by the values of `d`; a segment without any cell is deleted.
   virtual Status ReplaceSegments(int level, const DenseLevel& d) = 0;
+  // ReadOverview of each of `wants` into (*out)[k], and ReplaceSegments of each (level, d):
+  // the builder asks for every level at once, so that a store across a network answers in one
+  // round trip, not one per level (a one-cell job rebuilds about a dozen levels). The
+  // defaults call the single-level methods in turn.
+  virtual Status ReadOverviews(const std::vector<LevelRange>& wants, std::vector<DenseLevel>* out);
+  virtual Status ReplaceLevels(const std::vector<std::pair<int, const DenseLevel*>>& levels);
 };
 
+// Reads every level the rebuild needs at once (ReadOverviews), computes levels 1..max_level
+// in memory (each level from the one below it as rebuilt) and writes them back at once
+// (ReplaceLevels): three store calls besides the cells of level 1, whatever max_level.
 Status RebuildOverviews(OverviewIo* io, const IndexRange& area, int max_level);
 
 // Calls fn(i, jb, cells) for each segment of `d` (whose range spans whole segments) with at

@@ -11,6 +11,7 @@
 
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_queue_txn.h"
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
@@ -54,6 +55,13 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
   // trip, then the COPY. The part's row is not locked: Commit checks the owner under it.
   Status Stage();
   Result<bool> Commit() override;
+
+ private:
+  // The rest of the part's completion in the checkpoint's transaction, after kCompleteSolo
+  // answered `solo` (the overview lock of the chunk's step and model held): the overview
+  // levels of a job of one part, their version bump sent with COMMIT, else the general path;
+  // then the commit. Returns whether the job completed.
+  Result<bool> CompleteIn(const PgRows& solo);
 
  private:
   PgLease lease_;
@@ -130,8 +138,19 @@ Result<bool> PgStagedCheckpoint::Commit() {
                               .Int(now_)
                               .Int(cp_.begin);
   const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
-  auto last = c.Pipeline(
-      {{&kCommitCheckpoint, &params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
+  // The part's last chunk completes it here: kCompleteSolo and the overview lock of its cells
+  // instead of COMMIT in that trip. Its position check ($6) is the chunk's end: the
+  // checkpoint before it in this transaction has just moved the part there.
+  const PgParams solo =
+      PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(now_).Bool(true).Int(end);
+  const PgParams lock = PgOverviewLockParams(cp_.region->step(), cp_.model);
+  auto last = cp_.complete ? c.Pipeline({{&kCommitCheckpoint, &params},
+                                         {&kPgBumpAreaVersions, &bump},
+                                         {&kCompleteSolo, &solo},
+                                         {&kPgOverviewLock, &lock}})
+                           : c.Pipeline({{&kCommitCheckpoint, &params},
+                                         {&kPgBumpAreaVersions, &bump},
+                                         {&kCommitSql, nullptr}});
   if (!last.ok()) {
     // NB002 (nbi_require_position): the part's stored next index is not this chunk's begin.
     if (c.last_sqlstate == "NB002") {
@@ -144,16 +163,46 @@ Result<bool> PgStagedCheckpoint::Commit() {
     }
     return last.status();
   }
-  txn_.MarkCommitted();
-  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-  if ((*last)[2].command_tag() != "COMMIT") {
-    return Status::Internal("postgres commit: rolled back");
+  if (cp_.complete) {
+    NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn((*last)[2]));
+    *cp_.complete = {true, job_done};
+  } else {
+    txn_.MarkCommitted();
+    // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+    if ((*last)[2].command_tag() != "COMMIT") {
+      return Status::Internal("postgres commit: rolled back");
+    }
   }
   const PgRows& r = (*last)[0];
   const bool cancel_requested = r.boolean(0, 0);
   const int64_t done = r.i64(0, 1);
   if (cp_.progress) *cp_.progress = {done - r.i64(0, 2), done};
   return cancel_requested;
+}
+
+Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
+  PgConn& c = *lease_;
+  if (solo.size() == 0) {  // a job of several parts
+    PgQueueTxn t(c);
+    NBI_ASSIGN_OR_RETURN(const bool job_done, CompletePartIn(t, cp_.job_id, cp_.part, cp_.worker_id,
+                                                             now_, cp_.begin + cp_.count()));
+    NBI_RETURN_IF_ERROR(txn_.Commit());
+    return job_done;
+  }
+  if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+  NBI_ASSIGN_OR_RETURN(
+      std::optional<PgParams> bump,
+      PgTilesOnPartCompletedLocked(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0),
+                                   cp_.region->step(), cp_.model));
+  if (!bump) {
+    NBI_RETURN_IF_ERROR(txn_.Commit());
+    return true;
+  }
+  NBI_ASSIGN_OR_RETURN(auto done,
+                       c.Pipeline({{&kPgBumpAreaVersions, &*bump}, {&kCommitSql, nullptr}}));
+  txn_.MarkCommitted();
+  if (done[1].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return true;
 }
 
 }  // namespace

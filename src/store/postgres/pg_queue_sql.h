@@ -383,6 +383,7 @@ inline constexpr PgSql kQueuedCellsOf{
     "queued_cells_of", "SELECT id, " NBI_QUEUED_CELLS
                        " FROM jobs "
                        "WHERE status IN ('pending', 'running') AND id = ANY($1::bigint[])"};
+#undef NBI_QUEUED_CELLS
 // jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
 // odd there, simply does not match instead of failing the query. A job naming no model is
 // of $5 (SEED_JOB_MODEL).

@@ -113,6 +113,23 @@ Status BumpBlocks(PgConn& c, const std::string& model, int64_t step_key, const I
       .status();
 }
 
+// kPgOverviewReadRanges' / kPgOverviewDeleteRanges' parameters: the ranges as int arrays of
+// level, rows and segment columns (an empty range as level -1: it matches no row).
+PgParams OverviewRangeParams(const std::string& model, int64_t step_key,
+                             const std::vector<tiles::LevelRange>& ranges) {
+  std::string cols[5];
+  for (const tiles::LevelRange& lr : ranges) {
+    const IndexRange& r = lr.range;
+    const int64_t v[5] = {lr.level, r.i0, r.i1, tiles::FloorDiv(r.j0, tiles::kSegmentCells),
+                          tiles::FloorDiv(r.j1, tiles::kSegmentCells)};
+    for (int c = 0; c < 5; ++c) cols[c] += (cols[c].empty() ? "" : ",") + std::to_string(v[c]);
+  }
+  PgParams p;
+  p.Text(model).Int(step_key);
+  for (const std::string& c : cols) p.Text("{" + c + "}");
+  return p;
+}
+
 // The builder's view of one (step, model) inside the caller's transaction.
 class PgOverviewIo final : public tiles::OverviewIo {
  public:
@@ -142,27 +159,57 @@ class PgOverviewIo final : public tiles::OverviewIo {
     return ReadOverviewIn(c_, model_, step_key_, level, r, out);
   }
   Status ReplaceSegments(int level, const DenseLevel& d) override {
-    NBI_RETURN_IF_ERROR(
-        c_.Exec(kPgOverviewDelete, LevelParams(model_, step_key_, level, d.range)).status());
+    return ReplaceLevels({{level, &d}});
+  }
+  // Every range in one statement (kPgOverviewReadRanges).
+  Status ReadOverviews(const std::vector<tiles::LevelRange>& wants,
+                       std::vector<DenseLevel>* out) override {
+    out->assign(wants.size(), DenseLevel{});
+    std::vector<tiles::LevelRange> asked;
+    for (size_t k = 0; k < wants.size(); ++k) {
+      (*out)[k].Reset(wants[k].range);
+      asked.push_back(wants[k].range.empty() ? tiles::LevelRange{-1, {}} : wants[k]);
+    }
+    NBI_ASSIGN_OR_RETURN(PgRows rows, c_.Exec(kPgOverviewReadRanges, RangeParams(asked), true));
+    for (int n = 0; n < rows.size(); ++n) {
+      const size_t k = static_cast<size_t>(BeInt(rows.text(n, 0)) - 1);
+      if (k >= out->size()) return Status::Internal("overview row of no asked range");
+      const std::string_view cells = rows.text(n, 3);
+      tiles::PutSegment(&(*out)[k], BeInt(rows.text(n, 1)), BeInt(rows.text(n, 2)),
+                        reinterpret_cast<const uint8_t*>(cells.data()), cells.size());
+    }
+    return Status::Ok();
+  }
+  // One DELETE of every level's range, then one COPY of every level's segments.
+  Status ReplaceLevels(const std::vector<std::pair<int, const DenseLevel*>>& levels) override {
+    std::vector<tiles::LevelRange> ranges;
+    for (const auto& [level, d] : levels) ranges.push_back({level, d->range});
+    NBI_RETURN_IF_ERROR(c_.Exec(kPgOverviewDeleteRanges, RangeParams(ranges)).status());
     PgBinaryCopy copy;
     copy.Header();
     size_t rows = 0;
-    tiles::ForEachSegment(d, [&](int64_t i, int64_t jb, const uint8_t* cells) {
-      copy.Row(6);
-      copy.Text(model_);
-      copy.Int4(static_cast<int32_t>(step_key_));
-      copy.Int4(level);
-      copy.Int4(static_cast<int32_t>(i));
-      copy.Int4(static_cast<int32_t>(jb));
-      copy.Text(std::string_view(reinterpret_cast<const char*>(cells), tiles::kSegmentCells));
-      ++rows;
-    });
+    for (const auto& [level, d] : levels) {
+      tiles::ForEachSegment(*d, [&](int64_t i, int64_t jb, const uint8_t* cells) {
+        copy.Row(6);
+        copy.Text(model_);
+        copy.Int4(static_cast<int32_t>(step_key_));
+        copy.Int4(level);
+        copy.Int4(static_cast<int32_t>(i));
+        copy.Int4(static_cast<int32_t>(jb));
+        copy.Text(std::string_view(reinterpret_cast<const char*>(cells), tiles::kSegmentCells));
+        ++rows;
+      });
+    }
     copy.Trailer();
     if (rows == 0) return Status::Ok();
     return c_.CopyIn(kPgCopyOverviews, copy.data());
   }
 
  private:
+  PgParams RangeParams(const std::vector<tiles::LevelRange>& ranges) const {
+    return OverviewRangeParams(model_, step_key_, ranges);
+  }
+
   PgConn& c_;
   const double step_;
   const int64_t step_key_;
@@ -171,11 +218,14 @@ class PgOverviewIo final : public tiles::OverviewIo {
 
 }  // namespace
 
+PgParams PgOverviewLockParams(double step, HeatModel model) {
+  return PgParams().Text(fmt::format("{}/{}", HeatModelId(model), tiles::StepKey(step)));
+}
+
 Status PgRebuildOverviewRange(PgConn& c, const IndexRange& base, double step, HeatModel model) {
   const std::string model_id(HeatModelId(model));
   const int64_t key = tiles::StepKey(step);
-  NBI_RETURN_IF_ERROR(
-      c.Exec(kPgOverviewLock, PgParams().Text(fmt::format("{}/{}", model_id, key))).status());
+  NBI_RETURN_IF_ERROR(c.Exec(kPgOverviewLock, PgOverviewLockParams(step, model)).status());
   PgOverviewIo io(c, step, model);
   NBI_RETURN_IF_ERROR(tiles::RebuildOverviews(&io, base, tiles::MaxOverviewLevel(step)));
   return BumpBlocks(c, model_id, key, tiles::VersionBlocks(base, 0));
@@ -204,6 +254,27 @@ Status PgTilesOnPartCompleted(PgConn& c, const Job& job, const JobPart& part) {
   const auto area = OverviewAreaOfPart(job, part.begin, part.next);
   if (!area) return Status::Ok();
   return PgRebuildOverviewRange(c, area->base, area->grid_step, area->model);
+}
+
+Result<std::optional<PgParams>> PgTilesOnPartCompletedLocked(PgConn& c, const Job& job,
+                                                             const JobPart& part,
+                                                             double locked_step,
+                                                             HeatModel locked_model) {
+  using Out = std::optional<PgParams>;
+  const auto area = OverviewAreaOfPart(job, part.begin, part.next);
+  if (!area) return Out();
+  const int64_t key = tiles::StepKey(area->grid_step);
+  if (key != tiles::StepKey(locked_step) || area->model != locked_model) {
+    NBI_RETURN_IF_ERROR(PgRebuildOverviewRange(c, area->base, area->grid_step, area->model));
+    return Out();
+  }
+  PgOverviewIo io(c, area->grid_step, area->model);
+  NBI_RETURN_IF_ERROR(
+      tiles::RebuildOverviews(&io, area->base, tiles::MaxOverviewLevel(area->grid_step)));
+  const IndexRange b = tiles::VersionBlocks(area->base, 0);
+  if (b.empty()) return Out();
+  return Out(
+      PgParams().Text(HeatModelId(area->model)).Int(key).Int(b.i0).Int(b.i1).Int(b.j0).Int(b.j1));
 }
 
 Status PgTilesOnAreaReset(PgConn& c, const HeatmapJobSpec& spec) {

@@ -19,9 +19,24 @@ inline constexpr PgSql kPgTileCells{
   "AND $5::int AND jb BETWEEN $6::int AND $7::int"
 inline constexpr PgSql kPgOverviewRead{
     "overview_read", "SELECT i, jb, cells FROM heat_overviews " NBI_OVERVIEW_WHERE};
-inline constexpr PgSql kPgOverviewDelete{"overview_delete",
-                                         "DELETE FROM heat_overviews " NBI_OVERVIEW_WHERE};
 #undef NBI_OVERVIEW_WHERE
+// Several (level, rows, segment columns) ranges of one model and step in one statement (the
+// overview rebuild reads every level at once). $3..$7: int arrays of level, i0, i1, jb0, jb1
+// (one element per range); each row answers with its range's position k (1-based).
+#define NBI_OVERVIEW_RANGES                                                        \
+  "unnest($3::int[], $4::int[], $5::int[], $6::int[], $7::int[]) WITH ORDINALITY " \
+  "AS q(level, i0, i1, jb0, jb1, k) "
+#define NBI_OVERVIEW_IN_RANGE                                                              \
+  "o.model = $1::text AND o.step_e7 = $2::int AND o.level = q.level AND o.i BETWEEN q.i0 " \
+  "AND q.i1 AND o.jb BETWEEN q.jb0 AND q.jb1"
+inline constexpr PgSql kPgOverviewReadRanges{
+    "overview_read_ranges", "SELECT q.k::int, o.i, o.jb, o.cells FROM " NBI_OVERVIEW_RANGES
+                            "JOIN heat_overviews o ON " NBI_OVERVIEW_IN_RANGE};
+inline constexpr PgSql kPgOverviewDeleteRanges{
+    "overview_delete_ranges",
+    "DELETE FROM heat_overviews o USING " NBI_OVERVIEW_RANGES "WHERE " NBI_OVERVIEW_IN_RANGE};
+#undef NBI_OVERVIEW_RANGES
+#undef NBI_OVERVIEW_IN_RANGE
 inline constexpr const char* kPgCopyOverviews =
     "COPY heat_overviews (model, step_e7, level, i, jb, cells) FROM STDIN (FORMAT binary)";
 // Bumps blocks [$3, $4] x [$5, $6] in key order (concurrent writers lock rows in one order).

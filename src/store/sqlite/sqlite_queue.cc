@@ -402,6 +402,12 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
     q.Reset();
     NBI_RETURN_IF_ERROR(WriteCells(c, cp, ts));
     NBI_RETURN_IF_ERROR(SqliteTilesOnCells(c, cp));  // tiles hook: version blocks
+    if (cp.complete) {  // the part's last chunk: its completion in the same transaction
+      SqliteQueueTxn t(c);
+      NBI_ASSIGN_OR_RETURN(const bool job_done,
+                           CompletePartIn(t, cp.job_id, cp.part, cp.worker_id, now, end));
+      *cp.complete = {true, job_done};
+    }
     if (cp.progress) *cp.progress = {done - (end - p.next), done};
     return cancel;
   });

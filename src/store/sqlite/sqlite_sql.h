@@ -330,10 +330,15 @@ inline constexpr const char* kInsertPart =
     "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status) "
     "VALUES (?1, ?2, ?3, ?4, ?3, 'pending')";
 // The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
-// oldest job, then part. ?1 now_ms, ?2 limit.
+// oldest job, then part. ?1 now_ms, ?2 limit. The jobs are taken by walking jobs_claim_idx
+// (priority DESC, id; only jobs with ready parts) in order and stopping at the ?2-th: each
+// such job has a pending part, so the first ?2 parts in claim order lie in the first ?2 jobs.
+// Joining every pending part to its job and sorting them all (as this did before) cost a
+// claim time in proportion to the pending parts: 20,000 queued one-cell jobs ran at 75/s.
 inline constexpr const char* kClaimCandidates =
-    "SELECT p.job_id, p.part FROM jobs j JOIN job_parts p ON p.job_id = j.id "
-    "WHERE j.ready_parts > 0 AND j.run_at_ms <= ?1 AND p.status = 'pending' "
+    "SELECT p.job_id, p.part FROM (SELECT id, priority FROM jobs INDEXED BY jobs_claim_idx "
+    "WHERE ready_parts > 0 AND run_at_ms <= ?1 ORDER BY priority DESC, id LIMIT ?2) j "
+    "JOIN job_parts p ON p.job_id = j.id AND p.status = 'pending' "
     "ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
 // ?1 worker_id, ?2 now_ms, ?3 job_id, ?4 part.
 inline constexpr const char* kClaimPart =
@@ -477,6 +482,7 @@ inline constexpr const char* kQueuedCells = "SELECT COALESCE(SUM(" NBI_QUEUED_CE
 inline constexpr const char* kQueuedCellsOf = "SELECT id, " NBI_QUEUED_CELLS
                                               " FROM jobs WHERE status IN ('pending', 'running') "
                                               "AND id IN (SELECT value FROM json_each(?1))";
+#undef NBI_QUEUED_CELLS
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
 // contain ?1 lat, ?2 lng (a job without a model: ?5, SEED_JOB_MODEL). Metadata that is not JSON is
 // skipped, not an error.
