@@ -339,7 +339,7 @@ JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
 }
 
 JobOutcome HeatmapRun::Run() {
-  if (job_.type != kHeatmapJobType) {
+  if (!IsHeatmapJobType(job_.type)) {
     return Fail(Status::Invalid(fmt::format("unknown job type '{}'", job_.type)));
   }
   auto meta = DecodeHeatmapMetadata(job_);

@@ -20,11 +20,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
+#include "geo/geo.h"
 #include "poi/poi.h"
 #include "walk/network.h"
 
@@ -48,6 +50,11 @@ struct ImportStats {
                             // identical CSV rows, an OSM object listed twice)
   uint64_t walk_nodes = 0;  // the walk network read (OSM only): its nodes and edges
   uint64_t walk_edges = 0;
+  // The area the file describes (OSM only): the PBF header's bounding box when it has one
+  // (header_bounds), else the extent of the file's node locations; nullopt when neither
+  // exists (no node with a location). An import with --replace treats it as authoritative.
+  std::optional<BBox> bounds;
+  bool header_bounds = false;
 };
 
 // Reads every POI of a supported category from `path`. With `network`, also its walk

@@ -40,6 +40,7 @@
 #include <osmium/io/pbf_input.hpp>
 #include <osmium/io/reader.hpp>
 #include <osmium/io/xml_input.hpp>
+#include <osmium/osm/box.hpp>
 #include <osmium/osm/location.hpp>
 #include <osmium/osm/node.hpp>
 #include <osmium/osm/way.hpp>
@@ -153,6 +154,7 @@ class PoiCollector : public osmium::handler::Handler {
 
   void node(const osmium::Node& node) {
     locations_.Set(node.id(), node.location());
+    if (node.location().valid()) extent_.extend(node.location());
     if (!error_.ok()) return;
     std::optional<CategoryMatch> match = MatchOsmTags(node.tags());
     if (!match) return;
@@ -250,6 +252,7 @@ class PoiCollector : public osmium::handler::Handler {
   }
 
   std::vector<Poi>& pois() { return pois_; }
+  const osmium::Box& extent() const { return extent_; }
   uint64_t nodes() const { return nodes_; }
   uint64_t ways() const { return ways_; }
 
@@ -282,6 +285,7 @@ class PoiCollector : public osmium::handler::Handler {
   const bool walk_;
   std::vector<std::pair<int64_t, int64_t>> segments_;  // the walk ways' node pairs
   NodeLocations locations_;
+  osmium::Box extent_;  // of every valid node location read
   std::vector<PendingWay> pending_ways_;
   std::vector<osmium::object_id_type> refs_;
   std::vector<Poi> pois_;
@@ -308,6 +312,7 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
 
   PoiCollector collector(network != nullptr);
   uint64_t total = 0;  // file size in bytes
+  osmium::Box header_box;  // the header's bounding box, if the file has one
   Status placed;       // the outcome of placing the ways
   try {
     // An absolute name: libosmium reads "-" as stdin and "http://..." through curl.
@@ -315,6 +320,7 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     osmium::io::Reader reader(file, osmium::osm_entity_bits::node | osmium::osm_entity_bits::way,
                               osmium::io::read_meta::no);
     total = reader.file_size();
+    header_box = reader.header().box();
     if (progress) progress(0, total);
     while (osmium::memory::Buffer buffer = reader.read()) {
       osmium::apply(buffer, collector);
@@ -354,6 +360,13 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     stats->ways = collector.ways();
     stats->walk_nodes = network ? network->nodes.size() : 0;
     stats->walk_edges = network ? network->edges.size() : 0;
+    stats->header_bounds = header_box.valid();
+    const osmium::Box& box = stats->header_bounds ? header_box : collector.extent();
+    stats->bounds.reset();
+    if (box.valid()) {
+      stats->bounds = BBox{box.bottom_left().lat(), box.bottom_left().lon(),
+                           box.top_right().lat(), box.top_right().lon()};
+    }
   }
   // Every POI has its OSM id ("n123", "w456"): no content keys here.
   return import_internal::FinishPois(std::move(collector.pois()), "osm:", stats);

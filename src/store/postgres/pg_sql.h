@@ -250,6 +250,9 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
+    // v10: an import that deletes walk nodes (import --replace, change files) finds the edges
+    // that touch a node as b by an index, as it finds them as a by the key.
+    "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -302,6 +305,13 @@ inline constexpr PgSql kUpsertPoisFromStage{
     "subtype = EXCLUDED.subtype, name = EXCLUDED.name, lat = EXCLUDED.lat, lng = EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted) FROM up"};
+// $1: source ids (text[]). Deleted in one statement; the row count is what was stored.
+inline constexpr PgSql kDeletePois{"delete_pois",
+                                   "DELETE FROM pois WHERE source_id = ANY($1::text[])"};
+inline constexpr PgSql kLoadPoisById{
+    "load_pois_by_id",
+    "SELECT source_id, category, subtype, name, lat, lng FROM pois "
+    "WHERE source_id = ANY($1::text[])"};
 inline constexpr PgSql kLoadPois{
     "load_pois",
     "SELECT source_id, category, subtype, name, lat, lng FROM pois "
@@ -331,13 +341,13 @@ inline constexpr PgSql kLockJob{
 inline constexpr const char* kRescueLockTimeout = "SET LOCAL lock_timeout = '250ms'";
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
 // delivered exactly when the new job becomes visible, and only for a new job. $8: parts,
-// $9: run_at.
+// $9: run_at, $10: type.
 inline constexpr PgSql kEnqueue{
     "enqueue",
     "WITH ins AS (INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, "
     "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key, part_count, "
     "ready_parts) "
-    "VALUES ('heatmap_compute', 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
+    "VALUES ($10::text, 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
     ", 0, $5::int, $6::int, $9::bigint, $7::text, $8::int, $8::int) "
     "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
     "RETURNING " NBI_JOB_COLUMNS ") "
@@ -595,6 +605,12 @@ inline constexpr PgSql kQueryCells{"query_cells",
 inline constexpr PgSql kCountCells{"count_cells", "SELECT count(*) FROM heat_cells"};
 inline constexpr PgSql kCountCellsOfStep{
     "count_cells_step", "SELECT count(*) FROM heat_cells WHERE grid_step = $1::real"};
+// The (grid step, model) pairs of the cells in a box. $1 min_lat, $2 max_lat, $3 min_lng,
+// $4 max_lng.
+inline constexpr PgSql kCellGridsIn{
+    "cell_grids_in",
+    "SELECT DISTINCT grid_step::float8, model FROM heat_cells "
+    "WHERE lat BETWEEN $1::real AND $2::real AND lng BETWEEN $3::real AND $4::real"};
 inline constexpr PgSql kHasCoverage{
     "has_coverage",
     "SELECT EXISTS (SELECT 1 FROM heat_cells "

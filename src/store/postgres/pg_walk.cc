@@ -53,10 +53,49 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
   NBI_ASSIGN_OR_RETURN(PgRows nodes, c.Exec(kUpsertWalkNodesFromStage));
   sum->walk_nodes_inserted += nodes.i64(0, 0);
   NBI_ASSIGN_OR_RETURN(PgRows edges, c.Exec(kInsertWalkEdgesFromStage));
-  sum->walk_edges_inserted += edges.affected();
-  if (nodes.i64(0, 0) > 0 || edges.affected() > 0) {
+  sum->walk_edges_inserted += edges.i64(0, 0);
+  if (nodes.i64(0, 0) > 0 || edges.i64(0, 0) > 0) {
     NBI_RETURN_IF_ERROR(c.Exec(kAnalyzeWalkTables, "analyze").status());
   }
+  return Status::Ok();
+}
+
+namespace {
+
+// A PostgreSQL array literal of integers: "{1,2,3}".
+template <typename T, typename Get>
+std::string IntArray(const std::vector<T>& rows, Get get) {
+  std::string out = "{";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(get(rows[i]));
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Status PgDeleteWalkRows(PgConn& c, const std::vector<int64_t>& nodes,
+                        const std::vector<std::pair<int64_t, int64_t>>& edges,
+                        PoiImportSummary* sum) {
+  if (!edges.empty()) {
+    NBI_ASSIGN_OR_RETURN(
+        PgRows d, c.Exec(kDeleteWalkEdges,
+                         PgParams()
+                             .Text(IntArray(edges, [](const auto& e) { return e.first; }))
+                             .Text(IntArray(edges, [](const auto& e) { return e.second; }))));
+    sum->walk_edges_removed += d.affected();
+  }
+  if (nodes.empty()) return Status::Ok();
+  const std::string ids = IntArray(nodes, [](int64_t id) { return id; });
+  NBI_ASSIGN_OR_RETURN(PgRows ends, c.Exec(kDeleteWalkEdgesOfNodes, PgParams().Text(ids)));
+  for (int i = 0; i < ends.size(); ++i) {
+    sum->cascaded_edge_ends.push_back({ends.f64(i, 0), ends.f64(i, 1)});
+    sum->cascaded_edge_ends.push_back({ends.f64(i, 2), ends.f64(i, 3)});
+  }
+  sum->walk_edges_removed += ends.size();
+  NBI_ASSIGN_OR_RETURN(PgRows d, c.Exec(kDeleteWalkNodes, PgParams().Text(ids)));
+  sum->walk_nodes_removed += d.affected();
   return Status::Ok();
 }
 
@@ -79,6 +118,37 @@ Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
     SortUniqueWalkNodes(&out.nodes);
     SortWalkEdges(&out.edges);
     return out;
+  });
+}
+
+namespace {
+std::vector<WalkNode> ReadWalkNodes(const PgRows& r) {
+  std::vector<WalkNode> out;
+  out.reserve(r.size());
+  for (int i = 0; i < r.size(); ++i) out.push_back({r.i64(i, 0), r.f64(i, 1), r.f64(i, 2)});
+  return out;
+}
+}  // namespace
+
+Result<std::vector<WalkNode>> PgStore::LoadWalkNodesById(const std::vector<int64_t>& ids) {
+  using Out = std::vector<WalkNode>;
+  if (ids.empty()) return Out{};
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNodesById,
+                                          PgParams().Text(IntArray(ids, [](int64_t v) { return v; }))));
+    return ReadWalkNodes(r);
+  });
+}
+
+Result<std::vector<WalkNode>> PgStore::LoadWalkNodesIn(const BBox& box) {
+  using Out = std::vector<WalkNode>;
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNodesIn, PgParams()
+                                                                .Double(box.min_lat)
+                                                                .Double(box.max_lat)
+                                                                .Double(box.min_lng)
+                                                                .Double(box.max_lng)));
+    return ReadWalkNodes(r);
   });
 }
 

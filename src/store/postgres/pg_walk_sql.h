@@ -27,11 +27,29 @@ inline constexpr PgSql kUpsertWalkNodesFromStage{
     "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted) FROM up"};
-// A known edge stays as it is; the command's row count is the edges inserted.
+// A known edge takes the new length (one of its nodes moved); an unchanged one is not
+// rewritten. Returns the edges inserted.
 inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
-    "INSERT INTO walk_edges (a, b, length_m) SELECT a, b, length_m FROM nbi_walk_edge_stage "
-    "ORDER BY a, b ON CONFLICT (a, b) DO NOTHING"};
+    "WITH up AS (INSERT INTO walk_edges (a, b, length_m) "
+    "SELECT a, b, length_m FROM nbi_walk_edge_stage ORDER BY a, b "
+    "ON CONFLICT (a, b) DO UPDATE SET length_m = EXCLUDED.length_m "
+    "WHERE walk_edges.length_m <> EXCLUDED.length_m RETURNING (xmax = 0) AS inserted) "
+    "SELECT count(*) FILTER (WHERE inserted) FROM up"};
+// $1: node ids (bigint[]). Deletes every edge touching one of them and returns both ends'
+// positions (the nodes are deleted by the next statement, so both ends are still there).
+inline constexpr PgSql kDeleteWalkEdgesOfNodes{
+    "delete_walk_edges_of_nodes",
+    "WITH d AS (DELETE FROM walk_edges WHERE a = ANY($1::bigint[]) OR b = ANY($1::bigint[]) "
+    "RETURNING a, b) SELECT na.lat, na.lng, nb.lat, nb.lng FROM d "
+    "JOIN walk_nodes na ON na.id = d.a JOIN walk_nodes nb ON nb.id = d.b"};
+inline constexpr PgSql kDeleteWalkNodes{"delete_walk_nodes",
+                                        "DELETE FROM walk_nodes WHERE id = ANY($1::bigint[])"};
+// $1 a[], $2 b[] (bigint[] of the same length).
+inline constexpr PgSql kDeleteWalkEdges{
+    "delete_walk_edges",
+    "DELETE FROM walk_edges e USING unnest($1::bigint[], $2::bigint[]) AS d(a, b) "
+    "WHERE e.a = d.a AND e.b = d.b"};
 // Fresh statistics once an import has added rows. Without them the planner takes both node
 // scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
 // minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
@@ -49,6 +67,12 @@ inline constexpr PgSql kLoadWalkNetwork{
     "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
     "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
     "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
+inline constexpr PgSql kLoadWalkNodesById{
+    "load_walk_nodes_by_id", "SELECT id, lat, lng FROM walk_nodes WHERE id = ANY($1::bigint[])"};
+inline constexpr PgSql kLoadWalkNodesIn{
+    "load_walk_nodes_in",
+    "SELECT id, lat, lng FROM walk_nodes WHERE lat BETWEEN $1::float8 AND $2::float8 "
+    "AND lng BETWEEN $3::float8 AND $4::float8"};
 inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
 
 }  // namespace nbi

@@ -29,9 +29,23 @@ inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges"
 inline constexpr const char* kUpsertWalkNode =
     "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
-// ?: a, b, length_m. A known edge stays as it is (changes() = 0).
+// ?: a, b, length_m. A known edge takes the new length (one of its nodes moved); an unchanged
+// one is not rewritten.
 inline constexpr const char* kInsertWalkEdge =
-    "INSERT INTO walk_edges (a, b, length_m) VALUES (?, ?, ?) ON CONFLICT (a, b) DO NOTHING";
+    "INSERT INTO walk_edges (a, b, length_m) VALUES (?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
+    "length_m = excluded.length_m WHERE length_m <> excluded.length_m";
+// ?1: a node id. Both ends of every edge that touches it (deleted with it).
+inline constexpr const char* kWalkEdgesOfNode =
+    "SELECT na.lat, na.lng, nb.lat, nb.lng FROM walk_edges e JOIN walk_nodes na ON na.id = e.a "
+    "JOIN walk_nodes nb ON nb.id = e.b WHERE e.a = ?1 OR e.b = ?1";
+inline constexpr const char* kDeleteWalkEdgesOfNode =
+    "DELETE FROM walk_edges WHERE a = ?1 OR b = ?1";
+inline constexpr const char* kLoadWalkNodeById = "SELECT id, lat, lng FROM walk_nodes WHERE id = ?";
+// ?: min_lat, max_lat, min_lng, max_lng.
+inline constexpr const char* kLoadWalkNodesIn =
+    "SELECT id, lat, lng FROM walk_nodes WHERE lat BETWEEN ? AND ? AND lng BETWEEN ? AND ?";
+inline constexpr const char* kDeleteWalkNode = "DELETE FROM walk_nodes WHERE id = ?";
+inline constexpr const char* kDeleteWalkEdge = "DELETE FROM walk_edges WHERE a = ? AND b = ?";
 // ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
 // the nodes in the box by their index, each one's edges as node a by the edges' key, node b
 // by its id.
