@@ -23,15 +23,27 @@ OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned se
     for (int c = 0; c < kCols; ++c) w.refs.push_back(StreetNode(r, c));
     t.ways[1000 + r] = w;
   }
+  // A river between rows kRiver and kRiver + 1, crossed by bridges only (the columns of
+  // kBridges); elsewhere a column is two ways, 5000 + c south and 6000 + c north of it.
   for (int c = 0; c < kCols; ++c) {
+    const bool bridge = std::find(std::begin(kBridges), std::end(kBridges), c) != std::end(kBridges);
     Way w{{}, {{"highway", "residential"}}};
-    for (int r = 0; r < kRows; ++r) w.refs.push_back(StreetNode(r, c));
-    t.ways[5000 + c] = w;
+    for (int r = 0; r < kRows; ++r) {
+      if (!bridge && r == kRiver + 1) {
+        t.ways[5000 + c] = w;
+        w.refs.clear();
+      }
+      w.refs.push_back(StreetNode(r, c));
+    }
+    t.ways[(bridge ? 5000 : 6000) + c] = w;
   }
   std::mt19937 rng(seed);
   for (int k = 0; k < groceries; ++k) {
     t.AddPoi(100000 + k, t.RandomPosition(&rng), "shop", "supermarket", fmt::format("Grocer {}", k));
   }
+  // A grocery beside the western bridge, south of the river: the bridge decides who walks to it.
+  t.AddPoi(100000 + groceries, {kLat0 + (kRiver - 1) * kStep, kLng0 + kBridges[0] * kStep + 0.0001},
+           "shop", "supermarket", "Bridge Grocer");
   for (int k = 0; k < restaurants; ++k) {
     t.AddPoi(200000 + k, t.RandomPosition(&rng), "amenity", "restaurant", fmt::format("Diner {}", k));
   }
@@ -47,7 +59,7 @@ OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned se
   }
   hall.refs.push_back(400000);
   t.ways[9000] = hall;
-  t.header = {kLat0 - 0.001, kLng0 - 0.001, kLat0 + kRows * kStep, kLng0 + kCols * kStep};
+  t.header = {kLat0 - 0.01, kLng0 - 0.01, kLat0 + kRows * kStep + 0.01, kLng0 + kCols * kStep + 0.01};
   return t;
 }
 

@@ -1,5 +1,5 @@
-// A generated town as OSM data for the refresh tests: a street grid of ways (each row and each
-// column one way), grocery, restaurant and park POIs as nodes and one grocery as a closed way.
+// A generated town as OSM data for the refresh tests: a street grid of ways (each row one way,
+// each column one or two: a river crosses the town, with two bridges), grocery, restaurant and park POIs as nodes and one grocery as a closed way.
 // Written as .osm.pbf (with a header box) or as the .osc change file between two towns, with
 // libosmium.
 #pragma once
@@ -37,8 +37,12 @@ struct OsmTown {
   static constexpr int kRows = 80, kCols = 80;
   static constexpr double kLat0 = 47.10, kLng0 = 9.50, kStep = 0.0006;
   static int64_t StreetNode(int r, int c) { return 1 + int64_t(r) * kCols + c; }
+  // The river south of row kRiver + 1 and its bridges (see Generate).
+  static constexpr int kRiver = 40;
+  static constexpr int kBridges[] = {15, 60};
 
-  // The town: streets, `groceries` grocery nodes (ids 100000...), restaurants (200000...),
+  // The town: streets, `groceries` grocery nodes (ids 100000...) and one more beside the
+  // western bridge, restaurants (200000...),
   // parks (300000...) and a grocery way (way 9000 over nodes 400000..400003), positions from
   // `seed`.
   static OsmTown Generate(int groceries, int restaurants, int parks, unsigned seed);

@@ -36,6 +36,7 @@
 // second code path; the price is a few jobs per changed place instead of one.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,6 +45,7 @@
 #include "common/status.h"
 #include "geo/geo.h"
 #include "jobs/job.h"
+#include "jobs/parts.h"
 #include "poi/import.h"
 #include "poi/poi.h"
 #include "store/store.h"
@@ -96,6 +98,7 @@ struct RefreshPlan {
   std::vector<RefreshBox> boxes;
   // Per (step, model): the stored cells the rule marks dirty (the union of the cut disks).
   int64_t dirty_cells = 0;
+  std::array<int64_t, kAllHeatModels.size()> dirty_per_model{};  // indexed by HeatModel
   int64_t cells() const;  // the cells the boxes recompute (>= dirty_cells)
 };
 

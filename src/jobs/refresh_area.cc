@@ -243,6 +243,7 @@ Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
     for (auto& [step, g] : grids) {
       if (g.dirty.empty()) continue;
       plan.dirty_cells += static_cast<int64_t>(g.dirty.size());
+      plan.dirty_per_model[static_cast<size_t>(m)] += static_cast<int64_t>(g.dirty.size());
       std::vector<CellKey> dirty(g.dirty.begin(), g.dirty.end());
       std::vector<CellKey> stored(g.stored.begin(), g.stored.end());
       std::vector<RefreshBox> boxes = CoverCells(std::move(dirty), stored, step, m);
