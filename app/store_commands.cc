@@ -46,11 +46,11 @@ std::string WalkNetworkLine(const WalkNetwork& network, const PoiImportSummary& 
           ? ""
           : fmt::format(", {} nodes, {} edges removed", fmt::group_digits(sum.walk_nodes_removed),
                         fmt::group_digits(sum.walk_edges_removed));
-  return fmt::format(
-      "  walk network: {} nodes, {} edges ({} nodes, {} edges new{})\n",
-      fmt::group_digits(network.nodes.size()), fmt::group_digits(network.edges.size()),
-      fmt::group_digits(sum.walk_nodes_inserted), fmt::group_digits(sum.walk_edges_inserted),
-      removed);
+  return fmt::format("  walk network: {} nodes, {} edges ({} nodes, {} edges new{})\n",
+                     fmt::group_digits(network.nodes.size()),
+                     fmt::group_digits(network.edges.size()),
+                     fmt::group_digits(sum.walk_nodes_inserted),
+                     fmt::group_digits(sum.walk_edges_inserted), removed);
 }
 
 // The lines about the recompute an import enqueued (jobs/refresh.h).
@@ -65,10 +65,9 @@ void PrintRefresh(const ImportRun& run, bool recompute) {
   }
   int64_t fresh = 0;
   for (const EnqueueResult& r : run.jobs) fresh += r.is_new;
-  std::printf(
-      "  recompute: %lld cells dirty, %lld cells in %zu heatmap_refresh job%s (%lld new)\n",
-      (long long)run.refresh.dirty_cells, (long long)run.refresh.cells(), run.jobs.size(),
-      run.jobs.size() == 1 ? "" : "s", (long long)fresh);
+  std::printf("  recompute: %lld cells dirty, %lld cells in %zu heatmap_refresh job%s (%lld new)\n",
+              (long long)run.refresh.dirty_cells, (long long)run.refresh.cells(), run.jobs.size(),
+              run.jobs.size() == 1 ? "" : "s", (long long)fresh);
 }
 
 struct ImportOpts {

@@ -80,9 +80,12 @@ Change ChooseChange(const std::vector<Poi>& pois) {
   for (int k = 0; k < 10 && !g.empty(); ++k) {
     const Poi* p = g[g.size() * size_t(2 * k + 1) / 20];
     const int64_t id = std::stoll(p->source_id.substr(1));
-    if (k < 4) c.deleted.insert(id);
-    else if (k < 7) c.moved[id] = {p->lat + 0.00135, p->lng};
-    else c.added.push_back({p->lat, p->lng + 0.0027});
+    if (k < 4)
+      c.deleted.insert(id);
+    else if (k < 7)
+      c.moved[id] = {p->lat + 0.00135, p->lng};
+    else
+      c.added.push_back({p->lat, p->lng + 0.0027});
   }
   return c;
 }
@@ -120,6 +123,48 @@ void WriteChanged(const std::string& in, const std::string& out, const Change& c
   reader.close();
 }
 
+// Steps 3 and 4: the changed copy imported with --replace, and its refresh jobs.
+void RefreshAfterChange(Store* store, const std::string& extract, const std::vector<Poi>& pois,
+                        const std::map<HeatModel, std::pair<int64_t, double>>& full) {
+  const Change change = ChooseChange(pois);
+  const std::string changed =
+      (std::filesystem::temp_directory_path() / "nbi_bench_refresh.osm.pbf").string();
+  WriteChanged(extract, changed, change);
+  std::printf(
+      "3. import --replace of a copy with 10 POIs changed (%zu deleted, %zu moved, %zu new)\n",
+      change.deleted.size(), change.moved.size(), change.added.size());
+  ImportOptions ro;
+  ro.replace = true;
+  auto t0 = SteadyClock::now();
+  ImportRun run = Must(RunImport(store, changed, ro), "import --replace");
+  std::printf(
+      "  import + plan: %.2f s; %lld new, %lld updated, %lld removed; %zu POI states changed\n",
+      Since(t0), (long long)run.summary.inserted, (long long)run.summary.updated,
+      (long long)run.summary.removed, run.changes.pois.size());
+  std::map<HeatModel, std::pair<int64_t, int>> boxes;
+  for (const RefreshBox& b : run.refresh.boxes) {
+    boxes[b.model].first += b.cells();
+    boxes[b.model].second += 1;
+  }
+  std::printf("  dirty cells (all models): %lld; enqueued %lld cells in %zu jobs\n",
+              (long long)run.refresh.dirty_cells, (long long)run.refresh.cells(), run.jobs.size());
+  std::printf("4. Refresh jobs vs full computation\n");
+  const double refresh_secs = RunJobs(store);
+  for (const auto& [m, f] : full) {
+    const auto [cells, n] = boxes[m];
+    const int64_t dirty = run.refresh.dirty_per_model[size_t(m)];
+    std::printf(
+        "  %-12s dirty %7lld, recomputed %7lld cells in %3d boxes (+%.1f%% over dirty) = %5.2f%% "
+        "of %lld\n",
+        std::string(HeatModelId(m)).c_str(), (long long)dirty, (long long)cells, n,
+        dirty > 0 ? 100.0 * double(cells - dirty) / double(dirty) : 0.0,
+        100.0 * double(cells) / double(full.at(m).first), (long long)full.at(m).first);
+  }
+  double full_secs = 0;
+  for (const auto& [m, f] : full) full_secs += f.second;
+  std::printf("  wall time: refresh %.2f s (all models) vs full %.2f s\n", refresh_secs, full_secs);
+}
+
 }  // namespace
 }  // namespace nbi
 
@@ -129,13 +174,18 @@ int main(int argc, char** argv) {
   std::string models = "grocery,blend,grocery-walk";
   double step = 0.0005;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--url") && i + 1 < argc) url = argv[++i];
-    else if (!std::strcmp(argv[i], "--extract") && i + 1 < argc) extract = argv[++i];
-    else if (!std::strcmp(argv[i], "--step") && i + 1 < argc) step = std::atof(argv[++i]);
-    else if (!std::strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+    if (!std::strcmp(argv[i], "--url") && i + 1 < argc)
+      url = argv[++i];
+    else if (!std::strcmp(argv[i], "--extract") && i + 1 < argc)
+      extract = argv[++i];
+    else if (!std::strcmp(argv[i], "--step") && i + 1 < argc)
+      step = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--models") && i + 1 < argc)
+      models = argv[++i];
   }
   if (url.empty()) {
-    std::fprintf(stderr, "usage: bench_refresh --url URL [--extract FILE] [--step S] [--models M,...]\n");
+    std::fprintf(stderr,
+                 "usage: bench_refresh --url URL [--extract FILE] [--step S] [--models M,...]\n");
     return 2;
   }
   std::vector<HeatModel> ms;
@@ -158,8 +208,8 @@ int main(int argc, char** argv) {
               first.network.edges.size(), Since(t0));
   BBox box{90, 180, -90, -180};
   for (const Poi& p : first.pois) {
-    box = {std::min(box.min_lat, p.lat), std::min(box.min_lng, p.lng),
-           std::max(box.max_lat, p.lat), std::max(box.max_lng, p.lng)};
+    box = {std::min(box.min_lat, p.lat), std::min(box.min_lng, p.lng), std::max(box.max_lat, p.lat),
+           std::max(box.max_lng, p.lng)};
   }
   std::printf("2. Full computation over %s\n", box.ToString().c_str());
   std::map<HeatModel, std::pair<int64_t, double>> full;
@@ -175,40 +225,6 @@ int main(int argc, char** argv) {
                 (long long)e.job.total_items, secs);
   }
 
-  const Change change = ChooseChange(first.pois);
-  const std::string changed =
-      (std::filesystem::temp_directory_path() / "nbi_bench_refresh.osm.pbf").string();
-  WriteChanged(extract, changed, change);
-  std::printf("3. import --replace of a copy with 10 POIs changed (%zu deleted, %zu moved, %zu new)\n",
-              change.deleted.size(), change.moved.size(), change.added.size());
-  ImportOptions ro;
-  ro.replace = true;
-  t0 = SteadyClock::now();
-  ImportRun run = Must(RunImport(store.get(), changed, ro), "import --replace");
-  std::printf("  import + plan: %.2f s; %lld new, %lld updated, %lld removed; %zu POI states changed\n",
-              Since(t0), (long long)run.summary.inserted, (long long)run.summary.updated,
-              (long long)run.summary.removed, run.changes.pois.size());
-  std::map<HeatModel, std::pair<int64_t, int>> boxes;
-  for (const RefreshBox& b : run.refresh.boxes) {
-    boxes[b.model].first += b.cells();
-    boxes[b.model].second += 1;
-  }
-  std::printf("  dirty cells (all models): %lld; enqueued %lld cells in %zu jobs\n",
-              (long long)run.refresh.dirty_cells, (long long)run.refresh.cells(), run.jobs.size());
-  std::printf("4. Refresh jobs vs full computation\n");
-  const double refresh_secs = RunJobs(store.get());
-  for (HeatModel m : ms) {
-    const auto [cells, n] = boxes[m];
-    const int64_t dirty = run.refresh.dirty_per_model[size_t(m)];
-    std::printf(
-        "  %-12s dirty %7lld, recomputed %7lld cells in %3d boxes (+%.1f%% over dirty) = %5.2f%% "
-        "of %lld\n",
-        std::string(HeatModelId(m)).c_str(), (long long)dirty, (long long)cells, n,
-        dirty > 0 ? 100.0 * double(cells - dirty) / double(dirty) : 0.0,
-        100.0 * double(cells) / double(full[m].first), (long long)full[m].first);
-  }
-  double full_secs = 0;
-  for (const auto& [m, f] : full) full_secs += f.second;
-  std::printf("  wall time: refresh %.2f s (all models) vs full %.2f s\n", refresh_secs, full_secs);
+  RefreshAfterChange(store.get(), extract, first.pois, full);
   return 0;
 }

@@ -16,7 +16,8 @@ namespace nbi::testing {
 OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned seed) {
   OsmTown t;
   for (int r = 0; r < kRows; ++r) {
-    for (int c = 0; c < kCols; ++c) t.nodes[StreetNode(r, c)] = {kLat0 + r * kStep, kLng0 + c * kStep, {}};
+    for (int c = 0; c < kCols; ++c)
+      t.nodes[StreetNode(r, c)] = {kLat0 + r * kStep, kLng0 + c * kStep, {}};
   }
   for (int r = 0; r < kRows; ++r) {
     Way w{{}, {{"highway", "residential"}}};
@@ -26,7 +27,8 @@ OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned se
   // A river between rows kRiver and kRiver + 1, crossed by bridges only (the columns of
   // kBridges); elsewhere a column is two ways, 5000 + c south and 6000 + c north of it.
   for (int c = 0; c < kCols; ++c) {
-    const bool bridge = std::find(std::begin(kBridges), std::end(kBridges), c) != std::end(kBridges);
+    const bool bridge =
+        std::find(std::begin(kBridges), std::end(kBridges), c) != std::end(kBridges);
     Way w{{}, {{"highway", "residential"}}};
     for (int r = 0; r < kRows; ++r) {
       if (!bridge && r == kRiver + 1) {
@@ -39,13 +41,15 @@ OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned se
   }
   std::mt19937 rng(seed);
   for (int k = 0; k < groceries; ++k) {
-    t.AddPoi(100000 + k, t.RandomPosition(&rng), "shop", "supermarket", fmt::format("Grocer {}", k));
+    t.AddPoi(100000 + k, t.RandomPosition(&rng), "shop", "supermarket",
+             fmt::format("Grocer {}", k));
   }
   // A grocery beside the western bridge, south of the river: the bridge decides who walks to it.
   t.AddPoi(100000 + groceries, {kLat0 + (kRiver - 1) * kStep, kLng0 + kBridges[0] * kStep + 0.0001},
            "shop", "supermarket", "Bridge Grocer");
   for (int k = 0; k < restaurants; ++k) {
-    t.AddPoi(200000 + k, t.RandomPosition(&rng), "amenity", "restaurant", fmt::format("Diner {}", k));
+    t.AddPoi(200000 + k, t.RandomPosition(&rng), "amenity", "restaurant",
+             fmt::format("Diner {}", k));
   }
   for (int k = 0; k < parks; ++k) {
     t.AddPoi(300000 + k, t.RandomPosition(&rng), "leisure", "park", fmt::format("Park {}", k));
@@ -59,7 +63,8 @@ OsmTown OsmTown::Generate(int groceries, int restaurants, int parks, unsigned se
   }
   hall.refs.push_back(400000);
   t.ways[9000] = hall;
-  t.header = {kLat0 - 0.01, kLng0 - 0.01, kLat0 + kRows * kStep + 0.01, kLng0 + kCols * kStep + 0.01};
+  t.header = {kLat0 - 0.01, kLng0 - 0.01, kLat0 + kRows * kStep + 0.01,
+              kLng0 + kCols * kStep + 0.01};
   return t;
 }
 
@@ -137,13 +142,17 @@ void OsmTown::WriteChange(const OsmTown& from, const OsmTown& to, const std::str
   // version's content (as osmosis and osmium derive write it).
   for (const auto& [id, n] : to.nodes) {
     auto it = from.nodes.find(id);
-    if (it == from.nodes.end()) AddNode(buf, id, n, 1);
-    else if (!(it->second == n)) AddNode(buf, id, n, 2);
+    if (it == from.nodes.end())
+      AddNode(buf, id, n, 1);
+    else if (!(it->second == n))
+      AddNode(buf, id, n, 2);
   }
   for (const auto& [id, w] : to.ways) {
     auto it = from.ways.find(id);
-    if (it == from.ways.end()) AddWay(buf, id, w, 1);
-    else if (!(it->second == w)) AddWay(buf, id, w, 2);
+    if (it == from.ways.end())
+      AddWay(buf, id, w, 1);
+    else if (!(it->second == w))
+      AddWay(buf, id, w, 2);
   }
   for (const auto& [id, w] : from.ways) {
     if (!to.ways.count(id)) AddWay(buf, id, w, 2, true);

@@ -1,7 +1,7 @@
 // A generated town as OSM data for the refresh tests: a street grid of ways (each row one way,
-// each column one or two: a river crosses the town, with two bridges), grocery, restaurant and park POIs as nodes and one grocery as a closed way.
-// Written as .osm.pbf (with a header box) or as the .osc change file between two towns, with
-// libosmium.
+// each column one or two: a river crosses the town, with two bridges), grocery, restaurant and park
+// POIs as nodes and one grocery as a closed way. Written as .osm.pbf (with a header box) or as the
+// .osc change file between two towns, with libosmium.
 #pragma once
 
 #include <cstdint>

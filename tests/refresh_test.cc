@@ -3,6 +3,8 @@
 // change file; the refresh jobs recompute exactly the cells the dirty-area rule predicts, and
 // afterwards every stored cell equals a computation from scratch on the new data. A property
 // test repeats this with random small change sets.
+#include "jobs/refresh.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "http_test_util.h"
-#include "jobs/refresh.h"
 #include "osm_town.h"
 #include "poi/import.h"
 #include "score/scorer.h"
@@ -160,7 +161,8 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
   for (HeatModel m : kModels) {
     std::vector<LatLng> centres;
     for (const PoiPoint& p : changed) {
-      if (p.category == Category::kGroceries || !IsGroceryOnly(m)) centres.push_back({p.lat, p.lng});
+      if (p.category == Category::kGroceries || !IsGroceryOnly(m))
+        centres.push_back({p.lat, p.lng});
     }
     if (IsWalkModel(m)) {
       centres.insert(centres.end(), walk.begin(), walk.end());
@@ -295,8 +297,8 @@ TEST_P(RefreshTest, RemovedPoiLeavesThePointScoreAtOnce) {
   const OsmTown::Node& gone = before.nodes.at(after.removed[0]);
   testing::ServerProcess server(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {});
   ASSERT_TRUE(server.running()) << server.Log();
-  const std::string q = "/api/score?lat=" + testing::Shortest(gone.lat) +
-                        "&lng=" + testing::Shortest(gone.lng);
+  const std::string q =
+      "/api/score?lat=" + testing::Shortest(gone.lat) + "&lng=" + testing::Shortest(gone.lng);
   testing::Reply r = server.Get(q);
   ASSERT_EQ(r.status, 200) << r.text;
   EXPECT_NE(r.text.find("\"Grocer 0\""), std::string::npos) << "the grocery scores before";
@@ -325,8 +327,8 @@ void RandomEdit(OsmTown* town, std::mt19937* rng, int64_t* next_id) {
       town->nodes.erase(poi);
       break;
     case 1: {
-      static const char* kKinds[][2] = {{"shop", "supermarket"}, {"amenity", "restaurant"},
-                                         {"leisure", "park"}};
+      static const char* kKinds[][2] = {
+          {"shop", "supermarket"}, {"amenity", "restaurant"}, {"leisure", "park"}};
       const auto& kind = kKinds[pick(3)];
       town->AddPoi((*next_id)++, town->RandomPosition(rng), kind[0], kind[1], "Added");
       break;
@@ -347,9 +349,9 @@ void RandomEdit(OsmTown* town, std::mt19937* rng, int64_t* next_id) {
       town->CutStreet(OsmTown::StreetNode(r, c), OsmTown::StreetNode(r, c + 1), (*next_id)++);
       break;
     case 6:  // a footbridge across the river
-      town->ways[(*next_id)++] = {{OsmTown::StreetNode(OsmTown::kRiver, c),
-                                   OsmTown::StreetNode(OsmTown::kRiver + 1, c)},
-                                  {{"highway", "footway"}}};
+      town->ways[(*next_id)++] = {
+          {OsmTown::StreetNode(OsmTown::kRiver, c), OsmTown::StreetNode(OsmTown::kRiver + 1, c)},
+          {{"highway", "footway"}}};
       break;
     default:
       town->nodes[OsmTown::StreetNode(r, c)].lat += jitter(0.0003);

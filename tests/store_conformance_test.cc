@@ -22,11 +22,12 @@ class StoreConformanceTest : public testing::StoreTest {};
 TEST_P(StoreConformanceTest, MigrationsCreateSchemaAndRerun) {
   auto v = store_->SchemaVersion();
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(*v, 9);  // v5: job parts, v6: tile overviews and area versions, v7: attempts,
-                     // v8: the walk network, v9: the index of pending parts
+  EXPECT_EQ(*v, 10);  // v5: job parts, v6: tile overviews and area versions, v7: attempts,
+                      // v8: the walk network, v9: the index of pending parts, v10: the index
+                      // of walk edges by their second node
   EXPECT_TRUE(store_->Migrate().ok());
   EXPECT_TRUE(store_->Migrate().ok());
-  EXPECT_EQ(*store_->SchemaVersion(), 9);
+  EXPECT_EQ(*store_->SchemaVersion(), 10);
   EXPECT_TRUE(store_->Ping().ok());
   // A second process opening the same database migrates nothing and works.
   auto again = OpenStore(url_, &clock_);

@@ -134,8 +134,8 @@ struct ImportRun {
   std::vector<EnqueueResult> jobs;
 };
 struct ImportOptions {
-  bool replace = false;    // the file is authoritative for its bounds
-  bool recompute = true;   // enqueue heatmap_refresh jobs for the dirty cells
+  bool replace = false;   // the file is authoritative for its bounds
+  bool recompute = true;  // enqueue heatmap_refresh jobs for the dirty cells
   int64_t part_cells = kDefaultPartCells;
   ImportProgress progress;
 };

@@ -22,9 +22,7 @@ constexpr double kPi = 3.14159265358979323846;
 constexpr double kDiskSlackM = 0.01;
 
 struct CellHash {
-  size_t operator()(const CellKey& c) const {
-    return std::hash<int64_t>()(c.i * 1'000'003 + c.j);
-  }
+  size_t operator()(const CellKey& c) const { return std::hash<int64_t>()(c.i * 1'000'003 + c.j); }
 };
 using CellSet = std::unordered_set<CellKey, CellHash>;
 
@@ -88,10 +86,9 @@ Result<std::vector<LatLng>> Centres(Store* store, const ChangeSet& changes, Heat
   std::sort(out.begin(), out.end(), [](const LatLng& a, const LatLng& b) {
     return std::make_pair(a.lat, a.lng) < std::make_pair(b.lat, b.lng);
   });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const LatLng& a, const LatLng& b) {
-                          return a.lat == b.lat && a.lng == b.lng;
-                        }),
+  out.erase(std::unique(
+                out.begin(), out.end(),
+                [](const LatLng& a, const LatLng& b) { return a.lat == b.lat && a.lng == b.lng; }),
             out.end());
   return out;
 }
@@ -173,9 +170,7 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
   const CellSet d(dirty.begin(), dirty.end());
   const CellSet ok(allowed.begin(), allowed.end());
   CellSet covered;
-  auto free_dirty = [&](int64_t i, int64_t j) {
-    return d.count({i, j}) && !covered.count({i, j});
-  };
+  auto free_dirty = [&](int64_t i, int64_t j) { return d.count({i, j}) && !covered.count({i, j}); };
   auto usable = [&](int64_t i, int64_t j) {
     return (ok.count({i, j}) || d.count({i, j})) && !covered.count({i, j});
   };
@@ -185,7 +180,7 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
     RefreshBox b{grid_step, model, c.i, c.i + 1, c.j, c.j + 1};
     while (free_dirty(c.i, b.j1)) ++b.j1;
     int64_t in = b.j1 - b.j0;  // dirty cells in the box
-    for (;;) {                  // grow down a row at a time while the waste stays low
+    for (;;) {                 // grow down a row at a time while the waste stays low
       const int64_t ni = b.i1;
       int64_t w0 = b.j0, w1 = b.j1;  // widened by the dirty run through the row's ends
       if (free_dirty(ni, w0)) {

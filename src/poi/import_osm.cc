@@ -311,9 +311,9 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
   }
 
   PoiCollector collector(network != nullptr);
-  uint64_t total = 0;  // file size in bytes
+  uint64_t total = 0;      // file size in bytes
   osmium::Box header_box;  // the header's bounding box, if the file has one
-  Status placed;       // the outcome of placing the ways
+  Status placed;           // the outcome of placing the ways
   try {
     // An absolute name: libosmium reads "-" as stdin and "http://..." through curl.
     osmium::io::File file(std::filesystem::absolute(path).string(), *format);
@@ -364,8 +364,8 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     const osmium::Box& box = stats->header_bounds ? header_box : collector.extent();
     stats->bounds.reset();
     if (box.valid()) {
-      stats->bounds = BBox{box.bottom_left().lat(), box.bottom_left().lon(),
-                           box.top_right().lat(), box.top_right().lon()};
+      stats->bounds = BBox{box.bottom_left().lat(), box.bottom_left().lon(), box.top_right().lat(),
+                           box.top_right().lon()};
     }
   }
   // Every POI has its OSM id ("n123", "w456"): no content keys here.

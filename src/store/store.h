@@ -79,8 +79,8 @@ struct PoiWrite {
   // known edge takes the new length (its node moved), so the stored network always measures
   // its stored node positions.
   WalkNetwork network;
-  std::vector<std::string> poi_deletes;                    // source ids
-  std::vector<int64_t> node_deletes;                       // with every edge touching them
+  std::vector<std::string> poi_deletes;                   // source ids
+  std::vector<int64_t> node_deletes;                      // with every edge touching them
   std::vector<std::pair<int64_t, int64_t>> edge_deletes;  // (a, b), a < b
 };
 

@@ -198,8 +198,8 @@ Result<PoiImportSummary> PgStore::ApplyPoiWrite(const PoiWrite& write) {
   NBI_ASSIGN_OR_RETURN(std::vector<const Poi*> rows, FoldDuplicates(pois));
   NBI_RETURN_IF_ERROR(CheckWalkNetwork(network));
   const bool walk = !network.nodes.empty() || !network.edges.empty();
-  const bool deletes = !write.poi_deletes.empty() || !write.node_deletes.empty() ||
-                       !write.edge_deletes.empty();
+  const bool deletes =
+      !write.poi_deletes.empty() || !write.node_deletes.empty() || !write.edge_deletes.empty();
   if (rows.empty() && !walk && !deletes) return PoiImportSummary{};
   PgBinaryCopy copy;
   if (!rows.empty()) EncodePois(rows, &copy);
@@ -374,7 +374,7 @@ Result<std::vector<std::pair<double, HeatModel>>> PgStore::CellGridsIn(const BBo
     Out out;
     for (int i = 0; i < r.size(); ++i) {
       auto model = ParseHeatModel(r.text(i, 1));
-      if (!model) continue;  // written by a newer version
+      if (!model) continue;                                           // written by a newer version
       out.emplace_back(std::round(r.f64(i, 0) * 1e7) / 1e7, *model);  // real -> the step
     }
     std::sort(out.begin(), out.end());

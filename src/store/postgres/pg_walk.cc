@@ -134,8 +134,9 @@ Result<std::vector<WalkNode>> PgStore::LoadWalkNodesById(const std::vector<int64
   using Out = std::vector<WalkNode>;
   if (ids.empty()) return Out{};
   return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNodesById,
-                                          PgParams().Text(IntArray(ids, [](int64_t v) { return v; }))));
+    NBI_ASSIGN_OR_RETURN(
+        PgRows r,
+        c.Exec(kLoadWalkNodesById, PgParams().Text(IntArray(ids, [](int64_t v) { return v; }))));
     return ReadWalkNodes(r);
   });
 }
