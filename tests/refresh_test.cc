@@ -387,6 +387,41 @@ INSTANTIATE_TEST_SUITE_P(Stores, RefreshTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
 
+// The CLI as a user runs it (SQLite): the summary lines, the jobs list, process-jobs, and the
+// errors of --replace on a file without bounds and of a change file.
+TEST(RefreshCli, ImportReplaceEnqueuesRefreshJobsThatProcessJobsRuns) {
+  testing::TempDir dir;
+  auto run = [&](const std::string& args, int want_rc = 0) {
+    std::string out;
+    const int rc = testing::RunCommand(
+        "DATABASE_URL=sqlite:" + dir.File("cli.db") + " " + testing::BinaryPath() + " " + args,
+        &out);
+    EXPECT_EQ(rc, want_rc) << args << "\n" << out;
+    return out;
+  };
+  const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
+  before.WritePbf(dir.File("old.osm.pbf"));
+  std::string out = run("import " + dir.File("old.osm.pbf"));
+  EXPECT_NE(out.find(", 0 removed"), std::string::npos) << out;
+  run("schedule --bbox 47.104,9.504,47.144,9.544 --grid-step 0.002");
+  run("process-jobs");
+  const Modified after = Modify(before);
+  after.town.WritePbf(dir.File("new.osm.pbf"));
+  out = run("import --replace " + dir.File("new.osm.pbf"));
+  EXPECT_NE(out.find("2 new, 84 updated, 3 removed"), std::string::npos) << out;
+  EXPECT_NE(out.find("the file's header box"), std::string::npos) << out;
+  EXPECT_NE(out.find("1 edges removed"), std::string::npos) << out;
+  EXPECT_NE(out.find("heatmap_refresh jobs"), std::string::npos) << out;
+  out = run("jobs --type heatmap_refresh");
+  EXPECT_NE(out.find("heatmap_refresh  pending"), std::string::npos) << out;
+  run("process-jobs");
+  out = run("jobs --type heatmap_refresh --status pending");
+  EXPECT_EQ(out.find("heatmap_refresh"), std::string::npos) << out;
+  testing::WriteFile(dir.File("p.csv"), "lat,lng,category\n47.1,9.5,groceries\n");
+  out = run("import --replace " + dir.File("p.csv"), 2);
+  EXPECT_NE(out.find("--replace needs an OSM file"), std::string::npos) << out;
+}
+
 // CoverCells: boxes are disjoint, hold only allowed cells, cover every dirty cell and waste at
 // most kMaxRefreshWaste each.
 TEST(CoverCellsTest, DisjointBoxesOfAllowedCellsWithBoundedWaste) {
