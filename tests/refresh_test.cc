@@ -293,6 +293,7 @@ TEST_P(RefreshTest, NoRecomputeEnqueuesNothing) {
 TEST_P(RefreshTest, RemovedPoiLeavesThePointScoreAtOnce) {
   const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
   Import(before, "old.osm.pbf", false);
+  ComputeArea();
   const Modified after = Modify(before);
   const OsmTown::Node& gone = before.nodes.at(after.removed[0]);
   testing::ServerProcess server(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {});
@@ -306,6 +307,12 @@ TEST_P(RefreshTest, RemovedPoiLeavesThePointScoreAtOnce) {
   r = server.Get(q);
   ASSERT_EQ(r.status, 200) << r.text;
   EXPECT_EQ(r.text.find("\"Grocer 0\""), std::string::npos) << r.text;
+  // The API lists the refresh jobs the import enqueued.
+  r = server.Get("/api/jobs?type=heatmap_refresh&limit=200");
+  ASSERT_EQ(r.status, 200) << r.text;
+  ASSERT_TRUE(r.body.contains("jobs")) << r.text;
+  EXPECT_GT(r.body["jobs"].size(), 0u) << r.text;
+  for (const auto& j : r.body["jobs"]) EXPECT_EQ(j["type"], "heatmap_refresh");
   EXPECT_EQ(server.Terminate(), 0);
 }
 
