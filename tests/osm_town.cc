@@ -4,10 +4,8 @@
 
 #include <algorithm>
 #include <osmium/builder/attr.hpp>
-#include <osmium/io/gzip_compression.hpp>
 #include <osmium/io/pbf_output.hpp>
 #include <osmium/io/writer.hpp>
-#include <osmium/io/xml_output.hpp>
 #include <osmium/memory/buffer.hpp>
 #include <osmium/osm/box.hpp>
 
@@ -132,38 +130,6 @@ void OsmTown::WritePbf(const std::string& path) const {
   h.set("generator", "refresh_test");
   h.add_box(osmium::Box(header.min_lng, header.min_lat, header.max_lng, header.max_lat));
   osmium::io::Writer writer{path, h, osmium::io::overwrite::allow};
-  writer(std::move(buf));
-  writer.close();
-}
-
-void OsmTown::WriteChange(const OsmTown& from, const OsmTown& to, const std::string& path) {
-  osmium::memory::Buffer buf{1 << 20, osmium::memory::Buffer::auto_grow::yes};
-  // Objects in the order a change file lists them: nodes, then ways; a delete carries the old
-  // version's content (as osmosis and osmium derive write it).
-  for (const auto& [id, n] : to.nodes) {
-    auto it = from.nodes.find(id);
-    if (it == from.nodes.end())
-      AddNode(buf, id, n, 1);
-    else if (!(it->second == n))
-      AddNode(buf, id, n, 2);
-  }
-  for (const auto& [id, w] : to.ways) {
-    auto it = from.ways.find(id);
-    if (it == from.ways.end())
-      AddWay(buf, id, w, 1);
-    else if (!(it->second == w))
-      AddWay(buf, id, w, 2);
-  }
-  for (const auto& [id, w] : from.ways) {
-    if (!to.ways.count(id)) AddWay(buf, id, w, 2, true);
-  }
-  for (const auto& [id, n] : from.nodes) {
-    if (!to.nodes.count(id)) AddNode(buf, id, n, 2, true);
-  }
-  osmium::io::Header h;
-  h.set("generator", "refresh_test");
-  osmium::io::File file(path);  // .osc / .osc.gz: the change format
-  osmium::io::Writer writer{file, h, osmium::io::overwrite::allow};
   writer(std::move(buf));
   writer.close();
 }

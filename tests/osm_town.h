@@ -1,7 +1,7 @@
 // A generated town as OSM data for the refresh tests: a street grid of ways (each row one way,
 // each column one or two: a river crosses the town, with two bridges), grocery, restaurant and park
-// POIs as nodes and one grocery as a closed way. Written as .osm.pbf (with a header box) or as the
-// .osc change file between two towns, with libosmium.
+// POIs as nodes and one grocery as a closed way. Written as .osm.pbf (with a header box)
+// with libosmium.
 #pragma once
 
 #include <cstdint>
@@ -60,9 +60,6 @@ struct OsmTown {
   std::vector<int64_t> GroceryNodes() const;
 
   void WritePbf(const std::string& path) const;
-  // The change file that turns `from` into `to`: creates, modifies and deletes of nodes and
-  // ways (.osc or .osc.gz by the name).
-  static void WriteChange(const OsmTown& from, const OsmTown& to, const std::string& path);
 };
 
 }  // namespace nbi::testing

@@ -427,6 +427,9 @@ TEST(RefreshCli, ImportReplaceEnqueuesRefreshJobsThatProcessJobsRuns) {
   testing::WriteFile(dir.File("p.csv"), "lat,lng,category\n47.1,9.5,groceries\n");
   out = run("import --replace " + dir.File("p.csv"), 2);
   EXPECT_NE(out.find("--replace needs an OSM file"), std::string::npos) << out;
+  testing::WriteFile(dir.File("day.osc"), "<osmChange version=\"0.6\"/>\n");
+  out = run("import " + dir.File("day.osc"), 2);
+  EXPECT_NE(out.find("change files are not read yet"), std::string::npos) << out;
 }
 
 // CoverCells: boxes are disjoint, hold only allowed cells, cover every dirty cell and waste at

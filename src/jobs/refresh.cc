@@ -7,6 +7,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -160,6 +161,15 @@ Result<ImportPlan> PlanImport(PoiStore* store, std::vector<Poi> pois, WalkNetwor
 
 Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportOptions& opts) {
   ImportRun run;
+  for (const char* suffix : {".osc", ".osc.gz", ".osc.bz2"}) {
+    const std::string_view sv(suffix);
+    if (path.size() >= sv.size() && path.compare(path.size() - sv.size(), sv.size(), sv) == 0) {
+      return Status::Invalid(fmt::format(
+          "{}: OSM change files are not read yet; import a newer extract of the region with "
+          "--replace instead",
+          path));
+    }
+  }
   NBI_ASSIGN_OR_RETURN(PoiFormat format, DetectPoiFormat(path));
   run.osm = format == PoiFormat::kOsm;
   if (opts.replace && !run.osm) {
