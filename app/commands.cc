@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "common/printable.h"
 #include "config.h"
 
 namespace nbi::cli {
@@ -17,7 +18,8 @@ int ExitCode() { return g_exit_code; }
 void SetExitCode(int code) { g_exit_code = code; }
 
 void Fail(const Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.message().c_str());
+  // Errors quote input (a file's bad line, a name): never raw control characters.
+  std::fprintf(stderr, "error: %s\n", Printable(s.message(), true).c_str());
   // 2: the request cannot be done as asked (bad input, unknown name, a state that conflicts,
   // e.g. a reset while its job is active); 1: the system failed.
   bool user = s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ||

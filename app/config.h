@@ -5,10 +5,10 @@
 // Global settings (any subcommand): --database-url / DATABASE_URL, --log-format /
 // LOG_FORMAT (text | json), --job-cell-cap / NBI_JOB_CELL_CAP, --db-lock-timeout /
 // DB_LOCK_TIMEOUT, --db-statement-timeout / DB_STATEMENT_TIMEOUT, --db-wait-timeout /
-// DB_WAIT_TIMEOUT.
+// DB_WAIT_TIMEOUT, --seed-job-model / SEED_JOB_MODEL.
 // Worker settings (worker, process-jobs, serve): WorkerFlags. Server settings (serve):
-// ServeFlags. A bad value is a kInvalidArgument naming the variable and quoting the value
-// (exit 2).
+// ServeFlags (serve_flags.h: only `serve` includes the HTTP server). A bad value is a
+// kInvalidArgument naming the variable and quoting the value (exit 2).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,7 +18,6 @@
 #include "common/env.h"
 #include "common/log.h"
 #include "common/status.h"
-#include "http/server.h"
 #include "jobs/service.h"
 #include "worker/worker.h"
 
@@ -29,15 +28,19 @@ struct GlobalConfig {
   std::string log_format;                       // LOG_FORMAT
   std::string job_cell_cap;                     // NBI_JOB_CELL_CAP
   std::string job_part_cells;                   // JOB_PART_CELLS
+  std::string queue_client_cells;               // NBI_QUEUE_CLIENT_CELLS
+  std::string queue_total_cells;                // NBI_QUEUE_TOTAL_CELLS
   std::string lock_timeout, statement_timeout;  // DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT
   std::string wait_timeout;                     // DB_WAIT_TIMEOUT
+  std::string seed_job_model;                   // SEED_JOB_MODEL; empty: blend
 };
 
 // Who opens the store: its session limits (StoreOptions) differ.
 //   kApi:    the HTTP API of `serve`: lock 5 s, statement 30 s (a request answers within
 //            seconds, 503 at worst).
 //   kWorker: workers and every other command: lock 30 s, statement 10 min.
-// DB_LOCK_TIMEOUT and DB_STATEMENT_TIMEOUT override both.
+// DB_LOCK_TIMEOUT and DB_STATEMENT_TIMEOUT override both. It also applies SEED_JOB_MODEL
+// (SetSeedJobModel), which every store of the process reads.
 enum class StoreRole { kApi, kWorker };
 Result<StoreOptions> StoreConfig(StoreRole role);
 // DB_WAIT_TIMEOUT (default 30 s): how long `serve` and `process-jobs` wait for the database
@@ -80,21 +83,6 @@ class MetricsAddrFlag {
 
  private:
   std::string text_, default_;
-};
-
-// Options of `serve`.
-class ServeFlags {
- public:
-  void AddTo(CLI::App* cmd);
-  // `worker` supplies the cron runs' chunk size and stale timeout.
-  Result<http::ServerOptions> Parse(const WorkerOptions& worker) const;
-  bool no_worker() const { return no_worker_; }
-
- private:
-  bool no_worker_ = false;
-  std::string host_, port_, web_dir_, cron_secret_, tile_url_, heatmap_cap_, tile_cache_mb_,
-      cron_budget_, rate_, burst_, threads_, store_slots_, access_log_, header_timeout_,
-      max_connections_, allowed_hosts_;
 };
 
 // "NAME='text'" parsed as a whole decimal number in [lo, hi].

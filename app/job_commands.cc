@@ -10,9 +10,10 @@
 
 #include "commands.h"
 #include "common/duration.h"
+#include "common/printable.h"
 #include "common/time_format.h"
 #include "config.h"
-#include "http/api.h"
+#include "jobs/job_json.h"
 #include "jobs/service.h"
 
 namespace nbi::cli {
@@ -44,7 +45,9 @@ void PrintParts(const Job& j, JobQueue* queue) {
 }
 
 void PrintJob(const Job& j, JobQueue* queue) {
-  std::printf("Job #%lld (%s)\n", (long long)j.id, j.type.c_str());
+  // Text from the database (an original-app job's type and error, a worker's name) is printed
+  // through Printable: no control characters reach the terminal raw.
+  std::printf("Job #%lld (%s)\n", (long long)j.id, Printable(j.type).c_str());
   std::printf("  status:      %s%s\n", std::string(JobStatusId(j.status)).c_str(),
               j.cancel_requested && j.status == JobStatus::kRunning ? " (cancel requested)" : "");
   std::printf("  progress:    %d%% (%lld/%lld cells)\n", j.progress,
@@ -54,20 +57,22 @@ void PrintJob(const Job& j, JobQueue* queue) {
               FormatMs(j.created_at_ms).c_str(), FormatMs(j.started_at_ms).c_str(),
               FormatMs(j.completed_at_ms).c_str());
   if (j.locked_by)
-    std::printf("  worker:      %s (heartbeat %s)\n", j.locked_by->c_str(),
+    std::printf("  worker:      %s (heartbeat %s)\n", Printable(*j.locked_by).c_str(),
                 FormatMs(j.heartbeat_at_ms).c_str());
   if (j.active() && j.run_at_ms > j.created_at_ms)
     std::printf("  runs at:     %s\n", FormatMs(j.run_at_ms).c_str());
   PrintParts(j, queue);
-  if (j.error) std::printf("  error:       %s\n", j.error->c_str());
-  std::printf("  metadata:    %s\n", j.metadata.dump().c_str());
+  if (j.error) std::printf("  error:       %s\n", Printable(*j.error).c_str());
+  std::printf(
+      "  metadata:    %s\n",
+      Printable(j.metadata.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)).c_str());
   auto attempts = queue->ListAttempts(j.id);
   if (!attempts.ok() || attempts->empty()) return;
   std::printf("  history:\n");
   for (const JobAttempt& a : *attempts) {
     std::printf("    %s  part %d attempt %d  %-7s  %s: %s\n", FormatMs(a.at_ms).c_str(), a.part,
-                a.attempt, a.outcome.c_str(), a.worker.empty() ? "?" : a.worker.c_str(),
-                a.error.c_str());
+                a.attempt, Printable(a.outcome).c_str(),
+                a.worker.empty() ? "?" : Printable(a.worker).c_str(), Printable(a.error).c_str());
   }
 }
 
@@ -75,10 +80,10 @@ void PrintJob(const Job& j, JobQueue* queue) {
 // failed or rescued attempt) in place of the attempt count ("attemptCount").
 Result<nlohmann::json> JobWithHistoryJson(const Job& j, JobQueue* queue) {
   NBI_ASSIGN_OR_RETURN(std::vector<JobAttempt> attempts, queue->ListAttempts(j.id));
-  nlohmann::json out = http::JobJson(j);
+  nlohmann::json out = JobJson(j);
   out["attemptCount"] = j.attempts;
   out["attempts"] = nlohmann::json::array();
-  for (const JobAttempt& a : attempts) out["attempts"].push_back(http::AttemptJson(a));
+  for (const JobAttempt& a : attempts) out["attempts"].push_back(AttemptJson(a));
   return out;
 }
 
@@ -122,7 +127,7 @@ Status ListJobs(const JobsOpts& o) {
   NBI_ASSIGN_OR_RETURN(auto list, jobs->List(f));
   if (o.json) {
     nlohmann::json out = {{"jobs", nlohmann::json::array()}};
-    for (const Job& j : list) out["jobs"].push_back(http::JobJson(j));
+    for (const Job& j : list) out["jobs"].push_back(JobJson(j));
     std::printf("%s\n", out.dump(2).c_str());
   } else {
     PrintJobTable(list);
@@ -203,7 +208,8 @@ void RegisterJobs(CLI::App& app) {
 struct ScheduleOpts {
   std::string city, bbox, model = "grocery";
   double step = 0.0025;
-  int priority = 0, max_attempts = 3;
+  int64_t priority = 0;
+  int max_attempts = 3;
   std::string part_cells, run_at, delay;
   bool reset = false, force = false;
 };
@@ -220,7 +226,7 @@ Status ParseStart(const ScheduleOpts& o, ScheduleRequest* req) {
     req->run_at_ms = *ms;
   } else if (!o.delay.empty()) {
     NBI_ASSIGN_OR_RETURN(int64_t ms, ParseDurationMs("--delay", o.delay, BareNumber::kRefused));
-    req->run_at_ms = SystemClock::Get()->NowMs() + ms;
+    req->delay_ms = ms;
   }
   return Status::Ok();
 }
@@ -229,12 +235,12 @@ Status Schedule(const ScheduleOpts& o) {
   if (o.city.empty() == o.bbox.empty())
     return Status::Invalid("give --city SLUG or --bbox minLat,minLng,maxLat,maxLng");
   ScheduleRequest req;
-  auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  req.model = *model;
+  req.model = o.model;
   req.grid_step = o.step;
   req.priority = o.priority;
   req.max_attempts = o.max_attempts;
+  req.reset = o.reset;
+  req.force = o.force;
   NBI_RETURN_IF_ERROR(ParseStart(o, &req));
   if (!o.part_cells.empty()) {
     NBI_ASSIGN_OR_RETURN(req.part_cells,
@@ -247,21 +253,17 @@ Status Schedule(const ScheduleOpts& o) {
   }
   std::unique_ptr<Store> store;
   NBI_ASSIGN_OR_RETURN(auto jobs, OpenJobService(&store));
-  NBI_ASSIGN_OR_RETURN(HeatmapJobSpec spec, jobs->Resolve(req));
-  if (o.force && !o.reset) return Status::Invalid("--force only goes with --reset");
-  EnqueueResult r;
-  if (o.reset) {
-    NBI_ASSIGN_OR_RETURN(ResetResult reset, jobs->ResetAndSchedule(spec, o.force));
-    if (reset.cancelled_job) {
-      std::printf("Reset: cancelled job #%lld and waited until it stopped\n",
-                  (long long)*reset.cancelled_job);
-    }
+  NBI_ASSIGN_OR_RETURN(ScheduleOutcome done, jobs->Submit(req));
+  const HeatmapJobSpec& spec = done.spec;
+  const EnqueueResult& r = done.enqueued;
+  if (done.cancelled_job) {
+    std::printf("Reset: cancelled job #%lld and waited until it stopped\n",
+                (long long)*done.cancelled_job);
+  }
+  if (done.reset) {
     std::printf("Reset: removed %lld cells of gridStep %g, model %s in %s and its finished jobs\n",
-                (long long)reset.cells_removed, spec.grid_step,
+                (long long)done.cells_removed, spec.grid_step,
                 std::string(HeatModelId(spec.model)).c_str(), spec.bounds.ToString().c_str());
-    r = std::move(reset.enqueued);
-  } else {
-    NBI_ASSIGN_OR_RETURN(r, jobs->Schedule(spec));
   }
   const std::string status(JobStatusId(r.job.status));
   const std::string parts =
@@ -319,10 +321,10 @@ void PrintJobTable(const std::vector<Job>& jobs) {
   std::printf("%-6s %-16s %-10s %8s %10s  %-19s  %-19s  %-19s  %s\n", "ID", "TYPE", "STATUS",
               "PROGRESS", "ITEMS", "CREATED", "STARTED", "COMPLETED", "ERROR");
   for (const Job& j : jobs) {
-    std::string err = j.error.value_or("");
+    std::string err = Printable(j.error.value_or(""));
     if (err.size() > 60) err = err.substr(0, 57) + "...";
     std::printf("%-6lld %-16s %-10s %7d%% %10lld  %-19s  %-19s  %-19s  %s\n", (long long)j.id,
-                j.type.c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
+                Printable(j.type).c_str(), std::string(JobStatusId(j.status)).c_str(), j.progress,
                 (long long)j.total_items, FormatMs(j.created_at_ms).c_str(),
                 FormatMs(j.started_at_ms).c_str(), FormatMs(j.completed_at_ms).c_str(),
                 err.c_str());

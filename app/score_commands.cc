@@ -12,31 +12,21 @@
 #include <string>
 
 #include "commands.h"
-#include "http/api.h"
-#include "http/point_score.h"
+#include "common/printable.h"
+#include "jobs/model_index.h"
 #include "jobs/service.h"
 #include "poi/import.h"
 #include "poi/synthetic.h"
-#include "score/score_json.h"
-#include "score/scorer.h"
-#include "walk/walk_index.h"
 
 namespace nbi::cli {
 
 namespace {
 
 // The POIs of the file `path`, and for a walking model (SPEC §4a) its own walk network, which
-// only OSM files carry: a file without one is refused for those models.
+// only OSM files carry (ModelIndex refuses a walking model without one).
 Result<std::vector<Poi>> ImportForModel(const std::string& path, HeatModel model,
                                         WalkNetwork* net) {
-  NBI_ASSIGN_OR_RETURN(auto pois,
-                       ImportPois(path, nullptr, {}, IsWalkModel(model) ? net : nullptr));
-  if (IsWalkModel(model) && net->empty()) {
-    return Status::Invalid(fmt::format(
-        "{}: no walk network: model {} needs an OSM extract (.osm.pbf, .osm, .osm.bz2, .osm.gz)",
-        path, HeatModelId(model)));
-  }
-  return pois;
+  return ImportPois(path, nullptr, {}, IsWalkModel(model) ? net : nullptr);
 }
 
 // The cells of `grid` scored from the POI file `path`, and how many POIs (groceries) it held.
@@ -51,27 +41,21 @@ Result<FileCells> ScoreFileCells(const std::string& path, const GridRegion& grid
   NBI_ASSIGN_OR_RETURN(auto pois, ImportForModel(path, model, &net));
   out.pois = pois.size();
   for (const Poi& p : pois) out.groceries += p.category == Category::kGroceries;
-  if (IsWalkModel(model)) {
-    const WalkIndex index(net, PointsOf(pois), WalkIndex::ForModel(model));
-    ScoreCellsWalk(index, grid, 0, grid.cell_count(), model, out.scores.data());
-  } else {
-    ScoreCells(SpatialIndex(std::move(pois)), grid, 0, grid.cell_count(), model, out.scores.data());
-  }
+  NBI_ASSIGN_OR_RETURN(const ModelIndex index,
+                       ModelIndex::ForCells(model, PointsOf(pois), net, "in " + path));
+  index.ScoreCells(grid, 0, grid.cell_count(), out.scores.data());
   return out;
 }
 
 // The point score at `at` from the POI file `path`, in the shape of the stored one.
 Result<nlohmann::json> FilePointScore(const std::string& path, LatLng at,
                                       const std::string& model_name) {
-  NBI_ASSIGN_OR_RETURN(HeatModel model, http::ParseModelName("--model", model_name));
+  NBI_ASSIGN_OR_RETURN(HeatModel model, ParseModelName("--model", model_name));
   WalkNetwork net;
   NBI_ASSIGN_OR_RETURN(auto pois, ImportForModel(path, model, &net));
-  const SpatialIndex named(std::move(pois));
-  const PointScore ps =
-      IsWalkModel(model)
-          ? ScorePointWalk(WalkIndex(net, PointsOf(named.pois()), WalkIndex::ForPoint(at)), at)
-          : ScorePoint(named, at);
-  return http::ModelPointScoreJson(ps, named, model);
+  NBI_ASSIGN_OR_RETURN(const ModelIndex index,
+                       ModelIndex::ForPoint(model, at, std::move(pois), net, "in " + path));
+  return index.PointJson();
 }
 
 // Score bands of the map's colour scale (SPEC §7).
@@ -167,7 +151,8 @@ void PrintScoreTable(const nlohmann::json& s) {
     std::string nearest = c["nearestDistance"].is_null()
                               ? "-"
                               : fmt::format("{:.0f} m", c["nearestDistance"].get<double>());
-    std::string place = c["pois"].empty() ? "" : c["pois"][0]["name"].get<std::string>();
+    // A name from the data: printable (no escape sequences reach the terminal).
+    std::string place = c["pois"].empty() ? "" : Printable(c["pois"][0]["name"].get<std::string>());
     std::printf("  %-14s %5d %6d %9s  %s\n", c["id"].get<std::string>().c_str(),
                 c["score"].get<int>(), c["count"].get<int>(), nearest.c_str(), place.c_str());
   }
@@ -177,11 +162,11 @@ void PrintScoreTable(const nlohmann::json& s) {
 }
 
 void ScoreFromStore(const ScoreOpts& o, LatLng at) {
-  auto model = http::ParseModelName("--model", o.model);
+  auto model = ParseModelName("--model", o.model);
   if (!model.ok()) return Fail(model.status());
   auto store = OpenConfiguredStore(StoreRole::kApi);
   if (!store.ok()) return Fail(store.status());
-  auto body = http::StoredPointScore(store->get(), at, *model);
+  auto body = StoredPointScore(store->get(), at, *model);
   if (!body.ok()) return Fail(body.status());
   auto covered = (*store)->HasCoverage(at.lat, at.lng, kCoverageGridStep, *model);
   if (!covered.ok()) return Fail(covered.status());
@@ -261,9 +246,8 @@ void RegisterHeatmap(CLI::App& app) {
     cmd->callback([o] {
       auto box = BBox::Parse(o->bbox);
       if (!box.ok()) return Fail(box.status());
-      auto model = ParseHeatModel(o->model);
-      if (!model)
-        return Fail(Status::Invalid(fmt::format("--model {}: use {}", o->model, kHeatModelNames)));
+      auto model = ParseModelName("--model", o->model);
+      if (!model.ok()) return Fail(model.status());
       auto grid = GridRegion::Make(*box, o->step);
       if (!grid.ok()) return Fail(grid.status());
       auto scored = ScoreFileCells(o->osm, *grid, *model);

@@ -19,6 +19,7 @@
 #include "http/metrics.h"
 #include "http/server.h"
 #include "jobs/service.h"
+#include "serve_flags.h"
 #include "signal_thread.h"
 #include "worker/worker.h"
 
@@ -103,9 +104,13 @@ int RunServe(const ServeFlags& flags, const WorkerFlags& worker_flags) {
   // Signals first, so every thread started below inherits the blocked mask.
   StopTargets targets;
   SignalThread signals([&](int sig) {
+    if (!SignalThread::Stops(sig)) {
+      env->log->info("Received SIGUSR1: serving");
+      return;
+    }
     env->log->info(fmt::format(
         "Received {}: closing the listener, finishing requests in flight, handing jobs back",
-        sig == SIGINT ? "SIGINT" : "SIGTERM"));
+        SignalThread::Name(sig)));
     targets.Request();
   });
 

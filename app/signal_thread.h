@@ -1,4 +1,8 @@
-// Turns SIGTERM/SIGINT into a callback on a dedicated thread (no work in a signal handler).
+// Turns SIGTERM/SIGINT/SIGHUP/SIGUSR1 into a callback on a dedicated thread (no work in a
+// signal handler). SIGHUP is a graceful stop like SIGTERM (the engine has no configuration
+// file to reload, and its logs go to stderr: nothing to reopen); SIGUSR1 asks for a status
+// line. Without this, their default action killed the process at once, leaving its parts
+// `running` until a rescue.
 #pragma once
 
 #include <pthread.h>
@@ -10,7 +14,7 @@
 
 namespace nbi::cli {
 
-// Blocks SIGTERM/SIGINT in every thread and hands them to `on_signal` on its own thread.
+// Blocks those signals in every thread and hands them to `on_signal` on its own thread.
 // Construct before any other thread starts (threads inherit the blocked mask).
 class SignalThread {
  public:
@@ -18,6 +22,8 @@ class SignalThread {
     sigemptyset(&set_);
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGHUP);
+    sigaddset(&set_, SIGUSR1);
     sigaddset(&set_, SIGUSR2);  // ends the thread at destruction
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);
     thread_ = std::thread([this, on_signal = std::move(on_signal)] {
@@ -33,6 +39,22 @@ class SignalThread {
     done_ = true;
     pthread_kill(thread_.native_handle(), SIGUSR2);
     thread_.join();
+  }
+  // True for the signals that stop the process (SIGUSR1 only asks for a status line).
+  static bool Stops(int sig) { return sig != SIGUSR1; }
+  static const char* Name(int sig) {
+    switch (sig) {
+      case SIGTERM:
+        return "SIGTERM";
+      case SIGINT:
+        return "SIGINT";
+      case SIGHUP:
+        return "SIGHUP";
+      case SIGUSR1:
+        return "SIGUSR1";
+      default:
+        return "a signal";
+    }
   }
   SignalThread(const SignalThread&) = delete;
   SignalThread& operator=(const SignalThread&) = delete;

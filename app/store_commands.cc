@@ -8,6 +8,7 @@
 #include <string>
 
 #include "commands.h"
+#include "common/printable.h"
 #include "config.h"
 #include "jobs/refresh.h"
 #include "poi/import.h"
@@ -115,6 +116,12 @@ Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
     std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
                 (long long)per[static_cast<int>(c)]);
   }
+  if (stats.unplaced > 0) {
+    std::printf(
+        "  %llu feature%s skipped: no category of ours (none, or outside the Overture "
+        "mapping)\n",
+        (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
+  }
   std::fputs(WalkNetworkLine(run->network, sum, run->osm).c_str(), stdout);
   PrintRefresh(*run, opts.recompute);
   return Status::Ok();
@@ -122,7 +129,9 @@ Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
 
 void RegisterImport(CLI::App& app) {
   auto* cmd = app.add_subcommand(
-      "import", "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON or CSV files");
+      "import",
+      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON (also Overture places, "
+      ".geojsonseq) or CSV files");
   auto o = std::make_shared<ImportOpts>();
   cmd->add_option("files", o->files, "files to import")->required();
   cmd->add_flag("--replace", o->replace,
@@ -156,8 +165,8 @@ void RegisterCities(CLI::App& app) {
     std::printf("%-16s %-24s %-4s %s\n", "SLUG", "NAME", "CC",
                 "BOUNDS (minLat,minLng,maxLat,maxLng)");
     for (const City& c : *all) {
-      std::printf("%-16s %-24s %-4s %s\n", c.slug.c_str(), c.name.c_str(), c.country.c_str(),
-                  c.bounds.ToString().c_str());
+      std::printf("%-16s %-24s %-4s %s\n", Printable(c.slug).c_str(), Printable(c.name).c_str(),
+                  Printable(c.country).c_str(), c.bounds.ToString().c_str());
     }
   });
   auto* add = cities->add_subcommand("add", "Add or update a city");
@@ -200,10 +209,9 @@ Status RunExport(const ExportOpts& o) {
   } else {
     NBI_ASSIGN_OR_RETURN(box, BBox::Parse(o.bbox));
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(o.step));
-  auto model = ParseHeatModel(o.model);
-  if (!model) return Status::Invalid(fmt::format("--model {}: use {}", o.model, kHeatModelNames));
-  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, o.step, *model, 0, kDefaultCellCap));
+  NBI_ASSIGN_OR_RETURN(const double step, CanonicalGridStep(o.step));
+  NBI_ASSIGN_OR_RETURN(const HeatModel model, ParseModelName("--model", o.model));
+  NBI_ASSIGN_OR_RETURN(auto cells, s->QueryCells(box, step, model, 0, kDefaultCellCap));
   NBI_ASSIGN_OR_RETURN(auto pois, s->LoadPois(box, -1));
   size_t groceries = 0;
   for (const Poi& p : pois) groceries += p.category == Category::kGroceries;
@@ -214,8 +222,8 @@ Status RunExport(const ExportOpts& o) {
   std::printf(
       "Heatmap (%s model) of %s at gridStep %g: %zu cells, %zu POIs in the area (%zu "
       "groceries)\n",
-      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), o.step,
-      cells.size(), pois.size(), groceries);
+      o.model.c_str(), o.city.empty() ? box.ToString().c_str() : o.city.c_str(), step, cells.size(),
+      pois.size(), groceries);
   PrintScoreSummary(scores, stdout);
   std::printf("Written to %s\n", o.out.c_str());
   return Status::Ok();

@@ -62,9 +62,32 @@ class ProgressBar {
   std::chrono::steady_clock::time_point start_{};  // guarded by mu_
 };
 
-void PrintSummary(Store* store, int done) {
-  std::printf("Processed %d job(s); queue empty.\n", done);
+// "pending 2, running 1" from the store, or why it could not be read.
+std::string JobCounts(Store* store) {
   auto counts = store->CountJobsByStatus();
+  if (!counts.ok()) return "job counts unavailable: " + counts.status().message();
+  std::string text;
+  for (auto [st, n] : *counts) {
+    text += fmt::format("{}{} {}", text.empty() ? "" : ", ", JobStatusId(st), n);
+  }
+  return text.empty() ? "no jobs" : text;
+}
+
+// Why process-jobs ended: the queue ran empty, or a signal stopped it with jobs left.
+void PrintSummary(Store* store, int done, const char* stopped_by) {
+  auto counts = store->CountJobsByStatus();
+  int64_t left = 0;
+  if (counts.ok()) {
+    for (auto [st, n] : *counts) {
+      if (st == JobStatus::kPending || st == JobStatus::kRunning) left += n;
+    }
+  }
+  if (stopped_by) {
+    std::printf("Stopped by %s: processed %d job(s); %lld job(s) still pending or running.\n",
+                stopped_by, done, (long long)left);
+  } else {
+    std::printf("Processed %d job(s); queue empty.\n", done);
+  }
   if (!counts.ok()) return;
   for (auto [st, n] : *counts)
     std::printf("  %-10s %lld\n", std::string(JobStatusId(st)).c_str(), (long long)n);
@@ -99,9 +122,20 @@ int RunWorker(bool one_shot, WorkerOptions opts, const MetricsAddr& metrics_addr
   // Signals first: a worker still waiting for its database stops waiting on SIGTERM.
   std::atomic<Worker*> target{nullptr};
   std::atomic<bool> stop_requested{false};
+  std::atomic<const char*> stopped_by{nullptr};
+  std::atomic<Store*> status_store{nullptr};
+  std::atomic<int> finished{0};
   SignalThread stopper([&](int sig) {
+    if (!SignalThread::Stops(sig)) {
+      Store* s = status_store.load();
+      env->log->info(fmt::format("Received SIGUSR1: {}; {} job(s) finished by this process; {}",
+                                 stop_requested ? "stopping" : "working", finished.load(),
+                                 s ? JobCounts(s) : "waiting for the database"));
+      return;
+    }
     env->log->info(fmt::format("Received {}: finishing the chunk in flight, handing jobs back",
-                               sig == SIGINT ? "SIGINT" : "SIGTERM"));
+                               SignalThread::Name(sig)));
+    stopped_by = SignalThread::Name(sig);
     stop_requested = true;
     if (Worker* w = target.load()) w->Stop();
   });
@@ -124,7 +158,13 @@ int RunWorker(bool one_shot, WorkerOptions opts, const MetricsAddr& metrics_addr
     opts.progress_step_percent = 100;
     opts.on_checkpoint = [&bar](int64_t id, int64_t done) { bar.Update(id, done); };
   }
+  auto on_end = opts.on_job_end;
+  opts.on_job_end = [&finished, on_end](const Job& j, JobOutcome o, double seconds) {
+    if (o == JobOutcome::kCompleted) ++finished;
+    if (on_end) on_end(j, o, seconds);
+  };
   Worker worker(store->get(), *env, opts);
+  status_store = store->get();
   target = &worker;
   if (stop_requested) worker.Stop();  // a signal between the wait and here
   PrintBanner(worker.options(), **store, one_shot ? "Processing Jobs" : "Background Worker Started",
@@ -135,8 +175,9 @@ int RunWorker(bool one_shot, WorkerOptions opts, const MetricsAddr& metrics_addr
   watch.reset();
   if (*ops) (*ops)->Stop();
   target = nullptr;
+  status_store = nullptr;
   if (one_shot) {
-    PrintSummary(store->get(), done);
+    PrintSummary(store->get(), done, stopped_by.load());
   } else {
     env->log->info(fmt::format("Worker stopped ({} job(s) finished)", done));
   }

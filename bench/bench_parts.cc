@@ -22,6 +22,7 @@
 
 #include "poi/synthetic.h"
 #include "store/store.h"
+#include "store/testing.h"
 
 using namespace nbi;
 using SteadyClock = std::chrono::steady_clock;
@@ -82,7 +83,7 @@ struct RunResult {
 // One job of `spec` run by `procs` worker processes with `slots` slots each.
 RunResult RunJob(Store* s, const HeatmapJobSpec& spec, const std::string& binary,
                  const std::string& url, int procs, int slots) {
-  if (!s->TruncateCells().ok()) Die("truncate");
+  if (!TruncateCells(s).ok()) Die("truncate");
   std::vector<pid_t> pids;
   for (int k = 0; k < procs; ++k) pids.push_back(SpawnWorker(binary, url, slots));
   std::this_thread::sleep_for(std::chrono::milliseconds(800));  // started and waiting
@@ -114,7 +115,7 @@ RunResult RunJob(Store* s, const HeatmapJobSpec& spec, const std::string& binary
 
 // `streams` parallel raw COPY streams writing the region's cells in chunks of `chunk`.
 double RawStreams(Store* s, const GridRegion& g, int streams, int64_t chunk) {
-  if (!s->TruncateCells().ok()) Die("truncate");
+  if (!TruncateCells(s).ok()) Die("truncate");
   const int64_t total = g.cell_count();
   std::vector<uint8_t> scores(static_cast<size_t>(chunk), 42);
   const auto t0 = SteadyClock::now();
@@ -124,7 +125,7 @@ double RawStreams(Store* s, const GridRegion& g, int streams, int64_t chunk) {
       const int64_t begin = total * k / streams, end = total * (k + 1) / streams;
       for (int64_t at = begin; at < end; at += chunk) {
         const int64_t n = std::min(chunk, end - at);
-        Status st = s->RawInsertCells(g, at, std::span<const uint8_t>(scores.data(), size_t(n)));
+        Status st = RawInsertCells(s, g, at, std::span<const uint8_t>(scores.data(), size_t(n)));
         if (!st.ok()) Die("raw insert: " + st.ToString());
       }
     });
@@ -190,6 +191,6 @@ int main(int argc, char** argv) {
     std::printf("%-28s %9.2f %12.0f %7.2fx %14.2f %12.1f\n", name.c_str(), r.seconds, r.cells_per_s,
                 r.cells_per_s / one, r.cpu_busy_cores, r.worker_cpu_s);
   }
-  if (!store->TruncateCells().ok()) Die("truncate");
+  if (!TruncateCells(store.get()).ok()) Die("truncate");
   return 0;
 }

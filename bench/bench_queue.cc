@@ -4,18 +4,24 @@
 //   2. no-op jobs claimed + completed per second with 1 and 4 workers;
 //   3. an end-to-end heatmap job (>= 1 M cells over a generated city, one worker);
 //   4. enqueue -> start latency (p50, p99) through the store's wake-up path (PostgreSQL:
-//      LISTEN/NOTIFY).
-// scripts/bench.sh runs it on SQLite and on a throwaway PostgreSQL.
+//      LISTEN/NOTIFY), with 20,000 finished jobs in the table;
+//   5. 20,000 one-cell heatmap jobs through `nearbyindex process-jobs` at its defaults (with
+//      --binary PATH).
+// Any failure (a claim, a part, a job that does not complete) ends it with exit status 1.
+// --queue-only: parts 2, 4 and 5; --small-jobs-only N: part 5 with N jobs. scripts/bench.sh runs it
+// on SQLite and on a throwaway PostgreSQL.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 
 #include "poi/synthetic.h"
 #include "score/scorer.h"
 #include "store/store.h"
+#include "store/testing.h"
 #include "worker/worker.h"
 
 using namespace nbi;
@@ -68,19 +74,19 @@ double CheckpointRun(Store* s, const GridRegion& g, int64_t chunk) {
     Must(s->WriteCheckpoint(cp), "checkpoint");
   }
   double secs = Since(t0);
-  Check(s->Complete(j->id, "bench"), "complete");
+  Check(s->CompletePart(j->id, 0, "bench").status(), "complete");
   return double(g.cell_count()) / secs;
 }
 
 double RawRun(Store* s, const GridRegion& g) {
-  Check(s->TruncateCells(), "truncate");
+  Check(TruncateCells(s), "truncate");
   std::vector<uint8_t> scores(g.cell_count());
   for (int64_t k = 0; k < g.cell_count(); ++k) scores[k] = uint8_t(k % 101);
   auto t0 = SteadyClock::now();
   const int64_t batch = 100000;
   for (int64_t b = 0; b < g.cell_count(); b += batch) {
-    Check(s->RawInsertCells(
-              g, b, std::span(scores.data() + b, size_t(std::min(batch, g.cell_count() - b)))),
+    Check(RawInsertCells(s, g, b,
+                         std::span(scores.data() + b, size_t(std::min(batch, g.cell_count() - b)))),
           "raw");
   }
   return double(g.cell_count()) / Since(t0);
@@ -103,30 +109,58 @@ double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
       std::string me = "noop-" + std::to_string(w);
       for (;;) {
         if (batch > 0) {
-          auto c = s->ClaimBatch(me, batch);
-          if (!c.ok()) continue;
-          if (c->empty()) return;
+          auto c = Must(s->ClaimBatch(me, batch), "claim batch");
+          if (c.empty()) return;
           std::vector<int64_t> ids;
-          for (const Job& j : *c) ids.push_back(j.id);
-          done += Must(s->CompleteBatch(ids, me), "complete batch");
+          for (const Job& j : c) ids.push_back(j.id);
+          const int n = Must(s->CompleteBatch(ids, me), "complete batch");
+          if (n != int(ids.size()))
+            Check(Status::Internal("a claimed job did not complete"), me.c_str());
+          done += n;
           continue;
         }
-        auto c = s->Claim(me);
-        if (!c.ok()) continue;
-        if (!c->has_value()) return;
-        Check(s->Complete((*c)->id, me), "complete");
+        auto c = Must(s->Claim(me), "claim");
+        if (!c) return;
+        Check(s->CompletePart(c->id, 0, me).status(), "complete");
         ++done;
       }
     });
   }
   for (auto& t : ts) t.join();
   double rate = done / Since(t0);
+  if (done != jobs) Check(Status::Internal(std::to_string(done) + " of the jobs ran"), "noop");
   Check(s->PruneFinished(-1000000).status(), "prune");
   return rate;
 }
 
-void Latency(const std::string& url, int samples) {
+// `n` finished no-op jobs left in the table (the history a long-running queue carries).
+void History(Store* s, int n) {
+  for (int i = 0; i < n; ++i) {
+    HeatmapJobSpec spec;
+    spec.bounds = {-60 + i * 0.001, 30, -60 + i * 0.001 + 0.0005, 30.0005};
+    spec.grid_step = 0.001;
+    Must(s->EnqueueHeatmap(spec), "enqueue");
+  }
+  for (int done = 0; done < n;) {
+    auto c = Must(s->ClaimBatch("history", 100), "claim batch");
+    if (c.empty()) Check(Status::Internal("history jobs missing"), "history");
+    std::vector<int64_t> ids;
+    for (const Job& j : c) ids.push_back(j.id);
+    done += Must(s->CompleteBatch(ids, "history"), "complete batch");
+  }
+}
+
+int64_t Finished(Store* s) {
+  int64_t n = 0;
+  for (auto [status, count] : Must(s->CountJobsByStatus(), "count")) {
+    if (status == JobStatus::kCompleted) n += count;
+  }
+  return n;
+}
+
+void Latency(const std::string& url, int samples, int history) {
   auto s = Fresh(url);
+  History(s.get(), history);
   WorkerOptions o;
   o.poll_interval_ms = 60000;
   o.log_polls = false;
@@ -155,9 +189,57 @@ void Latency(const std::string& url, int samples) {
   w.Stop();
   run.join();
   std::sort(ms.begin(), ms.end());
-  std::printf("  enqueue -> start latency over %d jobs: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              samples, ms[ms.size() / 2], ms[std::min(ms.size() - 1, ms.size() * 99 / 100)],
-              ms.back());
+  std::printf(
+      "  enqueue -> start latency over %d jobs, %lld finished jobs in the table: p50 %.2f ms, "
+      "p99 %.2f ms, max %.2f ms\n",
+      samples, (long long)Finished(s.get()), ms[ms.size() / 2],
+      ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
+  Check(s->PruneFinished(-1000000).status(), "prune");
+}
+
+// 5. `jobs` one-cell heatmap jobs over the generated city, run by `binary process-jobs` at its
+// defaults (one process, as an operator runs it); jobs/s from its start to its exit.
+void ProcessJobs(const std::string& url, const std::string& binary, int jobs) {
+  auto s = Fresh(url);
+  SyntheticCitySpec city;
+  Must(s->UpsertPois(GenerateCity(city)), "pois");
+  const BBox box = SyntheticCityBox(city);
+  const double step = 0.001;
+  const int cols = int((box.max_lng - box.min_lng) / step) - 1;
+  const double lat0 = std::ceil(box.min_lat / step) * step,
+               lng0 = std::ceil(box.min_lng / step) * step;
+  for (int i = 0; i < jobs; ++i) {
+    HeatmapJobSpec spec;
+    // A box around one grid point.
+    const double lat = lat0 + (i / cols) * step, lng = lng0 + (i % cols) * step;
+    spec.bounds = {lat - step / 4, lng - step / 4, lat + step / 4, lng + step / 4};
+    spec.grid_step = step;
+    auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
+    if (e.job.total_items != 1) Check(Status::Internal("not a one-cell job"), "enqueue");
+  }
+  const std::string cmd = "'" + binary + "' --database-url '" + url + "' process-jobs >/dev/null";
+  auto t0 = SteadyClock::now();
+  const int rc = std::system(cmd.c_str());
+  const double secs = Since(t0);
+  if (rc != 0) Check(Status::Internal("process-jobs exited with " + std::to_string(rc)), "e2e");
+  const int64_t done = Finished(s.get());
+  if (done != jobs) Check(Status::Internal(std::to_string(done) + " jobs completed"), "e2e");
+  std::printf("  %d one-cell heatmap jobs through process-jobs (defaults): %.2f s, %8.0f jobs/s\n",
+              jobs, secs, jobs / secs);
+  Check(s->PruneFinished(-1000000).status(), "prune");
+}
+
+// 2. No-op jobs through the queue: claimed and completed one per call (the engine's default:
+// one slot) or 100 per call, by 1 and 4 threads.
+void QueueBench(const std::string& url) {
+  std::printf("2. No-op jobs claimed + completed\n");
+  for (int batch : {0, 100}) {
+    for (int w : {1, 4}) {
+      double rate = NoopJobs(url, w, batch ? 20000 : 5000, batch);
+      std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
+                  batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
+    }
+  }
 }
 
 // 1. cell writes (raw path vs checkpoints) and 2. no-op jobs through the queue.
@@ -169,7 +251,7 @@ void StoreBenches(const std::string& url, Store* store, const GridRegion& g,
       "  raw path (%s) into an empty table: %10.0f cells/s\n",
       store->Describe().rfind("sqlite:", 0) == 0 ? "prepared INSERT, one txn" : "binary COPY", raw);
   for (int64_t chunk : chunks) {
-    Check(store->TruncateCells(), "truncate");
+    Check(TruncateCells(store), "truncate");
     double fresh = CheckpointRun(store, g, chunk);
     double replace = CheckpointRun(store, g, chunk);
     std::printf(
@@ -177,24 +259,60 @@ void StoreBenches(const std::string& url, Store* store, const GridRegion& g,
         "cells/s (%.2f x raw)\n",
         (long long)chunk, fresh, fresh / raw, replace, replace / raw);
   }
-  std::printf("2. No-op jobs claimed + completed\n");
-  for (int batch : {0, 100}) {
-    for (int w : {1, 4}) {
-      double rate = NoopJobs(url, w, batch ? 20000 : 5000, batch);
-      std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
-                  batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
-    }
-  }
+  QueueBench(url);
 }
 
 }  // namespace
+
+// 3. An end-to-end heatmap job of ~`cells` cells over the generated city, one worker.
+void EndToEnd(Store* store, int64_t cells, const std::vector<int64_t>& chunks) {
+  std::printf(
+      "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 "
+      "POIs)\n");
+  Check(TruncateCells(store), "truncate");
+  SyntheticCitySpec city;
+  Must(store->UpsertPois(GenerateCity(city)), "pois");
+  BBox box = SyntheticCityBox(city);
+  // ~`cells` cells inside the city.
+  double step = std::max(
+      0.0001, std::sqrt((box.max_lat - box.min_lat) * (box.max_lng - box.min_lng) / double(cells)));
+  step = std::round(step * 1e5) / 1e5;
+  for (int64_t chunk : chunks) {
+    Check(TruncateCells(store), "truncate");
+    HeatmapJobSpec spec;
+    spec.bounds = box;
+    spec.grid_step = step;
+    auto e = Must(store->EnqueueHeatmap(spec), "enqueue");
+    WorkerOptions o;
+    o.chunk_size = chunk;
+    o.exit_when_idle = true;
+    o.log_polls = false;
+    o.progress_step_percent = 100;
+    Worker w(store, Env{}, o);
+    auto t0 = SteadyClock::now();
+    w.Run();
+    double secs = Since(t0);
+    auto j = Must(store->GetJob(e.job.id), "job");
+    if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
+    auto eg = Must(GridRegion::Make(box, step), "grid");
+    double raw = RawRun(store, eg);
+    std::printf(
+        "  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f "
+        "cells/s (%.2f x raw)\n",
+        (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw,
+        j.total_items / secs / raw);
+    Check(store->PruneFinished(-1000000).status(), "prune");
+  }
+}
 
 int main(int argc, char** argv) {
   const char* env_url = std::getenv("DATABASE_URL");
   std::string url = env_url && *env_url ? env_url : kDefaultDatabaseUrl;
   int64_t cells = 1'000'000;
   std::vector<int64_t> chunks = {500, 5000};
-  bool only_e2e = false;
+  bool only_e2e = false, only_queue = false, only_small = false;
+  int small_jobs = 20000;
+  std::string binary;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--url") && i + 1 < argc)
       url = argv[++i];
@@ -202,56 +320,37 @@ int main(int argc, char** argv) {
       cells = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--e2e-only"))
       only_e2e = true;
+    else if (!std::strcmp(argv[i], "--queue-only"))
+      only_queue = true;
+    else if (!std::strcmp(argv[i], "--binary") && i + 1 < argc)
+      binary = argv[++i];
+    else if (!std::strcmp(argv[i], "--small-jobs-only") && i + 1 < argc)
+      only_small = true, small_jobs = std::atoi(argv[++i]);
   }
   auto store = Fresh(url);
   std::printf("Store: %s\n", store->Describe().c_str());
+  if (only_small) {
+    ProcessJobs(url, binary, small_jobs);
+    return 0;
+  }
   // A square region holding ~`cells` cells at step 0.0005.
   int64_t side = int64_t(std::sqrt(double(cells)));
   auto g = Must(GridRegion::Make({10.0, 10.0, 10.0 + side * 0.0005, 10.0 + side * 0.0005}, 0.0005),
                 "grid");
   std::printf("Region: %lld cells\n", (long long)g.cell_count());
 
-  if (!only_e2e) StoreBenches(url, store.get(), g, chunks);
-
-  std::printf(
-      "3. End-to-end heatmap job, one worker (generated city: 2,000 groceries + 20,000 POIs)\n");
-  {
-    Check(store->TruncateCells(), "truncate");
-    SyntheticCitySpec city;
-    Must(store->UpsertPois(GenerateCity(city)), "pois");
-    BBox box = SyntheticCityBox(city);
-    // ~`cells` cells inside the city.
-    double step = std::max(0.0001, std::sqrt((box.max_lat - box.min_lat) *
-                                             (box.max_lng - box.min_lng) / double(cells)));
-    step = std::round(step * 1e5) / 1e5;
-    for (int64_t chunk : chunks) {
-      Check(store->TruncateCells(), "truncate");
-      HeatmapJobSpec spec;
-      spec.bounds = box;
-      spec.grid_step = step;
-      auto e = Must(store->EnqueueHeatmap(spec), "enqueue");
-      WorkerOptions o;
-      o.chunk_size = chunk;
-      o.exit_when_idle = true;
-      o.log_polls = false;
-      o.progress_step_percent = 100;
-      Worker w(store.get(), Env{}, o);
-      auto t0 = SteadyClock::now();
-      w.Run();
-      double secs = Since(t0);
-      auto j = Must(store->GetJob(e.job.id), "job");
-      if (j.status != JobStatus::kCompleted) Check(Status::Internal("job did not complete"), "e2e");
-      auto eg = Must(GridRegion::Make(box, step), "grid");
-      double raw = RawRun(store.get(), eg);
-      std::printf(
-          "  %lld cells at step %g, chunk %5lld: %10.0f cells/s end to end; raw path %10.0f "
-          "cells/s (%.2f x raw)\n",
-          (long long)j.total_items, step, (long long)chunk, j.total_items / secs, raw,
-          j.total_items / secs / raw);
-      Check(store->PruneFinished(-1000000).status(), "prune");
-    }
+  if (only_queue) {
+    QueueBench(url);
+  } else if (!only_e2e) {
+    StoreBenches(url, store.get(), g, chunks);
   }
+
+  if (!only_queue) EndToEnd(store.get(), cells, chunks);
   std::printf("4. Wake-up latency\n");
-  Latency(url, 200);
+  Latency(url, 200, 20000);
+  if (!binary.empty()) {
+    std::printf("5. Many small jobs through process-jobs\n");
+    ProcessJobs(url, binary, small_jobs);
+  }
   return 0;
 }

@@ -24,7 +24,7 @@
 
 #include "common/clock.h"
 #include "http/tile_routes.h"
-#include "jobs/parts.h"
+#include "store/parts.h"
 #include "store/postgres/pg_tiles_sql.h"
 #include "store/sqlite/sqlite_tiles_sql.h"
 #include "store/store.h"

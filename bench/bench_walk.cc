@@ -30,6 +30,7 @@
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "store/store.h"
+#include "store/testing.h"
 #include "walk/walk_index.h"
 #include "worker/worker.h"
 
@@ -223,7 +224,7 @@ void Prepare(Store* store, const BBox& box, HeatModel model, double step) {
 }
 
 double EndToEnd(Store* store, const BBox& box, double step, HeatModel model) {
-  Check(store->TruncateCells(), "truncate");
+  Check(TruncateCells(store), "truncate");
   HeatmapJobSpec spec;
   spec.bounds = box;
   spec.grid_step = step;

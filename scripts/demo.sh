@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, on the embedded SQLite default: install + build, import a real OSM extract,
-# add its city, schedule its grocery heatmap, process it with visible progress, print the
-# result summary and where to see it.
+# add its city, schedule its grocery and blend heatmaps, process them with visible progress,
+# measure which model shows most of the area, print the URL of the map on it and take a
+# screenshot of that map (data/demo-map.png, when Chromium is installed).
 #   scripts/demo.sh                 Liechtenstein (real extract from Debian's osm2pgsql sources)
 #   scripts/demo.sh FILE SLUG BBOX  any extract: e.g. porto.osm.pbf porto 41.12,-8.63,41.16,-8.59
 set -euo pipefail
@@ -28,17 +29,58 @@ if [[ -z $file ]]; then
 fi
 
 step=${GRID_STEP:-0.001}
+models=(grocery blend)
 echo; echo "== import"; $nbi import "$file"
 echo; echo "== city"; $nbi cities add "$slug" --name "$name" --bbox "$bbox"
-echo; echo "== schedule"; $nbi schedule --city "$slug" --grid-step "$step" --reset --force
+echo; echo "== schedule"
+for m in "${models[@]}"; do $nbi schedule --city "$slug" --grid-step "$step" --model "$m" --reset --force; done
 echo; echo "== process"; $nbi process-jobs
 echo; echo "== result"
-$nbi export --city "$slug" --grid-step "$step" --out "data/$slug-heatmap.geojson"
-$nbi export --city "$slug" --grid-step "$step" --out "data/$slug-heatmap.csv" >/dev/null
+# Which model shows most of the area: the share of its cells that score 30 or more (the map
+# leaves cells below 30 transparent), measured on the cells just computed.
+best="" best_share=-1
+for m in "${models[@]}"; do
+  $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.geojson"
+  $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.csv" >/dev/null
+  share=$(awk -F, 'NR > 1 { n++; if ($3 >= 30) k++ } END { printf "%.2f", n ? 100 * k / n : 0 }' \
+    "data/$slug-$m-heatmap.csv")
+  echo "  $m at $step: $share % of the cells score 30 or more"
+  if awk -v a="$share" -v b="$best_share" 'BEGIN { exit !(a > b) }'; then best=$m best_share=$share; fi
+done
+echo "Measured: $best shows most of the area at $step ($best_share % of its cells are drawn); the map opens on it."
+url="http://127.0.0.1:8080/?model=$best&gridStep=$step"
+
+# A screenshot of that map, for a machine without a browser: headless Chromium when installed.
+shot=""
+if [[ -x /usr/bin/chromium && -d web/node_modules/playwright-core ]] && command -v node >/dev/null; then
+  echo; echo "== screenshot"
+  log=$(mktemp)
+  PORT=0 $nbi serve --no-worker >"$log" 2>&1 &
+  server=$!
+  port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -nE 's|^Listening on: http://127.0.0.1:([0-9]+)$|\1|p' "$log")
+    [[ -n $port ]] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+    sleep 0.05
+  done
+  if [[ -n $port ]] && node scripts/demo_screenshot.mjs "http://127.0.0.1:$port/?model=$best&gridStep=$step" \
+      data/demo-map.png; then
+    shot=data/demo-map.png
+  else
+    echo "NOTE: the screenshot failed; the server's log:"; tail -n 20 "$log"
+  fi
+  kill "$server" 2>/dev/null; wait "$server" 2>/dev/null || true
+  rm -f "$log"
+else
+  echo; echo "NOTE: no screenshot: Chromium (apt-get install chromium) and web/node_modules (npm ci --prefix web) are needed"
+fi
+
 cat <<EOM
 
 Where to see it:
-  - the cells:  data/$slug-heatmap.geojson and data/$slug-heatmap.csv, and table heat_cells of ./nearbyindex.db
+  - the cells:  data/$slug-{grocery,blend}-heatmap.geojson and .csv, and table heat_cells of ./nearbyindex.db
   - the jobs:   $nbi jobs
-  - the map:    $nbi serve   then open http://127.0.0.1:8080/ (heatmap) and http://127.0.0.1:8080/jobs
+  - the map:    $nbi serve   then open $url
+                (the jobs page: http://127.0.0.1:8080/jobs)${shot:+
+  - a picture:  $shot (that map, taken with headless Chromium)}
 EOM

@@ -15,10 +15,13 @@ PACKAGES=(
   libcli11-dev libosmium2-dev libprotozero-dev zlib1g-dev libbz2-dev libexpat1-dev
   libgtest-dev libgmock-dev postgresql xz-utils ca-certificates curl chromium
   clang-14 libclang-rt-14-dev llvm-14
-  libjs-leaflet python3-jsonschema
+  libjs-leaflet python3-jsonschema dpkg-dev file faketime locales
 )
 # libjs-leaflet: the Leaflet the build embeds into the binary (web/node_modules is the fallback);
-# python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json.
+# python3-jsonschema: tests/openapi_check.py validates real API answers against web/openapi.json;
+# dpkg-dev (dpkg-shlibdeps: the package's dependencies) and file: `cpack -G DEB` and
+# tests/package_test.sh; faketime: the clock-skew tests (recovery_test, ClockSkewTest); locales:
+# a German locale, so a test can run PostgreSQL with messages that are not in English.
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,6 +33,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 else
   echo "setup: all ${#PACKAGES[@]} Debian packages present"
+fi
+
+if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+  echo "setup: making the de_DE.UTF-8 locale (database_truth_test: a server not speaking English)"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO localedef -i de_DE -f UTF-8 de_DE.UTF-8 || echo "setup: localedef failed; that test will skip"
 fi
 
 # Front-end packages from the lock file (the browser-test driver, and Leaflet for builds without

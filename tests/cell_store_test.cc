@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "store/store.h"
+#include "store/testing.h"
 #include "store_fixture.h"
 #include "store_test_util.h"
 
@@ -27,7 +28,7 @@ class CellStoreTest : public testing::StoreTest {
     EXPECT_TRUE(g.ok());
     EXPECT_EQ(g->cell_count(), 25);
     std::vector<uint8_t> scores = Scores(0, g->cell_count());
-    Status st = store_->RawInsertCells(*g, 0, scores);
+    Status st = RawInsertCells(store_.get(), *g, 0, scores);
     EXPECT_TRUE(st.ok()) << st.ToString();
     return *g;
   }
@@ -97,7 +98,7 @@ TEST_P(CellStoreTest, HasCoverageOnlyWithinOneStepOfACellOfThatStep) {
   EXPECT_FALSE(
       *cell_store->HasCoverage(last.lat, last.lng, 0.0025, HeatModel::kGrocery));  // another step
   // TruncateCells empties the table.
-  ASSERT_TRUE(cell_store->TruncateCells().ok());
+  ASSERT_TRUE(TruncateCells(cell_store).ok());
   EXPECT_EQ(*cell_store->CountCells(std::nullopt), 0);
   EXPECT_FALSE(*cell_store->HasCoverage(last.lat, last.lng, 0.01, HeatModel::kGrocery));
   EXPECT_TRUE(cell_store->QueryCells(Spec().bounds, 0.01, HeatModel::kGrocery, 0, 1000)->empty());
@@ -110,7 +111,7 @@ TEST_P(CellStoreTest, CoverageAndAreaReset) {
   auto g = GridRegion::Make(Spec().bounds, 0.01);
   MustClaim("w");
   ASSERT_TRUE(Write(j, "w", *g, 0, 25).ok());
-  ASSERT_TRUE(q->Complete(j.id, "w").ok());
+  ASSERT_TRUE(q->CompletePart(j.id, 0, "w").ok());
   EXPECT_TRUE(*cell_store->HasCoverage(47.123, 9.523, 0.01, HeatModel::kGrocery));
   EXPECT_TRUE(*cell_store->HasCoverage(47.10, 9.50, 0.01, HeatModel::kGrocery));
   EXPECT_FALSE(*cell_store->HasCoverage(47.30, 9.52, 0.01, HeatModel::kGrocery));

@@ -56,8 +56,7 @@ TEST(Cli, ScorePrintsPointScoreJson) {
 // The walking models from an OSM file: the point score's cellScore equals the heatmap's cell
 // (both along the file's own network); a file without a network and a bad model are refused.
 TEST(Cli, WalkingScoreAndHeatmapFromAnOsmFileAgree) {
-  std::optional<std::filesystem::path> data = testing::SharedOsmDir();
-  if (!data) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(data);
   testing::TempDir dir;
   const std::string osm = (*data / "monaco.osm.pbf").string(), cells = dir.File("walk.csv");
   std::string out;

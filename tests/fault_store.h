@@ -69,6 +69,11 @@ class FaultStore final : public Store {
   Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& b) override {
     return inner_->LoadWalkNodesIn(b);
   }
+  Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override {
+    return inner_->LoadStreetSegments(cells, min_class, out);
+  }
 
   Result<std::vector<HeatCell>> QueryCells(const BBox& b, double step, HeatModel m, int min_score,
                                            int64_t limit) override {
@@ -83,11 +88,6 @@ class FaultStore final : public Store {
   Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& b) override {
     return inner_->CellGridsIn(b);
   }
-  Status RawInsertCells(const GridRegion& g, int64_t begin,
-                        std::span<const uint8_t> scores) override {
-    return inner_->RawInsertCells(g, begin, scores);
-  }
-  Status TruncateCells() override { return inner_->TruncateCells(); }
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& s) override {
     return inner_->EnqueueHeatmap(s);
@@ -135,6 +135,12 @@ class FaultStore final : public Store {
   Result<std::vector<Job>> ListJobs(const JobFilter& f) override { return inner_->ListJobs(f); }
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override {
     return inner_->CountJobsByStatus();
+  }
+  int64_t NowMs() override { return inner_->NowMs(); }
+  Result<int64_t> QueuedCells() override { return inner_->QueuedCells(); }
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override {
+    return inner_->QueuedCellsOf(ids);
   }
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double step,
                                                    HeatModel m) override {

@@ -436,8 +436,9 @@ TEST_P(FrontDoorTest, OversizedHeadsAndBadContentLengthsAreRefused) {
   for (const Case& k : cases) {
     const auto t0 = Steady::now();
     EXPECT_TRUE(IsError(Exchange(port, k.request, 3000), k.status, k.code)) << k.what;
-    if (k.what == "Content-Length: -1") {
-      EXPECT_LE(MsSince(t0), 1000) << "ms to answer " << k.what;
+    const auto bound = testing::PromptnessBoundMs(1000);
+    if (k.what == "Content-Length: -1" && bound) {
+      EXPECT_LE(MsSince(t0), *bound) << "ms to answer " << k.what;
     }
   }
   EXPECT_EQ(s.Get("/healthz").status, 200) << s.Log();
@@ -480,8 +481,10 @@ TEST_P(FrontDoorTest, IdleAndSlowConnectionsNeitherStarveOthersNorBlockShutdown)
   ASSERT_EQ(ms.size(), 100u) << "probes made within 12 s";
   EXPECT_EQ(answered, 100) << "probes answered 200";
   std::sort(ms.begin(), ms.end());
-  EXPECT_LT(ms[98], 100) << "p99 ms of GET /healthz beside 1,100 idle and slow connections "
-                         << "(median " << ms[49] << ", max " << ms[99] << ")";
+  if (auto bound = testing::PromptnessBoundMs(100)) {
+    EXPECT_LT(ms[98], *bound) << "p99 ms of GET /healthz beside 1,100 idle and slow connections "
+                              << "(median " << ms[49] << ", max " << ms[99] << ")";
+  }
 
   // SIGTERM with all of them still open: a clean exit within 5 s.
   const auto t0 = Steady::now();

@@ -43,6 +43,7 @@ TEST_P(HttpTest, ReadEndpointsHaveTheirShapes) {
             json::parse(R"({"tileUrl": "http://tiles.local/{z}/{x}/{y}.png",
       "gridSteps": [0.0025, 0.001, 0.0005], "defaultGridStep": 0.0025, "models": ["grocery", "blend", "grocery-walk", "blend-walk"],
       "heatTiles": "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png",
+      "streetTiles": "/tiles/streets/{z}/{x}/{y}.png", "streetMinZoom": 11,
       "attribution": "© OpenStreetMap contributors"})"));
 
   Reply cities = s.Get("/api/cities");

@@ -87,6 +87,13 @@ class HttpTest : public ::testing::TestWithParam<Backend> {
   ServerProcess& Start(std::map<std::string, std::string> env = {},
                        std::vector<std::string> args = {});
 
+  // Runs `nearbyindex ARGS` on the test's store, expecting exit 0.
+  void Cli(const std::string& args) {
+    std::string out;
+    ASSERT_EQ(RunCommand("DATABASE_URL='" + url_ + "' " + BinaryPath() + " " + args, &out), 0)
+        << args << "\n"
+        << out;
+  }
   // Polls GET /api/jobs/:id until `want` (or a final status); returns the last job JSON.
   json WaitForJob(const ServerProcess& s, int64_t id, const std::string& want, int timeout_s = 60);
 

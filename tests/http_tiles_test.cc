@@ -5,6 +5,7 @@
 // tiles show the new cells; /api/heatmap?level=auto never answers too_many_cells.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cmath>
 #include <map>
 #include <string>
@@ -23,15 +24,6 @@ using testing::Shortest;
 
 class TilesTest : public testing::HttpTest {
  protected:
-  // Runs `nearbyindex ARGS` on the test's store.
-  void Cli(const std::string& args) {
-    std::string out;
-    ASSERT_EQ(testing::RunCommand(
-                  "DATABASE_URL='" + url_ + "' " + testing::BinaryPath() + " " + args, &out),
-              0)
-        << args << "\n"
-        << out;
-  }
   // The stored cells (level 0) of the box.
   static json CellsOf(const ServerProcess& s, const BBox& b, double step) {
     Reply r = s.Get("/api/heatmap?minLat=" + Shortest(b.min_lat) +
@@ -187,6 +179,75 @@ TEST_P(TilesTest, AfterResetForceAndANewJobTheEtagsChangeAndTilesShowTheNewCells
           .status,
       200);
   for (int z : {12, 14, 16}) EXPECT_EQ(CheckPixels(s, step, z, after), 1600) << z;
+}
+
+// SPEC §7: an area whose cells are all below 30 is outlined (pixels just outside its cells),
+// its inside stays transparent unless ?low=1 asks for the faint cells; the city holding it is
+// listed by /api/heatmap/cities for its model and step only.
+TEST_P(TilesTest, AnAreaWithEveryCellBelow30IsOutlinedAndItsCityListed) {
+  // No POI within kilometres: every cell scores 0.
+  const BBox area{10.0, 10.0, 10.02, 10.03};
+  const double step = 0.0005;
+  Cli("cities add empty-town --name 'Empty town' --bbox " + area.ToString());
+  Cli("schedule --city empty-town --grid-step 0.0005");
+  Cli("process-jobs");
+  ServerProcess& s = Start({}, {"--no-worker"});
+  for (const auto& c : CellsOf(s, area, step)) ASSERT_LT(c["score"].get<int>(), 30);
+  auto rgba = [](const tiles::Rgba& img, int px, int py) {
+    return std::array<uint8_t, 4>{img.px[(py * 256 + px) * 4], img.px[(py * 256 + px) * 4 + 1],
+                                  img.px[(py * 256 + px) * 4 + 2], img.px[(py * 256 + px) * 4 + 3]};
+  };
+  // z14: the area spans about 2 x 2 tiles; count outline, faint and band pixels over them.
+  const int z = 14;
+  int outline = 0, faint = 0, bands = 0, inside = 0;
+  for (bool low : {false, true}) {
+    for (int64_t x = static_cast<int64_t>(GlobalX(10.0, z)) / 256;
+         x <= static_cast<int64_t>(GlobalX(10.03, z)) / 256; ++x) {
+      for (int64_t y = static_cast<int64_t>(GlobalY(10.02, z)) / 256;
+           y <= static_cast<int64_t>(GlobalY(10.0, z)) / 256; ++y) {
+        Reply r = s.Get(TilePath(step, z, x, y) + (low ? "?low=1" : ""));
+        if (r.status == 204 && !low) continue;  // inside the area: nothing drawn
+        ASSERT_EQ(r.status, 200) << low;
+        auto img = tiles::DecodePng(r.text);
+        ASSERT_TRUE(img.ok());
+        for (int py = 0; py < 256; ++py) {
+          for (int px = 0; px < 256; ++px) {
+            const auto p = rgba(*img, px, py);
+            if (p == tiles::kOutlineRgba) ++outline;
+            if (p == tiles::kLowRgba) (low ? faint : inside) += 1;
+            if (p[3] == 255 && p != tiles::kOutlineRgba) ++bands;
+          }
+        }
+      }
+    }
+  }
+  // The outline: the area's perimeter in pixels (twice: with and without low).
+  const double perimeter =
+      2 * (GlobalX(10.03, z) - GlobalX(10.0, z)) + 2 * (GlobalY(10.0, z) - GlobalY(10.02, z));
+  EXPECT_GT(outline, 2 * perimeter * 0.9);
+  EXPECT_EQ(bands, 0) << "a cell below 30 drawn in a band colour";
+  EXPECT_EQ(inside, 0) << "faint cells without low=1";
+  EXPECT_GT(faint,
+            0.9 * (GlobalX(10.03, z) - GlobalX(10.0, z)) * (GlobalY(10.0, z) - GlobalY(10.02, z)));
+  EXPECT_EQ(s.Get(TilePath(step, z, 0, 0) + "?low=2").status, 400);
+  // The low tile is another tile: its own ETag.
+  const std::string inner = TilePath(step, z, static_cast<int64_t>(GlobalX(10.015, z)) / 256,
+                                     static_cast<int64_t>(GlobalY(10.01, z)) / 256);
+  EXPECT_NE(s.Get(inner).headers.find("ETag")->second,
+            s.Get(inner + "?low=1").headers.find("ETag")->second);
+
+  // Cities with cells: of this model and step only.
+  Reply listed = s.Get("/api/heatmap/cities?model=grocery&gridStep=0.0005");
+  ASSERT_EQ(listed.status, 200) << listed.text;
+  std::vector<std::string> slugs;
+  for (const auto& c : listed.body["cities"]) slugs.push_back(c["slug"]);
+  EXPECT_EQ(slugs, std::vector<std::string>{"empty-town"});
+  EXPECT_EQ(listed.body["cities"][0]["name"], "Empty town");
+  EXPECT_TRUE(s.Get("/api/heatmap/cities?model=blend&gridStep=0.0005").body["cities"].empty());
+  EXPECT_TRUE(s.Get("/api/heatmap/cities?model=grocery&gridStep=0.001").body["cities"].empty());
+  EXPECT_EQ(s.Get("/api/heatmap/cities?model=grocery").status, 400);
+  EXPECT_EQ(s.Get("/api/heatmap/cities?model=nope&gridStep=0.001").status, 400);
+  EXPECT_EQ(s.Get("/api/heatmap/cities?gridStep=7").status, 400);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TilesTest,

@@ -613,8 +613,7 @@ struct Extract {
 };
 
 TEST(RealExtractsTest, GroceryCountsMatchTheReadme) {
-  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   // ../shared/data/osm/README.md, "groceries as SPEC §4 counts them (no marketplace)".
   const Extract kExtracts[] = {
       {"liechtenstein-2013-08-03.osm.pbf", 16, 13, 3, 9.4953, 47.0619, 9.5468, 47.2324},
@@ -651,8 +650,7 @@ TEST(RealExtractsTest, GroceryCountsMatchTheReadme) {
 }
 
 TEST(RealExtractsTest, WaysSitAtTheMeanOfTheirDistinctNodes) {
-  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   // The three grocery ways of Liechtenstein, placed independently: nodes fetched with
   // `osmium getid -r`, mean of the distinct node positions taken by hand.
   const std::pair<const char*, std::pair<double, double>> kWays[] = {
@@ -673,8 +671,7 @@ TEST(RealExtractsTest, WaysSitAtTheMeanOfTheirDistinctNodes) {
 }
 
 TEST(RealExtractsTest, TruncatedExtractIsInvalid) {
-  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   const std::string pbf = tu::ReadFile((*dir / "porto.osm.pbf").string());
   tu::TempDir tmp;
   for (size_t size : {pbf.size() / 3, pbf.size() / 2, pbf.size() - 1}) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `cmake --install` of the build into a temporary prefix, then the installed binary started
+# `cmake --install` of the build into a temporary prefix (a stripped binary and its debug
+# info in a separate file), then the installed binary started
 # from another directory (no web/ anywhere near it, no --web-dir): every page, Leaflet and the
 # OpenAPI document are answered from the binary, byte for byte what the source tree holds.
 #   tests/install_test.sh SOURCE_DIR BUILD_DIR
@@ -18,6 +19,11 @@ check() {  # check NAME COMMAND...
 cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
 nbi=$tmp/prefix/bin/nearbyindex
 check "the binary is installed" test -x "$nbi"
+# Stripped, its debug info in a separate file that its .gnu_debuglink names.
+debug=$tmp/prefix/lib/debug$tmp/prefix/bin/nearbyindex.debug
+check "the installed binary is stripped" bash -c "file -b '$nbi' | grep -q ', stripped' && ! objdump -h '$nbi' | grep -q debug_info"
+check "its debug info is installed beside it (lib/debug/PREFIX/bin/nearbyindex.debug)" bash -c "objdump -h '$debug' | grep -q debug_info"
+check "the binary's debuglink names nearbyindex.debug" bash -c "objcopy --dump-section .gnu_debuglink=$tmp/link '$nbi' && grep -q nearbyindex.debug $tmp/link"
 mkdir "$tmp/elsewhere"
 cd "$tmp/elsewhere"
 unset NBI_WEB_DIR

@@ -48,7 +48,7 @@ TEST_P(JobFeaturesTest, RunAtDelaysTheClaimAndMaxAttemptsIsPerJob) {
   clock_.Advance(60'000);
   EXPECT_EQ(MustClaim("w").id, j.id);
   // One attempt only: the first failure ends the job.
-  auto f = q->FailAttempt(j.id, "w", "boom", false);
+  auto f = q->FailPart(j.id, 0, "w", "boom", false);
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->status, JobStatus::kFailed);
 }
@@ -189,7 +189,7 @@ TEST_P(JobFeaturesTest, CliSchedulesDelayedJobsFiltersAndShowsHistory) {
   boxed_spec.priority = 10;
   Job boxed = Enqueue(boxed_spec);
   ASSERT_EQ(MustClaim("w1").id, boxed.id);
-  ASSERT_TRUE(store_->FailAttempt(boxed.id, "w1", "out of memory", false).ok());
+  ASSERT_TRUE(store_->FailPart(boxed.id, 0, "w1", "out of memory", false).ok());
 
   auto all = nlohmann::json::parse(Cli("jobs --json"));
   EXPECT_EQ(all["jobs"].size(), 2u) << all.dump();

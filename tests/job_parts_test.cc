@@ -9,7 +9,7 @@
 #include <set>
 #include <string>
 
-#include "jobs/parts.h"
+#include "store/parts.h"
 #include "store_test_util.h"
 #include "test_util.h"
 #include "worker/worker.h"

@@ -14,10 +14,10 @@
 #include "common/duration.h"
 #include "common/log.h"
 #include "common/time_format.h"
-#include "jobs/job.h"
 #include "jobs/runner.h"
 #include "jobs/service.h"
 #include "poi/synthetic.h"
+#include "store/job.h"
 #include "store_test_util.h"
 #include "worker/worker.h"
 
@@ -59,13 +59,17 @@ TEST(MetadataCodec, RoundTripsAndDefaultsTheModel) {
   EXPECT_EQ(m->model, HeatModel::kBlend);
   EXPECT_EQ(m->last_processed_index, 0);
 
-  // The seed's jobs carry no model: grocery.
-  auto seed = DecodeHeatmapMetadata(
+  // The original app's jobs carry no model: SEED_JOB_MODEL, blend unless set (SPEC §2a).
+  const Job original =
       JobWith(R"({"bounds":{"minLat":1,"minLng":2,"maxLat":1.5,"maxLng":2.5},"gridStep":0.01,)"
-              R"("lastProcessedIndex":12})"));
+              R"("lastProcessedIndex":12})");
+  auto seed = DecodeHeatmapMetadata(original);
   ASSERT_TRUE(seed.ok()) << seed.status().ToString();
-  EXPECT_EQ(seed->model, HeatModel::kGrocery);
+  EXPECT_EQ(seed->model, HeatModel::kBlend);
   EXPECT_EQ(seed->last_processed_index, 12);
+  SetSeedJobModel(HeatModel::kGrocery);
+  EXPECT_EQ(DecodeHeatmapMetadata(original)->model, HeatModel::kGrocery);
+  SetSeedJobModel(HeatModel::kBlend);
 }
 
 TEST(MetadataCodec, BadInputIsAnInvalidArgumentNamingTheProblem) {
@@ -87,8 +91,9 @@ TEST(MetadataCodec, BadInputIsAnInvalidArgumentNamingTheProblem) {
       {"{" + box + R"(,"gridStep":"0.01"})", "gridStep"},
       {"{" + box + R"(,"gridStep":0})", "gridStep"},
       {"{" + box + R"(,"gridStep":5})", "gridStep"},
-      {"{" + box + R"(,"gridStep":0.01,"model":"bakery"})", "model \"bakery\" is unknown"},
-      {"{" + box + R"(,"gridStep":0.01,"model":3})", "model 3 is unknown"},
+      {"{" + box + R"(,"gridStep":0.01,"model":"bakery"})",
+       "model 'bakery' is unknown: use grocery, blend"},
+      {"{" + box + R"(,"gridStep":0.01,"model":3})", "model '3' is unknown: use grocery, blend"},
       {"{" + box + R"(,"gridStep":0.01,"lastProcessedIndex":-4})", "lastProcessedIndex"},
       {"{" + box + R"(,"gridStep":0.01,"lastProcessedIndex":"12"})", "lastProcessedIndex"},
       {"{" + box + R"(,"gridStep":0.01,"lastProcessedIndex":1.5})", "lastProcessedIndex"},
@@ -236,7 +241,11 @@ TEST(RetryTransient, BacksOffOnTheEnvClock) {
     EXPECT_TRUE(r.ok());
     done = true;
   });
+  // Each step waits until the retry is asleep (its deadline fixed) before moving the clock: an
+  // advance that came first was lost, and the retry slept forever (seen under TSan).
+  const auto asleep = [&](int n) { return Eventually([&] { return clock.waits_entered() == n; }); };
   ASSERT_TRUE(Eventually([&] { return calls == 1; }));
+  ASSERT_TRUE(asleep(1));
   // Delays 50, 100, 200 ms of clock time: nothing happens until the clock moves.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_EQ(calls, 1);
@@ -245,11 +254,13 @@ TEST(RetryTransient, BacksOffOnTheEnvClock) {
   EXPECT_EQ(calls, 1);
   clock.Advance(1);
   ASSERT_TRUE(Eventually([&] { return calls == 2; }));
+  ASSERT_TRUE(asleep(2));
   clock.Advance(99);
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(calls, 2);
   clock.Advance(1);
   ASSERT_TRUE(Eventually([&] { return calls == 3; }));
+  ASSERT_TRUE(asleep(3));
   clock.Advance(200);
   ASSERT_TRUE(Eventually([&] { return done.load(); }));
   EXPECT_EQ(calls, 4);
@@ -306,8 +317,12 @@ TEST_P(WorkerTimers, PollsAtTheIntervalOfItsClock) {
   std::atomic<int> started{0};
   o.on_job_start = [&](const Job&) { ++started; };
   Start(o);
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the first (empty) poll ran
-  Enqueue(47.10);                                               // no Wake()
+  // The first (empty) poll ran: the worker waits on the clock after it (the heartbeat thread
+  // waits once more). A fixed 200 ms sleep stood here; on a loaded machine the first poll came
+  // after the enqueue and claimed the job at once.
+  ASSERT_TRUE(Eventually([&] { return clock_.waits_entered() >= 2; }))
+      << "the worker never waited for its next poll";
+  Enqueue(47.10);  // no Wake()
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   EXPECT_EQ(started, 0) << "claimed before the poll interval passed";
   clock_.Advance(59'000);
@@ -370,7 +385,7 @@ TEST_P(WorkerTimers, HeartbeatsEveryIntervalWhileAJobRuns) {
 TEST_P(WorkerTimers, ARetryStartsAtItsRunAtNotAtThePoll) {
   Job job = Enqueue(47.10);
   ASSERT_TRUE(store_->Claim("crashed-before")->has_value());
-  auto failed = store_->FailAttempt(job.id, "crashed-before", "transient trouble", false);
+  auto failed = store_->FailPart(job.id, 0, "crashed-before", "transient trouble", false);
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(failed->run_at_ms, clock_.NowMs() + 5000);
   WorkerOptions o;  // the default poll interval, 60 s
@@ -392,7 +407,7 @@ TEST_P(WorkerTimers, PrunesFinishedJobsOncePerHour) {
   auto finish = [&](double lat) {
     Job j = Enqueue(lat);
     EXPECT_TRUE(store_->Claim("w")->has_value());
-    EXPECT_TRUE(store_->Complete(j.id, "w").ok());
+    EXPECT_TRUE(store_->CompletePart(j.id, 0, "w").ok());
     return j.id;
   };
   const int64_t old_job = finish(47.10);

@@ -148,6 +148,12 @@ void OpenApiTest::ReadRequests(const ServerProcess& s) {
   // The small job's tile at z 14 over (47.1, 9.5): drawn, so 200 (a 204 has no content type).
   ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png"), 200, "tile");
   ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/21/0/0.png"), 400, "tile zoom 21");
+  ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png?low=1"), 200, "tile, low");
+  ExpectStatus(Send(s, "GET", "/tiles/grocery/0.001/14/8624/5756.png?low=x"), 400, "bad low");
+  ExpectStatus(Send(s, "GET", "/tiles/streets/21/0/0.png"), 400, "street tile zoom 21");
+  ExpectStatus(Send(s, "GET", "/api/heatmap/cities?model=grocery&gridStep=0.001"), 200,
+               "cities with cells");
+  ExpectStatus(Send(s, "GET", "/api/heatmap/cities?model=grocery"), 400, "cities without step");
   ExpectStatus(Send(s, "GET", "/api/pois?minLat=47&minLng=9.4&maxLat=47.2&maxLng=9.6"), 200,
                "pois");
   ExpectStatus(Send(s, "GET", "/api/pois?minLat=47"), 400, "pois without box");

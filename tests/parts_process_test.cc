@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "jobs/parts.h"
+#include "store/parts.h"
 #include "store_test_util.h"
 #include "test_util.h"
 #include "worker_fixture.h"
@@ -71,7 +71,9 @@ class PartsProcessTest : public WorkerTest {
 TEST_P(PartsProcessTest, FourWorkerProcessesShareOneTwoMillionCellJob) {
   std::vector<std::unique_ptr<testing::Child>> workers;
   for (int k = 0; k < 4; ++k) workers.push_back(StartWorker(k));
-  SleepMs(500);  // all four are waiting for work
+  for (const std::string& log : logs_) {  // all four are waiting for work
+    ASSERT_TRUE(testing::WaitForFileText(log, "Background Worker Started", 30'000)) << AllLogs();
+  }
   const HeatmapJobSpec spec = TwoMillionCells();
   auto e = store_->EnqueueHeatmap(spec);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
@@ -110,8 +112,12 @@ TEST_P(PartsProcessTest, KillNineOfRandomWorkersTenTimesThenProcessJobsFinishes)
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   std::vector<std::unique_ptr<testing::Child>> workers;
+  std::vector<std::string> worker_logs;  // the log of the worker in each slot
   int started = 0;
-  for (; started < 4; ++started) workers.push_back(StartWorker(started));
+  for (; started < 4; ++started) {
+    workers.push_back(StartWorker(started));
+    worker_logs.push_back(logs_.back());
+  }
   const HeatmapJobSpec spec = TwoMillionCells();
   auto e = store_->EnqueueHeatmap(spec);
   ASSERT_TRUE(e.ok());
@@ -124,8 +130,14 @@ TEST_P(PartsProcessTest, KillNineOfRandomWorkersTenTimesThenProcessJobsFinishes)
     workers[victim]->Signal(SIGKILL);
     workers[victim]->Wait(10'000);
     workers[victim] = StartWorker(started++);
+    worker_logs[victim] = logs_.back();
   }
-  SleepMs(500);  // the last one started has its signal handling in place
+  // Regression: a fixed 500 ms sleep stood in for "the last one started handles SIGTERM"; on a
+  // loaded machine the signal came first and killed it (exit 143). The banner is printed once
+  // the signal handling is in place.
+  for (const std::string& log : worker_logs) {
+    ASSERT_TRUE(testing::WaitForFileText(log, "Background Worker Started", 30'000)) << AllLogs();
+  }
   for (auto& w : workers) w->Signal(SIGTERM);
   for (auto& w : workers) EXPECT_EQ(w->Wait(20'000), 0);
   EXPECT_GE(kills_mid_job, 5) << "the kills did not hit the running job";

@@ -7,6 +7,8 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "store_test_util.h"
@@ -106,7 +108,11 @@ TEST_P(RecoveryTest, AnIdleWorkerTakesOverADeadWorkersJobWithinTwoSeconds) {
   ASSERT_TRUE(live.locked_by.has_value());
   const std::string dead_owner = *live.locked_by;
   testing::Child a({testing::BinaryPath(), "worker"}, Env(env), dir_.File("a.log"));
-  SleepMs(1500);  // A is up, idle: the only job belongs to a live worker
+  // A is up and idle (its banner comes before its first poll): the only job belongs to a live
+  // worker. (A fixed 1.5 s sleep stood here; on a loaded machine A was not up yet, and its
+  // start-up counted against the takeover time below.)
+  ASSERT_TRUE(testing::WaitForFileText(dir_.File("a.log"), "Background Worker Started", 30'000))
+      << testing::ReadFile(dir_.File("a.log"));
   Job before = Get(e->job.id);
   ASSERT_EQ(before.locked_by, dead_owner) << JobStatusId(before.status);
   b.Signal(SIGKILL);
@@ -121,7 +127,9 @@ TEST_P(RecoveryTest, AnIdleWorkerTakesOverADeadWorkersJobWithinTwoSeconds) {
   double secs = std::chrono::duration<double>(Clock_::now() - t0).count();
   ASSERT_TRUE(taken.locked_by && *taken.locked_by != dead_owner)
       << testing::ReadFile(dir_.File("a.log"));
-  EXPECT_LT(secs, 2.0) << "taken over after " << secs << " s";
+  if (auto bound = testing::PromptnessBoundMs(2000)) {
+    EXPECT_LT(secs * 1000, *bound) << "taken over after " << secs << " s";
+  }
   Job done = WaitForJob(
       e->job.id, [](const Job& x) { return x.status == JobStatus::kCompleted; }, 120000);
   ASSERT_EQ(done.status, JobStatus::kCompleted);
@@ -268,7 +276,7 @@ TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
   auto e = store_->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
   ASSERT_TRUE(e.ok());
   ASSERT_TRUE(store_->Claim("w")->has_value());
-  auto failed = store_->FailAttempt(e->job.id, "w", "a transient failure", false);
+  auto failed = store_->FailPart(e->job.id, 0, "w", "a transient failure", false);
   ASSERT_TRUE(failed.ok());
   ASSERT_EQ(failed->status, JobStatus::kPending);
   // Shorten the 5 s backoff to 1.5 s from now.
@@ -280,6 +288,180 @@ TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
   EXPECT_NE(out.find("Waiting for job #" + std::to_string(e->job.id)), std::string::npos) << out;
   EXPECT_EQ(Get(e->job.id).status, JobStatus::kCompleted) << out;
 }
+
+// Regression: SIGHUP and SIGUSR1 killed worker and process-jobs at once (exit 129/138), leaving
+// the part `running` until a rescue; after a SIGTERM, process-jobs said "queue empty" with jobs
+// left. Now SIGUSR1 logs a status line and the process goes on; SIGHUP stops it as SIGTERM
+// does (the chunk finished, the job handed back), and process-jobs says why it stopped.
+TEST_P(RecoveryTest, HangupAndUser1LeaveNoOrphanedPart) {
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0005);  // 160,000 cells: running when signalled
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const auto env = std::vector<std::string>{"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  const std::string log = dir_.File("w.log");
+  auto no_running_part = [&] {
+    for (const JobPart& p : Parts(e->job.id)) {
+      if (p.status == PartStatus::kRunning) return false;
+    }
+    return true;
+  };
+  {
+    testing::Child w({testing::BinaryPath(), "worker"}, Env(env), log);
+    Job live = RunUntilProgress(w, e->job.id, 0, log);
+    w.Signal(SIGUSR1);
+    bool logged = false;
+    for (int i = 0; i < 5000 && !logged; ++i) {
+      logged = testing::ReadFile(log).find("Received SIGUSR1") != std::string::npos;
+      if (!logged) SleepMs(1);
+    }
+    EXPECT_TRUE(logged) << testing::ReadFile(log);
+    EXPECT_TRUE(w.Running()) << "SIGUSR1 ended the worker: " << testing::ReadFile(log);
+    RunUntilProgress(w, e->job.id, live.last_processed_index(), log);  // still working
+    w.Signal(SIGHUP);
+    EXPECT_EQ(w.Wait(20'000), 0) << testing::ReadFile(log);
+  }
+  EXPECT_NE(testing::ReadFile(log).find("Received SIGHUP"), std::string::npos);
+  Job back = Get(e->job.id);
+  EXPECT_EQ(back.status, JobStatus::kPending) << "handed back";
+  EXPECT_TRUE(no_running_part());
+  // process-jobs stopped by SIGTERM says so, and how many jobs are left.
+  const std::string once_log = dir_.File("once.log");
+  testing::Child once({testing::BinaryPath(), "process-jobs"}, Env(env), once_log);
+  RunUntilProgress(once, e->job.id, back.last_processed_index(), once_log);
+  once.Signal(SIGTERM);
+  ASSERT_EQ(once.Wait(20'000), 0) << testing::ReadFile(once_log);
+  const std::string out = testing::ReadFile(once_log);
+  EXPECT_NE(out.find("Stopped by SIGTERM: processed 0 job(s); 1 job(s) still pending or running"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(out.find("queue empty"), std::string::npos) << out;
+  EXPECT_TRUE(no_running_part());
+}
+
+// Regression: after its owner lease's session ended (a database restart or failover), a
+// worker took the lease again only at its next heartbeat (10 s), and meanwhile "rescued" its
+// own running job every second as a dead owner's. It now re-takes the lease before each
+// dead-owner check.
+TEST_P(RecoveryTest, AWorkerRetakesItsLeaseBeforeRescuingItsOwnParts) {
+  if (GetParam() == Backend::kSqlite) {
+    GTEST_SKIP() << "SQLite's owner lease is a file lock of the process: no session to lose";
+  }
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: running for seconds
+  spec.part_cells = 1'000'000;
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const std::string log = dir_.File("w.log");
+  testing::Child w({testing::BinaryPath(), "worker"},
+                   Env({"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"}), log);
+  Job live = RunUntilProgress(w, e->job.id, 0, log);
+  ASSERT_TRUE(live.locked_by.has_value());
+  const std::string key = "hashtextextended('" + *live.locked_by + "', 0)";
+  const std::string lease_holder =
+      "FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND classid = ((" + key +
+      " >> 32) & 4294967295)::oid AND objid = (" + key + " & 4294967295)::oid";
+  testing::ExecSql(url_, "SELECT pg_terminate_backend(pid) " + lease_holder);
+  SleepMs(3000);  // three housekeeping rounds
+  const std::string text = testing::ReadFile(log);
+  EXPECT_EQ(text.find("Rescued"), std::string::npos) << text;
+  Job after = Get(e->job.id);
+  EXPECT_EQ(after.locked_by, live.locked_by);
+  EXPECT_EQ(after.attempts, live.attempts) << "the worker rescued its own job";
+  EXPECT_TRUE(JobRowLocked(e->job.id) || after.status == JobStatus::kRunning);
+  // The lease is held again (the lock is back in pg_locks).
+  EXPECT_NO_THROW(testing::ExecSql(url_, "DO $$ BEGIN IF (SELECT count(*) " + lease_holder +
+                                             ") <> 1 THEN RAISE EXCEPTION 'no lease'; END IF; "
+                                             "END $$"));
+  w.Signal(SIGTERM);
+  EXPECT_EQ(w.Wait(20'000), 0);
+}
+
+// Clock skew (libfaketime), PostgreSQL: every comparison of times between processes uses the
+// database's clock. Regressions: a worker 10 minutes ahead rescued a healthy worker's job
+// ("died (or hung)") and parked it in its own future; a worker 10 minutes behind claimed
+// nothing for 10 minutes; a worker 8 days ahead pruned every finished job.
+class ClockSkewTest : public RecoveryTest {
+ protected:
+  void SetUp() override {
+    RecoveryTest::SetUp();
+    if (GetParam() == Backend::kSqlite) {
+      GTEST_SKIP() << "SQLite's processes share one machine's clock: no skew between them";
+    }
+    if (!std::filesystem::exists(kFakeTime)) {
+      GTEST_SKIP() << kFakeTime << " not found (Debian package faketime; scripts/setup.sh)";
+    }
+  }
+  // The worker environment with this process's clock moved by `offset` ("+10m", "-10m").
+  std::vector<std::string> Skewed(const std::string& offset, std::vector<std::string> env = {}) {
+    env.push_back(std::string("LD_PRELOAD=") + kFakeTime);
+    env.push_back("FAKETIME=" + offset);
+    // Under AddressSanitizer the preloaded library comes before ASan's runtime, which ASan
+    // refuses unless told that this order is intended.
+    const char* asan = std::getenv("ASAN_OPTIONS");
+    env.push_back(std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") +
+                  "verify_asan_link_order=0");
+    return Env(env);
+  }
+  static constexpr const char* kFakeTime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+};
+
+TEST_P(ClockSkewTest, WorkersTenMinutesOffNeitherRescueHealthyJobsNorStall) {
+  auto spec = JobOver(47.04, 9.44, 0.2, 0.0002);  // 1,000,000 cells: running for seconds
+  spec.part_cells = 1'000'000;
+  auto e = store_->EnqueueHeatmap(spec);
+  ASSERT_TRUE(e.ok());
+  const std::vector<std::string> opts = {"WORKER_CHUNK_SIZE=100", "WORKER_POLL_INTERVAL=60000"};
+  const std::string a_log = dir_.File("a.log"), b_log = dir_.File("b.log");
+  Job live;
+  {
+    testing::Child a({testing::BinaryPath(), "worker"}, Env(opts), a_log);
+    live = RunUntilProgress(a, e->job.id, 0, a_log);
+    testing::Child ahead({testing::BinaryPath(), "worker"}, Skewed("+10m", opts), b_log);
+    SleepMs(3000);  // three housekeeping rounds of the worker that is ahead
+    const std::string b_text = testing::ReadFile(b_log);
+    EXPECT_EQ(b_text.find("Rescued"), std::string::npos) << b_text;
+    Job now = Get(e->job.id);
+    EXPECT_EQ(now.locked_by, live.locked_by) << "the healthy worker's job was taken";
+    EXPECT_EQ(now.attempts, live.attempts);
+    ahead.Signal(SIGTERM);
+    a.Signal(SIGTERM);
+    EXPECT_EQ(ahead.Wait(20'000), 0);
+    EXPECT_EQ(a.Wait(20'000), 0);
+  }
+  // Handed back by the true-clock worker: one 10 minutes behind takes it at once.
+  ASSERT_EQ(Get(e->job.id).status, JobStatus::kPending);
+  const int64_t index = Get(e->job.id).last_processed_index();
+  const std::string c_log = dir_.File("c.log");
+  testing::Child behind({testing::BinaryPath(), "worker"}, Skewed("-10m", opts), c_log);
+  RunUntilProgress(behind, e->job.id, index, c_log);
+  behind.Signal(SIGTERM);
+  EXPECT_EQ(behind.Wait(20'000), 0);
+}
+
+TEST_P(ClockSkewTest, AWorkerEightDaysAheadPrunesByTheDatabasesClock) {
+  auto young = store_->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
+  auto old = store_->EnqueueHeatmap(JobOver(47.4, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(young.ok() && old.ok());
+  std::string out;
+  ASSERT_EQ(Run({"process-jobs"}, &out), 0) << out;
+  // Finished a day ago and eight days ago, by the database's clock.
+  testing::ExecSql(url_,
+                   "UPDATE jobs SET completed_at = (now() AT TIME ZONE 'UTC') - interval "
+                   "'1 day' WHERE id = " +
+                       std::to_string(young->job.id) +
+                       "; UPDATE jobs SET completed_at = (now() AT TIME ZONE 'UTC') - interval "
+                       "'8 days' WHERE id = " +
+                       std::to_string(old->job.id));
+  const std::string log = dir_.File("p.log");
+  testing::Child w({testing::BinaryPath(), "process-jobs"}, Skewed("+8d", {"JOB_RETENTION=7d"}),
+                   log);
+  ASSERT_EQ(w.Wait(30'000), 0) << testing::ReadFile(log);
+  EXPECT_TRUE(store_->GetJob(young->job.id).ok()) << "pruned by the worker's clock";
+  EXPECT_FALSE(store_->GetJob(old->job.id).ok()) << "older than JOB_RETENTION: pruned";
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ClockSkewTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return testing::BackendName(info.param); });
 
 INSTANTIATE_TEST_SUITE_P(Stores, RecoveryTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),

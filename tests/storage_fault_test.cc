@@ -20,6 +20,7 @@
 
 #include "fault_store.h"
 #include "jobs/runner.h"
+#include "store/testing.h"
 #include "store_fixture.h"
 #include "store_test_util.h"
 #include "test_util.h"
@@ -188,7 +189,7 @@ TEST_P(StorageFaultTest, PipelinedChunksKeepTheCheckpointUnderACommitFaultAtEver
     for (int fail_at = 1; fail_at <= chunks; ++fail_at) {
       SCOPED_TRACE(fmt::format("failing commit {} ({})", fail_at,
                                permanent ? "fails the attempt" : "transient"));
-      ASSERT_TRUE(store_->TruncateCells().ok());
+      ASSERT_TRUE(TruncateCells(store_.get()).ok());
       auto e = store_->EnqueueHeatmap(spec);
       ASSERT_TRUE(e.ok());
       const int64_t id = e->job.id;
@@ -237,7 +238,7 @@ TEST_P(StorageFaultTest, OverlappingJobsWritingTheSameCellsAtOnceDoNotStall) {
   o.chunk_size = 37;
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    ASSERT_TRUE(store_->TruncateCells().ok());
+    ASSERT_TRUE(TruncateCells(store_.get()).ok());
     // The second box is the first moved up by one row: the two jobs write the same cells
     // at about the same time.
     auto a = store_->EnqueueHeatmap(JobOver(47.04, 9.44, 0.02, 0.0005));

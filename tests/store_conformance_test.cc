@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "original_app_db.h"
 #include "store/store.h"
 #include "store_fixture.h"
 #include "store_test_util.h"
@@ -22,12 +23,15 @@ class StoreConformanceTest : public testing::StoreTest {};
 TEST_P(StoreConformanceTest, MigrationsCreateSchemaAndRerun) {
   auto v = store_->SchemaVersion();
   ASSERT_TRUE(v.ok());
-  EXPECT_EQ(*v, 10);  // v5: job parts, v6: tile overviews and area versions, v7: attempts,
-                      // v8: the walk network, v9: the index of pending parts, v10: the index
-                      // of walk edges by their second node
+  // v5: job parts, v6: tile overviews and area versions, v7: attempts, v8: the walk network,
+  // v9: the index of pending parts, v10: taking over the original app's database, v11: street
+  // tiles (edge class and cell, the network's version), v12: canonical steps, v13 (PostgreSQL
+  // only): the claim index in claim order; then the index of walk edges by their second node.
+  const int latest = GetParam() == Backend::kPostgres ? 14 : 13;
+  EXPECT_EQ(*v, latest);
   EXPECT_TRUE(store_->Migrate().ok());
   EXPECT_TRUE(store_->Migrate().ok());
-  EXPECT_EQ(*store_->SchemaVersion(), 10);
+  EXPECT_EQ(*store_->SchemaVersion(), latest);
   EXPECT_TRUE(store_->Ping().ok());
   // A second process opening the same database migrates nothing and works.
   auto again = OpenStore(url_, &clock_);
@@ -35,45 +39,36 @@ TEST_P(StoreConformanceTest, MigrationsCreateSchemaAndRerun) {
   EXPECT_TRUE((*again)->Ping().ok());
 }
 
-// A database made by the original app (the seed's DDL, with a job in it) upgrades in place.
+// A database made by the original app (tests/original_app_db: its migrations' schema and its
+// rows as it writes them, SPEC §2a) upgrades in place. PostgreSQL only: the original app
+// never ran on SQLite. takeover_test runs the binary on the same fixture.
 TEST_P(StoreConformanceTest, SeedDatabaseUpgradesInPlace) {
+  if (GetParam() != Backend::kPostgres) GTEST_SKIP() << "the original app ran on PostgreSQL";
   testing::TempDir d2;
   std::string url = testing::FreshStoreUrl(GetParam(), d2);
-  bool pg = GetParam() == Backend::kPostgres;
-  testing::ExecSql(
-      url,
-      std::string("CREATE TABLE cities (id ") + (pg ? "SERIAL" : "INTEGER") +
-          " PRIMARY KEY, slug VARCHAR(100) NOT NULL UNIQUE, name TEXT NOT NULL, country TEXT,"
-          " min_lat REAL NOT NULL, min_lng REAL NOT NULL, max_lat REAL NOT NULL, max_lng REAL NOT "
-          "NULL);"
-          "CREATE TABLE jobs (id " +
-          (pg ? "SERIAL" : "INTEGER") +
-          " PRIMARY KEY, type VARCHAR(50) NOT NULL, status VARCHAR(20) NOT NULL,"
-          " city_id INTEGER REFERENCES cities, progress INTEGER DEFAULT 0, total_items INTEGER,"
-          " error TEXT, metadata " +
-          (pg ? "JSONB" : "TEXT") +
-          ", created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, started_at TIMESTAMP, completed_at "
-          "TIMESTAMP);"
-          "CREATE INDEX jobs_status_idx ON jobs(status);"
-          "CREATE TABLE heat_cells (id " +
-          (pg ? "SERIAL" : "INTEGER") +
-          " PRIMARY KEY, lat REAL NOT NULL, lng REAL NOT NULL, score INTEGER NOT NULL,"
-          " grid_step REAL NOT NULL, city_id INTEGER REFERENCES cities, computed_at TIMESTAMP "
-          "DEFAULT CURRENT_TIMESTAMP,"
-          " UNIQUE(lat, lng, grid_step));"
-          "INSERT INTO jobs (type, status, progress, total_items, metadata) VALUES "
-          "('heatmap_compute', "
-          "'completed', 100, 3600, '{\"gridStep\": 0.0025}');"
-          "INSERT INTO heat_cells (lat, lng, score, grid_step) VALUES (21.1, -86.85, 55, 0.0025);");
+  testing::BuildOriginalAppDatabase(url);
   auto s = OpenStore(url, &clock_);
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   auto jobs = (*s)->ListJobs({});
   ASSERT_TRUE(jobs.ok()) << jobs.status().ToString();
-  ASSERT_EQ(jobs->size(), 1u);
-  EXPECT_EQ((*jobs)[0].status, JobStatus::kCompleted);
-  EXPECT_EQ((*jobs)[0].total_items, 3600);
-  EXPECT_EQ(*(*s)->CountCells(0.0025), 1);
-  EXPECT_TRUE((*s)->GetCity("cancun").ok());
+  ASSERT_EQ(jobs->size(), 3u);
+  EXPECT_EQ((*jobs)[2].status, JobStatus::kCompleted);
+  EXPECT_EQ((*jobs)[2].total_items, 25);
+  EXPECT_EQ((*jobs)[1].status, JobStatus::kFailed);
+  EXPECT_EQ((*jobs)[0].status, JobStatus::kPending);
+  EXPECT_EQ((*jobs)[0].total_items, testing::kOriginalJobCount);  // until it is claimed
+  EXPECT_EQ(*(*s)->CountCells(0.0025), 25);
+  auto cells = (*s)->QueryCells(testing::kOldArea.Expanded(100), 0.0025, HeatModel::kBlend, 0, 100);
+  ASSERT_TRUE(cells.ok());
+  EXPECT_EQ(cells->size(), 25u);  // the original worker's blend cells
+  auto cancun = (*s)->GetCity("cancun");
+  ASSERT_TRUE(cancun.ok());
+  EXPECT_EQ(cancun->name, "Cancún");  // the original's row, not the preset
+  EXPECT_TRUE((*s)->GetCity("monaco").ok());
+  // The POIs of overture_pois are read through the mapping.
+  auto pois = (*s)->LoadPoiPoints(testing::kJobArea.Expanded(2000));
+  ASSERT_TRUE(pois.ok()) << pois.status().ToString();
+  EXPECT_EQ(static_cast<int64_t>(pois->size()), testing::PlacedCount());
   // And the upgraded queue works.
   auto e = (*s)->EnqueueHeatmap(Spec());
   ASSERT_TRUE(e.ok()) << e.status().ToString();

@@ -67,6 +67,29 @@ void ExecSql(const std::string& url, const std::string& sql) {
   PgExec(url, sql);
 }
 
+std::string QuerySql(const std::string& url, const std::string& sql) {
+  PGconn* c = PQconnectdb(url.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::string e = PQerrorMessage(c);
+    PQfinish(c);
+    throw std::runtime_error("connect " + url + ": " + e);
+  }
+  PGresult* r = PQexec(c, sql.c_str());
+  std::string out, e = PQerrorMessage(c);
+  const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+  for (int i = 0; ok && i < PQntuples(r); ++i) {
+    if (i > 0) out += '\n';
+    out += PQgetvalue(r, i, 0);
+  }
+  PQclear(r);
+  // An open transaction is rolled back before the session ends: the server would do so only
+  // once it has processed the disconnect, holding its row locks until then.
+  if (PQtransactionStatus(c) != PQTRANS_IDLE) PQclear(PQexec(c, "ROLLBACK"));
+  PQfinish(c);
+  if (!ok) throw std::runtime_error("sql: " + e);
+  return out;
+}
+
 HeldLock::HeldLock(const std::string& url, int64_t job_id) {
   if (url.rfind("sqlite:", 0) == 0) {
     sqlite3* db = nullptr;

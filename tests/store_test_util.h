@@ -30,6 +30,11 @@ Result<std::unique_ptr<Store>> OpenFreshStore(Backend b, const TempDir& dir, Clo
 // Runs raw SQL (setup of legacy schemas etc.) on the store behind `url`.
 void ExecSql(const std::string& url, const std::string& sql);
 
+// Runs raw SQL (possibly several statements) on the PostgreSQL store behind `url`, in one
+// session that then ends (a transaction left open is rolled back first): the first column of
+// the last statement's rows, one per line.
+std::string QuerySql(const std::string& url, const std::string& sql);
+
 // Another session holding a lock until destroyed: on SQLite the write lock (BEGIN
 // IMMEDIATE), on PostgreSQL the row of job `job_id` (SELECT ... FOR UPDATE).
 class HeldLock {

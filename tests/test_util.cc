@@ -3,12 +3,15 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace nbi::testing {
 
@@ -37,6 +40,17 @@ std::optional<std::filesystem::path> SharedOsmDir() {
   }
   if (std::filesystem::exists(p / "porto.osm.pbf")) return std::filesystem::canonical(p);
   return std::nullopt;
+}
+
+bool WaitForFileText(const std::string& path, const std::string& text, int timeout_ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (true) {
+    std::ifstream in(path);
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (content.find(text) != std::string::npos) return true;
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 std::string SourceDir() { return NBI_SOURCE_DIR; }

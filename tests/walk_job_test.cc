@@ -10,7 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "http/point_score.h"
+#include "jobs/model_index.h"
+#include "store/testing.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
 #include "worker/worker.h"
@@ -114,7 +115,7 @@ TEST_P(WalkJobTest, OnePartOrManyGiveTheSameCells) {
   ExpectStoredEqualsExpected(one);
   const std::vector<int> single = Stored(one);
 
-  ASSERT_TRUE(store_->TruncateCells().ok());
+  ASSERT_TRUE(TruncateCells(store_.get()).ok());
   HeatmapJobSpec many = one;
   many.part_cells = 1000;  // 16 parts, three at a time
   j = RunToEnd(many, 3);
@@ -179,7 +180,7 @@ TEST_P(WalkJobTest, ThePointScoreEqualsTheStoredCell) {
     const int64_t n = pick(rng);
     const LatLng at = g->CellAt(n);
     for (HeatModel m : {HeatModel::kBlendWalk, HeatModel::kGroceryWalk}) {
-      auto body = http::StoredPointScore(store_.get(), at, m);
+      auto body = StoredPointScore(store_.get(), at, m);
       ASSERT_TRUE(body.ok()) << body.status().ToString();
       EXPECT_EQ((*body)["distance"], "walking");
       if (m == HeatModel::kBlendWalk) {

@@ -1,4 +1,4 @@
-// The walk network (SPEC §4a, walk/network.h): the way selection, its import from OSM files
+// The walk network (SPEC §4a, common/walk_network.h): the way selection, its import from OSM files
 // in the POI import's pass, and its storage (PoiStore::UpsertPois with a network,
 // LoadWalkNetwork, LoadWalkNetworkAround) on SQLite and PostgreSQL, through the library and
 // through `nearbyindex import`.
@@ -13,11 +13,11 @@
 
 #include "geo/geo.h"
 #include "poi/import.h"
+#include "poi/walk_ways.h"
 #include "store/store.h"
 #include "store_fixture.h"
 #include "store_test_util.h"
 #include "test_util.h"
-#include "walk/network.h"
 
 namespace nbi {
 
@@ -195,8 +195,7 @@ TEST(WalkImportTest, CsvAndGeoJsonCarryNoNetwork) {
 }
 
 TEST(WalkImportTest, RealExtractHasANetwork) {
-  std::optional<std::filesystem::path> dir = tu::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   WalkNetwork net;
   ImportStats stats;
   auto pois = ImportPois((*dir / "monaco.osm.pbf").string(), &stats, {}, &net);
@@ -204,7 +203,7 @@ TEST(WalkImportTest, RealExtractHasANetwork) {
   EXPECT_GT(net.edges.size(), 1000u);
   EXPECT_EQ(stats.walk_edges, net.edges.size());
   EXPECT_EQ(stats.walk_nodes, net.nodes.size());
-  // The invariants of walk/network.h, and every node inside Monaco's box.
+  // The invariants of common/walk_network.h, and every node inside Monaco's box.
   for (size_t i = 1; i < net.nodes.size(); ++i) ASSERT_LT(net.nodes[i - 1].id, net.nodes[i].id);
   for (size_t i = 0; i < net.edges.size(); ++i) {
     const WalkEdge& e = net.edges[i];
@@ -406,8 +405,7 @@ TEST_P(WalkStoreTest, AFailingNetworkWriteRollsBackThePois) {
 }
 
 TEST_P(WalkStoreTest, CliImportReportsTheNetwork) {
-  std::optional<std::filesystem::path> osm = tu::SharedOsmDir();
-  if (!osm) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(osm);
   const std::string file = (*osm / "monaco.osm.pbf").string();
   WalkNetwork net;
   ASSERT_TRUE(ImportPois(file, nullptr, {}, &net).ok());
@@ -434,8 +432,7 @@ TEST_P(WalkStoreTest, FailedImportsStoreNothing) {
   EXPECT_NE(out.find("cannot read OSM data"), std::string::npos) << out;
   ExpectEmptyStore();
   // A real PBF cut in half.
-  std::optional<std::filesystem::path> osm = tu::SharedOsmDir();
-  if (!osm) GTEST_SKIP() << "../shared/data/osm not found: the truncated real PBF is skipped";
+  NBI_REQUIRE_OSM_DIR(osm);
   const std::string pbf = tu::ReadFile((*osm / "monaco.osm.pbf").string());
   tu::WriteFile(dir.File("cut.osm.pbf"), pbf.substr(0, pbf.size() / 2));
   out = Cli(dir.File("cut.osm.pbf"), 2);

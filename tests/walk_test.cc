@@ -12,11 +12,11 @@
 #include <queue>
 #include <random>
 
+#include "common/walk_network.h"
 #include "poi/import.h"
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "test_util.h"
-#include "walk/network.h"
 #include "walk/walk_index.h"
 #include "walk_test_util.h"
 
@@ -202,8 +202,7 @@ TEST(WalkScorer, ThePointScoreEqualsTheCell) {
 // Real extracts: 100 cells in each town centre at 0.001 deg, blend-walk over the whole
 // imported network, against the brute-force reference.
 TEST(WalkScorer, RealExtractsEqualTheBruteForceReference) {
-  std::optional<std::filesystem::path> dir = testing::SharedOsmDir();
-  if (!dir) GTEST_SKIP() << "../shared/data/osm not found: real-extract checks skipped";
+  NBI_REQUIRE_OSM_DIR(dir);
   struct Place {
     const char* file;
     BBox box;

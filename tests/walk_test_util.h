@@ -12,10 +12,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/walk_network.h"
 #include "geo/geo.h"
 #include "poi/poi.h"
 #include "score/model.h"
-#include "walk/network.h"
 
 namespace nbi::testing {
 

@@ -16,10 +16,12 @@
 #include <sstream>
 #include <thread>
 
+#include "jobs/service.h"
 #include "poi/synthetic.h"
 #include "score/scorer.h"
 #include "store/store.h"
 #include "store_test_util.h"
+#include "worker/cron.h"
 #include "worker_fixture.h"
 
 namespace nbi {
@@ -367,7 +369,10 @@ TEST_P(WorkerTest, PicksUpANewJobWithoutWaitingForThePoll) {
     SleepMs(50);
   }
   std::sort(latencies.begin(), latencies.end());
-  EXPECT_LT(latencies[2], 1000.0) << "median pickup " << latencies[2] << " ms";
+  if (auto bound = testing::PromptnessBoundMs(1000)) {
+    EXPECT_LT(latencies[2], static_cast<double>(*bound))
+        << "median pickup " << latencies[2] << " ms";
+  }
   std::printf("pickup latency median %.1f ms, max %.1f ms\n", latencies[2], latencies.back());
   w.Signal(SIGTERM);
   EXPECT_EQ(w.Wait(10000), 0);
@@ -376,6 +381,34 @@ TEST_P(WorkerTest, PicksUpANewJobWithoutWaitingForThePoll) {
 INSTANTIATE_TEST_SUITE_P(Stores, WorkerTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
+
+// The cron route runs this same loop (worker/cron.h): one job after another, returning once a
+// claim finds nothing ready. A job waiting out its backoff is left for a later call, not
+// waited for inside the request (the budget here would allow it).
+TEST_P(WorkerTest, CronRunRunsTheReadyJobAndLeavesTheOneInBackoff) {
+  auto waiting = store_->EnqueueHeatmap(JobOver(47.05, 9.45, 0.01, 0.001));
+  ASSERT_TRUE(waiting.ok());
+  auto claimed = store_->Claim("w");
+  ASSERT_TRUE(claimed.ok() && *claimed);
+  auto failed = store_->FailPart(waiting->job.id, 0, "w", "transient trouble", false);
+  ASSERT_TRUE(failed.ok()) << failed.status().ToString();
+  ASSERT_EQ(failed->status, JobStatus::kPending);  // retried after a 5 s backoff
+  auto ready = store_->EnqueueHeatmap(JobOver(47.07, 9.47, 0.02, 0.001));
+  ASSERT_TRUE(ready.ok());
+
+  JobService service(store_.get(), testing::TestEnv(), JobServiceOptions{});
+  CronOptions opts;
+  opts.budget_ms = 60'000;
+  opts.run.chunk_size = 100;
+  auto report = RunCron(&service, opts, nullptr);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(report->jobs.size(), 1u);
+  EXPECT_EQ(report->jobs[0].id, ready->job.id);
+  EXPECT_EQ(report->jobs[0].status, "completed");
+  EXPECT_FALSE(report->has_more);  // the budget was not spent
+  EXPECT_EQ(store_->GetJob(waiting->job.id)->status, JobStatus::kPending);
+  EXPECT_EQ(store_->GetJob(waiting->job.id)->last_processed_index(), 0);
+}
 
 // ---------------------------------------------------------------- PostgreSQL faults
 

@@ -70,6 +70,39 @@ class SystemClock final : public Clock {
   }
 };
 
+// Wall time read from another source (the database's clock) and carried forward by a base
+// clock's steady time: NowMs() = base steady time + the offset of the last reading. Steady
+// time, sleeps and waits are the base clock's. Every process that takes its wall time from the
+// same source agrees on it, whatever its own clock says (SPEC §9: heartbeats, leases, run_at,
+// backoff and pruning compare times written by different machines). Thread-safe.
+class SourcedClock final : public Clock {
+ public:
+  // Until the first reading: the base clock's wall time.
+  explicit SourcedClock(Clock* base)
+      : base_(base), offset_(base->NowMs() - base->SteadyMs()), read_at_(base->SteadyMs()) {}
+  // The source said `source_ms` between the base's steady times `before` and `after`.
+  void Read(int64_t source_ms, int64_t before, int64_t after) {
+    offset_ = source_ms - before / 2 - after / 2;
+    read_at_ = after;
+  }
+  // Steady ms since the last reading.
+  int64_t SinceReadMs() const { return base_->SteadyMs() - read_at_.load(); }
+  Clock* base() const { return base_; }
+
+  int64_t NowMs() const override { return base_->SteadyMs() + offset_.load(); }
+  int64_t SteadyMs() const override { return base_->SteadyMs(); }
+  void SleepFor(int64_t ms) override { base_->SleepFor(ms); }
+  bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
+                 int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
+    return base_->WaitUntil(lock, cv, deadline_steady_ms, pred);
+  }
+
+ private:
+  Clock* const base_;
+  std::atomic<int64_t> offset_;
+  std::atomic<int64_t> read_at_;
+};
+
 // A clock tests move by hand: wall and steady time advance together. Waits poll fake time
 // every millisecond of real time, so a test advances the clock and the waiting thread
 // notices within a few ms. Thread-safe.
@@ -80,10 +113,12 @@ class FakeClock final : public Clock {
   int64_t SteadyMs() const override { return steady_.load(); }
   void SleepFor(int64_t ms) override {
     const int64_t until = SteadyMs() + ms;
+    ++waits_entered_;
     while (SteadyMs() < until) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
+    ++waits_entered_;
     while (!pred()) {
       if (SteadyMs() >= deadline_steady_ms) return false;
       cv.wait_for(lock, std::chrono::milliseconds(1));
@@ -96,8 +131,12 @@ class FakeClock final : public Clock {
   }
   // Sets wall time only (steady time never goes back).
   void Set(int64_t ms) { now_ = ms; }
+  // How many waits (SleepFor, WaitUntil, WaitFor) have begun: a test knows a thread has
+  // reached its wait (and fixed its deadline) before it moves the clock.
+  int64_t waits_entered() const { return waits_entered_.load(); }
 
  private:
+  std::atomic<int64_t> waits_entered_{0};
   std::atomic<int64_t> now_;
   std::atomic<int64_t> steady_;
 };

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/printable.h"
 #include "common/time_format.h"
 
 namespace nbi {
@@ -23,9 +24,10 @@ class TextFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
     std::string line = "[" + FormatTimestamp(MsOf(msg), TimeStyle::kLocalClock) + "] ";
+    // Log lines quote data (job errors, file names): never raw control characters.
+    line += Printable(std::string_view(msg.payload.data(), msg.payload.size()));
+    line += '\n';
     dest.append(line.data(), line.data() + line.size());
-    dest.append(msg.payload.data(), msg.payload.data() + msg.payload.size());
-    dest.push_back('\n');
   }
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<TextFormatter>();

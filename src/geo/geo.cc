@@ -122,6 +122,15 @@ Status ValidateGridStep(double step) {
   return Status::Ok();
 }
 
+double RoundGridStep(double step) {
+  return std::isfinite(step) ? std::round(step * kGridStepScale) / kGridStepScale : step;
+}
+
+Result<double> CanonicalGridStep(double step) {
+  NBI_RETURN_IF_ERROR(ValidateGridStep(step));
+  return RoundGridStep(step);
+}
+
 namespace {
 // Values within floating noise of an integer are taken as that integer.
 double Snap(double x) {
@@ -143,8 +152,8 @@ void GridIndexRange(double lo, double hi, double step, int64_t* first, int64_t* 
   if (*end < *first) *end = *first;
 }
 
-Result<GridRegion> GridRegion::Make(const BBox& box, double step, int64_t cell_cap) {
-  NBI_RETURN_IF_ERROR(ValidateGridStep(step));
+Result<GridRegion> GridRegion::Make(const BBox& box, double any_step, int64_t cell_cap) {
+  NBI_ASSIGN_OR_RETURN(const double step, CanonicalGridStep(any_step));
   GridRegion g;
   g.step_ = step;
   int64_t i1, j1;

@@ -71,6 +71,14 @@ inline constexpr double kMinGridStep = 0.0001;
 inline constexpr double kMaxGridStep = 0.1;
 inline constexpr int64_t kDefaultCellCap = 25'000'000;
 Status ValidateGridStep(double step);
+// Grid steps are canonical to 1e-7 degrees (SPEC §3): steps that differ below that are one
+// step, with one set of cells and one duplicate key, whatever float a client sent (a float32
+// client sends 0.00100000004 for 0.001). kGridStepResolution is that resolution.
+inline constexpr double kGridStepScale = 1e7;
+double RoundGridStep(double step);
+// Validates `step` (ValidateGridStep) and returns it rounded to 1e-7 degrees. Every entry
+// point (API, CLI, job metadata) takes its step through this.
+Result<double> CanonicalGridStep(double step);
 
 // The cells of one grid step inside one region. Cheap value type.
 //
@@ -79,7 +87,8 @@ Status ValidateGridStep(double step);
 // (47.01, 9.50) ... cell 5 is (47.02, 9.51).
 class GridRegion {
  public:
-  // Fails on an invalid step or a region holding more than `cell_cap` cells.
+  // Fails on an invalid step or a region holding more than `cell_cap` cells. The step is
+  // taken canonical (CanonicalGridStep), so cell coordinates never depend on float noise.
   static Result<GridRegion> Make(const BBox& box, double step, int64_t cell_cap = kDefaultCellCap);
 
   double step() const { return step_; }

@@ -33,12 +33,11 @@ constexpr ErrorCode kErrorCodes[] = {
     {"uri_too_long", 414},             // request line too long
     {"unsupported_media_type", 415},   // a write whose body is not application/json
     {"rate_limited", 429},             // write rate of this client (with Retry-After)
+    {"queue_full", 429},               // over a cap of queued cells (with Retry-After)
     {"header_fields_too_large", 431},  // too many or too large header fields
     {"internal", 500},                 // a bug (StatusCode::kInternal, exceptions)
     {"unavailable", 503},              // the database is unreachable (StatusCode::kTransient)
 };
-
-constexpr std::string_view kModelNames = kHeatModelNames;
 
 }  // namespace
 
@@ -295,28 +294,22 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
     if (!d.ok()) return d.status();
     r.grid_step = *d;
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(r.grid_step));
+  NBI_ASSIGN_OR_RETURN(r.grid_step, CanonicalGridStep(r.grid_step));
   if (body.contains("model") && !body["model"].is_null()) {
     const auto& m = body["model"];
-    auto model = m.is_string() ? ParseHeatModel(m.get<std::string>()) : std::nullopt;
-    if (!model) {
-      return Status::Invalid(fmt::format("model {} is unknown: use {}", Excerpt(m), kModelNames));
-    }
-    r.model = *model;
+    // JobService::Resolve parses the name (one parser, one message for the CLI and the API).
+    r.model = m.is_string() ? m.get<std::string>() : Excerpt(m);
   }
   if (body.contains("priority") && !body["priority"].is_null()) {
     const auto& p = body["priority"];
     if (!p.is_number_integer()) {
       return Status::Invalid(fmt::format("priority must be a whole number, not {}", Excerpt(p)));
     }
-    // Unsigned JSON integers above INT64_MAX read as negative int64: compare as the stored kind.
-    bool in_range = p.is_number_unsigned()
-                        ? p.get<uint64_t>() <= 1000
-                        : (p.get<int64_t>() >= -1000 && p.get<int64_t>() <= 1000);
-    if (!in_range) {
-      return Status::Invalid(fmt::format("priority {} is outside -1000..1000", Excerpt(p)));
-    }
-    r.priority = p.get<int>();
+    // JobService::Resolve checks the range. Unsigned JSON integers above INT64_MAX would read
+    // as negative int64: they stay out of range as INT64_MAX.
+    r.priority = p.is_number_unsigned() && p.get<uint64_t>() > uint64_t(INT64_MAX)
+                     ? INT64_MAX
+                     : p.get<int64_t>();
   }
   for (auto [name, dst] : {std::pair<const char*, bool*>{"reset", &r.reset},
                            std::pair<const char*, bool*>{"force", &r.force}}) {
@@ -328,51 +321,13 @@ Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body) {
       *dst = body[name].get<bool>();
     }
   }
-  if (r.force && !r.reset) return Status::Invalid("force only goes with reset: true");
   NBI_RETURN_IF_ERROR(ParseQueueFields(body, &r));
   return r;
-}
-
-Result<HeatModel> ParseModelName(std::string_view what, std::string_view text) {
-  if (auto m = ParseHeatModel(text)) return *m;
-  std::string shown(text.substr(0, 64));
-  for (char& c : shown) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
-  }
-  return Status::Invalid(fmt::format("{} '{}' is unknown: use {}", what, shown, kModelNames));
 }
 
 // ---------------------------------------------------------------- JSON shapes
 
 std::string IsoTimeMs(int64_t ms) { return FormatTimestamp(ms, TimeStyle::kIsoUtc); }
-
-nlohmann::json JobJson(const Job& job) {
-  auto time = [](const std::optional<int64_t>& ms) {
-    return ms ? nlohmann::json(IsoTimeMs(*ms)) : nlohmann::json();
-  };
-  return {{"id", job.id},
-          {"type", job.type},
-          {"status", std::string(JobStatusId(job.status))},
-          {"progress", job.progress},
-          {"totalItems", job.total_items},
-          {"processedItems", job.last_processed_index()},
-          {"error", job.error ? nlohmann::json(*job.error) : nlohmann::json()},
-          {"createdAt", IsoTimeMs(job.created_at_ms)},
-          {"startedAt", time(job.started_at_ms)},
-          {"completedAt", time(job.completed_at_ms)},
-          {"attempts", job.attempts},
-          {"maxAttempts", job.max_attempts},
-          {"priority", job.priority},
-          {"runAt", IsoTimeMs(job.run_at_ms)},
-          {"cityId", job.city_id ? nlohmann::json(*job.city_id) : nlohmann::json()},
-          {"cancelRequested", job.cancel_requested},
-          {"metadata", job.metadata}};
-}
-
-nlohmann::json AttemptJson(const JobAttempt& a) {
-  return {{"part", a.part},     {"attempt", a.attempt}, {"at", IsoTimeMs(a.at_ms)},
-          {"worker", a.worker}, {"error", a.error},     {"outcome", a.outcome}};
-}
 
 nlohmann::json CityJson(const City& c) {
   return {{"id", c.id},

@@ -82,25 +82,17 @@ inline constexpr size_t kMaxJsonDepth = 64;
 // (valid JSON but not an object).
 std::optional<ApiError> ParseJsonObject(std::string_view body, nlohmann::json* out);
 
-// A schedule request (POST /api/heatmap/schedule), checked but not yet resolved (that is
-// JobService::Resolve): either a city slug or bounds, plus gridStep (default 0.0025,
-// validated), model (default grocery) and priority (integer -1000..1000, default 0).
-// kInvalidArgument for wrong types, missing or conflicting fields and out-of-range values;
-// unknown fields are ignored.
+// A schedule request (POST /api/heatmap/schedule), read but not yet resolved: either a city
+// slug or bounds, plus gridStep (default 0.0025, validated), model (default grocery) and
+// priority (a whole number, default 0). kInvalidArgument for wrong types and missing or
+// conflicting fields; unknown fields are ignored. JobService::Resolve checks the rest (the
+// model's name, the priority's range, force only with reset) for the CLI and the API alike.
 Result<ScheduleRequest> ParseScheduleRequest(const nlohmann::json& body);
-
-// A heatmap model by name ("grocery", "blend", "grocery-walk", "blend-walk"); kInvalidArgument
-// naming `what` otherwise.
-Result<HeatModel> ParseModelName(std::string_view what, std::string_view text);
 
 // ---------------------------------------------------------------- JSON shapes
 // "2026-11-28T21:05:00.123Z" (UTC, milliseconds).
 std::string IsoTimeMs(int64_t ms);
-// {"id","type","status","progress","totalItems","processedItems","error","createdAt",
-//  "startedAt","completedAt","attempts","maxAttempts","priority","cancelRequested","metadata"}
-nlohmann::json JobJson(const Job& job);
-// One row of a job's attempt history: {part, attempt, at, worker, error, outcome}.
-nlohmann::json AttemptJson(const JobAttempt& a);
+// The shapes of a job and an attempt: jobs/job_json.h (the CLI prints them too).
 // {"id","slug","name","country","bounds":{"minLat","minLng","maxLat","maxLng"}}
 nlohmann::json CityJson(const City& city);
 

@@ -1,6 +1,6 @@
 // Process metrics in the Prometheus text format (GET /metrics of `serve`, and of `worker` and
 // `process-jobs` on METRICS_ADDR). Names follow Prometheus conventions: counters end in
-// _total, times are in seconds. Every metric is listed in README.md ("Metrics"):
+// _total, times are in seconds. Every metric is listed in docs/http.md ("Metrics and health"):
 //
 //   nearbyindex_store_up 1                                    1 when the store answered
 //   nearbyindex_jobs{status="pending"} 3                      gauge, from the store at scrape

@@ -20,14 +20,16 @@
 #include "http/assets.h"
 #include "http/front_door.h"
 #include "http/pages.h"
-#include "http/point_score.h"
 #include "http/rate_limit.h"
 #include "http/tile_routes.h"
 #include "http/transport.h"
 #include "jobs/cron.h"
+#include "jobs/job_json.h"
+#include "jobs/model_index.h"
 #include "score/model.h"
 #include "score/score_json.h"
 #include "score/scorer.h"
+#include "tiles/streets.h"
 
 namespace nbi::http {
 
@@ -191,6 +193,8 @@ void ApiServer::Impl::AddRoutes() {
            [this](auto& q, auto& res, auto&) { Heatmap(q, res); });
   AddRoute("GET", "/api/heatmap/extent", "/api/heatmap/extent", kStore,
            [this](auto& q, auto& res, auto&) { tile_routes.Extent(q, res); });
+  AddRoute("GET", "/api/heatmap/cities", "/api/heatmap/cities", kStore,
+           [this](auto& q, auto& res, auto&) { tile_routes.CitiesWithCells(q, res); });
   AddRoute("GET", "/tiles/*", "/tiles/(.*)", kStore,
            [this](auto& q, auto& res, auto& m) { tile_routes.Tile(q, res, m[1].str()); });
   AddRoute("GET", "/api/pois", "/api/pois", kStore,
@@ -359,6 +363,9 @@ void ApiServer::Impl::Config(Response& res) {
            {{"tileUrl", opts.tile_url},
             {"gridSteps", kGridSteps},
             {"heatTiles", "/tiles/{model}/{gridStep}/{z}/{x}/{y}.png"},
+            // The offline base layer, used when tileUrl is empty (SPEC §7).
+            {"streetTiles", "/tiles/streets/{z}/{x}/{y}.png"},
+            {"streetMinZoom", tiles::kStreetMinZoom},
             {"defaultGridStep", 0.0025},
             {"models", ModelIds()},
             {"attribution", "© OpenStreetMap contributors"}});
@@ -386,20 +393,18 @@ void ApiServer::Impl::Heatmap(const Request& req, Response& res) {
   auto params = ParamsOf(req);
   auto box = ParseBoxParams(params);
   if (!box.ok()) return SendStatus(res, box.status());
-  auto step = ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
-                                  std::numeric_limits<double>::max());
+  auto any_step =
+      ParseOptionalDouble(params, "gridStep", 0.0025, -std::numeric_limits<double>::max(),
+                          std::numeric_limits<double>::max());
+  if (!any_step.ok()) return SendStatus(res, any_step.status());
+  auto step = CanonicalGridStep(*any_step);
   if (!step.ok()) return SendStatus(res, step.status());
-  if (Status s = ValidateGridStep(*step); !s.ok()) return SendStatus(res, s);
   auto min_score = ParseOptionalDouble(params, "minScore", 0, 0, 100);
   if (!min_score.ok()) return SendStatus(res, min_score.status());
   HeatModel model = HeatModel::kGrocery;
   if (auto m = params("model")) {
-    auto parsed = ParseHeatModel(*m);
-    if (!parsed) {
-      return SendStatus(
-          res, Status::Invalid(fmt::format("model '{}' is unknown: use {}",
-                                           LoggablePath(m->substr(0, 64)), kHeatModelNames)));
-    }
+    auto parsed = ParseModelName("model", *m);
+    if (!parsed.ok()) return SendStatus(res, parsed.status());
     model = *parsed;
   }
   const int64_t cap = opts.heatmap_cell_cap;
@@ -477,23 +482,26 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
   SendJson(res, 200, body);
 }
 
+namespace {
+// A refused schedule; over an admission cap: 429 with Retry-After (the queue works off cells
+// at ~300k/s: a minute frees a sizeable share of any cap).
+void SendScheduleError(Response& res, const Status& s) {
+  if (s.reason() != "queue_full") return SendStatus(res, s);
+  ApiError e = ApiError::Of("queue_full", s.message());
+  e.headers.emplace_back("Retry-After", "60");
+  SendError(res, e);
+}
+}  // namespace
+
 void ApiServer::Impl::Schedule(const Request& req, Response& res) {
   nlohmann::json body;
   if (auto err = ParseJsonObject(req.body, &body)) return SendError(res, *err);
   auto r = ParseScheduleRequest(body);
   if (!r.ok()) return SendStatus(res, r.status());
-  auto spec = jobs->Resolve(*r);
-  if (!spec.ok()) return SendStatus(res, spec.status());
-  Result<EnqueueResult> e = Status::Internal("not scheduled");
-  if (r->reset) {
-    // 409 conflict while an equal job is active (unless force); see JobService.
-    auto reset = jobs->ResetAndSchedule(*spec, r->force);
-    if (!reset.ok()) return SendStatus(res, reset.status());
-    e = std::move(reset->enqueued);
-  } else {
-    e = jobs->Schedule(*spec);
-  }
-  if (!e.ok()) return SendStatus(res, e.status());
+  // A reset: 409 conflict while an equal job is active (unless force); see JobService.
+  auto done = jobs->Submit(*r, &req.remote_addr);
+  if (!done.ok()) return SendScheduleError(res, done.status());
+  const EnqueueResult* e = &done->enqueued;
   SendJson(res, e->is_new ? 201 : 200,
            {{"jobId", e->job.id},
             {"status", std::string(JobStatusId(e->job.status))},
@@ -573,7 +581,8 @@ void ApiServer::Impl::Cron(const Request& req, Response& res) {
   }
   CronOptions cron = opts.cron;
   if (metrics) metrics->Instrument(&cron.run);
-  auto report = RunCron(jobs, cron, &stop_flag);
+  if (!opts.run_cron) return SendStatus(res, Status::Internal("the server has no cron runner"));
+  auto report = opts.run_cron(jobs, cron, &stop_flag);
   if (!report.ok()) return SendStatus(res, report.status());
   nlohmann::json ran = nlohmann::json::array();
   for (const auto& j : report->jobs) ran.push_back({{"id", j.id}, {"status", j.status}});

@@ -8,16 +8,20 @@
 //                                      400 too_many_cells over the cap
 //                                      (&level=auto|N: overview levels, http/tile_routes.h)
 //   GET  /api/heatmap/extent?model=    where stored cells are, per offered grid step
-//   GET  /tiles/{model}/{gridStep}/{z}/{x}/{y}.png
+//   GET  /api/heatmap/cities?model=&gridStep=
+//                                      the cities holding cells of that model and step
+//   GET  /tiles/{model}/{gridStep}/{z}/{x}/{y}.png[?low=1]
 //                                      heatmap tiles (http/tile_routes.h)
+//   GET  /tiles/streets/{z}/{x}/{y}.png
+//                                      the offline base layer from the walk network
 //   GET  /api/pois?minLat=&minLng=&maxLat=&maxLng=
 //                                      {"pois": [...], "truncated": bool}
-//   GET  /api/score?lat=&lng=          point score + hasHeatmapCoverage (+ coverageJobId: the
+//   GET  /api/score?lat=&lng=&model=   point score + hasHeatmapCoverage (+ coverageJobId: the
 //                                      regional job scheduled or already covering the point)
 //   POST /api/heatmap/schedule         201 new job / 200 the equal active job; with "reset":
 //                                      true, 409 while the equal job is active ("force": true
 //                                      cancels it first)
-//   GET  /api/jobs?status=&limit=&cursor=, GET /api/jobs/:id,
+//   GET  /api/jobs?status=&type=&city=&limit=&cursor=, GET /api/jobs/:id,
 //   POST /api/jobs/:id/cancel, POST /api/jobs/:id/retry
 //   GET  /api/cron/process-jobs        Bearer CRON_SECRET: runs jobs for a time budget
 //   GET  /healthz, /readyz, /metrics   liveness, readiness (store Ping), Prometheus text
@@ -84,6 +88,9 @@ struct ServerOptions {
   bool access_log = true;                  // NBI_ACCESS_LOG=0 disables the line per request
   // Budget, chunk size and stale timeout of cron runs (NBI_CRON_BUDGET_MS, ...).
   CronOptions cron;
+  // What runs them: the worker's loop (worker/cron.h RunCron), handed in by the application
+  // since http/ includes nothing of worker/. Unset: the cron endpoint answers 500.
+  CronRunner run_cron;
 };
 
 class ApiServer {

@@ -8,13 +8,16 @@
 #include <nlohmann/json.hpp>
 
 #include "http/api.h"
+#include "tiles/streets.h"
 
 namespace nbi::http {
 
 namespace {
 
-// Bumped when the rendering changes, so browsers drop tiles of an older renderer.
-constexpr int kRendererVersion = 1;
+// Bumped when the rendering changes, so browsers drop tiles of an older renderer (2: the
+// computed area's outline).
+constexpr int kRendererVersion = 2;
+constexpr int kStreetRendererVersion = 1;
 
 void Send(Response& res, const ApiError& e) {
   res.status = e.http_status;
@@ -64,21 +67,24 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
                                      const std::string& z, const std::string& x,
                                      const std::string& y_png) {
   TileRequest t;
-  auto m = ParseHeatModel(model);
-  if (!m)
-    return Status::Invalid(
-        fmt::format("model '{}' is unknown: use {}", Cut(model), kHeatModelNames));
-  t.model = *m;
-  NBI_ASSIGN_OR_RETURN(t.step, ParseFiniteDouble("gridStep", step));
-  NBI_RETURN_IF_ERROR(ValidateGridStep(t.step));
+  NBI_ASSIGN_OR_RETURN(t.model, ParseModelName("model", model));
+  NBI_ASSIGN_OR_RETURN(const double any_step, ParseFiniteDouble("gridStep", step));
+  NBI_ASSIGN_OR_RETURN(t.step, CanonicalGridStep(any_step));
+  NBI_ASSIGN_OR_RETURN(t.tile, ParseTileId(z, x, y_png));
+  return t;
+}
+
+Result<tiles::TileId> ParseTileId(const std::string& z, const std::string& x,
+                                  const std::string& y_png) {
   if (y_png.size() < 5 || y_png.compare(y_png.size() - 4, 4, ".png") != 0) {
     return Status::Invalid(fmt::format("tile name '{}' must be {{y}}.png", Cut(y_png)));
   }
+  tiles::TileId t;
   NBI_ASSIGN_OR_RETURN(int64_t zz, ParseInt("z", z, 0, tiles::kMaxZoom));
-  t.tile.z = static_cast<int>(zz);
-  const int64_t n = int64_t{1} << t.tile.z;
-  NBI_ASSIGN_OR_RETURN(t.tile.x, ParseInt("x", x, 0, n - 1));
-  NBI_ASSIGN_OR_RETURN(t.tile.y, ParseInt("y", y_png.substr(0, y_png.size() - 4), 0, n - 1));
+  t.z = static_cast<int>(zz);
+  const int64_t n = int64_t{1} << t.z;
+  NBI_ASSIGN_OR_RETURN(t.x, ParseInt("x", x, 0, n - 1));
+  NBI_ASSIGN_OR_RETURN(t.y, ParseInt("y", y_png.substr(0, y_png.size() - 4), 0, n - 1));
   return t;
 }
 
@@ -113,6 +119,24 @@ TileRoutes::TileRoutes(Store* store, size_t cache_bytes, std::vector<double> ste
       cache_(cache_bytes),
       answers_(cache_bytes / 4) {}
 
+namespace {
+// The request's `model` parameter (default grocery).
+Result<HeatModel> ModelParam(const Request& req) {
+  if (!req.has_param("model")) return HeatModel::kGrocery;
+  return ParseModelName("model", req.get_param_value("model"));
+}
+
+// A tile's answer: its PNG, or 204 when it draws nothing.
+void SendTilePng(Response& res, std::string png) {
+  if (png.empty()) {
+    res.status = 204;
+    return;
+  }
+  res.status = 200;
+  res.set_content(std::move(png), "image/png");
+}
+}  // namespace
+
 void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest) {
   std::vector<std::string> parts;
   for (size_t pos = 0;;) {
@@ -121,32 +145,49 @@ void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest
     if (slash == std::string::npos || parts.size() > 5) break;
     pos = slash + 1;
   }
+  if (parts.size() == 4 && parts[0] == "streets") {
+    auto t = ParseTileId(parts[1], parts[2], parts[3]);
+    if (!t.ok()) return Send(res, ApiErrorFromStatus(t.status()));
+    return StreetTile(req, res, *t);
+  }
   if (parts.size() != 5) {
     return Send(res, ApiError::Of("invalid_argument",
-                                  "a tile is /tiles/{model}/{gridStep}/{z}/{x}/{y}.png"));
+                                  "a tile is /tiles/{model}/{gridStep}/{z}/{x}/{y}.png or "
+                                  "/tiles/streets/{z}/{x}/{y}.png"));
   }
   auto t = ParseTileRequest(parts[0], parts[1], parts[2], parts[3], parts[4]);
   if (!t.ok()) return Send(res, ApiErrorFromStatus(t.status()));
+  tiles::TileStyle style;
+  if (req.has_param("low")) {
+    const std::string low = req.get_param_value("low");
+    if (low != "0" && low != "1") {
+      return Send(
+          res, ApiError::Of("invalid_argument", fmt::format("low '{}' must be 0 or 1", Cut(low))));
+    }
+    style.low = low == "1";
+  }
   const int level = tiles::LevelForZoom(t->step, t->tile.z);
-  const tiles::IndexRange range = tiles::TileLevelRange(t->tile, t->step, level);
+  const tiles::IndexRange range = tiles::TileReadRange(t->tile, t->step, level);
   auto version = store_->AreaVersion(t->step, t->model, tiles::VersionBlocks(range, level));
   if (!version.ok()) return Send(res, ApiErrorFromStatus(version.status()));
-  const std::string etag = fmt::format("\"t{}-{}-{}\"", kRendererVersion, level, *version);
+  const std::string etag =
+      fmt::format("\"t{}{}-{}-{}\"", kRendererVersion, style.low ? "l" : "", level, *version);
   res.set_header("ETag", etag);
   res.set_header("Cache-Control", "public, no-cache");
   if (req.get_header_value("If-None-Match") == etag) {
     res.status = 304;
     return;
   }
-  const std::string key = fmt::format("{}/{}/{}/{}/{}", HeatModelId(t->model),
-                                      tiles::StepKey(t->step), t->tile.z, t->tile.x, t->tile.y);
+  const std::string key =
+      fmt::format("{}/{}/{}/{}/{}{}", HeatModelId(t->model), tiles::StepKey(t->step), t->tile.z,
+                  t->tile.x, t->tile.y, style.low ? "/low" : "");
   std::optional<std::string> png = cache_.Get(key, etag);
   if (!png) {
     tiles::DenseLevel cells;
     Status s = store_->ReadLevel(t->step, t->model, level, range, &cells);
     if (!s.ok()) return Send(res, ApiErrorFromStatus(s));
     std::vector<uint8_t> bands;
-    const int coloured = tiles::RenderTile(t->tile, t->step, level, cells, &bands);
+    const int coloured = tiles::RenderTile(t->tile, t->step, level, cells, &bands, style);
     png.emplace();
     if (coloured > 0) {
       auto encoded = tiles::EncodeTilePng(bands);
@@ -155,12 +196,41 @@ void TileRoutes::Tile(const Request& req, Response& res, const std::string& rest
     }
     cache_.Put(key, etag, *png);
   }
-  if (png->empty()) {
+  SendTilePng(res, std::move(*png));
+}
+
+void TileRoutes::StreetTile(const Request& req, Response& res, const tiles::TileId& t) {
+  const int min_class = tiles::StreetMinClass(t.z);
+  if (min_class < 0) {  // zoomed out too far: lines would be noise
+    res.set_header("Cache-Control", "public, max-age=86400");
     res.status = 204;
     return;
   }
-  res.status = 200;
-  res.set_content(std::move(*png), "image/png");
+  auto version = store_->WalkNetworkVersion();
+  if (!version.ok()) return Send(res, ApiErrorFromStatus(version.status()));
+  const std::string etag = fmt::format("\"s{}-{}\"", kStreetRendererVersion, *version);
+  res.set_header("ETag", etag);
+  res.set_header("Cache-Control", "public, no-cache");
+  if (req.get_header_value("If-None-Match") == etag) {
+    res.status = 304;
+    return;
+  }
+  const std::string key = fmt::format("streets/{}/{}/{}", t.z, t.x, t.y);
+  std::optional<std::string> png = cache_.Get(key, etag);
+  if (!png) {
+    std::vector<tiles::StreetSegment> segments;
+    Status s = store_->LoadStreetSegments(tiles::StreetCellsOfTile(t), min_class, &segments);
+    if (!s.ok()) return Send(res, ApiErrorFromStatus(s));
+    std::vector<uint8_t> levels;
+    png.emplace();
+    if (tiles::RenderStreetTile(t, segments, &levels) > 0) {
+      auto encoded = tiles::EncodeStreetPng(levels);
+      if (!encoded.ok()) return Send(res, ApiErrorFromStatus(encoded.status()));
+      *png = std::move(encoded).value();
+    }
+    cache_.Put(key, etag, *png);
+  }
+  SendTilePng(res, std::move(*png));
 }
 
 void TileRoutes::HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model,
@@ -242,17 +312,9 @@ void TileRoutes::HeatmapCells(const Request& req, Response& res, const BBox& box
 }
 
 void TileRoutes::Extent(const Request& req, Response& res) {
-  HeatModel model = HeatModel::kGrocery;
-  if (req.has_param("model")) {
-    auto m = ParseHeatModel(req.get_param_value("model"));
-    if (!m) {
-      return Send(res,
-                  ApiError::Of("invalid_argument",
-                               fmt::format("model '{}' is unknown: use {}",
-                                           Cut(req.get_param_value("model")), kHeatModelNames)));
-    }
-    model = *m;
-  }
+  auto parsed = ModelParam(req);
+  if (!parsed.ok()) return Send(res, ApiErrorFromStatus(parsed.status()));
+  const HeatModel model = *parsed;
   nlohmann::json extents = nlohmann::json::array();
   for (double step : steps_) {
     // The top level over the world, then a finer level inside what it found.
@@ -294,6 +356,55 @@ void TileRoutes::Extent(const Request& req, Response& res) {
   }
   res.status = 200;
   res.set_content(nlohmann::json{{"extents", extents}}.dump(), "application/json");
+}
+
+bool TileRoutes::HasCells(const BBox& box, double step, HeatModel model, Status* error) {
+  // The finest level with at most 64 x 64 cells over the box: one read of a few rows, exact
+  // to within one such cell around the box.
+  const tiles::IndexRange base = BoxBaseRange(box, step);
+  int level = 0;
+  const int max_level = tiles::MaxOverviewLevel(step);
+  while (level<max_level&& static_cast<double>(base.CoarserBy(level).rows()) *
+               static_cast<double>(base.CoarserBy(level).cols())> 4096.0) {
+    ++level;
+  }
+  tiles::DenseLevel cells;
+  *error = store_->ReadLevel(step, model, level, base.CoarserBy(level), &cells);
+  if (!error->ok()) return false;
+  for (uint8_t v : cells.v) {
+    if (v != tiles::kNoCell) return true;
+  }
+  return false;
+}
+
+void TileRoutes::CitiesWithCells(const Request& req, Response& res) {
+  auto parsed = ModelParam(req);
+  if (!parsed.ok()) return Send(res, ApiErrorFromStatus(parsed.status()));
+  const HeatModel model = *parsed;
+  if (!req.has_param("gridStep")) {
+    return Send(res, ApiError::Of("invalid_argument", "gridStep is required"));
+  }
+  auto step = ParseFiniteDouble("gridStep", req.get_param_value("gridStep"));
+  if (step.ok()) {
+    Status valid = ValidateGridStep(*step);
+    if (!valid.ok()) step = valid;
+  }
+  if (!step.ok()) return Send(res, ApiErrorFromStatus(step.status()));
+  auto cities = store_->ListCities();
+  if (!cities.ok()) return Send(res, ApiErrorFromStatus(cities.status()));
+  nlohmann::json list = nlohmann::json::array();
+  for (const City& c : *cities) {
+    Status error;
+    const bool has = HasCells(c.bounds, *step, model, &error);
+    if (!error.ok()) return Send(res, ApiErrorFromStatus(error));
+    if (has) list.push_back(CityJson(c));
+  }
+  res.status = 200;
+  res.set_content(
+      nlohmann::json{
+          {"model", HeatModelId(model)}, {"gridStep", *step}, {"cities", std::move(list)}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+      "application/json");
 }
 
 }  // namespace nbi::http

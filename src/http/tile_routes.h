@@ -11,12 +11,25 @@
 //       version counters of the area's blocks, so it changes whenever a cell under the tile is
 //       written or deleted or its levels are rebuilt. Cache-Control: public, no-cache (browsers
 //       keep the tile and revalidate it: a 304 costs one indexed read).
+//       ?low=1 draws the cells below 30 faintly too (kBandLow). Every tile outlines the
+//       computed area: pixels without a cell beside pixels with one (kBandOutline), so an area
+//       whose cells are all below 30 still shows where it is.
+//   GET /tiles/streets/{z}/{x}/{y}.png
+//       The offline base layer (tiles/streets.h): the stored walk network's edges as grey
+//       lines. 204 below zoom tiles::kStreetMinZoom (Cache-Control: max-age=86400) and where
+//       no edge is drawn. ETag: the network's version (PoiStore::WalkNetworkVersion), so every
+//       import that changes the network renews the tiles; Cache-Control: public, no-cache.
+//       Kept in the same LRU as heat tiles.
 //   GET /api/heatmap?...&level=auto|N
 //       (with server.cc's parameters) auto: the finest level whose cells in the box fit the
 //       cell cap (never too_many_cells); N: that level (400 past the cap or above the top).
 //       Level 0 is answered by server.cc as without `level`; a level >= 1 answers
 //       {gridStep, level, cellStep, model, count, cells: [{lat, lng, score}]}: the centre
 //       and max score of each overview cell (cellStep = gridStep * 2^level wide).
+//   GET /api/heatmap/cities?model=&gridStep=
+//       {"model", "gridStep", "cities": [...]}: the cities (as /api/cities) whose bounds hold
+//       stored cells of that model and step, so a city picker offers only cities with a map.
+//       gridStep is required; 400 for a bad model or step.
 //   GET /api/heatmap/extent?model=
 //       {"extents": [{"gridStep", "bounds"}]}: for each offered grid step with stored cells,
 //       the box holding them (to a fine overview cell), so a map can open on its data.
@@ -56,6 +69,10 @@ Result<TileRequest> ParseTileRequest(const std::string& model, const std::string
                                      const std::string& z, const std::string& x,
                                      const std::string& y_png);
 
+// Parses the z, x and "{y}.png" parts of a tile path. kInvalidArgument, naming the part.
+Result<tiles::TileId> ParseTileId(const std::string& z, const std::string& x,
+                                  const std::string& y_png);
+
 // The level a /api/heatmap request asks for: "auto" -> the finest level whose cells in `box`
 // number at most `cap`; a number -> that level (kInvalidArgument when it is not 0..max or
 // its cells are over the cap, with reason too_many_cells).
@@ -65,7 +82,7 @@ class TileRoutes {
  public:
   TileRoutes(Store* store, size_t cache_bytes, std::vector<double> steps, int64_t cell_cap);
 
-  // `rest`: the path after "/tiles/".
+  // `rest`: the path after "/tiles/" (a heat tile, or a street tile: "streets/{z}/{x}/{y}.png").
   void Tile(const Request& req, Response& res, const std::string& rest);
   // /api/heatmap at overview level `level` >= 1 (see above).
   void HeatmapLevel(Response& res, const BBox& box, double step, HeatModel model, int min_score,
@@ -74,10 +91,17 @@ class TileRoutes {
   void HeatmapCells(const Request& req, Response& res, const BBox& box, double step,
                     HeatModel model, int min_score);
   void Extent(const Request& req, Response& res);
+  // /api/heatmap/cities?model=&gridStep=: the cities whose bounds hold stored cells of that
+  // model and step (to one overview cell of at most 1/64 of the city's box).
+  void CitiesWithCells(const Request& req, Response& res);
 
   const tiles::TileCache& cache() const { return cache_; }
 
  private:
+  void StreetTile(const Request& req, Response& res, const tiles::TileId& t);
+  // True when a stored cell of (step, model) lies in the box (see CitiesWithCells).
+  bool HasCells(const BBox& box, double step, HeatModel model, Status* error);
+
   Store* const store_;
   const std::vector<double> steps_;
   const int64_t cell_cap_;

@@ -1,4 +1,4 @@
-// The HTTP/1.1 transport of `serve`: Boost.Beast over Asio (see README, "The HTTP front door").
+// The HTTP/1.1 transport of `serve`: Boost.Beast over Asio (docs/http.md).
 //
 // A few I/O threads run every connection asynchronously, so an open connection costs a
 // socket and a small buffer, never a thread: idle and slow clients cannot starve the others.

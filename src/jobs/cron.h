@@ -1,20 +1,17 @@
-// The cron runner: runs queued jobs inside one request for a time budget (GET
-// /api/cron/process-jobs, for platforms that only offer a scheduled HTTP call).
+// The cron route's run (GET /api/cron/process-jobs, for platforms that only offer a scheduled
+// HTTP call): its options, its report, and the type of the function that runs it.
 //
-// A run rescues stale jobs, then claims and runs jobs one after another under a worker id of
-// its own ("cron-host-pid-N"). Once the budget is spent (or `*shutting_down` is set) the job
-// in flight hands itself back at its next chunk boundary; at least one chunk is written per
-// run however small the budget, so repeated calls always make progress, unless the database
-// stays unreachable for 10 s past the deadline. Time is measured on the service's Env clock.
-//
-// Thread-safe: several runs may proceed at once (each claims its own jobs).
+// The run itself is the worker's claim loop (worker/cron.h RunCron): the server gets it from
+// its main as a CronRunner, since http/ includes nothing of worker/.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "common/status.h"
 #include "jobs/runner.h"
 #include "jobs/service.h"
 
@@ -33,11 +30,11 @@ struct CronReport {
   };
   std::vector<Ran> jobs;
   bool has_more = false;  // pending jobs remain (or it could not tell)
-  int stale_reset = 0;    // stale jobs rescued at the start
+  int stale_reset = 0;    // jobs of dead or stale owners rescued by the run
 };
 
-// Fails only when nothing could be done: the stale rescue or the first claim failed.
-Result<CronReport> RunCron(JobService* service, const CronOptions& opts,
-                           const std::atomic<bool>* shutting_down);
+// Runs queued jobs for opts.budget_ms (worker/cron.h RunCron).
+using CronRunner = std::function<Result<CronReport>(JobService* service, const CronOptions& opts,
+                                                    const std::atomic<bool>* shutting_down)>;
 
 }  // namespace nbi

@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <utility>
 
-#include "jobs/parts.h"
+#include "store/parts.h"
 #include "score/model.h"
 
 namespace nbi {

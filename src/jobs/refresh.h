@@ -44,12 +44,12 @@
 
 #include "common/status.h"
 #include "geo/geo.h"
-#include "jobs/job.h"
-#include "jobs/parts.h"
+#include "store/job.h"
+#include "store/parts.h"
 #include "poi/import.h"
 #include "poi/poi.h"
 #include "store/store.h"
-#include "walk/network.h"
+#include "common/walk_network.h"
 
 namespace nbi {
 

@@ -9,6 +9,7 @@
 
 #include "jobs/refresh.h"
 #include "score/model.h"
+#include "jobs/model_index.h"
 #include "walk/walk_index.h"
 
 namespace nbi {
@@ -69,7 +70,7 @@ Result<std::vector<LatLng>> Centres(Store* store, const ChangeSet& changes, Heat
       all.max_lat = std::max(all.max_lat, w.lat);
     }
     NBI_ASSIGN_OR_RETURN(std::vector<PoiPoint> near,
-                         LoadPoiPointsAround(store, all, r + kWalkLoadMarginM));
+                         LoadPoiPointsAround(store, all, r + kLoadMarginM));
     const double dlat = (r + 1) / 110'500.0;
     for (const PoiPoint& p : near) {
       if (!ModelUses(m, p.category)) continue;

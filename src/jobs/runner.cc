@@ -12,9 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include "score/scorer.h"
-#include "score/spatial_index.h"
-
 namespace nbi {
 
 namespace {
@@ -155,11 +152,11 @@ class HeatmapRun {
                                        std::span<const uint8_t> scores, CommitOrder* order,
                                        bool* cancel, CheckpointProgress* progress);
   void LogProgress(const CheckpointProgress& p) const;
-  Result<std::shared_ptr<const JobIndex>> LoadIndex(const HeatmapMetadata& meta);
-  Result<std::shared_ptr<const JobIndex>> BuildIndex(const HeatmapMetadata& meta);
+  Result<std::shared_ptr<const ModelIndex>> LoadIndex(const HeatmapMetadata& meta);
+  Result<std::shared_ptr<const ModelIndex>> BuildIndex(const HeatmapMetadata& meta);
   JobOutcome Finish(int64_t begin, int64_t end);
   // The chunk loop over the part's cells [next, end) (of [begin, end)), then Finish.
-  JobOutcome RunChunks(const GridRegion& region, HeatModel model, const JobIndex& index,
+  JobOutcome RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,
                        int64_t begin, int64_t next, int64_t end);
   void Log(const std::string& line) const { env_.log->info(line); }
   // "checkpoint of job #12": the retry log names the job.
@@ -273,47 +270,20 @@ void HeatmapRun::LogProgress(const CheckpointProgress& p) const {
   }
 }
 
-Result<std::shared_ptr<const JobIndex>> HeatmapRun::BuildIndex(const HeatmapMetadata& meta) {
-  auto index = std::make_shared<JobIndex>();
-  if (!IsWalkModel(meta.model)) {
-    // POIs of the region plus the largest radius, one query.
-    auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
-      return LoadPoiPointsAround(store_, meta.bounds, MaxRadiusMeters());
-    });
-    if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
-    index->pois = std::make_unique<SpatialIndex>(*pois);
-    return std::shared_ptr<const JobIndex>(std::move(index));
+Result<std::shared_ptr<const ModelIndex>> HeatmapRun::BuildIndex(const HeatmapMetadata& meta) {
+  auto index = RetryTransient(env_, What("load the POIs and walk network"), stop_,
+                              [&] { return LoadModelIndex(store_, meta.bounds, meta.model); });
+  if (!index.ok()) return index.status();
+  if (const WalkIndex* walk = index->walk()) {
+    Log(fmt::format(
+        "Job #{}: walk network of {} nodes, {} edges; graph {:.0f} ms, searches {:.0f} ms", job_.id,
+        walk->graph().size(), walk->graph().arcs() / 2, walk->graph_seconds() * 1000,
+        walk->search_seconds() * 1000));
   }
-  // A walking model: the POIs within its radius, and the network within twice the radius
-  // (SPEC §4a: every path that can count stays inside), plus a margin for rounding.
-  const WalkIndex::Options opts = WalkIndex::ForModel(meta.model);
-  double radius = 0;
-  for (Category c : kAllCategories) {
-    if (opts.categories[static_cast<int>(c)]) radius = std::max(radius, ParamsOf(c).radius_m);
-  }
-  auto pois = RetryTransient(env_, What("load POIs"), stop_, [&] {
-    return LoadPoiPointsAround(store_, meta.bounds, radius + kWalkLoadMarginM);
-  });
-  if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
-  auto net = RetryTransient(env_, What("load the walk network"), stop_, [&] {
-    return LoadWalkNetworkAround(store_, meta.bounds, 2 * radius + kWalkLoadMarginM);
-  });
-  if (!net.ok()) return net.status().WithPrefix("loading the walk network: ");
-  if (net->empty()) {
-    return Status::Invalid(fmt::format(
-        "no walk network in {}: model {} measures distance along streets; import an OSM extract "
-        "(.osm.pbf, .osm, .osm.bz2 or .osm.gz) covering it (GeoJSON and CSV files carry none)",
-        meta.bounds.ToString(), HeatModelId(meta.model)));
-  }
-  index->walk = std::make_unique<WalkIndex>(*net, *pois, opts);
-  Log(fmt::format(
-      "Job #{}: walk network of {} nodes, {} edges; graph {:.0f} ms, searches {:.0f} ms", job_.id,
-      index->walk->graph().size(), index->walk->graph().arcs() / 2,
-      index->walk->graph_seconds() * 1000, index->walk->search_seconds() * 1000));
-  return std::shared_ptr<const JobIndex>(std::move(index));
+  return std::make_shared<const ModelIndex>(std::move(index).value());
 }
 
-Result<std::shared_ptr<const JobIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
+Result<std::shared_ptr<const ModelIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
   // The job's own index, shared with the job's other parts running in this process.
   IndexCache::Build build = [&] { return BuildIndex(meta); };
   if (opts_.index_cache) return opts_.index_cache->Get(job_.id, build);
@@ -366,7 +336,7 @@ JobOutcome HeatmapRun::Run() {
   return RunChunks(*region, meta->model, **index, begin, next, end);
 }
 
-JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, const JobIndex& index,
+JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, const ModelIndex& index,
                                  int64_t begin, int64_t next, int64_t end) {
   // Chunk n is scored while chunk n-1 is written; chunk n+1 travels to the database while
   // chunk n commits (two ChunkWriters). The checkpoint contract is unchanged: chunks commit one
@@ -417,7 +387,7 @@ JobOutcome HeatmapRun::RunChunks(const GridRegion& region, HeatModel model, cons
     if (stop_ && stop_->load()) break;
     if (auto out = written(writers[k].Wait(), writers[k ^ 1])) return *out;
     const int64_t n = std::min(chunk, end - next);
-    index.ScoreCells(region, next, next + n, model, buffers[k].data());
+    index.ScoreCells(region, next, next + n, buffers[k].data());
     writers[k].Submit(next, std::span<const uint8_t>(buffers[k].data(), size_t(n)));
     next += n;
   }
@@ -434,16 +404,7 @@ void LogTransientRetry(const Env& env, std::string_view what, int64_t delay_ms, 
       fmt::format("Database error during {} (retrying in {} ms): {}", what, delay_ms, s.message()));
 }
 
-void JobIndex::ScoreCells(const GridRegion& region, int64_t begin, int64_t end, HeatModel model,
-                          uint8_t* out) const {
-  if (walk) {
-    ScoreCellsWalk(*walk, region, begin, end, model, out);
-  } else {
-    nbi::ScoreCells(*pois, region, begin, end, model, out);
-  }
-}
-
-Result<std::shared_ptr<const JobIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
+Result<std::shared_ptr<const ModelIndex>> IndexCache::Get(int64_t job_id, const Build& build) {
   std::lock_guard<std::mutex> l(mu_);
   // The last index is kept for the job's next part, not for a job that may return much later
   // (a retry after a new import must see the new data).

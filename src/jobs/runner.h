@@ -2,9 +2,9 @@
 //
 // A claimed Job names one part (Job::part_begin .. part_end; part_end < 0: the whole job,
 // resuming at its lastProcessedIndex). RunHeatmapJob decodes the job's metadata once (a job that
-// cannot be decoded fails permanently with the decoder's message), loads the region's POIs plus the
-// largest radius as margin with one query into its own SpatialIndex (a walking model: also the
-// walk network within twice its radius, into a WalkIndex), then repeats: score
+// cannot be decoded fails permanently with the decoder's message), loads the index of its model
+// over the region (LoadModelIndex, jobs/model_index.h: the POIs, and for a walking model the
+// walk network, within the margins of its rule), then repeats: score
 // `chunk_size` cells in memory, write them with the checkpoint in one transaction
 // (JobQueue::StageCheckpoint, then Commit). Chunk n+1 is scored while chunk n is written, and
 // is sent to the database while chunk n commits (two writer threads, a connection each), so
@@ -29,22 +29,11 @@
 
 #include "common/env.h"
 #include "common/status.h"
-#include "jobs/job.h"
-#include "score/spatial_index.h"
+#include "jobs/model_index.h"
+#include "store/job.h"
 #include "store/store.h"
-#include "walk/walk_index.h"
 
 namespace nbi {
-
-// What a job scores its cells from: the POI index (straight-line models) or the walk network
-// with its per-category distances (walking models, SPEC §4a).
-struct JobIndex {
-  std::unique_ptr<const SpatialIndex> pois;
-  std::unique_ptr<const WalkIndex> walk;
-  // Scores cells [begin, end) of `region` into out[0 .. end-begin).
-  void ScoreCells(const GridRegion& region, int64_t begin, int64_t end, HeatModel model,
-                  uint8_t* out) const;
-};
 
 // One index per job per process: the parts of a job that run here at once share it
 // (read-only). An index lives while a part of its job runs, and the last one built also
@@ -54,20 +43,20 @@ struct JobIndex {
 // model's network) again. Thread-safe.
 class IndexCache {
  public:
-  using Build = std::function<Result<std::shared_ptr<const JobIndex>>()>;
+  using Build = std::function<Result<std::shared_ptr<const ModelIndex>>()>;
   // The index of `job_id`, built by `build` unless a running part or the last build holds it.
   // A failed build is not kept.
-  Result<std::shared_ptr<const JobIndex>> Get(int64_t job_id, const Build& build);
+  Result<std::shared_ptr<const ModelIndex>> Get(int64_t job_id, const Build& build);
   // The job ended (completed, failed or cancelled): its index need not be kept.
   void Forget(int64_t job_id);
 
  private:
   std::mutex mu_;  // held while building: a second part of the job waits for the first build
-  std::map<int64_t, std::weak_ptr<const JobIndex>> cache_;
+  std::map<int64_t, std::weak_ptr<const ModelIndex>> cache_;
   // The last index built, kept while parts of its job keep asking for it within kKeepLast.
   static constexpr std::chrono::seconds kKeepLast{60};
   int64_t last_job_ = 0;                             // guarded by mu_
-  std::shared_ptr<const JobIndex> last_;             // guarded by mu_
+  std::shared_ptr<const ModelIndex> last_;           // guarded by mu_
   std::chrono::steady_clock::time_point last_used_;  // guarded by mu_
 };
 

@@ -37,6 +37,11 @@ namespace {
 // The queue options of a request: 1..100 attempts; a start time from a minute ago (clock
 // skew between the client and us) to a year ahead.
 Status CheckQueueOptions(const ScheduleRequest& r, int64_t now_ms) {
+  if (r.priority < -kMaxJobPriority || r.priority > kMaxJobPriority) {
+    return Status::Invalid(fmt::format("priority {} is outside -{}..{}", r.priority,
+                                       kMaxJobPriority, kMaxJobPriority));
+  }
+  if (r.force && !r.reset) return Status::Invalid("force only goes with reset");
   if (r.max_attempts < 1 || r.max_attempts > kMaxJobAttempts) {
     return Status::Invalid(
         fmt::format("maxAttempts {} is outside 1..{}", r.max_attempts, kMaxJobAttempts));
@@ -62,11 +67,15 @@ JobService::JobService(Store* store, Env env, JobServiceOptions opts,
 Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   HeatmapJobSpec spec;
   spec.grid_step = r.grid_step;
-  spec.model = r.model;
-  spec.priority = r.priority;
-  NBI_RETURN_IF_ERROR(CheckQueueOptions(r, env_.clock->NowMs()));
+  NBI_ASSIGN_OR_RETURN(spec.model, ParseModelName("model", r.model));
+  // Start times are the queue's (the database's clock on PostgreSQL), not this machine's.
+  const int64_t now = store_->NowMs();
+  ScheduleRequest timed = r;
+  if (r.delay_ms) timed.run_at_ms = now + *r.delay_ms;
+  NBI_RETURN_IF_ERROR(CheckQueueOptions(timed, now));
+  spec.priority = static_cast<int>(r.priority);
   spec.max_attempts = r.max_attempts;
-  spec.run_at_ms = r.run_at_ms;
+  spec.run_at_ms = timed.run_at_ms;
   spec.part_cells = r.part_cells.value_or(opts_.part_cells);
   if (spec.part_cells < 1) return Status::Invalid("part cells must be at least 1");
   if (r.city_slug) {
@@ -78,7 +87,7 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   } else {
     return Status::Invalid("give a city slug or bounds");
   }
-  NBI_RETURN_IF_ERROR(ValidateGridStep(spec.grid_step));
+  NBI_ASSIGN_OR_RETURN(spec.grid_step, CanonicalGridStep(spec.grid_step));
   double cells = GridCellCount(spec.bounds, spec.grid_step);
   if (cells > static_cast<double>(opts_.job_cell_cap)) {
     return Status::Invalid(fmt::format("{} at gridStep {} holds {:.0f} cells, over the job cap "
@@ -92,19 +101,78 @@ Result<HeatmapJobSpec> JobService::Resolve(const ScheduleRequest& r) {
   return spec;
 }
 
-Result<EnqueueResult> JobService::Schedule(const HeatmapJobSpec& spec) {
+Result<ScheduleOutcome> JobService::Submit(const ScheduleRequest& r, const std::string* client) {
+  ScheduleOutcome out;
+  NBI_ASSIGN_OR_RETURN(out.spec, Resolve(r));
+  out.reset = r.reset;
+  if (!r.reset) {
+    NBI_ASSIGN_OR_RETURN(out.enqueued, Schedule(out.spec, client));
+    return out;
+  }
+  NBI_ASSIGN_OR_RETURN(ResetResult reset, ResetAndSchedule(out.spec, r.force, client));
+  out.enqueued = std::move(reset.enqueued);
+  out.cells_removed = reset.cells_removed;
+  out.cancelled_job = reset.cancelled_job;
+  return out;
+}
+
+Result<EnqueueResult> JobService::Schedule(const HeatmapJobSpec& spec, const std::string* client) {
+  NBI_RETURN_IF_ERROR(Admit(spec, client, true));
   NBI_ASSIGN_OR_RETURN(EnqueueResult e, store_->EnqueueHeatmap(spec));
+  Admitted(client, e);
   if (e.is_new) Runnable();
   return e;
 }
 
-Result<ResetResult> JobService::ResetAndSchedule(const HeatmapJobSpec& spec, bool force) {
+Status JobService::Admit(const HeatmapJobSpec& spec, const std::string* client, bool dedupes) {
+  const AdmissionOptions& caps = opts_.admission;
+  const bool per_client = client && caps.client_queued_cells > 0;
+  if (!per_client && caps.total_queued_cells <= 0) return Status::Ok();
+  if (dedupes) {
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> active, store_->ActiveJobFor(spec));
+    if (active) return Status::Ok();  // folded into the active job: nothing new is queued
+  }
+  const auto cells = static_cast<int64_t>(GridCellCount(spec.bounds, spec.grid_step));
+  auto refuse = [&](std::string_view whose, int64_t queued, int64_t cap, std::string_view var) {
+    return Status::Conflict(fmt::format("{} {} cells queued and not yet computed; this job's {} "
+                                        "more would pass the cap of {} ({}); retry once the "
+                                        "queue has worked them off",
+                                        whose, queued, cells, cap, var))
+        .WithReason("queue_full");
+  };
+  if (per_client) {
+    NBI_ASSIGN_OR_RETURN(auto mine, store_->QueuedCellsOf(client_jobs_.Of(*client)));
+    std::vector<int64_t> active;
+    int64_t queued = 0;
+    for (auto [id, left] : mine) {
+      active.push_back(id);
+      queued += left;
+    }
+    client_jobs_.Keep(*client, active);  // finished jobs no longer count
+    if (queued + cells > caps.client_queued_cells) {
+      return refuse("this client has", queued, caps.client_queued_cells, "NBI_QUEUE_CLIENT_CELLS");
+    }
+  }
+  if (caps.total_queued_cells > 0) {
+    NBI_ASSIGN_OR_RETURN(int64_t queued, store_->QueuedCells());
+    if (queued + cells > caps.total_queued_cells) {
+      return refuse("the queue holds", queued, caps.total_queued_cells, "NBI_QUEUE_TOTAL_CELLS");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<ResetResult> JobService::ResetAndSchedule(const HeatmapJobSpec& spec, bool force,
+                                                 const std::string* client) {
+  // A reset always enqueues anew (an equal active job is refused or cancelled first).
+  NBI_RETURN_IF_ERROR(Admit(spec, client, false));
   ResetResult out;
   for (int round = 0; round < 5; ++round) {
     auto reset = store_->ResetAndEnqueue(spec);
     if (reset.ok()) {
       out.cells_removed = reset->first;
       out.enqueued = std::move(reset->second);
+      Admitted(client, out.enqueued);
       Runnable();
       return out;
     }

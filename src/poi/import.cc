@@ -119,13 +119,13 @@ Result<PoiFormat> DetectPoiFormat(const std::string& path) {
   for (std::string_view suffix : {".pbf", ".osm", ".osm.bz2", ".osm.gz"}) {
     if (EndsWithNoCase(path, suffix)) return PoiFormat::kOsm;
   }
-  if (EndsWithNoCase(path, ".geojson") || EndsWithNoCase(path, ".json")) {
+  if (EndsWithNoCase(path, ".geojson") || EndsWithNoCase(path, ".json") || IsGeoJsonSeqPath(path)) {
     return PoiFormat::kGeoJson;
   }
   if (EndsWithNoCase(path, ".csv")) return PoiFormat::kCsv;
   return Status::Invalid(fmt::format(
       "{}: unknown POI file type (expected .osm.pbf, .pbf, .osm, .osm.bz2, .osm.gz, .geojson, "
-      ".json or .csv)",
+      ".json, .geojsonseq or .csv)",
       path));
 }
 

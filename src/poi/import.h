@@ -1,6 +1,6 @@
 // POI importers: OSM (.osm.pbf, .osm, .osm.bz2, .osm.gz via libosmium), GeoJSON (Point
-// features with OSM-style tag properties; also Overpass JSON with lat/lon or center) and CSV
-// (lat,lng,category[,name]).
+// features with OSM-style tag properties; also Overpass JSON with lat/lon or center, and
+// Overture places as GeoJSON or GeoJSONSeq) and CSV (lat,lng,category[,name]).
 //
 // Every importer ends in the same step (import_internal::FinishPois): names are cleaned
 // (valid UTF-8, no NUL, at most 256 bytes: CleanPoiName), POIs get their source ids (the OSM
@@ -13,7 +13,7 @@
 // success. A missing/unreadable file is kNotFound / kInvalidArgument naming the file.
 // Thread-safe: no shared state.
 //
-// The OSM importer also reads the walk network (SPEC §4a, walk/network.h) in the same pass,
+// The OSM importer also reads the walk network (SPEC §4a, common/walk_network.h) in the same pass,
 // when the caller asks for it; GeoJSON and CSV carry none and leave it empty. It follows the
 // same contract: on an error the caller gets no network either.
 #pragma once
@@ -27,15 +27,16 @@
 
 #include "common/status.h"
 #include "geo/geo.h"
+#include "common/walk_network.h"
 #include "poi/poi.h"
-#include "walk/network.h"
 
 namespace nbi {
 
 enum class PoiFormat { kOsm, kGeoJson, kCsv };
 
 // Chooses the format from the file name: .osm.pbf/.pbf/.osm/.osm.bz2/.osm.gz -> kOsm,
-// .geojson/.json -> kGeoJson, .csv -> kCsv. Unknown extensions are kInvalidArgument.
+// .geojson/.json/.geojsonseq/.geojsonl/.ndjson -> kGeoJson, .csv -> kCsv. Unknown extensions are
+// kInvalidArgument.
 Result<PoiFormat> DetectPoiFormat(const std::string& path);
 
 // Called now and then with bytes read so far and total bytes (0 when unknown).
@@ -50,6 +51,8 @@ struct ImportStats {
                             // identical CSV rows, an OSM object listed twice)
   uint64_t walk_nodes = 0;  // the walk network read (OSM only): its nodes and edges
   uint64_t walk_edges = 0;
+  uint64_t unplaced = 0;  // GeoJSON features skipped without a category of ours (none, or
+                          // Overture categories outside the mapping): reported, not imported
   // The area the file describes (OSM only): the PBF header's bounding box when it has one
   // (header_bounds), else the extent of the file's node locations; nullopt when neither
   // exists (no node with a location). An import with --replace treats it as authoritative.
@@ -75,5 +78,10 @@ Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& 
                                       ImportStats* stats);
 Result<std::vector<Poi>> ParseGeoJsonPois(std::string_view text, const std::string& name,
                                           ImportStats* stats);
+// GeoJSONSeq: one feature per line (Overture places exports); ImportGeoJson reads a file of
+// that kind (IsGeoJsonSeqPath: .geojsonseq, .geojsonl, .ndjson) with it.
+Result<std::vector<Poi>> ParseGeoJsonSeqPois(std::string_view text, const std::string& name,
+                                             ImportStats* stats);
+bool IsGeoJsonSeqPath(const std::string& path);
 
 }  // namespace nbi

@@ -14,8 +14,12 @@
 // identical records are one POI and neither the file's name nor the line matters.
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,19 +50,31 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-// Splits CSV text into records of fields, remembering the line each record starts on.
+// Splits CSV text into records of fields, remembering the line each record starts on. Reads
+// a file in blocks (bounded memory whatever its size) or text already in memory. A record
+// longer than kMaxRecordBytes, or a NUL byte, is an error at once: a binary or sparse file is
+// refused at its first bad record, not read whole first.
 class CsvReader {
  public:
-  explicit CsvReader(std::string_view text) : text_(text) {
-    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);  // UTF-8 BOM
+  static constexpr size_t kBlockBytes = size_t{1} << 20;
+  // Far above any real record (a name is cut to 256 bytes when stored), small enough to stay
+  // a bounded cost; and a few NUL bytes are a name to clean, many a binary file.
+  static constexpr size_t kMaxRecordBytes = size_t{16} << 20;
+  static constexpr size_t kMaxRecordNuls = 64;
+
+  explicit CsvReader(std::FILE* in) : in_(in) {
+    Fill();
+    SkipBom();
   }
+  explicit CsvReader(std::string_view text) : buf_(text) { SkipBom(); }
 
   // Reads the next non-blank record into *fields; false at the end of the text. On a
   // malformed record returns true with *error set.
   bool Next(std::vector<std::string>* fields, int* line, Status* error) {
-    while (pos_ < text_.size()) {
+    while (More()) {
       *line = line_;
       fields->clear();
+      record_bytes_ = record_nuls_ = 0;
       *error = ReadRecord(fields);
       if (!error->ok()) return true;
       const bool blank = fields->size() == 1 && fields->front().empty() && !last_quoted_;
@@ -66,28 +82,58 @@ class CsvReader {
     }
     return false;
   }
+  // After Next returned false: whether the file could be read to its end.
+  bool read_error() const { return in_ && std::ferror(in_); }
 
  private:
+  void SkipBom() {
+    if (buf_.compare(0, 3, "\xEF\xBB\xBF") == 0) pos_ = 3;  // UTF-8 BOM
+  }
+  // Refills the buffer from the file when it is used up; false at the end of the input.
+  bool More() { return pos_ < buf_.size() || Fill(); }
+  bool Fill() {
+    if (!in_) return false;
+    buf_.resize(kBlockBytes);
+    buf_.resize(std::fread(buf_.data(), 1, kBlockBytes, in_));
+    pos_ = 0;
+    return !buf_.empty();
+  }
+  // Takes the next byte (More() was true), counting it against the record's limit.
+  Status Take(char* c) {
+    *c = buf_[pos_++];
+    if (*c == '\0' && ++record_nuls_ > kMaxRecordNuls) {
+      return Status::Invalid("NUL bytes: a binary file, not CSV text");
+    }
+    if (++record_bytes_ > kMaxRecordBytes) {
+      return Status::Invalid(fmt::format(
+          "record longer than {} bytes: a binary file, or not CSV text", kMaxRecordBytes));
+    }
+    return Status::Ok();
+  }
+
   // Reads one record up to and including its line end.
   Status ReadRecord(std::vector<std::string>* fields) {
     while (true) {
       std::string field;
       last_quoted_ = false;
-      while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
-      if (pos_ < text_.size() && text_[pos_] == '"') {
+      while (More() && IsBlank(buf_[pos_])) ++pos_;
+      if (More() && buf_[pos_] == '"') {
         NBI_RETURN_IF_ERROR(ReadQuoted(&field));
         last_quoted_ = true;
-        while (pos_ < text_.size() && IsBlank(text_[pos_])) ++pos_;
-        if (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) {
+        while (More() && IsBlank(buf_[pos_])) ++pos_;
+        if (More() && buf_[pos_] != ',' && !AtLineEnd()) {
           return Status::Invalid("unexpected text after a closing quote");
         }
       } else {
-        const size_t start = pos_;
-        while (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) ++pos_;
-        field = Trim(text_.substr(start, pos_ - start));
+        while (More() && buf_[pos_] != ',' && !AtLineEnd()) {
+          char c;
+          NBI_RETURN_IF_ERROR(Take(&c));
+          field.push_back(c);
+        }
+        field = std::string(Trim(field));
       }
       fields->push_back(std::move(field));
-      if (pos_ < text_.size() && text_[pos_] == ',') {
+      if (More() && buf_[pos_] == ',') {
         ++pos_;
         continue;
       }
@@ -99,10 +145,11 @@ class CsvReader {
   // Reads a quoted field starting at the opening quote.
   Status ReadQuoted(std::string* field) {
     ++pos_;
-    while (pos_ < text_.size()) {
-      const char c = text_[pos_++];
+    while (More()) {
+      char c;
+      NBI_RETURN_IF_ERROR(Take(&c));
       if (c == '"') {
-        if (pos_ < text_.size() && text_[pos_] == '"') {
+        if (More() && buf_[pos_] == '"') {
           field->push_back('"');
           ++pos_;
           continue;
@@ -115,16 +162,19 @@ class CsvReader {
     return Status::Invalid("unterminated quoted field");
   }
 
-  bool AtLineEnd() const { return text_[pos_] == '\n' || text_[pos_] == '\r'; }
+  // Whether the byte at pos_ ends a line (More() was true).
+  bool AtLineEnd() const { return buf_[pos_] == '\n' || buf_[pos_] == '\r'; }
 
   void SkipLineEnd() {
-    if (pos_ < text_.size() && text_[pos_] == '\r') ++pos_;
-    if (pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
+    if (More() && buf_[pos_] == '\r') ++pos_;
+    if (More() && buf_[pos_] == '\n') ++pos_;
     ++line_;
   }
 
-  std::string_view text_;
+  std::FILE* in_ = nullptr;  // null: the text is all in buf_
+  std::string buf_;
   size_t pos_ = 0;
+  size_t record_bytes_ = 0, record_nuls_ = 0;
   int line_ = 1;
   bool last_quoted_ = false;  // whether the last field read was quoted
 };
@@ -150,15 +200,31 @@ Result<size_t> CheckHeader(const std::vector<std::string>& fields) {
 
 }  // namespace
 
+namespace {
+Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
+                                     ImportStats* stats);
+}  // namespace
+
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) {
-  Result<std::string> text = import_internal::ReadInputFile(path);
-  if (!text.ok()) return text.status();
-  return ParseCsvPois(*text, path, stats);
+  NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!in) {
+    return Status::Invalid(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  CsvReader reader(in.get());
+  return ReadCsvPois(reader, path, stats);
 }
 
 Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& path,
                                       ImportStats* stats) {
   CsvReader reader(text);
+  return ReadCsvPois(reader, path, stats);
+}
+
+namespace {
+
+Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
+                                     ImportStats* stats) {
   std::vector<std::string> fields;
   int line = 0;
   Status error;
@@ -197,8 +263,11 @@ Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& 
     pois.push_back(
         {"", match->category, match->sub, fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
   }
+  if (reader.read_error()) return Status::Invalid(fmt::format("{}: read error", path));
   if (stats) *stats = ImportStats{static_cast<uint64_t>(pois.size()), 0};
   return import_internal::FinishPois(std::move(pois), "csv:", stats);
 }
+
+}  // namespace
 
 }  // namespace nbi

@@ -19,6 +19,17 @@
 // elements (`out; >; out skel;`); as for OSM files, absent nodes are left out and a way with
 // none is an error. Relations and other element types are skipped, as by the OSM importer.
 //
+// Overture places (GeoJSON, or GeoJSONSeq: one feature per line, .geojsonseq): a feature whose
+// properties hold a "categories" object is categorised through the Overture mapping of SPEC
+// §2a (poi/overture.h): categories.primary, then each of categories.alternate in order. Its
+// name is names.primary (when there is no "name"), its source id "overture:<id>" (the same
+// as the store gives the rows of the original app's overture_pois). A "category" property
+// may also hold an Overture category ("supermarket").
+//
+// Features skipped for want of a category of ours (no category, or Overture categories
+// outside the mapping) are counted in ImportStats::unplaced and reported, never dropped
+// silently.
+//
 // The whole file is parsed into memory (a DOM about ten times the file size).
 #include <fmt/format.h>
 
@@ -35,6 +46,7 @@
 #include "geo/geo.h"
 #include "poi/import.h"
 #include "poi/import_internal.h"
+#include "poi/overture.h"
 
 namespace nbi {
 
@@ -74,6 +86,21 @@ LatLng MeanOfDistinct(std::vector<LatLng> points) {
 
 // ---- GeoJSON ----------------------------------------------------------------------------
 
+// An Overture place's category: categories.primary, then categories.alternate, through the
+// mapping; nullopt when none is in it (or the feature is no Overture place).
+std::optional<CategoryMatch> OvertureMatch(const json& props) {
+  auto it = props.find("categories");
+  if (it == props.end() || !it->is_object()) return std::nullopt;
+  if (auto m = MatchOvertureCategory(StringAt(*it, "primary"))) return m;
+  auto alternate = it->find("alternate");
+  if (alternate == it->end() || !alternate->is_array()) return std::nullopt;
+  for (const json& a : *alternate) {
+    if (!a.is_string()) continue;
+    if (auto m = MatchOvertureCategory(a.get_ref<const std::string&>())) return m;
+  }
+  return std::nullopt;
+}
+
 // The category of a feature from its properties; nullopt when it has none.
 Result<std::optional<CategoryMatch>> FeatureCategory(const json& props) {
   std::optional<CategoryMatch> match;
@@ -85,6 +112,8 @@ Result<std::optional<CategoryMatch>> FeatureCategory(const json& props) {
                    import_internal::ParseCategorySpec(it->get_ref<const std::string&>());
                m.ok()) {
       match = *m;
+    } else if (auto o = MatchOvertureCategory(it->get_ref<const std::string&>())) {
+      match = *o;
     } else {
       explicit_error = m.status();
     }
@@ -108,6 +137,7 @@ Result<std::optional<CategoryMatch>> FeatureCategory(const json& props) {
     }
     return match;
   }
+  if ((match = OvertureMatch(props))) return match;
   if ((match = MatchJsonTags(props))) return match;
   if (!explicit_error.ok()) return explicit_error;
   return std::optional<CategoryMatch>();
@@ -176,19 +206,35 @@ std::optional<std::string> OsmStyleId(const json& id) {
   return std::nullopt;
 }
 
+// "overture:<id>" for an Overture place (properties with "categories") with a string id (the
+// feature's, else its properties'); nullopt otherwise.
+std::optional<std::string> OvertureId(const json& feature, const json& props) {
+  if (!props.contains("categories")) return std::nullopt;
+  std::string_view id = StringAt(feature, "id");
+  if (id.empty()) id = StringAt(props, "id");
+  if (id.empty()) return std::nullopt;
+  return "overture:" + std::string(id);
+}
+
 // Reads one feature; appends its POI, if it is one. Errors lack the file/feature prefix.
 Status ReadFeature(const json& feature, std::vector<Poi>* pois, ImportStats* stats) {
   if (!feature.is_object() || StringAt(feature, "type") != "Feature") {
     return Status::Invalid("not a GeoJSON Feature object");
   }
   auto props_it = feature.find("properties");
-  if (props_it == feature.end() || props_it->is_null()) return Status::Ok();  // no category
+  if (props_it == feature.end() || props_it->is_null()) {  // no category
+    ++stats->unplaced;
+    return Status::Ok();
+  }
   const json& props = *props_it;
   if (!props.is_object()) return Status::Invalid("\"properties\" must be an object");
 
   Result<std::optional<CategoryMatch>> match = FeatureCategory(props);
   if (!match.ok()) return match.status();
-  if (!*match) return Status::Ok();
+  if (!*match) {
+    ++stats->unplaced;
+    return Status::Ok();
+  }
 
   static const json kNoGeometry;
   auto geometry_it = feature.find("geometry");
@@ -202,9 +248,14 @@ Status ReadFeature(const json& feature, std::vector<Poi>* pois, ImportStats* sta
   std::optional<std::string> id;
   if (auto it = feature.find("id"); it != feature.end()) id = OsmStyleId(*it);
   if (auto it = props.find("@id"); !id && it != props.end()) id = OsmStyleId(*it);
-  // Without an OSM id, FinishPois gives the content key.
-  pois->push_back({id.value_or(""), (*match)->category, (*match)->sub,
-                   std::string(StringAt(props, "name")), pos.lat, pos.lng});
+  if (!id) id = OvertureId(feature, props);
+  std::string name(StringAt(props, "name"));
+  if (auto names = props.find("names"); name.empty() && names != props.end()) {
+    name = StringAt(*names, "primary");
+  }
+  // Without an OSM or Overture id, FinishPois gives the content key.
+  pois->push_back(
+      {id.value_or(""), (*match)->category, (*match)->sub, std::move(name), pos.lat, pos.lng});
   ++(is_point ? stats->nodes : stats->ways);
   return Status::Ok();
 }
@@ -219,6 +270,35 @@ Result<std::vector<Poi>> ReadFeatureCollection(const std::string& path, const js
   for (size_t i = 0; i < features->size(); ++i) {
     Status s = ReadFeature((*features)[i], &pois, stats);
     if (!s.ok()) return s.WithPrefix(fmt::format("{}: feature {}: ", path, i));
+  }
+  return pois;
+}
+
+// GeoJSONSeq (RFC 8142 and newline-delimited GeoJSON): one Feature per line, each line maybe
+// led by the record separator 0x1E; blank lines are skipped. Errors name the line.
+Result<std::vector<Poi>> ReadFeatureSeq(const std::string& path, std::string_view text,
+                                        ImportStats* stats) {
+  std::vector<Poi> pois;
+  size_t line_no = 0;
+  while (!text.empty()) {
+    const size_t end = text.find('\n');
+    std::string_view line = text.substr(0, end);
+    text.remove_prefix(end == std::string_view::npos ? text.size() : end + 1);
+    ++line_no;
+    while (!line.empty() && (line.front() == '\x1e' || line.front() == ' ' ||
+                             line.front() == '\t' || line.front() == '\r')) {
+      line.remove_prefix(1);
+    }
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) {
+      line.remove_suffix(1);
+    }
+    if (line.empty()) continue;
+    const json feature = json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (feature.is_discarded()) {
+      return Status::Invalid(fmt::format("{}: line {}: invalid JSON", path, line_no));
+    }
+    Status s = ReadFeature(feature, &pois, stats);
+    if (!s.ok()) return s.WithPrefix(fmt::format("{}: line {}: ", path, line_no));
   }
   return pois;
 }
@@ -335,7 +415,27 @@ std::string WithoutExceptionTag(std::string_view what) {
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats) {
   Result<std::string> text = import_internal::ReadInputFile(path);
   if (!text.ok()) return text.status();
+  if (IsGeoJsonSeqPath(path)) return ParseGeoJsonSeqPois(*text, path, stats);
   return ParseGeoJsonPois(*text, path, stats);
+}
+
+bool IsGeoJsonSeqPath(const std::string& path) {
+  using import_internal::EndsWithNoCase;
+  return EndsWithNoCase(path, ".geojsonseq") || EndsWithNoCase(path, ".geojsonl") ||
+         EndsWithNoCase(path, ".ndjson");
+}
+
+Result<std::vector<Poi>> ParseGeoJsonSeqPois(std::string_view text, const std::string& path,
+                                             ImportStats* stats) {
+  ImportStats counts;
+  try {
+    Result<std::vector<Poi>> pois = ReadFeatureSeq(path, text, &counts);
+    if (!pois.ok()) return pois;
+    if (stats) *stats = counts;
+    return import_internal::FinishPois(std::move(pois).value(), "geojson:", stats);
+  } catch (const json::exception& e) {  // a type mismatch the checks did not foresee
+    return Status::Invalid(fmt::format("{}: {}", path, WithoutExceptionTag(e.what())));
+  }
 }
 
 Result<std::vector<Poi>> ParseGeoJsonPois(std::string_view text, const std::string& path,

@@ -48,12 +48,13 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <vector>
 
 #include "geo/geo.h"
 #include "poi/import.h"
 #include "poi/import_internal.h"
-#include "walk/network.h"
+#include "poi/walk_ways.h"
 
 namespace nbi {
 
@@ -229,18 +230,24 @@ class PoiCollector : public osmium::handler::Handler {
 
   // The walk network of the kept segments; call after Finish() (which freezes the index).
   WalkNetwork FinishWalk() {
-    std::sort(segments_.begin(), segments_.end());
-    segments_.erase(std::unique(segments_.begin(), segments_.end()), segments_.end());
+    // A segment of two ways (a street and the major road it becomes) is drawn as the larger.
+    std::sort(segments_.begin(), segments_.end(), [](const Segment& x, const Segment& y) {
+      return std::tie(x.a, x.b, y.cls) < std::tie(y.a, y.b, x.cls);
+    });
+    segments_.erase(
+        std::unique(segments_.begin(), segments_.end(),
+                    [](const Segment& x, const Segment& y) { return x.a == y.a && x.b == y.b; }),
+        segments_.end());
     WalkNetwork net;
     std::vector<int64_t> ends;
-    for (const auto& [a, b] : segments_) {
+    for (const auto& [a, b, cls] : segments_) {
       const osmium::Location la = locations_.Get(a), lb = locations_.Get(b);
       if (!la.valid() || !lb.valid()) continue;  // missing or out of range: see the file comment
-      net.edges.push_back({a, b, HaversineMeters(PositionOf(la), PositionOf(lb))});
+      net.edges.push_back({a, b, HaversineMeters(PositionOf(la), PositionOf(lb)), cls});
       ends.push_back(a);
       ends.push_back(b);
     }
-    std::vector<std::pair<int64_t, int64_t>>().swap(segments_);  // freed before the nodes grow
+    std::vector<Segment>().swap(segments_);  // freed before the nodes grow
     std::sort(ends.begin(), ends.end());
     ends.erase(std::unique(ends.begin(), ends.end()), ends.end());
     net.nodes.reserve(ends.size());
@@ -275,15 +282,20 @@ class PoiCollector : public osmium::handler::Handler {
       return {};
     });
     if (!walk) return;
+    const uint8_t cls = WalkClassOf(tags.get_value_by_key("highway", ""));
     const osmium::WayNodeList& nodes = way.nodes();
     for (size_t i = 1; i < nodes.size(); ++i) {
       const int64_t a = nodes[i - 1].ref(), b = nodes[i].ref();
-      if (a != b) segments_.emplace_back(std::min(a, b), std::max(a, b));
+      if (a != b) segments_.push_back({std::min(a, b), std::max(a, b), cls});
     }
   }
 
+  struct Segment {
+    int64_t a, b;
+    uint8_t cls;  // the way's drawing class (WalkClassOf)
+  };
   const bool walk_;
-  std::vector<std::pair<int64_t, int64_t>> segments_;  // the walk ways' node pairs
+  std::vector<Segment> segments_;  // the walk ways' node pairs
   NodeLocations locations_;
   osmium::Box extent_;  // of every valid node location read
   std::vector<PendingWay> pending_ways_;

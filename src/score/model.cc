@@ -1,7 +1,10 @@
 #include "score/model.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
+#include <string>
 
 namespace nbi {
 
@@ -92,6 +95,15 @@ std::optional<HeatModel> ParseHeatModel(std::string_view id) {
     if (id == HeatModelId(m)) return m;
   }
   return std::nullopt;
+}
+
+Result<HeatModel> ParseModelName(std::string_view what, std::string_view text) {
+  if (auto m = ParseHeatModel(text)) return *m;
+  std::string shown(text.substr(0, 64));
+  for (char& c : shown) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return Status::Invalid(fmt::format("{} '{}' is unknown: use {}", what, shown, kHeatModelNames));
 }
 
 int CellScore(HeatModel m, double raw_groceries, double raw_restaurants, double raw_parks) {

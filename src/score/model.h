@@ -12,6 +12,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/status.h"
 #include "poi/poi.h"
 
 namespace nbi {
@@ -68,6 +69,12 @@ std::string_view HeatModelId(HeatModel m);
 std::optional<HeatModel> ParseHeatModel(std::string_view id);
 // "grocery, blend, grocery-walk or blend-walk": for error messages and help texts.
 inline constexpr std::string_view kHeatModelNames = "grocery, blend, grocery-walk or blend-walk";
+// A model name given by a user, a request or a stored job: the one parser every caller (CLI,
+// HTTP, job metadata, configuration) uses, so a bad name reads the same everywhere:
+// "<what> '<text>' is unknown: use grocery, blend, grocery-walk or blend-walk" (kInvalidArgument;
+// the text cut to 64 bytes, control characters shown as '?'). `what` names the field as its
+// caller spells it: "--model", "model", "SEED_JOB_MODEL".
+Result<HeatModel> ParseModelName(std::string_view what, std::string_view text);
 // True for the models that measure distance along the walk network.
 inline bool IsWalkModel(HeatModel m) {
   return m == HeatModel::kGroceryWalk || m == HeatModel::kBlendWalk;

@@ -47,4 +47,13 @@ nlohmann::json PointScoreJson(const PointScore& ps, const SpatialIndex& index) {
           {"computedAt", IsoNow()}};
 }
 
+nlohmann::json ModelPointScoreJson(const PointScore& ps, const SpatialIndex& named,
+                                   HeatModel model) {
+  nlohmann::json body = PointScoreJson(ps, named);
+  body["model"] = std::string(HeatModelId(model));
+  body["distance"] = IsWalkModel(model) ? "walking" : "straight";
+  body["cellScore"] = ps.cell_score(model);
+  return body;
+}
+
 }  // namespace nbi

@@ -31,13 +31,14 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "geo/geo.h"
-#include "jobs/job.h"
-#include "jobs/parts.h"
 #include "poi/poi.h"
 #include "score/model.h"
+#include "store/job.h"
+#include "store/parts.h"
 #include "store/tile_store.h"
-#include "walk/network.h"
+#include "tiles/streets.h"
 
 namespace nbi {
 
@@ -88,9 +89,10 @@ class PoiStore {
  public:
   virtual ~PoiStore() = default;
   // Applies `write` in one transaction (all or nothing). POIs are keyed by source_id: a known
-  // source_id is updated, not duplicated. The walk network (walk/network.h): nodes keyed by
-  // their OSM id, edges by (a, b). So the networks of neighbouring extracts join at the node
+  // source_id is updated, not duplicated. The walk network (common/walk_network.h): nodes keyed
+  // by their OSM id, edges by (a, b). So the networks of neighbouring extracts join at the node
   // ids they share. `write.network` must keep the WalkNetwork invariants (kInvalidArgument).
+  // A write that adds, changes or deletes a node or an edge bumps WalkNetworkVersion.
   virtual Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& write) = 0;
   // Upserts of POIs and the walk network of one file, nothing deleted.
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois, const WalkNetwork& network) {
@@ -103,6 +105,8 @@ class PoiStore {
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
     return UpsertPois(pois, WalkNetwork{});
   }
+  // Both loads below also read the original app's overture_pois where that table exists
+  // (PostgreSQL; SPEC §2a), through the Overture mapping (poi/overture.h), never writing it.
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).
   virtual Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) = 0;
   // The POIs in `box` as scoring needs them (position, category, sub-type), in id order.
@@ -119,6 +123,15 @@ class PoiStore {
   virtual Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) = 0;
   virtual Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) = 0;
   virtual Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) = 0;
+  // The walk network's version: grows with every import that adds or changes a node or an
+  // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
+  // other writer of walk_nodes / walk_edges must bump it too.
+  virtual Result<int64_t> WalkNetworkVersion() = 0;
+  // The stored walk edges whose street cell (tiles/streets.h: kept per edge, of its midpoint
+  // at its import) lies in `cells`, of drawing class >= min_class (an edge stored before
+  // classes were kept counts as a street), with both ends' positions. Replaces *out.
+  virtual Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                                    std::vector<tiles::StreetSegment>* out) = 0;
 };
 
 // Every POI within `margin_m` of the box (one query per box of BBox::ExpandedWrapped, so
@@ -155,13 +168,6 @@ class CellStore {
   virtual Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) = 0;
   // The (grid step, model) pairs of the cells stored in the box, each once.
   virtual Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& box) = 0;
-
-  // ---- benchmark support: the fastest raw path into heat_cells (binary COPY / one
-  // prepared insert per transaction) into an empty table, for comparison. `scores` holds
-  // the scores of cells begin .. begin+scores.size()-1 of `region` (model grocery).
-  virtual Status RawInsertCells(const GridRegion& region, int64_t begin,
-                                std::span<const uint8_t> scores) = 0;
-  virtual Status TruncateCells() = 0;
 };
 
 // ---------------------------------------------------------------- the queue
@@ -231,6 +237,9 @@ class JobQueue {
   // run_at has come; job priority desc, then oldest job, then lowest part): the part running
   // under worker_id with attempts + 1 and heartbeat now, its job running. Returns the job row
   // with the part's fields (Job::part..., attempts, locked_by) filled in. nullopt: none ready.
+  // A job the original app enqueued (IsSeedJob) is taken over by its first claim (PostgreSQL,
+  // SPEC §2a): SeedJobModel() pinned in its metadata, total_items and its part the engine's
+  // cell count from 0, and its dedupe key; EnqueueHeatmap finds it as an equal job before.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
   // Claims up to `max` ready parts in one transaction, in Claim's order and with its effects
   // (several parts of one job when it has them: one per free slot).
@@ -256,9 +265,6 @@ class JobQueue {
   // atomically and exactly once. Returns whether this call completed the job. kConflict if
   // not the owner.
   virtual Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id) = 0;
-  Status Complete(int64_t job_id, const std::string& worker_id) {
-    return CompletePart(job_id, 0, worker_id).status();
-  }
   // Completes every part that worker_id runs of each of `job_ids`, in one transaction;
   // returns how many jobs completed.
   virtual Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
@@ -269,16 +275,9 @@ class JobQueue {
   // kConflict if not the owner.
   virtual Result<Job> FailPart(int64_t job_id, int part, const std::string& worker_id,
                                const std::string& error, bool permanent) = 0;
-  Result<Job> FailAttempt(int64_t job_id, const std::string& worker_id, const std::string& error,
-                          bool permanent) {
-    return FailPart(job_id, 0, worker_id, error, permanent);
-  }
   // The owner stops a part: back to pending (shutdown hand-back; the attempt is given back),
   // and the job ends cancelled once a requested cancel has stopped its last running part.
   virtual Result<Job> ReleasePart(int64_t job_id, int part, const std::string& worker_id) = 0;
-  Result<Job> Release(int64_t job_id, const std::string& worker_id) {
-    return ReleasePart(job_id, 0, worker_id);
-  }
   // The parts of a job, in order (empty for an unknown job).
   virtual Result<std::vector<JobPart>> ListParts(int64_t job_id) = 0;
   // The failed and rescued attempts of a job's parts, oldest first (FailPart and the rescues
@@ -313,6 +312,15 @@ class JobQueue {
   virtual Result<Job> GetJob(int64_t job_id) = 0;                          // kNotFound
   virtual Result<std::vector<Job>> ListJobs(const JobFilter& filter) = 0;  // newest first
   virtual Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() = 0;
+  // The queue's wall time, in which its run_at, heartbeats and the like are written: the
+  // database's clock on PostgreSQL (whatever this machine's clock says), this machine's on
+  // SQLite (one machine: consistent by construction).
+  virtual int64_t NowMs() = 0;
+  // The cells not yet computed (total_items - lastProcessedIndex) of every active (pending or
+  // running) job, and per job of those of `ids` that are active: the admission caps.
+  virtual Result<int64_t> QueuedCells() = 0;
+  virtual Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) = 0;
   // The active (pending or running) job equal to `spec` (same bounds, step and model).
   virtual Result<std::optional<Job>> ActiveJobFor(const HeatmapJobSpec& spec) = 0;
   // The active job of `grid_step` and `model` whose bounds contain the point, if any (the

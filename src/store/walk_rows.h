@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "walk/network.h"
+#include "common/walk_network.h"
 
 namespace nbi {
 

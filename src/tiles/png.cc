@@ -8,15 +8,10 @@
 
 namespace nbi::tiles {
 
-Result<std::string> EncodeTilePng(const std::vector<uint8_t>& bands) {
-  if (bands.size() != static_cast<size_t>(kTileSize) * kTileSize) {
-    return Status::Internal("EncodeTilePng: not a 256x256 tile");
-  }
-  // Colour map RGBA: entry 0 transparent, entries 1..8 the bands.
-  uint8_t colormap[9 * 4] = {0, 0, 0, 0};
-  for (int b = 0; b < 8; ++b) {
-    std::memcpy(colormap + (b + 1) * 4, kPalette[b].data(), 3);
-    colormap[(b + 1) * 4 + 3] = 255;
+Result<std::string> EncodePalettePng(const std::vector<uint8_t>& px, const uint8_t* colormap,
+                                     int entries) {
+  if (px.size() != static_cast<size_t>(kTileSize) * kTileSize) {
+    return Status::Internal("EncodePalettePng: not a 256x256 tile");
   }
   png_image image;
   std::memset(&image, 0, sizeof image);
@@ -24,21 +19,34 @@ Result<std::string> EncodeTilePng(const std::vector<uint8_t>& bands) {
   image.width = kTileSize;
   image.height = kTileSize;
   image.format = PNG_FORMAT_RGBA_COLORMAP;
-  image.colormap_entries = 9;
+  image.colormap_entries = static_cast<png_uint_32>(entries);
   png_alloc_size_t size = 0;
-  if (!png_image_write_get_memory_size(image, size, 0, bands.data(), 0, colormap)) {
+  if (!png_image_write_get_memory_size(image, size, 0, px.data(), 0, colormap)) {
     std::string why = image.message;
     png_image_free(&image);
     return Status::Internal("libpng: " + why);
   }
   std::string out(size, '\0');
-  if (!png_image_write_to_memory(&image, out.data(), &size, 0, bands.data(), 0, colormap)) {
+  if (!png_image_write_to_memory(&image, out.data(), &size, 0, px.data(), 0, colormap)) {
     std::string why = image.message;
     png_image_free(&image);
     return Status::Internal("libpng: " + why);
   }
   out.resize(size);
   return out;
+}
+
+Result<std::string> EncodeTilePng(const std::vector<uint8_t>& bands) {
+  // Colour map RGBA: entry 0 transparent, entries 1..8 the bands, then the area's outline and
+  // the faint cells below 30 (kBandOutline, kBandLow).
+  uint8_t colormap[kTileColours * 4] = {0, 0, 0, 0};
+  for (int b = 0; b < 8; ++b) {
+    std::memcpy(colormap + (b + 1) * 4, kPalette[b].data(), 3);
+    colormap[(b + 1) * 4 + 3] = 255;
+  }
+  std::memcpy(colormap + kBandOutline * 4, kOutlineRgba.data(), 4);
+  std::memcpy(colormap + kBandLow * 4, kLowRgba.data(), 4);
+  return EncodePalettePng(bands, colormap, kTileColours);
 }
 
 Result<Rgba> DecodePng(const std::string& png) {

@@ -119,31 +119,48 @@ std::optional<std::array<uint8_t, 3>> ScoreColour(int score) {
   return kPalette[band - 1];
 }
 
+IndexRange TileReadRange(const TileId& t, double step, int level) {
+  const IndexRange r = TileLevelRange(t, step, level);
+  return {r.i0 - 1, r.i1 + 1, r.j0 - 1, r.j1 + 1};
+}
+
 int RenderTile(const TileId& t, double step, int level, const DenseLevel& cells,
-               std::vector<uint8_t>* bands) {
+               std::vector<uint8_t>* bands, const TileStyle& style) {
   bands->assign(static_cast<size_t>(kTileSize) * kTileSize, 0);
-  // Per column and per row: the level index its pixel centres fall in (one trig per row).
-  std::array<int64_t, kTileSize> col_index, row_index;
+  // Per column and per row (and one pixel beyond the tile on each side, for the outline): the
+  // level index its pixel centres fall in (one trig per row).
+  std::array<int64_t, kTileSize + 2> col_index, row_index;
   const double left = static_cast<double>(t.x) * kTileSize;
   const double top = static_cast<double>(t.y) * kTileSize;
   const int64_t f = int64_t{1} << level;
-  for (int p = 0; p < kTileSize; ++p) {
-    col_index[p] = FloorDiv(BaseIndexOf(LngOfPixelCol(t.z, left + p + 0.5), step), f);
-    row_index[p] = FloorDiv(BaseIndexOf(LatOfPixelRow(t.z, top + p + 0.5), step), f);
+  for (int p = -1; p <= kTileSize; ++p) {
+    col_index[p + 1] = FloorDiv(BaseIndexOf(LngOfPixelCol(t.z, left + p + 0.5), step), f);
+    row_index[p + 1] = FloorDiv(BaseIndexOf(LatOfPixelRow(t.z, top + p + 0.5), step), f);
   }
   std::array<uint8_t, 256> band_of;  // kNoCell (255) and scores over 100 draw nothing
-  for (int s = 0; s < 256; ++s) band_of[s] = static_cast<uint8_t>(s <= 100 ? ScoreBand(s) : 0);
-  int coloured = 0;
+  for (int s = 0; s < 256; ++s) {
+    band_of[s] = static_cast<uint8_t>(s <= 100 ? ScoreBand(s) : 0);
+    if (style.low && s <= 100 && band_of[s] == 0) band_of[s] = kBandLow;
+  }
+  auto has = [&](int px, int py) {  // pixel coordinates -1 .. kTileSize
+    return cells.Get(row_index[py + 1], col_index[px + 1]) != kNoCell;
+  };
+  int drawn = 0;
   for (int py = 0; py < kTileSize; ++py) {
     uint8_t* out = bands->data() + static_cast<size_t>(py) * kTileSize;
-    if (row_index[py] < cells.range.i0 || row_index[py] > cells.range.i1) continue;
+    const int64_t i = row_index[py + 1];
+    const bool row_in = i >= cells.range.i0 && i <= cells.range.i1;
     for (int px = 0; px < kTileSize; ++px) {
-      const uint8_t b = band_of[cells.Get(row_index[py], col_index[px])];
+      uint8_t b = row_in ? band_of[cells.Get(i, col_index[px + 1])] : 0;
+      if (b == 0 && style.outline && !(row_in && has(px, py)) &&
+          (has(px - 1, py) || has(px + 1, py) || has(px, py - 1) || has(px, py + 1))) {
+        b = kBandOutline;
+      }
       out[px] = b;
-      coloured += b != 0;
+      drawn += b != 0;
     }
   }
-  return coloured;
+  return drawn;
 }
 
 }  // namespace nbi::tiles

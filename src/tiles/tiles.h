@@ -134,15 +134,37 @@ int ScoreBand(int score);
 // The band colours, RGB, lowest band first (band b is kPalette[b - 1]).
 extern const std::array<std::array<uint8_t, 3>, 8> kPalette;
 
-// Renders a tile from `cells` (a level's values covering TileLevelRange) into 256x256 band
-// indices (one byte per pixel, row-major, north first): the band of the cell the pixel centre
-// falls in, 0 (transparent) where no drawn cell is. Returns the number of coloured pixels.
-int RenderTile(const TileId& t, double step, int level, const DenseLevel& cells,
-               std::vector<uint8_t>* bands);
+// Beyond the bands: the outline of the computed area (a pixel with no cell next to one with a
+// cell: drawn outside the area, so no cell's colour is hidden; SPEC §7 "areas that have cells
+// are outlined even where every cell is below 30"), and the cells below 30 drawn faintly when
+// asked for. RGBA.
+inline constexpr int kBandOutline = 9, kBandLow = 10, kTileColours = 11;
+inline constexpr std::array<uint8_t, 4> kOutlineRgba = {0x33, 0x41, 0x55, 0xff};
+inline constexpr std::array<uint8_t, 4> kLowRgba = {0x94, 0xa3, 0xb8, 0x8c};
 
-// The PNG of a rendered tile: 8-bit palette (index 0 fully transparent, bands opaque),
-// encoded by libpng. kInternal if libpng fails.
+// What a heat tile draws besides the bands.
+struct TileStyle {
+  bool outline = true;  // the area's outline (kBandOutline)
+  bool low = false;     // the cells below 30, faintly (kBandLow)
+};
+
+// The level range a tile reads: TileLevelRange and one level cell around it (the outline
+// looks one pixel beyond the tile).
+IndexRange TileReadRange(const TileId& t, double step, int level);
+
+// Renders a tile from `cells` (a level's values covering TileReadRange) into 256x256 band
+// indices (one byte per pixel, row-major, north first): the band of the cell the pixel centre
+// falls in, 0 (transparent) where no drawn cell is, and the extras of `style`. Returns the
+// number of pixels drawn.
+int RenderTile(const TileId& t, double step, int level, const DenseLevel& cells,
+               std::vector<uint8_t>* bands, const TileStyle& style = {});
+
+// The PNG of a rendered tile: 8-bit palette (index 0 fully transparent, bands opaque, then
+// kOutlineRgba and kLowRgba), encoded by libpng. kInternal if libpng fails.
 Result<std::string> EncodeTilePng(const std::vector<uint8_t>& bands);
+// A 256x256 palette PNG of `px` (indices into `colormap`: `entries` RGBA quadruples).
+Result<std::string> EncodePalettePng(const std::vector<uint8_t>& px, const uint8_t* colormap,
+                                     int entries);
 // Decodes any PNG into RGBA (tests and tools), with libpng. kInvalidArgument if it is not one.
 struct Rgba {
   int width = 0, height = 0;

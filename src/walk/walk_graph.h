@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/walk_network.h"
 #include "geo/geo.h"
-#include "walk/network.h"
 
 namespace nbi {
 

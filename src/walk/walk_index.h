@@ -23,18 +23,14 @@
 #include <optional>
 #include <vector>
 
+#include "common/walk_network.h"
 #include "geo/geo.h"
 #include "poi/poi.h"
 #include "score/model.h"
 #include "score/scorer.h"
-#include "walk/network.h"
 #include "walk/walk_graph.h"
 
 namespace nbi {
-
-// Metres added to the margins a walking job or point score loads the network and POIs with,
-// so that rounding at the edges of the boxes never drops a node or POI that can count.
-inline constexpr double kWalkLoadMarginM = 100;
 
 class WalkIndex {
  public:

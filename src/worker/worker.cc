@@ -50,6 +50,12 @@ void Worker::Wake() {
   cv_.notify_all();
 }
 
+void Worker::DbError(const Status& s) {
+  if (!opts_.stop_at_db_error || !error_.ok()) return;
+  error_ = s;
+  Stop();
+}
+
 void Worker::JoinFinished() {
   for (auto& t : finished_) t.join();
   finished_.clear();
@@ -163,6 +169,7 @@ bool Worker::EnsureLease() {
     // owner's: claim nothing until it is held.
     env_.log->info("Cannot take the owner lease; claiming nothing until it is held: " +
                    lease.status().message());
+    DbError(lease.status());
     return false;
   }
   std::lock_guard<std::mutex> l(mu_);
@@ -178,9 +185,16 @@ int Worker::Housekeeping() {
   rescued_once_ = true;
   last_rescue_steady_ms_ = now;
   int rescued = 0;
-  auto dead = store_->RescueDeadOwners();
+  // Our own lease first: after a reconnect (a database restart or failover ended its
+  // session) our parts look dead-owned until the lease is taken again. Re-taking it here,
+  // not only at the next heartbeat, keeps this worker from rescuing its own parts; while it
+  // cannot be taken, no dead-owner rescue runs from here.
+  Status own = Status::Ok();
+  if (OwnerLease* lease = lease_.get()) own = lease->Check();
+  auto dead = own.ok() ? store_->RescueDeadOwners() : Result<int>(own);
   if (!dead.ok()) {
     env_.log->info("Dead-owner check failed: " + dead.status().message());
+    DbError(dead.status());
   } else if (*dead > 0) {
     env_.log->info(fmt::format("Rescued {} job(s) whose worker died", *dead));
     rescued += *dead;
@@ -189,6 +203,7 @@ int Worker::Housekeeping() {
   auto n = store_->RescueStale(opts_.stale_timeout_ms);
   if (!n.ok()) {
     env_.log->info("Stale-job check failed: " + n.status().message());
+    DbError(n.status());
   } else if (*n > 0) {
     env_.log->info(fmt::format("Rescued {} stale job(s) (no heartbeat for {} ms)", *n,
                                opts_.stale_timeout_ms));
@@ -228,7 +243,7 @@ std::optional<int64_t> Worker::UntilNextRunAt(bool* idle) {
     return std::nullopt;
   }
   const Job& j = **next;
-  const int64_t until = j.run_at_ms - env_.clock->NowMs();
+  const int64_t until = j.run_at_ms - store_->NowMs();  // run_at is in the queue's time
   // Ready already: another worker is about to take it, or our next claim will. A short pause
   // keeps a race from turning into a busy loop.
   if (until <= 0) return int64_t{10};
@@ -251,6 +266,7 @@ bool Worker::ClaimFreeSlots(bool* db_error) {
   auto c = store_->ClaimBatch(opts_.worker_id, free);
   if (!c.ok()) {
     env_.log->info("Claim failed: " + c.status().message());
+    DbError(c.status());
     *db_error = true;
     return false;
   }
@@ -271,7 +287,11 @@ int Worker::Run() {
     const bool poll = now >= next_poll;
     if (poll) next_poll = now + opts_.poll_interval_ms;
     bool claimed_any = false, db_error = false;
-    if (claim || poll) claimed_any = ClaimFreeSlots(&db_error);
+    const bool claimed = claim || poll;
+    if (claimed) claimed_any = ClaimFreeSlots(&db_error);
+    if (opts_.exit_when_none_ready && claimed && !claimed_any && !db_error && running() == 0) {
+      break;  // the heartbeat thread is stopped below
+    }
     backoff = db_error ? std::clamp<int64_t>(backoff * 2, 100, 5000) : 0;
     bool idle = false;
     std::optional<int64_t> run_at;

@@ -1,7 +1,7 @@
 // The worker: claims heatmap jobs from a JobQueue and runs each on a thread of its own
 // (jobs/runner.h runs one job).
 //
-// The unit a worker claims and runs is a job's part (jobs/parts.h): with several free slots it
+// The unit a worker claims and runs is a job's part (store/parts.h): with several free slots it
 // may run several parts of one job at once, each on its own thread, sharing the job's POI
 // index (IndexCache). Worker::Run holds the worker's owner lease (JobQueue::HoldOwnerLease) for its
 // whole run, so other processes can tell it is alive, and loops:
@@ -16,7 +16,8 @@
 // A heartbeat thread refreshes the lease of every running job each heartbeat_interval_ms and
 // checks the owner lease. Stop() (from a signal thread) makes running jobs checkpoint and hand
 // themselves back, then Run returns. With exit_when_idle (process-jobs) Run returns once no
-// job runs here and none is pending (it waits out retries in backoff, saying so).
+// job runs here and none is pending (it waits out retries in backoff, saying so). The cron
+// route runs this same loop for a time budget (cron.h).
 //
 // Every wait and interval is measured on the Env's clock, so poll, heartbeat and backoff
 // timing are tested on a FakeClock. Log lines go to the Env's logger.
@@ -51,7 +52,11 @@ struct WorkerOptions : JobRunOptions {
   int64_t heartbeat_interval_ms = 0;  // WORKER_HEARTBEAT_INTERVAL; 0 = clamp(stale/4, 50 ms, 30 s)
   int64_t job_retention_ms = 7 * 86'400'000LL;  // JOB_RETENTION: finished jobs pruned after
   bool exit_when_idle = false;                  // process-jobs: return once nothing is pending
-  bool log_polls = true;                        // a heartbeat line each poll
+  // A cron run (cron.h): return once a claim finds nothing ready and no job runs here, leaving
+  // jobs in backoff for a later run; and stop at the first failed database call (error()).
+  bool exit_when_none_ready = false;
+  bool stop_at_db_error = false;
+  bool log_polls = true;  // a heartbeat line each poll
   // Housekeeping hook (metrics): finished jobs pruned by this worker.
   std::function<void(int pruned)> on_prune;
 };
@@ -80,6 +85,9 @@ class Worker {
   const std::string& id() const { return opts_.worker_id; }
   const WorkerOptions& options() const { return opts_; }
   int running() const;
+  // With stop_at_db_error: the failed database call that stopped Run (Ok otherwise). Read it
+  // after Run returns.
+  const Status& error() const { return error_; }
 
  private:
   // A running part: (job id, part).
@@ -100,6 +108,9 @@ class Worker {
   // pending or no free slot). *idle: nothing pending and nothing running here.
   std::optional<int64_t> UntilNextRunAt(bool* idle);
   void JoinFinished();  // mu_ held
+  // A database call of Run's thread failed (logged by the caller): with stop_at_db_error,
+  // keeps the first such error and stops.
+  void DbError(const Status& s);
 
   Store* const store_;
   const Env env_;
@@ -123,6 +134,7 @@ class Worker {
   int64_t last_prune_steady_ms_ = 0;
   bool pruned_once_ = false;
   int64_t waiting_for_job_ = 0;  // the job whose backoff was last announced
+  Status error_;                 // see error()
 };
 
 }  // namespace nbi

@@ -9,6 +9,7 @@
 // web/node_modules (npm --prefix web install). Saves web/screenshots/{map,map-zoomed-out,jobs}.png.
 // Prints "N passed, N failed"; exits non-zero on any failure.
 import { createRequire } from 'node:module';
+import { createServer } from 'node:http';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,6 +27,15 @@ const SHOTS = join(WEB_DIR, 'screenshots');
 const VIEWPORT = { width: 1280, height: 800 };
 const SMALL_JOB_TIMEOUT = 60_000;
 
+// A second server of the same store started with NBI_TILE_URL, and the port of the tile server
+// this test runs for it (run_with_server.sh).
+const TILE_URL_BASE = (process.env.NBI_TILE_URL_BASE || '').replace(/\/+$/, '');
+const TEST_TILE_PORT = Number(process.env.NBI_TEST_TILE_PORT || 0);
+// The map's background, the street grey (src/tiles/streets.h), the outline and the faint
+// cells below 30 (src/tiles/tiles.h kOutlineRgba, kLowRgba).
+const MAP_BG = [0xee, 0xf2, 0xf0];
+const OUTLINE = [0x33, 0x41, 0x55, 0xff];
+const LOW = [0x94, 0xa3, 0xb8, 0x8c];
 // The spec's heatmap palette (web/public/common.js SCALE), as RGB.
 const PALETTE = ['#facc15', '#a3e635', '#4ade80', '#16a34a', '#14b8a6', '#22d3ee', '#8b5cf6', '#9333ea']
   .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
@@ -93,6 +103,7 @@ context.setDefaultTimeout(15_000);
 
 try {
   await mapTests();
+  await baseLayerTests();
   await jobsTests();
   await loadErrorTests();
 } catch (e) {
@@ -252,6 +263,136 @@ async function mapTests() {
   });
 
   await check('map page has no console errors', async () => {
+    assert(errors.length === 0, errors.join(' | '));
+  });
+  await page.close();
+}
+
+// ------------------------------------------------------------------ base layer, outline, picker
+/** Pixels of a screenshot in the map area clear of the controls: street grey, heat colours. */
+async function countScreenshot(page, png) {
+  return page.evaluate(async ({ b64, palette, bg }) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const c = document.createElement('canvas');
+    c.width = img.width;
+    c.height = img.height;
+    const ctx = c.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    // Right of the legend, below the toolbar, above the attribution.
+    const x0 = 260, y0 = 90, w = c.width - x0 - 10, hgt = c.height - y0 - 40;
+    const d = ctx.getImageData(x0, y0, w, hgt).data;
+    // Heat tiles are drawn at 60 % opacity over the map's background.
+    const blended = palette.map((p) => p.map((v, k) => Math.round(0.6 * v + 0.4 * bg[k])));
+    let grey = 0, heat = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const r = d[i], g = d[i + 1], b = d[i + 2];
+      const mean = (r + g + b) / 3;
+      if (Math.max(r, g, b) - Math.min(r, g, b) <= 16 && mean >= 110 && mean <= 215) grey++;
+      else if (blended.some(([R, G, B]) => Math.abs(r - R) + Math.abs(g - G) + Math.abs(b - B) <= 12)) heat++;
+    }
+    return { grey, heat };
+  }, { b64: png.toString('base64'), palette: PALETTE, bg: MAP_BG });
+}
+/** Pixels of the heat tiles shown: exactly `rgba`, and any palette colour. */
+function countTilePixels(page, rgba) {
+  return page.evaluate(({ rgba, palette }) => {
+    let match = 0, bands = 0;
+    const c = document.createElement('canvas');
+    c.width = c.height = 256;
+    const ctx = c.getContext('2d', { willReadFrequently: true });
+    for (const img of document.querySelectorAll('img.heat-tile')) {
+      if (!img.complete || !img.naturalWidth) continue;
+      ctx.clearRect(0, 0, 256, 256);
+      ctx.drawImage(img, 0, 0);
+      const d = ctx.getImageData(0, 0, 256, 256).data;
+      for (let i = 0; i < d.length; i += 4) {
+        // Translucent pixels come back from the canvas with their colour rounded.
+        if ([0, 1, 2, 3].every((k) => Math.abs(d[i + k] - rgba[k]) <= 3)) match++;
+        if (d[i + 3] === 255 && palette.some(([r, g, b]) => d[i] === r && d[i + 1] === g && d[i + 2] === b)) bands++;
+      }
+    }
+    return { match, bands };
+  }, { rgba, palette: PALETTE });
+}
+
+async function baseLayerTests() {
+  const page = await context.newPage();
+  const errors = watchErrors(page, expected4xx('/api/heatmap?'));
+  const streetRequests = [];
+  page.on('request', (r) => { if (r.url().includes('/tiles/streets/')) streetRequests.push(r.url()); });
+  const idle = () => page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle &&
+    window.__nbi.streetTilesIdle && !window.__nbi.heatmapLoading, null, { timeout: 30_000 });
+
+  await check('the demo view shows streets and heat (screenshot pixels), the picker names the city', async () => {
+    // What scripts/demo.sh prints: the map on a computed model and step.
+    await page.goto(`${BASE}/?model=grocery&gridStep=0.001`);
+    await idle();
+    const st = await page.evaluate(() => ({ view: window.__nbi.initialView, base: window.__nbi.baseLayer,
+      streets: window.__nbi.streetTilesLoaded, zoom: window.__nbi.map.getZoom() }));
+    assert(st.view === 'extent' && st.base === 'streets', `view ${st.view}, base layer ${st.base}`);
+    assert(st.streets > 0 && streetRequests.length > 0, `${st.streets} street tiles drawn, ${streetRequests.length} asked for`);
+    await page.waitForTimeout(400); // the tiles' fade-in
+    const shot = await page.screenshot({ path: join(SHOTS, 'map-streets.png') });
+    const n = await countScreenshot(page, shot);
+    console.log(`#   z=${st.zoom}: ${st.streets} street tiles; screenshot: ${n.grey} street-grey, ${n.heat} heat-coloured pixels`);
+    assert(n.grey > 500, `${n.grey} street-grey pixels`);
+    assert(n.heat > 1000, `${n.heat} heat-coloured pixels`);
+    const picked = await page.getByTestId('city-picker').inputValue();
+    const shown = await page.getByTestId('city-picker').locator('option:checked').innerText();
+    assert(picked === city.slug && shown === city.name, `the city picker shows "${shown}" (${picked})`);
+    const meaning = await page.getByTestId('legend-meaning').innerText();
+    assert(meaning.includes('grocery') && meaning.includes('0.001'), `the legend says "${meaning}"`);
+  });
+
+  await check('an area with every cell below 30 is outlined, and drawn faintly on demand', async () => {
+    await page.goto(`${BASE}/?model=blend&gridStep=0.001`);
+    await idle();
+    const plain = await countTilePixels(page, OUTLINE);
+    assert(plain.match > 200, `${plain.match} outline pixels`);
+    assert(plain.bands === 0, `${plain.bands} pixels in band colours where every cell is below 30`);
+    assert(await page.getByTestId('city-picker').inputValue() === 'nowhere', 'the picker does not name the area');
+    await page.waitForTimeout(400);
+    await page.screenshot({ path: join(SHOTS, 'map-outline.png') });
+    await page.getByTestId('show-low').check();
+    await page.waitForFunction(() => window.__nbi.tilesIdle, null, { timeout: 30_000 });
+    const faint = await countTilePixels(page, LOW);
+    assert(faint.match > 10_000, `${faint.match} faint pixels with "show < 30"`);
+    await page.getByTestId('show-low').uncheck();
+  });
+
+  await check('with NBI_TILE_URL the configured tiles are requested, the street tiles are not', async () => {
+    assert(TILE_URL_BASE && TEST_TILE_PORT, 'NBI_TILE_URL_BASE / NBI_TEST_TILE_PORT not set (run_with_server.sh)');
+    const asked = [];
+    // A 1x1 transparent PNG for every tile.
+    const png = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+    const server = createServer((req, res) => {
+      asked.push(req.url);
+      res.writeHead(200, { 'Content-Type': 'image/png' });
+      res.end(png);
+    });
+    await new Promise((ok) => server.listen(TEST_TILE_PORT, '127.0.0.1', ok));
+    const other = await context.newPage();
+    const streets = [];
+    other.on('request', (r) => { if (r.url().includes('/tiles/streets/')) streets.push(r.url()); });
+    try {
+      await other.goto(`${TILE_URL_BASE}/?lat=${pLat}&lng=${pLng}&zoom=14`);
+      await other.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle, null, { timeout: 30_000 });
+      const deadline = Date.now() + 10_000;
+      while (asked.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const base = await other.evaluate(() => window.__nbi.baseLayer);
+      assert(base === 'url', `base layer ${base}`);
+      assert(asked.length > 0 && asked.every((u) => /^\/14\/\d+\/\d+\.png$/.test(u)), `tile server asked for ${asked.slice(0, 3)}`);
+      assert(streets.length === 0, `street tiles requested: ${streets.slice(0, 3)}`);
+      console.log(`#   ${asked.length} tiles from the configured server, 0 street tiles`);
+    } finally {
+      await other.close();
+      server.close();
+    }
+  });
+
+  await check('base layer pages have no console errors', async () => {
     assert(errors.length === 0, errors.join(' | '));
   });
   await page.close();

@@ -3,7 +3,7 @@
 // imported from there: the importer's own file checks run too. Properties: no exception
 // escapes; every POI has finite, in-range coordinates and an n<id>/w<id> id; node and way
 // counts add up to the POIs; an error names the file and leaves no walk network; the walk
-// network keeps its invariants (walk/network.h) with in-range nodes and finite lengths.
+// network keeps its invariants (common/walk_network.h) with in-range nodes and finite lengths.
 #include <unistd.h>
 
 #include <cmath>

@@ -1,5 +1,7 @@
 // Map page: heatmap tiles at every zoom (/tiles/…, Leaflet tile layer), the cells themselves
-// on a canvas at the highest zooms, POI dots, click-to-score side panel.
+// on a canvas at the highest zooms, POI dots, click-to-score side panel. The base layer is the
+// engine's own streets (/tiles/streets/…, from the imported walk network) unless a tile URL is
+// configured (NBI_TILE_URL), which then replaces it.
 // Leaflet is loaded as a classic script (window.L) from /vendor/leaflet/.
 import { api, SCALE, colourFor, debounce, fmtDistance, h, parseBounds } from './common.js';
 
@@ -12,9 +14,18 @@ if (!L) {
   throw new Error('Leaflet did not load: /vendor/leaflet/leaflet.js');
 }
 const DEFAULT_ATTRIBUTION = '© OpenStreetMap contributors';
-const POI_MIN_ZOOM = 10; // below this the POI request would be huge and unreadable anyway
+const POI_MIN_ZOOM = 14; // below this the dots hide the streets and the heat (and the request is huge)
 const TILE_MAX_ZOOM = 16; // heat tiles up to here; above it the cells are drawn themselves
 const CELL_MIN_ZOOM = 13; // cells of the view are loaded (level=auto) from here on
+const LOW_COLOUR = '#94a3b8'; // cells below 30, drawn faintly when asked for (tiles: kLowRgba)
+const OUTLINE_COLOUR = '#334155'; // the outline of the computed area (tiles: kOutlineRgba)
+// What each model's score measures (SPEC §4), for the line under the legend.
+const MODEL_MEANING = {
+  grocery: 'groceries',
+  blend: 'groceries, restaurants and parks',
+  'grocery-walk': 'groceries',
+  'blend-walk': 'groceries, restaurants and parks',
+};
 const $ = (id) => document.getElementById(id);
 
 // State exposed to the browser tests (tests/browser/run.mjs).
@@ -32,6 +43,11 @@ const nbi = (window.__nbi = {
   tileErrors: 0,
   tilesIdle: false, // every heat tile of the view has loaded (Leaflet's 'load')
   initialView: null, // how the first view was chosen: point, bounds, city, extent, world
+  baseLayer: null, // 'streets' (the engine's own, /tiles/streets) or 'url' (NBI_TILE_URL)
+  streetTilesLoaded: 0, // street tiles loaded with pixels
+  streetTilesEmpty: 0, // street tiles answered 204
+  streetTilesIdle: true, // every street tile of the view has loaded (or none is shown here)
+  citiesWithCells: [], // slugs the city picker offers (cities with cells of the model and step)
   poisDrawn: 0,
   lastScoreRequest: null, // {lat, lng, model, url} as sent to /api/score
   lastScore: null, // the last /api/score response JSON
@@ -42,6 +58,7 @@ const state = {
   gridStep: 0.0025,
   model: 'grocery',
   cities: [],
+  showLow: params.get('low') === '1', // draw the cells below 30 faintly
   coverageJob: null, // id of the job polled for the clicked point's coverage
 };
 
@@ -93,7 +110,7 @@ const HeatLayer = L.Layer.extend({
     const half = this._step / 2;
     const byColour = new Map(); // one fillStyle change per colour band
     for (const c of this._cells) {
-      const colour = colourFor(c.score);
+      const colour = colourFor(c.score) || (state.showLow ? LOW_COLOUR : null);
       if (!colour) continue;
       if (!byColour.has(colour)) byColour.set(colour, []);
       byColour.get(colour).push(c);
@@ -108,35 +125,65 @@ const HeatLayer = L.Layer.extend({
         const x = Math.round(nw.x), y = Math.round(nw.y);
         const w = Math.max(1, Math.round(se.x) - x), hh = Math.max(1, Math.round(se.y) - y);
         if (x >= size.x || y >= size.y || x + w <= 0 || y + hh <= 0) continue;
+        ctx.globalAlpha = colour === LOW_COLOUR ? 0.55 : 1;
         ctx.fillRect(x, y, w, hh);
         drawn++;
       }
     }
+    ctx.globalAlpha = 1;
+    this.outline(ctx, half);
     nbi.cellsDrawn = drawn;
+  },
+  // The computed area's outline: the sides of cells that have no neighbouring cell (as the
+  // tiles draw it below this zoom), so an area whose cells are all below 30 still shows.
+  outline(ctx, half) {
+    const m = this._map;
+    const step = this._step;
+    if (!step || !this._cells.length) return;
+    const key = (lat, lng) => `${Math.round(lat / step)},${Math.round(lng / step)}`;
+    const have = new Set(this._cells.map((c) => key(c.lat, c.lng)));
+    ctx.strokeStyle = OUTLINE_COLOUR;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    const side = (a, b) => {
+      const p = m.latLngToContainerPoint(a), q = m.latLngToContainerPoint(b);
+      ctx.moveTo(p.x, p.y);
+      ctx.lineTo(q.x, q.y);
+    };
+    for (const c of this._cells) {
+      const n = c.lat + half, s = c.lat - half, w = c.lng - half, e = c.lng + half;
+      if (!have.has(key(c.lat + step, c.lng))) side([n, w], [n, e]);
+      if (!have.has(key(c.lat - step, c.lng))) side([s, w], [s, e]);
+      if (!have.has(key(c.lat, c.lng - step))) side([n, w], [s, w]);
+      if (!have.has(key(c.lat, c.lng + step))) side([n, e], [s, e]);
+    }
+    ctx.stroke();
   },
 });
 const heat = new HeatLayer().addTo(map);
 
-// Heat tiles, fetched so that an empty tile (204) is simply left blank and the browser's
-// cache revalidates each tile with its ETag.
-const HeatTiles = L.TileLayer.extend({
+// Tiles of this server (heat and streets), fetched so that an empty tile (204) is simply left
+// blank and the browser's cache revalidates each tile with its ETag. `count` names the
+// __nbi counters: [loaded, empty].
+const FetchedTiles = L.TileLayer.extend({
   createTile(coords, done) {
     const img = document.createElement('img');
     img.alt = '';
     img.setAttribute('role', 'presentation');
-    img.className = 'heat-tile';
+    img.className = this.options.tileClass;
+    const [loaded, empty] = this.options.count;
     fetch(this.getTileUrl(coords)).then(async (res) => {
       if (res.status === 204) {
         img.dataset.empty = '1';
         img.style.visibility = 'hidden'; // no image: nothing to draw (not even a frame)
-        nbi.tilesEmpty++;
+        nbi[empty]++;
         return done(null, img);
       }
       if (!res.ok) throw new Error(`tile ${res.status}`);
       const blob = await res.blob();
       img.onload = () => {
         URL.revokeObjectURL(img.src);
-        nbi.tilesLoaded++;
+        nbi[loaded]++;
         done(null, img);
       };
       img.onerror = () => done(new Error('tile image'), img);
@@ -152,8 +199,14 @@ let heatTiles = null;
 let tileTemplate = '/tiles/{model}/{gridStep}/{z}/{x}/{y}.png';
 function resetHeatTiles() {
   heatTiles?.remove();
-  const url = tileTemplate.replace('{model}', state.model).replace('{gridStep}', String(state.gridStep));
-  heatTiles = new HeatTiles(url, { pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0 });
+  const url = tileTemplate.replace('{model}', state.model).replace('{gridStep}', String(state.gridStep)) +
+    (state.showLow ? '?low=1' : '');
+  heatTiles = new FetchedTiles(url, {
+    // Leaflet sets the layer's opacity inline (a CSS opacity would be overridden): the
+    // streets show through the heat.
+    pane: 'heat', className: 'heat-tiles', maxZoom: TILE_MAX_ZOOM, minZoom: 0, opacity: 0.6,
+    tileClass: 'heat-tile', count: ['tilesLoaded', 'tilesEmpty'],
+  });
   nbi.tilesIdle = false;
   heatTiles.on('loading', () => { nbi.tilesIdle = false; });
   heatTiles.on('load', () => { nbi.tilesIdle = true; });
@@ -170,11 +223,28 @@ const Legend = L.Control.extend({
       h('div', { class: 'legend-title' }, 'Score'),
       SCALE.map(([, colour, label]) =>
         h('div', { class: 'legend-row' }, h('i', { style: `background:${colour}` }), label)),
-      h('div', { class: 'legend-row muted' }, h('i', { class: 'none' }), '< 30 not shown'),
+      h('label', { class: 'legend-row muted', title: 'Cells below 30 are transparent unless shown here' },
+        h('input', { type: 'checkbox', id: 'show-low', dataset: { testid: 'show-low' }, checked: state.showLow,
+                     onchange: (e) => setShowLow(e.target.checked) }),
+        '< 30: show faintly'),
+      h('div', { class: 'legend-row muted' }, h('i', { class: 'outline' }), 'computed area'),
       h('div', { class: 'legend-distance muted', id: 'legend-distance', dataset: { testid: 'legend-distance' } },
-        distanceLabel(state.model)));
+        distanceLabel(state.model)),
+      h('div', { class: 'legend-meaning muted', id: 'legend-meaning', dataset: { testid: 'legend-meaning' } },
+        meaningLabel()));
   },
 });
+// What a score means, and which model and grid step the map shows.
+function meaningLabel() {
+  const what = MODEL_MEANING[state.model] || 'everyday places';
+  return `A score (0–100) says how many ${what} are near and how close. ` +
+    `Shown: ${state.model} at ${state.gridStep}° (about ${Math.round(state.gridStep * 111320)} m).`;
+}
+function setShowLow(on) {
+  state.showLow = on;
+  resetHeatTiles();
+  loadHeatmap();
+}
 // Which distance a model measures (SPEC §4a: the -walk models walk along streets).
 function distanceLabel(model) {
   return String(model).endsWith('-walk') ? 'Distance: walked along streets' : 'Distance: straight line';
@@ -182,6 +252,8 @@ function distanceLabel(model) {
 function updateLegend() {
   const el = document.getElementById('legend-distance');
   if (el) el.textContent = distanceLabel(state.model);
+  const meaning = document.getElementById('legend-meaning');
+  if (meaning) meaning.textContent = meaningLabel();
 }
 new Legend().addTo(map);
 
@@ -221,7 +293,9 @@ async function loadHeatmap() {
     heat.setCells([], step);
     setStatus('');
   } else {
-    const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore: 30, model: state.model, level: 'auto' });
+    // Above the tiles' zooms the canvas draws the area's outline too: it needs every cell.
+    const minScore = map.getZoom() > TILE_MAX_ZOOM ? 0 : 30;
+    const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore, model: state.model, level: 'auto' });
     try {
       const { data } = await api(`/api/heatmap?${q}`, { signal: ctrl.signal });
       nbi.cells = data.cells || [];
@@ -283,6 +357,7 @@ const refresh = debounce(() => {
 }, 250);
 map.on('moveend', () => {
   updateScheduleLink();
+  selectCityInView();
   refresh();
 });
 
@@ -403,6 +478,59 @@ function fillSelect(sel, values, selected, label = String) {
   sel.replaceChildren(...values.map((v) => h('option', { value: v, selected: String(v) === String(selected) }, label(v))));
 }
 
+// The city picker offers the cities that have cells of the model and step shown.
+async function loadCityPicker() {
+  const q = new URLSearchParams({ model: state.model, gridStep: state.gridStep });
+  let cities = [];
+  try {
+    ({ data: { cities = [] } } = await api(`/api/heatmap/cities?${q}`));
+  } catch (e) {
+    setStatus(`Cities: ${e.message}`, true);
+  }
+  nbi.citiesWithCells = cities.map((c) => c.slug);
+  const sel = $('city');
+  sel.replaceChildren(h('option', { value: '' }, '–'),
+    ...cities.map((c) => h('option', { value: c.slug }, c.name)));
+  selectCityInView();
+}
+
+// Selects the offered city the view is on: of those whose bounds hold the view's centre, the
+// one whose bounds match the view best (intersection over union), so a country in view wins
+// over a town in its middle, and the town once the view is on it.
+function selectCityInView() {
+  const sel = $('city');
+  const centre = map.getCenter();
+  const v = map.getBounds();
+  const view = { minLat: v.getSouth(), minLng: v.getWest(), maxLat: v.getNorth(), maxLng: v.getEast() };
+  const area = (b) => Math.max(0, b.maxLat - b.minLat) * Math.max(0, b.maxLng - b.minLng);
+  const match = (b) => {
+    const inter = area({ minLat: Math.max(b.minLat, view.minLat), minLng: Math.max(b.minLng, view.minLng),
+                         maxLat: Math.min(b.maxLat, view.maxLat), maxLng: Math.min(b.maxLng, view.maxLng) });
+    return inter / (area(b) + area(view) - inter || 1);
+  };
+  const offered = state.cities.filter((c) => nbi.citiesWithCells.includes(c.slug) &&
+    toLatLngBounds(c.bounds).contains(centre));
+  offered.sort((a, b) => match(b.bounds) - match(a.bounds));
+  sel.value = offered[0]?.slug || '';
+}
+
+// The base layer: the configured raster tiles, or the engine's own streets.
+function addBaseLayer(config) {
+  if (config.tileUrl) {
+    nbi.baseLayer = 'url';
+    L.tileLayer(config.tileUrl, { attribution: config.attribution || DEFAULT_ATTRIBUTION, maxZoom: 19 }).addTo(map);
+    return;
+  }
+  nbi.baseLayer = 'streets';
+  const streets = new FetchedTiles(config.streetTiles || '/tiles/streets/{z}/{x}/{y}.png', {
+    minZoom: config.streetMinZoom ?? 11, maxZoom: 20, className: 'street-tiles',
+    tileClass: 'street-tile', count: ['streetTilesLoaded', 'streetTilesEmpty'],
+  });
+  streets.on('loading', () => { nbi.streetTilesIdle = false; });
+  streets.on('load', () => { nbi.streetTilesIdle = true; });
+  streets.addTo(map);
+}
+
 async function start() {
   let config = {};
   try {
@@ -416,9 +544,7 @@ async function start() {
     setStatus(`Cities: ${e.message}`, true);
   }
 
-  if (config.tileUrl) {
-    L.tileLayer(config.tileUrl, { attribution: config.attribution || DEFAULT_ATTRIBUTION, maxZoom: 19 }).addTo(map);
-  }
+  addBaseLayer(config);
   if (config.attribution && config.attribution !== DEFAULT_ATTRIBUTION) {
     map.attributionControl.removeAttribution(DEFAULT_ATTRIBUTION);
     map.attributionControl.addAttribution(config.attribution);
@@ -434,15 +560,16 @@ async function start() {
   updateLegend();
 
   const citySel = $('city');
-  citySel.append(...state.cities.map((c) => h('option', { value: c.slug }, c.name)));
 
   if (config.heatTiles) tileTemplate = config.heatTiles;
   resetHeatTiles();
   $('grid-step').addEventListener('change', (e) => {
     state.gridStep = Number(e.target.value);
+    updateLegend();
     updateScheduleLink();
     resetHeatTiles();
     loadHeatmap();
+    loadCityPicker();
   });
   $('model').addEventListener('change', (e) => {
     state.model = e.target.value;
@@ -450,15 +577,16 @@ async function start() {
     updateScheduleLink();
     resetHeatTiles();
     loadHeatmap();
+    loadCityPicker();
   });
   citySel.addEventListener('change', () => {
     const city = state.cities.find((c) => c.slug === citySel.value);
     if (city) map.flyToBounds(toLatLngBounds(city.bounds), { duration: 0.8 });
   });
 
-  // Initial view: ?lat&lng[&zoom], ?bounds=, ?city=, else the extent of the stored cells
-  // (of the chosen grid step, else of another step, which is then chosen), else the first
-  // city, else the world.
+  // Initial view: ?lat&lng[&zoom], ?bounds=, ?city=, else the extent of the stored cells of
+  // the chosen model and grid step (else of another step, or without ?model= of another
+  // model, which is then chosen), else the first city, else the world.
   const lat = Number(params.get('lat')), lng = Number(params.get('lng'));
   const bounds = parseBounds(params.get('bounds'));
   const city = state.cities.find((c) => c.slug === params.get('city'));
@@ -473,19 +601,15 @@ async function start() {
     citySel.value = city.slug;
     map.fitBounds(toLatLngBounds(city.bounds));
   } else {
-    let extents = [];
-    try {
-      ({ data: { extents = [] } } = await api(`/api/heatmap/extent?${new URLSearchParams({ model: state.model })}`));
-    } catch (e) {
-      setStatus(`Extent: ${e.message}`, true);
-    }
-    const ext = extents.find((x) => x.gridStep === state.gridStep) ||
-      extents.find((x) => steps.includes(x.gridStep));
+    const ext = await firstExtent(steps, models);
     if (ext) {
       nbi.initialView = 'extent';
-      if (ext.gridStep !== state.gridStep) {
+      if (ext.gridStep !== state.gridStep || ext.model !== state.model) {
         state.gridStep = ext.gridStep;
+        state.model = ext.model;
         $('grid-step').value = String(ext.gridStep);
+        $('model').value = ext.model;
+        updateLegend();
         resetHeatTiles();
       }
       map.fitBounds(toLatLngBounds(ext.bounds));
@@ -498,7 +622,27 @@ async function start() {
       map.setView([20, 0], 2);
     }
   }
+  await loadCityPicker();
   nbi.ready = true;
+}
+
+// The extent of the stored cells to open on: of the chosen model and step; else of the model
+// at another step; else (unless ?model= chose the model) of another model. {model, gridStep, bounds}.
+async function firstExtent(steps, models) {
+  const tried = params.has('model') ? [state.model] : [state.model, ...models.filter((m) => m !== state.model)];
+  for (const model of tried) {
+    let extents = [];
+    try {
+      ({ data: { extents = [] } } = await api(`/api/heatmap/extent?${new URLSearchParams({ model })}`));
+    } catch (e) {
+      setStatus(`Extent: ${e.message}`, true);
+      return null;
+    }
+    const ext = extents.find((x) => x.gridStep === state.gridStep) ||
+      extents.find((x) => steps.includes(x.gridStep));
+    if (ext) return { ...ext, model };
+  }
+  return null;
 }
 
 start();

@@ -2,7 +2,7 @@
 // src/store/postgres.
 #pragma once
 
-#include "jobs/job.h"
+#include "store/job.h"
 #include "store/postgres/pg_conn.h"
 
 namespace nbi {

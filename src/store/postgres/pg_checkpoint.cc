@@ -14,6 +14,7 @@
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
+#include "store/queue_steps.h"
 
 namespace nbi {
 
@@ -91,7 +92,7 @@ Status PgStagedCheckpoint::Stage() {
     if (!c.idle()) txn_.MarkBegun();  // rolled back unless committed, even after an error
     if (!first.ok()) return first.status();
     const PgRows& part = (*first)[2];
-    if (part.size() == 0) return PgNotOwner(cp_.job_id, cp_.worker_id);
+    if (part.size() == 0) return NotOwner(cp_.job_id, cp_.worker_id);
     if (cp_.begin < part.i64(0, 0) || end > part.i64(0, 1)) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp_.job_id, cp_.begin, end));
@@ -103,7 +104,15 @@ Status PgStagedCheckpoint::Stage() {
     }
     if (count == 0) return Status::Ok();
     NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
-    return c.Exec(kUpsertCellsFromStage).status();
+    Status up = c.Exec(kUpsertCellsFromStage).status();
+    // The upsert resolves conflicts on the cells' own key, so a unique violation here comes
+    // from another unique index on heat_cells (such as the original app's on (lat, lng,
+    // grid_step), SPEC §2a): a database error that fails the attempt, never a lost lease.
+    if (up.code() == StatusCode::kConflict) {
+      return Status::Internal(
+          fmt::format("writing the cells of job {}: {}", cp_.job_id, up.message()));
+    }
+    return up;
   }
   return Status::Internal("unreachable");
 }
@@ -120,7 +129,7 @@ Result<bool> PgStagedCheckpoint::Commit() {
       {{&kCommitCheckpoint, &params}, {&kPgBumpAreaVersions, &bump}, {&kCommitSql, nullptr}});
   if (!last.ok()) {
     if (last.status().code() == StatusCode::kConflict) {
-      return PgNotOwner(cp_.job_id, cp_.worker_id);
+      return NotOwner(cp_.job_id, cp_.worker_id);
     }
     return last.status();
   }

@@ -10,48 +10,48 @@ namespace {
 constexpr int64_t kPgEpochUnixMs = 946'684'800'000;
 }  // namespace
 
-Job ReadJob(const PgRows& r, int row) {
+Job ReadJob(const PgRows& r, int row, int c) {
   Job j;
-  j.id = r.i64(row, 0);
-  j.type = r.str(row, 1);
+  j.id = r.i64(row, c + 0);
+  j.type = r.str(row, c + 1);
   // The seed app's databases hold only the statuses we know; anything else is not runnable.
-  j.status = ParseJobStatus(r.text(row, 2)).value_or(JobStatus::kFailed);
-  j.city_id = r.opt_i64(row, 3);
-  j.progress = r.null(row, 4) ? 0 : static_cast<int>(r.i64(row, 4));
-  j.total_items = r.null(row, 5) ? 0 : r.i64(row, 5);
-  j.error = r.opt_str(row, 6);
-  if (!r.null(row, 7)) {
-    j.metadata = nlohmann::json::parse(r.text(row, 7), nullptr, /*allow_exceptions=*/false);
+  j.status = ParseJobStatus(r.text(row, c + 2)).value_or(JobStatus::kFailed);
+  j.city_id = r.opt_i64(row, c + 3);
+  j.progress = r.null(row, c + 4) ? 0 : static_cast<int>(r.i64(row, c + 4));
+  j.total_items = r.null(row, c + 5) ? 0 : r.i64(row, c + 5);
+  j.error = r.opt_str(row, c + 6);
+  if (!r.null(row, c + 7)) {
+    j.metadata = nlohmann::json::parse(r.text(row, c + 7), nullptr, /*allow_exceptions=*/false);
   }
   if (j.metadata.is_discarded() || !j.metadata.is_object()) {
     j.metadata = nlohmann::json::object();
   }
-  j.created_at_ms = r.opt_i64(row, 8).value_or(0);
-  j.started_at_ms = r.opt_i64(row, 9);
-  j.completed_at_ms = r.opt_i64(row, 10);
-  j.attempts = static_cast<int>(r.i64(row, 11));
-  j.max_attempts = static_cast<int>(r.i64(row, 12));
-  j.priority = static_cast<int>(r.i64(row, 13));
-  j.run_at_ms = r.i64(row, 14);
-  j.heartbeat_at_ms = r.opt_i64(row, 15);
-  j.locked_by = r.opt_str(row, 16);
-  j.cancel_requested = r.boolean(row, 17);
-  j.part_count = static_cast<int>(r.i64(row, 18));
+  j.created_at_ms = r.opt_i64(row, c + 8).value_or(0);
+  j.started_at_ms = r.opt_i64(row, c + 9);
+  j.completed_at_ms = r.opt_i64(row, c + 10);
+  j.attempts = static_cast<int>(r.i64(row, c + 11));
+  j.max_attempts = static_cast<int>(r.i64(row, c + 12));
+  j.priority = static_cast<int>(r.i64(row, c + 13));
+  j.run_at_ms = r.i64(row, c + 14);
+  j.heartbeat_at_ms = r.opt_i64(row, c + 15);
+  j.locked_by = r.opt_str(row, c + 16);
+  j.cancel_requested = r.boolean(row, c + 17);
+  j.part_count = static_cast<int>(r.i64(row, c + 18));
   return j;
 }
 
-JobPart ReadPart(const PgRows& r, int row) {
+JobPart ReadPart(const PgRows& r, int row, int c) {
   JobPart p;
-  p.job_id = r.i64(row, 0);
-  p.part = static_cast<int>(r.i64(row, 1));
-  p.begin = r.i64(row, 2);
-  p.end = r.i64(row, 3);
-  p.next = r.i64(row, 4);
-  p.status = ParsePartStatus(r.text(row, 5)).value_or(PartStatus::kPending);
-  p.attempts = static_cast<int>(r.i64(row, 6));
-  p.locked_by = r.opt_str(row, 7);
-  p.heartbeat_at_ms = r.opt_i64(row, 8);
-  p.claimed_index = r.opt_i64(row, 9);
+  p.job_id = r.i64(row, c + 0);
+  p.part = static_cast<int>(r.i64(row, c + 1));
+  p.begin = r.i64(row, c + 2);
+  p.end = r.i64(row, c + 3);
+  p.next = r.i64(row, c + 4);
+  p.status = ParsePartStatus(r.text(row, c + 5)).value_or(PartStatus::kPending);
+  p.attempts = static_cast<int>(r.i64(row, c + 6));
+  p.locked_by = r.opt_str(row, c + 7);
+  p.heartbeat_at_ms = r.opt_i64(row, c + 8);
+  p.claimed_index = r.opt_i64(row, c + 9);
   return p;
 }
 

@@ -15,11 +15,12 @@
 
 namespace nbi {
 
-// A row in NBI_JOB_COLUMNS order. Unknown statuses read as failed (not runnable); metadata
-// that is not a JSON object reads as {}.
-Job ReadJob(const PgRows& r, int row);
-// Reads a row of NBI_PART_COLUMNS.
-JobPart ReadPart(const PgRows& r, int row);
+// A row in NBI_JOB_COLUMNS order, from column `col` on. Unknown statuses read as failed (not
+// runnable); metadata that is not a JSON object reads as {}.
+Job ReadJob(const PgRows& r, int row, int col = 0);
+// Reads a row of NBI_PART_COLUMNS, from column `col` on.
+inline constexpr int kPgPartColumns = 10;  // the number of NBI_PART_COLUMNS
+JobPart ReadPart(const PgRows& r, int row, int col = 0);
 // A row in NBI_CITY_COLUMNS order.
 City ReadCity(const PgRows& r, int row);
 

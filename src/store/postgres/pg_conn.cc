@@ -32,6 +32,13 @@ std::string Flatten(const std::string& msg) {
   return flat;
 }
 
+// What to do about a read-only server (25006): usually DATABASE_URL names a standby.
+constexpr std::string_view kReadOnlyHint =
+    " -- this server is read-only (a standby, or default_transaction_read_only): point "
+    "DATABASE_URL at the primary, or list every host with target_session_attrs=read-write "
+    "(postgresql://db1,db2/nearbyindex?target_session_attrs=read-write) so that the engine "
+    "finds the primary after a failover";
+
 // Maps a libpq failure onto the store's error categories (store.h). Sets *broken when the
 // connection itself is gone: no SQLSTATE at all (libpq's own "server closed the connection
 // unexpectedly"), class 08, or the server shutting the session down (57P01..57P03, and 25P03:
@@ -54,6 +61,7 @@ Status PgFailure(PGconn* pg, const PGresult* r, std::string_view what, bool* bro
   // too many connections (class 53). All pass or are repaired while the program runs.
   if (state == "40001" || state == "40P01" || state == "55P03" || state == "57014" ||
       state == "25006" || state.substr(0, 2) == "53") {
+    if (state == "25006") text += kReadOnlyHint;
     return Status::Transient(text);
   }
   // A unique violation; NB001: the job an owner-checked write belongs to no longer runs.
@@ -273,6 +281,8 @@ Result<PgRows> PgConn::Check(PgResultPtr r, std::string_view what) {
 }
 
 Status PgConn::Fail(const PGresult* r, std::string_view what) {
+  const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+  last_sqlstate = state ? state : "";
   return PgFailure(pg_, r, what, &broken);
 }
 

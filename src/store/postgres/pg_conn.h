@@ -192,6 +192,10 @@ class PgConn {
   bool idle() const { return PQtransactionStatus(pg_) == PQTRANS_IDLE; }
 
   bool broken = false;
+  // The SQLSTATE of the last failed statement on this connection ("" when it had none):
+  // callers that treat one error specially test the code, never the message, which follows
+  // the server's language (lc_messages).
+  std::string last_sqlstate;
   bool cell_stage_ready = false;
   bool poi_stage_ready = false;
   bool walk_stage_ready = false;

@@ -5,21 +5,19 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 #include <string_view>
 #include <utility>
 
 #include "store/postgres/pg_attempts.h"
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
+#include "store/postgres/pg_queue_txn.h"
 #include "store/postgres/pg_sql.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
 
 namespace nbi {
-
-Status PgNotOwner(int64_t job_id, const std::string& worker_id) {
-  return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
-}
 
 Status PgCheckCityId(std::optional<int64_t> city_id) {
   if (city_id && (*city_id < 1 || *city_id > std::numeric_limits<int32_t>::max())) {
@@ -38,6 +36,16 @@ Result<Job> ExplainNoRow(PgConn& c, int64_t job_id, std::string_view verb,
   if (s.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
   return Status::Invalid(
       fmt::format("job {} is {}: only {} jobs can be {}", job_id, s.text(0, 0), allowed, verb));
+}
+
+// A bigint[] parameter in text form: {1,2,3}.
+std::string PgIdArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
 }
 
 std::vector<Job> ReadJobs(const PgRows& r) {
@@ -67,6 +75,8 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
 Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& spec) {
   EnqueueResult out{ReadJob(twin, 0), false};
   if (out.job.priority >= spec.priority) return out;
+  NBI_RETURN_IF_ERROR(
+      c.Exec(kRaisePartsPriority, PgParams().Int(out.job.id).Int(spec.priority)).status());
   NBI_ASSIGN_OR_RETURN(PgRows up,
                        c.Exec(kRaisePriority, PgParams().Int(out.job.id).Int(spec.priority)));
   if (up.size() > 0) {
@@ -78,87 +88,17 @@ Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& 
 
 // Inserts the parts of a job just enqueued (kEnqueue's row).
 Status InsertParts(PgConn& c, const Job& job) {
-  return c.Exec(kInsertParts, PgParams().Int(job.id).Int(job.total_items).Int(job.part_count))
-      .status();
-}
-
-// A claimed part as the runner sees it: its job's row with the part's range and lease.
-Job WithPart(Job job, const JobPart& p, bool starts_job) {
-  job.part = p.part;
-  job.part_begin = p.begin;
-  job.part_end = p.end;
-  job.part_next = p.next;
-  job.attempts = p.attempts;
-  job.locked_by = p.locked_by;
-  job.heartbeat_at_ms = p.heartbeat_at_ms;
-  job.starts_job = starts_job;
-  return job;
-}
-
-// Brings the job's queue columns in line with its parts (RollUp) after a part changed state.
-// The caller's transaction holds the job's row lock (kLockJob or an UPDATE of it), so this
-// statement's snapshot sees every other change of the job's parts.
-Result<Job> Settle(PgConn& c, int64_t job_id, int64_t now) {
-  NBI_ASSIGN_OR_RETURN(PgRows cur, c.Exec(kSelectJob, PgParams().Int(job_id)));
-  if (cur.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  const Job job = ReadJob(cur, 0);
-  NBI_ASSIGN_OR_RETURN(PgRows t, c.Exec(kTallyParts, PgParams().Int(job_id)));
-  PartTally tally;
-  for (int i = 0; i < t.size(); ++i) {
-    const int n = static_cast<int>(t.i64(i, 1));
-    switch (ParsePartStatus(t.text(i, 0)).value_or(PartStatus::kPending)) {
-      case PartStatus::kPending:
-        tally.pending += n;
-        break;
-      case PartStatus::kRunning:
-        tally.running += n;
-        if (!t.null(i, 4)) tally.owner = t.str(i, 4);
-        break;
-      case PartStatus::kCompleted:
-        tally.completed += n;
-        break;
-    }
-    tally.max_attempts_used = std::max(tally.max_attempts_used, static_cast<int>(t.i64(i, 2)));
-    if (auto hb = t.opt_i64(i, 3)) {
-      tally.heartbeat_at_ms = std::max(tally.heartbeat_at_ms.value_or(0), *hb);
-    }
-  }
-  const JobRollUp r = RollUp(job, tally);
-  PgParams p;
-  p.Int(job_id).Text(JobStatusId(r.status)).Int(r.ready_parts);
-  if (r.locked_by) {
-    p.Text(*r.locked_by);
-  } else {
-    p.Null();
-  }
-  p.Int(r.attempts)
-      .OptInt(tally.heartbeat_at_ms)
-      .OptInt(r.finished_now ? std::optional<int64_t>(now) : std::nullopt);
-  NBI_ASSIGN_OR_RETURN(PgRows out, c.Exec(kApplyRollUp, p));
-  if (out.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return ReadJob(out, 0);
-}
-
-// Locks the job's row; kNotFound when unknown.
-Result<Job> LockJob(PgConn& c, int64_t job_id) {
-  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLockJob, PgParams().Int(job_id)));
-  if (r.size() == 0) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return ReadJob(r, 0);
-}
-
-// The part, locked, when worker_id runs it; else NotOwner.
-Result<JobPart> OwnedPart(PgConn& c, int64_t job_id, int part, const std::string& worker_id) {
-  NBI_ASSIGN_OR_RETURN(PgRows r,
-                       c.Exec(kSelectOwnedPart, PgParams().Int(job_id).Int(part).Text(worker_id)));
-  if (r.size() == 0) return PgNotOwner(job_id, worker_id);
-  return ReadPart(r, 0);
-}
-
-Status SetPartState(PgConn& c, const JobPart& p, PartStatus status, int attempts) {
   return c
-      .Exec(kSetPartState,
-            PgParams().Int(p.job_id).Int(p.part).Text(PartStatusId(status)).Int(attempts))
+      .Exec(kInsertParts,
+            PgParams().Int(job.id).Int(job.total_items).Int(job.part_count).Int(job.priority))
       .status();
+}
+
+// Settle (store/queue_steps.h) in the transaction on `c`, which holds the job's row lock
+// (kLockJob or an UPDATE of it), so the tally's snapshot sees every other change of its parts.
+Result<Job> Settle(PgConn& c, int64_t job_id, int64_t now) {
+  PgQueueTxn t(c);
+  return nbi::Settle(t, job_id, now);
 }
 
 // Settles each job of the claimed parts (in job id order, so concurrent claimers lock jobs
@@ -191,6 +131,21 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   return out;
 }
 
+// kClaimSolo in a transaction of its own with the claim's planner settings, in one round trip.
+Result<PgRows> ClaimSolo(PgConn& c, const PgParams& params) {
+  PgTxn txn(c);
+  auto r = c.Pipeline({{&kBeginSql, nullptr},
+                       {&kClaimPlanSettings, nullptr},
+                       {&kClaimSolo, &params},
+                       {&kCommitSql, nullptr}});
+  if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
+  NBI_RETURN_IF_ERROR(r.status());
+  txn.MarkCommitted();
+  // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
+  if ((*r)[3].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return std::move((*r)[2]);
+}
+
 }  // namespace
 
 Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
@@ -202,6 +157,8 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
   return InTransaction<EnqueueResult>(*pool_, [&](PgConn& c) -> Result<EnqueueResult> {
     // Insert unless an equal job is active, else return that one. The twin may finish
     // between the two statements; then the insert goes through on the next round.
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return EnqueueResult{std::move(*seed), false};
     for (int round = 0; round < 8; ++round) {
       NBI_ASSIGN_OR_RETURN(PgRows ins,
                            c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
@@ -225,20 +182,58 @@ Result<std::optional<Job>> PgStore::Claim(const std::string& worker_id) {
 
 Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max) {
   const int64_t now = clock_->NowMs();
-  return InTransaction<std::vector<Job>>(*pool_, [&](PgConn& c) -> Result<std::vector<Job>> {
+  max = std::max(1, max);
+  // Jobs of one part (the common case) are claimed and started by one statement: one round
+  // trip (kClaimSolo).
+  NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return ClaimSolo(c, PgParams().Text(worker_id).Int(now).Int(max));
+                       }));
+  std::vector<Job> out;
+  std::vector<JobPart> unstarted;  // claimed, but the job had stopped meanwhile: given back
+  bool several = false;            // a part of a job of several parts was among the best
+  for (int i = 0; i < r.size(); ++i) {
+    if (r.null(i, 0)) {
+      several = true;
+    } else if (r.null(i, kPgPartColumns)) {
+      unstarted.push_back(ReadPart(r, i));
+    } else {
+      out.push_back(WithPart(ReadJob(r, i, kPgPartColumns), ReadPart(r, i), /*starts_job=*/true));
+    }
+  }
+  // Jobs of the original app (SPEC §2a) are taken over at their first claim; a separate
+  // transaction is enough, the claim's lease is ours.
+  if (std::any_of(out.begin(), out.end(), [](const Job& j) { return IsSeedJob(j); })) {
+    NBI_RETURN_IF_ERROR(InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
+                          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &out));
+                          return true;
+                        }).status());
+  }
+  // Parts of jobs of several parts: claimed in a transaction that settles their jobs.
+  const int more = several ? max - static_cast<int>(out.size()) : 0;
+  if (more > 0 || !unstarted.empty()) {
+    using Out = std::vector<Job>;
     NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(std::max(1, max))));
-    std::vector<JobPart> parts;
-    for (int i = 0; i < r.size(); ++i) parts.push_back(ReadPart(r, i));
-    if (parts.empty()) return std::vector<Job>();
-    NBI_ASSIGN_OR_RETURN(std::vector<Job> out, SettleClaims(c, parts, now));
-    // RETURNING gives no order guarantee: claim order is job priority, job, part.
-    std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
-      if (a.priority != b.priority) return a.priority > b.priority;
-      return a.id != b.id ? a.id < b.id : a.part < b.part;
-    });
-    return out;
+        Out rest, InTransaction<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+          std::vector<JobPart> parts = unstarted;
+          if (more > 0) {
+            NBI_RETURN_IF_ERROR(c.Exec(kClaimPlanSettings).status());
+            NBI_ASSIGN_OR_RETURN(
+                PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
+            for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
+          }
+          if (parts.empty()) return Out();
+          NBI_ASSIGN_OR_RETURN(Out settled, SettleClaims(c, parts, now));
+          NBI_RETURN_IF_ERROR(PgAdoptSeedJobs(c, &settled));  // the original app's (SPEC §2a)
+          return settled;
+        }));
+    for (Job& j : rest) out.push_back(std::move(j));
+  }
+  // RETURNING gives no order guarantee: claim order is job priority, job, part.
+  std::stable_sort(out.begin(), out.end(), [](const Job& a, const Job& b) {
+    if (a.priority != b.priority) return a.priority > b.priority;
+    return a.id != b.id ? a.id < b.id : a.part < b.part;
   });
+  return out;
 }
 
 Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
@@ -246,18 +241,23 @@ Result<int> PgStore::CompleteBatch(const std::vector<int64_t>& job_ids,
   const int64_t now = clock_->NowMs();
   std::vector<int64_t> ids = job_ids;
   std::sort(ids.begin(), ids.end());  // one lock order for every caller
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.empty()) return 0;
+  // Jobs of one part: one statement (kCompleteSoloBatch).
+  NBI_ASSIGN_OR_RETURN(PgRows solo, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return c.Exec(kCompleteSoloBatch,
+                                       PgParams().Text(PgIdArray(ids)).Text(worker_id).Int(now));
+                       }));
+  std::set<int64_t> done;
+  for (int i = 0; i < solo.size(); ++i) done.insert(solo.i64(i, 0));
+  std::erase_if(ids, [&](int64_t id) { return done.count(id) > 0; });
+  if (ids.empty()) return static_cast<int>(done.size());
   return InTransaction<int>(*pool_, [&](PgConn& c) -> Result<int> {
-    int completed = 0;
+    int completed = static_cast<int>(done.size());
+    PgQueueTxn t(c);
     for (int64_t id : ids) {
-      NBI_ASSIGN_OR_RETURN(PgRows mine, c.Exec(kOwnedPartsOf, PgParams().Int(id).Text(worker_id)));
-      if (mine.size() == 0) continue;
-      NBI_RETURN_IF_ERROR(LockJob(c, id).status());
-      for (int i = 0; i < mine.size(); ++i) {
-        const JobPart p = ReadPart(mine, i);
-        NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-      }
-      NBI_ASSIGN_OR_RETURN(Job after, Settle(c, id, now));
-      if (after.status == JobStatus::kCompleted) ++completed;
+      NBI_ASSIGN_OR_RETURN(bool job_done, CompleteOwnedPartsIn(t, id, worker_id, now));
+      completed += job_done ? 1 : 0;
     }
     return completed;
   });
@@ -268,57 +268,49 @@ Result<bool> PgStore::Heartbeat(int64_t job_id, const std::string& worker_id) {
   return WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
     NBI_ASSIGN_OR_RETURN(PgRows r,
                          c.Exec(kHeartbeat, PgParams().Int(job_id).Text(worker_id).Int(now)));
-    if (r.size() == 0) return PgNotOwner(job_id, worker_id);
+    if (r.size() == 0) return NotOwner(job_id, worker_id);
     return r.boolean(0, 0);
   });
 }
 
 Result<bool> PgStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
+  const auto solo = [&](bool with_cells) {
+    return PgParams().Int(job_id).Int(part).Text(worker_id).Int(now).Bool(with_cells);
+  };
+  // A job of one part that wrote no cells: one statement (kCompleteSolo).
+  NBI_ASSIGN_OR_RETURN(PgRows quick, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+                         return c.Exec(kCompleteSolo, solo(false));
+                       }));
+  if (quick.size() > 0) return !quick.null(0, kPgPartColumns);
   return InTransaction<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job before, LockJob(c, job_id));
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-    NBI_RETURN_IF_ERROR(PgTilesOnPartCompleted(c, before, p));  // tiles hook
-    NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
-    return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
+    // A job of one part with cells: the same statement, then the overview levels of its cells.
+    NBI_ASSIGN_OR_RETURN(PgRows one, c.Exec(kCompleteSolo, solo(true)));
+    if (one.size() > 0) {
+      if (one.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+      NBI_RETURN_IF_ERROR(
+          PgTilesOnPartCompleted(c, ReadJob(one, 0, kPgPartColumns), ReadPart(one, 0)));
+      return true;
+    }
+    PgQueueTxn t(c);
+    return CompletePartIn(t, job_id, part, worker_id, now);
   });
 }
 
 Result<Job> PgStore::FailPart(int64_t job_id, int part, const std::string& worker_id,
                               const std::string& error, bool permanent) {
   const int64_t now = clock_->NowMs();
-  // The backoff depends on the part's attempt count: lock, decide here with RetryBackoffMs
-  // (shared with the SQLite store), then write.
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
-    const bool retry = !permanent && p.attempts < cur.max_attempts;
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, FailedAttempt(p, worker_id, error, retry, now)));
-    NBI_RETURN_IF_ERROR(c.Exec(kFailJob, PgParams()
-                                             .Int(job_id)
-                                             .Bool(retry)
-                                             .Text(PartLabel(cur, p.part, p.begin, p.end) + error)
-                                             .Int(now + RetryBackoffMs(p.attempts))
-                                             .Int(now))
-                            .status());
-    if (retry) NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    return Settle(c, job_id, now);
+    PgQueueTxn t(c);
+    return FailPartIn(t, job_id, part, worker_id, error, permanent, now);
   });
 }
 
 Result<Job> PgStore::ReleasePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job cur, LockJob(c, job_id));
-    // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
-    const int attempts = cur.cancel_requested ? p.attempts : std::max(p.attempts - 1, 0);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, attempts));
-    NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-    NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    return Settle(c, job_id, now);
+    PgQueueTxn t(c);
+    return ReleasePartIn(t, job_id, part, worker_id, now);
   });
 }
 
@@ -334,7 +326,9 @@ Result<std::vector<JobPart>> PgStore::ListParts(int64_t job_id) {
 
 Result<Job> PgStore::Cancel(int64_t job_id) {
   const int64_t now = clock_->NowMs();
-  return WithConn<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+  return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
+    // Its parts leave the claim index first (lock order: parts, then the job).
+    NBI_RETURN_IF_ERROR(c.Exec(kCancelParts, PgParams().Int(job_id)).status());
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCancel, PgParams().Int(job_id).Int(now)));
     if (r.size() == 0) return ExplainNoRow(c, job_id, "cancelled", "pending or running");
     return ReadJob(r, 0);
@@ -345,7 +339,7 @@ Result<Job> PgStore::Retry(int64_t job_id) {
   const int64_t now = clock_->NowMs();
   return InTransaction<Job>(*pool_, [&](PgConn& c) -> Result<Job> {
     NBI_RETURN_IF_ERROR(c.Exec(kRetryParts, PgParams().Int(job_id)).status());
-    NBI_RETURN_IF_ERROR(LockJob(c, job_id).status());
+    NBI_RETURN_IF_ERROR(PgQueueTxn(c).LockJob(job_id).status());
     auto r = c.Exec(kRetry, PgParams().Int(job_id).Int(now));
     if (!r.ok()) {
       if (r.status().code() == StatusCode::kConflict) {
@@ -365,35 +359,25 @@ namespace {
 // failed when the part gave up, else its error says what happened and the part is ready now.
 // Skips (false) a part or job whose lock a transaction holds past kRescueLockTimeout, a part no
 // longer running, or (when `stale_before` is given) one heartbeated since it was listed.
+Result<bool> RescueLocked(PgConn& c, int64_t job_id, int part, std::optional<int64_t> stale_before,
+                          int64_t now) {
+  c.last_sqlstate.clear();
+  NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
+  PgQueueTxn t(c);
+  return RescuePartIn(t, job_id, part, stale_before, now);
+}
+
 Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<int64_t> stale_before,
                         int64_t now) {
+  bool lock_timed_out = false;
   auto r = InTransaction<bool>(pool, [&](PgConn& c) -> Result<bool> {
-    NBI_RETURN_IF_ERROR(c.Exec(kRescueLockTimeout, "rescue lock timeout").status());
-    NBI_ASSIGN_OR_RETURN(PgRows pr, c.Exec(kSelectPartForUpdate, PgParams().Int(job_id).Int(part)));
-    if (pr.size() == 0) return false;
-    const JobPart p = ReadPart(pr, 0);
-    NBI_ASSIGN_OR_RETURN(const Job job, LockJob(c, job_id));
-    if (p.status != PartStatus::kRunning) return false;
-    if (stale_before && p.heartbeat_at_ms && *p.heartbeat_at_ms >= *stale_before) return false;
-    const RescueDecision d = DecideRescue(job, p);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, d.part_attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, p, d, now)));
-    if (d.fail_job) {
-      NBI_RETURN_IF_ERROR(
-          c.Exec(kFailJob, PgParams().Int(job_id).Bool(false).Text(*d.job_error).Int(now).Int(now))
-              .status());
-    } else {
-      if (d.job_error) {
-        NBI_RETURN_IF_ERROR(c.Exec(kJobError, PgParams().Int(job_id).Text(*d.job_error)).status());
-      }
-      NBI_RETURN_IF_ERROR(c.Exec(kJobRunAt, PgParams().Int(job_id).Int(now)).status());
-      NBI_RETURN_IF_ERROR(c.Exec(kNotify).status());
-    }
-    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
-    return true;
+    Result<bool> rescued = RescueLocked(c, job_id, part, stale_before, now);
+    lock_timed_out = !rescued.ok() && c.last_sqlstate == "55P03";
+    return rescued;
   });
-  // A lock held past kRescueLockTimeout (55P03): skipped until the next round.
-  if (!r.ok() && r.status().message().find("lock timeout") != std::string::npos) return false;
+  // A lock held past kRescueLockTimeout (55P03, whatever the server's language): skipped until
+  // the next round.
+  if (lock_timed_out) return false;
   return r;
 }
 
@@ -415,6 +399,9 @@ Result<int> RescueListed(PgPool& pool, const PgSql& list, const PgParams& params
 }  // namespace
 
 Result<int> PgStore::RescueStale(int64_t timeout_ms) {
+  // Housekeeping calls this every second: the database's clock is read again each minute
+  // (the local steady clock that carries it forward may drift from it by a few ppm).
+  if (db_clock_ && db_clock_->SinceReadMs() > 60'000) (void)ReadDatabaseClock();
   const int64_t now = clock_->NowMs();
   return RescueListed(*pool_, kStaleParts, PgParams().Int(now - timeout_ms), now - timeout_ms, now);
 }
@@ -511,9 +498,12 @@ Result<std::vector<std::pair<JobStatus, int64_t>>> PgStore::CountJobsByStatus() 
 Result<std::optional<Job>> PgStore::FindActiveJobCovering(double lat, double lng, double grid_step,
                                                           HeatModel model) {
   return WithReadConn<std::optional<Job>>(*pool_, [&](PgConn& c) -> Result<std::optional<Job>> {
-    NBI_ASSIGN_OR_RETURN(
-        PgRows r, c.Exec(kFindCovering, PgParams().Double(lat).Double(lng).Double(grid_step).Text(
-                                            HeatModelId(model))));
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kFindCovering, PgParams()
+                                                             .Double(lat)
+                                                             .Double(lng)
+                                                             .Double(grid_step)
+                                                             .Text(HeatModelId(model))
+                                                             .Text(HeatModelId(SeedJobModel()))));
     if (r.size() == 0) return std::optional<Job>();
     return std::optional<Job>(ReadJob(r, 0));
   });
@@ -540,6 +530,8 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
     // again by the insert's ON CONFLICT for one enqueued concurrently.
     NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
     if (twin.size() > 0) return ActiveJobConflict(ReadJob(twin, 0));
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> seed, PgSeedTwin(c, spec));  // SPEC §2a
+    if (seed) return ActiveJobConflict(*seed);
     // The area's cells are exactly those its job would write: the region's grid points.
     // Selecting them by index range (not by comparing floats with the box) keeps an edge row
     // whose float rounds just below the box.

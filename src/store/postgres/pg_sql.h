@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <iterator>
 
+#include "store/postgres/pg_claim_schema.h"
+#include "store/postgres/pg_step_schema.h"
 #include "store/postgres/pg_tiles_schema.h"
 #include "store/postgres/pg_walk_schema.h"
 
@@ -62,6 +64,11 @@ struct PgSql {
 #define NBI_DONE_INDEX                                                    \
   "(CASE WHEN jsonb_typeof(metadata -> 'lastProcessedIndex') = 'number' " \
   "THEN LEAST((metadata ->> 'lastProcessedIndex')::numeric, 9e18)::bigint ELSE 0 END)"
+
+}  // namespace nbi
+// The takeover of the original app's database (v10 and its statements) uses the macros above.
+#include "store/postgres/pg_takeover_sql.h"  // IWYU pragma: export
+namespace nbi {
 
 // Two processes may start at once against a fresh database; migrations serialize on this
 // transaction-scoped advisory lock (an arbitrary constant: "NBIM").
@@ -169,7 +176,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS heat_cells_cell_model_key
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN IF NOT EXISTS claimed_index BIGINT;
 )sql",
-    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // v5: job parts (store/parts.h). Every existing job becomes a job of one part carrying its
     // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
     // lastProcessedIndex. Claims look at jobs with ready parts.
     R"sql(
@@ -250,8 +257,22 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
-    // v10: an import that deletes walk nodes (import --replace, change files) finds the edges
-    // that touch a node as b by an index, as it finds them as a by the key.
+    // v10: taking over the original app's database (pg_takeover_sql.h).
+    kPgTakeoverMigration,
+    // v11: street tiles (the offline base layer): each walk edge's drawing class and street
+    // cell, and the network's version counter (pg_walk_schema.h). Touches only the walk tables.
+    kPgStreetMigration,
+    // v12: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). grid_step is REAL, so
+    // steps that differ below 1e-7 already share one stored step, but their float4 cell
+    // coordinates may differ by an ulp: two cells at one grid point. Of each such pair the
+    // newer stays, at the canonical coordinates. A cell with no such twin is left as it is
+    // (the original app's cells, SPEC §2a, keep every column).
+    kCanonicalStepMigration,
+    // v13: the claim walks one index in claim order and stops at the first ready part
+    // (kClaimSolo, kClaimParts); pg_claim_schema.h.
+    kPgClaimMigration,
+    // (issue 27) an import that deletes walk nodes (import --replace, change files) finds the
+    // edges that touch a node as b by an index, as it finds them as a by the key.
     "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -324,276 +345,8 @@ inline constexpr PgSql kLoadPoiPoints{"load_poi_points",
 inline constexpr PgSql kCountPois{"count_pois",
                                   "SELECT category, count(*) FROM pois GROUP BY category"};
 
-// ---- queue
-inline constexpr PgSql kSelectJob{"select_job",
-                                  "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint"};
-inline constexpr PgSql kJobStatusSql{"job_status", "SELECT status FROM jobs WHERE id = $1::bigint"};
-// Lock order, everywhere: a job's part rows first, then the job's row (a checkpoint locks its
-// part, writes its cells and updates the job last; a claim locks parts with SKIP LOCKED, then
-// their jobs). Every change of a part's state then takes the job's row before Settle reads
-// the tally, so changes of one job's parts follow one another and each sees the others'.
-inline constexpr PgSql kLockJob{
-    "lock_job", "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE id = $1::bigint FOR UPDATE"};
-// A rescue waits for its locks at most this long: long enough for the brief holds of live
-// parts' checkpoints (a job's row is locked by each of them for an update and its COMMIT),
-// never for a stopped process, which keeps its locks until it wakes or its session ends
-// (then 55P03: that part is skipped until the next round).
-inline constexpr const char* kRescueLockTimeout = "SET LOCAL lock_timeout = '250ms'";
-// The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
-// delivered exactly when the new job becomes visible, and only for a new job. $8: parts,
-// $9: run_at, $10: type.
-inline constexpr PgSql kEnqueue{
-    "enqueue",
-    "WITH ins AS (INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, "
-    "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key, part_count, "
-    "ready_parts) "
-    "VALUES ($10::text, 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
-    ", 0, $5::int, $6::int, $9::bigint, $7::text, $8::int, $8::int) "
-    "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
-    "RETURNING " NBI_JOB_COLUMNS ") "
-    "SELECT ins.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM ins"};
-// The parts of a new job: $3 parts of $2 cells split as SplitParts does (total * k / n).
-inline constexpr PgSql kInsertParts{
-    "insert_parts",
-    "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index) "
-    "SELECT $1::int, k, ($2::bigint * k) / $3::int, ($2::bigint * (k + 1)) / $3::int, "
-    "($2::bigint * k) / $3::int FROM generate_series(0, $3::int - 1) AS k"};
-inline constexpr PgSql kActiveByKey{
-    "active_by_key",
-    "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE dedupe_key = $1::text AND status IN " NBI_ACTIVE};
-// SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
-// on them; the row lock (re-checked against the newest row version) makes the claim
-// exclusive. Ready parts: of jobs with ready parts whose run_at has come, by job priority,
-// then oldest job, then part. $1 worker, $2 now, $3 limit.
-inline constexpr PgSql kClaimParts{
-    "claim_parts",
-    "WITH c AS (SELECT p.job_id, p.part FROM jobs j JOIN job_parts p ON p.job_id = j.id "
-    "WHERE j.ready_parts > 0 AND j.run_at_ms <= $2::bigint AND p.status = 'pending' "
-    "ORDER BY j.priority DESC, j.id, p.part LIMIT $3::int FOR UPDATE OF p SKIP LOCKED) "
-    "UPDATE job_parts p SET status = 'running', locked_by = $1::text, "
-    "attempts = p.attempts + 1, heartbeat_at_ms = $2::bigint, claimed_index = p.next_index "
-    "FROM c WHERE p.job_id = c.job_id AND p.part = c.part "
-    "RETURNING p.job_id, p.part, p.begin_index, p.end_index, p.next_index, p.status, "
-    "p.attempts, p.locked_by, p.heartbeat_at_ms, p.claimed_index"};
-// Locks the job of claimed parts and notes when it started. Returns its status before the
-// claim's RollUp. $1 job, $2 now.
-inline constexpr PgSql kJobStarted{
-    "job_started",
-    "UPDATE jobs SET started_at = COALESCE(started_at, " NBI_TS("$2") ") "
-    "WHERE id = $1::bigint RETURNING status"};
-// A claim whose job stopped meanwhile (cancelled or failed) gives the part back.
-inline constexpr PgSql kUnclaimPart{
-    "unclaim_part",
-    "UPDATE job_parts SET status = 'pending', locked_by = NULL, "
-    "attempts = GREATEST(attempts - 1, 0) WHERE job_id = $1::bigint AND part = $2::int"};
-inline constexpr PgSql kSelectOwnedPart{
-    "select_owned_part", "SELECT " NBI_PART_COLUMNS
-                         " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-                         "AND status = 'running' AND locked_by = $3::text FOR UPDATE"};
-inline constexpr PgSql kSelectPartForUpdate{
-    "select_part_for_update", "SELECT " NBI_PART_COLUMNS
-                              " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-                              "FOR UPDATE"};
-inline constexpr PgSql kListParts{"list_parts",
-                                  "SELECT " NBI_PART_COLUMNS
-                                  " FROM job_parts WHERE job_id = $1::bigint ORDER BY part"};
-inline constexpr PgSql kOwnedPartsOf{
-    "owned_parts_of", "SELECT " NBI_PART_COLUMNS
-                      " FROM job_parts WHERE job_id = $1::bigint "
-                      "AND status = 'running' AND locked_by = $2::text ORDER BY part FOR UPDATE"};
-// The parts of a job by state (RollUp's tally), and the owner of its lowest running part
-// (the job's locked_by: the worker that holds its earliest cells).
-inline constexpr PgSql kTallyParts{
-    "tally_parts",
-    "SELECT status, count(*), max(attempts), max(heartbeat_at_ms), "
-    "(array_agg(locked_by ORDER BY part) FILTER (WHERE status = 'running'))[1] "
-    "FROM job_parts WHERE job_id = $1::bigint GROUP BY status"};
-// Writes a RollUp. $1 job, $2 status, $3 ready_parts, $4 locked_by, $5 attempts, $6 heartbeat
-// (NULL: unchanged), $7 completed_at ms (NULL: unchanged).
-inline constexpr PgSql kApplyRollUp{
-    "apply_rollup",
-    "UPDATE jobs SET status = $2::text, ready_parts = $3::int, locked_by = $4::text, "
-    "attempts = $5::int, heartbeat_at_ms = GREATEST(heartbeat_at_ms, $6::bigint), "
-    "completed_at = CASE WHEN $7::bigint IS NULL THEN completed_at ELSE " NBI_TS("$7") " END, "
-    "progress = CASE WHEN $2::text = 'completed' THEN 100 ELSE progress END, "
-    "error = CASE WHEN $2::text = 'completed' THEN NULL ELSE error END "
-    "WHERE id = $1::bigint RETURNING " NBI_JOB_COLUMNS};
-// A part leaves `running`. $1 job, $2 part, $3 status, $4 attempts.
-inline constexpr PgSql kSetPartState{
-    "set_part_state",
-    "UPDATE job_parts SET status = $3::text, attempts = $4::int, locked_by = NULL, "
-    "next_index = CASE WHEN $3::text = 'completed' THEN end_index ELSE next_index END "
-    "WHERE job_id = $1::bigint AND part = $2::int"};
-// Every part the worker runs of the job, then the job. A heartbeat never moves back.
-inline constexpr PgSql kHeartbeat{
-    "heartbeat",
-    "WITH p AS (UPDATE job_parts SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint) "
-    "WHERE job_id = $1::bigint AND status = 'running' AND locked_by = $2::text RETURNING 1) "
-    "UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $3::bigint) "
-    "WHERE id = $1::bigint AND EXISTS (SELECT 1 FROM p) RETURNING cancel_requested"};
-// A chunk's part before its cells are sent (StageCheckpoint): its range, if the worker runs
-// it. Not locked: the commit checks the owner again under the row's lock. $1 job, $2 part,
-// $3 worker.
-inline constexpr PgSql kStagePart{
-    "stage_part",
-    "SELECT begin_index, end_index FROM job_parts WHERE job_id = $1::bigint AND part = "
-    "$2::int AND status = 'running' AND locked_by = $3::text"};
-// The checkpoint of a chunk of cells ending at $4: the part's next index ($4) and heartbeat,
-// then the job's progress, lastProcessedIndex (+ the cells past the part's old next index)
-// and heartbeat. Only while the worker runs the part and the job runs; otherwise it raises
-// NB001 (kConflict), which aborts the transaction. The part's row is locked before the
-// job's, the order of every other path; the job's row is held only until the COMMIT that
-// follows in the same round trip, so parts of one job write their cells at the same time.
-// (The runner commits the chunks of a part in order: runner.cc, CommitOrder.) $5 now.
-inline constexpr PgSql kCommitCheckpoint{
-    "commit_checkpoint",
-    "WITH o AS (SELECT next_index FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
-    "AND status = 'running' AND locked_by = $3::text FOR UPDATE), "
-    "p AS (UPDATE job_parts jp SET next_index = $4::bigint, "
-    "heartbeat_at_ms = GREATEST(jp.heartbeat_at_ms, $5::bigint) FROM o "
-    "WHERE jp.job_id = $1::bigint AND jp.part = $2::int "
-    "RETURNING $4::bigint - o.next_index AS added), "
-    "u AS (UPDATE jobs SET heartbeat_at_ms = GREATEST(heartbeat_at_ms, $5::bigint), "
-    "progress = CASE WHEN total_items > 0 THEN LEAST(100, (100 * (" NBI_DONE_INDEX
-    " + p.added)) / total_items) ELSE 100 END, "
-    "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
-    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX
-    " + p.added)) "
-    "FROM p WHERE id = $1::bigint AND status = 'running' "
-    "RETURNING cancel_requested, " NBI_DONE_INDEX
-    " AS done, p.added) "
-    "SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), (SELECT added FROM u), "
-    "nbi_require_running((SELECT count(*) FROM u))"};
-// A staged chunk's transaction waits, idle, for the chunk before it to commit. A worker
-// frozen there (SIGSTOP, a VM pause) would hold its uncommitted cells, and the worker that
-// takes the part over would wait on them at its COPY: the server ends such a transaction
-// after 5 s idle (the staged chunk is then simply staged again).
-inline constexpr PgSql kStageIdleTimeout{nullptr,
-                                         "SET LOCAL idle_in_transaction_session_timeout = 5000"};
-inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
-// A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
-// Every transition that makes a part ready notifies the channel (fail with backoff,
-// hand-back, retry, rescue, reset-running), so other machines' workers look again at once.
-inline constexpr PgSql kFailJob{
-    "fail_job",
-    "UPDATE jobs SET error = $3::text, "
-    "status = CASE WHEN $2::boolean THEN status ELSE 'failed' END, "
-    "run_at_ms = CASE WHEN $2::boolean THEN $4::bigint ELSE run_at_ms END, "
-    "completed_at = CASE WHEN $2::boolean THEN completed_at ELSE " NBI_TS("$5") " END "
-    "WHERE id = $1::bigint"};
-inline constexpr PgSql kNotify{"notify", "SELECT pg_notify('" NBI_JOBS_CHANNEL "', '')"};
-// $1 job, $2 run_at.
-inline constexpr PgSql kJobRunAt{"job_run_at",
-                                 "UPDATE jobs SET run_at_ms = $2::bigint WHERE id = $1::bigint"};
-inline constexpr PgSql kJobError{"job_error",
-                                 "UPDATE jobs SET error = $2::text WHERE id = $1::bigint"};
-inline constexpr PgSql kCancel{
-    "cancel",
-    "UPDATE jobs SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END, "
-    "completed_at = CASE WHEN status = 'pending' THEN " NBI_TS("$2") " ELSE completed_at END, "
-    "cancel_requested = cancel_requested OR status = 'running', ready_parts = 0 "
-    "WHERE id = $1::bigint AND status IN " NBI_ACTIVE " RETURNING " NBI_JOB_COLUMNS};
-// Retry: the unfinished parts of a failed or cancelled job run again.
-inline constexpr PgSql kRetryParts{
-    "retry_parts",
-    "UPDATE job_parts SET status = 'pending', attempts = 0, locked_by = NULL "
-    "WHERE job_id = $1::bigint AND status <> 'completed' AND EXISTS (SELECT 1 FROM jobs "
-    "WHERE id = $1::bigint AND status IN ('failed', 'cancelled'))"};
-inline constexpr PgSql kRetry{
-    "retry",
-    "WITH u AS (UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, "
-    "cancel_requested = false, completed_at = NULL, locked_by = NULL, run_at_ms = $2::bigint, "
-    "ready_parts = (SELECT count(*) FROM job_parts WHERE job_id = $1::bigint "
-    "AND status = 'pending') "
-    "WHERE id = $1::bigint AND status IN ('failed', 'cancelled') RETURNING " NBI_JOB_COLUMNS
-    ") SELECT u.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM u"};
-// Running parts whose heartbeat is older than $1 (a part that never heartbeated counts).
-inline constexpr PgSql kStaleParts{
-    "stale_parts",
-    "SELECT job_id, part FROM job_parts WHERE status = 'running' "
-    "AND (heartbeat_at_ms IS NULL OR heartbeat_at_ms < $1::bigint) ORDER BY job_id, part"};
-// An owner is alive while some session of this database holds the advisory lock on its id
-// (kOwnerLock); pg_advisory_lock(bigint) shows in pg_locks as classid = high 32 bits, objid =
-// low 32 bits, objsubid = 1.
-inline constexpr PgSql kDeadOwnerParts{
-    "dead_owner_parts",
-    "SELECT p.job_id, p.part FROM job_parts p WHERE p.status = 'running' AND NOT EXISTS ("
-    "SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-    "AND ((l.classid::bigint << 32) | l.objid::bigint) = "
-    "hashtextextended(COALESCE(p.locked_by, ''), 0)) ORDER BY p.job_id, p.part"};
-inline constexpr PgSql kOwnerLock{"owner_lock",
-                                  "SELECT pg_try_advisory_lock(hashtextextended($1::text, 0))"};
-inline constexpr PgSql kOwnerCheck{"owner_check", "SELECT 1"};
-// A clean release: the lock is gone when this returns (closing the session would free it
-// only once the server has processed the disconnect).
-inline constexpr PgSql kOwnerUnlock{"owner_unlock", "SELECT pg_advisory_unlock_all()"};
-inline constexpr PgSql kResetRunningParts{
-    "reset_running_parts",
-    "UPDATE job_parts SET status = 'pending', locked_by = NULL WHERE status = 'running'"};
-inline constexpr PgSql kRunningJobIds{
-    "running_job_ids", "SELECT id FROM jobs WHERE status = 'running' ORDER BY id FOR UPDATE"};
-inline constexpr PgSql kResetRunningJob{
-    "reset_running_job",
-    "UPDATE jobs SET started_at = NULL, run_at_ms = $2::bigint WHERE id = $1::bigint"};
-inline constexpr PgSql kNextPending{
-    "next_pending",
-    "SELECT " NBI_JOB_COLUMNS
-    " FROM jobs WHERE ready_parts > 0 ORDER BY run_at_ms, priority DESC, id LIMIT 1"};
-inline constexpr PgSql kPruneFinished{"prune_finished",
-                                      "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND completed_at < " NBI_TS("$1")};
-inline constexpr PgSql kListJobs{"list_jobs", "SELECT " NBI_JOB_COLUMNS
-                                              " FROM jobs WHERE id < $1::bigint "
-                                              "ORDER BY id DESC LIMIT $2::bigint"};
-inline constexpr PgSql kListJobsByStatus{"list_jobs_by_status",
-                                         "SELECT " NBI_JOB_COLUMNS
-                                         " FROM jobs WHERE id < $1::bigint "
-                                         "AND status = $3::text ORDER BY id DESC LIMIT $2::bigint"};
-// Any filter: $3 status, $4 type, $5 city id (each NULL: any).
-inline constexpr PgSql kListJobsFiltered{
-    "list_jobs_filtered",
-    "SELECT " NBI_JOB_COLUMNS
-    " FROM jobs WHERE id < $1::bigint "
-    "AND ($3::text IS NULL OR status = $3::text) AND ($4::text IS NULL OR type = $4::text) "
-    "AND ($5::bigint IS NULL OR city_id = $5::bigint) ORDER BY id DESC LIMIT $2::bigint"};
-// An equal active job re-scheduled with a higher priority. $1 job, $2 priority.
-inline constexpr PgSql kRaisePriority{"raise_priority",
-                                      "UPDATE jobs SET priority = $2::int WHERE id = $1::bigint "
-                                      "AND priority < $2::int RETURNING " NBI_JOB_COLUMNS};
-// The attempt history (v6). $1 job, $2 part, $3 attempt, $4 at_ms, $5 worker, $6 error,
-// $7 outcome.
-inline constexpr PgSql kInsertAttempt{
-    "insert_attempt",
-    "INSERT INTO job_attempts (job_id, part, attempt, at_ms, worker, error, outcome) "
-    "VALUES ($1::int, $2::int, $3::int, $4::bigint, $5::text, $6::text, $7::text)"};
-inline constexpr PgSql kListAttempts{
-    "list_attempts",
-    "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
-    "WHERE job_id = $1::bigint ORDER BY id"};
-inline constexpr PgSql kCountJobs{"count_jobs",
-                                  "SELECT status, count(*) FROM jobs GROUP BY status"};
-// jsonb comparisons rather than casts: a job whose metadata lacks bounds, or holds something
-// odd there, simply does not match instead of failing the query.
-inline constexpr PgSql kFindCovering{
-    "find_covering",
-    "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE status IN " NBI_ACTIVE
-    " AND type = 'heatmap_compute' "
-    "AND metadata #> '{bounds,minLat}' <= to_jsonb($1::float8) "
-    "AND metadata #> '{bounds,maxLat}' > to_jsonb($1::float8) "
-    "AND metadata #> '{bounds,minLng}' <= to_jsonb($2::float8) "
-    "AND metadata #> '{bounds,maxLng}' > to_jsonb($2::float8) "
-    "AND metadata -> 'gridStep' = to_jsonb($3::float8) "
-    "AND COALESCE(metadata ->> 'model', 'grocery') = $4::text ORDER BY id LIMIT 1"};
-inline constexpr PgSql kResetAreaCells{"reset_area_cells",
-                                       "DELETE FROM heat_cells WHERE grid_step = $1::real "
-                                       "AND lat BETWEEN $2::real AND $3::real "
-                                       "AND lng BETWEEN $4::real AND $5::real "
-                                       "AND model = $6::text"};
-// Finished jobs of exactly this area, step and model (their dedupe key).
-inline constexpr PgSql kResetAreaJobs{"reset_area_jobs",
-                                      "DELETE FROM jobs WHERE status IN " NBI_FINISHED
-                                      " AND dedupe_key = $1::text"};
+// ---- queue: the job queue's statements (pg_queue_sql.h, which uses the macros above).
+#include "store/postgres/pg_queue_sql.h"  // IWYU pragma: export
 
 // ---- cells
 inline constexpr PgSql kQueryCells{"query_cells",
@@ -650,11 +403,13 @@ inline constexpr const char* kBegin = "BEGIN";
 inline constexpr PgSql kBeginSql{nullptr, "BEGIN"};
 inline constexpr const char* kCommit = "COMMIT";
 inline constexpr const char* kRollback = "ROLLBACK";
-inline constexpr const char* kTruncateCells = "TRUNCATE heat_cells";
 // The wake-up watch's subscription (see pg_watch.h); kEnqueue notifies the same channel.
 inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 
 #undef NBI_TS
+#undef NBI_CLAIM_CANDIDATES
+#undef NBI_CLAIM_PRIORITY_OF
+#undef NBI_UNCLAIMABLE_PARTS
 #undef NBI_RESCUE_SET
 #undef NBI_GIVE_UP
 #undef NBI_PROGRESSED

@@ -51,11 +51,24 @@ Result<bool> MigrateOneStep(PgConn& c, int64_t now_ms) {
   }
   if (v == kSchemaVersion) return false;
   const int next = v + 1;
+  // The takeover step (v10; found by its text, so renumbering keeps it): the cells under the
+  // original app's unique index are its worker's output, of SEED_JOB_MODEL (SPEC §2a);
+  // labelled before the index goes.
+  if (kMigrations[next - 1] == kPgTakeoverMigration) {
+    NBI_ASSIGN_OR_RETURN(PgRows seed, c.Exec(kHasSeedCellIndex));
+    if (seed.boolean(0, 0) && SeedJobModel() != HeatModel::kGrocery) {
+      NBI_RETURN_IF_ERROR(
+          c.Exec(kSeedCellsModel, PgParams().Text(HeatModelId(SeedJobModel()))).status());
+    }
+  }
   auto m = c.Exec(kMigrations[next - 1]);
   if (!m.ok()) return m.status().WithPrefix(fmt::format("migration {}: ", next));
   if (next == 2) {
+    // The original app's cities have NOT NULL lat/lng (SPEC §2a).
+    NBI_ASSIGN_OR_RETURN(PgRows seed, c.Exec(kCitiesHaveLat));
+    const PgSql& insert = seed.boolean(0, 0) ? kInsertPresetCitySeed : kInsertPresetCity;
     for (const City& city : PresetCities()) {
-      NBI_RETURN_IF_ERROR(c.Exec(kInsertPresetCity, CityParams(city)).status());
+      NBI_RETURN_IF_ERROR(c.Exec(insert, CityParams(city)).status());
     }
   }
   NBI_RETURN_IF_ERROR(c.Exec(kRecordMigration, PgParams().Int(next).Int(now_ms)).status());
@@ -108,8 +121,21 @@ void EncodePois(const std::vector<const Poi*>& rows, PgBinaryCopy* copy) {
 
 PgStore::PgStore(std::string conninfo, Clock* clock, const StoreOptions& opts)
     : conninfo_(std::move(conninfo)),
-      clock_(clock),
+      db_clock_(clock == SystemClock::Get() ? std::make_unique<SourcedClock>(clock) : nullptr),
+      clock_(db_clock_ ? db_clock_.get() : clock),
       pool_(std::make_unique<PgPool>(conninfo_, opts)) {}
+
+Status PgStore::ReadDatabaseClock() {
+  if (!db_clock_) return Status::Ok();
+  return WithReadConn<int>(*pool_,
+                           [&](PgConn& c) -> Result<int> {
+                             const int64_t before = db_clock_->base()->SteadyMs();
+                             NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kDatabaseClockMs));
+                             db_clock_->Read(r.i64(0, 0), before, db_clock_->base()->SteadyMs());
+                             return 0;
+                           })
+      .status();
+}
 
 PgStore::~PgStore() = default;
 
@@ -122,6 +148,8 @@ std::unique_ptr<JobWatch> PgStore::Watch(std::function<void()> wake) {
 // ------------------------------------------------------------------ schema
 
 Status PgStore::Migrate() {
+  // Opening the store: from here on its times are the database's.
+  NBI_RETURN_IF_ERROR(ReadDatabaseClock());
   for (;;) {
     // One transaction per migration: a crash leaves the database at a whole version.
     auto step = [&](PgConn& c) { return MigrateOneStep(c, clock_->NowMs()); };
@@ -244,6 +272,8 @@ Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {
       out.push_back({r.f64(i, 2), r.f64(i, 3), *category,
                      ParseHealthSub(r.text(i, 1)).value_or(HealthSub::kNone)});
     }
+    NBI_ASSIGN_OR_RETURN(bool overture, HasOverturePois(c));
+    if (overture) NBI_RETURN_IF_ERROR(PgLoadOverturePoints(c, box, &out));
     return out;
   });
 }
@@ -279,7 +309,11 @@ Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
                               .Double(box.min_lng)
                               .Double(box.max_lng)
                               .OptInt(limit >= 0 ? std::optional<int64_t>(limit) : std::nullopt)));
-    return ReadPois(r);
+    std::vector<Poi> out = ReadPois(r);
+    NBI_ASSIGN_OR_RETURN(bool overture, HasOverturePois(c));
+    const int64_t left = limit < 0 ? -1 : limit - static_cast<int64_t>(out.size());
+    if (overture && left != 0) NBI_RETURN_IF_ERROR(PgLoadOverturePois(c, box, left, &out));
+    return out;
   });
 }
 
@@ -383,42 +417,25 @@ Result<std::vector<std::pair<double, HeatModel>>> PgStore::CellGridsIn(const BBo
   });
 }
 
-Status PgStore::RawInsertCells(const GridRegion& region, int64_t begin,
-                               std::span<const uint8_t> scores) {
-  const int64_t count = static_cast<int64_t>(scores.size());
-  if (begin < 0 || begin + count > region.cell_count()) {
-    return Status::Invalid("RawInsertCells: cells outside the region");
-  }
-  const int64_t now = clock_->NowMs();
-  NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
-  PgConn& c = *lease;
-  // One COPY (its own transaction), streamed in slices so memory stays flat.
-  constexpr int64_t kSliceCells = 1 << 16;
-  NBI_RETURN_IF_ERROR(c.CopyStart(kCopyCells));
-  PgBinaryCopy copy;
-  copy.Reserve(kSliceCells * 54 + 32);
-  copy.Header();
-  for (int64_t k = 0; k < count; k += kSliceCells) {
-    const int64_t n = std::min(kSliceCells, count - k);
-    EncodeCells(region, begin + k, scores.subspan(k, n), std::nullopt, now, HeatModel::kGrocery,
-                &copy);
-    if (k + n == count) copy.Trailer();
-    NBI_RETURN_IF_ERROR(c.CopyPut(copy.data()));
-    copy.data().clear();
-  }
-  if (count == 0) {
-    copy.Trailer();
-    NBI_RETURN_IF_ERROR(c.CopyPut(copy.data()));
-  }
-  return c.CopyFinish();
+Result<int64_t> PgStore::QueuedCells() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCells));
+    return r.i64(0, 0);
+  });
 }
 
-Status PgStore::TruncateCells() {
-  auto done = WithConn<bool>(*pool_, [&](PgConn& c) -> Result<bool> {
-    NBI_RETURN_IF_ERROR(c.Exec(kTruncateCells, "truncate").status());
-    return true;
+Result<std::vector<std::pair<int64_t, int64_t>>> PgStore::QueuedCellsOf(
+    const std::vector<int64_t>& ids) {
+  using Out = std::vector<std::pair<int64_t, int64_t>>;
+  std::string array = "{";
+  for (int64_t id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  const PgParams p = PgParams().Text(array + "}");
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kQueuedCellsOf, p));
+    Out out;
+    for (int i = 0; i < r.size(); ++i) out.emplace_back(r.i64(i, 0), r.i64(i, 1));
+    return out;
   });
-  return done.status();
 }
 
 }  // namespace nbi

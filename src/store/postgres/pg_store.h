@@ -18,6 +18,7 @@
 // walk network). Only files in this folder include libpq.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -32,6 +33,7 @@ namespace nbi {
 inline constexpr const char* kJobsChannel = "nearbyindex_jobs";
 
 class PgPool;
+class PgConn;
 
 class PgStore final : public Store {
  public:
@@ -58,6 +60,9 @@ class PgStore final : public Store {
   Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) override;
+  Result<int64_t> WalkNetworkVersion() override;
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override;
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;
@@ -84,6 +89,9 @@ class PgStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  Result<int64_t> QueuedCells() override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
                                                    HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
@@ -96,10 +104,6 @@ class PgStore final : public Store {
   Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
   Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& box) override;
 
-  Status RawInsertCells(const GridRegion& region, int64_t begin,
-                        std::span<const uint8_t> scores) override;
-  Status TruncateCells() override;
-
   // TileStore (pg_tiles.cc)
   Status ReadLevel(double step, HeatModel model, int level, const tiles::IndexRange& r,
                    tiles::DenseLevel* out) override;
@@ -108,17 +112,38 @@ class PgStore final : public Store {
   Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
   const std::string& conninfo() const { return conninfo_; }
+  int64_t NowMs() override { return clock_->NowMs(); }
+  // Reads the database's clock into db_clock_ (at open, then from housekeeping every minute).
+  Status ReadDatabaseClock();
 
  private:
+  friend struct StoreTesting;  // the test and benchmark hooks (store/testing.h)
+
+  // Whether the original app's overture_pois table is there (SPEC §2a; pg_overture.cc):
+  // looked up once, on the first POI read.
+  Result<bool> HasOverturePois(PgConn& c);
+
   // Constant after construction.
   const std::string conninfo_;
+  // The database's clock (SourcedClock over the system clock), so that every process of a
+  // deployment compares its times on one clock. A test's FakeClock is used as it is.
+  const std::unique_ptr<SourcedClock> db_clock_;
   Clock* const clock_;
   const std::unique_ptr<PgPool> pool_;
+  std::atomic<int> overture_pois_{-1};  // -1 not looked up yet, 0 absent, 1 present
 };
 
-// kConflict: worker_id does not run the job's part (shared by pg_queue.cc and
-// pg_checkpoint.cc).
-Status PgNotOwner(int64_t job_id, const std::string& worker_id);
+// Jobs the original app enqueued (pg_seed_jobs.cc): the active one equal to `spec` that is not
+// taken over yet; and the take-over of the claimed ones, in the claim's transaction (their
+// rows in *claimed updated).
+Result<std::optional<Job>> PgSeedTwin(PgConn& c, const HeatmapJobSpec& spec);
+Status PgAdoptSeedJobs(PgConn& c, std::vector<Job>* claimed);
+
+// The original app's POIs in `box` (overture_pois, read through the Overture mapping,
+// poi/overture.h): appended to *out. Source ids are "overture:" + its id.
+Status PgLoadOverturePoints(PgConn& c, const BBox& box, std::vector<PoiPoint>* out);
+Status PgLoadOverturePois(PgConn& c, const BBox& box, int64_t limit, std::vector<Poi>* out);
+
 // kInvalidArgument unless `city_id` fits the city column.
 Status PgCheckCityId(std::optional<int64_t> city_id);
 

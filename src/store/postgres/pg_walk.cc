@@ -1,11 +1,14 @@
-// PgStore: the walk network (store/store.h PoiStore, walk/network.h).
+// PgStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/postgres/pg_walk.h"
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_walk_sql.h"
 #include "store/walk_rows.h"
+#include "tiles/streets.h"
 
 namespace nbi {
 
@@ -43,12 +46,24 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
         out->Float8(n.lat);
         out->Float8(n.lng);
       }));
+  // An edge's end positions and street cell (tiles/streets.h) come from this import's nodes.
+  auto pos = [&](int64_t id) {
+    return *std::lower_bound(network.nodes.begin(), network.nodes.end(), id,
+                             [](const WalkNode& n, int64_t v) { return n.id < v; });
+  };
   NBI_RETURN_IF_ERROR(
-      CopyRows(c, kCopyWalkEdgeStage, network.edges, [](const WalkEdge& e, PgBinaryCopy* out) {
-        out->Row(3);
+      CopyRows(c, kCopyWalkEdgeStage, network.edges, [&](const WalkEdge& e, PgBinaryCopy* out) {
+        const WalkNode na = pos(e.a), nb = pos(e.b);
+        out->Row(9);
         out->Int8(e.a);
         out->Int8(e.b);
         out->Float8(e.length_m);
+        out->Int4(e.cls);
+        out->Int8(tiles::StreetCellOf((na.lat + nb.lat) / 2, (na.lng + nb.lng) / 2));
+        out->Float8(na.lat);
+        out->Float8(na.lng);
+        out->Float8(nb.lat);
+        out->Float8(nb.lng);
       }));
   NBI_ASSIGN_OR_RETURN(PgRows nodes, c.Exec(kUpsertWalkNodesFromStage));
   sum->walk_nodes_inserted += nodes.i64(0, 0);
@@ -56,6 +71,9 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
   sum->walk_edges_inserted += edges.i64(0, 0);
   if (nodes.i64(0, 0) > 0 || edges.i64(0, 0) > 0) {
     NBI_RETURN_IF_ERROR(c.Exec(kAnalyzeWalkTables, "analyze").status());
+  }
+  if (nodes.i64(0, 1) > 0 || edges.i64(0, 1) > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(kBumpWalkNetworkVersion).status());
   }
   return Status::Ok();
 }
@@ -86,16 +104,21 @@ Status PgDeleteWalkRows(PgConn& c, const std::vector<int64_t>& nodes,
                              .Text(IntArray(edges, [](const auto& e) { return e.second; }))));
     sum->walk_edges_removed += d.affected();
   }
-  if (nodes.empty()) return Status::Ok();
-  const std::string ids = IntArray(nodes, [](int64_t id) { return id; });
-  NBI_ASSIGN_OR_RETURN(PgRows ends, c.Exec(kDeleteWalkEdgesOfNodes, PgParams().Text(ids)));
-  for (int i = 0; i < ends.size(); ++i) {
-    sum->cascaded_edge_ends.push_back({ends.f64(i, 0), ends.f64(i, 1)});
-    sum->cascaded_edge_ends.push_back({ends.f64(i, 2), ends.f64(i, 3)});
+  if (!nodes.empty()) {
+    const std::string ids = IntArray(nodes, [](int64_t id) { return id; });
+    NBI_ASSIGN_OR_RETURN(PgRows ends, c.Exec(kDeleteWalkEdgesOfNodes, PgParams().Text(ids)));
+    for (int i = 0; i < ends.size(); ++i) {
+      sum->cascaded_edge_ends.push_back({ends.f64(i, 0), ends.f64(i, 1)});
+      sum->cascaded_edge_ends.push_back({ends.f64(i, 2), ends.f64(i, 3)});
+    }
+    sum->walk_edges_removed += ends.size();
+    NBI_ASSIGN_OR_RETURN(PgRows d, c.Exec(kDeleteWalkNodes, PgParams().Text(ids)));
+    sum->walk_nodes_removed += d.affected();
   }
-  sum->walk_edges_removed += ends.size();
-  NBI_ASSIGN_OR_RETURN(PgRows d, c.Exec(kDeleteWalkNodes, PgParams().Text(ids)));
-  sum->walk_nodes_removed += d.affected();
+  // Street tiles are current while the network's version holds (store.h).
+  if (sum->walk_edges_removed > 0 || sum->walk_nodes_removed > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(kBumpWalkNetworkVersion).status());
+  }
   return Status::Ok();
 }
 
@@ -151,6 +174,37 @@ Result<std::vector<WalkNode>> PgStore::LoadWalkNodesIn(const BBox& box) {
                                                                 .Double(box.max_lng)));
     return ReadWalkNodes(r);
   });
+}
+
+Result<int64_t> PgStore::WalkNetworkVersion() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kWalkNetworkVersion));
+    return r.i64(0, 0);
+  });
+}
+
+Status PgStore::LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                                   std::vector<tiles::StreetSegment>* out) {
+  out->clear();
+  std::string list = "{";
+  for (int64_t row = cells.row0; row <= cells.row1; ++row) {
+    for (int64_t col = cells.col0; col <= cells.col1; ++col) {
+      if (list.size() > 1) list += ',';
+      list += std::to_string(row * tiles::kStreetCellCols + col);
+    }
+  }
+  list += '}';
+  auto load = [&](PgConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(PgRows r,
+                         c.Exec(kLoadStreetSegments, PgParams().Text(list).Int(min_class)));
+    out->reserve(r.size());
+    for (int i = 0; i < r.size(); ++i) {
+      out->push_back(
+          {r.f64(i, 0), r.f64(i, 1), r.f64(i, 2), r.f64(i, 3), static_cast<uint8_t>(r.i64(i, 4))});
+    }
+    return true;
+  };
+  return WithReadConn<bool>(*pool_, load).status();
 }
 
 Result<int64_t> PgStore::CountWalkEdges() {

@@ -10,12 +10,14 @@ namespace nbi {
 inline constexpr const char* kCreateWalkStage =
     "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_node_stage (id bigint, lat float8, lng float8) "
     "ON COMMIT DELETE ROWS; "
-    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8) "
+    "CREATE TEMP TABLE IF NOT EXISTS nbi_walk_edge_stage (a bigint, b bigint, length_m float8, "
+    "cls int, cell bigint, a_lat float8, a_lng float8, b_lat float8, b_lng float8) "
     "ON COMMIT DELETE ROWS";
 inline constexpr const char* kCopyWalkNodeStage =
     "COPY nbi_walk_node_stage (id, lat, lng) FROM STDIN (FORMAT binary)";
 inline constexpr const char* kCopyWalkEdgeStage =
-    "COPY nbi_walk_edge_stage (a, b, length_m) FROM STDIN (FORMAT binary)";
+    "COPY nbi_walk_edge_stage (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) FROM STDIN "
+    "(FORMAT binary)";
 // A known node takes the new position; an unchanged one is not rewritten (no dead row per
 // node when the same extract is imported again). xmax = 0 marks an inserted row (see
 // kUpsertPoisFromStage). In id order, so that concurrent imports lock rows in one order.
@@ -26,16 +28,33 @@ inline constexpr PgSql kUpsertWalkNodesFromStage{
     "ON CONFLICT (id) DO UPDATE SET lat = EXCLUDED.lat, lng = EXCLUDED.lng "
     "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
-    "SELECT count(*) FILTER (WHERE inserted) FROM up"};
-// A known edge takes the new length (one of its nodes moved); an unchanged one is not
-// rewritten. Returns the edges inserted.
+    "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
+// A known edge takes the new length (one of its nodes moved), drawing class, street cell and
+// end positions: the latest import of it (an unchanged edge is not rewritten). Counts: edges
+// inserted, edges inserted or changed.
 inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
-    "WITH up AS (INSERT INTO walk_edges (a, b, length_m) "
-    "SELECT a, b, length_m FROM nbi_walk_edge_stage ORDER BY a, b "
-    "ON CONFLICT (a, b) DO UPDATE SET length_m = EXCLUDED.length_m "
-    "WHERE walk_edges.length_m <> EXCLUDED.length_m RETURNING (xmax = 0) AS inserted) "
-    "SELECT count(*) FILTER (WHERE inserted) FROM up"};
+    "WITH up AS (INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
+    "SELECT a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng FROM nbi_walk_edge_stage "
+    "ORDER BY a, b ON CONFLICT (a, b) DO UPDATE SET length_m = EXCLUDED.length_m, "
+    "cls = EXCLUDED.cls, cell = EXCLUDED.cell, "
+    "a_lat = EXCLUDED.a_lat, a_lng = EXCLUDED.a_lng, b_lat = EXCLUDED.b_lat, "
+    "b_lng = EXCLUDED.b_lng "
+    "WHERE (walk_edges.length_m, walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, walk_edges.b_lat, "
+    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.length_m, EXCLUDED.cls, EXCLUDED.a_lat, EXCLUDED.a_lng, "
+    "EXCLUDED.b_lat, EXCLUDED.b_lng) "
+    "RETURNING (xmax = 0) AS inserted) "
+    "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
+inline constexpr PgSql kBumpWalkNetworkVersion{
+    "bump_walk_network_version", "UPDATE walk_network_version SET version = version + 1"};
+inline constexpr PgSql kWalkNetworkVersion{"walk_network_version",
+                                           "SELECT version FROM walk_network_version"};
+// $1: the street cells (an array), $2: the lowest class drawn. An explicit list, so the
+// planner sees a few cells' rows and reads them by the index.
+inline constexpr PgSql kLoadStreetSegments{
+    "load_street_segments",
+    "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
+    "WHERE cell = ANY($1::bigint[]) AND (cls >= $2::int OR cls IS NULL)"};
 // $1: node ids (bigint[]). Deletes every edge touching one of them and returns both ends'
 // positions (the nodes are deleted by the next statement, so both ends are still there).
 inline constexpr PgSql kDeleteWalkEdgesOfNodes{

@@ -2,7 +2,7 @@
 // src/store/sqlite.
 #pragma once
 
-#include "jobs/job.h"
+#include "store/job.h"
 #include "store/sqlite/sqlite_db.h"
 
 namespace nbi {

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "common/time_format.h"
+#include "store/queue_steps.h"
 #include "store/sqlite/sqlite_attempts.h"
 #include "store/sqlite/sqlite_db.h"
 #include "store/sqlite/sqlite_owner.h"
@@ -20,11 +21,6 @@ namespace nbi {
 namespace {
 
 std::string SqlTs(int64_t ms) { return FormatTimestamp(ms, TimeStyle::kSqlUtc); }
-
-// A lease check failed: the job is not running under this worker (any more).
-Status NotOwner(int64_t job_id, const std::string& worker_id) {
-  return Status::Conflict(fmt::format("job {} is not running under {}", job_id, worker_id));
-}
 
 // Reads the job columns (NBI_SQLITE_JOB_COLS order) of the current row.
 Job ReadJob(const SqliteStmt& q) {
@@ -87,19 +83,6 @@ Result<Job> GetJobIn(SqliteConn& c, int64_t id) {
   return std::move(*j);
 }
 
-// A claimed part as the runner sees it: its job's row with the part's range and lease.
-Job WithPart(Job job, const JobPart& p, const std::string& worker_id, bool starts_job) {
-  job.part = p.part;
-  job.part_begin = p.begin;
-  job.part_end = p.end;
-  job.part_next = p.next;
-  job.attempts = p.attempts;
-  job.locked_by = worker_id;
-  job.heartbeat_at_ms = p.heartbeat_at_ms;
-  job.starts_job = starts_job;
-  return job;
-}
-
 // The part `part` of job `job_id`; nullopt when there is none.
 Result<std::optional<JobPart>> GetPartIn(SqliteConn& c, int64_t job_id, int part) {
   NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kSelectPart));
@@ -120,18 +103,36 @@ Result<JobPart> OwnedPart(SqliteConn& c, int64_t job_id, int part, const std::st
   return std::move(*p);
 }
 
-Status SetPartState(SqliteConn& c, const JobPart& p, PartStatus status, int attempts) {
-  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kSetPartState));
-  return q.Str(std::string(PartStatusId(status))).Int(attempts).Int(p.job_id).Int(p.part).Run();
-}
-
-// Brings the job's queue columns in line with its parts (RollUp) after a part changed state.
-// The write transaction holds the database's write lock, so the tally is consistent.
-Result<Job> Settle(SqliteConn& c, int64_t job_id, int64_t now) {
-  NBI_ASSIGN_OR_RETURN(Job job, GetJobIn(c, job_id));
-  PartTally t;
-  {
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kTallyParts));
+// SqliteStore's SQL primitives of the shared queue steps (store/queue_steps.h), in one write
+// transaction on `c`: BEGIN IMMEDIATE holds the database's write lock, so "locking" a row is
+// reading it, and a wake-up needs nothing (the other processes' watch sees the commit).
+class SqliteQueueTxn final : public QueueTxn {
+ public:
+  explicit SqliteQueueTxn(SqliteConn& c) : c_(c) {}
+  Result<Job> LockJob(int64_t job_id) override { return GetJobIn(c_, job_id); }
+  Result<Job> ReadJob(int64_t job_id) override { return GetJobIn(c_, job_id); }
+  Result<std::optional<JobPart>> LockPart(int64_t job_id, int part) override {
+    return GetPartIn(c_, job_id, part);
+  }
+  Result<std::optional<JobPart>> OwnedPart(int64_t job_id, int part,
+                                           const std::string& worker_id) override {
+    NBI_ASSIGN_OR_RETURN(std::optional<JobPart> p, GetPartIn(c_, job_id, part));
+    if (p && (p->status != PartStatus::kRunning || p->locked_by != worker_id)) p.reset();
+    return p;
+  }
+  Result<std::vector<JobPart>> OwnedPartsOf(int64_t job_id, const std::string& worker_id) override {
+    std::vector<JobPart> mine;
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kListParts));
+    q.Int(job_id);
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
+      JobPart p = ReadPart(q);
+      if (p.status == PartStatus::kRunning && p.locked_by == worker_id) mine.push_back(p);
+    }));
+    return mine;
+  }
+  Result<PartTally> TallyParts(int64_t job_id) override {
+    PartTally t;
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kTallyParts));
     q.Int(job_id);
     NBI_RETURN_IF_ERROR(q.Rows([&] {
       const int n = static_cast<int>(q.I(1));
@@ -150,19 +151,60 @@ Result<Job> Settle(SqliteConn& c, int64_t job_id, int64_t now) {
       t.max_attempts_used = std::max(t.max_attempts_used, static_cast<int>(q.I(2)));
       if (!q.IsNull(3)) t.heartbeat_at_ms = std::max(t.heartbeat_at_ms.value_or(0), q.I(3));
     }));
+    return t;
   }
-  const JobRollUp r = RollUp(job, t);
-  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kApplyRollUp));
-  q.Str(std::string(JobStatusId(r.status)))
-      .Int(r.ready_parts)
-      .OptStr(r.locked_by)
-      .Int(r.attempts)
-      .OptInt(t.heartbeat_at_ms)
-      .OptStr(r.finished_now ? std::optional<std::string>(SqlTs(now)) : std::nullopt)
-      .Int(job_id);
-  NBI_ASSIGN_OR_RETURN(std::optional<Job> out, OneJob(q));
-  if (!out) return Status::NotFound(fmt::format("job {} not found", job_id));
-  return std::move(*out);
+  Result<Job> ApplyRollUp(const Job& job, const JobRollUp& r, const PartTally& t,
+                          int64_t now) override {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kApplyRollUp));
+    q.Str(std::string(JobStatusId(r.status)))
+        .Int(r.ready_parts)
+        .OptStr(r.locked_by)
+        .Int(r.attempts)
+        .OptInt(t.heartbeat_at_ms)
+        .OptStr(r.finished_now ? std::optional<std::string>(SqlTs(now)) : std::nullopt)
+        .Int(job.id);
+    NBI_ASSIGN_OR_RETURN(std::optional<Job> out, OneJob(q));
+    if (!out) return Status::NotFound(fmt::format("job {} not found", job.id));
+    return std::move(*out);
+  }
+  Status SetPartState(const JobPart& p, PartStatus status, int attempts) override {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kSetPartState));
+    return q.Str(std::string(PartStatusId(status))).Int(attempts).Int(p.job_id).Int(p.part).Run();
+  }
+  Status InsertAttempt(const JobAttempt& a) override { return nbi::InsertAttempt(c_, a); }
+  Status FailJob(int64_t job_id, bool retry, const std::string& error, int64_t run_at,
+                 int64_t now) override {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q,
+                         Query(c_, retry ? sql::kFailAttemptRetry : sql::kFailAttemptFinal));
+    q.Str(error);
+    if (retry) {
+      q.Int(run_at);
+    } else {
+      q.Str(SqlTs(now));
+    }
+    return q.Int(job_id).Run();
+  }
+  Status SetJobError(int64_t job_id, const std::string& error) override {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kJobError));
+    return q.Str(error).Int(job_id).Run();
+  }
+  Status SetJobRunAt(int64_t job_id, int64_t run_at) override {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c_, sql::kJobRunAt));
+    return q.Int(run_at).Int(job_id).Run();
+  }
+  Status Notify() override { return Status::Ok(); }
+  Status OnPartCompleted(const Job& before, const JobPart& p) override {
+    return SqliteTilesOnPartCompleted(c_, before, p);
+  }
+
+ private:
+  SqliteConn& c_;
+};
+
+// Settle (store/queue_steps.h) in the write transaction on `c`.
+Result<Job> Settle(SqliteConn& c, int64_t job_id, int64_t now) {
+  SqliteQueueTxn t(c);
+  return nbi::Settle(t, job_id, now);
 }
 
 // Runs a lease-checked statement (one row when worker_id owns the running job) whose first
@@ -288,7 +330,7 @@ Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id,
     const bool starts =
         !started.count(p.job_id) && ClaimStartsRun(b.status == JobStatus::kPending, b, p);
     if (starts) started.insert(p.job_id);
-    out.push_back(WithPart(jobs[p.job_id], p, worker_id, starts));
+    out.push_back(WithPart(jobs[p.job_id], p, starts));
   }
   return out;
 }
@@ -368,12 +410,8 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
 Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    NBI_ASSIGN_OR_RETURN(Job before, GetJobIn(c, job_id));
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-    NBI_RETURN_IF_ERROR(SqliteTilesOnPartCompleted(c, before, p));  // tiles hook
-    NBI_ASSIGN_OR_RETURN(Job after, Settle(c, job_id, now));
-    return before.status != JobStatus::kCompleted && after.status == JobStatus::kCompleted;
+    SqliteQueueTxn t(c);
+    return CompletePartIn(t, job_id, part, worker_id, now);
   });
 }
 
@@ -381,21 +419,11 @@ Result<int> SqliteStore::CompleteBatch(const std::vector<int64_t>& job_ids,
                                        const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<int>(*pool_, [&](SqliteConn& c) -> Result<int> {
+    SqliteQueueTxn t(c);
     int completed = 0;
     for (int64_t id : job_ids) {
-      std::vector<JobPart> mine;
-      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kListParts));
-      q.Int(id);
-      NBI_RETURN_IF_ERROR(q.Rows([&] {
-        JobPart p = ReadPart(q);
-        if (p.status == PartStatus::kRunning && p.locked_by == worker_id) mine.push_back(p);
-      }));
-      if (mine.empty()) continue;
-      for (const JobPart& p : mine) {
-        NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kCompleted, p.attempts));
-      }
-      NBI_ASSIGN_OR_RETURN(Job after, Settle(c, id, now));
-      if (after.status == JobStatus::kCompleted) ++completed;
+      NBI_ASSIGN_OR_RETURN(bool job_done, CompleteOwnedPartsIn(t, id, worker_id, now));
+      completed += job_done ? 1 : 0;
     }
     return completed;
   });
@@ -405,36 +433,16 @@ Result<Job> SqliteStore::FailPart(int64_t job_id, int part, const std::string& w
                                   const std::string& error, bool permanent) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<Job>(*pool_, [&](SqliteConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(Job cur, GetJobIn(c, job_id));
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    const bool retry = !permanent && p.attempts < cur.max_attempts;
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, p.attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, FailedAttempt(p, worker_id, error, retry, now)));
-    const std::string message = PartLabel(cur, p.part, p.begin, p.end) + error;
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q,
-                         Query(c, retry ? sql::kFailAttemptRetry : sql::kFailAttemptFinal));
-    q.Str(message);
-    if (retry)
-      q.Int(now + RetryBackoffMs(p.attempts));
-    else
-      q.Str(SqlTs(now));
-    q.Int(job_id);
-    NBI_RETURN_IF_ERROR(q.Run());
-    return Settle(c, job_id, now);
+    SqliteQueueTxn t(c);
+    return FailPartIn(t, job_id, part, worker_id, error, permanent, now);
   });
 }
 
 Result<Job> SqliteStore::ReleasePart(int64_t job_id, int part, const std::string& worker_id) {
   const int64_t now = clock_->NowMs();
   return InWriteTxn<Job>(*pool_, [&](SqliteConn& c) -> Result<Job> {
-    NBI_ASSIGN_OR_RETURN(Job cur, GetJobIn(c, job_id));
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, job_id, part, worker_id));
-    // A hand-back is not a failed attempt: the claim's attempts + 1 is undone.
-    const int attempts = cur.cancel_requested ? p.attempts : std::max(p.attempts - 1, 0);
-    NBI_RETURN_IF_ERROR(SetPartState(c, p, PartStatus::kPending, attempts));
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobRunAt));
-    NBI_RETURN_IF_ERROR(q.Int(now).Int(job_id).Run());
-    return Settle(c, job_id, now);
+    SqliteQueueTxn t(c);
+    return ReleasePartIn(t, job_id, part, worker_id, now);
   });
 }
 
@@ -498,27 +506,11 @@ namespace {
 // gave up, else its error says what happened and the part is claimable now. Returns how many.
 Result<int> RescueParts(SqliteConn& c, const std::vector<std::pair<int64_t, int>>& parts,
                         int64_t now) {
+  SqliteQueueTxn t(c);
   int n = 0;
   for (auto [job_id, part] : parts) {
-    NBI_ASSIGN_OR_RETURN(std::optional<JobPart> p, GetPartIn(c, job_id, part));
-    if (!p || p->status != PartStatus::kRunning) continue;
-    NBI_ASSIGN_OR_RETURN(Job job, GetJobIn(c, job_id));
-    const RescueDecision d = DecideRescue(job, *p);
-    NBI_RETURN_IF_ERROR(SetPartState(c, *p, PartStatus::kPending, d.part_attempts));
-    NBI_RETURN_IF_ERROR(InsertAttempt(c, RescueAttempt(job, *p, d, now)));
-    if (d.fail_job) {
-      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFailAttemptFinal));
-      NBI_RETURN_IF_ERROR(q.Str(*d.job_error).Str(SqlTs(now)).Int(job_id).Run());
-    } else {
-      if (d.job_error) {
-        NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobError));
-        NBI_RETURN_IF_ERROR(q.Str(*d.job_error).Int(job_id).Run());
-      }
-      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kJobRunAt));
-      NBI_RETURN_IF_ERROR(q.Int(now).Int(job_id).Run());
-    }
-    NBI_RETURN_IF_ERROR(Settle(c, job_id, now).status());
-    ++n;
+    NBI_ASSIGN_OR_RETURN(bool done, RescuePartIn(t, job_id, part, std::nullopt, now));
+    n += done ? 1 : 0;
   }
   return n;
 }
@@ -675,6 +667,7 @@ Result<std::optional<Job>> SqliteStore::FindActiveJobCovering(double lat, double
   return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kFindActiveJobCovering));
     q.Dbl(lat).Dbl(lng).Dbl(grid_step).Str(std::string(HeatModelId(model)));
+    q.Str(std::string(HeatModelId(SeedJobModel())));
     return OneJob(q);
   });
 }

@@ -20,6 +20,25 @@ namespace nbi::sql {
 // v1 is the seed's schema as the original app created it (so its databases upgrade in
 // place); v2 adds the queue columns, POIs and the indexes that keep hot queries independent
 // of history size.
+// One canonical grid step: a migration (see the list below).
+inline constexpr const char* kCanonicalStepMigration = R"sql(
+DELETE FROM heat_cells
+WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0
+  AND EXISTS (SELECT 1 FROM heat_cells t
+              WHERE t.model = heat_cells.model
+                AND t.grid_step = ROUND(heat_cells.grid_step * 10000000) / 10000000.0
+                AND t.lat = ROUND(heat_cells.lat / heat_cells.grid_step)
+                            * (ROUND(heat_cells.grid_step * 10000000) / 10000000.0)
+                AND t.lng = ROUND(heat_cells.lng / heat_cells.grid_step)
+                            * (ROUND(heat_cells.grid_step * 10000000) / 10000000.0)
+                AND t.computed_at >= heat_cells.computed_at);
+UPDATE OR REPLACE heat_cells
+SET lat = ROUND(lat / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
+    lng = ROUND(lng / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
+    grid_step = ROUND(grid_step * 10000000) / 10000000.0
+WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0;
+)sql";
+
 inline constexpr const char* kMigrations[] = {
     // v1
     R"sql(
@@ -107,7 +126,7 @@ ALTER TABLE heat_cells_v4 RENAME TO heat_cells;
 -- Where a claimed run started: a rescue tells a crash after progress from a poison job.
 ALTER TABLE jobs ADD COLUMN claimed_index BIGINT;
 )sql",
-    // v5: job parts (jobs/parts.h). Every existing job becomes a job of one part carrying its
+    // v5: job parts (store/parts.h). Every existing job becomes a job of one part carrying its
     // queue state, so a job running mid-way during the upgrade is rescued and resumes from its
     // lastProcessedIndex. Claims look at jobs with ready parts.
     R"sql(
@@ -177,8 +196,21 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // completions leave behind until a vacuum (without it the claim read every part row).
     "CREATE INDEX IF NOT EXISTS job_parts_pending_idx ON job_parts(job_id, part) "
     "WHERE status = 'pending';",
-    // v10: an import that deletes walk nodes (import --replace, change files) finds the edges
-    // that touch a node as b by an index, as it finds them as a by the key.
+    // v10: jobs that were there before the engine's first migrate are never pruned (the
+    // PostgreSQL store takes over the original app's database here, SPEC §2a; a SQLite file
+    // has no such history, but keeps the same rule).
+    "ALTER TABLE jobs ADD COLUMN kept INTEGER NOT NULL DEFAULT 0; "
+    "UPDATE jobs SET kept = 1 WHERE dedupe_key IS NULL;",
+    // v11: street tiles (the offline base layer): each walk edge's drawing class and street
+    // cell, and the network's version counter (sqlite_walk_sql.h). Touches only the walk tables.
+    kStreetMigration,
+    // v12: one canonical grid step (SPEC §3, geo.h CanonicalGridStep). Cells written at a step
+    // that differs from its 1e-7 rounding (a float32 client's 0.00100000004) move onto the
+    // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
+    // and the canonical one coincide, the newer stays.
+    kCanonicalStepMigration,
+    // (issue 27) an import that deletes walk nodes (import --replace, change files) finds the
+    // edges that touch a node as b by an index, as it finds them as a by the key.
     "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
@@ -267,10 +299,6 @@ inline constexpr const char* kHasCoverage =
 inline constexpr const char* kCellGridsIn =
     "SELECT DISTINCT grid_step, model FROM heat_cells WHERE lat BETWEEN ? AND ? AND "
     "lng BETWEEN ? AND ?";
-// Benchmark path: plain insert into an empty table. ?: lat, lng, score, grid_step, ts.
-inline constexpr const char* kRawInsertCell =
-    "INSERT INTO heat_cells (lat, lng, score, grid_step, computed_at) VALUES (?, ?, ?, ?, ?)";
-inline constexpr const char* kTruncateCells = "DELETE FROM heat_cells";
 // A checkpoint's cell, replacing an earlier result for the same cell.
 // ?: lat, lng, score, grid_step, city_id, computed_at, model.
 inline constexpr const char* kUpsertCell =
@@ -425,7 +453,8 @@ inline constexpr const char* kResetRunningJob =
     "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
-    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?";
+    "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ? "
+    "AND NOT kept";
 // Newest first. ?1 status or NULL, ?2 before_id or NULL, ?3 limit, ?4 type or NULL, ?5 city_id
 // or NULL.
 inline constexpr const char* kListJobs =
@@ -446,8 +475,20 @@ inline constexpr const char* kListAttempts =
     "WHERE job_id = ?1 ORDER BY id";
 inline constexpr const char* kCountJobsByStatus =
     "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+// The cells not yet computed of the active jobs: in all, and per job of the ids in ?1 (a
+// JSON array).
+#define NBI_QUEUED_CELLS                                                     \
+  "MAX(COALESCE(total_items, 0) - (CASE WHEN json_valid(metadata) AND "      \
+  "json_type(metadata, '$.lastProcessedIndex') IN ('integer', 'real') THEN " \
+  "CAST(json_extract(metadata, '$.lastProcessedIndex') AS INTEGER) ELSE 0 END), 0)"
+inline constexpr const char* kQueuedCells = "SELECT COALESCE(SUM(" NBI_QUEUED_CELLS
+                                            "), 0) FROM jobs WHERE status IN ('pending', "
+                                            "'running')";
+inline constexpr const char* kQueuedCellsOf = "SELECT id, " NBI_QUEUED_CELLS
+                                              " FROM jobs WHERE status IN ('pending', 'running') "
+                                              "AND id IN (SELECT value FROM json_each(?1))";
 // The oldest active heatmap job of grid step ?3 and model ?4 whose bounds (half-open)
-// contain ?1 lat, ?2 lng (a job without a model is grocery). Metadata that is not JSON is
+// contain ?1 lat, ?2 lng (a job without a model: ?5, SEED_JOB_MODEL). Metadata that is not JSON is
 // skipped, not an error.
 inline constexpr const char* kFindActiveJobCovering =
     "SELECT " NBI_SQLITE_JOB_COLS
@@ -458,7 +499,7 @@ inline constexpr const char* kFindActiveJobCovering =
     "AND json_extract(metadata, '$.bounds.minLng') <= ?2 "
     "AND json_extract(metadata, '$.bounds.maxLng') > ?2 "
     "AND json_extract(metadata, '$.gridStep') = ?3 "
-    "AND COALESCE(json_extract(metadata, '$.model'), 'grocery') = ?4 "
+    "AND COALESCE(json_extract(metadata, '$.model'), ?5) = ?4 "
     "ORDER BY id LIMIT 1";
 // The region's cells: exactly its grid points, first to last row and column (the stored
 // coordinates are computed from the same indices, so equality is exact).

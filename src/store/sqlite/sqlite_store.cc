@@ -331,28 +331,28 @@ Result<std::vector<std::pair<double, HeatModel>>> SqliteStore::CellGridsIn(const
   });
 }
 
-Status SqliteStore::RawInsertCells(const GridRegion& region, int64_t begin,
-                                   std::span<const uint8_t> scores) {
-  const std::string ts = FormatTimestamp(clock_->NowMs(), TimeStyle::kSqlUtc);
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) -> Status {
-    NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kRawInsertCell));
-    for (size_t k = 0; k < scores.size(); ++k) {
-      LatLng at = region.CellAt(begin + static_cast<int64_t>(k));
-      sqlite3_bind_double(s, 1, at.lat);
-      sqlite3_bind_double(s, 2, at.lng);
-      sqlite3_bind_int(s, 3, scores[k]);
-      sqlite3_bind_double(s, 4, region.step());
-      sqlite3_bind_text(s, 5, ts.data(), static_cast<int>(ts.size()), SQLITE_STATIC);
-      int rc = sqlite3_step(s);
-      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "raw insert");
-      sqlite3_reset(s);
-    }
-    return Status::Ok();
+Result<int64_t> SqliteStore::QueuedCells() {
+  return WithConn<int64_t>(*readers_, [&](SqliteConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueuedCells));
+    int64_t cells = 0;
+    NBI_RETURN_IF_ERROR(q.Rows([&] { cells = q.I(0); }));
+    return cells;
   });
 }
 
-Status SqliteStore::TruncateCells() {
-  return InWriteTxnStatus(*pool_, [&](SqliteConn& c) { return c.Exec(sql::kTruncateCells); });
+Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::QueuedCellsOf(
+    const std::vector<int64_t>& ids) {
+  using Out = std::vector<std::pair<int64_t, int64_t>>;
+  std::string array = "[";
+  for (int64_t id : ids) array += (array.size() > 1 ? "," : "") + std::to_string(id);
+  array += "]";
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kQueuedCellsOf));
+    q.Str(array);
+    Out out;
+    NBI_RETURN_IF_ERROR(q.Rows([&] { out.emplace_back(q.I(0), q.I(1)); }));
+    return out;
+  });
 }
 
 }  // namespace nbi

@@ -62,6 +62,9 @@ class SqliteStore final : public Store {
   Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) override;
+  Result<int64_t> WalkNetworkVersion() override;
+  Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                            std::vector<tiles::StreetSegment>* out) override;
 
   // CellStore
   Result<std::vector<HeatCell>> QueryCells(const BBox& box, double grid_step, HeatModel model,
@@ -69,9 +72,6 @@ class SqliteStore final : public Store {
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
   Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
   Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& box) override;
-  Status RawInsertCells(const GridRegion& region, int64_t begin,
-                        std::span<const uint8_t> scores) override;
-  Status TruncateCells() override;
 
   // JobQueue (sqlite_queue.cc)
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
@@ -98,6 +98,10 @@ class SqliteStore final : public Store {
   Result<Job> GetJob(int64_t job_id) override;
   Result<std::vector<Job>> ListJobs(const JobFilter& filter) override;
   Result<std::vector<std::pair<JobStatus, int64_t>>> CountJobsByStatus() override;
+  int64_t NowMs() override { return clock_->NowMs(); }
+  Result<int64_t> QueuedCells() override;
+  Result<std::vector<std::pair<int64_t, int64_t>>> QueuedCellsOf(
+      const std::vector<int64_t>& ids) override;
   Result<std::optional<Job>> FindActiveJobCovering(double lat, double lng, double grid_step,
                                                    HeatModel model) override;
   Result<std::pair<int64_t, EnqueueResult>> ResetAndEnqueue(const HeatmapJobSpec& spec) override;
@@ -112,6 +116,8 @@ class SqliteStore final : public Store {
   Status RebuildOverviews(const BBox& area, double step, HeatModel model) override;
 
  private:
+  friend struct StoreTesting;  // the test and benchmark hooks (store/testing.h)
+
   const std::string path_;
   Clock* const clock_;
   const std::unique_ptr<SqlitePool> pool_;     // writes (and the first open, which creates)

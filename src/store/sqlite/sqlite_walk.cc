@@ -1,9 +1,12 @@
-// SqliteStore: the walk network (store/store.h PoiStore, walk/network.h).
+// SqliteStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/sqlite/sqlite_walk.h"
+
+#include <algorithm>
 
 #include "store/sqlite/sqlite_sql.h"
 #include "store/sqlite/sqlite_store.h"
 #include "store/walk_rows.h"
+#include "tiles/streets.h"
 
 namespace nbi {
 
@@ -26,6 +29,7 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
   // An upsert's changes() counts updates too: the table's growth is what was inserted.
   NBI_ASSIGN_OR_RETURN(int64_t nodes_before, CountRows(c, sql::kCountWalkNodes));
   NBI_ASSIGN_OR_RETURN(int64_t edges_before, CountRows(c, sql::kCountWalkEdges));
+  int64_t changed = 0;  // rows inserted or updated: any bumps the network's version
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * node, c.Prepare(sql::kUpsertWalkNode));
   for (const WalkNode& n : network.nodes) {
     sqlite3_bind_int64(node, 1, n.id);
@@ -33,22 +37,38 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
     sqlite3_bind_double(node, 3, n.lng);
     const int rc = sqlite3_step(node);
     if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "walk node upsert");
+    changed += c.changes();
     sqlite3_reset(node);
   }
   NBI_ASSIGN_OR_RETURN(int64_t nodes_after, CountRows(c, sql::kCountWalkNodes));
   sum->walk_nodes_inserted += nodes_after - nodes_before;
 
+  // An edge's end positions and street cell (tiles/streets.h) come from this import's nodes.
+  auto pos = [&](int64_t id) {
+    auto it = std::lower_bound(network.nodes.begin(), network.nodes.end(), id,
+                               [](const WalkNode& n, int64_t v) { return n.id < v; });
+    return *it;  // CheckWalkNetwork: both ends are among the nodes
+  };
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * edge, c.Prepare(sql::kInsertWalkEdge));
   for (const WalkEdge& e : network.edges) {
+    const WalkNode na = pos(e.a), nb = pos(e.b);
     sqlite3_bind_int64(edge, 1, e.a);
     sqlite3_bind_int64(edge, 2, e.b);
     sqlite3_bind_double(edge, 3, e.length_m);
+    sqlite3_bind_int(edge, 4, e.cls);
+    sqlite3_bind_int64(edge, 5, tiles::StreetCellOf((na.lat + nb.lat) / 2, (na.lng + nb.lng) / 2));
+    sqlite3_bind_double(edge, 6, na.lat);
+    sqlite3_bind_double(edge, 7, na.lng);
+    sqlite3_bind_double(edge, 8, nb.lat);
+    sqlite3_bind_double(edge, 9, nb.lng);
     const int rc = sqlite3_step(edge);
     if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "walk edge insert");
+    changed += c.changes();
     sqlite3_reset(edge);
   }
   NBI_ASSIGN_OR_RETURN(int64_t edges_after, CountRows(c, sql::kCountWalkEdges));
   sum->walk_edges_inserted += edges_after - edges_before;
+  if (changed > 0) NBI_RETURN_IF_ERROR(c.Exec(sql::kBumpWalkNetworkVersion));
   return Status::Ok();
 }
 
@@ -73,6 +93,9 @@ Status SqliteDeleteWalkRows(SqliteConn& c, const std::vector<int64_t>& nodes,
     NBI_ASSIGN_OR_RETURN(SqliteStmt del, Query(c, sql::kDeleteWalkNode));
     NBI_RETURN_IF_ERROR(del.Int(id).Run());
     sum->walk_nodes_removed += c.changes();
+  }
+  if (sum->walk_edges_removed > 0 || sum->walk_nodes_removed > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(sql::kBumpWalkNetworkVersion));
   }
   return Status::Ok();
 }
@@ -115,6 +138,37 @@ Result<std::vector<WalkNode>> SqliteStore::LoadWalkNodesIn(const BBox& box) {
     NBI_RETURN_IF_ERROR(q.Rows([&] { out.push_back({q.I(0), q.D(1), q.D(2)}); }));
     return out;
   });
+}
+
+// The version table holds one row: CountRows reads its one value.
+Result<int64_t> SqliteStore::WalkNetworkVersion() {
+  return WithConn<int64_t>(*readers_,
+                           [&](SqliteConn& c) { return CountRows(c, sql::kWalkNetworkVersion); });
+}
+
+Status SqliteStore::LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
+                                       std::vector<tiles::StreetSegment>* out) {
+  out->clear();
+  auto load = [&](SqliteConn& c) -> Result<bool> {
+    NBI_ASSIGN_OR_RETURN(sqlite3_stmt * q, c.Prepare(sql::kLoadStreetSegments));
+    // One range of the cell index per row of cells.
+    for (int64_t row = cells.row0; row <= cells.row1; ++row) {
+      const int64_t base = row * tiles::kStreetCellCols;
+      sqlite3_bind_int64(q, 1, base + cells.col0);
+      sqlite3_bind_int64(q, 2, base + cells.col1);
+      sqlite3_bind_int(q, 3, min_class);
+      int rc;
+      while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        out->push_back({sqlite3_column_double(q, 0), sqlite3_column_double(q, 1),
+                        sqlite3_column_double(q, 2), sqlite3_column_double(q, 3),
+                        static_cast<uint8_t>(sqlite3_column_int(q, 4))});
+      }
+      sqlite3_reset(q);
+      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "street segments");
+    }
+    return true;
+  };
+  return WithConn<bool>(*readers_, load).status();
 }
 
 Result<int64_t> SqliteStore::CountWalkEdges() {

@@ -1,9 +1,10 @@
 // Jobs as values: the typed job row, what a heatmap job computes, and the one codec of the
 // job metadata stored as JSON in jobs.metadata.
 //
-// This header is the only part of src/jobs that sits below the store: the store returns and
-// takes these types. It depends on common/, geo/ and score/model.h only. The job logic that
-// uses a store lives beside it (service.h, runner.h, cron.h).
+// Plain values, no store logic: the store returns and takes these types, so they live in
+// store/ (not jobs/, which sits above the store and uses it). It depends on common/, geo/ and
+// score/model.h only, which is also why it cannot sit in common/. The job logic that uses a
+// store lives in jobs/ (service.h, runner.h, cron.h).
 //
 // Metadata (SPEC §2, the seed's shape):
 //   {"bounds": {"minLat","minLng","maxLat","maxLng"}, "gridStep": s, "model": "grocery",
@@ -59,7 +60,7 @@ struct Job {
   std::optional<int64_t> heartbeat_at_ms;
   std::optional<std::string> locked_by;
   bool cancel_requested = false;
-  int part_count = 1;  // the job's parts (jobs/parts.h); 1 for a job under JOB_PART_CELLS
+  int part_count = 1;  // the job's parts (store/parts.h); 1 for a job under JOB_PART_CELLS
 
   // The part a claim handed out (Claim and ClaimBatch fill these; other reads leave them at
   // their defaults, which stand for the whole job). The runner scores cells
@@ -99,9 +100,19 @@ struct HeatmapMetadata {
   int64_t last_processed_index = 0;
 };
 
+// The model of a heatmap job whose metadata names none: the jobs the original app enqueues
+// (SPEC §2a; its worker computes the blend). SEED_JOB_MODEL, default blend; set once at start
+// by the program (a process-wide setting, read by the stores and the runner alike).
+HeatModel SeedJobModel();
+void SetSeedJobModel(HeatModel model);
+// True for a heatmap job whose metadata is an object without "model": one the original app
+// enqueued, not yet taken over (JobQueue::Claim pins its model, count and dedupe key).
+bool IsSeedJob(const Job& job);
+
 // The metadata a new job of `spec` is stored with (lastProcessedIndex 0).
 nlohmann::json EncodeHeatmapMetadata(const HeatmapJobSpec& spec);
-// Reads a stored job's metadata; a missing "model" means grocery (the seed's jobs have none).
+// Reads a stored job's metadata; a missing "model" means SeedJobModel() (the original's jobs
+// name none).
 // kInvalidArgument, naming the job and the field, for anything else that is not right.
 Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job);
 

@@ -1,5 +1,5 @@
-// The walk network's way selection (SPEC §4a); see network.h.
-#include "walk/network.h"
+// The walk network's way selection (SPEC §4a); see walk_ways.h.
+#include "poi/walk_ways.h"
 
 #include <array>
 #include <string_view>
@@ -35,6 +35,17 @@ bool IsOneOf(std::string_view value, std::initializer_list<std::string_view> set
 }
 
 }  // namespace
+
+uint8_t WalkClassOf(std::string_view highway) {
+  constexpr std::string_view kLink = "_link";
+  if (highway.size() > kLink.size() && highway.ends_with(kLink))
+    highway.remove_suffix(kLink.size());
+  if (IsOneOf(highway, {"primary", "secondary", "tertiary"})) return kWalkClassMajor;
+  if (IsOneOf(highway, {"residential", "unclassified", "living_street", "road", "pedestrian"})) {
+    return kWalkClassStreet;
+  }
+  return kWalkClassPath;
+}
 
 bool IsWalkWay(const WayTagGetter& tag) {
   if (!IsWalkHighway(tag("highway"))) return false;

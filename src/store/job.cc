@@ -1,8 +1,9 @@
-#include "jobs/job.h"
+#include "store/job.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 
 namespace nbi {
@@ -23,7 +24,15 @@ std::optional<double> Number(const nlohmann::json& o, const char* key) {
   if (it == o.end() || !it->is_number()) return std::nullopt;
   return it->get<double>();
 }
+std::atomic<int> g_seed_job_model{static_cast<int>(HeatModel::kBlend)};
 }  // namespace
+
+HeatModel SeedJobModel() { return static_cast<HeatModel>(g_seed_job_model.load()); }
+void SetSeedJobModel(HeatModel model) { g_seed_job_model.store(static_cast<int>(model)); }
+
+bool IsSeedJob(const Job& job) {
+  return job.type == kHeatmapJobType && job.metadata.is_object() && !job.metadata.contains("model");
+}
 
 std::string_view JobStatusId(JobStatus s) { return kStatusIds[static_cast<int>(s)]; }
 
@@ -72,17 +81,17 @@ Result<HeatmapMetadata> DecodeHeatmapMetadata(const Job& job) {
   if (!step) return bad("has no numeric gridStep");
   auto box = BBox::Make(*a, *c, *d, *e);
   if (!box.ok()) return box.status().WithPrefix(fmt::format("job {}: metadata bounds: ", job.id));
-  if (Status s = ValidateGridStep(*step); !s.ok()) {
-    return s.WithPrefix(fmt::format("job {}: metadata gridStep: ", job.id));
+  auto canonical_step = CanonicalGridStep(*step);  // an original-app job's step too (SPEC §2a)
+  if (!canonical_step.ok()) {
+    return canonical_step.status().WithPrefix(fmt::format("job {}: metadata gridStep: ", job.id));
   }
-  HeatmapMetadata out{*box, *step, HeatModel::kGrocery, 0};
+  HeatmapMetadata out{*box, *canonical_step, SeedJobModel(), 0};
   if (auto it = m.find("model"); it != m.end()) {
-    auto model = it->is_string() ? ParseHeatModel(it->get<std::string>()) : std::nullopt;
-    if (!model) {
-      return bad(fmt::format(
-          "model {} is unknown",
-          it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 64)));
-    }
+    auto model = ParseModelName(
+        "model", it->is_string()
+                     ? it->get<std::string>()
+                     : it->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    if (!model.ok()) return model.status().WithPrefix(fmt::format("job {}: metadata ", job.id));
     out.model = *model;
   }
   if (auto it = m.find("lastProcessedIndex"); it != m.end()) {

@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "jobs/job.h"
+#include "store/job.h"
 
 namespace nbi {
 

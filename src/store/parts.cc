@@ -1,4 +1,4 @@
-#include "jobs/parts.h"
+#include "store/parts.h"
 
 #include <fmt/format.h>
 

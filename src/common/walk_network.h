@@ -1,0 +1,38 @@
+// The walk network's rows (SPEC §4a): OSM nodes joined by undirected street segments that
+// people can walk, as the importer reads them from an extract (poi/walk_ways.h selects the
+// ways), the store keeps them and walk/ routes over them. Plain values that the importer, the
+// store and the router share, so they sit below all three.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace nbi {
+
+struct WalkNode {
+  int64_t id = 0;  // the OSM node id
+  double lat = 0, lng = 0;
+};
+
+// How a street map draws an edge (the way's `highway` value, poi/walk_ways.h WalkClassOf): 0 a path
+// (footway, path, steps, track, cycleway, service), 1 a street (residential, unclassified,
+// living_street, road, pedestrian), 2 a major road (primary, secondary, tertiary and their
+// links). Scoring ignores it.
+inline constexpr uint8_t kWalkClassPath = 0, kWalkClassStreet = 1, kWalkClassMajor = 2;
+
+// One undirected segment, a < b (OSM node ids), of haversine length between the two nodes.
+struct WalkEdge {
+  int64_t a = 0, b = 0;
+  double length_m = 0;
+  uint8_t cls = kWalkClassStreet;  // the drawing class (above)
+};
+
+// A set of nodes and edges: nodes sorted by id, unique, each an end of some edge; edges
+// sorted by (a, b), unique, both ends among the nodes.
+struct WalkNetwork {
+  std::vector<WalkNode> nodes;
+  std::vector<WalkEdge> edges;
+  bool empty() const { return edges.empty(); }
+};
+
+}  // namespace nbi

@@ -1,0 +1,126 @@
+// The database is the truth (the reliability round of SPEC §9): what the engine says when the
+// database it is given cannot be written; admission caps on what one client may enqueue.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "http_test_util.h"
+#include "store_test_util.h"
+#include "test_util.h"
+#include "worker_fixture.h"
+
+namespace nbi {
+namespace {
+
+using testing::Backend;
+
+// Regression: a read-only standby as DATABASE_URL answered "cannot execute CREATE TABLE in a
+// read-only transaction" with no hint. The message now names target_session_attrs and the
+// primary. (A session with default_transaction_read_only stands in for the standby: the
+// server answers both with the same SQLSTATE 25006.)
+TEST(ReadOnlyDatabase, MigrateNamesThePrimaryAndTargetSessionAttrs) {
+  NBI_REQUIRE_BACKEND(Backend::kPostgres);
+  testing::TempDir dir;
+  const std::string url =
+      testing::FreshStoreUrl(Backend::kPostgres, dir) + "%20-cdefault_transaction_read_only%3Don";
+  std::string out;
+  const int rc =
+      testing::RunCommand("env DATABASE_URL='" + url + "' NBI_TEST_PG_URL= DB_WAIT_TIMEOUT=1s " +
+                              testing::BinaryPath() + " migrate 2>&1",
+                          &out);
+  EXPECT_NE(rc, 0) << out;
+  EXPECT_NE(out.find("read-only"), std::string::npos) << out;
+  EXPECT_NE(out.find("target_session_attrs=read-write"), std::string::npos) << out;
+  EXPECT_NE(out.find("primary"), std::string::npos) << out;
+}
+
+// Regression: a rescue that met a lock held past its lock timeout recognised the error by the
+// English words "lock timeout" in the server's message; with the server speaking German the
+// whole rescue round failed instead of skipping the part. Now the SQLSTATE (55P03) decides.
+TEST(LockTimeout, ARescueSkipsALockedPartWhateverTheServersLanguage) {
+  NBI_REQUIRE_BACKEND(Backend::kPostgres);
+  testing::TempDir dir;
+  const std::string url = testing::FreshStoreUrl(Backend::kPostgres, dir);
+  try {
+    testing::QuerySql(url, "SET lc_messages = 'de_DE.UTF-8'; SELECT 1");
+  } catch (const std::exception& e) {
+    GTEST_SKIP() << "no de_DE.UTF-8 locale on this machine (scripts/setup.sh makes one with "
+                    "localedef): "
+                 << e.what();
+  }
+  FakeClock clock;
+  auto store = OpenStore(url + "%20-clc_messages%3Dde_DE.UTF-8", &clock);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto e = (*store)->EnqueueHeatmap(JobOver(47.3, 9.5, 0.01, 0.001));
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_TRUE((*store)->Claim("w")->has_value());
+  clock.Advance(10 * 60 * 1000);  // the part's heartbeat is now stale
+  {
+    testing::HeldLock held(url, e->job.id);
+    auto rescued = (*store)->RescueStale(60 * 1000);
+    ASSERT_TRUE(rescued.ok()) << rescued.status().ToString();
+    EXPECT_EQ(*rescued, 0);
+  }
+  auto rescued = (*store)->RescueStale(60 * 1000);
+  ASSERT_TRUE(rescued.ok()) << rescued.status().ToString();
+  EXPECT_EQ(*rescued, 1);
+}
+
+// Admission control. Regression: one anonymous client at the default rate limit enqueued 121
+// jobs x 25 M cells (3 billion cells) in 4 s. Now a client over its cap of queued cells gets
+// 429 naming the cap, a request folded into an active job is still answered, other clients
+// are served up to the total cap, and the CLI is held by the total cap only.
+class AdmissionTest : public testing::HttpTest {
+ protected:
+  // POST /api/heatmap/schedule of a 1,000,000-cell box (1000 x 1000 at 0.0001) at row k, from
+  // `source` (a local address: another client).
+  int ScheduleMillion(const testing::ServerProcess& s, int k, const std::string& source,
+                      std::string* body) {
+    const double lat = 10.0 + 0.1 * k;
+    const std::string json =
+        "{\"bounds\": " + BoundsJson(lat, 20.0, lat + 0.1, 20.1) + ", \"gridStep\": 0.0001}";
+    const std::string request =
+        "POST /api/heatmap/schedule HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+        "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(json.size()) +
+        "\r\nConnection: close\r\n\r\n" + json;
+    return testing::RawRequest(s.port(), request, body, source);
+  }
+};
+
+TEST_P(AdmissionTest, AFloodFromOneClientGets429AndOthersAreStillServed) {
+  testing::ServerProcess& s =
+      Start({{"NBI_QUEUE_CLIENT_CELLS", "3000000"}, {"NBI_QUEUE_TOTAL_CELLS", "8000000"}},
+            {"--no-worker"});
+  std::string body;
+  int k = 0;
+  for (; k < 3; ++k) EXPECT_EQ(ScheduleMillion(s, k, "127.0.0.1", &body), 201) << body;
+  // The flooding client's fourth job would pass its cap.
+  EXPECT_EQ(ScheduleMillion(s, k, "127.0.0.1", &body), 429) << body;
+  EXPECT_NE(body.find("\"queue_full\""), std::string::npos) << body;
+  EXPECT_NE(body.find("NBI_QUEUE_CLIENT_CELLS"), std::string::npos) << body;
+  EXPECT_NE(body.find("3000000"), std::string::npos) << body;
+  // Asking again for a job it already has queues nothing: answered.
+  EXPECT_EQ(ScheduleMillion(s, 0, "127.0.0.1", &body), 200) << body;
+  // Other clients are served, up to the total cap of 8 M cells (3 M queued so far).
+  for (const char* other : {"127.0.0.2", "127.0.0.3"}) {
+    for (int i = 0; i < 2; ++i) EXPECT_EQ(ScheduleMillion(s, ++k, other, &body), 201) << body;
+  }
+  EXPECT_EQ(ScheduleMillion(s, ++k, "127.0.0.4", &body), 201) << body;  // 8 M: at the cap
+  EXPECT_EQ(ScheduleMillion(s, ++k, "127.0.0.4", &body), 429) << body;
+  EXPECT_NE(body.find("NBI_QUEUE_TOTAL_CELLS"), std::string::npos) << body;
+  // The CLI is held by the total cap, not by a client's.
+  std::string out;
+  const std::string cli = "env DATABASE_URL='" + url_ +
+                          "' NBI_TEST_PG_URL= " + testing::BinaryPath() +
+                          " schedule --bbox 50,20,50.01,20.01 --grid-step 0.0001 2>&1";
+  EXPECT_EQ(testing::RunCommand("NBI_QUEUE_TOTAL_CELLS=8000000 " + cli, &out), 2) << out;
+  EXPECT_NE(out.find("NBI_QUEUE_TOTAL_CELLS"), std::string::npos) << out;
+  EXPECT_EQ(testing::RunCommand(cli, &out), 0) << out;  // default total cap: 1 billion
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, AdmissionTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) { return testing::BackendName(info.param); });
+
+}  // namespace
+}  // namespace nbi
