@@ -69,6 +69,12 @@ class FaultStore final : public Store {
   Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& b) override {
     return inner_->LoadWalkNodesIn(b);
   }
+  Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& ids) override {
+    return inner_->LoadOsmWays(ids);
+  }
+  Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(const std::vector<int64_t>& ids) override {
+    return inner_->LoadOsmWaysOfNodes(ids);
+  }
   Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override {

@@ -6,6 +6,7 @@
 #include <osmium/builder/attr.hpp>
 #include <osmium/io/pbf_output.hpp>
 #include <osmium/io/writer.hpp>
+#include <osmium/io/xml_output.hpp>
 #include <osmium/memory/buffer.hpp>
 #include <osmium/osm/box.hpp>
 
@@ -130,6 +131,33 @@ void OsmTown::WritePbf(const std::string& path) const {
   h.set("generator", "refresh_test");
   h.add_box(osmium::Box(header.min_lng, header.min_lat, header.max_lng, header.max_lat));
   osmium::io::Writer writer{path, h, osmium::io::overwrite::allow};
+  writer(std::move(buf));
+  writer.close();
+}
+
+void OsmTown::WriteChange(const OsmTown& before, const OsmTown& after, const std::string& path) {
+  // libosmium's osc writer puts a version-1 object into <create>, an invisible one into
+  // <delete> and any other into <modify>.
+  osmium::memory::Buffer buf{1 << 20, osmium::memory::Buffer::auto_grow::yes};
+  for (const auto& [id, n] : after.nodes) {
+    auto it = before.nodes.find(id);
+    if (it == before.nodes.end()) AddNode(buf, id, n, 1);
+    if (it != before.nodes.end() && !(it->second == n)) AddNode(buf, id, n, 2);
+  }
+  for (const auto& [id, w] : after.ways) {
+    auto it = before.ways.find(id);
+    if (it == before.ways.end()) AddWay(buf, id, w, 1);
+    if (it != before.ways.end() && !(it->second == w)) AddWay(buf, id, w, 2);
+  }
+  for (const auto& [id, w] : before.ways) {
+    if (!after.ways.count(id)) AddWay(buf, id, w, 2, true);
+  }
+  for (const auto& [id, n] : before.nodes) {
+    if (!after.nodes.count(id)) AddNode(buf, id, n, 2, true);
+  }
+  osmium::io::Header h;
+  h.set("generator", "refresh_test");
+  osmium::io::Writer writer{osmium::io::File{path, "osc"}, h, osmium::io::overwrite::allow};
   writer(std::move(buf));
   writer.close();
 }

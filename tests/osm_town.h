@@ -60,6 +60,9 @@ struct OsmTown {
   std::vector<int64_t> GroceryNodes() const;
 
   void WritePbf(const std::string& path) const;
+  // An OSM change file (.osc) that turns `before` into `after`: nodes and ways created,
+  // modified (any difference) and deleted.
+  static void WriteChange(const OsmTown& before, const OsmTown& after, const std::string& path);
 };
 
 }  // namespace nbi::testing

@@ -21,6 +21,7 @@
 #include "score/scorer.h"
 #include "score/spatial_index.h"
 #include "store_test_util.h"
+#include "tiles/streets.h"
 #include "walk/walk_index.h"
 #include "worker/worker.h"
 
@@ -78,6 +79,19 @@ class RefreshTest : public ::testing::TestWithParam<Backend> {
   void ComputeArea() {
     for (HeatModel m : kModels) ASSERT_TRUE(store_->EnqueueHeatmap(AreaJob(m)).ok());
     RunJobs();
+  }
+
+  // The street tiles' rows (tiles/streets.h) around `at`: the segments with an end there.
+  int StreetSegmentsAt(LatLng at) {
+    const int64_t cell = tiles::StreetCellOf(at.lat, at.lng);
+    const int64_t row = cell / tiles::kStreetCellCols, col = cell % tiles::kStreetCellCols;
+    std::vector<tiles::StreetSegment> segs;
+    EXPECT_TRUE(store_->LoadStreetSegments({row - 1, row + 1, col - 1, col + 1}, 0, &segs).ok());
+    int n = 0;
+    for (const tiles::StreetSegment& g : segs) {
+      n += (g.lat1 == at.lat && g.lng1 == at.lng) || (g.lat2 == at.lat && g.lng2 == at.lng);
+    }
+    return n;
   }
 
   // Completed heatmap_refresh jobs and the cells they computed.
@@ -234,7 +248,12 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   ExpectCellsFromScratch(before);
 
   const Modified after = Modify(before);
+  const int64_t version = *store_->WalkNetworkVersion();
+  const int segments_at_cut = StreetSegmentsAt(after.cut[0]);
   ImportRun run = Import(after.town, "new.osm.pbf", true);
+  // Street tiles follow: the network's version moves, the cut segment is no longer drawn.
+  EXPECT_GT(*store_->WalkNetworkVersion(), version);
+  EXPECT_EQ(StreetSegmentsAt(after.cut[0]), segments_at_cut - 1);
   EXPECT_EQ(run.summary.inserted, 2);
   EXPECT_EQ(run.summary.removed, 3);
   EXPECT_EQ(run.summary.walk_edges_removed, 1);
@@ -390,6 +409,130 @@ TEST_P(RefreshTest, RandomChangeSetsEqualAFullRecompute) {
   }
 }
 
+// The change (3 groceries removed, 2 added, 1 moved, 1 street cut) as an OSM change
+// file written with libosmium from the difference of the two extracts: the same dirty cells as
+// --replace, and afterwards every cell equals a computation from scratch on the new extract; a
+// removed grocery leaves GET /api/score.
+TEST_P(RefreshTest, ChangeFileRecomputesExactlyTheDirtyCells) {
+  const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
+  Import(before, "old.osm.pbf", false);
+  ComputeArea();
+  const Modified after = Modify(before);
+  const std::string osc = dir_.File("day.osc");
+  OsmTown::WriteChange(before, after.town, osc);
+  const OsmTown::Node& gone = before.nodes.at(after.removed[0]);
+  // No embedded worker: the coverage job a point score may schedule must not add cells of
+  // another grid step before the import plans its refresh.
+  testing::ServerProcess server(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {"--no-worker"});
+  ASSERT_TRUE(server.running()) << server.Log();
+  const std::string q =
+      "/api/score?lat=" + testing::Shortest(gone.lat) + "&lng=" + testing::Shortest(gone.lng);
+  testing::Reply r = server.Get(q);
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_NE(r.text.find("\"Grocer 0\""), std::string::npos) << "the grocery scores before";
+  auto version = store_->WalkNetworkVersion();
+  ASSERT_TRUE(version.ok());
+  const int segments_at_cut = StreetSegmentsAt(after.cut[0]);
+  EXPECT_GE(segments_at_cut, 2);
+
+  ImportRun run = ImportPath(osc, false);
+  EXPECT_TRUE(run.change_file);
+  EXPECT_EQ(run.summary.inserted, 2);
+  EXPECT_EQ(run.summary.updated, 1);
+  EXPECT_EQ(run.summary.removed, 3);
+  EXPECT_EQ(run.summary.walk_edges_removed, 1);
+  EXPECT_EQ(run.summary.walk_nodes_removed, 0);
+  EXPECT_GT(*store_->WalkNetworkVersion(), *version) << "street tiles see the cut";
+  EXPECT_EQ(StreetSegmentsAt(after.cut[0]), segments_at_cut - 1);
+  const int64_t predicted = PredictDirty(after.changed, after.cut, after.town);
+  EXPECT_EQ(run.refresh.dirty_cells, predicted);
+  r = server.Get(q);
+  ASSERT_EQ(r.status, 200) << r.text;
+  EXPECT_EQ(r.text.find("\"Grocer 0\""), std::string::npos) << r.text;
+  EXPECT_EQ(server.Terminate(), 0);
+  RunJobs();
+  const auto [jobs, cells] = RefreshJobsDone();
+  EXPECT_EQ(jobs, int(run.jobs.size()));
+  EXPECT_EQ(cells, run.refresh.cells());
+  ExpectCellsFromScratch(after.town);
+  // The network equals the new extract's.
+  WalkNetwork want;
+  const std::string path = dir_.File("want.osm.pbf");
+  after.town.WritePbf(path);
+  ASSERT_TRUE(ImportPois(path, nullptr, {}, &want).ok());
+  auto got = store_->LoadWalkNetwork({47.0, 9.4, 47.3, 9.7});
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->edges.size(), want.edges.size());
+}
+
+// A node of the grocery drawn as a way moves, and nothing else: the way's POI moves with it
+// (its other nodes' positions come from the store).
+TEST_P(RefreshTest, ChangeFileMovesAWayPoiWithItsNode) {
+  const OsmTown before = OsmTown::Generate(10, 5, 5, 7);
+  Import(before, "old.osm.pbf", false);
+  OsmTown after = before;
+  after.nodes[400001].lat += 0.0004;
+  // And a street crossing moves: its four segments are re-measured and drawn from there.
+  const int64_t crossing = OsmTown::StreetNode(10, 10);
+  const LatLng was{before.nodes.at(crossing).lat, before.nodes.at(crossing).lng};
+  after.nodes[crossing].lat = std::round((was.lat + 0.0002) * 1e7) / 1e7;
+  const LatLng now{after.nodes.at(crossing).lat, was.lng};
+  EXPECT_EQ(StreetSegmentsAt(was), 4);
+  OsmTown::WriteChange(before, after, dir_.File("move.osc"));
+  ImportRun run = ImportPath(dir_.File("move.osc"), false);
+  EXPECT_EQ(run.summary.updated, 1);
+  EXPECT_EQ(StreetSegmentsAt(was), 0);
+  EXPECT_EQ(StreetSegmentsAt(now), 4);
+  WalkNetwork want_net;
+  after.WritePbf(dir_.File("net.osm.pbf"));
+  ASSERT_TRUE(ImportPois(dir_.File("net.osm.pbf"), nullptr, {}, &want_net).ok());
+  auto got_net = store_->LoadWalkNetwork({47.0, 9.4, 47.3, 9.7});
+  ASSERT_TRUE(got_net.ok());
+  ASSERT_EQ(got_net->edges.size(), want_net.edges.size());
+  for (size_t k = 0; k < want_net.edges.size(); ++k) {
+    EXPECT_EQ(got_net->edges[k].a, want_net.edges[k].a);
+    EXPECT_NEAR(got_net->edges[k].length_m, want_net.edges[k].length_m, 1e-9) << k;
+  }
+  auto stored = store_->LoadPoisById({"w9000"});
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  after.WritePbf(dir_.File("new.osm.pbf"));
+  auto want = ImportPois(dir_.File("new.osm.pbf"));
+  ASSERT_TRUE(want.ok());
+  for (const Poi& p : *want) {
+    if (p.source_id != "w9000") continue;
+    EXPECT_DOUBLE_EQ(stored->at(0).lat, p.lat);
+    EXPECT_DOUBLE_EQ(stored->at(0).lng, p.lng);
+  }
+}
+
+// The property test through change files: random small change sets, each applied as the
+// .osc of its difference; after the refresh jobs every stored cell equals a computation from
+// scratch.
+TEST_P(RefreshTest, RandomChangeFilesEqualAFullRecompute) {
+  OsmTown town = OsmTown::Generate(30, 25, 10, 13);
+  Import(town, "t0.osm.pbf", false);
+  ComputeArea();
+  std::mt19937 rng(GetParam() == Backend::kSqlite ? 29 : 31);
+  int64_t next_id = 700000;
+  int64_t recomputed = 0;
+  for (int round = 1; round <= 8; ++round) {
+    const OsmTown before = town;
+    const int edits = 1 + int(rng() % 3);
+    for (int k = 0; k < edits; ++k) RandomEdit(&town, &rng, &next_id);
+    const std::string osc = dir_.File("c" + std::to_string(round) + ".osc");
+    OsmTown::WriteChange(before, town, osc);
+    recomputed += ImportPath(osc, false).refresh.cells();
+    RunJobs();
+    ExpectCellsFromScratch(town);
+    if (HasFailure()) {
+      ADD_FAILURE() << "round " << round;
+      return;
+    }
+  }
+  EXPECT_GT(recomputed, 0) << "the change files changed nothing that scores";
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, RefreshTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgres),
                          [](const auto& info) { return testing::BackendName(info.param); });
@@ -427,9 +570,16 @@ TEST(RefreshCli, ImportReplaceEnqueuesRefreshJobsThatProcessJobsRuns) {
   testing::WriteFile(dir.File("p.csv"), "lat,lng,category\n47.1,9.5,groceries\n");
   out = run("import --replace " + dir.File("p.csv"), 2);
   EXPECT_NE(out.find("--replace needs an OSM file"), std::string::npos) << out;
-  testing::WriteFile(dir.File("day.osc"), "<osmChange version=\"0.6\"/>\n");
-  out = run("import " + dir.File("day.osc"), 2);
-  EXPECT_NE(out.find("change files are not read yet"), std::string::npos) << out;
+  // A change file: the moved grocery goes back, which the summary and the jobs show.
+  OsmTown::WriteChange(after.town, before, dir.File("day.osc"));
+  out = run("import --replace " + dir.File("day.osc"), 2);
+  EXPECT_NE(out.find("--replace applies to an extract"), std::string::npos) << out;
+  out = run("import " + dir.File("day.osc"));
+  EXPECT_NE(out.find("3 new, 1 updated, 2 removed"), std::string::npos) << out;
+  EXPECT_NE(out.find("heatmap_refresh jobs"), std::string::npos) << out;
+  testing::WriteFile(dir.File("bad.osc"), "<osmChange version=\"0.6\"><create><node id=");
+  out = run("import " + dir.File("bad.osc"), 2);
+  EXPECT_NE(out.find("cannot read the OSM change file"), std::string::npos) << out;
 }
 
 // CoverCells: boxes are disjoint, hold only allowed cells, cover every dirty cell and waste at

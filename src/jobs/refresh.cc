@@ -12,8 +12,8 @@
 #include <unordered_set>
 #include <utility>
 
-#include "store/parts.h"
 #include "score/model.h"
+#include "store/parts.h"
 
 namespace nbi {
 
@@ -159,17 +159,52 @@ Result<ImportPlan> PlanImport(PoiStore* store, std::vector<Poi> pois, WalkNetwor
   return plan;
 }
 
-Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportOptions& opts) {
-  ImportRun run;
-  for (const char* suffix : {".osc", ".osc.gz", ".osc.bz2"}) {
-    const std::string_view sv(suffix);
-    if (path.size() >= sv.size() && path.compare(path.size() - sv.size(), sv.size(), sv) == 0) {
-      return Status::Invalid(fmt::format(
-          "{}: OSM change files are not read yet; import a newer extract of the region with "
-          "--replace instead",
-          path));
-    }
+namespace {
+
+// Writes `plan` and enqueues its refresh (RunImport's second half).
+Status WriteAndRefresh(Store* store, const std::string& path, const ImportOptions& opts,
+                       ImportPlan plan, ImportRun* run) {
+  run->changes = std::move(plan.changes);
+  auto sum = store->ApplyPoiWrite(plan.write);
+  if (!sum.ok()) return sum.status().WithPrefix(path + ": storing POIs: ");
+  run->summary = std::move(*sum);
+  run->changes.walk_points.insert(run->changes.walk_points.end(),
+                                  run->summary.cascaded_edge_ends.begin(),
+                                  run->summary.cascaded_edge_ends.end());
+  if (!opts.recompute) return Status::Ok();
+  auto refresh = PlanRefresh(store, run->changes);
+  if (!refresh.ok()) return refresh.status().WithPrefix(path + ": planning the recompute: ");
+  run->refresh = std::move(*refresh);
+  auto jobs = EnqueueRefresh(store, run->refresh, opts.part_cells);
+  if (!jobs.ok()) return jobs.status().WithPrefix(path + ": enqueueing the recompute: ");
+  run->jobs = std::move(*jobs);
+  return Status::Ok();
+}
+
+Result<ImportRun> RunChangeImport(Store* store, const std::string& path,
+                                  const ImportOptions& opts) {
+  if (opts.replace) {
+    return Status::Invalid(fmt::format(
+        "{}: --replace applies to an extract, not to a change file (a change file says itself "
+        "what it deletes)",
+        path));
   }
+  ImportRun run;
+  run.osm = true;
+  run.change_file = true;
+  NBI_ASSIGN_OR_RETURN(OsmChange change, ReadOsmChange(path));
+  NBI_ASSIGN_OR_RETURN(ImportPlan plan, PlanChange(store, change, &run.stats));
+  run.pois = plan.write.pois;
+  run.network = plan.write.network;
+  NBI_RETURN_IF_ERROR(WriteAndRefresh(store, path, opts, std::move(plan), &run));
+  return run;
+}
+
+}  // namespace
+
+Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportOptions& opts) {
+  if (IsOsmChangePath(path)) return RunChangeImport(store, path, opts);
+  ImportRun run;
   NBI_ASSIGN_OR_RETURN(PoiFormat format, DetectPoiFormat(path));
   run.osm = format == PoiFormat::kOsm;
   if (opts.replace && !run.osm) {
@@ -178,7 +213,12 @@ Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportO
         "is authoritative for",
         path));
   }
-  NBI_ASSIGN_OR_RETURN(run.pois, ImportPois(path, &run.stats, opts.progress, &run.network));
+  std::vector<OsmWayNodes> ways;
+  if (run.osm) {
+    NBI_ASSIGN_OR_RETURN(run.pois, ImportOsm(path, &run.stats, opts.progress, &run.network, &ways));
+  } else {
+    NBI_ASSIGN_OR_RETURN(run.pois, ImportPois(path, &run.stats, opts.progress, &run.network));
+  }
   if (opts.replace) {
     if (!run.stats.bounds) {
       return Status::Invalid(
@@ -187,20 +227,13 @@ Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportO
     run.replaced = run.stats.bounds;
   }
   NBI_ASSIGN_OR_RETURN(ImportPlan plan, PlanImport(store, run.pois, run.network, run.replaced));
-  run.changes = std::move(plan.changes);
-  auto sum = store->ApplyPoiWrite(plan.write);
-  if (!sum.ok()) return sum.status().WithPrefix(path + ": storing POIs: ");
-  run.summary = std::move(*sum);
-  run.changes.walk_points.insert(run.changes.walk_points.end(),
-                                 run.summary.cascaded_edge_ends.begin(),
-                                 run.summary.cascaded_edge_ends.end());
-  if (!opts.recompute) return run;
-  auto refresh = PlanRefresh(store, run.changes);
-  if (!refresh.ok()) return refresh.status().WithPrefix(path + ": planning the recompute: ");
-  run.refresh = std::move(*refresh);
-  auto jobs = EnqueueRefresh(store, run.refresh, opts.part_cells);
-  if (!jobs.ok()) return jobs.status().WithPrefix(path + ": enqueueing the recompute: ");
-  run.jobs = std::move(*jobs);
+  // The node lists of the file's ways, for later change files; a way POI the file no longer
+  // holds is forgotten with it.
+  plan.write.ways = std::move(ways);
+  for (const std::string& id : plan.write.poi_deletes) {
+    if (id.size() > 1 && id[0] == 'w') plan.write.way_deletes.push_back(std::stoll(id.substr(1)));
+  }
+  NBI_RETURN_IF_ERROR(WriteAndRefresh(store, path, opts, std::move(plan), &run));
   return run;
 }
 

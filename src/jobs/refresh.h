@@ -43,13 +43,14 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/walk_network.h"
 #include "geo/geo.h"
+#include "poi/import.h"
+#include "poi/osm_change.h"
+#include "poi/poi.h"
 #include "store/job.h"
 #include "store/parts.h"
-#include "poi/import.h"
-#include "poi/poi.h"
 #include "store/store.h"
-#include "common/walk_network.h"
 
 namespace nbi {
 
@@ -84,6 +85,17 @@ bool IsOsmSourceId(const std::string& source_id);
 // hold; nothing is deleted without it.
 Result<ImportPlan> PlanImport(PoiStore* store, std::vector<Poi> pois, WalkNetwork network,
                               const std::optional<BBox>& replace);
+
+// Plans applying an OSM change file (poi/osm_change.h): nodes and ways created or modified
+// are upserted as POIs (a way placed at the mean of its nodes, as an extract places it: the
+// file's positions, else the stored ones), deleted ones or ones without a category any more
+// are removed; a stored way POI whose node moved moves too. The walk network: the edges of
+// the file's walk ways, minus those of their stored versions that are gone; walk nodes
+// deleted (with their edges) or moved (their stored edges re-measured). Node lists of ways
+// (store.h PoiWrite::ways) are kept current for the next change file. Counts POIs per kind
+// into stats->nodes and stats->ways. One limit: an edge two ways share is removed with
+// either of them (the next extract imported with --replace brings it back).
+Result<ImportPlan> PlanChange(PoiStore* store, const OsmChange& change, ImportStats* stats);
 
 // One box of whole cells of one grid step and model to recompute.
 struct RefreshBox {
@@ -121,12 +133,14 @@ Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const Refresh
                                                   int64_t part_cells);
 
 // The whole import of one file: read, plan, write in one transaction, then (unless
-// `recompute` is false) plan and enqueue the refresh. The CLI's `import`.
+// `recompute` is false) plan and enqueue the refresh. The CLI's `import`. An OSM change file
+// (IsOsmChangePath) is applied by PlanChange; --replace does not apply to it.
 struct ImportRun {
   ImportStats stats;
   std::vector<Poi> pois;  // as read
   WalkNetwork network;    // as read
   bool osm = false;
+  bool change_file = false;      // an .osc applied (pois and network: what it wrote)
   std::optional<BBox> replaced;  // the bounds --replace applied to
   PoiImportSummary summary;
   ChangeSet changes;

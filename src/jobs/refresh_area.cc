@@ -7,9 +7,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include "jobs/model_index.h"
 #include "jobs/refresh.h"
 #include "score/model.h"
-#include "jobs/model_index.h"
 #include "walk/walk_index.h"
 
 namespace nbi {

@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "common/status.h"
-#include "geo/geo.h"
 #include "common/walk_network.h"
+#include "geo/geo.h"
 #include "poi/poi.h"
 
 namespace nbi {
@@ -67,8 +67,10 @@ Result<std::vector<Poi>> ImportPois(const std::string& path, ImportStats* stats 
                                     WalkNetwork* network = nullptr);
 
 // The per-format readers, for callers that know the format.
+// With `ways`, also the node lists of its POI ways and walk ways (common/walk_network.h).
 Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
-                                   const ImportProgress& progress, WalkNetwork* network = nullptr);
+                                   const ImportProgress& progress, WalkNetwork* network = nullptr,
+                                   std::vector<OsmWayNodes>* ways = nullptr);
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
 

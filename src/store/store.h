@@ -83,6 +83,10 @@ struct PoiWrite {
   std::vector<std::string> poi_deletes;                   // source ids
   std::vector<int64_t> node_deletes;                      // with every edge touching them
   std::vector<std::pair<int64_t, int64_t>> edge_deletes;  // (a, b), a < b
+  // The node lists of OSM ways (common/walk_network.h OsmWayNodes): each replaces what was
+  // stored for its way; way_deletes forgets ways. Applied after the other deletes.
+  std::vector<OsmWayNodes> ways;
+  std::vector<int64_t> way_deletes;
 };
 
 class PoiStore {
@@ -123,6 +127,11 @@ class PoiStore {
   virtual Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) = 0;
   virtual Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) = 0;
   virtual Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) = 0;
+  // The stored node lists of these OSM ways, and of every way holding one of these nodes
+  // (each way once, refs in order; unknown ids are left out).
+  virtual Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) = 0;
+  virtual Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
+      const std::vector<int64_t>& node_ids) = 0;
   // The walk network's version: grows with every import that adds or changes a node or an
   // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
   // other writer of walk_nodes / walk_edges must bump it too.

@@ -271,9 +271,16 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // v13: the claim walks one index in claim order and stops at the first ready part
     // (kClaimSolo, kClaimParts); pg_claim_schema.h.
     kPgClaimMigration,
-    // (issue 27) an import that deletes walk nodes (import --replace, change files) finds the
-    // edges that touch a node as b by an index, as it finds them as a by the key.
-    "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);",
+    // (issue 27, fresh heatmaps) an import that deletes walk nodes (import --replace, change
+    // files) finds the edges that touch a node as b by an index, as it finds them as a by the
+    // key.
+    "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);"
+    // (issue 27) OSM ways' node lists, for change files (store.h PoiWrite::ways): one row per
+    // node of a way, lat/lng NULL where its position was not known.
+    "CREATE TABLE IF NOT EXISTS osm_way_nodes (way_id BIGINT NOT NULL, seq INT NOT NULL, "
+    "node_id BIGINT NOT NULL, lat DOUBLE PRECISION, lng DOUBLE PRECISION, cls INT NOT NULL, "
+    "PRIMARY KEY (way_id, seq)); "
+    "CREATE INDEX IF NOT EXISTS osm_way_nodes_node_idx ON osm_way_nodes(node_id);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -252,6 +252,7 @@ Result<PoiImportSummary> PgStore::ApplyPoiWrite(const PoiWrite& write) {
     sum.removed = d.affected();
   }
   NBI_RETURN_IF_ERROR(PgDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
+  NBI_RETURN_IF_ERROR(PgWriteOsmWays(c, write.ways, write.way_deletes));
   NBI_RETURN_IF_ERROR(txn.Commit());
   return sum;
 }

@@ -1,7 +1,10 @@
 // PgStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/postgres/pg_walk.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -120,6 +123,79 @@ Status PgDeleteWalkRows(PgConn& c, const std::vector<int64_t>& nodes,
     NBI_RETURN_IF_ERROR(c.Exec(kBumpWalkNetworkVersion).status());
   }
   return Status::Ok();
+}
+
+Status PgWriteOsmWays(PgConn& c, const std::vector<OsmWayNodes>& ways,
+                      const std::vector<int64_t>& deletes) {
+  std::vector<int64_t> forget = deletes;
+  for (const OsmWayNodes& w : ways) forget.push_back(w.id);
+  if (!forget.empty()) {
+    NBI_RETURN_IF_ERROR(
+        c.Exec(kDeleteOsmWays, PgParams().Text(IntArray(forget, [](int64_t v) { return v; })))
+            .status());
+  }
+  // Slices of about 20k rows: one statement each, arrays of a few hundred kB.
+  constexpr size_t kSliceRows = 20000;
+  std::array<std::string, 6> cols;
+  size_t rows = 0;
+  auto flush = [&]() -> Status {
+    if (rows == 0) return Status::Ok();
+    PgParams p;
+    for (std::string& col : cols) p.Text("{" + col + "}");
+    for (std::string& col : cols) col.clear();
+    rows = 0;
+    return c.Exec(kInsertOsmWayNodes, p).status();
+  };
+  for (const OsmWayNodes& w : ways) {
+    for (size_t k = 0; k < w.refs.size(); ++k) {
+      const OsmWayRef& r = w.refs[k];
+      const char* sep = rows == 0 ? "" : ",";
+      cols[0] += fmt::format("{}{}", sep, w.id);
+      cols[1] += fmt::format("{}{}", sep, k);
+      cols[2] += fmt::format("{}{}", sep, r.node);
+      cols[3] += r.known ? fmt::format("{}{}", sep, r.lat) : fmt::format("{}NULL", sep);
+      cols[4] += r.known ? fmt::format("{}{}", sep, r.lng) : fmt::format("{}NULL", sep);
+      cols[5] += fmt::format("{}{}", sep, w.cls);
+      if (++rows >= kSliceRows) NBI_RETURN_IF_ERROR(flush());
+    }
+  }
+  return flush();
+}
+
+namespace {
+
+std::vector<OsmWayNodes> ReadOsmWays(const PgRows& r) {
+  std::vector<OsmWayNodes> out;
+  for (int i = 0; i < r.size(); ++i) {
+    const int64_t id = r.i64(i, 0);
+    if (out.empty() || out.back().id != id) out.push_back({id, static_cast<int>(r.i64(i, 5)), {}});
+    const bool known = !r.null(i, 3);
+    out.back().refs.push_back(
+        {r.i64(i, 2), known ? r.f64(i, 3) : 0, known ? r.f64(i, 4) : 0, known});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<OsmWayNodes>> PgStore::LoadOsmWays(const std::vector<int64_t>& way_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  if (way_ids.empty()) return Out{};
+  const std::string ids = IntArray(way_ids, [](int64_t v) { return v; });
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadOsmWays, PgParams().Text(ids)));
+    return ReadOsmWays(r);
+  });
+}
+
+Result<std::vector<OsmWayNodes>> PgStore::LoadOsmWaysOfNodes(const std::vector<int64_t>& node_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  if (node_ids.empty()) return Out{};
+  const std::string ids = IntArray(node_ids, [](int64_t v) { return v; });
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadOsmWaysOfNodes, PgParams().Text(ids)));
+    return ReadOsmWays(r);
+  });
 }
 
 Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {

@@ -18,6 +18,9 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
 
 // Deletes the edges `edges`, then every edge touching one of `nodes` (their ends' positions
 // into sum->cascaded_edge_ends) and the nodes, in `c`'s open transaction; counts into `sum`.
+// Replaces the stored node lists of `ways` and forgets `deletes` (store.h PoiWrite::ways).
+Status PgWriteOsmWays(PgConn& c, const std::vector<OsmWayNodes>& ways,
+                      const std::vector<int64_t>& deletes);
 Status PgDeleteWalkRows(PgConn& c, const std::vector<int64_t>& nodes,
                         const std::vector<std::pair<int64_t, int64_t>>& edges,
                         PoiImportSummary* sum);

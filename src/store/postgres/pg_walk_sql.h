@@ -40,8 +40,10 @@ inline constexpr PgSql kInsertWalkEdgesFromStage{
     "cls = EXCLUDED.cls, cell = EXCLUDED.cell, "
     "a_lat = EXCLUDED.a_lat, a_lng = EXCLUDED.a_lng, b_lat = EXCLUDED.b_lat, "
     "b_lng = EXCLUDED.b_lng "
-    "WHERE (walk_edges.length_m, walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, walk_edges.b_lat, "
-    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.length_m, EXCLUDED.cls, EXCLUDED.a_lat, EXCLUDED.a_lng, "
+    "WHERE (walk_edges.length_m, walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, "
+    "walk_edges.b_lat, "
+    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.length_m, EXCLUDED.cls, EXCLUDED.a_lat, "
+    "EXCLUDED.a_lng, "
     "EXCLUDED.b_lat, EXCLUDED.b_lng) "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
@@ -69,6 +71,22 @@ inline constexpr PgSql kDeleteWalkEdges{
     "delete_walk_edges",
     "DELETE FROM walk_edges e USING unnest($1::bigint[], $2::bigint[]) AS d(a, b) "
     "WHERE e.a = d.a AND e.b = d.b"};
+// OSM ways' node lists (store.h PoiWrite::ways). $1: way ids (bigint[]).
+inline constexpr PgSql kDeleteOsmWays{"delete_osm_ways",
+                                      "DELETE FROM osm_way_nodes WHERE way_id = ANY($1::bigint[])"};
+// Arrays of one length: $1 way ids, $2 seq, $3 node ids, $4 lat, $5 lng (NULL: unknown), $6 cls.
+inline constexpr PgSql kInsertOsmWayNodes{
+    "insert_osm_way_nodes",
+    "INSERT INTO osm_way_nodes (way_id, seq, node_id, lat, lng, cls) "
+    "SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::float8[], $5::float8[], "
+    "$6::int[])"};
+inline constexpr PgSql kLoadOsmWays{"load_osm_ways",
+                                    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes "
+                                    "WHERE way_id = ANY($1::bigint[]) ORDER BY way_id, seq"};
+inline constexpr PgSql kLoadOsmWaysOfNodes{
+    "load_osm_ways_of_nodes",
+    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes WHERE way_id IN "
+    "(SELECT way_id FROM osm_way_nodes WHERE node_id = ANY($1::bigint[])) ORDER BY way_id, seq"};
 // Fresh statistics once an import has added rows. Without them the planner takes both node
 // scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
 // minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the

@@ -209,9 +209,10 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
     // and the canonical one coincide, the newer stays.
     kCanonicalStepMigration,
-    // (issue 27) an import that deletes walk nodes (import --replace, change files) finds the
-    // edges that touch a node as b by an index, as it finds them as a by the key.
-    "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);",
+    // (issue 27, fresh heatmaps) an import that deletes walk nodes (import --replace, change
+    // files) finds the edges that touch a node as b by an index, as it finds them as a by the
+    // key; and OSM ways' node lists, for change files (sqlite_walk_sql.h).
+    kOsmWayNodesMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

@@ -198,6 +198,7 @@ Result<PoiImportSummary> SqliteStore::ApplyPoiWrite(const PoiWrite& write) {
       sum.removed += c.changes();
     }
     NBI_RETURN_IF_ERROR(SqliteDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
+    NBI_RETURN_IF_ERROR(SqliteWriteOsmWays(c, write.ways, write.way_deletes));
     return sum;
   });
 }

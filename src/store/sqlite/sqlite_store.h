@@ -62,6 +62,9 @@ class SqliteStore final : public Store {
   Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) override;
   Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) override;
+  Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) override;
+  Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
+      const std::vector<int64_t>& node_ids) override;
   Result<int64_t> WalkNetworkVersion() override;
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override;

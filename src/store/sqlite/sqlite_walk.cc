@@ -176,4 +176,86 @@ Result<int64_t> SqliteStore::CountWalkEdges() {
                            [&](SqliteConn& c) { return CountRows(c, sql::kCountWalkEdges); });
 }
 
+Status SqliteWriteOsmWays(SqliteConn& c, const std::vector<OsmWayNodes>& ways,
+                          const std::vector<int64_t>& deletes) {
+  NBI_ASSIGN_OR_RETURN(sqlite3_stmt * del, c.Prepare(sql::kDeleteOsmWay));
+  auto forget = [&](int64_t id) -> Status {
+    sqlite3_bind_int64(del, 1, id);
+    const int rc = sqlite3_step(del);
+    sqlite3_reset(del);
+    return rc == SQLITE_DONE ? Status::Ok() : SqlError(c.db(), rc, "osm way delete");
+  };
+  for (int64_t id : deletes) NBI_RETURN_IF_ERROR(forget(id));
+  NBI_ASSIGN_OR_RETURN(sqlite3_stmt * ins, c.Prepare(sql::kInsertOsmWayNode));
+  for (const OsmWayNodes& w : ways) {
+    NBI_RETURN_IF_ERROR(forget(w.id));
+    for (size_t k = 0; k < w.refs.size(); ++k) {
+      const OsmWayRef& r = w.refs[k];
+      sqlite3_bind_int64(ins, 1, w.id);
+      sqlite3_bind_int64(ins, 2, static_cast<int64_t>(k));
+      sqlite3_bind_int64(ins, 3, r.node);
+      if (r.known) {
+        sqlite3_bind_double(ins, 4, r.lat);
+        sqlite3_bind_double(ins, 5, r.lng);
+      } else {
+        sqlite3_bind_null(ins, 4);
+        sqlite3_bind_null(ins, 5);
+      }
+      sqlite3_bind_int(ins, 6, w.cls);
+      const int rc = sqlite3_step(ins);
+      sqlite3_reset(ins);
+      if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "osm way insert");
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Status LoadOsmWay(SqliteConn& c, int64_t id, std::vector<OsmWayNodes>* out) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadOsmWay));
+  q.Int(id);
+  OsmWayNodes w;
+  w.id = id;
+  NBI_RETURN_IF_ERROR(q.Rows([&] {
+    w.cls = static_cast<int>(q.I(5));
+    const bool known = !q.IsNull(3);
+    w.refs.push_back({q.I(2), known ? q.D(3) : 0, known ? q.D(4) : 0, known});
+  }));
+  if (!w.refs.empty()) out->push_back(std::move(w));
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::vector<OsmWayNodes>> SqliteStore::LoadOsmWays(const std::vector<int64_t>& way_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    Out out;
+    std::vector<int64_t> ids = way_ids;
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    for (int64_t id : ids) NBI_RETURN_IF_ERROR(LoadOsmWay(c, id, &out));
+    return out;
+  });
+}
+
+Result<std::vector<OsmWayNodes>> SqliteStore::LoadOsmWaysOfNodes(
+    const std::vector<int64_t>& node_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    std::vector<int64_t> ways;
+    for (int64_t id : node_ids) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kOsmWaysOfNode));
+      q.Int(id);
+      NBI_RETURN_IF_ERROR(q.Rows([&] { ways.push_back(q.I(0)); }));
+    }
+    std::sort(ways.begin(), ways.end());
+    ways.erase(std::unique(ways.begin(), ways.end()), ways.end());
+    Out out;
+    for (int64_t id : ways) NBI_RETURN_IF_ERROR(LoadOsmWay(c, id, &out));
+    return out;
+  });
+}
+
 }  // namespace nbi

@@ -17,6 +17,9 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
 
 // Deletes the edges `edges`, then every edge touching one of `nodes` (their ends' positions
 // into sum->cascaded_edge_ends) and the nodes; counts into `sum`.
+// Replaces the stored node lists of `ways` and forgets `deletes` (store.h PoiWrite::ways).
+Status SqliteWriteOsmWays(SqliteConn& c, const std::vector<OsmWayNodes>& ways,
+                          const std::vector<int64_t>& deletes);
 Status SqliteDeleteWalkRows(SqliteConn& c, const std::vector<int64_t>& nodes,
                             const std::vector<std::pair<int64_t, int64_t>>& edges,
                             PoiImportSummary* sum);

@@ -4,6 +4,29 @@
 
 namespace nbi::sql {
 
+// OSM ways' node lists (store.h PoiWrite::ways), one row per node of a way; lat/lng NULL where
+// the node's position was not known. The index by node finds the ways a moved node belongs to.
+inline constexpr const char* kOsmWayNodesMigration = R"sql(
+CREATE TABLE osm_way_nodes (
+  way_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  node_id INTEGER NOT NULL,
+  lat REAL,
+  lng REAL,
+  cls INTEGER NOT NULL,
+  PRIMARY KEY (way_id, seq)) WITHOUT ROWID;
+CREATE INDEX osm_way_nodes_node_idx ON osm_way_nodes(node_id);
+CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);
+)sql";
+inline constexpr const char* kDeleteOsmWay = "DELETE FROM osm_way_nodes WHERE way_id = ?";
+// ?: way_id, seq, node_id, lat, lng, cls.
+inline constexpr const char* kInsertOsmWayNode =
+    "INSERT INTO osm_way_nodes (way_id, seq, node_id, lat, lng, cls) VALUES (?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kLoadOsmWay =
+    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes WHERE way_id = ? ORDER BY seq";
+inline constexpr const char* kOsmWaysOfNode =
+    "SELECT DISTINCT way_id FROM osm_way_nodes WHERE node_id = ?";
+
 // Migration: the walk network (common/walk_network.h). A node is keyed by its OSM id, so the
 // networks of neighbouring extracts join where they share nodes; an edge by its ends (a < b).
 // No foreign keys: edges and their nodes are written together in one transaction, and the
@@ -38,7 +61,8 @@ inline constexpr const char* kInsertWalkEdge =
     "length_m = excluded.length_m, cls = excluded.cls, "
     "cell = excluded.cell, a_lat = excluded.a_lat, a_lng = excluded.a_lng, "
     "b_lat = excluded.b_lat, b_lng = excluded.b_lng "
-    "WHERE length_m <> excluded.length_m OR cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat OR a_lng IS NOT excluded.a_lng "
+    "WHERE length_m <> excluded.length_m OR cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat "
+    "OR a_lng IS NOT excluded.a_lng "
     "OR b_lat IS NOT excluded.b_lat OR b_lng IS NOT excluded.b_lng";
 
 // ?1: a node id. Both ends of every edge that touches it (deleted with it).
