@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <osmium/builder/attr.hpp>
+#include <osmium/io/gzip_compression.hpp>
 #include <osmium/io/pbf_output.hpp>
 #include <osmium/io/writer.hpp>
 #include <osmium/io/xml_output.hpp>
@@ -157,7 +158,9 @@ void OsmTown::WriteChange(const OsmTown& before, const OsmTown& after, const std
   }
   osmium::io::Header h;
   h.set("generator", "refresh_test");
-  osmium::io::Writer writer{osmium::io::File{path, "osc"}, h, osmium::io::overwrite::allow};
+  const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  osmium::io::Writer writer{osmium::io::File{path, gz ? "osc.gz" : "osc"}, h,
+                            osmium::io::overwrite::allow};
   writer(std::move(buf));
   writer.close();
 }

@@ -61,7 +61,7 @@ struct OsmTown {
 
   void WritePbf(const std::string& path) const;
   // An OSM change file (.osc) that turns `before` into `after`: nodes and ways created,
-  // modified (any difference) and deleted.
+  // modified (any difference) and deleted; gzip-compressed when `path` ends in .gz.
   static void WriteChange(const OsmTown& before, const OsmTown& after, const std::string& path);
 };
 

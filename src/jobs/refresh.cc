@@ -181,6 +181,30 @@ Status WriteAndRefresh(Store* store, const std::string& path, const ImportOption
   return Status::Ok();
 }
 
+// The node lists of the file's ways, for later change files. A way the file no longer holds
+// is forgotten: a POI way removed, or a way of a walk edge or node removed (a change file that
+// moves one of its nodes must not bring its edges back).
+Status PlanWayLists(PoiStore* store, std::vector<OsmWayNodes> ways, PoiWrite* write) {
+  std::set<int64_t> held;
+  for (const OsmWayNodes& w : ways) held.insert(w.id);
+  for (const std::string& id : write->poi_deletes) {
+    if (id.size() > 1 && id[0] == 'w') write->way_deletes.push_back(std::stoll(id.substr(1)));
+  }
+  std::vector<int64_t> gone = write->node_deletes;
+  for (const auto& [a, b] : write->edge_deletes) {
+    gone.push_back(a);
+    gone.push_back(b);
+  }
+  if (!gone.empty()) {
+    NBI_ASSIGN_OR_RETURN(std::vector<OsmWayNodes> stale, store->LoadOsmWaysOfNodes(gone));
+    for (const OsmWayNodes& w : stale) {
+      if (!held.count(w.id)) write->way_deletes.push_back(w.id);
+    }
+  }
+  write->ways = std::move(ways);
+  return Status::Ok();
+}
+
 Result<ImportRun> RunChangeImport(Store* store, const std::string& path,
                                   const ImportOptions& opts) {
   if (opts.replace) {
@@ -227,12 +251,7 @@ Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportO
     run.replaced = run.stats.bounds;
   }
   NBI_ASSIGN_OR_RETURN(ImportPlan plan, PlanImport(store, run.pois, run.network, run.replaced));
-  // The node lists of the file's ways, for later change files; a way POI the file no longer
-  // holds is forgotten with it.
-  plan.write.ways = std::move(ways);
-  for (const std::string& id : plan.write.poi_deletes) {
-    if (id.size() > 1 && id[0] == 'w') plan.write.way_deletes.push_back(std::stoll(id.substr(1)));
-  }
+  NBI_RETURN_IF_ERROR(PlanWayLists(store, std::move(ways), &plan.write));
   NBI_RETURN_IF_ERROR(WriteAndRefresh(store, path, opts, std::move(plan), &run));
   return run;
 }

@@ -7,7 +7,7 @@ namespace nbi::sql {
 // OSM ways' node lists (store.h PoiWrite::ways), one row per node of a way; lat/lng NULL where
 // the node's position was not known. The index by node finds the ways a moved node belongs to.
 inline constexpr const char* kOsmWayNodesMigration = R"sql(
-CREATE TABLE osm_way_nodes (
+CREATE TABLE IF NOT EXISTS osm_way_nodes (
   way_id INTEGER NOT NULL,
   seq INTEGER NOT NULL,
   node_id INTEGER NOT NULL,
@@ -15,7 +15,7 @@ CREATE TABLE osm_way_nodes (
   lng REAL,
   cls INTEGER NOT NULL,
   PRIMARY KEY (way_id, seq)) WITHOUT ROWID;
-CREATE INDEX osm_way_nodes_node_idx ON osm_way_nodes(node_id);
+CREATE INDEX IF NOT EXISTS osm_way_nodes_node_idx ON osm_way_nodes(node_id);
 CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);
 )sql";
 inline constexpr const char* kDeleteOsmWay = "DELETE FROM osm_way_nodes WHERE way_id = ?";
