@@ -130,8 +130,8 @@ Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
 void RegisterImport(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "import",
-      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON (also Overture places, "
-      ".geojsonseq) or CSV files");
+      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), OSM change files (.osc/.osc.gz), "
+      "GeoJSON (also Overture places, .geojsonseq) or CSV files");
   auto o = std::make_shared<ImportOpts>();
   cmd->add_option("files", o->files, "files to import")->required();
   cmd->add_flag("--replace", o->replace,
