@@ -183,7 +183,7 @@ void RegisterJobs(CLI::App& app) {
   auto o = std::make_shared<JobsOpts>();
   jobs->add_option("--limit", o->limit, "how many jobs")->capture_default_str();
   jobs->add_option("--status", o->status, "only jobs in this status");
-  jobs->add_option("--type", o->type, "only jobs of this type (heatmap_compute)");
+  jobs->add_option("--type", o->type, "only jobs of this type (heatmap_compute, heatmap_refresh)");
   jobs->add_option("--city", o->city, "only jobs of this city (slug)");
   jobs->add_flag("--json", o->json, "print {\"jobs\": [...]} as GET /api/jobs does");
   jobs->callback([jobs, o] {

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/printable.h"
 #include "config.h"
+#include "jobs/refresh.h"
 #include "poi/import.h"
 #include "store/store.h"
 
@@ -41,43 +42,76 @@ void RegisterMigrate(CLI::App& app) {
 // The summary line of the walk network an import stored (SPEC §4a).
 std::string WalkNetworkLine(const WalkNetwork& network, const PoiImportSummary& sum, bool osm) {
   if (!osm) return "  no walk network (GeoJSON/CSV carry none)\n";
-  return fmt::format(
-      "  walk network: {} nodes, {} edges ({} nodes, {} edges new)\n",
-      fmt::group_digits(network.nodes.size()), fmt::group_digits(network.edges.size()),
-      fmt::group_digits(sum.walk_nodes_inserted), fmt::group_digits(sum.walk_edges_inserted));
+  std::string removed =
+      sum.walk_nodes_removed == 0 && sum.walk_edges_removed == 0
+          ? ""
+          : fmt::format(", {} nodes, {} edges removed", fmt::group_digits(sum.walk_nodes_removed),
+                        fmt::group_digits(sum.walk_edges_removed));
+  return fmt::format("  walk network: {} nodes, {} edges ({} nodes, {} edges new{})\n",
+                     fmt::group_digits(network.nodes.size()),
+                     fmt::group_digits(network.edges.size()),
+                     fmt::group_digits(sum.walk_nodes_inserted),
+                     fmt::group_digits(sum.walk_edges_inserted), removed);
 }
 
-Status ImportFile(PoiStore* store, const std::string& f) {
+// The lines about the recompute an import enqueued (jobs/refresh.h).
+void PrintRefresh(const ImportRun& run, bool recompute) {
+  if (run.changes.empty()) {
+    std::printf("  no change that scores: nothing to recompute\n");
+    return;
+  }
+  if (!recompute) {
+    std::printf("  recompute skipped (--no-recompute)\n");
+    return;
+  }
+  int64_t fresh = 0;
+  for (const EnqueueResult& r : run.jobs) fresh += r.is_new;
+  std::printf("  recompute: %lld cells dirty, %lld cells in %zu heatmap_refresh job%s (%lld new)\n",
+              (long long)run.refresh.dirty_cells, (long long)run.refresh.cells(), run.jobs.size(),
+              run.jobs.size() == 1 ? "" : "s", (long long)fresh);
+}
+
+struct ImportOpts {
+  std::vector<std::string> files;
+  bool replace = false, no_recompute = false;
+};
+
+Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
   bool tty = isatty(STDERR_FILENO);
-  ImportStats stats;
-  WalkNetwork network;
   uint64_t last_pct = 101;
-  auto pois = ImportPois(
-      f, &stats,
-      [&](uint64_t done, uint64_t total) {
-        if (!tty || total == 0) return;
-        uint64_t pct = 100 * done / total;
-        if (pct != last_pct) {
-          std::fprintf(stderr, "\rReading %s: %3llu%%", f.c_str(), (unsigned long long)pct);
-          last_pct = pct;
-        }
-      },
-      &network);
+  ImportOptions opts;
+  opts.replace = o.replace;
+  opts.recompute = !o.no_recompute;
+  opts.progress = [&](uint64_t done, uint64_t total) {
+    if (!tty || total == 0) return;
+    uint64_t pct = 100 * done / total;
+    if (pct != last_pct) {
+      std::fprintf(stderr, "\rReading %s: %3llu%%", f.c_str(), (unsigned long long)pct);
+      last_pct = pct;
+    }
+  };
+  auto run = RunImport(store, f, opts);
   if (tty && last_pct != 101) std::fprintf(stderr, "\n");
-  if (!pois.ok()) return pois.status();
-  auto sum = store->UpsertPois(*pois, network);
-  if (!sum.ok()) return sum.status().WithPrefix(f + ": storing POIs: ");
+  if (!run.ok()) return run.status();
+  const std::vector<Poi>& pois = run->pois;
+  const PoiImportSummary& sum = run->summary;
+  const ImportStats& stats = run->stats;
   std::array<int64_t, kCategoryCount> per{};
-  for (const Poi& p : *pois) ++per[static_cast<int>(p.category)];
+  for (const Poi& p : pois) ++per[static_cast<int>(p.category)];
   // Records that were one POI (same OSM id, or the same CSV/GeoJSON content) are merged.
   std::string merged = stats.duplicates == 0
                            ? ""
                            : fmt::format(", {} duplicate{} merged", stats.duplicates,
                                          stats.duplicates == 1 ? "" : "s");
-  std::printf("Imported %s: %zu POIs (%llu from nodes, %llu from ways%s), %lld new, %lld updated\n",
-              f.c_str(), pois->size(), (unsigned long long)stats.nodes,
-              (unsigned long long)stats.ways, merged.c_str(), (long long)sum->inserted,
-              (long long)sum->updated);
+  std::printf(
+      "Imported %s: %zu POIs (%llu from nodes, %llu from ways%s), %lld new, %lld updated, %lld "
+      "removed\n",
+      f.c_str(), pois.size(), (unsigned long long)stats.nodes, (unsigned long long)stats.ways,
+      merged.c_str(), (long long)sum.inserted, (long long)sum.updated, (long long)sum.removed);
+  if (run->replaced) {
+    std::printf("  replaced OSM data inside %s (%s)\n", run->replaced->ToString().c_str(),
+                stats.header_bounds ? "the file's header box" : "the extent of its nodes");
+  }
   for (Category c : kAllCategories) {
     std::printf("  %-14s %8lld\n", std::string(CategoryId(c)).c_str(),
                 (long long)per[static_cast<int>(c)]);
@@ -88,23 +122,27 @@ Status ImportFile(PoiStore* store, const std::string& f) {
         "mapping)\n",
         (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
   }
-  Result<PoiFormat> format = DetectPoiFormat(f);
-  const bool osm = format.ok() && *format == PoiFormat::kOsm;
-  std::fputs(WalkNetworkLine(network, *sum, osm).c_str(), stdout);
+  std::fputs(WalkNetworkLine(run->network, sum, run->osm).c_str(), stdout);
+  PrintRefresh(*run, opts.recompute);
   return Status::Ok();
 }
 
 void RegisterImport(CLI::App& app) {
   auto* cmd = app.add_subcommand(
       "import",
-      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), GeoJSON (also Overture places, "
-      ".geojsonseq) or CSV files");
-  auto files = std::make_shared<std::vector<std::string>>();
-  cmd->add_option("files", *files, "files to import")->required();
-  cmd->callback([files] {
+      "Load POIs from OSM (.osm.pbf/.osm/.osm.bz2/.osm.gz), OSM change files (.osc/.osc.gz), "
+      "GeoJSON (also Overture places, .geojsonseq) or CSV files");
+  auto o = std::make_shared<ImportOpts>();
+  cmd->add_option("files", o->files, "files to import")->required();
+  cmd->add_flag("--replace", o->replace,
+                "the OSM extract is authoritative for its bounds: remove the OSM POIs and walk "
+                "network stored there that it no longer holds");
+  cmd->add_flag("--no-recompute", o->no_recompute,
+                "enqueue no heatmap_refresh jobs for the cells the changes reach");
+  cmd->callback([o] {
     auto s = OpenConfiguredStore();
     if (!s.ok()) return Fail(s.status());
-    for (const std::string& f : *files) NBI_STATUS_OR_FAIL(ImportFile(s->get(), f));
+    for (const std::string& f : o->files) NBI_STATUS_OR_FAIL(ImportFile(s->get(), f, *o));
   });
 }
 

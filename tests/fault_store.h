@@ -46,8 +46,8 @@ class FaultStore final : public Store {
   Result<City> GetCity(const std::string& slug) override { return inner_->GetCity(slug); }
 
   using PoiStore::UpsertPois;
-  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& p, const WalkNetwork& n) override {
-    return inner_->UpsertPois(p, n);
+  Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& w) override {
+    return inner_->ApplyPoiWrite(w);
   }
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& b) override {
     return inner_->LoadPoiPoints(b);
@@ -60,6 +60,21 @@ class FaultStore final : public Store {
   }
   Result<WalkNetwork> LoadWalkNetwork(const BBox& b) override { return inner_->LoadWalkNetwork(b); }
   Result<int64_t> CountWalkEdges() override { return inner_->CountWalkEdges(); }
+  Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) override {
+    return inner_->LoadPoisById(ids);
+  }
+  Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) override {
+    return inner_->LoadWalkNodesById(ids);
+  }
+  Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& b) override {
+    return inner_->LoadWalkNodesIn(b);
+  }
+  Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& ids) override {
+    return inner_->LoadOsmWays(ids);
+  }
+  Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(const std::vector<int64_t>& ids) override {
+    return inner_->LoadOsmWaysOfNodes(ids);
+  }
   Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override {
@@ -75,6 +90,9 @@ class FaultStore final : public Store {
   }
   Result<bool> HasCoverage(double lat, double lng, double step, HeatModel m) override {
     return inner_->HasCoverage(lat, lng, step, m);
+  }
+  Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& b) override {
+    return inner_->CellGridsIn(b);
   }
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& s) override {

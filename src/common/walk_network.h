@@ -35,4 +35,19 @@ struct WalkNetwork {
   bool empty() const { return edges.empty(); }
 };
 
+// The nodes of one OSM way in order, with their positions when known (a node missing from a
+// clipped extract has none: `known` false), kept by the store for the ways an import read (POI
+// ways and walk ways) so that a change file can place a way whose nodes it lacks, move a way's
+// POI with a node that moved, and find the walk edges of a way it deletes or modifies.
+struct OsmWayRef {
+  int64_t node = 0;
+  double lat = 0, lng = 0;
+  bool known = true;
+};
+struct OsmWayNodes {
+  int64_t id = 0;  // the OSM way id
+  int cls = -1;    // its walk class (kWalkClassPath..kWalkClassMajor), -1: not a walk way
+  std::vector<OsmWayRef> refs;
+};
+
 }  // namespace nbi

@@ -333,7 +333,7 @@ JobOutcome HeatmapRun::Finished(int64_t begin, int64_t end, bool job_completed) 
 }
 
 JobOutcome HeatmapRun::Run() {
-  if (job_.type != kHeatmapJobType) {
+  if (!IsHeatmapJobType(job_.type)) {
     return Fail(Status::Invalid(fmt::format("unknown job type '{}'", job_.type)));
   }
   auto meta = DecodeHeatmapMetadata(job_);

@@ -20,12 +20,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "common/walk_network.h"
+#include "geo/geo.h"
 #include "poi/poi.h"
 
 namespace nbi {
@@ -51,6 +53,11 @@ struct ImportStats {
   uint64_t walk_edges = 0;
   uint64_t unplaced = 0;  // GeoJSON features skipped without a category of ours (none, or
                           // Overture categories outside the mapping): reported, not imported
+  // The area the file describes (OSM only): the PBF header's bounding box when it has one
+  // (header_bounds), else the extent of the file's node locations; nullopt when neither
+  // exists (no node with a location). An import with --replace treats it as authoritative.
+  std::optional<BBox> bounds;
+  bool header_bounds = false;
 };
 
 // Reads every POI of a supported category from `path`. With `network`, also its walk
@@ -60,8 +67,10 @@ Result<std::vector<Poi>> ImportPois(const std::string& path, ImportStats* stats 
                                     WalkNetwork* network = nullptr);
 
 // The per-format readers, for callers that know the format.
+// With `ways`, also the node lists of its POI ways and walk ways (common/walk_network.h).
 Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
-                                   const ImportProgress& progress, WalkNetwork* network = nullptr);
+                                   const ImportProgress& progress, WalkNetwork* network = nullptr,
+                                   std::vector<OsmWayNodes>* ways = nullptr);
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
 

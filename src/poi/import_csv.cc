@@ -264,7 +264,10 @@ Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
         {"", match->category, match->sub, fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
   }
   if (reader.read_error()) return Status::Invalid(fmt::format("{}: read error", path));
-  if (stats) *stats = ImportStats{static_cast<uint64_t>(pois.size()), 0};
+  if (stats) {
+    *stats = ImportStats{};
+    stats->nodes = static_cast<uint64_t>(pois.size());
+  }
   return import_internal::FinishPois(std::move(pois), "csv:", stats);
 }
 

@@ -40,6 +40,7 @@
 #include <osmium/io/pbf_input.hpp>
 #include <osmium/io/reader.hpp>
 #include <osmium/io/xml_input.hpp>
+#include <osmium/osm/box.hpp>
 #include <osmium/osm/location.hpp>
 #include <osmium/osm/node.hpp>
 #include <osmium/osm/way.hpp>
@@ -150,10 +151,11 @@ LatLng PositionOf(osmium::Location loc) {
 // walk network's segments too (edges in FinishWalk()).
 class PoiCollector : public osmium::handler::Handler {
  public:
-  explicit PoiCollector(bool walk) : walk_(walk) {}
+  PoiCollector(bool walk, bool keep_ways) : walk_(walk), keep_ways_(keep_ways) {}
 
   void node(const osmium::Node& node) {
     locations_.Set(node.id(), node.location());
+    if (node.location().valid()) extent_.extend(node.location());
     if (!error_.ok()) return;
     std::optional<CategoryMatch> match = MatchOsmTags(node.tags());
     if (!match) return;
@@ -175,11 +177,14 @@ class PoiCollector : public osmium::handler::Handler {
 
   void way(const osmium::Way& way) {
     if (!error_.ok()) return;
-    if (walk_) KeepWalkSegments(way);
+    const int cls = walk_ ? KeepWalkSegments(way) : -1;
     std::optional<CategoryMatch> match = MatchOsmTags(way.tags());
-    if (!match) return;
-    PendingWay pending{way.id(), *match, NameOf(way.tags()), refs_.size(), way.nodes().size()};
+    if (!match && !(keep_ways_ && cls >= 0)) return;
+    const size_t first = refs_.size();  // the way's node ids: refs_[first, first + size)
     for (const osmium::NodeRef& ref : way.nodes()) refs_.push_back(ref.ref());
+    if (keep_ways_) kept_ways_.push_back({way.id(), cls, first, way.nodes().size()});
+    if (!match) return;
+    PendingWay pending{way.id(), *match, NameOf(way.tags()), first, way.nodes().size()};
     pending_ways_.push_back(std::move(pending));
   }
 
@@ -226,6 +231,23 @@ class PoiCollector : public osmium::handler::Handler {
     return Status::Ok();
   }
 
+  // The node lists of the POI and walk ways (keep_ways); call after Finish().
+  std::vector<OsmWayNodes> FinishWays() {
+    std::vector<OsmWayNodes> out;
+    out.reserve(kept_ways_.size());
+    for (const KeptWay& w : kept_ways_) {
+      OsmWayNodes way{w.id, w.cls, {}};
+      way.refs.reserve(w.ref_count);
+      for (size_t i = w.first_ref; i < w.first_ref + w.ref_count; ++i) {
+        const osmium::Location loc = locations_.Get(refs_[i]);
+        const LatLng pos = loc.valid() ? PositionOf(loc) : LatLng{0, 0};
+        way.refs.push_back({refs_[i], pos.lat, pos.lng, loc.valid()});
+      }
+      out.push_back(std::move(way));
+    }
+    return out;
+  }
+
   // The walk network of the kept segments; call after Finish() (which freezes the index).
   WalkNetwork FinishWalk() {
     // A segment of two ways (a street and the major road it becomes) is drawn as the larger.
@@ -257,6 +279,7 @@ class PoiCollector : public osmium::handler::Handler {
   }
 
   std::vector<Poi>& pois() { return pois_; }
+  const osmium::Box& extent() const { return extent_; }
   uint64_t nodes() const { return nodes_; }
   uint64_t ways() const { return ways_; }
 
@@ -269,31 +292,40 @@ class PoiCollector : public osmium::handler::Handler {
   };
 
   // Keeps each pair of consecutive distinct nodes of a walk way, as (smaller id, larger id).
-  void KeepWalkSegments(const osmium::Way& way) {
+  // Returns the way's walk class, -1 for a way that is no walk way.
+  int KeepWalkSegments(const osmium::Way& way) {
     const osmium::TagList& tags = way.tags();
-    if (!tags.has_key("highway")) return;  // most ways: skip the tag lookups
+    if (!tags.has_key("highway")) return -1;  // most ways: skip the tag lookups
     const bool walk = IsWalkWay([&tags](std::string_view key) -> std::string_view {
       for (const osmium::Tag& tag : tags) {
         if (key == tag.key()) return tag.value();
       }
       return {};
     });
-    if (!walk) return;
+    if (!walk) return -1;
     const uint8_t cls = WalkClassOf(tags.get_value_by_key("highway", ""));
     const osmium::WayNodeList& nodes = way.nodes();
     for (size_t i = 1; i < nodes.size(); ++i) {
       const int64_t a = nodes[i - 1].ref(), b = nodes[i].ref();
       if (a != b) segments_.push_back({std::min(a, b), std::max(a, b), cls});
     }
+    return cls;
   }
+  struct KeptWay {
+    int64_t id;
+    int cls;
+    size_t first_ref, ref_count;  // in refs_
+  };
 
   struct Segment {
     int64_t a, b;
     uint8_t cls;  // the way's drawing class (WalkClassOf)
   };
-  const bool walk_;
+  const bool walk_, keep_ways_;
+  std::vector<KeptWay> kept_ways_;
   std::vector<Segment> segments_;  // the walk ways' node pairs
   NodeLocations locations_;
+  osmium::Box extent_;  // of every valid node location read
   std::vector<PendingWay> pending_ways_;
   std::vector<osmium::object_id_type> refs_;
   std::vector<Poi> pois_;
@@ -304,8 +336,10 @@ class PoiCollector : public osmium::handler::Handler {
 }  // namespace
 
 Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
-                                   const ImportProgress& progress, WalkNetwork* network) {
+                                   const ImportProgress& progress, WalkNetwork* network,
+                                   std::vector<OsmWayNodes>* ways) {
   if (network) *network = WalkNetwork{};  // nothing of an earlier file survives an error
+  if (ways) ways->clear();
   NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
   std::optional<std::string> format = OsmiumFormat(path);
   if (!format) {
@@ -318,15 +352,17 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     return Status::Invalid(fmt::format("{}: the file is empty", path));
   }
 
-  PoiCollector collector(network != nullptr);
-  uint64_t total = 0;  // file size in bytes
-  Status placed;       // the outcome of placing the ways
+  PoiCollector collector(network != nullptr, ways != nullptr);
+  uint64_t total = 0;      // file size in bytes
+  osmium::Box header_box;  // the header's bounding box, if the file has one
+  Status placed;           // the outcome of placing the ways
   try {
     // An absolute name: libosmium reads "-" as stdin and "http://..." through curl.
     osmium::io::File file(std::filesystem::absolute(path).string(), *format);
     osmium::io::Reader reader(file, osmium::osm_entity_bits::node | osmium::osm_entity_bits::way,
                               osmium::io::read_meta::no);
     total = reader.file_size();
+    header_box = reader.header().box();
     if (progress) progress(0, total);
     while (osmium::memory::Buffer buffer = reader.read()) {
       osmium::apply(buffer, collector);
@@ -344,6 +380,7 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     }
     reader.close();
     placed = collector.Finish();
+    if (placed.ok() && ways) *ways = collector.FinishWays();
     if (placed.ok() && network) *network = collector.FinishWalk();
   } catch (const std::bad_alloc&) {
     return Status::Internal(fmt::format("{}: out of memory while reading OSM data", path));
@@ -366,6 +403,13 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
     stats->ways = collector.ways();
     stats->walk_nodes = network ? network->nodes.size() : 0;
     stats->walk_edges = network ? network->edges.size() : 0;
+    stats->header_bounds = header_box.valid();
+    const osmium::Box& box = stats->header_bounds ? header_box : collector.extent();
+    stats->bounds.reset();
+    if (box.valid()) {
+      stats->bounds = BBox{box.bottom_left().lat(), box.bottom_left().lon(), box.top_right().lat(),
+                           box.top_right().lon()};
+    }
   }
   // Every POI has its OSM id ("n123", "w456"): no content keys here.
   return import_internal::FinishPois(std::move(collector.pois()), "osm:", stats);

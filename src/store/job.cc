@@ -111,7 +111,7 @@ Status ActiveJobConflict(const Job& active) {
 }
 
 std::string DedupeKey(const HeatmapJobSpec& s) {
-  return fmt::format("{}:{},{},{},{}:{}:{}", kHeatmapJobType, Shortest(s.bounds.min_lat),
+  return fmt::format("{}:{},{},{},{}:{}:{}", s.type, Shortest(s.bounds.min_lat),
                      Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),
                      Shortest(s.bounds.max_lng), Shortest(s.grid_step), HeatModelId(s.model));
 }

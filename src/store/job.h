@@ -32,6 +32,13 @@ std::string_view JobStatusId(JobStatus s);
 std::optional<JobStatus> ParseJobStatus(std::string_view s);
 
 inline constexpr const char* kHeatmapJobType = "heatmap_compute";
+// A heatmap job that an import enqueued to recompute the stored cells its changes can reach
+// (jobs/refresh.h). Computed exactly like heatmap_compute; only its origin differs.
+inline constexpr const char* kHeatmapRefreshJobType = "heatmap_refresh";
+// True for the job types the runner computes (heatmap_compute, heatmap_refresh).
+inline bool IsHeatmapJobType(std::string_view type) {
+  return type == kHeatmapJobType || type == kHeatmapRefreshJobType;
+}
 
 // One row of the jobs table.
 struct Job {
@@ -71,6 +78,7 @@ struct Job {
 
 // What to compute. The duplicate rule compares (bounds, grid_step, model) of active jobs.
 struct HeatmapJobSpec {
+  std::string type = kHeatmapJobType;  // or kHeatmapRefreshJobType
   BBox bounds;
   double grid_step = 0.0025;
   HeatModel model = HeatModel::kGrocery;

@@ -61,20 +61,50 @@ class CityStore {
 // ---------------------------------------------------------------- POIs
 struct PoiImportSummary {
   int64_t inserted = 0, updated = 0;
+  int64_t removed = 0;  // POIs deleted (PoiWrite::poi_deletes that were stored)
   // Rows of the walk network this import added (a node or edge already stored is no new row).
   int64_t walk_nodes_inserted = 0, walk_edges_inserted = 0;
+  // Rows of the walk network deleted: nodes of PoiWrite::node_deletes, edges of edge_deletes
+  // and every edge that touched a deleted node.
+  int64_t walk_nodes_removed = 0, walk_edges_removed = 0;
+  // The positions of both ends of every edge deleted because it touched a deleted node (the
+  // caller's dirty areas need them; an end outside the caller's view is found here).
+  std::vector<LatLng> cascaded_edge_ends;
+};
+
+// One import's writes, applied by PoiStore::ApplyPoiWrite in one transaction: upserts first,
+// then the deletes (a POI or node both upserted and deleted ends deleted).
+struct PoiWrite {
+  std::vector<Poi> pois;  // upserted by source_id
+  // Nodes upserted by id (a known node takes the new position); edges upserted by (a, b): a
+  // known edge takes the new length (its node moved), so the stored network always measures
+  // its stored node positions.
+  WalkNetwork network;
+  std::vector<std::string> poi_deletes;                   // source ids
+  std::vector<int64_t> node_deletes;                      // with every edge touching them
+  std::vector<std::pair<int64_t, int64_t>> edge_deletes;  // (a, b), a < b
+  // The node lists of OSM ways (common/walk_network.h OsmWayNodes): each replaces what was
+  // stored for its way; way_deletes forgets ways. Applied after the other deletes.
+  std::vector<OsmWayNodes> ways;
+  std::vector<int64_t> way_deletes;
 };
 
 class PoiStore {
  public:
   virtual ~PoiStore() = default;
-  // Stores POIs keyed by source_id: a known source_id is updated, not duplicated. With them,
-  // the walk network of the same file (common/walk_network.h): nodes keyed by their OSM id (a known
-  // node takes the new position), edges keyed by (a, b) and kept as first stored. So the
-  // networks of neighbouring extracts join at the node ids they share. All or nothing: the
-  // POIs and the network in one transaction.
-  virtual Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois,
-                                              const WalkNetwork& network) = 0;
+  // Applies `write` in one transaction (all or nothing). POIs are keyed by source_id: a known
+  // source_id is updated, not duplicated. The walk network (common/walk_network.h): nodes keyed
+  // by their OSM id, edges by (a, b). So the networks of neighbouring extracts join at the node
+  // ids they share. `write.network` must keep the WalkNetwork invariants (kInvalidArgument).
+  // A write that adds, changes or deletes a node or an edge bumps WalkNetworkVersion.
+  virtual Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& write) = 0;
+  // Upserts of POIs and the walk network of one file, nothing deleted.
+  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois, const WalkNetwork& network) {
+    PoiWrite w;
+    w.pois = pois;
+    w.network = network;
+    return ApplyPoiWrite(w);
+  }
   // POIs alone (no network).
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
     return UpsertPois(pois, WalkNetwork{});
@@ -91,6 +121,17 @@ class PoiStore {
   virtual Result<WalkNetwork> LoadWalkNetwork(const BBox& box) = 0;
   // The number of stored walk edges.
   virtual Result<int64_t> CountWalkEdges() = 0;
+  // What an import compares its file with (jobs/refresh.h): the stored POIs with these source
+  // ids, the stored walk nodes with these ids (unknown ids are left out; any order), and the
+  // walk nodes inside the box (edges or not).
+  virtual Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) = 0;
+  virtual Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) = 0;
+  virtual Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) = 0;
+  // The stored node lists of these OSM ways, and of every way holding one of these nodes
+  // (each way once, refs in order; unknown ids are left out).
+  virtual Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) = 0;
+  virtual Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
+      const std::vector<int64_t>& node_ids) = 0;
   // The walk network's version: grows with every import that adds or changes a node or an
   // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
   // other writer of walk_nodes / walk_edges must bump it too.
@@ -134,6 +175,8 @@ class CellStore {
   virtual Result<int64_t> CountCells(std::optional<double> grid_step) = 0;
   // True when a cell of `grid_step` and `model` lies within one step of the point.
   virtual Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) = 0;
+  // The (grid step, model) pairs of the cells stored in the box, each once.
+  virtual Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& box) = 0;
 };
 
 // ---------------------------------------------------------------- the queue

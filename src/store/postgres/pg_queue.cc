@@ -67,7 +67,8 @@ PgParams EnqueueParams(const HeatmapJobSpec& spec, const GridRegion& grid,
       .Int(spec.priority)
       .Text(key)
       .Int(static_cast<int64_t>(SplitParts(grid.cell_count(), spec.part_cells).size()))
-      .Int(spec.run_at_ms.value_or(now));
+      .Int(spec.run_at_ms.value_or(now))
+      .Text(spec.type);
 }
 
 // The equal active job an enqueue found, its priority raised to the spec's when lower.

@@ -26,13 +26,13 @@ inline constexpr PgSql kLockJob{
 inline constexpr const char* kRescueLockTimeout = "SET LOCAL lock_timeout = '250ms'";
 // The NOTIFY rides in the same statement (and so the same transaction) as the insert: it is
 // delivered exactly when the new job becomes visible, and only for a new job. $8: parts,
-// $9: run_at.
+// $9: run_at, $10: type (heatmap_compute or heatmap_refresh).
 inline constexpr PgSql kEnqueue{
     "enqueue",
     "WITH ins AS (INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, "
     "created_at, attempts, max_attempts, priority, run_at_ms, dedupe_key, part_count, "
     "ready_parts) "
-    "VALUES ('heatmap_compute', 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
+    "VALUES ($10::text, 'pending', $1::int, 0, $2::int, $3::jsonb, " NBI_TS("$4")
     ", 0, $5::int, $6::int, $9::bigint, $7::text, $8::int, $8::int) "
     "ON CONFLICT (dedupe_key) WHERE status IN " NBI_ACTIVE " DO NOTHING "
     "RETURNING " NBI_JOB_COLUMNS ") "

@@ -284,6 +284,16 @@ BEGIN
   RETURN true;
 END $$;
 )sql",
+    // v15 (SQLite v13): an import that deletes walk nodes (import --replace, change
+    // files) finds the edges that touch a node as b by an index, as it finds them as a by the
+    // key.
+    "CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);"
+    // OSM ways' node lists, for change files (store.h PoiWrite::ways): one row per
+    // node of a way, lat/lng NULL where its position was not known.
+    "CREATE TABLE IF NOT EXISTS osm_way_nodes (way_id BIGINT NOT NULL, seq INT NOT NULL, "
+    "node_id BIGINT NOT NULL, lat DOUBLE PRECISION, lng DOUBLE PRECISION, cls INT NOT NULL, "
+    "PRIMARY KEY (way_id, seq)); "
+    "CREATE INDEX IF NOT EXISTS osm_way_nodes_node_idx ON osm_way_nodes(node_id);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -336,6 +346,13 @@ inline constexpr PgSql kUpsertPoisFromStage{
     "subtype = EXCLUDED.subtype, name = EXCLUDED.name, lat = EXCLUDED.lat, lng = EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted) FROM up"};
+// $1: source ids (text[]). Deleted in one statement; the row count is what was stored.
+inline constexpr PgSql kDeletePois{"delete_pois",
+                                   "DELETE FROM pois WHERE source_id = ANY($1::text[])"};
+inline constexpr PgSql kLoadPoisById{
+    "load_pois_by_id",
+    "SELECT source_id, category, subtype, name, lat, lng FROM pois "
+    "WHERE source_id = ANY($1::text[])"};
 inline constexpr PgSql kLoadPois{
     "load_pois",
     "SELECT source_id, category, subtype, name, lat, lng FROM pois "
@@ -361,6 +378,12 @@ inline constexpr PgSql kQueryCells{"query_cells",
 inline constexpr PgSql kCountCells{"count_cells", "SELECT count(*) FROM heat_cells"};
 inline constexpr PgSql kCountCellsOfStep{
     "count_cells_step", "SELECT count(*) FROM heat_cells WHERE grid_step = $1::real"};
+// The (grid step, model) pairs of the cells in a box. $1 min_lat, $2 max_lat, $3 min_lng,
+// $4 max_lng.
+inline constexpr PgSql kCellGridsIn{
+    "cell_grids_in",
+    "SELECT DISTINCT grid_step::float8, model FROM heat_cells "
+    "WHERE lat BETWEEN $1::real AND $2::real AND lng BETWEEN $3::real AND $4::real"};
 inline constexpr PgSql kHasCoverage{
     "has_coverage",
     "SELECT EXISTS (SELECT 1 FROM heat_cells "

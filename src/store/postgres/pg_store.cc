@@ -201,12 +201,34 @@ Result<City> PgStore::GetCity(const std::string& slug) {
 
 // ------------------------------------------------------------------ POIs
 
-Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois,
-                                             const WalkNetwork& network) {
+namespace {
+
+// A PostgreSQL array literal of texts, each quoted: {"n1","w2"}.
+std::string TextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char ch : values[i]) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Result<PoiImportSummary> PgStore::ApplyPoiWrite(const PoiWrite& write) {
+  const std::vector<Poi>& pois = write.pois;
+  const WalkNetwork& network = write.network;
   NBI_ASSIGN_OR_RETURN(std::vector<const Poi*> rows, FoldDuplicates(pois));
   NBI_RETURN_IF_ERROR(CheckWalkNetwork(network));
   const bool walk = !network.nodes.empty() || !network.edges.empty();
-  if (rows.empty() && !walk) return PoiImportSummary{};
+  const bool deletes =
+      !write.poi_deletes.empty() || !write.node_deletes.empty() || !write.edge_deletes.empty();
+  if (rows.empty() && !walk && !deletes) return PoiImportSummary{};
   PgBinaryCopy copy;
   if (!rows.empty()) EncodePois(rows, &copy);
 
@@ -224,6 +246,13 @@ Result<PoiImportSummary> PgStore::UpsertPois(const std::vector<Poi>& pois,
   }
   sum.updated = static_cast<int64_t>(pois.size()) - sum.inserted;
   NBI_RETURN_IF_ERROR(PgUpsertWalkNetwork(c, network, &sum));
+  if (!write.poi_deletes.empty()) {
+    NBI_ASSIGN_OR_RETURN(PgRows d,
+                         c.Exec(kDeletePois, PgParams().Text(TextArray(write.poi_deletes))));
+    sum.removed = d.affected();
+  }
+  NBI_RETURN_IF_ERROR(PgDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
+  NBI_RETURN_IF_ERROR(PgWriteOsmWays(c, write.ways, write.way_deletes));
   NBI_RETURN_IF_ERROR(txn.Commit());
   return sum;
 }
@@ -250,6 +279,27 @@ Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {
   });
 }
 
+namespace {
+// The POI columns of kLoadPois / kLoadPoisById.
+std::vector<Poi> ReadPois(const PgRows& r) {
+  std::vector<Poi> out;
+  out.reserve(r.size());
+  for (int i = 0; i < r.size(); ++i) {
+    auto category = ParseCategory(r.text(i, 1));
+    if (!category) continue;  // written by a newer version; not ours to score
+    Poi p;
+    p.source_id = r.str(i, 0);
+    p.category = *category;
+    p.sub = ParseHealthSub(r.text(i, 2)).value_or(HealthSub::kNone);
+    p.name = r.str(i, 3);
+    p.lat = r.f64(i, 4);
+    p.lng = r.f64(i, 5);
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+}  // namespace
+
 Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
   return WithReadConn<std::vector<Poi>>(*pool_, [&](PgConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(
@@ -260,24 +310,19 @@ Result<std::vector<Poi>> PgStore::LoadPois(const BBox& box, int64_t limit) {
                               .Double(box.min_lng)
                               .Double(box.max_lng)
                               .OptInt(limit >= 0 ? std::optional<int64_t>(limit) : std::nullopt)));
-    std::vector<Poi> out;
-    out.reserve(r.size());
-    for (int i = 0; i < r.size(); ++i) {
-      auto category = ParseCategory(r.text(i, 1));
-      if (!category) continue;  // written by a newer version; not ours to score
-      Poi p;
-      p.source_id = r.str(i, 0);
-      p.category = *category;
-      p.sub = ParseHealthSub(r.text(i, 2)).value_or(HealthSub::kNone);
-      p.name = r.str(i, 3);
-      p.lat = r.f64(i, 4);
-      p.lng = r.f64(i, 5);
-      out.push_back(std::move(p));
-    }
+    std::vector<Poi> out = ReadPois(r);
     NBI_ASSIGN_OR_RETURN(bool overture, HasOverturePois(c));
     const int64_t left = limit < 0 ? -1 : limit - static_cast<int64_t>(out.size());
     if (overture && left != 0) NBI_RETURN_IF_ERROR(PgLoadOverturePois(c, box, left, &out));
     return out;
+  });
+}
+
+Result<std::vector<Poi>> PgStore::LoadPoisById(const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<Poi>{};
+  return WithReadConn<std::vector<Poi>>(*pool_, [&](PgConn& c) -> Result<std::vector<Poi>> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadPoisById, PgParams().Text(TextArray(ids))));
+    return ReadPois(r);
   });
 }
 
@@ -348,6 +393,28 @@ Result<bool> PgStore::HasCoverage(double lat, double lng, double grid_step, Heat
                                                             .Float(static_cast<float>(grid_step))
                                                             .Text(HeatModelId(model))));
     return r.boolean(0, 0);
+  });
+}
+
+Result<std::vector<std::pair<double, HeatModel>>> PgStore::CellGridsIn(const BBox& box) {
+  using Out = std::vector<std::pair<double, HeatModel>>;
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    // Widened by a float's rounding: the columns are real.
+    const double pad = 1e-4;
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kCellGridsIn, PgParams()
+                                                            .Double(box.min_lat - pad)
+                                                            .Double(box.max_lat + pad)
+                                                            .Double(box.min_lng - pad)
+                                                            .Double(box.max_lng + pad)));
+    Out out;
+    for (int i = 0; i < r.size(); ++i) {
+      auto model = ParseHeatModel(r.text(i, 1));
+      if (!model) continue;                                           // written by a newer version
+      out.emplace_back(std::round(r.f64(i, 0) * 1e7) / 1e7, *model);  // real -> the step
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
   });
 }
 

@@ -51,13 +51,18 @@ class PgStore final : public Store {
   Result<City> GetCity(const std::string& slug) override;
 
   using PoiStore::UpsertPois;  // the overload without a network
-  Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois,
-                                      const WalkNetwork& network) override;
+  Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& write) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;
   Result<WalkNetwork> LoadWalkNetwork(const BBox& box) override;  // pg_walk.cc
   Result<int64_t> CountWalkEdges() override;
+  Result<std::vector<Poi>> LoadPoisById(const std::vector<std::string>& ids) override;
+  Result<std::vector<WalkNode>> LoadWalkNodesById(const std::vector<int64_t>& ids) override;
+  Result<std::vector<WalkNode>> LoadWalkNodesIn(const BBox& box) override;
+  Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) override;
+  Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
+      const std::vector<int64_t>& node_ids) override;
   Result<int64_t> WalkNetworkVersion() override;
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override;
@@ -101,6 +106,7 @@ class PgStore final : public Store {
                                            int min_score, int64_t limit) override;
   Result<int64_t> CountCells(std::optional<double> grid_step) override;
   Result<bool> HasCoverage(double lat, double lng, double grid_step, HeatModel model) override;
+  Result<std::vector<std::pair<double, HeatModel>>> CellGridsIn(const BBox& box) override;
 
   // TileStore (pg_tiles.cc)
   Status ReadLevel(double step, HeatModel model, int level, const tiles::IndexRange& r,

@@ -1,7 +1,10 @@
 // PgStore: the walk network (store/store.h PoiStore, common/walk_network.h).
 #include "store/postgres/pg_walk.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <array>
 #include <string>
 #include <vector>
 
@@ -78,6 +81,123 @@ Status PgUpsertWalkNetwork(PgConn& c, const WalkNetwork& network, PoiImportSumma
   return Status::Ok();
 }
 
+namespace {
+
+// A PostgreSQL array literal of integers: "{1,2,3}".
+template <typename T, typename Get>
+std::string IntArray(const std::vector<T>& rows, Get get) {
+  std::string out = "{";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(get(rows[i]));
+  }
+  return out + "}";
+}
+
+}  // namespace
+
+Status PgDeleteWalkRows(PgConn& c, const std::vector<int64_t>& nodes,
+                        const std::vector<std::pair<int64_t, int64_t>>& edges,
+                        PoiImportSummary* sum) {
+  if (!edges.empty()) {
+    NBI_ASSIGN_OR_RETURN(
+        PgRows d, c.Exec(kDeleteWalkEdges,
+                         PgParams()
+                             .Text(IntArray(edges, [](const auto& e) { return e.first; }))
+                             .Text(IntArray(edges, [](const auto& e) { return e.second; }))));
+    sum->walk_edges_removed += d.affected();
+  }
+  if (!nodes.empty()) {
+    const std::string ids = IntArray(nodes, [](int64_t id) { return id; });
+    NBI_ASSIGN_OR_RETURN(PgRows ends, c.Exec(kDeleteWalkEdgesOfNodes, PgParams().Text(ids)));
+    for (int i = 0; i < ends.size(); ++i) {
+      sum->cascaded_edge_ends.push_back({ends.f64(i, 0), ends.f64(i, 1)});
+      sum->cascaded_edge_ends.push_back({ends.f64(i, 2), ends.f64(i, 3)});
+    }
+    sum->walk_edges_removed += ends.size();
+    NBI_ASSIGN_OR_RETURN(PgRows d, c.Exec(kDeleteWalkNodes, PgParams().Text(ids)));
+    sum->walk_nodes_removed += d.affected();
+  }
+  // Street tiles are current while the network's version holds (store.h).
+  if (sum->walk_edges_removed > 0 || sum->walk_nodes_removed > 0) {
+    NBI_RETURN_IF_ERROR(c.Exec(kBumpWalkNetworkVersion).status());
+  }
+  return Status::Ok();
+}
+
+Status PgWriteOsmWays(PgConn& c, const std::vector<OsmWayNodes>& ways,
+                      const std::vector<int64_t>& deletes) {
+  std::vector<int64_t> forget = deletes;
+  for (const OsmWayNodes& w : ways) forget.push_back(w.id);
+  if (!forget.empty()) {
+    NBI_RETURN_IF_ERROR(
+        c.Exec(kDeleteOsmWays, PgParams().Text(IntArray(forget, [](int64_t v) { return v; })))
+            .status());
+  }
+  // Slices of about 20k rows: one statement each, arrays of a few hundred kB.
+  constexpr size_t kSliceRows = 20000;
+  std::array<std::string, 6> cols;
+  size_t rows = 0;
+  auto flush = [&]() -> Status {
+    if (rows == 0) return Status::Ok();
+    PgParams p;
+    for (std::string& col : cols) p.Text("{" + col + "}");
+    for (std::string& col : cols) col.clear();
+    rows = 0;
+    return c.Exec(kInsertOsmWayNodes, p).status();
+  };
+  for (const OsmWayNodes& w : ways) {
+    for (size_t k = 0; k < w.refs.size(); ++k) {
+      const OsmWayRef& r = w.refs[k];
+      const char* sep = rows == 0 ? "" : ",";
+      cols[0] += fmt::format("{}{}", sep, w.id);
+      cols[1] += fmt::format("{}{}", sep, k);
+      cols[2] += fmt::format("{}{}", sep, r.node);
+      cols[3] += r.known ? fmt::format("{}{}", sep, r.lat) : fmt::format("{}NULL", sep);
+      cols[4] += r.known ? fmt::format("{}{}", sep, r.lng) : fmt::format("{}NULL", sep);
+      cols[5] += fmt::format("{}{}", sep, w.cls);
+      if (++rows >= kSliceRows) NBI_RETURN_IF_ERROR(flush());
+    }
+  }
+  return flush();
+}
+
+namespace {
+
+std::vector<OsmWayNodes> ReadOsmWays(const PgRows& r) {
+  std::vector<OsmWayNodes> out;
+  for (int i = 0; i < r.size(); ++i) {
+    const int64_t id = r.i64(i, 0);
+    if (out.empty() || out.back().id != id) out.push_back({id, static_cast<int>(r.i64(i, 5)), {}});
+    const bool known = !r.null(i, 3);
+    out.back().refs.push_back(
+        {r.i64(i, 2), known ? r.f64(i, 3) : 0, known ? r.f64(i, 4) : 0, known});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<OsmWayNodes>> PgStore::LoadOsmWays(const std::vector<int64_t>& way_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  if (way_ids.empty()) return Out{};
+  const std::string ids = IntArray(way_ids, [](int64_t v) { return v; });
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadOsmWays, PgParams().Text(ids)));
+    return ReadOsmWays(r);
+  });
+}
+
+Result<std::vector<OsmWayNodes>> PgStore::LoadOsmWaysOfNodes(const std::vector<int64_t>& node_ids) {
+  using Out = std::vector<OsmWayNodes>;
+  if (node_ids.empty()) return Out{};
+  const std::string ids = IntArray(node_ids, [](int64_t v) { return v; });
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadOsmWaysOfNodes, PgParams().Text(ids)));
+    return ReadOsmWays(r);
+  });
+}
+
 Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
   return WithReadConn<WalkNetwork>(*pool_, [&](PgConn& c) -> Result<WalkNetwork> {
     NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNetwork, PgParams()
@@ -97,6 +217,38 @@ Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
     SortUniqueWalkNodes(&out.nodes);
     SortWalkEdges(&out.edges);
     return out;
+  });
+}
+
+namespace {
+std::vector<WalkNode> ReadWalkNodes(const PgRows& r) {
+  std::vector<WalkNode> out;
+  out.reserve(r.size());
+  for (int i = 0; i < r.size(); ++i) out.push_back({r.i64(i, 0), r.f64(i, 1), r.f64(i, 2)});
+  return out;
+}
+}  // namespace
+
+Result<std::vector<WalkNode>> PgStore::LoadWalkNodesById(const std::vector<int64_t>& ids) {
+  using Out = std::vector<WalkNode>;
+  if (ids.empty()) return Out{};
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(
+        PgRows r,
+        c.Exec(kLoadWalkNodesById, PgParams().Text(IntArray(ids, [](int64_t v) { return v; }))));
+    return ReadWalkNodes(r);
+  });
+}
+
+Result<std::vector<WalkNode>> PgStore::LoadWalkNodesIn(const BBox& box) {
+  using Out = std::vector<WalkNode>;
+  return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNodesIn, PgParams()
+                                                                .Double(box.min_lat)
+                                                                .Double(box.max_lat)
+                                                                .Double(box.min_lng)
+                                                                .Double(box.max_lng)));
+    return ReadWalkNodes(r);
   });
 }
 

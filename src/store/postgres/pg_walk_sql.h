@@ -29,18 +29,21 @@ inline constexpr PgSql kUpsertWalkNodesFromStage{
     "WHERE walk_nodes.lat <> EXCLUDED.lat OR walk_nodes.lng <> EXCLUDED.lng "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
-// A known edge keeps its length; its drawing class, street cell and end positions follow the
-// latest import of it (an unchanged edge is not rewritten). Counts: edges inserted, edges
-// inserted or changed.
+// A known edge takes the new length (one of its nodes moved), drawing class, street cell and
+// end positions: the latest import of it (an unchanged edge is not rewritten). Counts: edges
+// inserted, edges inserted or changed.
 inline constexpr PgSql kInsertWalkEdgesFromStage{
     "insert_walk_edges",
     "WITH up AS (INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
     "SELECT a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng FROM nbi_walk_edge_stage "
-    "ORDER BY a, b ON CONFLICT (a, b) DO UPDATE SET cls = EXCLUDED.cls, cell = EXCLUDED.cell, "
+    "ORDER BY a, b ON CONFLICT (a, b) DO UPDATE SET length_m = EXCLUDED.length_m, "
+    "cls = EXCLUDED.cls, cell = EXCLUDED.cell, "
     "a_lat = EXCLUDED.a_lat, a_lng = EXCLUDED.a_lng, b_lat = EXCLUDED.b_lat, "
     "b_lng = EXCLUDED.b_lng "
-    "WHERE (walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, walk_edges.b_lat, "
-    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.cls, EXCLUDED.a_lat, EXCLUDED.a_lng, "
+    "WHERE (walk_edges.length_m, walk_edges.cls, walk_edges.a_lat, walk_edges.a_lng, "
+    "walk_edges.b_lat, "
+    "walk_edges.b_lng) IS DISTINCT FROM (EXCLUDED.length_m, EXCLUDED.cls, EXCLUDED.a_lat, "
+    "EXCLUDED.a_lng, "
     "EXCLUDED.b_lat, EXCLUDED.b_lng) "
     "RETURNING (xmax = 0) AS inserted) "
     "SELECT count(*) FILTER (WHERE inserted), count(*) FROM up"};
@@ -54,6 +57,36 @@ inline constexpr PgSql kLoadStreetSegments{
     "load_street_segments",
     "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
     "WHERE cell = ANY($1::bigint[]) AND (cls >= $2::int OR cls IS NULL)"};
+// $1: node ids (bigint[]). Deletes every edge touching one of them and returns both ends'
+// positions (the nodes are deleted by the next statement, so both ends are still there).
+inline constexpr PgSql kDeleteWalkEdgesOfNodes{
+    "delete_walk_edges_of_nodes",
+    "WITH d AS (DELETE FROM walk_edges WHERE a = ANY($1::bigint[]) OR b = ANY($1::bigint[]) "
+    "RETURNING a, b) SELECT na.lat, na.lng, nb.lat, nb.lng FROM d "
+    "JOIN walk_nodes na ON na.id = d.a JOIN walk_nodes nb ON nb.id = d.b"};
+inline constexpr PgSql kDeleteWalkNodes{"delete_walk_nodes",
+                                        "DELETE FROM walk_nodes WHERE id = ANY($1::bigint[])"};
+// $1 a[], $2 b[] (bigint[] of the same length).
+inline constexpr PgSql kDeleteWalkEdges{
+    "delete_walk_edges",
+    "DELETE FROM walk_edges e USING unnest($1::bigint[], $2::bigint[]) AS d(a, b) "
+    "WHERE e.a = d.a AND e.b = d.b"};
+// OSM ways' node lists (store.h PoiWrite::ways). $1: way ids (bigint[]).
+inline constexpr PgSql kDeleteOsmWays{"delete_osm_ways",
+                                      "DELETE FROM osm_way_nodes WHERE way_id = ANY($1::bigint[])"};
+// Arrays of one length: $1 way ids, $2 seq, $3 node ids, $4 lat, $5 lng (NULL: unknown), $6 cls.
+inline constexpr PgSql kInsertOsmWayNodes{
+    "insert_osm_way_nodes",
+    "INSERT INTO osm_way_nodes (way_id, seq, node_id, lat, lng, cls) "
+    "SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::float8[], $5::float8[], "
+    "$6::int[])"};
+inline constexpr PgSql kLoadOsmWays{"load_osm_ways",
+                                    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes "
+                                    "WHERE way_id = ANY($1::bigint[]) ORDER BY way_id, seq"};
+inline constexpr PgSql kLoadOsmWaysOfNodes{
+    "load_osm_ways_of_nodes",
+    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes WHERE way_id IN "
+    "(SELECT way_id FROM osm_way_nodes WHERE node_id = ANY($1::bigint[])) ORDER BY way_id, seq"};
 // Fresh statistics once an import has added rows. Without them the planner takes both node
 // scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
 // minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
@@ -71,6 +104,12 @@ inline constexpr PgSql kLoadWalkNetwork{
     "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
     "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
     "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
+inline constexpr PgSql kLoadWalkNodesById{
+    "load_walk_nodes_by_id", "SELECT id, lat, lng FROM walk_nodes WHERE id = ANY($1::bigint[])"};
+inline constexpr PgSql kLoadWalkNodesIn{
+    "load_walk_nodes_in",
+    "SELECT id, lat, lng FROM walk_nodes WHERE lat BETWEEN $1::float8 AND $2::float8 "
+    "AND lng BETWEEN $3::float8 AND $4::float8"};
 inline constexpr PgSql kCountWalkEdges{"count_walk_edges", "SELECT count(*) FROM walk_edges"};
 
 }  // namespace nbi

@@ -276,7 +276,8 @@ Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegio
       .Int(spec.max_attempts)
       .Int(spec.run_at_ms.value_or(now))
       .Str(key)
-      .Int(static_cast<int64_t>(parts.size()));
+      .Int(static_cast<int64_t>(parts.size()))
+      .Str(spec.type);
   NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
   if (!job) return Status::Internal("enqueue returned no row");
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kInsertPart));

@@ -209,6 +209,10 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
     // and the canonical one coincide, the newer stays.
     kCanonicalStepMigration,
+    // v13: an import that deletes walk nodes (import --replace, change
+    // files) finds the edges that touch a node as b by an index, as it finds them as a by the
+    // key; and OSM ways' node lists, for change files (sqlite_walk_sql.h).
+    kOsmWayNodesMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -267,6 +271,10 @@ inline constexpr const char* kUpsertPoi =
     "ON CONFLICT (source_id) DO UPDATE SET category = excluded.category, subtype = "
     "excluded.subtype, name = excluded.name, lat = excluded.lat, lng = excluded.lng";
 // ?: min_lat, max_lat, min_lng, max_lng, limit (-1: no limit).
+// ?: source_id. changes() tells whether it was stored.
+inline constexpr const char* kDeletePoi = "DELETE FROM pois WHERE source_id = ?";
+inline constexpr const char* kLoadPoiById =
+    "SELECT source_id, category, subtype, name, lat, lng FROM pois WHERE source_id = ?";
 inline constexpr const char* kLoadPois =
     "SELECT source_id, category, subtype, name, lat, lng FROM pois "
     "WHERE lat >= ? AND lat <= ? AND lng >= ? AND lng <= ? ORDER BY id LIMIT ?";
@@ -288,7 +296,10 @@ inline constexpr const char* kCountCells =
 inline constexpr const char* kHasCoverage =
     "SELECT EXISTS (SELECT 1 FROM heat_cells WHERE lat BETWEEN ?1 - ?3 AND ?1 + ?3 AND "
     "lng BETWEEN ?2 - ?3 AND ?2 + ?3 AND grid_step = ?4 AND model = ?5)";
-// Benchmark path: plain insert into an empty table. ?: lat, lng, score, grid_step, ts.
+// The (grid step, model) pairs of the cells in a box. ?: min_lat, max_lat, min_lng, max_lng.
+inline constexpr const char* kCellGridsIn =
+    "SELECT DISTINCT grid_step, model FROM heat_cells WHERE lat BETWEEN ? AND ? AND "
+    "lng BETWEEN ? AND ?";
 // A checkpoint's cell, replacing an earlier result for the same cell.
 // ?: lat, lng, score, grid_step, city_id, computed_at, model.
 inline constexpr const char* kUpsertCell =
@@ -319,11 +330,11 @@ inline constexpr const char* kActiveJobByKey =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE dedupe_key = ? AND status IN ('pending', 'running')";
 // ?: city_id, total_items, metadata, created_at, priority, max_attempts, run_at_ms,
-// dedupe_key, part_count (every part is ready).
+// dedupe_key, part_count (every part is ready), type.
 inline constexpr const char* kEnqueueHeatmap =
     "INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, created_at, "
     "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts) VALUES "
-    "('heatmap_compute', 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
+    "(?10, 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
     "RETURNING " NBI_SQLITE_JOB_COLS;
 // ?: job_id, part, begin, end (next = begin).
 inline constexpr const char* kInsertPart =

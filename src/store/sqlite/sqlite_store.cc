@@ -171,13 +171,12 @@ Result<int64_t> CountPois(SqliteStmt& count) {
 }
 }  // namespace
 
-Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois,
-                                                 const WalkNetwork& network) {
-  NBI_RETURN_IF_ERROR(CheckWalkNetwork(network));
+Result<PoiImportSummary> SqliteStore::ApplyPoiWrite(const PoiWrite& write) {
+  NBI_RETURN_IF_ERROR(CheckWalkNetwork(write.network));
   return InWriteTxn<PoiImportSummary>(*pool_, [&](SqliteConn& c) -> Result<PoiImportSummary> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt count, Query(c, sql::kCountPois));
     NBI_ASSIGN_OR_RETURN(int64_t before, CountPois(count));
-    for (const Poi& p : pois) {
+    for (const Poi& p : write.pois) {
       NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kUpsertPoi));
       q.Str(p.source_id)
           .Str(std::string(CategoryId(p.category)))
@@ -191,8 +190,15 @@ Result<PoiImportSummary> SqliteStore::UpsertPois(const std::vector<Poi>& pois,
     NBI_ASSIGN_OR_RETURN(int64_t after, CountPois(count));
     PoiImportSummary sum;
     sum.inserted = after - before;
-    sum.updated = static_cast<int64_t>(pois.size()) - sum.inserted;
-    NBI_RETURN_IF_ERROR(SqliteUpsertWalkNetwork(c, network, &sum));
+    sum.updated = static_cast<int64_t>(write.pois.size()) - sum.inserted;
+    NBI_RETURN_IF_ERROR(SqliteUpsertWalkNetwork(c, write.network, &sum));
+    for (const std::string& id : write.poi_deletes) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kDeletePoi));
+      NBI_RETURN_IF_ERROR(q.Str(id).Run());
+      sum.removed += c.changes();
+    }
+    NBI_RETURN_IF_ERROR(SqliteDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
+    NBI_RETURN_IF_ERROR(SqliteWriteOsmWays(c, write.ways, write.way_deletes));
     return sum;
   });
 }
@@ -212,23 +218,40 @@ Result<std::vector<PoiPoint>> SqliteStore::LoadPoiPoints(const BBox& box) {
   });
 }
 
+namespace {
+// One row of kLoadPois / kLoadPoiById into `out` (a category of a newer version is skipped).
+void ReadPoi(const SqliteStmt& q, std::vector<Poi>* out) {
+  auto cat = ParseCategory(q.S(1));
+  if (!cat) return;
+  Poi p;
+  p.source_id = q.S(0);
+  p.category = *cat;
+  p.sub = ParseHealthSub(q.S(2)).value_or(HealthSub::kNone);
+  p.name = q.S(3);
+  p.lat = q.D(4);
+  p.lng = q.D(5);
+  out->push_back(std::move(p));
+}
+}  // namespace
+
 Result<std::vector<Poi>> SqliteStore::LoadPois(const BBox& box, int64_t limit) {
   return WithConn<std::vector<Poi>>(*readers_, [&](SqliteConn& c) -> Result<std::vector<Poi>> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadPois));
     q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng).Int(limit);
     std::vector<Poi> out;
-    NBI_RETURN_IF_ERROR(q.Rows([&] {
-      auto cat = ParseCategory(q.S(1));
-      if (!cat) return;
-      Poi p;
-      p.source_id = q.S(0);
-      p.category = *cat;
-      p.sub = ParseHealthSub(q.S(2)).value_or(HealthSub::kNone);
-      p.name = q.S(3);
-      p.lat = q.D(4);
-      p.lng = q.D(5);
-      out.push_back(std::move(p));
-    }));
+    NBI_RETURN_IF_ERROR(q.Rows([&] { ReadPoi(q, &out); }));
+    return out;
+  });
+}
+
+Result<std::vector<Poi>> SqliteStore::LoadPoisById(const std::vector<std::string>& ids) {
+  return WithConn<std::vector<Poi>>(*readers_, [&](SqliteConn& c) -> Result<std::vector<Poi>> {
+    std::vector<Poi> out;
+    for (const std::string& id : ids) {
+      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadPoiById));
+      q.Str(id);
+      NBI_RETURN_IF_ERROR(q.Rows([&] { ReadPoi(q, &out); }));
+    }
     return out;
   });
 }
@@ -292,6 +315,20 @@ Result<bool> SqliteStore::HasCoverage(double lat, double lng, double grid_step, 
     bool has = q.I(0) != 0;
     q.Reset();
     return has;
+  });
+}
+
+Result<std::vector<std::pair<double, HeatModel>>> SqliteStore::CellGridsIn(const BBox& box) {
+  using Out = std::vector<std::pair<double, HeatModel>>;
+  return WithConn<Out>(*readers_, [&](SqliteConn& c) -> Result<Out> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCellGridsIn));
+    q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng);
+    Out out;
+    NBI_RETURN_IF_ERROR(q.Rows([&] {
+      if (auto model = ParseHeatModel(q.S(1))) out.emplace_back(q.D(0), *model);
+    }));
+    std::sort(out.begin(), out.end());
+    return out;
   });
 }
 

@@ -4,6 +4,29 @@
 
 namespace nbi::sql {
 
+// OSM ways' node lists (store.h PoiWrite::ways), one row per node of a way; lat/lng NULL where
+// the node's position was not known. The index by node finds the ways a moved node belongs to.
+inline constexpr const char* kOsmWayNodesMigration = R"sql(
+CREATE TABLE IF NOT EXISTS osm_way_nodes (
+  way_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  node_id INTEGER NOT NULL,
+  lat REAL,
+  lng REAL,
+  cls INTEGER NOT NULL,
+  PRIMARY KEY (way_id, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS osm_way_nodes_node_idx ON osm_way_nodes(node_id);
+CREATE INDEX IF NOT EXISTS walk_edges_b_idx ON walk_edges(b);
+)sql";
+inline constexpr const char* kDeleteOsmWay = "DELETE FROM osm_way_nodes WHERE way_id = ?";
+// ?: way_id, seq, node_id, lat, lng, cls.
+inline constexpr const char* kInsertOsmWayNode =
+    "INSERT INTO osm_way_nodes (way_id, seq, node_id, lat, lng, cls) VALUES (?, ?, ?, ?, ?, ?)";
+inline constexpr const char* kLoadOsmWay =
+    "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes WHERE way_id = ? ORDER BY seq";
+inline constexpr const char* kOsmWaysOfNode =
+    "SELECT DISTINCT way_id FROM osm_way_nodes WHERE node_id = ?";
+
 // Migration: the walk network (common/walk_network.h). A node is keyed by its OSM id, so the
 // networks of neighbouring extracts join where they share nodes; an edge by its ends (a < b).
 // No foreign keys: edges and their nodes are written together in one transaction, and the
@@ -29,16 +52,31 @@ inline constexpr const char* kCountWalkEdges = "SELECT COUNT(*) FROM walk_edges"
 inline constexpr const char* kUpsertWalkNode =
     "INSERT INTO walk_nodes (id, lat, lng) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
     "lat = excluded.lat, lng = excluded.lng WHERE lat <> excluded.lat OR lng <> excluded.lng";
-// ?: a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng. A known edge keeps its length;
-// its drawing class, street cell and end positions follow the latest import of it (an
-// unchanged edge is not rewritten: changes() = 0).
+// ?: a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng. A known edge takes the new length
+// (one of its nodes moved), drawing class, street cell and end positions: the latest import of
+// it (an unchanged edge is not rewritten: changes() = 0).
 inline constexpr const char* kInsertWalkEdge =
     "INSERT INTO walk_edges (a, b, length_m, cls, cell, a_lat, a_lng, b_lat, b_lng) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET cls = excluded.cls, "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (a, b) DO UPDATE SET "
+    "length_m = excluded.length_m, cls = excluded.cls, "
     "cell = excluded.cell, a_lat = excluded.a_lat, a_lng = excluded.a_lng, "
     "b_lat = excluded.b_lat, b_lng = excluded.b_lng "
-    "WHERE cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat OR a_lng IS NOT excluded.a_lng "
+    "WHERE length_m <> excluded.length_m OR cls IS NOT excluded.cls OR a_lat IS NOT excluded.a_lat "
+    "OR a_lng IS NOT excluded.a_lng "
     "OR b_lat IS NOT excluded.b_lat OR b_lng IS NOT excluded.b_lng";
+
+// ?1: a node id. Both ends of every edge that touches it (deleted with it).
+inline constexpr const char* kWalkEdgesOfNode =
+    "SELECT na.lat, na.lng, nb.lat, nb.lng FROM walk_edges e JOIN walk_nodes na ON na.id = e.a "
+    "JOIN walk_nodes nb ON nb.id = e.b WHERE e.a = ?1 OR e.b = ?1";
+inline constexpr const char* kDeleteWalkEdgesOfNode =
+    "DELETE FROM walk_edges WHERE a = ?1 OR b = ?1";
+inline constexpr const char* kLoadWalkNodeById = "SELECT id, lat, lng FROM walk_nodes WHERE id = ?";
+// ?: min_lat, max_lat, min_lng, max_lng.
+inline constexpr const char* kLoadWalkNodesIn =
+    "SELECT id, lat, lng FROM walk_nodes WHERE lat BETWEEN ? AND ? AND lng BETWEEN ? AND ?";
+inline constexpr const char* kDeleteWalkNode = "DELETE FROM walk_nodes WHERE id = ?";
+inline constexpr const char* kDeleteWalkEdge = "DELETE FROM walk_edges WHERE a = ? AND b = ?";
 
 // Migration: what street tiles read (tiles/streets.h), in the edge rows themselves so that a
 // tile is one index range per row of cells and no lookup of its ends: each edge's drawing

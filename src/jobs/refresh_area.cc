@@ -1,0 +1,269 @@
+// The dirty-area rule and the boxes that cover it (jobs/refresh.h).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <unordered_set>
+#include <utility>
+
+#include "jobs/model_index.h"
+#include "jobs/refresh.h"
+#include "score/model.h"
+#include "walk/walk_index.h"
+
+namespace nbi {
+
+namespace {
+
+constexpr double kEarthRadiusM = 6'371'000.0;
+constexpr double kPi = 3.14159265358979323846;
+// Metres added to every disk's radius: a cell that the scorer counts at exactly the radius
+// must not be lost to the rounding of a haversine computed twice.
+constexpr double kDiskSlackM = 0.01;
+
+struct CellHash {
+  size_t operator()(const CellKey& c) const { return std::hash<int64_t>()(c.i * 1'000'003 + c.j); }
+};
+using CellSet = std::unordered_set<CellKey, CellHash>;
+
+bool ModelUses(HeatModel m, Category c) {
+  if (c == Category::kGroceries) return true;
+  return !IsGroceryOnly(m) && (c == Category::kRestaurants || c == Category::kParks);
+}
+
+// The largest radius of the model's categories.
+double ModelRadius(HeatModel m) {
+  double r = 0;
+  for (Category c : kAllCategories) {
+    if (ModelUses(m, c)) r = std::max(r, ParamsOf(c).radius_m);
+  }
+  return r;
+}
+
+// The box holding every point within `m` metres of `p` (generously: a degree of latitude is
+// at least 110.5 km; longitude at the disk's latitude farthest from the equator).
+BBox DiskBox(LatLng p, double m) {
+  const double dlat = m / 110'500.0;
+  const double far_lat = std::min(89.0, std::abs(p.lat) + dlat);
+  const double dlng = std::min(180.0, dlat / std::cos(far_lat * kPi / 180.0));
+  return {std::max(-90.0, p.lat - dlat), std::max(-180.0, p.lng - dlng),
+          std::min(90.0, p.lat + dlat), std::min(180.0, p.lng + dlng)};
+}
+
+// Centres of the disks of one model: its changed POIs; for a walking model also the changed
+// walk positions and the stored POIs of its categories within r of them (jobs/refresh.h).
+Result<std::vector<LatLng>> Centres(Store* store, const ChangeSet& changes, HeatModel m, double r) {
+  std::vector<LatLng> out;
+  for (const PoiPoint& p : changes.pois) {
+    if (ModelUses(m, p.category)) out.push_back({p.lat, p.lng});
+  }
+  if (IsWalkModel(m) && !changes.walk_points.empty()) {
+    std::vector<LatLng> walk = changes.walk_points;
+    std::sort(walk.begin(), walk.end(),
+              [](const LatLng& a, const LatLng& b) { return a.lat < b.lat; });
+    out.insert(out.end(), walk.begin(), walk.end());
+    BBox all{walk.front().lat, walk.front().lng, walk.front().lat, walk.front().lng};
+    for (const LatLng& w : walk) {
+      all.min_lng = std::min(all.min_lng, w.lng);
+      all.max_lng = std::max(all.max_lng, w.lng);
+      all.max_lat = std::max(all.max_lat, w.lat);
+    }
+    NBI_ASSIGN_OR_RETURN(std::vector<PoiPoint> near,
+                         LoadPoiPointsAround(store, all, r + kLoadMarginM));
+    const double dlat = (r + 1) / 110'500.0;
+    for (const PoiPoint& p : near) {
+      if (!ModelUses(m, p.category)) continue;
+      auto lo = std::lower_bound(walk.begin(), walk.end(), p.lat - dlat,
+                                 [](const LatLng& a, double v) { return a.lat < v; });
+      for (auto it = lo; it != walk.end() && it->lat <= p.lat + dlat; ++it) {
+        if (HaversineMeters(*it, {p.lat, p.lng}) <= r + kDiskSlackM) {
+          out.push_back({p.lat, p.lng});
+          break;
+        }
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const LatLng& a, const LatLng& b) {
+    return std::make_pair(a.lat, a.lng) < std::make_pair(b.lat, b.lng);
+  });
+  out.erase(std::unique(
+                out.begin(), out.end(),
+                [](const LatLng& a, const LatLng& b) { return a.lat == b.lat && a.lng == b.lng; }),
+            out.end());
+  return out;
+}
+
+// The dirty and the stored cells of one model around its centres, per grid step.
+struct GridCells {
+  CellSet dirty, stored;
+};
+
+// Centres grouped by a coarse tile, so that one pair of queries serves the centres of a place.
+std::map<std::pair<int64_t, int64_t>, std::vector<LatLng>> ByTile(const std::vector<LatLng>& cs) {
+  std::map<std::pair<int64_t, int64_t>, std::vector<LatLng>> out;
+  for (const LatLng& c : cs) {
+    out[{static_cast<int64_t>(std::floor(c.lat / 0.05)),
+         static_cast<int64_t>(std::floor(c.lng / 0.05))}]
+        .push_back(c);
+  }
+  return out;
+}
+
+// Marks the stored cells of `step` within r of `c` dirty.
+void MarkDisk(LatLng c, double r, double step, GridCells* g) {
+  const BBox box = DiskBox(c, r + kDiskSlackM);
+  const int64_t i0 = static_cast<int64_t>(std::ceil(box.min_lat / step - 1e-9));
+  const int64_t i1 = static_cast<int64_t>(std::floor(box.max_lat / step + 1e-9));
+  const int64_t j0 = static_cast<int64_t>(std::ceil(box.min_lng / step - 1e-9));
+  const int64_t j1 = static_cast<int64_t>(std::floor(box.max_lng / step + 1e-9));
+  for (int64_t i = i0; i <= i1; ++i) {
+    for (int64_t j = j0; j <= j1; ++j) {
+      const CellKey k{i, j};
+      if (!g->stored.count(k)) continue;
+      const LatLng at{static_cast<double>(i) * step, static_cast<double>(j) * step};
+      if (HaversineMeters(at, c) <= r + kDiskSlackM) g->dirty.insert(k);
+    }
+  }
+}
+
+Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, double r,
+                 std::map<double, GridCells>* grids) {
+  for (const auto& [tile, cs] : ByTile(centres)) {
+    BBox box = DiskBox(cs.front(), r + kDiskSlackM);
+    for (const LatLng& c : cs) {
+      const BBox d = DiskBox(c, r + kDiskSlackM);
+      box = {std::min(box.min_lat, d.min_lat), std::min(box.min_lng, d.min_lng),
+             std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
+    }
+    NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
+    for (const auto& [step, model] : kinds) {
+      if (model != m) continue;
+      NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
+                           store->QueryCells(box, step, m, 0, kDefaultCellCap));
+      GridCells& g = (*grids)[step];
+      for (const HeatCell& cell : cells) {
+        g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
+      }
+      for (const LatLng& c : cs) MarkDisk(c, r, step, &g);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+BBox RefreshBox::bounds() const {
+  const double s = grid_step;
+  return {(static_cast<double>(i0) - 0.5) * s, (static_cast<double>(j0) - 0.5) * s,
+          (static_cast<double>(i1) - 0.5) * s, (static_cast<double>(j1) - 0.5) * s};
+}
+
+int64_t RefreshPlan::cells() const {
+  int64_t n = 0;
+  for (const RefreshBox& b : boxes) n += b.cells();
+  return n;
+}
+
+std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector<CellKey>& allowed,
+                                   double grid_step, HeatModel model) {
+  std::sort(dirty.begin(), dirty.end());
+  const CellSet d(dirty.begin(), dirty.end());
+  const CellSet ok(allowed.begin(), allowed.end());
+  CellSet covered;
+  auto free_dirty = [&](int64_t i, int64_t j) { return d.count({i, j}) && !covered.count({i, j}); };
+  auto usable = [&](int64_t i, int64_t j) {
+    return (ok.count({i, j}) || d.count({i, j})) && !covered.count({i, j});
+  };
+  std::vector<RefreshBox> out;
+  for (const CellKey& c : dirty) {
+    if (covered.count(c)) continue;
+    RefreshBox b{grid_step, model, c.i, c.i + 1, c.j, c.j + 1};
+    while (free_dirty(c.i, b.j1)) ++b.j1;
+    int64_t in = b.j1 - b.j0;  // dirty cells in the box
+    for (;;) {                 // grow down a row at a time while the waste stays low
+      const int64_t ni = b.i1;
+      int64_t w0 = b.j0, w1 = b.j1;  // widened by the dirty run through the row's ends
+      if (free_dirty(ni, w0)) {
+        while (free_dirty(ni, w0 - 1)) --w0;
+      }
+      if (free_dirty(ni, w1 - 1)) {
+        while (free_dirty(ni, w1)) ++w1;
+      }
+      bool grown = false;
+      for (auto [a, z] : {std::make_pair(w0, w1), std::make_pair(b.j0, b.j1)}) {
+        int64_t added = 0;
+        bool fits = true;
+        for (int64_t j = a; j < z && fits; ++j) {
+          fits = usable(ni, j);
+          added += d.count({ni, j});
+        }
+        for (int64_t i = b.i0; i < ni && fits; ++i) {
+          for (int64_t j = a; j < z && fits; ++j) {
+            if (j >= b.j0 && j < b.j1) continue;
+            fits = usable(i, j);
+            added += d.count({i, j});
+          }
+        }
+        const int64_t area = (ni + 1 - b.i0) * (z - a);
+        if (!fits || added == 0 ||
+            static_cast<double>(area - in - added) > kMaxRefreshWaste * static_cast<double>(area)) {
+          continue;
+        }
+        b.i1 = ni + 1;
+        b.j0 = a;
+        b.j1 = z;
+        in += added;
+        grown = true;
+        break;
+      }
+      if (!grown) break;
+    }
+    for (int64_t i = b.i0; i < b.i1; ++i) {
+      for (int64_t j = b.j0; j < b.j1; ++j) covered.insert({i, j});
+    }
+    out.push_back(b);
+  }
+  return out;
+}
+
+Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
+  RefreshPlan plan;
+  if (changes.empty()) return plan;
+  for (HeatModel m : kAllHeatModels) {
+    const double r = ModelRadius(m);
+    NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store, changes, m, r));
+    if (centres.empty()) continue;
+    std::map<double, GridCells> grids;
+    NBI_RETURN_IF_ERROR(MarkModel(store, m, centres, r, &grids));
+    for (auto& [step, g] : grids) {
+      if (g.dirty.empty()) continue;
+      plan.dirty_cells += static_cast<int64_t>(g.dirty.size());
+      plan.dirty_per_model[static_cast<size_t>(m)] += static_cast<int64_t>(g.dirty.size());
+      std::vector<CellKey> dirty(g.dirty.begin(), g.dirty.end());
+      std::vector<CellKey> stored(g.stored.begin(), g.stored.end());
+      std::vector<RefreshBox> boxes = CoverCells(std::move(dirty), stored, step, m);
+      plan.boxes.insert(plan.boxes.end(), boxes.begin(), boxes.end());
+    }
+  }
+  return plan;
+}
+
+Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const RefreshPlan& plan,
+                                                  int64_t part_cells) {
+  std::vector<EnqueueResult> out;
+  for (const RefreshBox& b : plan.boxes) {
+    HeatmapJobSpec spec;
+    spec.type = kHeatmapRefreshJobType;
+    spec.bounds = b.bounds();
+    spec.grid_step = b.grid_step;
+    spec.model = b.model;
+    spec.priority = kRefreshPriority;
+    spec.part_cells = part_cells;
+    NBI_ASSIGN_OR_RETURN(EnqueueResult r, queue->EnqueueHeatmap(spec));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace nbi
