@@ -85,7 +85,9 @@ TEST(LockTimeout, ARescueSkipsALockedPartWhateverTheServersLanguage) {
 class LostCommitsTest : public ::testing::TestWithParam<std::tuple<Backend, int>> {};
 
 TEST_P(LostCommitsTest, TheJobStillCompletesWithEveryCell) {
-  const auto [backend, lost] = GetParam();
+  // Not a structured binding: clang 14 cannot capture those in the lambdas below.
+  const Backend backend = std::get<0>(GetParam());
+  const int lost = std::get<1>(GetParam());
   NBI_REQUIRE_BACKEND(backend);
   testing::TempDir dir;
   std::string url;
