@@ -271,6 +271,9 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // v13: the claim walks one index in claim order and stops at the first ready part
     // (kClaimSolo, kClaimParts); pg_claim_schema.h.
     kPgClaimMigration,
+    // v14: delayed parts (a future run_at, a retry's backoff) stay out of the claim index
+    // until due (kPromoteDue); pg_claim_schema.h.
+    kPgDelayMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -394,6 +397,8 @@ inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 #undef NBI_CLAIM_CANDIDATES
 #undef NBI_CLAIM_PRIORITY_OF
 #undef NBI_UNCLAIMABLE_PARTS
+#undef NBI_DELAY_PARTS
+#undef NBI_PARTS_DUE_NOW
 #undef NBI_RESCUE_SET
 #undef NBI_GIVE_UP
 #undef NBI_PROGRESSED

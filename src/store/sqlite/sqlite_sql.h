@@ -209,6 +209,20 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
     // and the canonical one coincide, the newer stays.
     kCanonicalStepMigration,
+    // v13: delayed jobs (a future run_at, a retry's backoff) stay out of the claim index until
+    // due: a claim walked jobs_claim_idx past every delayed job ahead of the first ready one.
+    // A delayed job carries its due time in due_ms (NULL once due), the claim index holds only
+    // jobs without one, and a small index over due_ms (only delayed jobs) lets each claim
+    // clear the ones that have come due first (kPromoteDue). Jobs already waiting are marked
+    // by this machine's clock, the store's (SQLite shares one machine's clock).
+    R"sql(
+ALTER TABLE jobs ADD COLUMN due_ms BIGINT;
+UPDATE jobs SET due_ms = run_at_ms WHERE ready_parts > 0
+  AND run_at_ms > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0 AND due_ms IS NULL;
+CREATE INDEX jobs_due_idx ON jobs(due_ms) WHERE due_ms IS NOT NULL;
+)sql",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -319,22 +333,29 @@ inline constexpr const char* kActiveJobByKey =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE dedupe_key = ? AND status IN ('pending', 'running')";
 // ?: city_id, total_items, metadata, created_at, priority, max_attempts, run_at_ms,
-// dedupe_key, part_count (every part is ready).
+// dedupe_key, part_count (every part is ready), now_ms (a run_at after it: delayed, v13).
 inline constexpr const char* kEnqueueHeatmap =
     "INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, created_at, "
-    "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts) VALUES "
-    "('heatmap_compute', 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
-    "RETURNING " NBI_SQLITE_JOB_COLS;
+    "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts, due_ms) VALUES "
+    "('heatmap_compute', 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, "
+    "CASE WHEN ?7 > ?10 THEN ?7 END) RETURNING " NBI_SQLITE_JOB_COLS;
 // ?: job_id, part, begin, end (next = begin).
 inline constexpr const char* kInsertPart =
     "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status) "
     "VALUES (?1, ?2, ?3, ?4, ?3, 'pending')";
+// Before each claim, in its transaction: the delayed jobs that have come due by ?1 become
+// claimable (one range probe of jobs_due_idx, which holds only delayed jobs). v13.
+inline constexpr const char* kPromoteDue = "UPDATE jobs SET due_ms = NULL WHERE due_ms <= ?1";
 // The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
-// oldest job, then part. ?1 now_ms, ?2 limit.
+// oldest job, then part. A walk of jobs_claim_idx (which holds no delayed job, v13), each job's
+// pending parts by key, stopping at the ?2-th: the planner chose a scan of every pending part
+// and a sort instead, so the walk is spelled out (INDEXED BY; CROSS JOIN keeps jobs the outer
+// loop). ?1 now_ms, ?2 limit.
 inline constexpr const char* kClaimCandidates =
-    "SELECT p.job_id, p.part FROM jobs j JOIN job_parts p ON p.job_id = j.id "
-    "WHERE j.ready_parts > 0 AND j.run_at_ms <= ?1 AND p.status = 'pending' "
-    "ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
+    "SELECT p.job_id, p.part FROM jobs j INDEXED BY jobs_claim_idx "
+    "CROSS JOIN job_parts p ON p.job_id = j.id "
+    "WHERE j.ready_parts > 0 AND j.due_ms IS NULL AND j.run_at_ms <= ?1 "
+    "AND p.status = 'pending' ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
 // ?1 worker_id, ?2 now_ms, ?3 job_id, ?4 part.
 inline constexpr const char* kClaimPart =
     "UPDATE job_parts SET status = 'running', locked_by = ?1, attempts = attempts + 1, "
@@ -393,20 +414,23 @@ inline constexpr const char* kCheckpointJob =
     "'$.lastProcessedIndex', " NBI_SQLITE_DONE_INDEX
     " + ?2) "
     "WHERE id = ?3 AND status = 'running' RETURNING cancel_requested, " NBI_SQLITE_DONE_INDEX;
-// A failed attempt that will be retried. ?: error, run_at_ms (now + backoff), job_id.
+// A failed attempt that will be retried: delayed until its backoff ends. ?: error, run_at_ms
+// (now + backoff), job_id.
 inline constexpr const char* kFailAttemptRetry =
-    "UPDATE jobs SET error = ?, run_at_ms = ? WHERE id = ?";
+    "UPDATE jobs SET error = ?1, run_at_ms = ?2, due_ms = ?2 WHERE id = ?3";
 // A failed attempt that ends the job. ?: error, completed_at, job_id.
 inline constexpr const char* kFailAttemptFinal =
     "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ?, "
-    "ready_parts = 0 WHERE id = ?";
+    "ready_parts = 0, due_ms = NULL WHERE id = ?";
 // A hand-back or a rescue makes the part claimable now. ?1 run_at_ms, ?2 job_id.
-inline constexpr const char* kJobRunAt = "UPDATE jobs SET run_at_ms = ?1 WHERE id = ?2";
+inline constexpr const char* kJobRunAt =
+    "UPDATE jobs SET run_at_ms = ?1, due_ms = NULL WHERE id = ?2";
 // A rescue's message. ?1 error, ?2 job_id.
 inline constexpr const char* kJobError = "UPDATE jobs SET error = ?1 WHERE id = ?2";
 // ?1 completed_at, ?2 job_id.
 inline constexpr const char* kCancelPending =
-    "UPDATE jobs SET status = 'cancelled', completed_at = ?1, ready_parts = 0 WHERE id = ?2";
+    "UPDATE jobs SET status = 'cancelled', completed_at = ?1, ready_parts = 0, due_ms = NULL "
+    "WHERE id = ?2";
 // Same parameters as kCancelPending (?1 is bound but unused: "?1 IS NOT NULL" is always
 // true), so both share one binding sequence.
 inline constexpr const char* kCancelRunning =
@@ -419,7 +443,8 @@ inline constexpr const char* kRetryParts =
 // ?: run_at_ms, job_id.
 inline constexpr const char* kRetry =
     "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = 0, "
-    "completed_at = NULL, locked_by = NULL, run_at_ms = ?1, ready_parts = (SELECT COUNT(*) "
+    "completed_at = NULL, locked_by = NULL, run_at_ms = ?1, due_ms = NULL, "
+    "ready_parts = (SELECT COUNT(*) "
     "FROM job_parts WHERE job_id = jobs.id AND status = 'pending') WHERE id = ?2";
 // Running parts whose heartbeat is older than ?1 (a part that never heartbeated counts).
 inline constexpr const char* kStaleParts =
@@ -440,7 +465,7 @@ inline constexpr const char* kResetRunningParts =
 inline constexpr const char* kRunningJobIds = "SELECT id FROM jobs WHERE status = 'running'";
 // ?1 run_at_ms, ?2 job_id.
 inline constexpr const char* kResetRunningJob =
-    "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
+    "UPDATE jobs SET started_at = NULL, run_at_ms = ?1, due_ms = NULL WHERE id = ?2";
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
     "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ? "
