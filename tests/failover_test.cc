@@ -74,8 +74,8 @@ class PgFailoverTest : public ::testing::TestWithParam<bool> {
     }
     ASSERT_NE(port2_, 0) << testing::ReadFile(dir_ + "/standby.log");
     primary_ = "postgresql://postgres@127.0.0.1:" + std::to_string(port1_) + "/postgres";
-    both_ = "postgresql://postgres@127.0.0.1:" + std::to_string(port1_) + ",127.0.0.1:" +
-            std::to_string(port2_) + "/postgres?target_session_attrs=read-write";
+    both_ = "postgresql://postgres@127.0.0.1:" + std::to_string(port1_) +
+            ",127.0.0.1:" + std::to_string(port2_) + "/postgres?target_session_attrs=read-write";
     for (int i = 0; i < 300 && Streaming() != "1"; ++i) SleepMs(100);
     ASSERT_EQ(Streaming(), "1") << "the standby does not stream";
   }
@@ -148,7 +148,7 @@ TEST_P(PgFailoverTest, TheJobCompletesWithTheCellsOfACleanRun) {
   ASSERT_EQ(Sh(bin_ + "pg_ctl -D " + dir_ + "/data -m immediate -w stop"), 0) << out_;
   Job done;
   for (int i = 0; i < 6000; ++i) {  // 60 s
-    auto j = (*s)->GetJob(id);  // the test's own store fails over too
+    auto j = (*s)->GetJob(id);      // the test's own store fails over too
     if (j.ok() && (j->status == JobStatus::kCompleted || j->status == JobStatus::kFailed)) {
       done = *j;
       break;

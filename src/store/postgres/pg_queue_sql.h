@@ -59,14 +59,17 @@ inline constexpr PgSql kActiveByKey{
 // priority, then oldest job, then part), each part's job looked up by its key for ready_parts
 // (a job being stopped) and run_at, stopping at the $3-th ready part. Parts of jobs whose
 // run_at is ahead (delayed, or in a retry's backoff) are not in the index (kPromoteDue); the
-// run_at test stays for a job whose run_at moved while one of its parts was locked.
+// run_at test stays for a job whose run_at moved while one of its parts was locked; it is
+// written "+ 0" so that the job is found by its key: with statistics that saw few due jobs
+// the planner otherwise scanned jobs_next_run_idx for the join and filtered every walked part
+// against it.
 // SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
 // on them; the row lock (re-checked against the newest row version) makes the claim
 // exclusive. $1 worker, $2 now, $3 limit.
 #define NBI_CLAIM_CANDIDATES                                                               \
   "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id " \
   "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND j.ready_parts > 0 "     \
-  "AND j.run_at_ms <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "        \
+  "AND (j.run_at_ms + 0) <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "  \
   "LIMIT $3::int FOR UPDATE OF p SKIP LOCKED"
 // Before each claim, in its transaction: the delayed parts that have come due by $1 (the
 // queue's now, the database's clock) enter the claim index with their job's priority (NULL
@@ -142,12 +145,12 @@ inline constexpr PgSql kUnclaimPart{
 // Parts another transaction holds are skipped, never waited for: a claimer holding one waits
 // for this job's row next (lock order: parts, then job) and, finding the job stopped, gives
 // the part back with kUnclaimPart. $1 job.
-#define NBI_UNCLAIMABLE_PARTS(cond)                                       \
-  "UPDATE job_parts SET claim_priority = NULL, due_ms = NULL WHERE " cond \
-  " AND job_id = $1::bigint AND "                                         \
-  "part IN (SELECT part FROM job_parts WHERE " cond                       \
-  " AND job_id = $1::bigint "                                             \
-  "AND (claim_priority IS NOT NULL OR due_ms IS NOT NULL) AND status <> 'completed' "  \
+#define NBI_UNCLAIMABLE_PARTS(cond)                                                   \
+  "UPDATE job_parts SET claim_priority = NULL, due_ms = NULL WHERE " cond             \
+  " AND job_id = $1::bigint AND "                                                     \
+  "part IN (SELECT part FROM job_parts WHERE " cond                                   \
+  " AND job_id = $1::bigint "                                                         \
+  "AND (claim_priority IS NOT NULL OR due_ms IS NOT NULL) AND status <> 'completed' " \
   "FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kCancelParts{"cancel_parts", NBI_UNCLAIMABLE_PARTS("true")};
 // An equal job scheduled again with a higher priority: its parts' claim key first (lock order:
@@ -282,10 +285,10 @@ inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
 // (kPromoteDue). The caller holds the failed part and the job; other parts are never waited
 // for (lock order: parts, then job): one that a claimer holds keeps its key, and the claim's
 // run_at test passes over it.
-#define NBI_DELAY_PARTS(cond, due)                                                          \
-  "UPDATE job_parts SET claim_priority = NULL, due_ms = " due " WHERE " cond                \
-  " AND job_id = $1::bigint AND part IN (SELECT part FROM job_parts WHERE " cond            \
-  " AND job_id = $1::bigint AND status = 'pending' "                                        \
+#define NBI_DELAY_PARTS(cond, due)                                               \
+  "UPDATE job_parts SET claim_priority = NULL, due_ms = " due " WHERE " cond     \
+  " AND job_id = $1::bigint AND part IN (SELECT part FROM job_parts WHERE " cond \
+  " AND job_id = $1::bigint AND status = 'pending' "                             \
   "AND (claim_priority IS NOT NULL OR due_ms IS NOT NULL) FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kFailJob{
     "fail_job",
@@ -298,9 +301,9 @@ inline constexpr PgSql kFailJob{
 inline constexpr PgSql kNotify{"notify", "SELECT pg_notify('" NBI_JOBS_CHANNEL "', '')"};
 // A job ready from now $2 (a hand-back, a rescue, a reset): its parts still waiting out a
 // backoff are due now too (the next claim's kPromoteDue takes them). $1 job.
-#define NBI_PARTS_DUE_NOW                                                                   \
-  "UPDATE job_parts SET due_ms = $2::bigint WHERE job_id = $1::bigint AND part IN ("      \
-  "SELECT part FROM job_parts WHERE job_id = $1::bigint AND due_ms > $2::bigint "          \
+#define NBI_PARTS_DUE_NOW                                                            \
+  "UPDATE job_parts SET due_ms = $2::bigint WHERE job_id = $1::bigint AND part IN (" \
+  "SELECT part FROM job_parts WHERE job_id = $1::bigint AND due_ms > $2::bigint "    \
   "FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kJobRunAt{"job_run_at", "WITH d AS (" NBI_PARTS_DUE_NOW
                                                ") UPDATE jobs SET run_at_ms = $2::bigint "
