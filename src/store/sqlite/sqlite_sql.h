@@ -39,6 +39,24 @@ SET lat = ROUND(lat / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
 WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0;
 )sql";
 
+// v13: delayed jobs (a future run_at, a retry's backoff) stay out of the claim index until
+// due: a claim walked jobs_claim_idx past every delayed job ahead of the first ready one. A
+// delayed job carries its due time in due_ms (NULL once due), the claim index holds only jobs
+// without one, and a small index over due_ms (only delayed jobs) lets each claim clear the ones
+// that have come due first (kPromoteDue). Jobs already waiting are marked by this machine's
+// clock, the store's (SQLite shares one machine's clock). The column itself is added by
+// kDelayColumn when missing (SQLite has no ADD COLUMN IF NOT EXISTS), so the step re-runs.
+inline constexpr const char* kDelayColumn = "ALTER TABLE jobs ADD COLUMN due_ms BIGINT";
+inline constexpr const char* kHasDelayColumn =
+    "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'due_ms'";
+inline constexpr const char* kDelayMigration = R"sql(
+UPDATE jobs SET due_ms = run_at_ms WHERE ready_parts > 0 AND due_ms IS NULL
+  AND run_at_ms > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0 AND due_ms IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_due_idx ON jobs(due_ms) WHERE due_ms IS NOT NULL;
+)sql";
+
 inline constexpr const char* kMigrations[] = {
     // v1
     R"sql(
@@ -209,20 +227,8 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // canonical step's grid point (lat = row * step, as the store writes it); where such a cell
     // and the canonical one coincide, the newer stays.
     kCanonicalStepMigration,
-    // v13: delayed jobs (a future run_at, a retry's backoff) stay out of the claim index until
-    // due: a claim walked jobs_claim_idx past every delayed job ahead of the first ready one.
-    // A delayed job carries its due time in due_ms (NULL once due), the claim index holds only
-    // jobs without one, and a small index over due_ms (only delayed jobs) lets each claim
-    // clear the ones that have come due first (kPromoteDue). Jobs already waiting are marked
-    // by this machine's clock, the store's (SQLite shares one machine's clock).
-    R"sql(
-ALTER TABLE jobs ADD COLUMN due_ms BIGINT;
-UPDATE jobs SET due_ms = run_at_ms WHERE ready_parts > 0
-  AND run_at_ms > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
-DROP INDEX IF EXISTS jobs_claim_idx;
-CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0 AND due_ms IS NULL;
-CREATE INDEX jobs_due_idx ON jobs(due_ms) WHERE due_ms IS NOT NULL;
-)sql",
+    // v13: delayed jobs out of the claim until due (kDelayMigration).
+    kDelayMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
