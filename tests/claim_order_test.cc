@@ -214,6 +214,33 @@ TEST_P(ClaimOrderTest, ARetryWaitsOutItsBackoffThenIsClaimed) {
   EXPECT_EQ(ClaimAll("y"), (std::vector<std::pair<int64_t, int>>{{j.id, 0}, {j.id, 1}, {j.id, 2}}));
 }
 
+// An upgrade: a job that waits for its run_at when the delay migration (the last one) runs is
+// moved out of the claim by the database's clock, and claimed once due.
+TEST_P(ClaimOrderTest, TheMigrationDelaysJobsAlreadyWaiting) {
+  clock_.Set(SystemClock::Get()->NowMs());  // the migration compares with the database's clock
+  HeatmapJobSpec d = Spec(40.0);
+  d.run_at_ms = clock_.NowMs() + 60'000;
+  Job delayed = Enqueue(d);
+  Job ready = EnqueueAt(40.1);
+  const int version = *store_->SchemaVersion();
+  // As the job was before the migration: in the claim index, no due time.
+  testing::ExecSql(url_, GetParam() == Backend::kPostgres
+                             ? "UPDATE job_parts SET claim_priority = 0, due_ms = NULL"
+                             : "UPDATE jobs SET due_ms = NULL");
+  testing::ExecSql(url_,
+                   "DELETE FROM schema_migrations WHERE version = " + std::to_string(version));
+  auto again = OpenStore(url_, &clock_);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(*(*again)->SchemaVersion(), version);
+  if (GetParam() == Backend::kPostgres) {
+    EXPECT_EQ(testing::QuerySql(url_, "SELECT job_id FROM job_parts WHERE due_ms IS NOT NULL"),
+              std::to_string(delayed.id));
+  }
+  EXPECT_EQ(ClaimAll("w"), (std::vector<std::pair<int64_t, int>>{{ready.id, 0}}));
+  clock_.Advance(60'000);
+  EXPECT_EQ(ClaimAll("w"), (std::vector<std::pair<int64_t, int>>{{delayed.id, 0}}));
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, ClaimOrderTest, testing::BothBackends(),
                          testing::BackendParamName);
 
