@@ -281,7 +281,7 @@ TEST_P(RecoveryTest, ProcessJobsWaitsForAJobInBackoff) {
   ASSERT_EQ(failed->status, JobStatus::kPending);
   // Shorten the 5 s backoff to 1.5 s from now.
   const int64_t run_at = SystemClock::Get()->NowMs() + 1500;
-  testing::ExecSql(url_, "UPDATE jobs SET run_at_ms = " + std::to_string(run_at));
+  testing::SetRunAt(url_, std::nullopt, run_at);
   std::string out;
   ASSERT_EQ(Run({"process-jobs"}, &out), 0) << out;
   EXPECT_GE(SystemClock::Get()->NowMs(), run_at);

@@ -196,7 +196,7 @@ TEST_P(StorageFaultTest, PipelinedChunksKeepTheCheckpointUnderACommitFaultAtEver
       int failed_runs = 0;
       for (int run = 0; Get(id).status != JobStatus::kCompleted; ++run) {
         ASSERT_LT(run, 3) << "the job does not complete";
-        testing::ExecSql(url_, "UPDATE jobs SET run_at_ms = 0 WHERE id = " + std::to_string(id));
+        testing::SetRunAt(url_, id, 0);
         auto claimed = store_->Claim("w");
         ASSERT_TRUE(claimed.ok() && claimed->has_value());
         faults.FailNthCheckpoint(run == 0 ? fail_at : 0, permanent);

@@ -67,6 +67,19 @@ void ExecSql(const std::string& url, const std::string& sql) {
   PgExec(url, sql);
 }
 
+void SetRunAt(const std::string& url, std::optional<int64_t> job_id, int64_t run_at_ms) {
+  const std::string at = std::to_string(run_at_ms);
+  const std::string id = job_id ? std::to_string(*job_id) : "";
+  if (url.rfind("sqlite:", 0) == 0) {
+    ExecSql(url, "UPDATE jobs SET run_at_ms = " + at + ", due_ms = CASE WHEN due_ms IS NULL " +
+                     "THEN NULL ELSE " + at + " END" + (job_id ? " WHERE id = " + id : ""));
+    return;
+  }
+  ExecSql(url, "UPDATE jobs SET run_at_ms = " + at + (job_id ? " WHERE id = " + id : "") +
+                   "; UPDATE job_parts SET due_ms = " + at + " WHERE due_ms IS NOT NULL" +
+                   (job_id ? " AND job_id = " + id : ""));
+}
+
 std::string QuerySql(const std::string& url, const std::string& sql) {
   PGconn* c = PQconnectdb(url.c_str());
   if (PQstatus(c) != CONNECTION_OK) {

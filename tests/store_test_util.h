@@ -30,6 +30,11 @@ Result<std::unique_ptr<Store>> OpenFreshStore(Backend b, const TempDir& dir, Clo
 // Runs raw SQL (setup of legacy schemas etc.) on the store behind `url`.
 void ExecSql(const std::string& url, const std::string& sql);
 
+// Moves the run_at of job `job_id` (nullopt: of every job) to `run_at_ms`, and the due time of
+// its parts that wait outside the claim (a delayed job, a retry's backoff) with it, as the
+// store keeps them: on PostgreSQL in its parts, on SQLite in the job.
+void SetRunAt(const std::string& url, std::optional<int64_t> job_id, int64_t run_at_ms);
+
 // Runs raw SQL (possibly several statements) on the PostgreSQL store behind `url`, in one
 // session that then ends (a transaction left open is rolled back first): the first column of
 // the last statement's rows, one per line.

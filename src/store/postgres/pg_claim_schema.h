@@ -39,4 +39,28 @@ CREATE TRIGGER job_parts_claim_priority BEFORE INSERT ON job_parts FOR EACH ROW
   WHEN (NEW.claim_priority IS NULL) EXECUTE FUNCTION nbi_part_claim_priority();
 )sql";
 
+// The schema step that keeps delayed parts out of the claim index until they are due (pg_sql.h,
+// kMigrations, after v13). A part of a job whose run_at is still ahead (scheduled with runAt or
+// a delay, or waiting out a retry's backoff) has no claim_priority, so the claim's walk never
+// meets it, and carries its due time in due_ms instead. A small index over due_ms alone (it
+// holds only delayed parts) lets each claim move the parts that have come due into the claim
+// index first (kPromoteDue): one probe that finds nothing in the common case, however many
+// delayed parts wait. Without this, every claim walked past every delayed part ahead of the
+// first ready one (70,000 delayed jobs: 36 ms per claim, 69,991 rows removed by its filter).
+//
+// Parts already waiting are moved by the database's clock: the store's clock is the database's
+// (PgStore::ReadDatabaseClock). The insert trigger of the original app's parts (v13) leaves a
+// delayed part alone.
+inline constexpr const char* kPgDelayMigration = R"sql(
+ALTER TABLE job_parts ADD COLUMN IF NOT EXISTS due_ms BIGINT;
+UPDATE job_parts p SET due_ms = j.run_at_ms, claim_priority = NULL FROM jobs j
+  WHERE j.id = p.job_id AND p.status = 'pending' AND p.claim_priority IS NOT NULL
+  AND j.run_at_ms > (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX IF NOT EXISTS job_parts_due_idx ON job_parts (due_ms) WHERE due_ms IS NOT NULL;
+DROP TRIGGER IF EXISTS job_parts_claim_priority ON job_parts;
+CREATE TRIGGER job_parts_claim_priority BEFORE INSERT ON job_parts FOR EACH ROW
+  WHEN (NEW.claim_priority IS NULL AND NEW.due_ms IS NULL)
+  EXECUTE FUNCTION nbi_part_claim_priority();
+)sql";
+
 }  // namespace nbi

@@ -86,11 +86,17 @@ Result<EnqueueResult> Twin(PgConn& c, const PgRows& twin, const HeatmapJobSpec& 
   return out;
 }
 
-// Inserts the parts of a job just enqueued (kEnqueue's row).
-Status InsertParts(PgConn& c, const Job& job) {
+// Inserts the parts of a job just enqueued (kEnqueue's row): delayed when its run_at is
+// after `now`.
+Status InsertParts(PgConn& c, const Job& job, int64_t now) {
   return c
-      .Exec(kInsertParts,
-            PgParams().Int(job.id).Int(job.total_items).Int(job.part_count).Int(job.priority))
+      .Exec(kInsertParts, PgParams()
+                              .Int(job.id)
+                              .Int(job.total_items)
+                              .Int(job.part_count)
+                              .Int(job.priority)
+                              .Int(job.run_at_ms)
+                              .Int(now))
       .status();
 }
 
@@ -131,19 +137,22 @@ Result<std::vector<Job>> SettleClaims(PgConn& c, const std::vector<JobPart>& par
   return out;
 }
 
-// kClaimSolo in a transaction of its own with the claim's planner settings, in one round trip.
-Result<PgRows> ClaimSolo(PgConn& c, const PgParams& params) {
+// kClaimSolo in a transaction of its own with the claim's planner settings, after the
+// promotion of delayed parts that have come due (kPromoteDue), in one round trip.
+Result<PgRows> ClaimSolo(PgConn& c, int64_t now, const PgParams& params) {
   PgTxn txn(c);
+  const PgParams due = PgParams().Int(now);
   auto r = c.Pipeline({{&kBeginSql, nullptr},
                        {&kClaimPlanSettings, nullptr},
+                       {&kPromoteDue, &due},
                        {&kClaimSolo, &params},
                        {&kCommitSql, nullptr}});
   if (!c.idle()) txn.MarkBegun();  // rolled back unless committed, even after an error
   NBI_RETURN_IF_ERROR(r.status());
   txn.MarkCommitted();
   // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-  if ((*r)[3].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
-  return std::move((*r)[2]);
+  if ((*r)[4].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
+  return std::move((*r)[3]);
 }
 
 }  // namespace
@@ -164,7 +173,7 @@ Result<EnqueueResult> PgStore::EnqueueHeatmap(const HeatmapJobSpec& spec) {
                            c.Exec(kEnqueue, EnqueueParams(spec, grid, metadata, now, key)));
       if (ins.size() > 0) {
         Job job = ReadJob(ins, 0);
-        NBI_RETURN_IF_ERROR(InsertParts(c, job));
+        NBI_RETURN_IF_ERROR(InsertParts(c, job, now));
         return EnqueueResult{std::move(job), true};
       }
       NBI_ASSIGN_OR_RETURN(PgRows twin, c.Exec(kActiveByKey, PgParams().Text(key)));
@@ -186,7 +195,7 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
   // Jobs of one part (the common case) are claimed and started by one statement: one round
   // trip (kClaimSolo).
   NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
-                         return ClaimSolo(c, PgParams().Text(worker_id).Int(now).Int(max));
+                         return ClaimSolo(c, now, PgParams().Text(worker_id).Int(now).Int(max));
                        }));
   std::vector<Job> out;
   std::vector<JobPart> unstarted;  // claimed, but the job had stopped meanwhile: given back
@@ -561,7 +570,7 @@ Result<std::pair<int64_t, EnqueueResult>> PgStore::ResetAndEnqueue(const Heatmap
       return Status::Transient("reset: an equal job appeared and ended meanwhile; try again");
     }
     Job job = ReadJob(ins, 0);
-    NBI_RETURN_IF_ERROR(InsertParts(c, job));
+    NBI_RETURN_IF_ERROR(InsertParts(c, job, now));
     return Out{cells.affected(), EnqueueResult{std::move(job), true}};
   });
 }

@@ -38,26 +38,54 @@ inline constexpr PgSql kEnqueue{
     "RETURNING " NBI_JOB_COLUMNS ") "
     "SELECT ins.*, pg_notify('" NBI_JOBS_CHANNEL "', '') FROM ins"};
 // The parts of a new job: $3 parts of $2 cells split as SplitParts does (total * k / n),
-// with the job's priority $4 as their claim key.
+// with the job's priority $4 as their claim key; a job whose run_at $5 is after now $6 is
+// delayed instead (no claim key, due at $5: kPgDelayMigration).
 inline constexpr PgSql kInsertParts{
     "insert_parts",
-    "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, claim_priority) "
-    "SELECT $1::int, k, ($2::bigint * k) / $3::int, ($2::bigint * (k + 1)) / $3::int, "
-    "($2::bigint * k) / $3::int, $4::int FROM generate_series(0, $3::int - 1) AS k"};
+    "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, claim_priority, "
+    "due_ms) SELECT $1::int, k, ($2::bigint * k) / $3::int, ($2::bigint * (k + 1)) / $3::int, "
+    "($2::bigint * k) / $3::int, CASE WHEN $5::bigint > $6::bigint THEN NULL ELSE $4::int END, "
+    "CASE WHEN $5::bigint > $6::bigint THEN $5::bigint END "
+    "FROM generate_series(0, $3::int - 1) AS k"};
 inline constexpr PgSql kActiveByKey{
     "active_by_key",
     "SELECT " NBI_JOB_COLUMNS " FROM jobs WHERE dedupe_key = $1::text AND status IN " NBI_ACTIVE};
+// The claim key of a job's part: its priority while a claim may take it, else NULL (v10).
+#define NBI_CLAIM_PRIORITY_OF(job)                                          \
+  "(SELECT priority FROM jobs WHERE id = " job " AND status IN " NBI_ACTIVE \
+  " AND NOT "                                                               \
+  "cancel_requested)"
 // The claim's candidates, best first: a walk of job_parts_claim_idx (v10) in claim order (job
-// priority, then oldest job, then part), each part's job looked up by its key for run_at (a
-// retry's backoff) and ready_parts (a job being stopped), stopping at the $3-th ready part.
+// priority, then oldest job, then part), each part's job looked up by its key for ready_parts
+// (a job being stopped) and run_at, stopping at the $3-th ready part. Parts of jobs whose
+// run_at is ahead (delayed, or in a retry's backoff) are not in the index (kPromoteDue); the
+// run_at test stays for a job whose run_at moved while one of its parts was locked; it is
+// written "+ 0" so that the job is found by its key: with statistics that saw few due jobs
+// the planner otherwise scanned jobs_next_run_idx for the join and filtered every walked part
+// against it.
 // SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
 // on them; the row lock (re-checked against the newest row version) makes the claim
 // exclusive. $1 worker, $2 now, $3 limit.
 #define NBI_CLAIM_CANDIDATES                                                               \
   "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id " \
   "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND j.ready_parts > 0 "     \
-  "AND j.run_at_ms <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "        \
+  "AND (j.run_at_ms + 0) <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "  \
   "LIMIT $3::int FOR UPDATE OF p SKIP LOCKED"
+// Before each claim, in its transaction: the delayed parts that have come due by $1 (the
+// queue's now, the database's clock) enter the claim index with their job's priority (NULL
+// when the job can no longer be claimed). One range probe of job_parts_due_idx, which holds
+// only delayed parts: nothing to read while none is due, however many wait. Parts another
+// claim is promoting are skipped (it commits them). Other processes' workers are woken when
+// parts came due (they wait for the earliest run_at anyway; this covers a claim that takes
+// only some of them).
+inline constexpr PgSql kPromoteDue{
+    "promote_due",
+    "WITH d AS (SELECT job_id, part FROM job_parts WHERE due_ms <= $1::bigint "
+    "FOR UPDATE SKIP LOCKED), "
+    "u AS (UPDATE job_parts p SET due_ms = NULL, claim_priority = " NBI_CLAIM_PRIORITY_OF(
+        "p.job_id") " FROM d WHERE p.job_id = d.job_id AND p.part = d.part RETURNING 1) "
+    "SELECT count(*), (SELECT count(*) FROM (SELECT pg_notify('" NBI_JOBS_CHANNEL "', '') "
+    "WHERE EXISTS (SELECT 1 FROM u)) n) FROM u"};
 // The claim's plan is the walk whatever the statistics say: without them (a table that grew
 // since its last ANALYZE, or a generic plan cached while it was small) the planner took a
 // bitmap scan of every pending part and a sort (measured: 3.5 ms with 3,000 pending parts,
@@ -107,11 +135,6 @@ inline constexpr PgSql kJobStarted{
     "job_started",
     "UPDATE jobs SET started_at = COALESCE(started_at, " NBI_TS("$2") ") "
     "WHERE id = $1::bigint RETURNING status"};
-// The claim key of a job's part: its priority while a claim may take it, else NULL (v10).
-#define NBI_CLAIM_PRIORITY_OF(job)                                          \
-  "(SELECT priority FROM jobs WHERE id = " job " AND status IN " NBI_ACTIVE \
-  " AND NOT "                                                               \
-  "cancel_requested)"
 // A claim whose job stopped meanwhile (cancelled or failed) gives the part back.
 inline constexpr PgSql kUnclaimPart{
     "unclaim_part",
@@ -122,12 +145,13 @@ inline constexpr PgSql kUnclaimPart{
 // Parts another transaction holds are skipped, never waited for: a claimer holding one waits
 // for this job's row next (lock order: parts, then job) and, finding the job stopped, gives
 // the part back with kUnclaimPart. $1 job.
-#define NBI_UNCLAIMABLE_PARTS(cond)                        \
-  "UPDATE job_parts SET claim_priority = NULL WHERE " cond \
-  " AND job_id = $1::bigint AND "                          \
-  "part IN (SELECT part FROM job_parts WHERE " cond        \
-  " AND job_id = $1::bigint "                              \
-  "AND claim_priority IS NOT NULL AND status <> 'completed' FOR UPDATE SKIP LOCKED)"
+#define NBI_UNCLAIMABLE_PARTS(cond)                                                   \
+  "UPDATE job_parts SET claim_priority = NULL, due_ms = NULL WHERE " cond             \
+  " AND job_id = $1::bigint AND "                                                     \
+  "part IN (SELECT part FROM job_parts WHERE " cond                                   \
+  " AND job_id = $1::bigint "                                                         \
+  "AND (claim_priority IS NOT NULL OR due_ms IS NOT NULL) AND status <> 'completed' " \
+  "FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kCancelParts{"cancel_parts", NBI_UNCLAIMABLE_PARTS("true")};
 // An equal job scheduled again with a higher priority: its parts' claim key first (lock order:
 // parts, then the job). $1 job, $2 priority.
@@ -262,17 +286,33 @@ inline constexpr PgSql kCommitSql{nullptr, "COMMIT"};
 // A failed attempt: $2 retry (error kept, run_at $4) or fail for good (completed at $5).
 // Every transition that makes a part ready notifies the channel (fail with backoff,
 // hand-back, retry, rescue, reset-running), so other machines' workers look again at once.
+// A retry's pending parts wait out the backoff outside the claim index, due at $4
+// (kPromoteDue). The caller holds the failed part and the job; other parts are never waited
+// for (lock order: parts, then job): one that a claimer holds keeps its key, and the claim's
+// run_at test passes over it.
+#define NBI_DELAY_PARTS(cond, due)                                               \
+  "UPDATE job_parts SET claim_priority = NULL, due_ms = " due " WHERE " cond     \
+  " AND job_id = $1::bigint AND part IN (SELECT part FROM job_parts WHERE " cond \
+  " AND job_id = $1::bigint AND status = 'pending' "                             \
+  "AND (claim_priority IS NOT NULL OR due_ms IS NOT NULL) FOR UPDATE SKIP LOCKED)"
 inline constexpr PgSql kFailJob{
     "fail_job",
+    "WITH d AS (" NBI_DELAY_PARTS("$2::boolean", "$4::bigint") ") "
     "UPDATE jobs SET error = $3::text, "
     "status = CASE WHEN $2::boolean THEN status ELSE 'failed' END, "
     "run_at_ms = CASE WHEN $2::boolean THEN $4::bigint ELSE run_at_ms END, "
     "completed_at = CASE WHEN $2::boolean THEN completed_at ELSE " NBI_TS("$5") " END "
     "WHERE id = $1::bigint"};
 inline constexpr PgSql kNotify{"notify", "SELECT pg_notify('" NBI_JOBS_CHANNEL "', '')"};
-// $1 job, $2 run_at.
-inline constexpr PgSql kJobRunAt{"job_run_at",
-                                 "UPDATE jobs SET run_at_ms = $2::bigint WHERE id = $1::bigint"};
+// A job ready from now $2 (a hand-back, a rescue, a reset): its parts still waiting out a
+// backoff are due now too (the next claim's kPromoteDue takes them). $1 job.
+#define NBI_PARTS_DUE_NOW                                                            \
+  "UPDATE job_parts SET due_ms = $2::bigint WHERE job_id = $1::bigint AND part IN (" \
+  "SELECT part FROM job_parts WHERE job_id = $1::bigint AND due_ms > $2::bigint "    \
+  "FOR UPDATE SKIP LOCKED)"
+inline constexpr PgSql kJobRunAt{"job_run_at", "WITH d AS (" NBI_PARTS_DUE_NOW
+                                               ") UPDATE jobs SET run_at_ms = $2::bigint "
+                                               "WHERE id = $1::bigint"};
 inline constexpr PgSql kJobError{"job_error",
                                  "UPDATE jobs SET error = $2::text WHERE id = $1::bigint"};
 inline constexpr PgSql kCancel{
@@ -284,7 +324,7 @@ inline constexpr PgSql kCancel{
 // Retry: the unfinished parts of a failed or cancelled job run again.
 inline constexpr PgSql kRetryParts{
     "retry_parts",
-    "UPDATE job_parts SET status = 'pending', attempts = 0, locked_by = NULL, "
+    "UPDATE job_parts SET status = 'pending', attempts = 0, locked_by = NULL, due_ms = NULL, "
     "claim_priority = (SELECT priority FROM jobs WHERE id = $1::bigint) "
     "WHERE job_id = $1::bigint AND status <> 'completed' AND EXISTS (SELECT 1 FROM jobs "
     "WHERE id = $1::bigint AND status IN ('failed', 'cancelled'))"};
@@ -331,8 +371,9 @@ inline constexpr PgSql kResetRunningParts{
 inline constexpr PgSql kRunningJobIds{
     "running_job_ids", "SELECT id FROM jobs WHERE status = 'running' ORDER BY id FOR UPDATE"};
 inline constexpr PgSql kResetRunningJob{
-    "reset_running_job",
-    "UPDATE jobs SET started_at = NULL, run_at_ms = $2::bigint WHERE id = $1::bigint"};
+    "reset_running_job", "WITH d AS (" NBI_PARTS_DUE_NOW
+                         ") UPDATE jobs SET started_at = NULL, run_at_ms = $2::bigint "
+                         "WHERE id = $1::bigint"};
 inline constexpr PgSql kNextPending{
     "next_pending",
     "SELECT " NBI_JOB_COLUMNS

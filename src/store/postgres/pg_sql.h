@@ -294,6 +294,9 @@ END $$;
     "node_id BIGINT NOT NULL, lat DOUBLE PRECISION, lng DOUBLE PRECISION, cls INT NOT NULL, "
     "PRIMARY KEY (way_id, seq)); "
     "CREATE INDEX IF NOT EXISTS osm_way_nodes_node_idx ON osm_way_nodes(node_id);",
+    // v16: delayed parts (a future run_at, a retry's backoff) stay out of the claim index
+    // until due (kPromoteDue); pg_claim_schema.h.
+    kPgDelayMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -430,6 +433,8 @@ inline constexpr const char* kListenJobs = "LISTEN " NBI_JOBS_CHANNEL;
 #undef NBI_CLAIM_CANDIDATES
 #undef NBI_CLAIM_PRIORITY_OF
 #undef NBI_UNCLAIMABLE_PARTS
+#undef NBI_DELAY_PARTS
+#undef NBI_PARTS_DUE_NOW
 #undef NBI_RESCUE_SET
 #undef NBI_GIVE_UP
 #undef NBI_PROGRESSED

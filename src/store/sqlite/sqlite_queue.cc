@@ -277,7 +277,8 @@ Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegio
       .Int(spec.run_at_ms.value_or(now))
       .Str(key)
       .Int(static_cast<int64_t>(parts.size()))
-      .Str(spec.type);
+      .Str(spec.type)
+      .Int(now);
   NBI_ASSIGN_OR_RETURN(std::optional<Job> job, OneJob(ins));
   if (!job) return Status::Internal("enqueue returned no row");
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kInsertPart));
@@ -299,6 +300,8 @@ Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id,
                                     int64_t now) {
   std::vector<std::pair<int64_t, int>> picks;
   {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt due, Query(c, sql::kPromoteDue));
+    NBI_RETURN_IF_ERROR(due.Int(now).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimCandidates));
     q.Int(now).Int(std::max(1, max));
     NBI_RETURN_IF_ERROR(q.Rows([&] { picks.emplace_back(q.I(0), static_cast<int>(q.I(1))); }));

@@ -39,6 +39,24 @@ SET lat = ROUND(lat / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0),
 WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0;
 )sql";
 
+// v14: delayed jobs (a future run_at, a retry's backoff) stay out of the claim index until
+// due: a claim walked jobs_claim_idx past every delayed job ahead of the first ready one. A
+// delayed job carries its due time in due_ms (NULL once due), the claim index holds only jobs
+// without one, and a small index over due_ms (only delayed jobs) lets each claim clear the ones
+// that have come due first (kPromoteDue). Jobs already waiting are marked by this machine's
+// clock, the store's (SQLite shares one machine's clock). The column itself is added by
+// kDelayColumn when missing (SQLite has no ADD COLUMN IF NOT EXISTS), so the step re-runs.
+inline constexpr const char* kDelayColumn = "ALTER TABLE jobs ADD COLUMN due_ms BIGINT";
+inline constexpr const char* kHasDelayColumn =
+    "SELECT COUNT(*) FROM pragma_table_info('jobs') WHERE name = 'due_ms'";
+inline constexpr const char* kDelayMigration = R"sql(
+UPDATE jobs SET due_ms = run_at_ms WHERE ready_parts > 0 AND due_ms IS NULL
+  AND run_at_ms > CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER);
+DROP INDEX IF EXISTS jobs_claim_idx;
+CREATE INDEX jobs_claim_idx ON jobs(priority DESC, id) WHERE ready_parts > 0 AND due_ms IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_due_idx ON jobs(due_ms) WHERE due_ms IS NOT NULL;
+)sql";
+
 inline constexpr const char* kMigrations[] = {
     // v1
     R"sql(
@@ -213,6 +231,8 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     // files) finds the edges that touch a node as b by an index, as it finds them as a by the
     // key; and OSM ways' node lists, for change files (sqlite_walk_sql.h).
     kOsmWayNodesMigration,
+    // v14: delayed jobs out of the claim until due (kDelayMigration).
+    kDelayMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -330,25 +350,31 @@ inline constexpr const char* kActiveJobByKey =
     "SELECT " NBI_SQLITE_JOB_COLS
     " FROM jobs WHERE dedupe_key = ? AND status IN ('pending', 'running')";
 // ?: city_id, total_items, metadata, created_at, priority, max_attempts, run_at_ms,
-// dedupe_key, part_count (every part is ready), type.
+// dedupe_key, part_count (every part is ready), type, now_ms (a run_at after it: delayed,
+// v14).
 inline constexpr const char* kEnqueueHeatmap =
     "INSERT INTO jobs (type, status, city_id, progress, total_items, metadata, created_at, "
-    "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts) VALUES "
-    "(?10, 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9) "
+    "priority, max_attempts, run_at_ms, dedupe_key, part_count, ready_parts, due_ms) VALUES "
+    "(?10, 'pending', ?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, CASE WHEN ?7 > ?11 THEN ?7 END) "
     "RETURNING " NBI_SQLITE_JOB_COLS;
 // ?: job_id, part, begin, end (next = begin).
 inline constexpr const char* kInsertPart =
     "INSERT INTO job_parts (job_id, part, begin_index, end_index, next_index, status) "
     "VALUES (?1, ?2, ?3, ?4, ?3, 'pending')";
+// Before each claim, in its transaction: the delayed jobs that have come due by ?1 become
+// claimable (one range probe of jobs_due_idx, which holds only delayed jobs). v14.
+inline constexpr const char* kPromoteDue = "UPDATE jobs SET due_ms = NULL WHERE due_ms <= ?1";
 // The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
 // oldest job, then part. ?1 now_ms, ?2 limit. The jobs are taken by walking jobs_claim_idx
-// (priority DESC, id; only jobs with ready parts) in order and stopping at the ?2-th: each
-// such job has a pending part, so the first ?2 parts in claim order lie in the first ?2 jobs.
-// Joining every pending part to its job and sorting them all (as this did before) cost a
-// claim time in proportion to the pending parts: 20,000 queued one-cell jobs ran at 75/s.
+// (priority DESC, id; only jobs with ready parts and no pending delay, v14) in order and
+// stopping at the ?2-th: each such job has a pending part, so the first ?2 parts in claim
+// order lie in the first ?2 jobs. Joining every pending part to its job and sorting them all
+// cost a claim time in proportion to the pending parts: 20,000 queued one-cell jobs ran at
+// 75/s.
 inline constexpr const char* kClaimCandidates =
     "SELECT p.job_id, p.part FROM (SELECT id, priority FROM jobs INDEXED BY jobs_claim_idx "
-    "WHERE ready_parts > 0 AND run_at_ms <= ?1 ORDER BY priority DESC, id LIMIT ?2) j "
+    "WHERE ready_parts > 0 AND due_ms IS NULL AND run_at_ms <= ?1 "
+    "ORDER BY priority DESC, id LIMIT ?2) j "
     "JOIN job_parts p ON p.job_id = j.id AND p.status = 'pending' "
     "ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
 // ?1 worker_id, ?2 now_ms, ?3 job_id, ?4 part.
@@ -409,20 +435,23 @@ inline constexpr const char* kCheckpointJob =
     "'$.lastProcessedIndex', " NBI_SQLITE_DONE_INDEX
     " + ?2) "
     "WHERE id = ?3 AND status = 'running' RETURNING cancel_requested, " NBI_SQLITE_DONE_INDEX;
-// A failed attempt that will be retried. ?: error, run_at_ms (now + backoff), job_id.
+// A failed attempt that will be retried: delayed until its backoff ends. ?: error, run_at_ms
+// (now + backoff), job_id.
 inline constexpr const char* kFailAttemptRetry =
-    "UPDATE jobs SET error = ?, run_at_ms = ? WHERE id = ?";
+    "UPDATE jobs SET error = ?1, run_at_ms = ?2, due_ms = ?2 WHERE id = ?3";
 // A failed attempt that ends the job. ?: error, completed_at, job_id.
 inline constexpr const char* kFailAttemptFinal =
     "UPDATE jobs SET status = 'failed', locked_by = NULL, error = ?, completed_at = ?, "
-    "ready_parts = 0 WHERE id = ?";
+    "ready_parts = 0, due_ms = NULL WHERE id = ?";
 // A hand-back or a rescue makes the part claimable now. ?1 run_at_ms, ?2 job_id.
-inline constexpr const char* kJobRunAt = "UPDATE jobs SET run_at_ms = ?1 WHERE id = ?2";
+inline constexpr const char* kJobRunAt =
+    "UPDATE jobs SET run_at_ms = ?1, due_ms = NULL WHERE id = ?2";
 // A rescue's message. ?1 error, ?2 job_id.
 inline constexpr const char* kJobError = "UPDATE jobs SET error = ?1 WHERE id = ?2";
 // ?1 completed_at, ?2 job_id.
 inline constexpr const char* kCancelPending =
-    "UPDATE jobs SET status = 'cancelled', completed_at = ?1, ready_parts = 0 WHERE id = ?2";
+    "UPDATE jobs SET status = 'cancelled', completed_at = ?1, ready_parts = 0, due_ms = NULL "
+    "WHERE id = ?2";
 // Same parameters as kCancelPending (?1 is bound but unused: "?1 IS NOT NULL" is always
 // true), so both share one binding sequence.
 inline constexpr const char* kCancelRunning =
@@ -435,7 +464,8 @@ inline constexpr const char* kRetryParts =
 // ?: run_at_ms, job_id.
 inline constexpr const char* kRetry =
     "UPDATE jobs SET status = 'pending', attempts = 0, error = NULL, cancel_requested = 0, "
-    "completed_at = NULL, locked_by = NULL, run_at_ms = ?1, ready_parts = (SELECT COUNT(*) "
+    "completed_at = NULL, locked_by = NULL, run_at_ms = ?1, due_ms = NULL, "
+    "ready_parts = (SELECT COUNT(*) "
     "FROM job_parts WHERE job_id = jobs.id AND status = 'pending') WHERE id = ?2";
 // Running parts whose heartbeat is older than ?1 (a part that never heartbeated counts).
 inline constexpr const char* kStaleParts =
@@ -456,7 +486,7 @@ inline constexpr const char* kResetRunningParts =
 inline constexpr const char* kRunningJobIds = "SELECT id FROM jobs WHERE status = 'running'";
 // ?1 run_at_ms, ?2 job_id.
 inline constexpr const char* kResetRunningJob =
-    "UPDATE jobs SET started_at = NULL, run_at_ms = ?1 WHERE id = ?2";
+    "UPDATE jobs SET started_at = NULL, run_at_ms = ?1, due_ms = NULL WHERE id = ?2";
 // ?: cutoff timestamp. Parts go with their job (ON DELETE CASCADE).
 inline constexpr const char* kPruneFinished =
     "DELETE FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ? "

@@ -62,6 +62,13 @@ Status SeedPresetCities(SqliteConn& c) {
 
 // Applies migration `v` (1-based) and records it.
 Status ApplyMigration(SqliteConn& c, int v, int64_t now_ms) {
+  if (sql::kMigrations[v - 1] == sql::kDelayMigration) {  // found by its text: renumbering keeps it
+    NBI_ASSIGN_OR_RETURN(SqliteStmt has, Query(c, sql::kHasDelayColumn));
+    NBI_ASSIGN_OR_RETURN(bool row, has.Step());
+    const bool present = row && has.I(0) > 0;
+    NBI_RETURN_IF_ERROR(has.Drain());
+    if (!present) NBI_RETURN_IF_ERROR(c.Exec(sql::kDelayColumn));
+  }
   NBI_RETURN_IF_ERROR(c.Exec(sql::kMigrations[v - 1]).WithPrefix(fmt::format("migration {}: ", v)));
   NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kRecordMigration));
   NBI_RETURN_IF_ERROR(q.Int(v).Str(FormatTimestamp(now_ms, TimeStyle::kSqlUtc)).Run());
