@@ -435,7 +435,9 @@ TEST_P(SqliteClaimCostTest, DelayedJobsAddNoStepsToTheClaim) {
     d.run_at_ms = now + 3'600'000;
     Enqueue(d);
   }
-  EXPECT_EQ(Steps(sql::kClaimCandidates, now), claim_before);
+  // The same walk: a step or so more where a B-tree the statement opens got deeper; delayed
+  // jobs left in the claim index cost 12,025 steps here.
+  EXPECT_LE(Steps(sql::kClaimCandidates, now), claim_before + 8);
   // The first entry of the due-time index, no longer empty, is read and found not due.
   EXPECT_LE(Steps(sql::kPromoteDue, now), promote_before + 10);
   auto c = store_->Claim("w");
