@@ -188,7 +188,10 @@ class PgOverviewIo final : public tiles::OverviewIo {
     PgBinaryCopy copy;
     copy.Header();
     size_t rows = 0;
-    for (const auto& [level, d] : levels) {
+    for (const auto& entry : levels) {
+      // Not a structured binding: clang 14 cannot capture one in the lambda.
+      const int level = entry.first;
+      const auto& d = entry.second;
       tiles::ForEachSegment(*d, [&](int64_t i, int64_t jb, const uint8_t* cells) {
         copy.Row(6);
         copy.Text(model_);
