@@ -35,7 +35,7 @@ else
   echo "setup: all ${#PACKAGES[@]} Debian packages present"
 fi
 
-if ! locale -a 2>/dev/null | grep -qi '^de_DE\.utf-\?8$'; then
+if ! grep -qi '^de_DE\.utf-\?8$' <<<"$(locale -a 2>/dev/null)"; then
   echo "setup: making the de_DE.UTF-8 locale (database_truth_test: a server not speaking English)"
   SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
   $SUDO localedef -i de_DE -f UTF-8 de_DE.UTF-8 || echo "setup: localedef failed; that test will skip"

@@ -57,7 +57,9 @@ for v in "${script_only[@]}"; do
 done
 for v in $(sort -u <<<"$rows"); do
   grep -qx "$v" <<<"$binary_vars" && continue
-  printf '%s\n' "${script_only[@]}" | grep -qx "$v" && continue
+  # A here-string, not printf | grep -q: under pipefail, grep -q quitting at the first match
+  # can kill printf with SIGPIPE, and the pipeline then reports a miss (CI failed on it).
+  grep -qx "$v" <<<"$(printf '%s\n' "${script_only[@]}")" && continue
   bad "row $v: neither the binary's help nor the scripts' list names it"
 done
 
