@@ -254,8 +254,9 @@ class PgClaimPlanTest : public testing::StoreTest {
   // The store's claim statement (kClaimSolo) for one part, run under EXPLAIN (ANALYZE,
   // BUFFERS) and rolled back: its plan as JSON.
   nlohmann::json ExplainClaim() {
-    return Explain(kClaimSolo.text, "text, bigint, int",
-                   "'probe', " + std::to_string(clock_.NowMs()) + ", 1");
+    return Explain(kClaimSolo.text, "text, bigint, int, bigint",
+                   "'probe', " + std::to_string(clock_.NowMs()) + ", 1, " +
+                       std::to_string(JobQueue::kAnyPartCells));
   }
   // A statement of the claim's transaction, with its settings, under EXPLAIN (ANALYZE,
   // BUFFERS) and rolled back: its plan as JSON.
@@ -412,6 +413,7 @@ class SqliteClaimCostTest : public testing::StoreTest {
     EXPECT_EQ(sqlite3_prepare_v2(db, sql, -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
     sqlite3_bind_int64(st, 1, now);
     if (sqlite3_bind_parameter_count(st) > 1) sqlite3_bind_int64(st, 2, 1);
+    if (sqlite3_bind_parameter_count(st) > 2) sqlite3_bind_int64(st, 3, JobQueue::kAnyPartCells);
     while (sqlite3_step(st) == SQLITE_ROW) {
     }
     const int64_t steps = sqlite3_stmt_status(st, SQLITE_STMTSTATUS_VM_STEP, 0);
@@ -462,6 +464,7 @@ class SqliteCandidateCostTest : public testing::StoreTest {
         << sqlite3_errmsg(db);
     sqlite3_bind_int64(st, 1, clock_.NowMs());
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, JobQueue::kAnyPartCells);
     *first = 0;
     int rows = 0;
     while (sqlite3_step(st) == SQLITE_ROW) {

@@ -99,8 +99,9 @@ class FaultStore final : public Store {
     return inner_->EnqueueHeatmap(s);
   }
   Result<std::optional<Job>> Claim(const std::string& w) override { return inner_->Claim(w); }
-  Result<std::vector<Job>> ClaimBatch(const std::string& w, int max) override {
-    return inner_->ClaimBatch(w, max);
+  Result<std::vector<Job>> ClaimBatch(const std::string& w, int max,
+                                      int64_t max_part_cells = kAnyPartCells) override {
+    return inner_->ClaimBatch(w, max, max_part_cells);
   }
   Result<bool> Heartbeat(int64_t id, const std::string& w) override {
     return inner_->Heartbeat(id, w);

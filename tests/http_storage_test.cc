@@ -67,6 +67,10 @@ TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
   SleepMs(300);  // the writes are waiting now
   // For the 10 s the lock is held (the writes give up after 3 s; more keep coming), every
   // round of reads answers fast.
+  // A read queued behind the blocked writes would wait out their DB_LOCK_TIMEOUT (3 s); 1 s
+  // tells the two apart on a loaded machine too (the former 100 ms failed a stress run at load
+  // 12: one slow answer of 50 on a machine busy with other work). Speed is for benchmarks.
+  const double bound = double(testing::PromptnessBoundMs(1000).value_or(1'000'000));
   const auto held_since = Steady::now();
   for (int round = 0; Steady::now() - held_since < std::chrono::seconds(10); ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
@@ -75,11 +79,11 @@ TEST_P(HttpStorageTest, ReadsAnswerWhileWritesWaitForALockHeldElsewhere) {
         return s.Post("/api/jobs/" + std::to_string(id) + "/cancel", "");
       }));
     }
-    EXPECT_LT(P99(s, "/api/jobs", 50, 200), 100.0) << "reads queued behind blocked writes";
-    EXPECT_LT(P99(s, "/readyz", 50, 200), 100.0);
-    EXPECT_LT(P99(s, "/api/jobs/" + std::to_string(id), 20, 200), 100.0);
+    EXPECT_LT(P99(s, "/api/jobs", 50, 200), bound) << "reads queued behind blocked writes";
+    EXPECT_LT(P99(s, "/readyz", 50, 200), bound);
+    EXPECT_LT(P99(s, "/api/jobs/" + std::to_string(id), 20, 200), bound);
     EXPECT_LT(P99(s, "/api/heatmap?minLat=47.09&minLng=9.49&maxLat=47.11&maxLng=9.51", 20, 200),
-              100.0);
+              bound);
   }
   int unavailable = 0;
   for (auto& f : writes) {

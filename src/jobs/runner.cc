@@ -141,7 +141,28 @@ class HeatmapRun {
              const std::atomic<bool>* stop)
       : store_(store), env_(env), job_(job), opts_(opts), stop_(stop) {}
 
+  // What a run computes, once Start has decoded the job and loaded its index: the part's
+  // cells [begin, end), resuming at next.
+  struct Plan {
+    HeatmapMetadata meta;
+    std::optional<GridRegion> region;
+    int64_t begin = 0, next = 0, end = 0;
+    std::shared_ptr<const ModelIndex> index;
+  };
+
   JobOutcome Run();
+  // The run's start: the job decoded, "Started" said, its index loaded. An outcome when the
+  // run ends there (an invalid job fails).
+  std::optional<JobOutcome> Start(Plan* plan);
+  // The rest of Run after Start.
+  JobOutcome RunPlanned(const Plan& plan);
+  // A part that fits in one chunk, in a batch (RunSmallHeatmapJobs): its cells scored into
+  // `scores` and its checkpoint (which completes it) filled in, to be written with others.
+  void PrepareWrite(const Plan& plan, std::vector<uint8_t>* scores, CheckpointCompletion* done,
+                    CheckpointProgress* progress, Checkpoint* cp) const;
+  // The batch's write of that checkpoint came back `r` (not written unless ok).
+  JobOutcome Written(const Plan& plan, const Result<bool>& r, const CheckpointCompletion& done,
+                     const CheckpointProgress& progress, int64_t start_steady_ms);
 
  private:
   JobOutcome Fail(const Status& s);
@@ -332,7 +353,7 @@ JobOutcome HeatmapRun::Finished(int64_t begin, int64_t end, bool job_completed) 
   return JobOutcome::kCompleted;
 }
 
-JobOutcome HeatmapRun::Run() {
+std::optional<JobOutcome> HeatmapRun::Start(Plan* plan) {
   if (!IsHeatmapJobType(job_.type)) {
     return Fail(Status::Invalid(fmt::format("unknown job type '{}'", job_.type)));
   }
@@ -343,10 +364,12 @@ JobOutcome HeatmapRun::Run() {
   const int64_t total = region->cell_count();
   // The part's cells [begin, end), resuming at next (a whole job: its lastProcessedIndex).
   const bool whole = job_.part_end < 0;
-  const int64_t begin = whole ? 0 : std::clamp<int64_t>(job_.part_begin, 0, total);
-  const int64_t end = whole ? total : std::clamp<int64_t>(job_.part_end, begin, total);
-  const int64_t next =
-      std::clamp<int64_t>(whole ? meta->last_processed_index : job_.part_next, begin, end);
+  plan->begin = whole ? 0 : std::clamp<int64_t>(job_.part_begin, 0, total);
+  plan->end = whole ? total : std::clamp<int64_t>(job_.part_end, plan->begin, total);
+  plan->next = std::clamp<int64_t>(whole ? meta->last_processed_index : job_.part_next, plan->begin,
+                                   plan->end);
+  plan->meta = std::move(meta).value();
+  plan->region.emplace(std::move(region).value());
 
   if (job_.starts_job) {
     const int64_t done = job_.last_processed_index();
@@ -354,13 +377,63 @@ JobOutcome HeatmapRun::Run() {
                     done > 0 ? fmt::format(" (resuming at {})", done) : ""));
   }
   if (opts_.on_job_start) opts_.on_job_start(job_);
-  auto index = LoadIndex(*meta);
+  auto index = LoadIndex(plan->meta);
   if (!index.ok()) return Fail(index.status());
+  plan->index = std::move(index).value();
+  return std::nullopt;
+}
 
-  if (end - next <= std::max<int64_t>(1, opts_.chunk_size)) {
-    return RunOneChunk(*region, meta->model, **index, begin, next, end);
+JobOutcome HeatmapRun::RunPlanned(const Plan& p) {
+  if (p.end - p.next <= std::max<int64_t>(1, opts_.chunk_size)) {
+    return RunOneChunk(*p.region, p.meta.model, *p.index, p.begin, p.next, p.end);
   }
-  return RunChunks(*region, meta->model, **index, begin, next, end);
+  return RunChunks(*p.region, p.meta.model, *p.index, p.begin, p.next, p.end);
+}
+
+JobOutcome HeatmapRun::Run() {
+  Plan plan;
+  if (auto out = Start(&plan)) return *out;
+  return RunPlanned(plan);
+}
+
+void HeatmapRun::PrepareWrite(const Plan& p, std::vector<uint8_t>* scores,
+                              CheckpointCompletion* done, CheckpointProgress* progress,
+                              Checkpoint* cp) const {
+  scores->resize(static_cast<size_t>(p.end - p.next));
+  p.index->ScoreCells(*p.region, p.next, p.end, scores->data());
+  cp->job_id = job_.id;
+  cp->part = job_.part;
+  cp->worker_id = opts_.worker_id;
+  cp->region = &*p.region;
+  cp->begin = p.next;
+  cp->scores = *scores;
+  cp->city_id = job_.city_id;
+  cp->model = p.meta.model;
+  cp->progress = progress;
+  cp->complete = done;
+}
+
+JobOutcome HeatmapRun::Written(const Plan& p, const Result<bool>& r,
+                               const CheckpointCompletion& done, const CheckpointProgress& progress,
+                               int64_t start_steady_ms) {
+  if (!r.ok()) {
+    if (IsPositionMoved(r.status())) return Resume(r.status());
+    if (r.status().code() == StatusCode::kConflict) {
+      Log(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here",
+                      job_.id));
+      return JobOutcome::kLostLease;
+    }
+    if (r.status().code() == StatusCode::kInvalidArgument) return Fail(r.status());
+    return RunPlanned(p);  // anything else: the part alone, with its own retries
+  }
+  LogProgress(progress);
+  if (opts_.on_chunk) {
+    opts_.on_chunk(job_.id, p.end - p.next,
+                   double(env_.clock->SteadyMs() - start_steady_ms) / 1000.0);
+  }
+  if (opts_.on_checkpoint) opts_.on_checkpoint(job_.id, p.end);
+  if (done.done) return Finished(p.begin, p.end, done.job_completed);
+  return Finish(p.begin, p.end);
 }
 
 JobOutcome HeatmapRun::RunOneChunk(const GridRegion& region, HeatModel model,
@@ -486,18 +559,76 @@ void IndexCache::Forget(int64_t job_id) {
   if (last_job_ == job_id) last_.reset();
 }
 
-JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
-                         const std::atomic<bool>* stop) {
-  const int64_t start = env.clock->SteadyMs();
-  const JobOutcome outcome = HeatmapRun(store, env, job, opts, stop).Run();
+namespace {
+
+void RunEnded(const Env& env, const Job& job, const JobRunOptions& opts, JobOutcome outcome,
+              int64_t start_steady_ms) {
   // A run that did not end in a completed part or a hand-back leaves no next part to come soon.
   if (opts.index_cache && outcome != JobOutcome::kCompleted && outcome != JobOutcome::kHandedBack) {
     opts.index_cache->Forget(job.id);
   }
   if (opts.on_job_end) {
-    opts.on_job_end(job, outcome, double(env.clock->SteadyMs() - start) / 1000.0);
+    opts.on_job_end(job, outcome, double(env.clock->SteadyMs() - start_steady_ms) / 1000.0);
   }
+}
+
+}  // namespace
+
+JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
+                         const std::atomic<bool>* stop) {
+  const int64_t start = env.clock->SteadyMs();
+  const JobOutcome outcome = HeatmapRun(store, env, job, opts, stop).Run();
+  RunEnded(env, job, opts, outcome, start);
   return outcome;
+}
+
+std::vector<JobOutcome> RunSmallHeatmapJobs(Store* store, const Env& env, std::span<const Job> jobs,
+                                            const JobRunOptions& opts,
+                                            const std::atomic<bool>* stop) {
+  struct Item {
+    std::unique_ptr<HeatmapRun> run;
+    HeatmapRun::Plan plan;
+    std::optional<JobOutcome> outcome;  // set: ended before the batch's write
+    std::vector<uint8_t> scores;
+    CheckpointCompletion done;
+    CheckpointProgress progress;
+    int64_t start = 0;
+  };
+  const int64_t chunk = std::max<int64_t>(1, opts.chunk_size);
+  std::vector<Item> items(jobs.size());
+  std::vector<Checkpoint> cps;
+  std::vector<size_t> written;  // items[written[k]] wrote cps[k]
+  cps.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Item& it = items[i];
+    it.start = env.clock->SteadyMs();
+    it.run = std::make_unique<HeatmapRun>(store, env, jobs[i], opts, stop);
+    if ((it.outcome = it.run->Start(&it.plan))) continue;
+    const bool one_chunk = it.plan.next < it.plan.end && it.plan.end - it.plan.next <= chunk;
+    if (!one_chunk || (stop && stop->load())) {  // not for the batch: its own run
+      it.outcome = it.run->RunPlanned(it.plan);
+      continue;
+    }
+    it.run->PrepareWrite(it.plan, &it.scores, &it.done, &it.progress, &cps.emplace_back());
+    written.push_back(i);
+  }
+  if (!cps.empty()) {
+    auto r = RetryTransient(env, "checkpoint of a batch of small jobs", stop,
+                            [&] { return store->WriteCheckpoints(cps); });
+    if (r.ok() && opts.on_batch_written) opts.on_batch_written(cps.size());
+    for (size_t k = 0; k < written.size(); ++k) {
+      Item& it = items[written[k]];
+      // A batch that failed as a whole wrote nothing: each part then runs alone.
+      it.outcome = r.ok() ? it.run->Written(it.plan, (*r)[k], it.done, it.progress, it.start)
+                          : it.run->RunPlanned(it.plan);
+    }
+  }
+  std::vector<JobOutcome> out;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    out.push_back(*items[i].outcome);
+    RunEnded(env, jobs[i], opts, *items[i].outcome, items[i].start);
+  }
+  return out;
 }
 
 std::string_view JobOutcomeId(JobOutcome o) {

@@ -24,8 +24,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/env.h"
 #include "common/status.h"
@@ -70,6 +72,9 @@ struct JobRunOptions {
   int progress_step_percent = 5;  // a progress line each time progress crosses a step
   // Test hook: called after each committed chunk with (job id, lastProcessedIndex).
   std::function<void(int64_t, int64_t)> on_checkpoint;
+  // Test hook: after the parts of a batch (RunSmallHeatmapJobs) were written together, with
+  // how many were.
+  std::function<void(size_t parts)> on_batch_written;
   // Metrics hooks (optional): when a claimed job starts running, and after each committed
   // chunk with its cell count and the seconds spent scoring and writing it.
   std::function<void(const Job&)> on_job_start;
@@ -90,6 +95,15 @@ struct JobRunOptions {
 // `stop` may be null.
 JobOutcome RunHeatmapJob(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
                          const std::atomic<bool>* stop);
+
+// Runs claimed parts that each fit in one chunk (a worker's local queue) as RunHeatmapJob
+// would, one after another, but writes their cells and completions together
+// (JobQueue::WriteCheckpoints: one transaction where the store can). A part the batch cannot
+// take, or whose write fails other than by a lost lease or a moved position, runs alone.
+// Returns each part's outcome, in order.
+std::vector<JobOutcome> RunSmallHeatmapJobs(Store* store, const Env& env, std::span<const Job> jobs,
+                                            const JobRunOptions& opts,
+                                            const std::atomic<bool>* stop);
 
 // Repeats `f` (returning a Result<T>) while it fails with kTransient (the store reconnects on
 // the next call), with exponential backoff from 50 ms to 5 s measured on env.clock. Gives up

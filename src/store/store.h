@@ -259,6 +259,7 @@ class OwnerLease {
 
 class JobQueue {
  public:
+  static constexpr int64_t kAnyPartCells = INT64_MAX;
   virtual ~JobQueue() = default;
   // Enqueues a heatmap job; total_items = cells of the region (the caller has validated it).
   // A job over more than spec.part_cells cells is stored with its parts (SplitParts). It is
@@ -274,8 +275,11 @@ class JobQueue {
   // cell count from 0, and its dedupe key; EnqueueHeatmap finds it as an equal job before.
   virtual Result<std::optional<Job>> Claim(const std::string& worker_id) = 0;
   // Claims up to `max` ready parts in one transaction, in Claim's order and with its effects
-  // (several parts of one job when it has them: one per free slot).
-  virtual Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) = 0;
+  // (several parts of one job when it has them: one per free slot). With `max_part_cells`,
+  // only parts with at most that many cells left to score (a worker's local queue of small
+  // jobs): larger ones are passed over, never claimed.
+  virtual Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max,
+                                              int64_t max_part_cells = kAnyPartCells) = 0;
   // Refreshes the heartbeat of every part of the job that worker_id runs. Returns
   // cancel_requested. kConflict if worker_id runs no part of it.
   virtual Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) = 0;
@@ -294,6 +298,12 @@ class JobQueue {
   // `cp`'s region and scores must live until Commit returns. The default stages nothing and
   // writes at Commit (SQLite: one writer at a time).
   virtual Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp);
+  // Several checkpoints (of different parts, typically each completing a small part) written
+  // together: in one transaction where the store can, one WriteCheckpoint each by default.
+  // Element k is WriteCheckpoint(cps[k])'s result; one refused (not the owner, position
+  // moved, ...) writes nothing of its own and leaves the others written. An error of the
+  // whole call: nothing was written.
+  virtual Result<std::vector<Result<bool>>> WriteCheckpoints(std::span<const Checkpoint> cps);
   // The part running -> completed; the job completes (progress 100) with its last part,
   // atomically and exactly once. Returns whether this call completed the job. kConflict if
   // not the owner. With `written_to` (the runner's: the end of its last chunk), PositionMoved

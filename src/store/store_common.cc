@@ -220,6 +220,13 @@ Result<std::unique_ptr<StagedCheckpoint>> JobQueue::StageCheckpoint(const Checkp
   return std::unique_ptr<StagedCheckpoint>(std::make_unique<WriteAtCommit>(this, cp));
 }
 
+Result<std::vector<Result<bool>>> JobQueue::WriteCheckpoints(std::span<const Checkpoint> cps) {
+  std::vector<Result<bool>> out;
+  out.reserve(cps.size());
+  for (const Checkpoint& cp : cps) out.push_back(WriteCheckpoint(cp));
+  return out;
+}
+
 Result<std::unique_ptr<Store>> OpenStore(const std::string& url, Clock* clock,
                                          const StoreOptions& opts) {
   std::unique_ptr<Store> store;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <random>
+#include <set>
 
 namespace nbi {
 
@@ -77,9 +78,26 @@ void Worker::StartJob(Job job) {
   jobs_[id] = std::thread([this, job = std::move(job)] { JobThread(job); });
 }
 
+namespace {
+bool Ended(JobOutcome o) {
+  return o == JobOutcome::kCompleted || o == JobOutcome::kFailed || o == JobOutcome::kCancelled;
+}
+}  // namespace
+
+JobOutcome Worker::RunParts(const Job& job, std::vector<Job>* more) {
+  if (more->empty()) return RunHeatmapJob(store_, env_, job, opts_, &stop_);
+  more->insert(more->begin(), job);
+  const std::vector<JobOutcome> outs = RunSmallHeatmapJobs(store_, env_, *more, opts_, &stop_);
+  more->clear();
+  std::lock_guard<std::mutex> g(mu_);
+  done_count_ += int(std::count_if(outs.begin() + 1, outs.end(), Ended));
+  return outs.front();
+}
+
 void Worker::JobThread(Job job) {
+  std::vector<Job> more;  // parts of the local queue run and written with `job`
   for (;;) {
-    JobOutcome o = RunHeatmapJob(store_, env_, job, opts_, &stop_);
+    const JobOutcome o = RunParts(job, &more);
     std::unique_lock<std::mutex> l(mu_);
     auto again = reclaimed_.find(KeyOf(job));
     if (again != reclaimed_.end()) {
@@ -108,17 +126,69 @@ void Worker::JobThread(Job job) {
         });
       l.lock();
     }
+    if (Ended(o)) ++done_count_;
+    if (TakeLocal(KeyOf(job), &more)) {
+      job = std::move(more.front());
+      more.erase(more.begin());
+      continue;  // the slot runs the local queue's next parts: no claim, no thread
+    }
+    if (std::optional<Job> next = ClaimNext(KeyOf(job), l)) {
+      job = std::move(*next);
+      continue;  // the slot claimed its next part itself: no hand-over to Run's thread
+    }
     auto it = jobs_.find(KeyOf(job));
     if (it != jobs_.end()) {
       finished_.push_back(std::move(it->second));
       jobs_.erase(it);
     }
-    if (o == JobOutcome::kCompleted || o == JobOutcome::kFailed || o == JobOutcome::kCancelled)
-      ++done_count_;
     woken_ = true;  // a slot is free: look for more work now
     cv_.notify_all();
     return;
   }
+}
+
+bool Worker::IsSmall(const Job& j) const {
+  const bool whole = j.part_end < 0;
+  const int64_t left = whole ? j.total_items - j.last_processed_index() : j.part_end - j.part_next;
+  return left <= SmallPartCells();
+}
+
+bool Worker::TakeLocal(const PartKey& finished, std::vector<Job>* next) {
+  auto self = jobs_.find(finished);
+  if (stop_ || self == jobs_.end()) return false;
+  const size_t most = size_t(std::max(1, opts_.local_queue));
+  while (!local_.empty() && next->size() < most) {
+    Job j = std::move(local_.front());
+    local_.pop_front();
+    const PartKey key = KeyOf(j);
+    if (jobs_.count(key)) {
+      // Rescued and claimed again for a slot while it waited here: that slot's thread has it.
+      reclaimed_[key] = std::move(j);
+      continue;
+    }
+    next->push_back(std::move(j));
+  }
+  if (next->empty()) return false;
+  std::thread t = std::move(self->second);
+  jobs_.erase(self);
+  jobs_.emplace(KeyOf(next->front()), std::move(t));
+  return true;
+}
+
+void Worker::GiveBack(std::vector<Job> parts) {
+  std::vector<Job> kept;
+  for (Job& j : parts) {
+    auto r = RetryTransient(env_, "release", &stop_,
+                            [&] { return store_->ReleasePart(j.id, j.part, opts_.worker_id); });
+    if (r.ok() || r.status().code() == StatusCode::kConflict) continue;  // back, or not ours
+    // Still ours and running: it must not sit unheartbeated until a stale rescue.
+    env_.log->info(fmt::format("Job #{} could not be handed back ({}); running it here", j.id,
+                               r.status().message()));
+    kept.push_back(std::move(j));
+  }
+  if (kept.empty()) return;
+  std::lock_guard<std::mutex> l(mu_);
+  for (Job& j : kept) local_.push_back(std::move(j));
 }
 
 void Worker::HeartbeatLoop(int64_t start_steady_ms) {
@@ -132,10 +202,9 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
     next += opts_.heartbeat_interval_ms;
     const int64_t now = env_.clock->SteadyMs();
     if (next <= now) next = now + opts_.heartbeat_interval_ms;  // fell behind: no burst
-    std::vector<int64_t> ids;  // one heartbeat per job covers its parts running here
-    for (auto& [key, _] : jobs_) {
-      if (ids.empty() || ids.back() != key.first) ids.push_back(key.first);
-    }
+    std::set<int64_t> ids;  // one heartbeat per job covers its parts running here
+    for (auto& [key, _] : jobs_) ids.insert(key.first);
+    for (const Job& j : local_) ids.insert(j.id);  // claimed, waiting for a job thread
     OwnerLease* lease = lease_.get();
     l.unlock();
     if (lease) {
@@ -255,15 +324,40 @@ std::optional<int64_t> Worker::UntilNextRunAt(bool* idle) {
   return until;
 }
 
+std::optional<Job> Worker::ClaimNext(const PartKey& finished, std::unique_lock<std::mutex>& l) {
+  if (stop_ || opts_.local_queue <= 0 || !lease_ || !jobs_.count(finished)) return std::nullopt;
+  l.unlock();  // the slot stays ours (its entry in jobs_) while the claim runs
+  auto got = ClaimParts(1);
+  l.lock();
+  if (!got.ok()) {
+    env_.log->info("Claim failed: " + got.status().message());  // Run's next claim retries
+    return std::nullopt;
+  }
+  if (got->empty() || stop_) {
+    if (!got->empty()) local_.push_front(std::move(got->front()));  // handed back at shutdown
+    return std::nullopt;
+  }
+  Job next = std::move(got->front());
+  const PartKey key = KeyOf(next);
+  auto self = jobs_.find(finished);
+  if (jobs_.count(key)) {  // claimed again while its old run still ends here (see StartJob)
+    reclaimed_[key] = std::move(next);
+    return std::nullopt;
+  }
+  std::thread t = std::move(self->second);
+  jobs_.erase(self);
+  jobs_.emplace(key, std::move(t));
+  return next;
+}
+
 bool Worker::ClaimFreeSlots(bool* db_error) {
   if (!EnsureLease()) {
     *db_error = true;
     return false;
   }
-  // Fill every free slot with one batched claim.
-  int free = opts_.max_concurrent_jobs - running();
+  const int free = opts_.max_concurrent_jobs - running();
   if (stop_ || free <= 0) return false;
-  auto c = store_->ClaimBatch(opts_.worker_id, free);
+  auto c = ClaimParts(free);
   if (!c.ok()) {
     env_.log->info("Claim failed: " + c.status().message());
     DbError(c.status());
@@ -272,6 +366,31 @@ bool Worker::ClaimFreeSlots(bool* db_error) {
   }
   for (Job& j : *c) StartJob(std::move(j));
   return !c->empty();
+}
+
+Result<std::vector<Job>> Worker::ClaimParts(int slots) {
+  // Every free slot with one batched claim.
+  auto got = store_->ClaimBatch(opts_.worker_id, slots);
+  if (!got.ok() || got->empty()) return got;
+  // Then, when the slots run small parts (the queue waits for them: behind small parts only
+  // is its wait short) and the queue is empty, small parts for it: the claim passes over
+  // larger ones, so no part is claimed only to be given back.
+  int extra = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (local_.empty()) extra = std::max(0, opts_.local_queue);
+  }
+  if (extra == 0 ||
+      !std::all_of(got->begin(), got->end(), [&](const Job& j) { return IsSmall(j); }))
+    return got;
+  auto queued = store_->ClaimBatch(opts_.worker_id, extra, SmallPartCells());
+  if (!queued.ok()) {
+    env_.log->info("Claim for the local queue failed: " + queued.status().message());
+    return got;  // the slots' parts are claimed: run them
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  for (Job& j : *queued) local_.push_back(std::move(j));
+  return got;
 }
 
 int Worker::Run() {
@@ -321,6 +440,17 @@ int Worker::Run() {
   std::unique_lock<std::mutex> l(mu_);
   while (!jobs_.empty()) env_.clock->WaitFor(l, cv_, 50, [&] { return jobs_.empty(); });
   JoinFinished();
+  // Parts still in the local queue go back (ours until then: the heartbeat runs on).
+  std::vector<Job> queued(std::make_move_iterator(local_.begin()),
+                          std::make_move_iterator(local_.end()));
+  local_.clear();
+  l.unlock();
+  if (!queued.empty()) {
+    env_.log->info(fmt::format("Handing back {} queued job part(s)", queued.size()));
+    GiveBack(std::move(queued));
+  }
+  l.lock();
+  local_.clear();  // what could not go back stays ours until the lease ends
   heartbeat_stop_ = true;
   cv_.notify_all();
   l.unlock();

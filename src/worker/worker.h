@@ -9,7 +9,8 @@
 //     (their process died: back to pending within a second) and of owners silent for
 //     stale_timeout_ms (hung or vanished machines); at most once an hour, prune finished jobs
 //     older than job_retention_ms;
-//   - claim up to max_concurrent_jobs with one batched claim (0: housekeeping only);
+//   - claim up to max_concurrent_jobs with one batched claim (0: housekeeping only), plus up
+//     to local_queue small parts that the job threads run after theirs;
 //   - wait until woken (Wake(): an in-process enqueue or a JobWatch notification), the poll
 //     interval passes, or the earliest pending job's run_at comes (a retry's backoff), logging
 //     a heartbeat line per timer-driven poll.
@@ -28,6 +29,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -57,11 +59,21 @@ struct WorkerOptions : JobRunOptions {
   bool exit_when_none_ready = false;
   bool stop_at_db_error = false;
   bool log_polls = true;  // a heartbeat line each poll
+  // Small parts (kSmallPartCells: one chunk, ≤ 500 cells) claimed beyond the free slots, up to this
+  // many, and held in a local queue that the job threads run one after another (0: none):
+  // one claim transaction for many small jobs, and no thread started or woken per job. They
+  // are claimed only while the slots run small parts too, so that none waits behind a long
+  // one, and only small parts are claimed for it.
+  int local_queue = 32;
   // Housekeeping hook (metrics): finished jobs pruned by this worker.
   std::function<void(int pruned)> on_prune;
 };
 
 inline constexpr int64_t kDefaultHeartbeatMs = 10'000;
+// A part is small (a local-queue candidate, WorkerOptions::local_queue) when its cells left fit
+// in one chunk and number at most this many: a few milliseconds of work, so that a batch of
+// them holds the database's write lock briefly and nothing waits long behind the queue.
+inline constexpr int64_t kSmallPartCells = 500;
 // How often a worker looks for the jobs of dead (and stale) owners.
 inline constexpr int64_t kHousekeepingMs = 1'000;
 
@@ -96,6 +108,18 @@ class Worker {
 
   void StartJob(Job job);
   void JobThread(Job job);
+  // Its cells left fit in one chunk and are at most kSmallPartCells (a local-queue candidate).
+  bool IsSmall(const Job& j) const;
+  int64_t SmallPartCells() const {
+    return std::min<int64_t>(std::max<int64_t>(1, opts_.chunk_size), kSmallPartCells);
+  }
+  // After a run on a job thread (mu_ held): the local queue's next parts for this thread to
+  // run as one batch (into *next), its entry in jobs_ moved to the first; false when none (or
+  // stopping).
+  bool TakeLocal(const PartKey& finished, std::vector<Job>* next);
+  // Hands parts back to the queue (the local queue's, at shutdown). A part that cannot be
+  // handed back is kept in the local queue (mu_ not held).
+  void GiveBack(std::vector<Job> parts);
   void HeartbeatLoop(int64_t start_steady_ms);
   // Rescues (at most once every kHousekeepingMs) and prunes (hourly); returns jobs rescued.
   int Housekeeping();
@@ -104,6 +128,16 @@ class Worker {
   bool EnsureLease();
   // One batched claim for the free slots; true when it started a job.
   bool ClaimFreeSlots(bool* db_error);
+  // Claims up to `slots` parts for free slots and, while the local queue is empty and the
+  // slots' parts are small, up to local_queue small parts for it (mu_ not held). Returns the
+  // slots' parts in claim order.
+  Result<std::vector<Job>> ClaimParts(int slots);
+  // A job thread whose part ended and found the local queue empty claims its next part
+  // itself (l holds mu_; released during the claim): nullopt when there is none, the worker
+  // stops or has no local queue, or the claim failed (Run's loop claims again).
+  std::optional<Job> ClaimNext(const PartKey& finished, std::unique_lock<std::mutex>& l);
+  // Runs `job`, with `more` parts of the local queue as one batch (emptied).
+  JobOutcome RunParts(const Job& job, std::vector<Job>* more);
   // Milliseconds until the earliest pending job's run_at when a slot is free (nullopt: none
   // pending or no free slot). *idle: nothing pending and nothing running here.
   std::optional<int64_t> UntilNextRunAt(bool* idle);
@@ -125,6 +159,10 @@ class Worker {
   // starts them anew when it finds the part still ours.
   std::map<PartKey, Job> reclaimed_;
   std::vector<std::thread> finished_;  // guarded by mu_: to join
+  // Guarded by mu_: claimed small parts waiting for a job thread (WorkerOptions::local_queue).
+  // They run under this worker's lease and are in its heartbeats; if the process dies they go
+  // back with the lease (a dead owner's parts), and Stop hands them back.
+  std::deque<Job> local_;
   int done_count_ = 0;                 // guarded by mu_
   bool heartbeat_stop_ = false;        // guarded by mu_: set once every job was handed back
   std::unique_ptr<OwnerLease> lease_;  // guarded by mu_

@@ -45,11 +45,20 @@ PgBinaryCopy EncodeChunk(const Checkpoint& cp, int64_t now) {
   return copy;
 }
 
-// A chunk whose cells are in an open transaction on its own connection.
+// Inside a transaction of several checkpoints (WriteCheckpoints), one checkpoint is a
+// savepoint: released where a chunk of its own would commit, rolled back alone if refused.
+inline constexpr PgSql kSavepointSql{nullptr, "SAVEPOINT nbi_checkpoint"};
+inline constexpr PgSql kReleaseSql{nullptr, "RELEASE SAVEPOINT nbi_checkpoint"};
+inline constexpr const char* kRollbackToSql = "ROLLBACK TO SAVEPOINT nbi_checkpoint";
+
+// A chunk whose cells are in an open transaction on its own connection or, with `nested`,
+// in a savepoint of the connection's open transaction.
 class PgStagedCheckpoint final : public StagedCheckpoint {
  public:
   PgStagedCheckpoint(PgLease lease, const Checkpoint& cp, int64_t now)
-      : lease_(std::move(lease)), txn_(*lease_), cp_(cp), now_(now) {}
+      : lease_(std::move(lease)), c_(**lease_), txn_(c_), cp_(cp), now_(now), nested_(false) {}
+  PgStagedCheckpoint(PgConn& c, const Checkpoint& cp, int64_t now)
+      : c_(c), txn_(c_), cp_(cp), now_(now), nested_(true) {}
 
   // Sends the cells: BEGIN, the owner and range check and the chunk's DELETE in one round
   // trip, then the COPY. The part's row is not locked: Commit checks the owner under it.
@@ -64,14 +73,26 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
   Result<bool> CompleteIn(const PgRows& solo);
 
  private:
-  PgLease lease_;
+  // Ends the chunk's transaction (or savepoint) after its last statements succeeded.
+  Status End();
+  const PgSql& EndSql() const { return nested_ ? kReleaseSql : kCommitSql; }
+  const PgSql& BeginSql() const { return nested_ ? kSavepointSql : kBeginSql; }
+
+  std::optional<PgLease> lease_;  // unless nested
+  PgConn& c_;
   PgTxn txn_;  // after lease_: rolls back (unless committed) before the lease goes back
   const Checkpoint cp_;
   const int64_t now_;
+  const bool nested_;
 };
 
+Status PgStagedCheckpoint::End() {
+  if (nested_) return c_.Exec(kReleaseSql.text, "release savepoint").status();
+  return txn_.Commit();
+}
+
 Status PgStagedCheckpoint::Stage() {
-  PgConn& c = *lease_;
+  PgConn& c = c_;
   const int64_t count = cp_.count();
   const int64_t end = cp_.begin + count;
   // One COPY stream serves both write paths below (same column layout).
@@ -84,20 +105,22 @@ Status PgStagedCheckpoint::Stage() {
   // which tolerates anything.
   for (bool upsert : {false, true}) {
     if (upsert) {
-      NBI_RETURN_IF_ERROR(txn_.Rollback());
+      NBI_RETURN_IF_ERROR(nested_ ? c.Exec(kRollbackToSql, "rollback to savepoint").status()
+                                  : txn_.Rollback());
       NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
     }
     const PgParams part_params = PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id);
     const PgParams delete_params = ChunkCellsParams(*cp_.region, cp_.begin, end, cp_.model);
     const bool fresh_write = count > 0 && !upsert;
-    auto first = fresh_write ? c.Pipeline({{&kBeginSql, nullptr},
+    auto first = fresh_write ? c.Pipeline({{&BeginSql(), nullptr},
                                            {&kStageIdleTimeout, nullptr},
                                            {&kStagePart, &part_params},
                                            {&kDeleteChunkCells, &delete_params}})
-                             : c.Pipeline({{&kBeginSql, nullptr},
+                             : c.Pipeline({{&BeginSql(), nullptr},
                                            {&kStageIdleTimeout, nullptr},
                                            {&kStagePart, &part_params}});
-    if (!c.idle()) txn_.MarkBegun();  // rolled back unless committed, even after an error
+    // Rolled back unless committed, even after an error (nested: by the batch).
+    if (!nested_ && !c.idle()) txn_.MarkBegun();
     if (!first.ok()) return first.status();
     const PgRows& part = (*first)[2];
     if (part.size() == 0) return NotOwner(cp_.job_id, cp_.worker_id);
@@ -126,7 +149,7 @@ Status PgStagedCheckpoint::Stage() {
 }
 
 Result<bool> PgStagedCheckpoint::Commit() {
-  PgConn& c = *lease_;
+  PgConn& c = c_;
   const int64_t end = cp_.begin + cp_.count();
   // The checkpoint, the tiles' version blocks and COMMIT in one round trip; a refused
   // checkpoint raises NB001 (kConflict), which aborts the transaction and skips the rest.
@@ -150,7 +173,7 @@ Result<bool> PgStagedCheckpoint::Commit() {
                                          {&kPgOverviewLock, &lock}})
                            : c.Pipeline({{&kCommitCheckpoint, &params},
                                          {&kPgBumpAreaVersions, &bump},
-                                         {&kCommitSql, nullptr}});
+                                         {&EndSql(), nullptr}});
   if (!last.ok()) {
     // NB002 (nbi_require_position): the part's stored next index is not this chunk's begin.
     if (c.last_sqlstate == "NB002") {
@@ -166,7 +189,7 @@ Result<bool> PgStagedCheckpoint::Commit() {
   if (cp_.complete) {
     NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn((*last)[2]));
     *cp_.complete = {true, job_done};
-  } else {
+  } else if (!nested_) {
     txn_.MarkCommitted();
     // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
     if ((*last)[2].command_tag() != "COMMIT") {
@@ -181,12 +204,12 @@ Result<bool> PgStagedCheckpoint::Commit() {
 }
 
 Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
-  PgConn& c = *lease_;
+  PgConn& c = c_;
   if (solo.size() == 0) {  // a job of several parts
     PgQueueTxn t(c);
     NBI_ASSIGN_OR_RETURN(const bool job_done, CompletePartIn(t, cp_.job_id, cp_.part, cp_.worker_id,
                                                              now_, cp_.begin + cp_.count()));
-    NBI_RETURN_IF_ERROR(txn_.Commit());
+    NBI_RETURN_IF_ERROR(End());
     return job_done;
   }
   if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
@@ -195,11 +218,12 @@ Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
       PgTilesOnPartCompletedLocked(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0),
                                    cp_.region->step(), cp_.model));
   if (!bump) {
-    NBI_RETURN_IF_ERROR(txn_.Commit());
+    NBI_RETURN_IF_ERROR(End());
     return true;
   }
   NBI_ASSIGN_OR_RETURN(auto done,
-                       c.Pipeline({{&kPgBumpAreaVersions, &*bump}, {&kCommitSql, nullptr}}));
+                       c.Pipeline({{&kPgBumpAreaVersions, &*bump}, {&EndSql(), nullptr}}));
+  if (nested_) return true;
   txn_.MarkCommitted();
   if (done[1].command_tag() != "COMMIT") return Status::Internal("postgres commit: rolled back");
   return true;
@@ -218,6 +242,47 @@ Result<std::unique_ptr<StagedCheckpoint>> PgStore::StageCheckpoint(const Checkpo
   auto staged = std::make_unique<PgStagedCheckpoint>(std::move(lease), cp, clock_->NowMs());
   NBI_RETURN_IF_ERROR(staged->Stage());
   return std::unique_ptr<StagedCheckpoint>(std::move(staged));
+}
+
+Result<std::vector<Result<bool>>> PgStore::WriteCheckpoints(std::span<const Checkpoint> cps) {
+  std::vector<Result<bool>> out(cps.size(), Result<bool>(false));
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    const Checkpoint& cp = cps[i];
+    if (!cp.region || cp.begin < 0 || cp.begin + cp.count() > cp.region->cell_count()) {
+      out[i] =
+          Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its region",
+                                      cp.job_id, cp.begin, cp.begin + cp.count()));
+    } else if (Status city = PgCheckCityId(cp.city_id); !city.ok()) {
+      out[i] = city;
+    } else {
+      todo.push_back(i);
+    }
+  }
+  if (todo.empty()) return out;
+  // One transaction, one savepoint per checkpoint: one refused (not the owner, position moved)
+  // is rolled back alone; the database failing ends the batch with nothing written.
+  NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
+  PgConn& c = *lease;
+  PgTxn txn(c);
+  NBI_RETURN_IF_ERROR(txn.Begin());
+  const int64_t now = clock_->NowMs();
+  for (size_t i : todo) {
+    PgStagedCheckpoint one(c, cps[i], now);
+    Status staged = one.Stage();
+    Result<bool> r = staged.ok() ? one.Commit() : Result<bool>(staged);
+    if (!r.ok()) {
+      const StatusCode code = r.status().code();
+      if (code != StatusCode::kConflict && code != StatusCode::kInvalidArgument) {
+        return r.status();
+      }
+      NBI_RETURN_IF_ERROR(c.Exec(kRollbackToSql, "rollback to savepoint").status());
+      NBI_RETURN_IF_ERROR(c.Exec(kReleaseSql.text, "release savepoint").status());
+    }
+    out[i] = std::move(r);
+  }
+  NBI_RETURN_IF_ERROR(txn.Commit());
+  return out;
 }
 
 Result<bool> PgStore::WriteCheckpoint(const Checkpoint& cp) {

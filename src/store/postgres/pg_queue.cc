@@ -189,14 +189,16 @@ Result<std::optional<Job>> PgStore::Claim(const std::string& worker_id) {
   return std::optional<Job>(std::move(one.front()));
 }
 
-Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max) {
+Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int max,
+                                             int64_t max_part_cells) {
   const int64_t now = clock_->NowMs();
   max = std::max(1, max);
   // Jobs of one part (the common case) are claimed and started by one statement: one round
   // trip (kClaimSolo).
-  NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
-                         return ClaimSolo(c, now, PgParams().Text(worker_id).Int(now).Int(max));
-                       }));
+  NBI_ASSIGN_OR_RETURN(
+      PgRows r, WithConn<PgRows>(*pool_, [&](PgConn& c) -> Result<PgRows> {
+        return ClaimSolo(c, now, PgParams().Text(worker_id).Int(now).Int(max).Int(max_part_cells));
+      }));
   std::vector<Job> out;
   std::vector<JobPart> unstarted;  // claimed, but the job had stopped meanwhile: given back
   bool several = false;            // a part of a job of several parts was among the best
@@ -227,7 +229,8 @@ Result<std::vector<Job>> PgStore::ClaimBatch(const std::string& worker_id, int m
           if (more > 0) {
             NBI_RETURN_IF_ERROR(c.Exec(kClaimPlanSettings).status());
             NBI_ASSIGN_OR_RETURN(
-                PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more)));
+                PgRows m, c.Exec(kClaimParts, PgParams().Text(worker_id).Int(now).Int(more).Int(
+                                                  max_part_cells)));
             for (int i = 0; i < m.size(); ++i) parts.push_back(ReadPart(m, i));
           }
           if (parts.empty()) return Out();

@@ -65,10 +65,12 @@ inline constexpr PgSql kActiveByKey{
 // against it.
 // SKIP LOCKED: concurrent claimers pass over each other's candidate parts instead of queueing
 // on them; the row lock (re-checked against the newest row version) makes the claim
-// exclusive. $1 worker, $2 now, $3 limit.
+// exclusive. $1 worker, $2 now, $3 limit, $4 the most cells a part may have left (a local
+// queue's claim of small parts; else the largest bigint).
 #define NBI_CLAIM_CANDIDATES                                                               \
   "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id " \
   "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND j.ready_parts > 0 "     \
+  "AND p.end_index - p.next_index <= $4::bigint "                                          \
   "AND (j.run_at_ms + 0) <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "  \
   "LIMIT $3::int FOR UPDATE OF p SKIP LOCKED"
 // Before each claim, in its transaction: the delayed parts that have come due by $1 (the

@@ -69,9 +69,11 @@ class PgStore final : public Store {
 
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;
-  Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
+  Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max,
+                                      int64_t max_part_cells = kAnyPartCells) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
+  Result<std::vector<Result<bool>>> WriteCheckpoints(std::span<const Checkpoint> cps) override;
   Result<std::unique_ptr<StagedCheckpoint>> StageCheckpoint(const Checkpoint& cp) override;
   Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id,
                             std::optional<int64_t> written_to = std::nullopt) override;

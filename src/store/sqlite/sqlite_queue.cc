@@ -297,13 +297,13 @@ Result<Job> InsertJob(SqliteConn& c, const HeatmapJobSpec& spec, const GridRegio
 // Claims up to `max` ready parts (kClaimCandidates) for worker_id, in claim order, each
 // returned as its job row with the part's fields.
 Result<std::vector<Job>> ClaimParts(SqliteConn& c, const std::string& worker_id, int max,
-                                    int64_t now) {
+                                    int64_t max_part_cells, int64_t now) {
   std::vector<std::pair<int64_t, int>> picks;
   {
     NBI_ASSIGN_OR_RETURN(SqliteStmt due, Query(c, sql::kPromoteDue));
     NBI_RETURN_IF_ERROR(due.Int(now).Run());
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kClaimCandidates));
-    q.Int(now).Int(std::max(1, max));
+    q.Int(now).Int(std::max(1, max)).Int(max_part_cells);
     NBI_RETURN_IF_ERROR(q.Rows([&] { picks.emplace_back(q.I(0), static_cast<int>(q.I(1))); }));
   }
   std::vector<JobPart> claimed;
@@ -364,11 +364,13 @@ Result<std::optional<Job>> SqliteStore::Claim(const std::string& worker_id) {
   return std::optional<Job>(std::move(one.front()));
 }
 
-Result<std::vector<Job>> SqliteStore::ClaimBatch(const std::string& worker_id, int max) {
+Result<std::vector<Job>> SqliteStore::ClaimBatch(const std::string& worker_id, int max,
+                                                 int64_t max_part_cells) {
   const int64_t now = clock_->NowMs();
   using Out = std::vector<Job>;
-  return InWriteTxn<Out>(
-      *pool_, [&](SqliteConn& c) -> Result<Out> { return ClaimParts(c, worker_id, max, now); });
+  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+    return ClaimParts(c, worker_id, max, max_part_cells, now);
+  });
 }
 
 // ------------------------------------------------------------------ the owner's calls
@@ -386,9 +388,41 @@ Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id
 
 Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
   const int64_t now = clock_->NowMs();
+  return InWriteTxn<bool>(*pool_,
+                          [&](SqliteConn& c) { return CheckpointIn(c, cp, now, SqlTs(now)); });
+}
+
+Result<std::vector<Result<bool>>> SqliteStore::WriteCheckpoints(std::span<const Checkpoint> cps) {
+  const int64_t now = clock_->NowMs();
   const std::string ts = SqlTs(now);
+  using Out = std::vector<Result<bool>>;
+  // One write transaction (one commit) for all; each checkpoint in a savepoint of its own, so
+  // that one refused leaves nothing of its own and the others stand.
+  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+    Out out;
+    out.reserve(cps.size());
+    for (const Checkpoint& cp : cps) {
+      NBI_RETURN_IF_ERROR(c.Exec("SAVEPOINT checkpoint"));
+      Result<bool> r = CheckpointIn(c, cp, now, ts);
+      // A refusal of this part alone is its result; anything else (the database failing)
+      // ends the batch, and nothing is written.
+      const StatusCode code = r.ok() ? StatusCode::kOk : r.status().code();
+      if (code != StatusCode::kOk && code != StatusCode::kConflict &&
+          code != StatusCode::kInvalidArgument && code != StatusCode::kNotFound) {
+        return r.status();
+      }
+      if (!r.ok()) NBI_RETURN_IF_ERROR(c.Exec("ROLLBACK TO checkpoint"));
+      NBI_RETURN_IF_ERROR(c.Exec("RELEASE checkpoint"));
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+}
+
+Result<bool> SqliteStore::CheckpointIn(SqliteConn& c, const Checkpoint& cp, int64_t now,
+                                       const std::string& ts) {
   const int64_t end = cp.begin + cp.count();
-  return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) -> Result<bool> {
+  {
     NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, cp.job_id, cp.part, cp.worker_id));
     if (cp.begin < p.begin || end > p.end) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
@@ -414,7 +448,7 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
     }
     if (cp.progress) *cp.progress = {done - (end - p.next), done};
     return cancel;
-  });
+  }
 }
 
 Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,

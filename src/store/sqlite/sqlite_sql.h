@@ -365,7 +365,8 @@ inline constexpr const char* kInsertPart =
 // claimable (one range probe of jobs_due_idx, which holds only delayed jobs). v14.
 inline constexpr const char* kPromoteDue = "UPDATE jobs SET due_ms = NULL WHERE due_ms <= ?1";
 // The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
-// oldest job, then part. ?1 now_ms, ?2 limit. The jobs are taken by walking jobs_claim_idx
+// oldest job, then part. ?1 now_ms, ?2 limit, ?3 the most cells a part may have left (a local
+// queue's claim of small parts; else the largest integer). The jobs are taken by walking jobs_claim_idx
 // (priority DESC, id; only jobs with ready parts and no pending delay, v14) in order and
 // stopping at the ?2-th: each such job has a pending part, so the first ?2 parts in claim
 // order lie in the first ?2 jobs. Joining every pending part to its job and sorting them all
@@ -376,6 +377,7 @@ inline constexpr const char* kClaimCandidates =
     "WHERE ready_parts > 0 AND due_ms IS NULL AND run_at_ms <= ?1 "
     "ORDER BY priority DESC, id LIMIT ?2) j "
     "JOIN job_parts p ON p.job_id = j.id AND p.status = 'pending' "
+    "AND p.end_index - p.next_index <= ?3 "
     "ORDER BY j.priority DESC, j.id, p.part LIMIT ?2";
 // ?1 worker_id, ?2 now_ms, ?3 job_id, ?4 part.
 inline constexpr const char* kClaimPart =

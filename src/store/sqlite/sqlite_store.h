@@ -32,6 +32,7 @@
 
 namespace nbi {
 
+class SqliteConn;
 class SqlitePool;
 
 class SqliteStore final : public Store {
@@ -79,9 +80,11 @@ class SqliteStore final : public Store {
   // JobQueue (sqlite_queue.cc)
   Result<EnqueueResult> EnqueueHeatmap(const HeatmapJobSpec& spec) override;
   Result<std::optional<Job>> Claim(const std::string& worker_id) override;
-  Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max) override;
+  Result<std::vector<Job>> ClaimBatch(const std::string& worker_id, int max,
+                                      int64_t max_part_cells = kAnyPartCells) override;
   Result<bool> Heartbeat(int64_t job_id, const std::string& worker_id) override;
   Result<bool> WriteCheckpoint(const Checkpoint& cp) override;
+  Result<std::vector<Result<bool>>> WriteCheckpoints(std::span<const Checkpoint> cps) override;
   Result<bool> CompletePart(int64_t job_id, int part, const std::string& worker_id,
                             std::optional<int64_t> written_to = std::nullopt) override;
   Result<int> CompleteBatch(const std::vector<int64_t>& job_ids,
@@ -121,6 +124,10 @@ class SqliteStore final : public Store {
 
  private:
   friend struct StoreTesting;  // the test and benchmark hooks (store/testing.h)
+
+  // WriteCheckpoint's work in the caller's write transaction.
+  Result<bool> CheckpointIn(SqliteConn& c, const Checkpoint& cp, int64_t now,
+                            const std::string& ts);
 
   const std::string path_;
   Clock* const clock_;
