@@ -392,63 +392,34 @@ Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
                           [&](SqliteConn& c) { return CheckpointIn(c, cp, now, SqlTs(now)); });
 }
 
-Result<std::vector<Result<bool>>> SqliteStore::WriteCheckpoints(std::span<const Checkpoint> cps) {
-  const int64_t now = clock_->NowMs();
-  const std::string ts = SqlTs(now);
-  using Out = std::vector<Result<bool>>;
-  // One write transaction (one commit) for all; each checkpoint in a savepoint of its own, so
-  // that one refused leaves nothing of its own and the others stand.
-  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
-    Out out;
-    out.reserve(cps.size());
-    for (const Checkpoint& cp : cps) {
-      NBI_RETURN_IF_ERROR(c.Exec("SAVEPOINT checkpoint"));
-      Result<bool> r = CheckpointIn(c, cp, now, ts);
-      // A refusal of this part alone is its result; anything else (the database failing)
-      // ends the batch, and nothing is written.
-      const StatusCode code = r.ok() ? StatusCode::kOk : r.status().code();
-      if (code != StatusCode::kOk && code != StatusCode::kConflict &&
-          code != StatusCode::kInvalidArgument && code != StatusCode::kNotFound) {
-        return r.status();
-      }
-      if (!r.ok()) NBI_RETURN_IF_ERROR(c.Exec("ROLLBACK TO checkpoint"));
-      NBI_RETURN_IF_ERROR(c.Exec("RELEASE checkpoint"));
-      out.push_back(std::move(r));
-    }
-    return out;
-  });
-}
-
 Result<bool> SqliteStore::CheckpointIn(SqliteConn& c, const Checkpoint& cp, int64_t now,
                                        const std::string& ts) {
   const int64_t end = cp.begin + cp.count();
-  {
-    NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, cp.job_id, cp.part, cp.worker_id));
-    if (cp.begin < p.begin || end > p.end) {
-      return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
-                                         cp.job_id, cp.begin, end));
-    }
-    if (p.next != cp.begin) return PositionMoved(cp.job_id, cp.part, p.next, cp.begin);
-    NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
-    NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
-    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));
-    q.Int(now).Int(end - p.next).Int(cp.job_id);
-    NBI_ASSIGN_OR_RETURN(bool row, q.Step());
-    if (!row) return NotOwner(cp.job_id, cp.worker_id);  // the job no longer runs
-    const bool cancel = q.I(0) != 0;
-    const int64_t done = q.I(1);
-    q.Reset();
-    NBI_RETURN_IF_ERROR(WriteCells(c, cp, ts));
-    NBI_RETURN_IF_ERROR(SqliteTilesOnCells(c, cp));  // tiles hook: version blocks
-    if (cp.complete) {  // the part's last chunk: its completion in the same transaction
-      SqliteQueueTxn t(c);
-      NBI_ASSIGN_OR_RETURN(const bool job_done,
-                           CompletePartIn(t, cp.job_id, cp.part, cp.worker_id, now, end));
-      *cp.complete = {true, job_done};
-    }
-    if (cp.progress) *cp.progress = {done - (end - p.next), done};
-    return cancel;
+  NBI_ASSIGN_OR_RETURN(JobPart p, OwnedPart(c, cp.job_id, cp.part, cp.worker_id));
+  if (cp.begin < p.begin || end > p.end) {
+    return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
+                                       cp.job_id, cp.begin, end));
   }
+  if (p.next != cp.begin) return PositionMoved(cp.job_id, cp.part, p.next, cp.begin);
+  NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
+  NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));
+  q.Int(now).Int(end - p.next).Int(cp.job_id);
+  NBI_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return NotOwner(cp.job_id, cp.worker_id);  // the job no longer runs
+  const bool cancel = q.I(0) != 0;
+  const int64_t done = q.I(1);
+  q.Reset();
+  NBI_RETURN_IF_ERROR(WriteCells(c, cp, ts));
+  NBI_RETURN_IF_ERROR(SqliteTilesOnCells(c, cp));  // tiles hook: version blocks
+  if (cp.complete) {  // the part's last chunk: its completion in the same transaction
+    SqliteQueueTxn t(c);
+    NBI_ASSIGN_OR_RETURN(const bool job_done,
+                         CompletePartIn(t, cp.job_id, cp.part, cp.worker_id, now, end));
+    *cp.complete = {true, job_done};
+  }
+  if (cp.progress) *cp.progress = {done - (end - p.next), done};
+  return cancel;
 }
 
 Result<bool> SqliteStore::CompletePart(int64_t job_id, int part, const std::string& worker_id,

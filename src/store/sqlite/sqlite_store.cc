@@ -363,4 +363,33 @@ Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::QueuedCellsOf(
   });
 }
 
+// A batch of checkpoints (JobQueue::WriteCheckpoints); each one's work is CheckpointIn
+// (sqlite_queue.cc).
+Result<std::vector<Result<bool>>> SqliteStore::WriteCheckpoints(std::span<const Checkpoint> cps) {
+  const int64_t now = clock_->NowMs();
+  const std::string ts = FormatTimestamp(now, TimeStyle::kSqlUtc);
+  using Out = std::vector<Result<bool>>;
+  // One write transaction (one commit) for all; each checkpoint in a savepoint of its own, so
+  // that one refused leaves nothing of its own and the others stand.
+  return InWriteTxn<Out>(*pool_, [&](SqliteConn& c) -> Result<Out> {
+    Out out;
+    out.reserve(cps.size());
+    for (const Checkpoint& cp : cps) {
+      NBI_RETURN_IF_ERROR(c.Exec("SAVEPOINT checkpoint"));
+      Result<bool> r = CheckpointIn(c, cp, now, ts);
+      // A refusal of this part alone is its result; anything else (the database failing)
+      // ends the batch, and nothing is written.
+      const StatusCode code = r.ok() ? StatusCode::kOk : r.status().code();
+      if (code != StatusCode::kOk && code != StatusCode::kConflict &&
+          code != StatusCode::kInvalidArgument && code != StatusCode::kNotFound) {
+        return r.status();
+      }
+      if (!r.ok()) NBI_RETURN_IF_ERROR(c.Exec("ROLLBACK TO checkpoint"));
+      NBI_RETURN_IF_ERROR(c.Exec("RELEASE checkpoint"));
+      out.push_back(std::move(r));
+    }
+    return out;
+  });
+}
+
 }  // namespace nbi
