@@ -326,6 +326,14 @@ int main(int argc, char** argv) {
       binary = argv[++i];
     else if (!std::strcmp(argv[i], "--small-jobs-only") && i + 1 < argc)
       only_small = true, small_jobs = std::atoi(argv[++i]);
+    else {
+      // Not a silent full run on the default database (it wrote nearbyindex.db where it ran).
+      std::fprintf(stderr,
+                   "bench_queue: unknown argument '%s'\nusage: bench_queue [--url URL] [--cells N] "
+                   "[--e2e-only | --queue-only | --small-jobs-only N] [--binary PATH]\n",
+                   argv[i]);
+      return 2;
+    }
   }
   auto store = Fresh(url);
   std::printf("Store: %s\n", store->Describe().c_str());
