@@ -592,6 +592,7 @@ std::vector<JobOutcome> RunSmallHeatmapJobs(Store* store, const Env& env, std::s
     std::vector<uint8_t> scores;
     CheckpointCompletion done;
     CheckpointProgress progress;
+    Checkpoint cp;
     int64_t start = 0;
   };
   const int64_t chunk = std::max<int64_t>(1, opts.chunk_size);
@@ -609,18 +610,34 @@ std::vector<JobOutcome> RunSmallHeatmapJobs(Store* store, const Env& env, std::s
       it.outcome = it.run->RunPlanned(it.plan);
       continue;
     }
-    it.run->PrepareWrite(it.plan, &it.scores, &it.done, &it.progress, &cps.emplace_back());
+    it.run->PrepareWrite(it.plan, &it.scores, &it.done, &it.progress, &it.cp);
     written.push_back(i);
   }
+  // One order of the locks the writes take (a grid step and model's overview lock), whichever
+  // worker writes: no two batches wait on each other in a cycle.
+  std::stable_sort(written.begin(), written.end(), [&](size_t a, size_t b) {
+    const Checkpoint &x = items[a].cp, &y = items[b].cp;
+    return std::make_pair(x.region->step(), x.model) < std::make_pair(y.region->step(), y.model);
+  });
+  for (size_t i : written) cps.push_back(items[i].cp);
   if (!cps.empty()) {
     auto r = RetryTransient(env, "checkpoint of a batch of small jobs", stop,
                             [&] { return store->WriteCheckpoints(cps); });
     if (r.ok() && opts.on_batch_written) opts.on_batch_written(cps.size());
+    const bool stopping = !r.ok() && stop && stop->load();
+    if (stopping) {
+      env.log->info(
+          fmt::format("{} small job(s) stop unwritten ({}); they resume once this worker "
+                      "is gone",
+                      written.size(), r.status().message()));
+    }
     for (size_t k = 0; k < written.size(); ++k) {
       Item& it = items[written[k]];
-      // A batch that failed as a whole wrote nothing: each part then runs alone.
-      it.outcome = r.ok() ? it.run->Written(it.plan, (*r)[k], it.done, it.progress, it.start)
-                          : it.run->RunPlanned(it.plan);
+      // A batch that failed as a whole wrote nothing: each part then runs alone, unless the
+      // worker stops (a database that is down would hold the stop for each part's retries).
+      it.outcome = r.ok()     ? it.run->Written(it.plan, (*r)[k], it.done, it.progress, it.start)
+                   : stopping ? JobOutcome::kLostLease
+                              : it.run->RunPlanned(it.plan);
     }
   }
   std::vector<JobOutcome> out;

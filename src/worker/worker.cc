@@ -88,8 +88,9 @@ JobOutcome Worker::RunParts(const Job& job, std::vector<Job>* more) {
   if (more->empty()) return RunHeatmapJob(store_, env_, job, opts_, &stop_);
   more->insert(more->begin(), job);
   const std::vector<JobOutcome> outs = RunSmallHeatmapJobs(store_, env_, *more, opts_, &stop_);
-  more->clear();
   std::lock_guard<std::mutex> g(mu_);
+  for (size_t i = 1; i < more->size(); ++i) batch_.erase(KeyOf((*more)[i]));
+  more->clear();
   done_count_ += int(std::count_if(outs.begin() + 1, outs.end(), Ended));
   return outs.front();
 }
@@ -132,9 +133,14 @@ void Worker::JobThread(Job job) {
       more.erase(more.begin());
       continue;  // the slot runs the local queue's next parts: no claim, no thread
     }
-    if (std::optional<Job> next = ClaimNext(KeyOf(job), l)) {
-      job = std::move(*next);
-      continue;  // the slot claimed its next part itself: no hand-over to Run's thread
+    if (std::optional<Job> again = ClaimNext(KeyOf(job), l)) {
+      job = std::move(*again);
+      continue;
+    }
+    if (TakeLocal(KeyOf(job), &more)) {  // what ClaimNext claimed: no hand-over to Run's thread
+      job = std::move(more.front());
+      more.erase(more.begin());
+      continue;
     }
     auto it = jobs_.find(KeyOf(job));
     if (it != jobs_.end()) {
@@ -161,7 +167,7 @@ bool Worker::TakeLocal(const PartKey& finished, std::vector<Job>* next) {
     Job j = std::move(local_.front());
     local_.pop_front();
     const PartKey key = KeyOf(j);
-    if (jobs_.count(key)) {
+    if (key != finished && jobs_.count(key)) {
       // Rescued and claimed again for a slot while it waited here: that slot's thread has it.
       reclaimed_[key] = std::move(j);
       continue;
@@ -169,6 +175,7 @@ bool Worker::TakeLocal(const PartKey& finished, std::vector<Job>* next) {
     next->push_back(std::move(j));
   }
   if (next->empty()) return false;
+  for (size_t i = 1; i < next->size(); ++i) batch_.insert(KeyOf((*next)[i]));
   std::thread t = std::move(self->second);
   jobs_.erase(self);
   jobs_.emplace(KeyOf(next->front()), std::move(t));
@@ -182,8 +189,9 @@ void Worker::GiveBack(std::vector<Job> parts) {
                             [&] { return store_->ReleasePart(j.id, j.part, opts_.worker_id); });
     if (r.ok() || r.status().code() == StatusCode::kConflict) continue;  // back, or not ours
     // Still ours and running: it must not sit unheartbeated until a stale rescue.
-    env_.log->info(fmt::format("Job #{} could not be handed back ({}); running it here", j.id,
-                               r.status().message()));
+    env_.log->info(fmt::format(
+        "Job #{} could not be handed back ({}); it is rescued once this worker's lease ends", j.id,
+        r.status().message()));
     kept.push_back(std::move(j));
   }
   if (kept.empty()) return;
@@ -204,7 +212,8 @@ void Worker::HeartbeatLoop(int64_t start_steady_ms) {
     if (next <= now) next = now + opts_.heartbeat_interval_ms;  // fell behind: no burst
     std::set<int64_t> ids;  // one heartbeat per job covers its parts running here
     for (auto& [key, _] : jobs_) ids.insert(key.first);
-    for (const Job& j : local_) ids.insert(j.id);  // claimed, waiting for a job thread
+    for (const Job& j : local_) ids.insert(j.id);             // claimed, waiting for a job thread
+    for (const PartKey& key : batch_) ids.insert(key.first);  // in a job thread's batch
     OwnerLease* lease = lease_.get();
     l.unlock();
     if (lease) {
@@ -331,22 +340,18 @@ std::optional<Job> Worker::ClaimNext(const PartKey& finished, std::unique_lock<s
   l.lock();
   if (!got.ok()) {
     env_.log->info("Claim failed: " + got.status().message());  // Run's next claim retries
-    return std::nullopt;
+  } else {
+    // The claimed parts go to the front of the local queue: TakeLocal gives them to this
+    // thread next (or they are handed back at a stop).
+    for (auto it = got->rbegin(); it != got->rend(); ++it) local_.push_front(std::move(*it));
   }
-  if (got->empty() || stop_) {
-    if (!got->empty()) local_.push_front(std::move(got->front()));  // handed back at shutdown
-    return std::nullopt;
-  }
-  Job next = std::move(got->front());
-  const PartKey key = KeyOf(next);
-  auto self = jobs_.find(finished);
-  if (jobs_.count(key)) {  // claimed again while its old run still ends here (see StartJob)
-    reclaimed_[key] = std::move(next);
-    return std::nullopt;
-  }
-  std::thread t = std::move(self->second);
-  jobs_.erase(self);
-  jobs_.emplace(key, std::move(t));
+  // While the lock was free, this slot's own part may have been claimed again (a reset or a
+  // rescue, then a claim elsewhere in this worker found our entry and parked it): it is ours
+  // to run now.
+  auto again = reclaimed_.find(finished);
+  if (again == reclaimed_.end()) return std::nullopt;
+  Job next = std::move(again->second);
+  reclaimed_.erase(again);
   return next;
 }
 

@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -132,9 +133,10 @@ class Worker {
   // slots' parts are small, up to local_queue small parts for it (mu_ not held). Returns the
   // slots' parts in claim order.
   Result<std::vector<Job>> ClaimParts(int slots);
-  // A job thread whose part ended and found the local queue empty claims its next part
-  // itself (l holds mu_; released during the claim): nullopt when there is none, the worker
-  // stops or has no local queue, or the claim failed (Run's loop claims again).
+  // A job thread whose part ended and found the local queue empty claims its next parts
+  // itself (l holds mu_; released during the claim) into the front of the local queue, for
+  // TakeLocal. Returns the thread's own part when it was claimed again meanwhile (parked in
+  // reclaimed_), else nullopt.
   std::optional<Job> ClaimNext(const PartKey& finished, std::unique_lock<std::mutex>& l);
   // Runs `job`, with `more` parts of the local queue as one batch (emptied).
   JobOutcome RunParts(const Job& job, std::vector<Job>* more);
@@ -163,6 +165,9 @@ class Worker {
   // They run under this worker's lease and are in its heartbeats; if the process dies they go
   // back with the lease (a dead owner's parts), and Stop hands them back.
   std::deque<Job> local_;
+  // Guarded by mu_: the parts of job threads' batches other than the first (which is in
+  // jobs_), so that heartbeats cover them.
+  std::set<PartKey> batch_;
   int done_count_ = 0;                 // guarded by mu_
   bool heartbeat_stop_ = false;        // guarded by mu_: set once every job was handed back
   std::unique_ptr<OwnerLease> lease_;  // guarded by mu_

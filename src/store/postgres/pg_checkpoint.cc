@@ -105,9 +105,15 @@ Status PgStagedCheckpoint::Stage() {
   // which tolerates anything.
   for (bool upsert : {false, true}) {
     if (upsert) {
-      NBI_RETURN_IF_ERROR(nested_ ? c.Exec(kRollbackToSql, "rollback to savepoint").status()
-                                  : txn_.Rollback());
-      NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
+      if (nested_) {
+        // The batch created the staging table before its transaction (WriteCheckpoints);
+        // rows an earlier checkpoint of the batch staged stay until the batch commits.
+        NBI_RETURN_IF_ERROR(c.Exec(kRollbackToSql, "rollback to savepoint").status());
+        NBI_RETURN_IF_ERROR(c.Exec(kReleaseSql.text, "release savepoint").status());
+      } else {
+        NBI_RETURN_IF_ERROR(txn_.Rollback());
+        NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
+      }
     }
     const PgParams part_params = PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id);
     const PgParams delete_params = ChunkCellsParams(*cp_.region, cp_.begin, end, cp_.model);
@@ -134,6 +140,7 @@ Status PgStagedCheckpoint::Stage() {
       return st;
     }
     if (count == 0) return Status::Ok();
+    if (nested_) NBI_RETURN_IF_ERROR(c.Exec("DELETE FROM nbi_cell_stage", "clear stage").status());
     NBI_RETURN_IF_ERROR(c.CopyIn(kCopyCellStage, copy.data()));
     Status up = c.Exec(kUpsertCellsFromStage).status();
     // The upsert resolves conflicts on the cells' own key, so a unique violation here comes
@@ -264,6 +271,9 @@ Result<std::vector<Result<bool>>> PgStore::WriteCheckpoints(std::span<const Chec
   // is rolled back alone; the database failing ends the batch with nothing written.
   NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
   PgConn& c = *lease;
+  // The upsert path's staging table, outside the transaction (a rolled-back CREATE would
+  // leave the connection believing it exists).
+  NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.cell_stage_ready, kCreateCellStage));
   PgTxn txn(c);
   NBI_RETURN_IF_ERROR(txn.Begin());
   const int64_t now = clock_->NowMs();

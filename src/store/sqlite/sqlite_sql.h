@@ -366,11 +366,12 @@ inline constexpr const char* kInsertPart =
 inline constexpr const char* kPromoteDue = "UPDATE jobs SET due_ms = NULL WHERE due_ms <= ?1";
 // The best ready parts: of jobs with ready parts whose run_at has come, by job priority, then
 // oldest job, then part. ?1 now_ms, ?2 limit, ?3 the most cells a part may have left (a local
-// queue's claim of small parts; else the largest integer). The jobs are taken by walking jobs_claim_idx
-// (priority DESC, id; only jobs with ready parts and no pending delay, v14) in order and
-// stopping at the ?2-th: each such job has a pending part, so the first ?2 parts in claim
-// order lie in the first ?2 jobs. Joining every pending part to its job and sorting them all
-// cost a claim time in proportion to the pending parts: 20,000 queued one-cell jobs ran at
+// queue's claim of small parts; else the largest integer: larger parts are passed over, and
+// only within the first ?2 jobs, so such a claim finds less behind many large jobs). The jobs are
+// taken by walking jobs_claim_idx (priority DESC, id; only jobs with ready parts and no pending
+// delay, v14) in order and stopping at the ?2-th: each such job has a pending part, so the first ?2
+// parts in claim order lie in the first ?2 jobs. Joining every pending part to its job and sorting
+// them all cost a claim time in proportion to the pending parts: 20,000 queued one-cell jobs ran at
 // 75/s.
 inline constexpr const char* kClaimCandidates =
     "SELECT p.job_id, p.part FROM (SELECT id, priority FROM jobs INDEXED BY jobs_claim_idx "
