@@ -183,20 +183,14 @@ bool Worker::TakeLocal(const PartKey& finished, std::vector<Job>* next) {
 }
 
 void Worker::GiveBack(std::vector<Job> parts) {
-  std::vector<Job> kept;
   for (Job& j : parts) {
     auto r = RetryTransient(env_, "release", &stop_,
                             [&] { return store_->ReleasePart(j.id, j.part, opts_.worker_id); });
     if (r.ok() || r.status().code() == StatusCode::kConflict) continue;  // back, or not ours
-    // Still ours and running: it must not sit unheartbeated until a stale rescue.
     env_.log->info(fmt::format(
         "Job #{} could not be handed back ({}); it is rescued once this worker's lease ends", j.id,
         r.status().message()));
-    kept.push_back(std::move(j));
   }
-  if (kept.empty()) return;
-  std::lock_guard<std::mutex> l(mu_);
-  for (Job& j : kept) local_.push_back(std::move(j));
 }
 
 void Worker::HeartbeatLoop(int64_t start_steady_ms) {
@@ -455,7 +449,6 @@ int Worker::Run() {
     GiveBack(std::move(queued));
   }
   l.lock();
-  local_.clear();  // what could not go back stays ours until the lease ends
   heartbeat_stop_ = true;
   cv_.notify_all();
   l.unlock();

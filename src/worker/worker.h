@@ -118,8 +118,8 @@ class Worker {
   // run as one batch (into *next), its entry in jobs_ moved to the first; false when none (or
   // stopping).
   bool TakeLocal(const PartKey& finished, std::vector<Job>* next);
-  // Hands parts back to the queue (the local queue's, at shutdown). A part that cannot be
-  // handed back is kept in the local queue (mu_ not held).
+  // Hands the local queue's parts back at shutdown (mu_ not held). A part that cannot be
+  // handed back stays ours until the lease ends, then goes back as a dead owner's.
   void GiveBack(std::vector<Job> parts);
   void HeartbeatLoop(int64_t start_steady_ms);
   // Rescues (at most once every kHousekeepingMs) and prunes (hourly); returns jobs rescued.
