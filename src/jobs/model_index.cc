@@ -90,8 +90,67 @@ nlohmann::json ModelIndex::PointJson() const {
   return ModelPointScoreJson(ScorePoint(), *pois_, model_);
 }
 
-Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model) {
+std::optional<BBox> PoiLoadBox(const BBox& box, HeatModel model) {
+  const std::vector<BBox> parts = box.ExpandedWrapped(MarginsFor(model, false).pois_m);
+  if (parts.size() != 1) return std::nullopt;
+  return parts[0];
+}
+
+namespace {
+
+bool Holds(const BBox& outer, const BBox& inner) {
+  return outer.min_lat <= inner.min_lat && outer.max_lat >= inner.max_lat &&
+         outer.min_lng <= inner.min_lng && outer.max_lng >= inner.max_lng;
+}
+
+// The points a load of `box` returns, from `pre` (which holds `box`): the stores' query keeps
+// lat and lng within the box's closed ranges.
+std::vector<PoiPoint> PointsIn(const PreloadedPoints& pre, const BBox& box) {
+  std::vector<PoiPoint> out;
+  for (const PoiPoint& p : pre.points) {
+    if (p.lat >= box.min_lat && p.lat <= box.max_lat && p.lng >= box.min_lng &&
+        p.lng <= box.max_lng) {
+      out.push_back(p);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<PreloadedPoints>> PreloadJobPoints(PoiStore* store,
+                                                        std::span<const Job> jobs) {
+  using Out = std::optional<PreloadedPoints>;
+  if (jobs.size() < 2) return Out();
+  const auto area = [](const BBox& b) { return (b.max_lat - b.min_lat) * (b.max_lng - b.min_lng); };
+  std::optional<BBox> hull;
+  double sum = 0;
+  for (const Job& job : jobs) {
+    auto meta = DecodeHeatmapMetadata(job);
+    if (!meta.ok()) return Out();
+    const std::optional<BBox> own = PoiLoadBox(meta->bounds, meta->model);
+    if (!own) return Out();
+    sum += area(*own);
+    if (!hull) {
+      hull = *own;
+    } else {
+      hull = BBox{std::min(hull->min_lat, own->min_lat), std::min(hull->min_lng, own->min_lng),
+                  std::max(hull->max_lat, own->max_lat), std::max(hull->max_lng, own->max_lng)};
+    }
+  }
+  if (area(*hull) > sum) return Out();
+  NBI_ASSIGN_OR_RETURN(std::vector<PoiPoint> points, store->LoadPoiPoints(*hull));
+  return Out(PreloadedPoints{*hull, std::move(points)});
+}
+
+Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model,
+                                  const PreloadedPoints* pre) {
   const LoadMargins m = MarginsFor(model, false);
+  const std::optional<BBox> own = PoiLoadBox(box, model);
+  if (pre && own && Holds(pre->box, *own)) {
+    NBI_ASSIGN_OR_RETURN(const WalkNetwork net, NetworkAround(store, box, model, m));
+    return ModelIndex::ForCells(model, PointsIn(*pre, *own), net, "in " + box.ToString());
+  }
   auto pois = LoadPoiPointsAround(store, box, m.pois_m);
   if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
   NBI_ASSIGN_OR_RETURN(const WalkNetwork net, NetworkAround(store, box, model, m));

@@ -14,6 +14,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -73,8 +74,26 @@ class ModelIndex {
   std::unique_ptr<const WalkIndex> walk_;
 };
 
-// The index of `model`'s cells over `box`, loaded from the store by the margin rule.
-Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model);
+// The POI points of one box, loaded once for several small jobs inside it (a worker's batch):
+// each job's points are taken from them instead of a query of its own.
+struct PreloadedPoints {
+  BBox box;
+  std::vector<PoiPoint> points;  // as PoiStore::LoadPoiPoints(box) answered
+};
+// The box whose POIs a job of `model` over `box` loads (the margin rule); nullopt when that
+// load is not one box (across the antimeridian or around a pole).
+std::optional<BBox> PoiLoadBox(const BBox& box, HeatModel model);
+
+// The POI points of the jobs' boxes in one load, when those boxes lie close together (the
+// hull of their POI boxes no larger than their areas added up); nullopt when they do not, for
+// fewer than two jobs, or for a job whose metadata does not decode (it fails on its own).
+Result<std::optional<PreloadedPoints>> PreloadJobPoints(PoiStore* store, std::span<const Job> jobs);
+
+// The index of `model`'s cells over `box`, loaded from the store by the margin rule. With
+// `pre` holding the job's POI box, its points are those of `pre` inside that box: the same
+// points in the same order as a load of its own (ordered by id, the box test of the query).
+Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model,
+                                  const PreloadedPoints* pre = nullptr);
 // The index of the point score at `at`, loaded from the store by the margin rule.
 Result<ModelIndex> LoadModelIndex(PoiStore* store, LatLng at, HeatModel model);
 // The point score at `at` from the store: LoadModelIndex(store, at, model).PointJson().

@@ -4,11 +4,14 @@
 // travel to the server while this one commits.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "store/postgres/pg_batch.h"
 #include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_conn.h"
 #include "store/postgres/pg_queue_txn.h"
@@ -16,21 +19,11 @@
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_tiles.h"
 #include "store/queue_steps.h"
+#include "tiles/tiles.h"
 
 namespace nbi {
 
 namespace {
-
-// The parameters of kDeleteChunkCells for cells [begin, end) of `region`.
-PgParams ChunkCellsParams(const GridRegion& region, int64_t begin, int64_t end, HeatModel model) {
-  PgParams del;
-  del.Float(static_cast<float>(region.step()));
-  for (const CellRect& r : ChunkRects(region, begin, end)) {
-    del.Float(r.lat_lo).Float(r.lat_hi).Float(r.lng_lo).Float(r.lng_hi);
-  }
-  del.Text(HeatModelId(model));
-  return del;
-}
 
 // The chunk's cells as one binary COPY stream (empty for an empty chunk).
 PgBinaryCopy EncodeChunk(const Checkpoint& cp, int64_t now) {
@@ -57,8 +50,10 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
  public:
   PgStagedCheckpoint(PgLease lease, const Checkpoint& cp, int64_t now)
       : lease_(std::move(lease)), c_(**lease_), txn_(c_), cp_(cp), now_(now), nested_(false) {}
-  PgStagedCheckpoint(PgConn& c, const Checkpoint& cp, int64_t now)
-      : c_(c), txn_(c_), cp_(cp), now_(now), nested_(true) {}
+  // In a batch's transaction; with `tail`, a job of one part leaves its cells and overview
+  // levels to the batch's tail.
+  PgStagedCheckpoint(PgConn& c, const Checkpoint& cp, int64_t now, PgBatchTail* tail)
+      : c_(c), txn_(c_), cp_(cp), now_(now), nested_(true), tail_(tail) {}
 
   // Sends the cells: BEGIN, the owner and range check and the chunk's DELETE in one round
   // trip, then the COPY. The part's row is not locked: Commit checks the owner under it.
@@ -71,6 +66,13 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
   // levels of a job of one part, their version bump sent with COMMIT, else the general path;
   // then the commit. Returns whether the job completed.
   Result<bool> CompleteIn(const PgRows& solo);
+  // The rest of Commit once its statements succeeded: rows[at] the checkpoint's, rows[at + 2]
+  // kCompleteSolo's or COMMIT's.
+  Result<bool> Committed(const std::vector<PgRows>& rows, size_t at);
+  // The caller's error for a checkpoint statement that failed with `s`.
+  Status Refused(const Status& s) const;
+  PgParams CheckpointParams() const;
+  PgParams SoloParams() const;
 
  private:
   // Ends the chunk's transaction (or savepoint) after its last statements succeeded.
@@ -84,6 +86,8 @@ class PgStagedCheckpoint final : public StagedCheckpoint {
   const Checkpoint cp_;
   const int64_t now_;
   const bool nested_;
+  PgBatchTail* const tail_ = nullptr;
+  bool deferred_ = false;  // the cells wait in tail_ (Stage sent only the DELETE)
 };
 
 Status PgStagedCheckpoint::End() {
@@ -116,7 +120,7 @@ Status PgStagedCheckpoint::Stage() {
       }
     }
     const PgParams part_params = PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id);
-    const PgParams delete_params = ChunkCellsParams(*cp_.region, cp_.begin, end, cp_.model);
+    const PgParams delete_params = PgChunkCellsParams(*cp_.region, cp_.begin, end, cp_.model);
     const bool fresh_write = count > 0 && !upsert;
     auto first = fresh_write ? c.Pipeline({{&BeginSql(), nullptr},
                                            {&kStageIdleTimeout, nullptr},
@@ -133,6 +137,11 @@ Status PgStagedCheckpoint::Stage() {
     if (cp_.begin < part.i64(0, 0) || end > part.i64(0, 1)) {
       return Status::Invalid(fmt::format("checkpoint of job {}: cells [{}, {}) outside its part",
                                          cp_.job_id, cp_.begin, end));
+    }
+    // A job of one part (its part is the whole region) in a batch with a tail.
+    if (fresh_write && tail_ && part.i64(0, 0) == 0 && part.i64(0, 1) == cp_.region->cell_count()) {
+      deferred_ = true;
+      return Status::Ok();
     }
     if (fresh_write) {
       Status st = c.CopyIn(kCopyCells, copy.data());
@@ -155,55 +164,71 @@ Status PgStagedCheckpoint::Stage() {
   return Status::Internal("unreachable");
 }
 
-Result<bool> PgStagedCheckpoint::Commit() {
-  PgConn& c = c_;
-  const int64_t end = cp_.begin + cp_.count();
-  // The checkpoint, the tiles' version blocks and COMMIT in one round trip; a refused
-  // checkpoint raises NB001 (kConflict), which aborts the transaction and skips the rest.
-  const PgParams params = PgParams()
-                              .Int(cp_.job_id)
-                              .Int(cp_.part)
-                              .Text(cp_.worker_id)
-                              .Int(end)
-                              .Int(now_)
-                              .Int(cp_.begin);
-  const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
-  // The part's last chunk completes it here: kCompleteSolo and the overview lock of its cells
-  // instead of COMMIT in that trip. Its position check ($6) is the chunk's end: the
-  // checkpoint before it in this transaction has just moved the part there.
-  const PgParams solo =
-      PgParams().Int(cp_.job_id).Int(cp_.part).Text(cp_.worker_id).Int(now_).Bool(true).Int(end);
-  const PgParams lock = PgOverviewLockParams(cp_.region->step(), cp_.model);
-  auto last = cp_.complete ? c.Pipeline({{&kCommitCheckpoint, &params},
-                                         {&kPgBumpAreaVersions, &bump},
-                                         {&kCompleteSolo, &solo},
-                                         {&kPgOverviewLock, &lock}})
-                           : c.Pipeline({{&kCommitCheckpoint, &params},
-                                         {&kPgBumpAreaVersions, &bump},
-                                         {&EndSql(), nullptr}});
-  if (!last.ok()) {
-    // NB002 (nbi_require_position): the part's stored next index is not this chunk's begin.
-    if (c.last_sqlstate == "NB002") {
-      return Status::Conflict(
-                 fmt::format("job {} part {}: {}", cp_.job_id, cp_.part, last.status().message()))
-          .WithReason(std::string(kPositionMovedReason));
-    }
-    if (last.status().code() == StatusCode::kConflict) {
-      return NotOwner(cp_.job_id, cp_.worker_id);
-    }
-    return last.status();
+PgParams PgStagedCheckpoint::CheckpointParams() const {
+  return PgParams()
+      .Int(cp_.job_id)
+      .Int(cp_.part)
+      .Text(cp_.worker_id)
+      .Int(cp_.begin + cp_.count())
+      .Int(now_)
+      .Int(cp_.begin);
+}
+
+// The part's last chunk completes it in the checkpoint's trip: kCompleteSolo and the overview
+// lock of its cells. Its position check ($6) is the chunk's end: the checkpoint before it in
+// this transaction has just moved the part there.
+PgParams PgStagedCheckpoint::SoloParams() const {
+  return PgParams()
+      .Int(cp_.job_id)
+      .Int(cp_.part)
+      .Text(cp_.worker_id)
+      .Int(now_)
+      .Bool(true)
+      .Int(cp_.begin + cp_.count());
+}
+
+Status PgStagedCheckpoint::Refused(const Status& s) const {
+  // NB002 (nbi_require_position): the part's stored next index is not this chunk's begin.
+  if (c_.last_sqlstate == "NB002") {
+    return Status::Conflict(fmt::format("job {} part {}: {}", cp_.job_id, cp_.part, s.message()))
+        .WithReason(std::string(kPositionMovedReason));
   }
+  if (s.code() == StatusCode::kConflict) return NotOwner(cp_.job_id, cp_.worker_id);
+  return s;
+}
+
+Result<bool> PgStagedCheckpoint::Commit() {
+  // The checkpoint, the tiles' version blocks and COMMIT (or the completion) in one round
+  // trip; a refused checkpoint raises NB001 (kConflict), which aborts the transaction and
+  // skips the rest.
+  const PgParams params = CheckpointParams();
+  const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
+  const PgParams solo = SoloParams();
+  const PgParams lock = PgOverviewLockParams(cp_.region->step(), cp_.model);
+  auto last = cp_.complete ? c_.Pipeline({{&kCommitCheckpoint, &params},
+                                          {&kPgBumpAreaVersions, &bump},
+                                          {&kCompleteSolo, &solo},
+                                          {&kPgOverviewLock, &lock}})
+                           : c_.Pipeline({{&kCommitCheckpoint, &params},
+                                          {&kPgBumpAreaVersions, &bump},
+                                          {&EndSql(), nullptr}});
+  if (!last.ok()) return Refused(last.status());
+  return Committed(*last, 0);
+}
+
+Result<bool> PgStagedCheckpoint::Committed(const std::vector<PgRows>& rows, size_t at) {
+  if (deferred_) tail_->AddCells(cp_);
   if (cp_.complete) {
-    NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn((*last)[2]));
+    NBI_ASSIGN_OR_RETURN(const bool job_done, CompleteIn(rows[at + 2]));
     *cp_.complete = {true, job_done};
   } else if (!nested_) {
     txn_.MarkCommitted();
     // The server answers COMMIT of an aborted transaction with a successful "ROLLBACK".
-    if ((*last)[2].command_tag() != "COMMIT") {
+    if (rows[at + 2].command_tag() != "COMMIT") {
       return Status::Internal("postgres commit: rolled back");
     }
   }
-  const PgRows& r = (*last)[0];
+  const PgRows& r = rows[at];
   const bool cancel_requested = r.boolean(0, 0);
   const int64_t done = r.i64(0, 1);
   if (cp_.progress) *cp_.progress = {done - r.i64(0, 2), done};
@@ -220,6 +245,14 @@ Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
     return job_done;
   }
   if (solo.null(0, kPgPartColumns)) return Status::Internal("completed part of a stopped job");
+  if (deferred_) {
+    // The tail rebuilds the levels; the savepoint stays (a batch's are released at COMMIT).
+    const JobPart part = ReadPart(solo, 0);
+    if (auto area = OverviewAreaOfPart(ReadJob(solo, 0, kPgPartColumns), part.begin, part.next)) {
+      tail_->AddArea(*area);
+    }
+    return true;
+  }
   NBI_ASSIGN_OR_RETURN(
       std::optional<PgParams> bump,
       PgTilesOnPartCompletedLocked(c, ReadJob(solo, 0, kPgPartColumns), ReadPart(solo, 0),
@@ -277,8 +310,27 @@ Result<std::vector<Result<bool>>> PgStore::WriteCheckpoints(std::span<const Chec
   PgTxn txn(c);
   NBI_RETURN_IF_ERROR(txn.Begin());
   const int64_t now = clock_->NowMs();
+  PgBatchTail tail(now);
+  // The jobs of one chunk in one statement (those whose cells another of them holds go the
+  // general way below, after it); the rest a savepoint each.
+  std::vector<size_t> rest, whole_at;
+  std::vector<const Checkpoint*> whole;
   for (size_t i : todo) {
-    PgStagedCheckpoint one(c, cps[i], now);
+    const bool apart = std::none_of(whole.begin(), whole.end(),
+                                    [&](const Checkpoint* w) { return CellsOverlap(*w, cps[i]); });
+    if (IsWholeJobChunk(cps[i]) && apart) {
+      whole.push_back(&cps[i]);
+      whole_at.push_back(i);
+    } else {
+      rest.push_back(i);
+    }
+  }
+  std::vector<Result<bool>> whole_out;
+  NBI_RETURN_IF_ERROR(PgWriteWholeJobs(c, whole, now, &tail, &whole_out));
+  for (size_t k = 0; k < whole.size(); ++k) out[whole_at[k]] = std::move(whole_out[k]);
+  for (size_t i : rest) {
+    if (tail.Overlaps(cps[i])) NBI_RETURN_IF_ERROR(tail.FlushCells(c));
+    PgStagedCheckpoint one(c, cps[i], now, &tail);
     Status staged = one.Stage();
     Result<bool> r = staged.ok() ? one.Commit() : Result<bool>(staged);
     if (!r.ok()) {
@@ -291,6 +343,7 @@ Result<std::vector<Result<bool>>> PgStore::WriteCheckpoints(std::span<const Chec
     }
     out[i] = std::move(r);
   }
+  NBI_RETURN_IF_ERROR(tail.Flush(c));
   NBI_RETURN_IF_ERROR(txn.Commit());
   return out;
 }

@@ -169,7 +169,7 @@ Result<PgRows> PgConn::Exec(const char* sql, std::string_view what) {
   return Check(PgResultPtr(PQexec(pg_, sql)), what);
 }
 
-Result<std::vector<PgRows>> PgConn::Pipeline(std::initializer_list<Step> steps) {
+Result<std::vector<PgRows>> PgConn::Pipeline(std::span<const Step> steps) {
   if (PQenterPipelineMode(pg_) != 1) return Fail(nullptr, "pipeline");
   struct Sent {
     bool prepare;

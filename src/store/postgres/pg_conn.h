@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -176,7 +177,10 @@ class PgConn {
   // Sends every statement at once and reads their answers in order: one round trip instead
   // of one per statement (libpq pipeline mode). The first error stops the rest (the server
   // skips them) and is returned; inside a transaction it aborts the transaction.
-  Result<std::vector<PgRows>> Pipeline(std::initializer_list<Step> steps);
+  Result<std::vector<PgRows>> Pipeline(std::span<const Step> steps);
+  Result<std::vector<PgRows>> Pipeline(std::initializer_list<Step> steps) {
+    return Pipeline(std::span<const Step>(steps.begin(), steps.size()));
+  }
 
   // COPY ... FROM STDIN with `data`, a complete binary COPY stream (or a part of one, when
   // fed through CopyStart / CopyPut / CopyFinish).

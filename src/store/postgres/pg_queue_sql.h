@@ -196,6 +196,35 @@ inline constexpr PgSql kCompleteSoloBatch{
     "attempts = p.c_attempts, completed_at = " NBI_TS("$3") ", progress = 100, error = NULL "
     "FROM p WHERE id = p.c_job AND status = 'running' RETURNING id) "
     "SELECT id FROM j"};
+// PgWriteWholeJobs (pg_batch.h): the batch's jobs of one part and one chunk ($1 job ids, $2 parts,
+// $3 their cell counts; $4 the worker, $5 now): each part the worker runs at cell 0, over its job's
+// whole region, of a running job of one part, completes with its job, as a last checkpoint and
+// kCompleteSolo would (lastProcessedIndex grows by the cells, progress 100). Parts locked in id
+// order, then their jobs (the lock order of every path). One row per part the worker runs: its
+// stored next index, whether it completed here, and the job's answer (null: not completed).
+inline constexpr PgSql kCompleteWholeJobs{
+    "complete_whole_jobs",
+    "WITH a AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS a(job_id, part, n)), "
+    "o AS (SELECT p.job_id, p.part, p.next_index, p.begin_index, p.end_index, a.n "
+    "FROM job_parts p JOIN a ON p.job_id = a.job_id AND p.part = a.part "
+    "WHERE p.status = 'running' AND p.locked_by = $4::text ORDER BY p.job_id, p.part "
+    "FOR UPDATE OF p), "
+    "p AS (UPDATE job_parts jp SET status = 'completed', locked_by = NULL, "
+    "next_index = jp.end_index, heartbeat_at_ms = GREATEST(jp.heartbeat_at_ms, $5::bigint) "
+    "FROM o, jobs jb WHERE jp.job_id = o.job_id AND jp.part = o.part AND jb.id = o.job_id "
+    "AND jb.status = 'running' AND jb.part_count = 1 AND o.next_index = 0 "
+    "AND o.begin_index = 0 AND o.end_index = o.n "
+    "RETURNING jp.job_id AS c_job, jp.attempts AS c_attempts, o.n AS c_n), "
+    "j AS (UPDATE jobs SET status = 'completed', ready_parts = 0, locked_by = NULL, "
+    "attempts = p.c_attempts, completed_at = " NBI_TS("$5") ", progress = 100, error = NULL, "
+    "heartbeat_at_ms = GREATEST(heartbeat_at_ms, $5::bigint), "
+    "metadata = jsonb_set(CASE WHEN jsonb_typeof(metadata) = 'object' THEN metadata "
+    "ELSE '{}'::jsonb END, '{lastProcessedIndex}', to_jsonb(" NBI_DONE_INDEX " + p.c_n)) "
+    "FROM p WHERE id = p.c_job AND status = 'running' "
+    "RETURNING id, cancel_requested, " NBI_DONE_INDEX " AS done, p.c_n AS added) "
+    "SELECT o.job_id, o.part, o.next_index, p.c_job IS NOT NULL, j.cancel_requested, j.done, "
+    "j.added FROM o LEFT JOIN p ON p.c_job = o.job_id LEFT JOIN j ON j.id = o.job_id"};
+
 inline constexpr PgSql kSelectOwnedPart{
     "select_owned_part", "SELECT " NBI_PART_COLUMNS
                          " FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
