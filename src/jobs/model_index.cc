@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -96,61 +98,44 @@ std::optional<BBox> PoiLoadBox(const BBox& box, HeatModel model) {
   return parts[0];
 }
 
-namespace {
-
-bool Holds(const BBox& outer, const BBox& inner) {
-  return outer.min_lat <= inner.min_lat && outer.max_lat >= inner.max_lat &&
-         outer.min_lng <= inner.min_lng && outer.max_lng >= inner.max_lng;
-}
-
-// The points a load of `box` returns, from `pre` (which holds `box`): the stores' query keeps
-// lat and lng within the box's closed ranges.
-std::vector<PoiPoint> PointsIn(const PreloadedPoints& pre, const BBox& box) {
-  std::vector<PoiPoint> out;
-  for (const PoiPoint& p : pre.points) {
-    if (p.lat >= box.min_lat && p.lat <= box.max_lat && p.lng >= box.min_lng &&
-        p.lng <= box.max_lng) {
-      out.push_back(p);
-    }
+std::vector<std::shared_ptr<const ModelIndex>> SharedJobIndexes(PoiStore* store,
+                                                                std::span<const Job> jobs) {
+  std::vector<std::shared_ptr<const ModelIndex>> out(jobs.size());
+  struct Group {
+    BBox hull, load_hull;
+    double load_area = 0;
+    std::vector<size_t> members;
+  };
+  const auto area = [](const BBox& b) { return (b.max_lat - b.min_lat) * (b.max_lng - b.min_lng); };
+  const auto join = [](const BBox& a, const BBox& b) {
+    return BBox{std::min(a.min_lat, b.min_lat), std::min(a.min_lng, b.min_lng),
+                std::max(a.max_lat, b.max_lat), std::max(a.max_lng, b.max_lng)};
+  };
+  std::map<HeatModel, Group> groups;
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    auto meta = DecodeHeatmapMetadata(jobs[i]);
+    if (!meta.ok()) continue;
+    const std::optional<BBox> load = PoiLoadBox(meta->bounds, meta->model);
+    if (!load) continue;
+    auto [it, fresh] = groups.try_emplace(meta->model);
+    Group& g = it->second;
+    g.hull = fresh ? meta->bounds : join(g.hull, meta->bounds);
+    g.load_hull = fresh ? *load : join(g.load_hull, *load);
+    g.load_area += area(*load);
+    g.members.push_back(i);
+  }
+  for (const auto& [model, g] : groups) {
+    if (g.members.size() < 2 || area(g.load_hull) > g.load_area) continue;
+    auto index = LoadModelIndex(store, g.hull, model);
+    if (!index.ok()) continue;
+    auto shared = std::make_shared<const ModelIndex>(std::move(index).value());
+    for (size_t i : g.members) out[i] = shared;
   }
   return out;
 }
 
-}  // namespace
-
-Result<std::optional<PreloadedPoints>> PreloadJobPoints(PoiStore* store,
-                                                        std::span<const Job> jobs) {
-  using Out = std::optional<PreloadedPoints>;
-  if (jobs.size() < 2) return Out();
-  const auto area = [](const BBox& b) { return (b.max_lat - b.min_lat) * (b.max_lng - b.min_lng); };
-  std::optional<BBox> hull;
-  double sum = 0;
-  for (const Job& job : jobs) {
-    auto meta = DecodeHeatmapMetadata(job);
-    if (!meta.ok()) return Out();
-    const std::optional<BBox> own = PoiLoadBox(meta->bounds, meta->model);
-    if (!own) return Out();
-    sum += area(*own);
-    if (!hull) {
-      hull = *own;
-    } else {
-      hull = BBox{std::min(hull->min_lat, own->min_lat), std::min(hull->min_lng, own->min_lng),
-                  std::max(hull->max_lat, own->max_lat), std::max(hull->max_lng, own->max_lng)};
-    }
-  }
-  if (area(*hull) > sum) return Out();
-  NBI_ASSIGN_OR_RETURN(std::vector<PoiPoint> points, store->LoadPoiPoints(*hull));
-  return Out(PreloadedPoints{*hull, std::move(points)});
-}
-
-Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model,
-                                  const PreloadedPoints* pre) {
+Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model) {
   const LoadMargins m = MarginsFor(model, false);
-  const std::optional<BBox> own = PoiLoadBox(box, model);
-  if (pre && own && Holds(pre->box, *own)) {
-    NBI_ASSIGN_OR_RETURN(const WalkNetwork net, NetworkAround(store, box, model, m));
-    return ModelIndex::ForCells(model, PointsIn(*pre, *own), net, "in " + box.ToString());
-  }
   auto pois = LoadPoiPointsAround(store, box, m.pois_m);
   if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
   NBI_ASSIGN_OR_RETURN(const WalkNetwork net, NetworkAround(store, box, model, m));

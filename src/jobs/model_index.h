@@ -74,26 +74,22 @@ class ModelIndex {
   std::unique_ptr<const WalkIndex> walk_;
 };
 
-// The POI points of one box, loaded once for several small jobs inside it (a worker's batch):
-// each job's points are taken from them instead of a query of its own.
-struct PreloadedPoints {
-  BBox box;
-  std::vector<PoiPoint> points;  // as PoiStore::LoadPoiPoints(box) answered
-};
 // The box whose POIs a job of `model` over `box` loads (the margin rule); nullopt when that
 // load is not one box (across the antimeridian or around a pole).
 std::optional<BBox> PoiLoadBox(const BBox& box, HeatModel model);
 
-// The POI points of the jobs' boxes in one load, when those boxes lie close together (the
-// hull of their POI boxes no larger than their areas added up); nullopt when they do not, for
-// fewer than two jobs, or for a job whose metadata does not decode (it fails on its own).
-Result<std::optional<PreloadedPoints>> PreloadJobPoints(PoiStore* store, std::span<const Job> jobs);
+// Small jobs of one model lying close together (a worker's batch: clicks' coverage jobs, an
+// import's refresh boxes) share one index over the hull of their areas: an index over a
+// larger box scores a cell as the cell's own would, since the margin rule keeps every POI and
+// path that counts for it. Per job, the shared index, or null for a job that loads its own:
+// the only one of its model, one far from the others (the hull of the groups' load boxes no
+// larger than their areas added up), or one whose metadata does not decode. A shared index
+// that fails to load (no walk network) is not shared: each job then fails with its own words.
+std::vector<std::shared_ptr<const ModelIndex>> SharedJobIndexes(PoiStore* store,
+                                                                std::span<const Job> jobs);
 
-// The index of `model`'s cells over `box`, loaded from the store by the margin rule. With
-// `pre` holding the job's POI box, its points are those of `pre` inside that box: the same
-// points in the same order as a load of its own (ordered by id, the box test of the query).
-Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model,
-                                  const PreloadedPoints* pre = nullptr);
+// The index of `model`'s cells over `box`, loaded from the store by the margin rule.
+Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model);
 // The index of the point score at `at`, loaded from the store by the margin rule.
 Result<ModelIndex> LoadModelIndex(PoiStore* store, LatLng at, HeatModel model);
 // The point score at `at` from the store: LoadModelIndex(store, at, model).PointJson().

@@ -137,10 +137,10 @@ class ChunkWriter {
 // One job run: the job, its decoded parameters and what to do when it ends.
 class HeatmapRun {
  public:
-  // `pre`: POI points loaded for a batch this job is in (may be null; outlives the run).
+  // `shared`: the index of a batch this job is in (SharedJobIndexes), else null.
   HeatmapRun(Store* store, const Env& env, const Job& job, const JobRunOptions& opts,
-             const std::atomic<bool>* stop, const PreloadedPoints* pre = nullptr)
-      : store_(store), env_(env), job_(job), opts_(opts), stop_(stop), pre_(pre) {}
+             const std::atomic<bool>* stop, std::shared_ptr<const ModelIndex> shared = nullptr)
+      : store_(store), env_(env), job_(job), opts_(opts), stop_(stop), shared_(std::move(shared)) {}
 
   // What a run computes, once Start has decoded the job and loaded its index: the part's
   // cells [begin, end), resuming at next.
@@ -202,7 +202,7 @@ class HeatmapRun {
   const Job& job_;
   const JobRunOptions& opts_;
   const std::atomic<bool>* const stop_;
-  const PreloadedPoints* const pre_;
+  const std::shared_ptr<const ModelIndex> shared_;
 };
 
 JobOutcome HeatmapRun::Fail(const Status& s) {
@@ -313,9 +313,8 @@ void HeatmapRun::LogProgress(const CheckpointProgress& p) const {
 }
 
 Result<std::shared_ptr<const ModelIndex>> HeatmapRun::BuildIndex(const HeatmapMetadata& meta) {
-  auto index = RetryTransient(env_, What("load the POIs and walk network"), stop_, [&] {
-    return LoadModelIndex(store_, meta.bounds, meta.model, pre_);
-  });
+  auto index = RetryTransient(env_, What("load the POIs and walk network"), stop_,
+                              [&] { return LoadModelIndex(store_, meta.bounds, meta.model); });
   if (!index.ok()) return index.status();
   if (const WalkIndex* walk = index->walk()) {
     Log(fmt::format(
@@ -327,6 +326,7 @@ Result<std::shared_ptr<const ModelIndex>> HeatmapRun::BuildIndex(const HeatmapMe
 }
 
 Result<std::shared_ptr<const ModelIndex>> HeatmapRun::LoadIndex(const HeatmapMetadata& meta) {
+  if (shared_) return shared_;
   // The job's own index, shared with the job's other parts running in this process.
   IndexCache::Build build = [&] { return BuildIndex(meta); };
   if (opts_.index_cache) return opts_.index_cache->Get(job_.id, build);
@@ -600,16 +600,15 @@ std::vector<JobOutcome> RunSmallHeatmapJobs(Store* store, const Env& env, std::s
   };
   const int64_t chunk = std::max<int64_t>(1, opts.chunk_size);
   std::vector<Item> items(jobs.size());
-  // One POI load for the batch when its jobs lie close together (a failed load: each its own).
-  const auto pre = PreloadJobPoints(store, jobs);
+  // One index for the batch's jobs of a model lying close together.
+  const std::vector<std::shared_ptr<const ModelIndex>> shared = SharedJobIndexes(store, jobs);
   std::vector<Checkpoint> cps;
   std::vector<size_t> written;  // items[written[k]] wrote cps[k]
   cps.reserve(jobs.size());
   for (size_t i = 0; i < jobs.size(); ++i) {
     Item& it = items[i];
     it.start = env.clock->SteadyMs();
-    it.run = std::make_unique<HeatmapRun>(store, env, jobs[i], opts, stop,
-                                          pre.ok() && *pre ? &**pre : nullptr);
+    it.run = std::make_unique<HeatmapRun>(store, env, jobs[i], opts, stop, shared[i]);
     if ((it.outcome = it.run->Start(&it.plan))) continue;
     const bool one_chunk = it.plan.next < it.plan.end && it.plan.end - it.plan.next <= chunk;
     if (!one_chunk || (stop && stop->load())) {  // not for the batch: its own run
