@@ -7,10 +7,12 @@
 #include <optional>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "jobs/model_index.h"
 #include "jobs/refresh.h"
 #include "score/model.h"
+#include "tiles/tiles.h"
 #include "walk/walk_index.h"
 
 namespace nbi {
@@ -99,6 +101,16 @@ Result<std::vector<LatLng>> Centres(Store* store, const ChangeSet& changes, Heat
 // includes the cells a begun job may still write: BegunJobs).
 struct GridCells {
   CellSet dirty, stored;
+  // The regions (global row and column ranges) of the begun jobs of this step and model: their
+  // cells count as stored; MarkDisk adds those it marks dirty to `stored`.
+  std::vector<tiles::IndexRange> begun;
+  bool Stored(const CellKey& k) const {
+    if (stored.count(k)) return true;
+    for (const tiles::IndexRange& r : begun) {
+      if (k.i >= r.i0 && k.i <= r.i1 && k.j >= r.j0 && k.j <= r.j1) return true;
+    }
+    return false;
+  }
 };
 
 // The region of a heatmap job that may write cells computed from the data before the import:
@@ -136,21 +148,6 @@ Result<std::vector<BegunJob>> BegunJobs(JobQueue* queue) {
   return out;
 }
 
-// Adds the cells of `job` inside `box` to the grid's stored cells.
-void AddBegunCells(const BegunJob& job, const BBox& box, GridCells* g) {
-  const double s = job.step;
-  const GridRegion& r = job.region;
-  const int64_t i0 = std::max(r.first_row(), static_cast<int64_t>(std::ceil(box.min_lat / s)));
-  const int64_t i1 =
-      std::min(r.first_row() + r.rows() - 1, static_cast<int64_t>(std::floor(box.max_lat / s)));
-  const int64_t j0 = std::max(r.first_col(), static_cast<int64_t>(std::ceil(box.min_lng / s)));
-  const int64_t j1 =
-      std::min(r.first_col() + r.cols() - 1, static_cast<int64_t>(std::floor(box.max_lng / s)));
-  for (int64_t i = i0; i <= i1; ++i) {
-    for (int64_t j = j0; j <= j1; ++j) g->stored.insert({i, j});
-  }
-}
-
 // Centres grouped by a coarse tile, so that one pair of queries serves the centres of a place.
 std::map<std::pair<int64_t, int64_t>, std::vector<LatLng>> ByTile(const std::vector<LatLng>& cs) {
   std::map<std::pair<int64_t, int64_t>, std::vector<LatLng>> out;
@@ -172,9 +169,12 @@ void MarkDisk(LatLng c, double r, double step, GridCells* g) {
   for (int64_t i = i0; i <= i1; ++i) {
     for (int64_t j = j0; j <= j1; ++j) {
       const CellKey k{i, j};
-      if (!g->stored.count(k)) continue;
+      if (!g->Stored(k)) continue;
       const LatLng at{static_cast<double>(i) * step, static_cast<double>(j) * step};
-      if (HaversineMeters(at, c) <= r + kDiskSlackM) g->dirty.insert(k);
+      if (HaversineMeters(at, c) <= r + kDiskSlackM) {
+        g->dirty.insert(k);
+        g->stored.insert(k);  // a begun job's cell: allowed in the boxes from now on
+      }
     }
   }
 }
@@ -215,7 +215,11 @@ Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, 
       for (const HeatCell& cell : cells) {
         g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
       }
-      for (const BegunJob* j : jobs) AddBegunCells(*j, box, &g);
+      for (const BegunJob* j : jobs) {
+        const GridRegion& jr = j->region;
+        g.begun.push_back({jr.first_row(), jr.first_row() + jr.rows() - 1, jr.first_col(),
+                           jr.first_col() + jr.cols() - 1});
+      }
       for (const LatLng& c : cs) MarkDisk(c, r, step, &g);
     }
   }
