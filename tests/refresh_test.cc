@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -28,7 +29,10 @@ class RefreshTest : public RefreshFixture {};
 // model, the cells within 800 m of a changed POI of its categories; for the walking model also
 // within 800 m of a changed walk position or of a POI (of the new town) within 800 m of one.
 int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<LatLng>& walk,
-                     const OsmTown& after) {
+                     const OsmTown& after, std::vector<HeatmapJobSpec> areas = {}) {
+  if (areas.empty()) {
+    for (HeatModel m : kModels) areas.push_back(AreaJob(m));
+  }
   int64_t n = 0;
   std::vector<LatLng> after_pois;
   for (const auto& [id, node] : after.nodes) {
@@ -44,7 +48,8 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
     mean.lng += after.nodes.at(hall.refs[k]).lng / double(hall.refs.size() - 1);
   }
   after_pois.push_back(mean);
-  for (HeatModel m : kModels) {
+  for (const HeatmapJobSpec& area : areas) {
+    const HeatModel m = area.model;
     std::vector<LatLng> centres;
     for (const PoiPoint& p : changed) {
       if (p.category == Category::kGroceries || !IsGroceryOnly(m))
@@ -61,7 +66,7 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
         }
       }
     }
-    auto g = GridRegion::Make(AreaJob(m).bounds, kStep);
+    auto g = GridRegion::Make(area.bounds, area.grid_step);
     for (int64_t k = 0; k < g->cell_count(); ++k) {
       const LatLng c = g->CellAt(k);
       for (const LatLng& x : centres) {
@@ -75,14 +80,56 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
   return n;
 }
 
+// A heat tile of the grocery model at zoom 14 holding the point.
+std::string HeatTileAt(LatLng p, double step) {
+  constexpr int kZoom = 14;
+  const double n = std::ldexp(1, kZoom);
+  const double lat = p.lat * 3.14159265358979323846 / 180;
+  const auto x = int64_t(std::floor((p.lng + 180) / 360 * n));
+  const auto y =
+      int64_t(std::floor((1 - std::asinh(std::tan(lat)) / 3.14159265358979323846) / 2 * n));
+  return "/tiles/grocery/" + testing::Shortest(step) + "/" + std::to_string(kZoom) + "/" +
+         std::to_string(x) + "/" + std::to_string(y) + ".png";
+}
+
+std::string HeatmapAround(LatLng p, double step) {
+  return "/api/heatmap?minLat=" + testing::Shortest(p.lat - 0.006) +
+         "&minLng=" + testing::Shortest(p.lng - 0.006) +
+         "&maxLat=" + testing::Shortest(p.lat + 0.006) +
+         "&maxLng=" + testing::Shortest(p.lng + 0.006) + "&gridStep=" + testing::Shortest(step) +
+         "&model=grocery";
+}
+
 TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
   ImportRun first = Import(before, "old.osm.pbf", false);
   EXPECT_EQ(first.summary.removed, 0);
   ComputeArea();
+  // A second grid step of the grocery model, over the town's south-west.
+  HeatmapJobSpec fine = AreaJob(HeatModel::kGrocery);
+  fine.bounds = {47.104, 9.504, 47.124, 9.524};
+  fine.grid_step = 0.001;
+  ASSERT_TRUE(store_->EnqueueHeatmap(fine).ok());
+  RunJobs();
   ExpectCellsFromScratch(before);
+  ExpectCellsFromScratch(before, fine);
 
   const Modified after = Modify(before);
+  // The readers before the change, around the first removed grocery inside the area.
+  std::optional<LatLng> near;
+  for (const PoiPoint& p : after.changed) {
+    if (!near && p.lat > 47.11 && p.lat < 47.138 && p.lng > 9.51 && p.lng < 9.538)
+      near = {p.lat, p.lng};
+  }
+  ASSERT_TRUE(near.has_value());
+  testing::ServerProcess server(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {"--no-worker"});
+  ASSERT_TRUE(server.running()) << server.Log();
+  const testing::Reply tile_before = server.Get(HeatTileAt(*near, kStep));
+  const testing::Reply heat_before = server.Get(HeatmapAround(*near, kStep));
+  ASSERT_EQ(tile_before.status, 200) << tile_before.text;
+  ASSERT_EQ(heat_before.status, 200) << heat_before.text;
+  ASSERT_TRUE(tile_before.headers.count("ETag"));
+
   const int64_t version = *store_->WalkNetworkVersion();
   const int segments_at_cut = StreetSegmentsAt(after.cut[0]);
   ImportRun run = Import(after.town, "new.osm.pbf", true);
@@ -95,9 +142,10 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   EXPECT_EQ(run.summary.walk_nodes_removed, 0);
   ASSERT_TRUE(run.replaced.has_value());
   EXPECT_TRUE(run.stats.header_bounds);
-  const int64_t predicted = PredictDirty(after.changed, after.cut, after.town);
+  const int64_t fine_dirty = PredictDirty(after.changed, after.cut, after.town, {fine});
+  const int64_t predicted = PredictDirty(after.changed, after.cut, after.town) + fine_dirty;
   EXPECT_EQ(run.refresh.dirty_cells, predicted);
-  EXPECT_GT(predicted, 0);
+  EXPECT_GT(fine_dirty, 0);
   // The boxes recompute the dirty cells and at most 8% more (kMaxRefreshWaste).
   EXPECT_GE(run.refresh.cells(), predicted);
   EXPECT_LE(double(run.refresh.cells()), double(predicted) / (1 - kMaxRefreshWaste) + 1);
@@ -106,6 +154,16 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   EXPECT_EQ(jobs, int(run.jobs.size()));
   EXPECT_EQ(cells, run.refresh.cells());
   ExpectCellsFromScratch(after.town);
+  ExpectCellsFromScratch(after.town, fine);
+  // The readers follow: the tile has another ETag, /api/heatmap other cells.
+  const testing::Reply tile_after = server.Get(HeatTileAt(*near, kStep));
+  const testing::Reply heat_after = server.Get(HeatmapAround(*near, kStep));
+  ASSERT_EQ(tile_after.status, 200) << tile_after.text;
+  EXPECT_NE(tile_after.headers.find("ETag")->second, tile_before.headers.find("ETag")->second);
+  EXPECT_NE(tile_after.text, tile_before.text);
+  ASSERT_EQ(heat_after.status, 200) << heat_after.text;
+  EXPECT_NE(heat_after.body["cells"], heat_before.body["cells"]);
+  EXPECT_EQ(server.Terminate(), 0);
 
   // The same file again changes nothing: no removal, no recompute.
   ImportRun again = Import(after.town, "new2.osm.pbf", true);
