@@ -160,6 +160,39 @@ TEST_P(RefreshGapsTest, EnqueueFailureAfterTheWritePrintsTheRecovery) {
   ExpectCellsFromScratch(after.town);
 }
 
+// The write commits, then planning the refresh fails (the jobs table is gone for a moment):
+// the import exits 1 naming the area the changes reach; scheduling it for each grid step and
+// model computed there brings every cell right.
+TEST_P(RefreshGapsTest, PlanningFailureAfterTheWritePrintsTheArea) {
+  const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
+  Import(before, "old.osm.pbf", false);
+  ComputeArea();
+  const Modified after = Modify(before);
+  after.town.WritePbf(dir_.File("new.osm.pbf"));
+  testing::ExecSql(url_, "ALTER TABLE jobs RENAME TO jobs_away");
+  std::string out = Cli("import --replace " + dir_.File("new.osm.pbf"), 1);
+  testing::ExecSql(url_, "ALTER TABLE jobs_away RENAME TO jobs");
+  EXPECT_NE(out.find("but planning the recompute failed"), std::string::npos) << out;
+  const std::string prefix = "  nearbyindex schedule --reset --bbox ";
+  const size_t at = out.find(prefix);
+  ASSERT_NE(at, std::string::npos) << out;
+  const size_t from = at + prefix.size();
+  const std::string box = out.substr(from, out.find(' ', from) - from);
+  EXPECT_NE(out.find("--grid-step STEP --model MODEL"), std::string::npos) << out;
+  auto reach = BBox::Parse(box);
+  ASSERT_TRUE(reach.ok()) << box;
+  for (const PoiPoint& p : after.changed) {
+    EXPECT_TRUE(p.lat > reach->min_lat && p.lat < reach->max_lat && p.lng > reach->min_lng &&
+                p.lng < reach->max_lng);
+  }
+  for (HeatModel m : kModels) {
+    Cli("schedule --reset --bbox " + box + " --grid-step " + testing::Shortest(kStep) +
+        " --model " + std::string(HeatModelId(m)));
+  }
+  Cli("process-jobs");
+  ExpectCellsFromScratch(after.town);
+}
+
 // A change file tags a building a shop; the extract held the building without a category,
 // so its node list and node positions are not stored: the way cannot be placed, and the
 // import says so. The next extract imported with --replace brings it.
