@@ -122,6 +122,11 @@ Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
         "mapping)\n",
         (unsigned long long)stats.unplaced, stats.unplaced == 1 ? "" : "s");
   }
+  if (stats.ways_not_placed > 0) {
+    std::printf(
+        "  %llu way%s not placed: node positions unknown; import the extract with --replace\n",
+        (unsigned long long)stats.ways_not_placed, stats.ways_not_placed == 1 ? "" : "s");
+  }
   std::fputs(WalkNetworkLine(run->network, sum, run->osm).c_str(), stdout);
   PrintRefresh(*run, opts.recompute);
   return Status::Ok();

@@ -10,153 +10,29 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "http_test_util.h"
-#include "osm_town.h"
-#include "poi/import.h"
-#include "score/scorer.h"
-#include "score/spatial_index.h"
-#include "store_test_util.h"
-#include "tiles/streets.h"
-#include "walk/walk_index.h"
-#include "worker/worker.h"
+#include "refresh_fixture.h"
 
 namespace nbi {
 namespace {
 
-using testing::Backend;
-using testing::OsmTown;
+using namespace refresh_testing;  // NOLINT: the fixture's town, areas and models
 
-constexpr double kStep = 0.002;
-constexpr HeatModel kModels[] = {HeatModel::kGrocery, HeatModel::kBlend, HeatModel::kGroceryWalk};
-
-// The area computed before the change: most of the town (the disks of changes near its edge
-// reach past it, so the rule must cut them to the stored cells).
-HeatmapJobSpec AreaJob(HeatModel m) {
-  HeatmapJobSpec s;
-  s.bounds = {47.104, 9.504, 47.144, 9.544};
-  s.grid_step = kStep;
-  s.model = m;
-  return s;
-}
-
-class RefreshTest : public ::testing::TestWithParam<Backend> {
- protected:
-  void SetUp() override {
-    NBI_REQUIRE_BACKEND(GetParam());
-    auto s = testing::OpenFreshStore(GetParam(), dir_, &clock_, &url_);
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    store_ = std::move(s).value();
-  }
-
-  ImportRun Import(const OsmTown& town, const std::string& name, bool replace) {
-    const std::string path = dir_.File(name);
-    town.WritePbf(path);
-    return ImportPath(path, replace);
-  }
-  ImportRun ImportPath(const std::string& path, bool replace) {
-    ImportOptions o;
-    o.replace = replace;
-    auto r = RunImport(store_.get(), path, o);
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? std::move(*r) : ImportRun{};
-  }
-
-  // Runs every runnable job to its end; returns the jobs that ran.
-  void RunJobs() {
-    WorkerOptions o;
-    o.max_concurrent_jobs = 2;
-    o.exit_when_idle = true;
-    o.log_polls = false;
-    Worker w(store_.get(), testing::TestEnv(), o);
-    w.Run();
-  }
-
-  void ComputeArea() {
-    for (HeatModel m : kModels) ASSERT_TRUE(store_->EnqueueHeatmap(AreaJob(m)).ok());
-    RunJobs();
-  }
-
-  // The street tiles' rows (tiles/streets.h) around `at`: the segments with an end there.
-  int StreetSegmentsAt(LatLng at) {
-    const int64_t cell = tiles::StreetCellOf(at.lat, at.lng);
-    const int64_t row = cell / tiles::kStreetCellCols, col = cell % tiles::kStreetCellCols;
-    std::vector<tiles::StreetSegment> segs;
-    EXPECT_TRUE(store_->LoadStreetSegments({row - 1, row + 1, col - 1, col + 1}, 0, &segs).ok());
-    int n = 0;
-    for (const tiles::StreetSegment& g : segs) {
-      n += (g.lat1 == at.lat && g.lng1 == at.lng) || (g.lat2 == at.lat && g.lng2 == at.lng);
-    }
-    return n;
-  }
-
-  // Completed heatmap_refresh jobs and the cells they computed.
-  std::pair<int, int64_t> RefreshJobsDone() {
-    JobFilter f;
-    f.type = kHeatmapRefreshJobType;
-    f.limit = 100000;
-    auto jobs = store_->ListJobs(f);
-    EXPECT_TRUE(jobs.ok());
-    int n = 0;
-    int64_t cells = 0;
-    for (const Job& j : *jobs) {
-      EXPECT_EQ(j.status, JobStatus::kCompleted) << j.error.value_or("");
-      EXPECT_EQ(j.priority, kRefreshPriority);
-      ++n;
-      cells += j.total_items;
-    }
-    return {n, cells};
-  }
-
-  // Every stored cell of the area equals the score computed from scratch on `town`.
-  void ExpectCellsFromScratch(const OsmTown& town) {
-    const std::string path = dir_.File("scratch.osm.pbf");
-    town.WritePbf(path);
-    WalkNetwork net;
-    auto pois = ImportPois(path, nullptr, {}, &net);
-    ASSERT_TRUE(pois.ok()) << pois.status().ToString();
-    const std::vector<PoiPoint> points = PointsOf(*pois);
-    SpatialIndex straight(*pois);
-    for (HeatModel m : kModels) {
-      const HeatmapJobSpec spec = AreaJob(m);
-      auto g = GridRegion::Make(spec.bounds, spec.grid_step);
-      std::vector<uint8_t> want(size_t(g->cell_count()));
-      if (IsWalkModel(m)) {
-        WalkIndex walk(net, points, WalkIndex::ForModel(m));
-        ScoreCellsWalk(walk, *g, 0, g->cell_count(), m, want.data());
-      } else {
-        ScoreCells(straight, *g, 0, g->cell_count(), m, want.data());
-      }
-      auto cells = store_->QueryCells(spec.bounds, kStep, m, 0, 10'000'000);
-      ASSERT_TRUE(cells.ok());
-      int64_t seen = 0, wrong = 0;
-      for (const HeatCell& c : *cells) {
-        const int64_t i = NearestGridIndex(c.lat, kStep) - g->first_row();
-        const int64_t j = NearestGridIndex(c.lng, kStep) - g->first_col();
-        if (i < 0 || i >= g->rows() || j < 0 || j >= g->cols()) continue;
-        ++seen;
-        wrong += c.score != want[size_t(i * g->cols() + j)];
-      }
-      EXPECT_EQ(seen, g->cell_count()) << HeatModelId(m);
-      EXPECT_EQ(wrong, 0) << HeatModelId(m) << ": cells differ from a computation from scratch";
-    }
-  }
-
-  testing::TempDir dir_;
-  FakeClock clock_;
-  std::string url_;
-  std::unique_ptr<Store> store_;
-};
+class RefreshTest : public RefreshFixture {};
 
 // The dirty-area rule computed independently, by brute force over the area's cells: for each
 // model, the cells within 800 m of a changed POI of its categories; for the walking model also
 // within 800 m of a changed walk position or of a POI (of the new town) within 800 m of one.
 int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<LatLng>& walk,
-                     const OsmTown& after) {
+                     const OsmTown& after, std::vector<HeatmapJobSpec> areas = {}) {
+  if (areas.empty()) {
+    for (HeatModel m : kModels) areas.push_back(AreaJob(m));
+  }
   int64_t n = 0;
   std::vector<LatLng> after_pois;
   for (const auto& [id, node] : after.nodes) {
@@ -172,7 +48,8 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
     mean.lng += after.nodes.at(hall.refs[k]).lng / double(hall.refs.size() - 1);
   }
   after_pois.push_back(mean);
-  for (HeatModel m : kModels) {
+  for (const HeatmapJobSpec& area : areas) {
+    const HeatModel m = area.model;
     std::vector<LatLng> centres;
     for (const PoiPoint& p : changed) {
       if (p.category == Category::kGroceries || !IsGroceryOnly(m))
@@ -189,7 +66,7 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
         }
       }
     }
-    auto g = GridRegion::Make(AreaJob(m).bounds, kStep);
+    auto g = GridRegion::Make(area.bounds, area.grid_step);
     for (int64_t k = 0; k < g->cell_count(); ++k) {
       const LatLng c = g->CellAt(k);
       for (const LatLng& x : centres) {
@@ -203,41 +80,24 @@ int64_t PredictDirty(const std::vector<PoiPoint>& changed, const std::vector<Lat
   return n;
 }
 
-// The modified town of the issue: 3 groceries removed, 2 added, 1 moved, 1 street cut.
-struct Modified {
-  OsmTown town;
-  std::vector<PoiPoint> changed;  // the groceries' old and new positions
-  std::vector<LatLng> cut;        // the ends of the cut street segment
-  std::vector<int64_t> removed;
-};
+// A heat tile of the grocery model at zoom 14 holding the point.
+std::string HeatTileAt(LatLng p, double step) {
+  constexpr int kZoom = 14;
+  const double n = std::ldexp(1, kZoom);
+  const double lat = p.lat * 3.14159265358979323846 / 180;
+  const auto x = int64_t(std::floor((p.lng + 180) / 360 * n));
+  const auto y =
+      int64_t(std::floor((1 - std::asinh(std::tan(lat)) / 3.14159265358979323846) / 2 * n));
+  return "/tiles/grocery/" + testing::Shortest(step) + "/" + std::to_string(kZoom) + "/" +
+         std::to_string(x) + "/" + std::to_string(y) + ".png";
+}
 
-Modified Modify(const OsmTown& before) {
-  Modified m{before, {}, {}, {}};
-  const std::vector<int64_t> g = before.GroceryNodes();
-  auto grocery = [](const OsmTown::Node& n) {
-    return PoiPoint{n.lat, n.lng, Category::kGroceries, HealthSub::kNone};
-  };
-  for (int k = 0; k < 3; ++k) {
-    m.changed.push_back(grocery(m.town.nodes[g[k]]));
-    m.removed.push_back(g[k]);
-    m.town.nodes.erase(g[k]);
-  }
-  std::mt19937 rng(99);
-  for (int k = 0; k < 2; ++k) {
-    const LatLng at = m.town.RandomPosition(&rng);
-    m.town.AddPoi(150000 + k, at, "shop", "convenience", "New " + std::to_string(k));
-    m.changed.push_back(grocery(m.town.nodes[150000 + k]));
-  }
-  OsmTown::Node& moved = m.town.nodes[g[3]];
-  m.changed.push_back(grocery(moved));
-  moved.lat = std::round((moved.lat + 0.0025) * 1e7) / 1e7;
-  m.changed.push_back(grocery(moved));
-  // The western bridge: the streets north of the river now reach the south by the eastern one.
-  const int64_t a = OsmTown::StreetNode(OsmTown::kRiver, OsmTown::kBridges[0]);
-  const int64_t b = OsmTown::StreetNode(OsmTown::kRiver + 1, OsmTown::kBridges[0]);
-  m.town.CutStreet(a, b, 1900);
-  m.cut = {{m.town.nodes[a].lat, m.town.nodes[a].lng}, {m.town.nodes[b].lat, m.town.nodes[b].lng}};
-  return m;
+std::string HeatmapAround(LatLng p, double step) {
+  return "/api/heatmap?minLat=" + testing::Shortest(p.lat - 0.006) +
+         "&minLng=" + testing::Shortest(p.lng - 0.006) +
+         "&maxLat=" + testing::Shortest(p.lat + 0.006) +
+         "&maxLng=" + testing::Shortest(p.lng + 0.006) + "&gridStep=" + testing::Shortest(step) +
+         "&model=grocery";
 }
 
 TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
@@ -245,9 +105,31 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   ImportRun first = Import(before, "old.osm.pbf", false);
   EXPECT_EQ(first.summary.removed, 0);
   ComputeArea();
+  // A second grid step of the grocery model, over the town's south-west.
+  HeatmapJobSpec fine = AreaJob(HeatModel::kGrocery);
+  fine.bounds = {47.104, 9.504, 47.124, 9.524};
+  fine.grid_step = 0.001;
+  ASSERT_TRUE(store_->EnqueueHeatmap(fine).ok());
+  RunJobs();
   ExpectCellsFromScratch(before);
+  ExpectCellsFromScratch(before, fine);
 
   const Modified after = Modify(before);
+  // The readers before the change, around the first removed grocery inside the area.
+  std::optional<LatLng> near;
+  for (const PoiPoint& p : after.changed) {
+    if (!near && p.lat > 47.11 && p.lat < 47.138 && p.lng > 9.51 && p.lng < 9.538)
+      near = {p.lat, p.lng};
+  }
+  ASSERT_TRUE(near.has_value());
+  testing::ServerProcess server(dir_.File("serve.log"), {{"DATABASE_URL", url_}}, {"--no-worker"});
+  ASSERT_TRUE(server.running()) << server.Log();
+  const testing::Reply tile_before = server.Get(HeatTileAt(*near, kStep));
+  const testing::Reply heat_before = server.Get(HeatmapAround(*near, kStep));
+  ASSERT_EQ(tile_before.status, 200) << tile_before.text;
+  ASSERT_EQ(heat_before.status, 200) << heat_before.text;
+  ASSERT_TRUE(tile_before.headers.count("ETag"));
+
   const int64_t version = *store_->WalkNetworkVersion();
   const int segments_at_cut = StreetSegmentsAt(after.cut[0]);
   ImportRun run = Import(after.town, "new.osm.pbf", true);
@@ -260,9 +142,10 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   EXPECT_EQ(run.summary.walk_nodes_removed, 0);
   ASSERT_TRUE(run.replaced.has_value());
   EXPECT_TRUE(run.stats.header_bounds);
-  const int64_t predicted = PredictDirty(after.changed, after.cut, after.town);
+  const int64_t fine_dirty = PredictDirty(after.changed, after.cut, after.town, {fine});
+  const int64_t predicted = PredictDirty(after.changed, after.cut, after.town) + fine_dirty;
   EXPECT_EQ(run.refresh.dirty_cells, predicted);
-  EXPECT_GT(predicted, 0);
+  EXPECT_GT(fine_dirty, 0);
   // The boxes recompute the dirty cells and at most 8% more (kMaxRefreshWaste).
   EXPECT_GE(run.refresh.cells(), predicted);
   EXPECT_LE(double(run.refresh.cells()), double(predicted) / (1 - kMaxRefreshWaste) + 1);
@@ -271,6 +154,16 @@ TEST_P(RefreshTest, ReplaceRecomputesExactlyTheDirtyCells) {
   EXPECT_EQ(jobs, int(run.jobs.size()));
   EXPECT_EQ(cells, run.refresh.cells());
   ExpectCellsFromScratch(after.town);
+  ExpectCellsFromScratch(after.town, fine);
+  // The readers follow: the tile has another ETag, /api/heatmap other cells.
+  const testing::Reply tile_after = server.Get(HeatTileAt(*near, kStep));
+  const testing::Reply heat_after = server.Get(HeatmapAround(*near, kStep));
+  ASSERT_EQ(tile_after.status, 200) << tile_after.text;
+  EXPECT_NE(tile_after.headers.find("ETag")->second, tile_before.headers.find("ETag")->second);
+  EXPECT_NE(tile_after.text, tile_before.text);
+  ASSERT_EQ(heat_after.status, 200) << heat_after.text;
+  EXPECT_NE(heat_after.body["cells"], heat_before.body["cells"]);
+  EXPECT_EQ(server.Terminate(), 0);
 
   // The same file again changes nothing: no removal, no recompute.
   ImportRun again = Import(after.town, "new2.osm.pbf", true);

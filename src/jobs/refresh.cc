@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstddef>
 #include <map>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "score/model.h"
 #include "store/parts.h"
@@ -161,6 +163,35 @@ Result<ImportPlan> PlanImport(PoiStore* store, std::vector<Poi> pois, WalkNetwor
 
 namespace {
 
+// The error of an import whose write committed but whose refresh was not (all) enqueued:
+// the changes are stored, so importing the file again finds none, and nothing else would
+// recompute the cells they reach. It says so and gives the commands that do: one per box not
+// enqueued, or (when planning failed, so the stored grids are unknown) the area the changes
+// reach, for every grid step and model computed there. Never a user error (exit code 1).
+Status RefreshLost(const std::string& path, const ImportRun& run, const Status& cause,
+                   const std::vector<RefreshBox>* missed) {
+  const PoiImportSummary& sum = run.summary;
+  std::string msg = fmt::format(
+      "{}: the import is stored ({} new, {} updated, {} removed), but {} the recompute "
+      "failed: {}\nThe heatmap cells these changes reach stay stale until they are recomputed "
+      "(importing the file again finds no change).",
+      path, sum.inserted, sum.updated, sum.removed, missed ? "enqueueing" : "planning",
+      cause.message());
+  if (missed) {
+    msg += " Recompute them with:";
+    for (const RefreshBox& b : *missed) {
+      msg += fmt::format("\n  nearbyindex schedule --reset --bbox {} --grid-step {} --model {}",
+                         b.bounds().ToString(), b.grid_step, HeatModelId(b.model));
+    }
+  } else {
+    msg += fmt::format(
+        " Recompute the area they reach, for every grid step STEP and model MODEL computed "
+        "there:\n  nearbyindex schedule --reset --bbox {} --grid-step STEP --model MODEL",
+        ReachOf(run.changes).ToString());
+  }
+  return cause.code() == StatusCode::kTransient ? Status::Transient(msg) : Status::Internal(msg);
+}
+
 // Writes `plan` and enqueues its refresh (RunImport's second half).
 Status WriteAndRefresh(Store* store, const std::string& path, const ImportOptions& opts,
                        ImportPlan plan, ImportRun* run) {
@@ -173,11 +204,20 @@ Status WriteAndRefresh(Store* store, const std::string& path, const ImportOption
                                   run->summary.cascaded_edge_ends.end());
   if (!opts.recompute) return Status::Ok();
   auto refresh = PlanRefresh(store, run->changes);
-  if (!refresh.ok()) return refresh.status().WithPrefix(path + ": planning the recompute: ");
+  if (!refresh.ok()) return RefreshLost(path, *run, refresh.status(), nullptr);
   run->refresh = std::move(*refresh);
-  auto jobs = EnqueueRefresh(store, run->refresh, opts.part_cells);
-  if (!jobs.ok()) return jobs.status().WithPrefix(path + ": enqueueing the recompute: ");
-  run->jobs = std::move(*jobs);
+  // Box by box, so that a failure names exactly the boxes left to recompute.
+  const std::vector<RefreshBox>& boxes = run->refresh.boxes;
+  for (size_t k = 0; k < boxes.size(); ++k) {
+    RefreshPlan one;
+    one.boxes = {boxes[k]};
+    auto jobs = EnqueueRefresh(store, one, opts.part_cells);
+    if (!jobs.ok()) {
+      const std::vector<RefreshBox> missed(boxes.begin() + static_cast<ptrdiff_t>(k), boxes.end());
+      return RefreshLost(path, *run, jobs.status(), &missed);
+    }
+    run->jobs.insert(run->jobs.end(), jobs->begin(), jobs->end());
+  }
   return Status::Ok();
 }
 

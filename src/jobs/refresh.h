@@ -24,14 +24,17 @@
 //     This is a superset of the cells whose walking score can change (network distance >=
 //     straight-line distance; a point farther than r from its node counts nothing).
 // Each disk is cut to the cells stored there (every grid step and model that has cells in
-// the disk's box), so a refresh never creates cells that were not computed before.
+// the disk's box), so a refresh never creates cells that were not computed before, and to
+// the cells of every heatmap job that has begun (running, or pending after a part ran): such
+// a job may have read the data before the import and write cells from it afterwards, which
+// the refresh, queued behind it, then recomputes. A job not begun loads the new data.
 //
 // Jobs. Per (grid step, model), the union of the disks is covered by disjoint boxes of whole
 // stored cells (CoverCells: each box wastes at most kMaxRefreshWaste of its cells on cells
 // outside the union), and each box becomes a job of type heatmap_refresh at
 // kRefreshPriority (below every user-scheduled job), under the usual queue rules (parts,
-// checkpoints, dedupe against an equal active refresh job, retries, cancel). Disjoint boxes
-// rather than one job over a list of ranges: a box is what the queue, the runner, the tile
+// checkpoints, dedupe against an equal refresh job that has not begun, retries, cancel). Disjoint
+// boxes rather than one job over a list of ranges: a box is what the queue, the runner, the tile
 // versions and the overview rebuild already handle, so every reader stays consistent with no
 // second code path; the price is a few jobs per changed place instead of one.
 #pragma once
@@ -93,8 +96,10 @@ Result<ImportPlan> PlanImport(PoiStore* store, std::vector<Poi> pois, WalkNetwor
 // the file's walk ways, minus those of their stored versions that are gone; walk nodes
 // deleted (with their edges) or moved (their stored edges re-measured). Node lists of ways
 // (store.h PoiWrite::ways) are kept current for the next change file. Counts POIs per kind
-// into stats->nodes and stats->ways. One limit: an edge two ways share is removed with
-// either of them (the next extract imported with --replace brings it back).
+// into stats->nodes and stats->ways, and the ways with a category that none of their nodes'
+// known positions can place into stats->ways_not_placed (they are not imported). One limit:
+// an edge two ways share is removed with either of them (the next extract imported with
+// --replace brings it back).
 Result<ImportPlan> PlanChange(PoiStore* store, const OsmChange& change, ImportStats* stats);
 
 // One box of whole cells of one grid step and model to recompute.
@@ -117,6 +122,11 @@ struct RefreshPlan {
 // The boxes to recompute after `changes` (the rule above), from the cells stored now.
 Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes);
 
+// A box holding every cell the rule can mark dirty for `changes` (for any model), without
+// reading the store: each changed point grown by twice the largest radius (rule (c) reaches
+// a stored POI within r of a changed walk position, and the cells within r of that POI).
+BBox ReachOf(const ChangeSet& changes);
+
 // Covers `dirty` (global (row, col) cells, any order, no duplicates) with disjoint boxes of
 // cells from `allowed` (a superset of dirty) so that each box has at most
 // kMaxRefreshWaste of its cells outside `dirty`. Exposed for tests.
@@ -128,7 +138,8 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
                                    double grid_step, HeatModel model);
 
 // Enqueues a heatmap_refresh job per box (kRefreshPriority). Returns the jobs enqueued or
-// found active (the duplicate rule).
+// found pending and not begun (the duplicate rule; an equal job that has begun gets a new
+// one behind it: HeatmapJobSpec::dedupe_tag).
 Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const RefreshPlan& plan,
                                                   int64_t part_cells);
 

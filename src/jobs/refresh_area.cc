@@ -4,12 +4,15 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <unordered_set>
 #include <utility>
+#include <vector>
 
 #include "jobs/model_index.h"
 #include "jobs/refresh.h"
 #include "score/model.h"
+#include "tiles/tiles.h"
 #include "walk/walk_index.h"
 
 namespace nbi {
@@ -94,10 +97,56 @@ Result<std::vector<LatLng>> Centres(Store* store, const ChangeSet& changes, Heat
   return out;
 }
 
-// The dirty and the stored cells of one model around its centres, per grid step.
+// The dirty and the stored cells of one model around its centres, per grid step ("stored"
+// includes the cells a begun job may still write: BegunJobs).
 struct GridCells {
   CellSet dirty, stored;
+  // The regions (global row and column ranges) of the begun jobs of this step and model: their
+  // cells count as stored; MarkDisk adds those it marks dirty to `stored`.
+  std::vector<tiles::IndexRange> begun;
+  bool Stored(const CellKey& k) const {
+    if (stored.count(k)) return true;
+    for (const tiles::IndexRange& r : begun) {
+      if (k.i >= r.i0 && k.i <= r.i1 && k.j >= r.j0 && k.j <= r.j1) return true;
+    }
+    return false;
+  }
 };
+
+// The region of a heatmap job that may write cells computed from the data before the import:
+// one running, or pending after a part of it ran (the runner keeps a job's POI and walk index
+// for its next parts, jobs/runner.h IndexCache). Its cells written after the import carry the
+// old data, and no stored cell marks them when the import plans. A job that has not begun
+// loads the data when it starts: it needs nothing.
+struct BegunJob {
+  double step = 0;
+  HeatModel model = HeatModel::kGrocery;
+  GridRegion region;
+};
+
+Result<std::vector<BegunJob>> BegunJobs(JobQueue* queue) {
+  std::vector<BegunJob> out;
+  for (JobStatus status : {JobStatus::kRunning, JobStatus::kPending}) {
+    JobFilter f;
+    f.status = status;
+    f.limit = 1000;
+    for (;;) {
+      NBI_ASSIGN_OR_RETURN(std::vector<Job> page, queue->ListJobs(f));
+      for (const Job& j : page) {
+        if (!IsHeatmapJobType(j.type)) continue;
+        if (status == JobStatus::kPending && !j.started_at_ms) continue;
+        auto meta = DecodeHeatmapMetadata(j);
+        if (!meta.ok()) continue;  // the runner fails such a job: it writes no cell
+        auto region = GridRegion::Make(meta->bounds, meta->grid_step, INT64_MAX);
+        if (!region.ok()) continue;
+        out.push_back({region->step(), meta->model, *region});
+      }
+      if (page.size() < static_cast<size_t>(f.limit)) break;
+      f.before_id = page.back().id;
+    }
+  }
+  return out;
+}
 
 // Centres grouped by a coarse tile, so that one pair of queries serves the centres of a place.
 std::map<std::pair<int64_t, int64_t>, std::vector<LatLng>> ByTile(const std::vector<LatLng>& cs) {
@@ -120,15 +169,25 @@ void MarkDisk(LatLng c, double r, double step, GridCells* g) {
   for (int64_t i = i0; i <= i1; ++i) {
     for (int64_t j = j0; j <= j1; ++j) {
       const CellKey k{i, j};
-      if (!g->stored.count(k)) continue;
+      if (!g->Stored(k)) continue;
       const LatLng at{static_cast<double>(i) * step, static_cast<double>(j) * step};
-      if (HaversineMeters(at, c) <= r + kDiskSlackM) g->dirty.insert(k);
+      if (HaversineMeters(at, c) <= r + kDiskSlackM) {
+        g->dirty.insert(k);
+        g->stored.insert(k);  // a begun job's cell: allowed in the boxes from now on
+      }
     }
   }
 }
 
+bool Overlaps(const BBox& a, const BBox& b) {
+  return a.min_lat <= b.max_lat && b.min_lat <= a.max_lat && a.min_lng <= b.max_lng &&
+         b.min_lng <= a.max_lng;
+}
+
+// The begun jobs are listed before the cells are read: a job that ends in between has stored
+// its cells by then.
 Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, double r,
-                 std::map<double, GridCells>* grids) {
+                 const std::vector<BegunJob>& begun, std::map<double, GridCells>* grids) {
   for (const auto& [tile, cs] : ByTile(centres)) {
     BBox box = DiskBox(cs.front(), r + kDiskSlackM);
     for (const LatLng& c : cs) {
@@ -137,19 +196,44 @@ Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, 
              std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
     }
     NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
+    std::map<double, std::vector<const BegunJob*>> steps;
     for (const auto& [step, model] : kinds) {
-      if (model != m) continue;
+      if (model == m) steps[step];
+    }
+    for (const BegunJob& j : begun) {
+      const GridRegion& g = j.region;
+      const BBox area{(double(g.first_row()) - 0.5) * j.step,
+                      (double(g.first_col()) - 0.5) * j.step,
+                      (double(g.first_row() + g.rows()) - 0.5) * j.step,
+                      (double(g.first_col() + g.cols()) - 0.5) * j.step};
+      if (j.model == m && Overlaps(area, box)) steps[j.step].push_back(&j);
+    }
+    for (const auto& [step, jobs] : steps) {
       NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
                            store->QueryCells(box, step, m, 0, kDefaultCellCap));
       GridCells& g = (*grids)[step];
       for (const HeatCell& cell : cells) {
         g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
       }
+      for (const BegunJob* j : jobs) {
+        const GridRegion& jr = j->region;
+        g.begun.push_back({jr.first_row(), jr.first_row() + jr.rows() - 1, jr.first_col(),
+                           jr.first_col() + jr.cols() - 1});
+      }
       for (const LatLng& c : cs) MarkDisk(c, r, step, &g);
     }
   }
   return Status::Ok();
 }
+
+// An active job that has written nothing and holds no index (BegunJobs).
+bool NotBegun(const Job& j) {
+  return j.status == JobStatus::kPending && !j.started_at_ms && j.last_processed_index() == 0;
+}
+
+// How many begun equal refresh jobs EnqueueRefresh steps past before it gives up (each one
+// began before the next was enqueued: a chain this long means the queue keeps changing).
+constexpr int kMaxRefreshChain = 16;
 
 }  // namespace
 
@@ -230,12 +314,13 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
 Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
   RefreshPlan plan;
   if (changes.empty()) return plan;
+  NBI_ASSIGN_OR_RETURN(const std::vector<BegunJob> begun, BegunJobs(store));
   for (HeatModel m : kAllHeatModels) {
     const double r = ModelRadius(m);
     NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store, changes, m, r));
     if (centres.empty()) continue;
     std::map<double, GridCells> grids;
-    NBI_RETURN_IF_ERROR(MarkModel(store, m, centres, r, &grids));
+    NBI_RETURN_IF_ERROR(MarkModel(store, m, centres, r, begun, &grids));
     for (auto& [step, g] : grids) {
       if (g.dirty.empty()) continue;
       plan.dirty_cells += static_cast<int64_t>(g.dirty.size());
@@ -249,6 +334,21 @@ Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
   return plan;
 }
 
+BBox ReachOf(const ChangeSet& changes) {
+  double r = 0;
+  for (HeatModel m : kAllHeatModels) r = std::max(r, ModelRadius(m));
+  std::optional<BBox> out;
+  auto add = [&](LatLng p) {
+    const BBox d = DiskBox(p, 2 * r + kDiskSlackM);
+    out = out ? BBox{std::min(out->min_lat, d.min_lat), std::min(out->min_lng, d.min_lng),
+                     std::max(out->max_lat, d.max_lat), std::max(out->max_lng, d.max_lng)}
+              : d;
+  };
+  for (const PoiPoint& p : changes.pois) add({p.lat, p.lng});
+  for (const LatLng& p : changes.walk_points) add(p);
+  return out.value_or(BBox{});
+}
+
 Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const RefreshPlan& plan,
                                                   int64_t part_cells) {
   std::vector<EnqueueResult> out;
@@ -260,8 +360,22 @@ Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const Refresh
     spec.model = b.model;
     spec.priority = kRefreshPriority;
     spec.part_cells = part_cells;
-    NBI_ASSIGN_OR_RETURN(EnqueueResult r, queue->EnqueueHeatmap(spec));
-    out.push_back(std::move(r));
+    // A refresh folds only into an equal job that has not begun: one that has may have read
+    // the data before this import and write cells from it, so the refresh behind it takes a
+    // key of its own that names it (a later import folds into that one while it waits).
+    for (int round = 0;; ++round) {
+      NBI_ASSIGN_OR_RETURN(EnqueueResult r, queue->EnqueueHeatmap(spec));
+      if (r.is_new || NotBegun(r.job)) {
+        out.push_back(std::move(r));
+        break;
+      }
+      if (round == kMaxRefreshChain) {
+        return Status::Transient(fmt::format(
+            "enqueueing a heatmap_refresh job over {}: {} equal jobs have begun; try again",
+            spec.bounds.ToString(), round + 1));
+      }
+      spec.dedupe_tag = fmt::format("after #{}", r.job.id);
+    }
   }
   return out;
 }

@@ -190,7 +190,8 @@ void PlanChangePois(const State& s, ImportPlan* plan, ImportStats* stats) {
       upsert({id, w.match->category, w.match->sub, w.name, p->lat, p->lng});
       ++stats->ways;
     } else {
-      remove(id);  // deleted, no category any more, or none of its nodes is known
+      if (w.visible && w.match) ++stats->ways_not_placed;  // none of its nodes is known
+      remove(id);  // deleted, no category any more, or not placed
     }
   }
   // A stored way POI whose node moved moves with it.

@@ -53,6 +53,10 @@ struct ImportStats {
   uint64_t walk_edges = 0;
   uint64_t unplaced = 0;  // GeoJSON features skipped without a category of ours (none, or
                           // Overture categories outside the mapping): reported, not imported
+  // OSM change files: ways with a category none of whose nodes has a known position (not in
+  // the file, not stored: e.g. a building the extract held without a category, tagged a shop
+  // now). Not placed, so not imported: reported; the next extract with --replace brings them.
+  uint64_t ways_not_placed = 0;
   // The area the file describes (OSM only): the PBF header's bounding box when it has one
   // (header_bounds), else the extent of the file's node locations; nullopt when neither
   // exists (no node with a location). An import with --replace treats it as authoritative.

@@ -111,9 +111,12 @@ Status ActiveJobConflict(const Job& active) {
 }
 
 std::string DedupeKey(const HeatmapJobSpec& s) {
-  return fmt::format("{}:{},{},{},{}:{}:{}", s.type, Shortest(s.bounds.min_lat),
-                     Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),
-                     Shortest(s.bounds.max_lng), Shortest(s.grid_step), HeatModelId(s.model));
+  std::string key =
+      fmt::format("{}:{},{},{},{}:{}:{}", s.type, Shortest(s.bounds.min_lat),
+                  Shortest(s.bounds.min_lng), Shortest(s.bounds.max_lat),
+                  Shortest(s.bounds.max_lng), Shortest(s.grid_step), HeatModelId(s.model));
+  if (!s.dedupe_tag.empty()) key += "#" + s.dedupe_tag;
+  return key;
 }
 
 int64_t RetryBackoffMs(int attempts) {

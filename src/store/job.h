@@ -90,6 +90,10 @@ struct HeatmapJobSpec {
   // JOB_PART_CELLS: a job over more cells is stored as ceil(cells / part_cells) parts, each
   // claimed and run on its own (by any worker).
   int64_t part_cells = 250'000;
+  // Added to the duplicate rule's key when not empty: a job that must not fold into an equal
+  // one already begun (a heatmap_refresh behind a job that read the data before its import,
+  // jobs/refresh.h) names that job here. Empty for every other job.
+  std::string dedupe_tag;
 };
 
 // The decoded metadata of a heatmap job.
@@ -146,7 +150,8 @@ struct JobAttempt {
 // The error of a reset refused because `active` (an equal job) is pending or running.
 Status ActiveJobConflict(const Job& active);
 
-// The duplicate rule's key: type, bounds, step and model in shortest round-trip text.
+// The duplicate rule's key: type, bounds, step and model in shortest round-trip text, then
+// "#" and the spec's dedupe_tag when it has one.
 std::string DedupeKey(const HeatmapJobSpec& spec);
 // Delay before attempt `attempts + 1` after a failure: 5 s, 10 s, 20 s ... capped at 1 h.
 int64_t RetryBackoffMs(int attempts);
