@@ -13,8 +13,10 @@ nbi=build/nearbyindex
 unset DATABASE_URL          # the embedded default: ./nearbyindex.db
 export WORKER_CHUNK_SIZE=${WORKER_CHUNK_SIZE:-2000}
 mkdir -p data
+# The computation and the view it opens are shared with the browser test of that view.
+source scripts/demo_compute.sh
 
-file=${1:-}; slug=${2:-liechtenstein}; bbox=${3:-47.04,9.47,47.28,9.64}; name=${slug^}
+file=${1:-}; slug=${2:-$DEMO_SLUG}; bbox=${3:-$DEMO_BBOX}; name=${slug^}
 if [[ -z $file ]]; then
   if file=$(scripts/demo_data.sh); then
     echo "Demo data: $file (real OpenStreetMap extract, © OpenStreetMap contributors, ODbL)"
@@ -29,9 +31,7 @@ if [[ -z $file ]]; then
   fi
 fi
 
-step=${GRID_STEP:-0.001}
-# The computation and the view it opens are shared with the browser test of that view.
-source scripts/demo_compute.sh
+step=${GRID_STEP:-$DEMO_STEP}
 demo_compute "$nbi" "$file" "$slug" "$name" "$bbox" "$step" data
 url="http://127.0.0.1:8080/$DEMO_QUERY"
 

@@ -5,6 +5,11 @@
 # exports each model's cells to OUT_DIR/SLUG-MODEL-heatmap.{geojson,csv}, measures which model
 # shows most of the area and sets DEMO_QUERY: the map page's query string that opens on it.
 
+# The demo's extract (scripts/demo_data.sh fetches it), its city and step.
+DEMO_EXTRACT=liechtenstein-2013-08-03.osm.pbf
+DEMO_SLUG=liechtenstein
+DEMO_BBOX=47.04,9.47,47.28,9.64
+DEMO_STEP=0.001
 # The models the demo computes: the seed's grocery model and the blend of groceries,
 # restaurants and parks.
 DEMO_MODELS=(grocery blend)

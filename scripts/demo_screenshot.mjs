@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { countScreenshot } from './map_pixels.mjs';
+import { countScreenshot, waitForMap } from './map_pixels.mjs';
 
 const [url, out] = process.argv.slice(2);
 if (!url || !out) {
@@ -29,9 +29,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 try {
   const page = await context.newPage();
   await page.goto(url);
-  await page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle &&
-    window.__nbi.streetTilesIdle !== false && !window.__nbi.heatmapLoading, null, { timeout: 60_000 });
-  await page.waitForTimeout(300); // the last tiles' fade-in
+  await waitForMap(page);
   const png = await page.screenshot({ path: out });
   const s = await page.evaluate(() => ({ zoom: window.__nbi.map.getZoom(), heat: window.__nbi.tilesLoaded,
     streets: window.__nbi.streetTilesLoaded, city: document.querySelector('#city option:checked')?.textContent,

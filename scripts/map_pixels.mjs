@@ -3,6 +3,7 @@
 // street grey, heat (a band colour of the scale), faint (a cell below 30 shown faintly) and the
 // computed area's outline.
 // Counted in the map area clear of the controls, in the page (the browser decodes the PNG).
+// The same wait before the picture, too.
 
 // The map's background, the bands of the spec's scale (web/public/common.js SCALE), the outline
 // and the faint cells below 30 (src/tiles/tiles.h kOutlineRgba, kLowRgba).
@@ -13,6 +14,13 @@ export const PALETTE = ['#facc15', '#a3e635', '#4ade80', '#16a34a', '#14b8a6', '
   .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
 // The heat tiles' layer opacity (web/public/map.js).
 const HEAT_OPACITY = 0.6;
+
+/** Waits until the map page is ready and its heat and street tiles have loaded. */
+export async function waitForMap(page, timeout = 60_000) {
+  await page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle &&
+    window.__nbi.streetTilesIdle !== false && !window.__nbi.heatmapLoading, null, { timeout });
+  await page.waitForTimeout(300); // the last tiles' fade-in
+}
 
 /** {grey, heat, faint, outline, total}: pixels of `png` (a screenshot of `page`'s size) of each class. */
 export function countScreenshot(page, png) {
