@@ -101,6 +101,34 @@ async function demoViewTests() {
     assert(n.grey > 2000, `${n.grey} street-grey pixels`);
   });
 
+  await check('zoomed in on its heat, the status counts the coloured cells of the computed ones', async () => {
+    // The best cell of the demo's model and step, at zoom 14 (cells are loaded from zoom 13).
+    const shown = new URLSearchParams(QUERY);
+    const b = city.bounds;
+    const q = new URLSearchParams({ minLat: b.minLat, minLng: b.minLng, maxLat: b.maxLat, maxLng: b.maxLng,
+      gridStep: shown.get('gridStep'), model: shown.get('model'), minScore: 30 });
+    const { cells } = await (await fetch(`${BASE}/api/heatmap?${q}`)).json();
+    assert(cells.length > 0, 'no cell of 30 or more');
+    const best = cells.reduce((a, c) => (c.score > a.score ? c : a));
+    const status = () => page.getByTestId('map-status').innerText();
+    const reloaded = async (act) => {
+      const n = await page.evaluate(() => window.__nbi.heatmapLoads);
+      await act();
+      await page.waitForFunction((n) => window.__nbi.heatmapLoads > n && !window.__nbi.heatmapLoading, n);
+    };
+    await reloaded(() => page.evaluate(([lat, lng]) => window.__nbi.map.setView([lat, lng], 14, { animate: false }),
+      [best.lat, best.lng]));
+    // As the demo opens it, then with the faint control the other way.
+    const low = await page.getByTestId('show-low').isChecked();
+    const texts = { [low]: await status() };
+    await reloaded(() => page.getByTestId('show-low').setChecked(!low));
+    texts[!low] = await status();
+    console.log(`#   at ${best.lat},${best.lng} (score ${best.score}): "${texts[true]}" / "${texts[false]}"`);
+    const all = /^(\d+) cells ≥ 30 of (\d+) computed$/.exec(texts[true]);
+    assert(all && Number(all[1]) > 0 && Number(all[2]) > Number(all[1]), `with the cells below 30: "${texts[true]}"`);
+    assert(texts[false] === `${all[1]} cells ≥ 30`, `without them: "${texts[false]}"`);
+  });
+
   await check('the demo view has no console errors', async () => {
     assert(errors.length === 0, errors.join(' | '));
   });

@@ -331,6 +331,26 @@ async function baseLayerTests() {
     await page.getByTestId('show-low').uncheck();
   });
 
+  await check('the status over an area with every cell below 30 says so, not "0 cells"', async () => {
+    // Where cells are loaded (zoom 13 and more): in the middle of the area at zoom 14.
+    const { body } = await getJson('/api/cities');
+    const b = body.cities.find((c) => c.slug === 'nowhere').bounds;
+    const status = () => page.getByTestId('map-status').innerText();
+    const reloaded = async (act) => {
+      const n = await page.evaluate(() => window.__nbi.heatmapLoads);
+      await act();
+      await page.waitForFunction((n) => window.__nbi.heatmapLoads > n && !window.__nbi.heatmapLoading, n);
+    };
+    await reloaded(() => page.evaluate(([lat, lng]) => window.__nbi.map.setView([lat, lng], 14, { animate: false }),
+      [(b.minLat + b.maxLat) / 2, (b.minLng + b.maxLng) / 2]));
+    assert(/^0 cells ≥ 30( \(overview level \d+\))?$/.test(await status()), `status "${await status()}"`);
+    await reloaded(() => page.getByTestId('show-low').check());
+    const m = /^0 cells ≥ 30 of (\d+) computed( \(overview level \d+\))?$/.exec(await status());
+    assert(m && Number(m[1]) > 100, `status with the cells below 30 shown: "${await status()}"`);
+    console.log(`#   status: "${await status()}"`);
+    await reloaded(() => page.getByTestId('show-low').uncheck());
+  });
+
   await check('with NBI_TILE_URL the configured tiles are requested, the street tiles are not', async () => {
     assert(TILE_URL_BASE && TEST_TILE_PORT, 'NBI_TILE_URL_BASE / NBI_TEST_TILE_PORT not set (run_with_server.sh)');
     const asked = [];
