@@ -5,6 +5,7 @@
 # screenshot of that map (data/demo-map.png, when Chromium is installed).
 #   scripts/demo.sh                 Liechtenstein (real extract from Debian's osm2pgsql sources)
 #   scripts/demo.sh FILE SLUG BBOX  any extract: e.g. porto.osm.pbf porto 41.12,-8.63,41.16,-8.59
+#   NBI_SKIP_BUILD=1                install only: use the build/nearbyindex already built
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NBI_TARGETS=nearbyindex scripts/setup.sh
@@ -12,8 +13,10 @@ nbi=build/nearbyindex
 unset DATABASE_URL          # the embedded default: ./nearbyindex.db
 export WORKER_CHUNK_SIZE=${WORKER_CHUNK_SIZE:-2000}
 mkdir -p data
+# The computation and the view it opens are shared with the browser test of that view.
+source scripts/demo_compute.sh
 
-file=${1:-}; slug=${2:-liechtenstein}; bbox=${3:-47.04,9.47,47.28,9.64}; name=${slug^}
+file=${1:-}; slug=${2:-$DEMO_SLUG}; bbox=${3:-$DEMO_BBOX}; name=${slug^}
 if [[ -z $file ]]; then
   if file=$(scripts/demo_data.sh); then
     echo "Demo data: $file (real OpenStreetMap extract, © OpenStreetMap contributors, ODbL)"
@@ -28,27 +31,9 @@ if [[ -z $file ]]; then
   fi
 fi
 
-step=${GRID_STEP:-0.001}
-models=(grocery blend)
-echo; echo "== import"; $nbi import "$file"
-echo; echo "== city"; $nbi cities add "$slug" --name "$name" --bbox "$bbox"
-echo; echo "== schedule"
-for m in "${models[@]}"; do $nbi schedule --city "$slug" --grid-step "$step" --model "$m" --reset --force; done
-echo; echo "== process"; $nbi process-jobs
-echo; echo "== result"
-# Which model shows most of the area: the share of its cells that score 30 or more (the map
-# leaves cells below 30 transparent), measured on the cells just computed.
-best="" best_share=-1
-for m in "${models[@]}"; do
-  $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.geojson"
-  $nbi export --city "$slug" --grid-step "$step" --model "$m" --out "data/$slug-$m-heatmap.csv" >/dev/null
-  share=$(awk -F, 'NR > 1 { n++; if ($3 >= 30) k++ } END { printf "%.2f", n ? 100 * k / n : 0 }' \
-    "data/$slug-$m-heatmap.csv")
-  echo "  $m at $step: $share % of the cells score 30 or more"
-  if awk -v a="$share" -v b="$best_share" 'BEGIN { exit !(a > b) }'; then best=$m best_share=$share; fi
-done
-echo "Measured: $best shows most of the area at $step ($best_share % of its cells are drawn); the map opens on it."
-url="http://127.0.0.1:8080/?model=$best&gridStep=$step"
+step=${GRID_STEP:-$DEMO_STEP}
+demo_compute "$nbi" "$file" "$slug" "$name" "$bbox" "$step" data
+url="http://127.0.0.1:8080/$DEMO_QUERY"
 
 # A screenshot of that map, for a machine without a browser: headless Chromium when installed.
 shot=""
@@ -63,8 +48,7 @@ if [[ -x /usr/bin/chromium && -d web/node_modules/playwright-core ]] && command 
     [[ -n $port ]] && curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
     sleep 0.05
   done
-  if [[ -n $port ]] && node scripts/demo_screenshot.mjs "http://127.0.0.1:$port/?model=$best&gridStep=$step" \
-      data/demo-map.png; then
+  if [[ -n $port ]] && node scripts/demo_screenshot.mjs "http://127.0.0.1:$port/$DEMO_QUERY" data/demo-map.png; then
     shot=data/demo-map.png
   else
     echo "NOTE: the screenshot failed; the server's log:"; tail -n 20 "$log"

@@ -4,12 +4,13 @@
 # contributors). Uses a private deb-src list; /etc/apt is left alone. Exits 1 when it can't.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-want=data/liechtenstein-2013-08-03.osm.pbf
+source scripts/demo_compute.sh
+want=data/$DEMO_EXTRACT
 if [[ -s $want ]]; then echo "$want"; exit 0; fi
 mkdir -p data
 # A checkout next to the shared workplace data needs no download.
-if [[ -s ../shared/data/osm/liechtenstein-2013-08-03.osm.pbf ]]; then
-  cp ../shared/data/osm/liechtenstein-2013-08-03.osm.pbf "$want"; echo "$want"; exit 0
+if [[ -s ../shared/data/osm/$DEMO_EXTRACT ]]; then
+  cp "../shared/data/osm/$DEMO_EXTRACT" "$want"; echo "$want"; exit 0
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/lists/partial" "$tmp/dl"
@@ -21,6 +22,6 @@ echo "demo data: fetching osm2pgsql's source package for its Liechtenstein extra
 apt-get "${opts[@]}" update >&2
 (cd "$tmp/dl" && apt-get "${opts[@]}" source --download-only osm2pgsql >&2)
 tarball=$(ls "$tmp"/dl/osm2pgsql_*.orig.tar.* | head -n1)
-tar -xf "$tarball" -C "$tmp" --wildcards '*/tests/data/liechtenstein-2013-08-03.osm.pbf'
-mv "$tmp"/osm2pgsql-*/tests/data/liechtenstein-2013-08-03.osm.pbf "$want"
+tar -xf "$tarball" -C "$tmp" --wildcards "*/tests/data/$DEMO_EXTRACT"
+mv "$tmp"/osm2pgsql-*/tests/data/"$DEMO_EXTRACT" "$want"
 echo "$want"

@@ -1,12 +1,15 @@
 // Screenshot of the map page, for scripts/demo.sh: headless Chromium (Debian's) through
 // playwright-core from web/node_modules, the flags of the browser tests.
 //   node scripts/demo_screenshot.mjs URL OUT.png
-// Waits until the page is ready and its heat and street tiles have loaded (at most 60 s).
+// Waits until the page is ready and its heat and street tiles have loaded (at most 60 s), then
+// prints what the picture shows: its street-grey, heat-coloured and faint pixels (the browser
+// tests' rule, scripts/map_pixels.mjs) and the map's status line.
 import { createRequire } from 'node:module';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { countScreenshot, waitForMap } from './map_pixels.mjs';
 
 const [url, out] = process.argv.slice(2);
 if (!url || !out) {
@@ -26,13 +29,17 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 try {
   const page = await context.newPage();
   await page.goto(url);
-  await page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle &&
-    window.__nbi.streetTilesIdle !== false && !window.__nbi.heatmapLoading, null, { timeout: 60_000 });
-  await page.waitForTimeout(300); // the last tiles' fade-in
-  await page.screenshot({ path: out });
+  await waitForMap(page);
+  const png = await page.screenshot({ path: out });
   const s = await page.evaluate(() => ({ zoom: window.__nbi.map.getZoom(), heat: window.__nbi.tilesLoaded,
-    streets: window.__nbi.streetTilesLoaded, city: document.querySelector('#city option:checked')?.textContent }));
+    streets: window.__nbi.streetTilesLoaded, city: document.querySelector('#city option:checked')?.textContent,
+    status: document.querySelector('[data-testid="map-status"]')?.textContent }));
+  const n = await countScreenshot(page, png);
+  const pct = (k) => (100 * k / n.total).toFixed(1);
   console.log(`${out}: zoom ${s.zoom}, ${s.heat} heat tiles, ${s.streets} street tiles, city picker "${s.city}"`);
+  console.log(`  pixels of the map area: ${n.heat} heat-coloured (${pct(n.heat)} %), ${n.faint} faint below 30 ` +
+    `(${pct(n.faint)} %), ${n.grey} street-grey (${pct(n.grey)} %), ${n.outline} outline` +
+    `${s.status ? `; status "${s.status}"` : ''}`);
 } finally {
   await context.close();
   rmSync(userDataDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
 // tiles show the new cells; /api/heatmap?level=auto never answers too_many_cells.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
@@ -265,6 +266,32 @@ TEST_P(TilesTest, AnAreaWithEveryCellBelow30IsOutlinedAndItsCityListed) {
   }
   EXPECT_LE(b["minLat"].get<double>(), area.min_lat) << "the first cell's half is outside";
   EXPECT_TRUE(s.Get("/api/heatmap/extent?model=blend").body["extents"].empty());
+}
+
+// A city is listed for the cells inside its box only, not for a neighbour's cells just outside
+// it: the overview cell on the box's border that also covers them (level 2 over a box of
+// 200 x 201 cells, 4 x 4 base cells each) is confirmed from the stored cells inside the box.
+TEST_P(TilesTest, CitiesWithCellsOnlyJustOutsideTheirBoxAreNotListed) {
+  const double step = 0.0005;
+  // Computed: columns j = 20201.. (lng 10.1005 on), rows of the cities' boxes.
+  Cli("schedule --bbox 10.0,10.1005,10.1,10.12 --grid-step 0.0005");
+  Cli("process-jobs");
+  // Columns j = 20000..20200: the last overview column (j / 4 = 5050) holds the computed
+  // columns 20201..20203 too, but no computed cell lies in the box.
+  Cli("cities add beside --name Beside --bbox 10.0,10.0,10.1,10.1003");
+  // One column more (j = 20201): one computed column inside the box, on its border.
+  Cli("cities add touching --name Touching --bbox 10.0,10.0,10.1,10.1008");
+  // Well inside the computed area.
+  Cli("cities add inside --name Inside --bbox 10.02,10.105,10.08,10.115");
+  ServerProcess& s = Start({}, {"--no-worker"});
+  ASSERT_TRUE(CellsOf(s, BBox{10.0, 10.0, 10.1, 10.1003}, step).empty());
+  ASSERT_EQ(CellsOf(s, BBox{10.0, 10.1003, 10.1, 10.1008}, step).size(), 200u);
+  Reply listed = s.Get("/api/heatmap/cities?model=grocery&gridStep=0.0005");
+  ASSERT_EQ(listed.status, 200) << listed.text;
+  std::vector<std::string> slugs;
+  for (const auto& c : listed.body["cities"]) slugs.push_back(c["slug"]);
+  std::sort(slugs.begin(), slugs.end());
+  EXPECT_EQ(slugs, (std::vector<std::string>{"inside", "touching"})) << listed.text;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TilesTest,

@@ -67,6 +67,63 @@ done
 check "nearbyindex.service runs serve" grep -qx 'ExecStart=/usr/bin/nearbyindex serve' "$tmp/root/usr/lib/systemd/system/nearbyindex.service"
 check "nearbyindex-worker@.service runs worker" grep -qx 'ExecStart=/usr/bin/nearbyindex worker' "$tmp/root/usr/lib/systemd/system/nearbyindex-worker@.service"
 
+# The maintainer scripts for real: the package installed with dpkg -i, its service user
+# creating its database, and purged, in a throwaway copy of this system: an overlay of / on a
+# tmpfs, in a mount namespace of its own, so nothing reaches the machine. That needs root and
+# a kernel that lets root mount there; elsewhere it is skipped, saying so.
+installed() {  # installed DEB OUT: runs in the private mount namespace
+  local d r=$2/mnt/root
+  d=$2/mnt
+  mkdir -p "$d" && mount -t tmpfs tmpfs "$d" && mkdir "$d/up" "$d/work" "$r" || return 1
+  mount -t overlay overlay -o "lowerdir=/,upperdir=$d/up,workdir=$d/work" "$r" || return 1
+  mount --rbind /dev "$r/dev" && mount -t proc proc "$r/proc" || return 1
+  cp "$1" "$r/nearbyindex.deb"
+  run() { chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin "$@"; }
+  run getent passwd nearbyindex >"$2/passwd-before" || true
+  run dpkg -i /nearbyindex.deb >"$2/dpkg-i.log" 2>&1 && echo ok >"$2/dpkg-i" || true
+  run getent passwd nearbyindex >"$2/passwd" || true
+  run stat -c '%U:%G %a' /var/lib/nearbyindex >"$2/state" 2>&1 || true
+  # The service's user and directory, as the unit runs it: its default database is created.
+  local ids
+  ids=$(awk -F: '{print $3 ":" $4}' "$2/passwd")
+  if [[ -n $ids ]]; then
+    run chroot --userspec="$ids" / sh -c 'cd /var/lib/nearbyindex && nearbyindex migrate' \
+      >"$2/migrate.log" 2>&1 || true
+    run stat -c '%U:%G' /var/lib/nearbyindex/nearbyindex.db >"$2/db" 2>&1 || true
+  fi
+  run dpkg --purge nearbyindex >"$2/purge.log" 2>&1 && echo ok >"$2/purge" || true
+  run getent passwd nearbyindex >"$2/passwd-after" || true
+  for f in /var/lib/nearbyindex /usr/bin/nearbyindex; do [[ -e $r$f ]] && echo "$f" >>"$2/left"; done
+  return 0
+}
+if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null &&
+    unshare -m --propagation private true 2>/dev/null; then
+  mkdir "$tmp/install"
+  export -f installed
+  if unshare -m --propagation private bash -c 'installed "$1" "$2"' _ "$deb" "$tmp/install" 2>"$tmp/install/err"; then
+    i=$tmp/install
+    check "(throwaway root) no nearbyindex user before the package" test ! -s "$i/passwd-before"
+    check "(throwaway root) dpkg -i installs the package" test -s "$i/dpkg-i"
+    check "(throwaway root) postinst made the system user nearbyindex: $(cat "$i/passwd")" \
+      grep -qE '^nearbyindex:x:[0-9]+:[0-9]+:[^:]*:/var/lib/nearbyindex:/usr/sbin/nologin$' "$i/passwd"
+    check "(throwaway root) /var/lib/nearbyindex is nearbyindex's, mode 750 ($(cat "$i/state"))" \
+      grep -qx 'nearbyindex:nearbyindex 750' "$i/state"
+    check "(throwaway root) the user creates its database there ($(cat "$i/db" 2>/dev/null))" \
+      grep -qx 'nearbyindex:nearbyindex' "$i/db"
+    check "(throwaway root) dpkg --purge removes it" test -s "$i/purge"
+    check "(throwaway root) purge removes the user" test ! -s "$i/passwd-after"
+    check "(throwaway root) purge removes the state and the binary$(sed 's/^/ (left: /;s/$/)/' "$i/left" 2>/dev/null)" \
+      test ! -s "$i/left"
+    if ((failed)); then
+      for f in dpkg-i.log migrate.log purge.log; do echo "--- $f"; cat "$i/$f" 2>/dev/null || true; done
+    fi
+  else
+    echo "skip the throwaway-root install: the overlay could not be mounted ($(head -n1 "$tmp/install/err"))"
+  fi
+else
+  echo "skip the throwaway-root install: it needs root and a private mount namespace (unshare -m)"
+fi
+
 # Every environment variable the binary's --help names is in /etc/default/nearbyindex, commented.
 vars=$("$bin" --help-all | grep -oE 'Env:[A-Z_]+' | cut -d: -f2 | sort -u)
 missing=""

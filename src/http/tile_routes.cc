@@ -359,9 +359,12 @@ void TileRoutes::Extent(const Request& req, Response& res) {
 }
 
 bool TileRoutes::HasCells(const BBox& box, double step, HeatModel model, Status* error) {
-  // The finest level with at most 64 x 64 cells over the box: one read of a few rows, exact
-  // to within one such cell around the box.
+  // The finest level with at most 64 x 64 cells over the box: one read of a few rows. An
+  // overview cell wholly inside the box answers; one on its border also covers cells just
+  // outside it (a neighbouring area's), so its answer is confirmed from the stored cells
+  // under it that lie inside the box.
   const tiles::IndexRange base = BoxBaseRange(box, step);
+  if (base.empty()) return false;
   int level = 0;
   const int max_level = tiles::MaxOverviewLevel(step);
   while (level<max_level&& static_cast<double>(base.CoarserBy(level).rows()) *
@@ -371,8 +374,25 @@ bool TileRoutes::HasCells(const BBox& box, double step, HeatModel model, Status*
   tiles::DenseLevel cells;
   *error = store_->ReadLevel(step, model, level, base.CoarserBy(level), &cells);
   if (!error->ok()) return false;
-  for (uint8_t v : cells.v) {
-    if (v != tiles::kNoCell) return true;
+  const int64_t f = int64_t{1} << level;
+  std::vector<tiles::IndexRange> border;  // the base cells inside the box under border hits
+  for (int64_t i = cells.range.i0; i <= cells.range.i1; ++i) {
+    for (int64_t j = cells.range.j0; j <= cells.range.j1; ++j) {
+      if (cells.Get(i, j) == tiles::kNoCell) continue;
+      const tiles::IndexRange under{i * f, i * f + f - 1, j * f, j * f + f - 1};
+      const tiles::IndexRange inside{std::max(under.i0, base.i0), std::min(under.i1, base.i1),
+                                     std::max(under.j0, base.j0), std::min(under.j1, base.j1)};
+      if (inside == under) return true;
+      border.push_back(inside);
+    }
+  }
+  for (const tiles::IndexRange& r : border) {
+    tiles::DenseLevel stored;
+    *error = store_->ReadLevel(step, model, 0, r, &stored);
+    if (!error->ok()) return false;
+    for (uint8_t v : stored.v) {
+      if (v != tiles::kNoCell) return true;
+    }
   }
   return false;
 }

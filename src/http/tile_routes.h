@@ -92,7 +92,7 @@ class TileRoutes {
                     HeatModel model, int min_score);
   void Extent(const Request& req, Response& res);
   // /api/heatmap/cities?model=&gridStep=: the cities whose bounds hold stored cells of that
-  // model and step (to one overview cell of at most 1/64 of the city's box).
+  // model and step (exactly: cells just outside a city's box do not list it).
   void CitiesWithCells(const Request& req, Response& res);
 
   const tiles::TileCache& cache() const { return cache_; }

@@ -14,6 +14,8 @@ import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The pixel rule shared with the demo's screenshot, and the colours it knows.
+import { LOW, OUTLINE, PALETTE, countScreenshot } from '../../scripts/map_pixels.mjs';
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const { chromium } = createRequire(join(WEB_DIR, 'package.json'))('playwright-core');
@@ -31,14 +33,6 @@ const SMALL_JOB_TIMEOUT = 60_000;
 // this test runs for it (run_with_server.sh).
 const TILE_URL_BASE = (process.env.NBI_TILE_URL_BASE || '').replace(/\/+$/, '');
 const TEST_TILE_PORT = Number(process.env.NBI_TEST_TILE_PORT || 0);
-// The map's background, the street grey (src/tiles/streets.h), the outline and the faint
-// cells below 30 (src/tiles/tiles.h kOutlineRgba, kLowRgba).
-const MAP_BG = [0xee, 0xf2, 0xf0];
-const OUTLINE = [0x33, 0x41, 0x55, 0xff];
-const LOW = [0x94, 0xa3, 0xb8, 0x8c];
-// The spec's heatmap palette (web/public/common.js SCALE), as RGB.
-const PALETTE = ['#facc15', '#a3e635', '#4ade80', '#16a34a', '#14b8a6', '#22d3ee', '#8b5cf6', '#9333ea']
-  .map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
 
 // ------------------------------------------------------------------ tiny harness
 let passed = 0, failed = 0;
@@ -269,32 +263,6 @@ async function mapTests() {
 }
 
 // ------------------------------------------------------------------ base layer, outline, picker
-/** Pixels of a screenshot in the map area clear of the controls: street grey, heat colours. */
-async function countScreenshot(page, png) {
-  return page.evaluate(async ({ b64, palette, bg }) => {
-    const img = new Image();
-    img.src = `data:image/png;base64,${b64}`;
-    await img.decode();
-    const c = document.createElement('canvas');
-    c.width = img.width;
-    c.height = img.height;
-    const ctx = c.getContext('2d');
-    ctx.drawImage(img, 0, 0);
-    // Right of the legend, below the toolbar, above the attribution.
-    const x0 = 260, y0 = 90, w = c.width - x0 - 10, hgt = c.height - y0 - 40;
-    const d = ctx.getImageData(x0, y0, w, hgt).data;
-    // Heat tiles are drawn at 60 % opacity over the map's background.
-    const blended = palette.map((p) => p.map((v, k) => Math.round(0.6 * v + 0.4 * bg[k])));
-    let grey = 0, heat = 0;
-    for (let i = 0; i < d.length; i += 4) {
-      const r = d[i], g = d[i + 1], b = d[i + 2];
-      const mean = (r + g + b) / 3;
-      if (Math.max(r, g, b) - Math.min(r, g, b) <= 16 && mean >= 110 && mean <= 215) grey++;
-      else if (blended.some(([R, G, B]) => Math.abs(r - R) + Math.abs(g - G) + Math.abs(b - B) <= 12)) heat++;
-    }
-    return { grey, heat };
-  }, { b64: png.toString('base64'), palette: PALETTE, bg: MAP_BG });
-}
 /** Pixels of the heat tiles shown: exactly `rgba`, and any palette colour. */
 function countTilePixels(page, rgba) {
   return page.evaluate(({ rgba, palette }) => {
@@ -325,8 +293,9 @@ async function baseLayerTests() {
   const idle = () => page.waitForFunction(() => window.__nbi?.ready && window.__nbi.tilesIdle &&
     window.__nbi.streetTilesIdle && !window.__nbi.heatmapLoading, null, { timeout: 30_000 });
 
-  await check('the demo view shows streets and heat (screenshot pixels), the picker names the city', async () => {
-    // What scripts/demo.sh prints: the map on a computed model and step.
+  await check('the first view of a computed model and step shows streets and heat (screenshot pixels), the picker names the city', async () => {
+    // A URL of the demo's form on the generated city (the demo's own view of its real extract:
+    // tests/browser/demo_view.sh).
     await page.goto(`${BASE}/?model=grocery&gridStep=0.001`);
     await idle();
     const st = await page.evaluate(() => ({ view: window.__nbi.initialView, base: window.__nbi.baseLayer,
@@ -360,6 +329,26 @@ async function baseLayerTests() {
     const faint = await countTilePixels(page, LOW);
     assert(faint.match > 10_000, `${faint.match} faint pixels with "show < 30"`);
     await page.getByTestId('show-low').uncheck();
+  });
+
+  await check('the status over an area with every cell below 30 says so, not "0 cells"', async () => {
+    // Where cells are loaded (zoom 13 and more): in the middle of the area at zoom 14.
+    const { body } = await getJson('/api/cities');
+    const b = body.cities.find((c) => c.slug === 'nowhere').bounds;
+    const status = () => page.getByTestId('map-status').innerText();
+    const reloaded = async (act) => {
+      const n = await page.evaluate(() => window.__nbi.heatmapLoads);
+      await act();
+      await page.waitForFunction((n) => window.__nbi.heatmapLoads > n && !window.__nbi.heatmapLoading, n);
+    };
+    await reloaded(() => page.evaluate(([lat, lng]) => window.__nbi.map.setView([lat, lng], 14, { animate: false }),
+      [(b.minLat + b.maxLat) / 2, (b.minLng + b.maxLng) / 2]));
+    assert(/^0 cells ≥ 30( \(overview level \d+\))?$/.test(await status()), `status "${await status()}"`);
+    await reloaded(() => page.getByTestId('show-low').check());
+    const m = /^0 cells ≥ 30 of (\d+) computed( \(overview level \d+\))?$/.exec(await status());
+    assert(m && Number(m[1]) > 100, `status with the cells below 30 shown: "${await status()}"`);
+    console.log(`#   status: "${await status()}"`);
+    await reloaded(() => page.getByTestId('show-low').uncheck());
   });
 
   await check('with NBI_TILE_URL the configured tiles are requested, the street tiles are not', async () => {

@@ -280,6 +280,17 @@ function setStatus(text, isError = false) {
 }
 
 // ------------------------------------------------------------------ heatmap + POIs
+// The status line over the cells of the view: those drawn in colour (score 30 or more), and of
+// how many computed when every cell was asked for, so that an area computed with every cell
+// below 30 does not read as "0 cells".
+function cellsStatus(data, every) {
+  const cells = data.cells || [];
+  const total = data.count ?? cells.length;
+  const level = data.level ? ` (overview level ${data.level})` : '';
+  if (!every) return `${total} cells ≥ 30${level}`;
+  return `${cells.filter((c) => c.score >= 30).length} cells ≥ 30 of ${total} computed${level}`;
+}
+
 let heatAbort = null;
 async function loadHeatmap() {
   heatAbort?.abort();
@@ -293,9 +304,11 @@ async function loadHeatmap() {
     heat.setCells([], step);
     setStatus('');
   } else {
-    // Above the tiles' zooms the canvas draws the area's outline too: it needs every cell.
-    const minScore = map.getZoom() > TILE_MAX_ZOOM ? 0 : 30;
-    const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore, model: state.model, level: 'auto' });
+    // Above the tiles' zooms the canvas draws the area's outline too: it needs every cell; so
+    // does the status with the cells below 30 shown, as it then counts the computed ones.
+    const every = map.getZoom() > TILE_MAX_ZOOM || state.showLow;
+    const q = new URLSearchParams({ ...viewBox(step / 2), gridStep: step, minScore: every ? 0 : 30,
+                                    model: state.model, level: 'auto' });
     try {
       const { data } = await api(`/api/heatmap?${q}`, { signal: ctrl.signal });
       nbi.cells = data.cells || [];
@@ -303,7 +316,7 @@ async function loadHeatmap() {
       // Drawn only above the tiles' zooms (the tiles show them below).
       heat.setCells(map.getZoom() > TILE_MAX_ZOOM ? nbi.cells : [], data.cellStep || step);
       nbi.lastHeatmapError = null;
-      setStatus(`${data.count ?? nbi.cells.length} cells${nbi.cellLevel ? ` (overview level ${nbi.cellLevel})` : ''}`);
+      setStatus(cellsStatus(data, every));
     } catch (e) {
       if (e.name === 'AbortError') return; // superseded by a newer request
       heat.setCells([], step);
