@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <unordered_set>
 #include <utility>
 
@@ -127,25 +129,45 @@ void MarkDisk(LatLng c, double r, double step, GridCells* g) {
   }
 }
 
+// The grid steps of one model stored around each coarse tile (the key of ByTile), once
+// loaded: a tile's stored cells are read once, however many batches of changes reach it.
+using TileSteps = std::map<std::pair<int64_t, int64_t>, std::vector<double>>;
+
+// The box holding the disks of radius r around every point of a coarse tile: the union of
+// its corners' disk boxes (the corner farthest from the equator has the widest).
+BBox TileDiskBox(std::pair<int64_t, int64_t> tile, double r) {
+  const double lat0 = static_cast<double>(tile.first) * 0.05, lat1 = lat0 + 0.05;
+  const double lng0 = static_cast<double>(tile.second) * 0.05, lng1 = lng0 + 0.05;
+  BBox box = DiskBox({lat0, lng0}, r + kDiskSlackM);
+  for (LatLng corner : {LatLng{lat0, lng1}, LatLng{lat1, lng0}, LatLng{lat1, lng1}}) {
+    const BBox d = DiskBox(corner, r + kDiskSlackM);
+    box = {std::min(box.min_lat, d.min_lat), std::min(box.min_lng, d.min_lng),
+           std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
+  }
+  return box;
+}
+
 Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, double r,
-                 std::map<double, GridCells>* grids) {
+                 std::map<double, GridCells>* grids, TileSteps* loaded) {
   for (const auto& [tile, cs] : ByTile(centres)) {
-    BBox box = DiskBox(cs.front(), r + kDiskSlackM);
-    for (const LatLng& c : cs) {
-      const BBox d = DiskBox(c, r + kDiskSlackM);
-      box = {std::min(box.min_lat, d.min_lat), std::min(box.min_lng, d.min_lng),
-             std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
-    }
-    NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
-    for (const auto& [step, model] : kinds) {
-      if (model != m) continue;
-      NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
-                           store->QueryCells(box, step, m, 0, kDefaultCellCap));
-      GridCells& g = (*grids)[step];
-      for (const HeatCell& cell : cells) {
-        g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
+    auto at = loaded->find(tile);
+    if (at == loaded->end()) {
+      at = loaded->emplace(tile, std::vector<double>{}).first;
+      const BBox box = TileDiskBox(tile, r);
+      NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
+      for (const auto& [step, model] : kinds) {
+        if (model != m) continue;
+        NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
+                             store->QueryCells(box, step, m, 0, kDefaultCellCap));
+        GridCells& g = (*grids)[step];
+        for (const HeatCell& cell : cells) {
+          g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
+        }
+        at->second.push_back(step);
       }
-      for (const LatLng& c : cs) MarkDisk(c, r, step, &g);
+    }
+    for (double step : at->second) {
+      for (const LatLng& c : cs) MarkDisk(c, r, step, &(*grids)[step]);
     }
   }
   return Status::Ok();
@@ -227,16 +249,31 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
   return out;
 }
 
-Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
-  RefreshPlan plan;
-  if (changes.empty()) return plan;
+// Per model, per grid step: the cells marked so far.
+struct RefreshPlanner::State {
+  std::array<std::map<double, GridCells>, kAllHeatModels.size()> grids;
+  std::array<TileSteps, kAllHeatModels.size()> loaded;
+};
+
+RefreshPlanner::RefreshPlanner(Store* store) : store_(store), state_(std::make_unique<State>()) {}
+RefreshPlanner::~RefreshPlanner() = default;
+
+Status RefreshPlanner::Add(const ChangeSet& changes) {
+  if (changes.empty()) return Status::Ok();
   for (HeatModel m : kAllHeatModels) {
     const double r = ModelRadius(m);
-    NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store, changes, m, r));
+    NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store_, changes, m, r));
     if (centres.empty()) continue;
-    std::map<double, GridCells> grids;
-    NBI_RETURN_IF_ERROR(MarkModel(store, m, centres, r, &grids));
-    for (auto& [step, g] : grids) {
+    const auto k = static_cast<size_t>(m);
+    NBI_RETURN_IF_ERROR(MarkModel(store_, m, centres, r, &state_->grids[k], &state_->loaded[k]));
+  }
+  return Status::Ok();
+}
+
+RefreshPlan RefreshPlanner::Finish() {
+  RefreshPlan plan;
+  for (HeatModel m : kAllHeatModels) {
+    for (auto& [step, g] : state_->grids[static_cast<size_t>(m)]) {
       if (g.dirty.empty()) continue;
       plan.dirty_cells += static_cast<int64_t>(g.dirty.size());
       plan.dirty_per_model[static_cast<size_t>(m)] += static_cast<int64_t>(g.dirty.size());
@@ -246,7 +283,15 @@ Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
       plan.boxes.insert(plan.boxes.end(), boxes.begin(), boxes.end());
     }
   }
+  state_->grids = {};
+  state_->loaded = {};
   return plan;
+}
+
+Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
+  RefreshPlanner planner(store);
+  NBI_RETURN_IF_ERROR(planner.Add(changes));
+  return planner.Finish();
 }
 
 Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const RefreshPlan& plan,
