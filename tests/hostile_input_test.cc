@@ -47,13 +47,16 @@ TEST(Printable, EscapesControlCharactersAndKeepsText) {
   EXPECT_EQ(Printable(std::string("nul\0x", 5)), "nul\\x00x");
   EXPECT_EQ(Printable("\xff\xfe ok"), "\xff\xfe ok");  // invalid, not a control: kept
   EXPECT_FALSE(HasRawControl(Printable(kEvil)));
+  // JSON: DEL and C1 as \u escapes; other text (é, 東) kept.
+  EXPECT_EQ(EscapeJsonControls("{\"a\": \"x\x7f\xc2\x9b\xc3\xa9\xe6\x9d\xb1\"}"),
+            "{\"a\": \"x\\u007f\\u009b\xc3\xa9\xe6\x9d\xb1\"}");
 }
 
 class PrintedData : public ::testing::Test {
  protected:
   // Runs the binary on this test's SQLite store; returns stdout and stderr.
-  int Run(const std::string& args, std::string* out) {
-    return testing::RunCommand("env DATABASE_URL='" + url_ + "' NBI_TEST_PG_URL= " +
+  int Run(const std::string& args, std::string* out, const std::string& env = "") {
+    return testing::RunCommand("env DATABASE_URL='" + url_ + "' NBI_TEST_PG_URL= " + env + " " +
                                    testing::BinaryPath() + " " + args + " 2>&1",
                                out);
   }
@@ -87,6 +90,37 @@ TEST_F(PrintedData, NamesAndErrorsReachTheTerminalEscaped) {
   EXPECT_FALSE(HasRawControl(out)) << out;
   ASSERT_EQ(Run("jobs show 1", &out), 0) << out;
   EXPECT_NE(out.find("Evil\\e"), std::string::npos) << out;
+  EXPECT_FALSE(HasRawControl(out)) << out;
+}
+
+// JSON output (--json, LOG_FORMAT=json): the same data as \u escapes, DEL and the C1 controls
+// too. Regression: JSON was dumped with them raw (nlohmann's dump escapes only C0), and a job's
+// error of invalid UTF-8 made `jobs --json` throw.
+TEST_F(PrintedData, JsonOutputEscapesDelAndC1) {
+  const std::string csv = dir_.File("evil.csv");
+  testing::WriteFile(csv, "lat,lng,category,name\n47.1,9.5,groceries,\"" + kEvil + "\"\n");
+  std::string out;
+  ASSERT_EQ(Run("import " + csv, &out), 0) << out;
+  ASSERT_EQ(Run("score 47.1 9.5 --json", &out), 0) << out;
+  EXPECT_NE(out.find("Evil\\u001b]0;pwned\\u0007\\u001b[2J\\u009b31m"), std::string::npos) << out;
+  EXPECT_NE(out.find("\\u007f end"), std::string::npos) << out;
+  EXPECT_FALSE(HasRawControl(out)) << out;
+  ASSERT_EQ(Run("score --osm " + csv + " 47.1 9.5", &out), 0) << out;
+  EXPECT_NE(out.find("\\u009b31m"), std::string::npos) << out;
+  EXPECT_FALSE(HasRawControl(out)) << out;
+  ASSERT_EQ(Run("schedule --bbox 47.1,9.5,47.11,9.51 --grid-step 0.001", &out), 0) << out;
+  testing::ExecSql(url_, "UPDATE jobs SET error = '" + kEvil + "', type = 'heatmap" + kEvil + "'");
+  for (const char* args : {"jobs --json", "jobs show 1 --json"}) {
+    ASSERT_EQ(Run(args, &out), 0) << args << out;
+    EXPECT_NE(out.find("Evil\\u001b]0;pwned"), std::string::npos) << args << out;
+    EXPECT_NE(out.find("\\u007f end"), std::string::npos) << args << out;
+    EXPECT_FALSE(HasRawControl(out)) << args << out;
+  }
+  // A log line quoting data: the worker's failure of the job's unknown type.
+  Run("process-jobs", &out, "LOG_FORMAT=json");
+  EXPECT_NE(out.find("\"msg\":\"Job #1 failed"), std::string::npos) << out;
+  EXPECT_NE(out.find("pwned\\u0007\\u001b[2J\\u009b31m"), std::string::npos) << out;
+  EXPECT_NE(out.find("\\u007f end"), std::string::npos) << out;
   EXPECT_FALSE(HasRawControl(out)) << out;
 }
 
