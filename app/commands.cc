@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "common/printable.h"
 #include "config.h"
@@ -25,6 +26,10 @@ void Fail(const Status& s) {
   bool user = s.code() == StatusCode::kInvalidArgument || s.code() == StatusCode::kNotFound ||
               s.code() == StatusCode::kConflict;
   g_exit_code = user ? 2 : 1;
+}
+
+std::string TerminalJson(const nlohmann::json& j) {
+  return EscapeJsonControls(j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 Result<std::unique_ptr<Store>> OpenStoreWaiting(StoreRole role, const DatabaseWait& wait,

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ void SetExitCode(int code);
 // Prints "error: <message>" to stderr and sets the exit code from the status (2 for invalid
 // input / not found, 1 otherwise).
 void Fail(const Status& s);
+
+// `j` as the JSON that --json prints (indented): invalid UTF-8 replaced, and every control
+// character escaped, C1 and DEL too (common/printable.h EscapeJsonControls).
+std::string TerminalJson(const nlohmann::json& j);
 #define NBI_STATUS_OR_FAIL(expr)               \
   do {                                         \
     ::nbi::Status s_ = (expr);                 \

@@ -128,7 +128,7 @@ Status ListJobs(const JobsOpts& o) {
   if (o.json) {
     nlohmann::json out = {{"jobs", nlohmann::json::array()}};
     for (const Job& j : list) out["jobs"].push_back(JobJson(j));
-    std::printf("%s\n", out.dump(2).c_str());
+    std::printf("%s\n", TerminalJson(out).c_str());
   } else {
     PrintJobTable(list);
   }
@@ -150,7 +150,7 @@ void AddJobAction(CLI::App* jobs, std::shared_ptr<JobsOpts> o, const char* name,
     if (!o->json) return PrintJob(*j, store.get());
     auto json = JobWithHistoryJson(*j, store.get());
     if (!json.ok()) return Fail(json.status());
-    std::printf("%s\n", json->dump(2).c_str());
+    std::printf("%s\n", TerminalJson(*json).c_str());
   });
   cmd->add_option("id", o->id, "job id")->required();
   cmd->add_flag("--json", o->json,

@@ -172,8 +172,7 @@ void ScoreFromStore(const ScoreOpts& o, LatLng at) {
   if (!covered.ok()) return Fail(covered.status());
   (*body)["hasHeatmapCoverage"] = *covered;
   if (o.json) {
-    std::printf("%s\n",
-                body->dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    std::printf("%s\n", TerminalJson(*body).c_str());
   } else {
     PrintScoreTable(*body);
   }
@@ -198,7 +197,7 @@ void RegisterScore(CLI::App& app) {
     if (o->osm.empty()) return ScoreFromStore(*o, *at);
     auto body = FilePointScore(o->osm, *at, o->model);
     if (!body.ok()) return Fail(body.status());
-    std::printf("%s\n", body->dump(2).c_str());
+    std::printf("%s\n", TerminalJson(*body).c_str());
   });
 }
 

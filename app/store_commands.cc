@@ -56,7 +56,7 @@ std::string WalkNetworkLine(const WalkNetwork& network, const PoiImportSummary& 
 
 // The lines about the recompute an import enqueued (jobs/refresh.h).
 void PrintRefresh(const ImportRun& run, bool recompute) {
-  if (run.changes.empty()) {
+  if (run.change_points == 0) {
     std::printf("  no change that scores: nothing to recompute\n");
     return;
   }
@@ -93,21 +93,20 @@ Status ImportFile(Store* store, const std::string& f, const ImportOpts& o) {
   auto run = RunImport(store, f, opts);
   if (tty && last_pct != 101) std::fprintf(stderr, "\n");
   if (!run.ok()) return run.status();
-  const std::vector<Poi>& pois = run->pois;
   const PoiImportSummary& sum = run->summary;
   const ImportStats& stats = run->stats;
-  std::array<int64_t, kCategoryCount> per{};
-  for (const Poi& p : pois) ++per[static_cast<int>(p.category)];
+  const std::array<int64_t, kCategoryCount>& per = run->per_category;
   // Records that were one POI (same OSM id, or the same CSV/GeoJSON content) are merged.
   std::string merged = stats.duplicates == 0
                            ? ""
                            : fmt::format(", {} duplicate{} merged", stats.duplicates,
                                          stats.duplicates == 1 ? "" : "s");
   std::printf(
-      "Imported %s: %zu POIs (%llu from nodes, %llu from ways%s), %lld new, %lld updated, %lld "
+      "Imported %s: %lld POIs (%llu from nodes, %llu from ways%s), %lld new, %lld updated, %lld "
       "removed\n",
-      f.c_str(), pois.size(), (unsigned long long)stats.nodes, (unsigned long long)stats.ways,
-      merged.c_str(), (long long)sum.inserted, (long long)sum.updated, (long long)sum.removed);
+      f.c_str(), (long long)run->poi_count, (unsigned long long)stats.nodes,
+      (unsigned long long)stats.ways, merged.c_str(), (long long)sum.inserted,
+      (long long)sum.updated, (long long)sum.removed);
   if (run->replaced) {
     std::printf("  replaced OSM data inside %s (%s)\n", run->replaced->ToString().c_str(),
                 stats.header_bounds ? "the file's header box" : "the extent of its nodes");

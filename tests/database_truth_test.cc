@@ -162,31 +162,53 @@ class AdmissionTest : public testing::HttpTest {
         "POST /api/heatmap/schedule HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
         "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(json.size()) +
         "\r\nConnection: close\r\n\r\n" + json;
+    return testing::RawRequest(s.port(), request, body, source, &head_);
+  }
+  // GET /api/score at a point of its own for `k` (no cells there: the coverage rule would
+  // schedule a job), from `source`.
+  int Score(const testing::ServerProcess& s, int k, const std::string& source, std::string* body) {
+    const std::string request = "GET /api/score?lat=" + std::to_string(-40 - k) +
+                                "&lng=-60 HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(s.port()) +
+                                "\r\nConnection: close\r\n\r\n";
     return testing::RawRequest(s.port(), request, body, source);
   }
+  std::string head_;  // of the last ScheduleMillion's answer
 };
 
 TEST_P(AdmissionTest, AFloodFromOneClientGets429AndOthersAreStillServed) {
   testing::ServerProcess& s =
-      Start({{"NBI_QUEUE_CLIENT_CELLS", "3000000"}, {"NBI_QUEUE_TOTAL_CELLS", "8000000"}},
+      Start({{"NBI_QUEUE_CLIENT_CELLS", "3000000"}, {"NBI_QUEUE_TOTAL_CELLS", "8003600"}},
             {"--no-worker"});
   std::string body;
+  // Under the caps a score where nothing is computed schedules its coverage job (3,600 cells).
+  ASSERT_EQ(Score(s, 2, "127.0.0.9", &body), 200) << body;
+  EXPECT_NE(body.find("coverageJobId"), std::string::npos) << body;
   int k = 0;
   for (; k < 3; ++k) EXPECT_EQ(ScheduleMillion(s, k, "127.0.0.1", &body), 201) << body;
   // The flooding client's fourth job would pass its cap.
   EXPECT_EQ(ScheduleMillion(s, k, "127.0.0.1", &body), 429) << body;
+  EXPECT_NE(head_.find("\r\nRetry-After: 60"), std::string::npos) << head_;
   EXPECT_NE(body.find("\"queue_full\""), std::string::npos) << body;
   EXPECT_NE(body.find("NBI_QUEUE_CLIENT_CELLS"), std::string::npos) << body;
   EXPECT_NE(body.find("3000000"), std::string::npos) << body;
   // Asking again for a job it already has queues nothing: answered.
   EXPECT_EQ(ScheduleMillion(s, 0, "127.0.0.1", &body), 200) << body;
-  // Other clients are served, up to the total cap of 8 M cells (3 M queued so far).
+  // A score where nothing is computed is answered, but schedules no coverage job over the
+  // client's cap (regression: the coverage rule enqueued without the caps).
+  EXPECT_EQ(Score(s, 0, "127.0.0.1", &body), 200) << body;
+  EXPECT_NE(body.find("\"hasHeatmapCoverage\":false"), std::string::npos) << body;
+  EXPECT_EQ(body.find("coverageJobId"), std::string::npos) << body;
+  // Other clients are served, up to the total cap of 8,003,600 cells (3,003,600 queued so far).
   for (const char* other : {"127.0.0.2", "127.0.0.3"}) {
     for (int i = 0; i < 2; ++i) EXPECT_EQ(ScheduleMillion(s, ++k, other, &body), 201) << body;
   }
-  EXPECT_EQ(ScheduleMillion(s, ++k, "127.0.0.4", &body), 201) << body;  // 8 M: at the cap
+  EXPECT_EQ(ScheduleMillion(s, ++k, "127.0.0.4", &body), 201) << body;  // at the cap
   EXPECT_EQ(ScheduleMillion(s, ++k, "127.0.0.4", &body), 429) << body;
+  EXPECT_NE(head_.find("\r\nRetry-After: 60"), std::string::npos) << head_;
   EXPECT_NE(body.find("NBI_QUEUE_TOTAL_CELLS"), std::string::npos) << body;
+  // Nor over the total cap, from a client with nothing queued.
+  EXPECT_EQ(Score(s, 1, "127.0.0.5", &body), 200) << body;
+  EXPECT_EQ(body.find("coverageJobId"), std::string::npos) << body;
   // The CLI is held by the total cap, not by a client's.
   std::string out;
   const std::string cli = "env DATABASE_URL='" + url_ +

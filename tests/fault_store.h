@@ -49,6 +49,9 @@ class FaultStore final : public Store {
   Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& w) override {
     return inner_->ApplyPoiWrite(w);
   }
+  Result<PoiImportSummary> UpsertPoiBatches(const PoiBatchSource& next) override {
+    return inner_->UpsertPoiBatches(next);
+  }
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& b) override {
     return inner_->LoadPoiPoints(b);
   }

@@ -236,7 +236,8 @@ const std::set<std::string> kJobKeys = {"id",         "type",
                                         "cityId"};
 const std::regex kIsoMs(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
 
-int RawRequest(int port, const std::string& bytes, std::string* body, const std::string& source) {
+int RawRequest(int port, const std::string& bytes, std::string* body, const std::string& source,
+               std::string* head) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (!source.empty()) {
     sockaddr_in from{};
@@ -276,6 +277,7 @@ int RawRequest(int port, const std::string& bytes, std::string* body, const std:
   if (!std::regex_search(resp, m, std::regex(R"(^HTTP/1\.1 (\d{3}))"))) return 0;
   auto pos = resp.find("\r\n\r\n");
   if (body && pos != std::string::npos) *body = resp.substr(pos + 4);
+  if (head) *head = resp.substr(0, pos);
   return std::stoi(m[1].str());
 }
 

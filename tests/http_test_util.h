@@ -113,9 +113,10 @@ std::set<std::string> Keys(const json& o);
 extern const std::set<std::string> kJobKeys;
 extern const std::regex kIsoMs;
 
-// Sends raw bytes and returns the HTTP status of the answer (0: none); its body in *body.
-// `source`: the local address to send from (any of 127.0.0.0/8), default 127.0.0.1.
+// Sends raw bytes and returns the HTTP status of the answer (0: none); its body in *body, its
+// status line and headers in *head. `source`: the local address to send from (any of
+// 127.0.0.0/8), default 127.0.0.1.
 int RawRequest(int port, const std::string& bytes, std::string* body,
-               const std::string& source = "");
+               const std::string& source = "", std::string* head = nullptr);
 
 }  // namespace nbi::testing

@@ -5,6 +5,7 @@
 // test repeats this with random small change sets.
 #include "jobs/refresh.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -430,6 +431,50 @@ TEST_P(RefreshTest, RandomChangeFilesEqualAFullRecompute) {
     }
   }
   EXPECT_GT(recomputed, 0) << "the change files changed nothing that scores";
+}
+
+// A CSV file is read, compared and written in batches (here of 2 POIs): its refresh is
+// planned batch by batch and recomputes exactly the dirty cells, as for one list.
+TEST_P(RefreshTest, CsvInBatchesRecomputesExactlyTheDirtyCells) {
+  const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
+  Import(before, "old.osm.pbf", false);
+  ComputeArea();
+  OsmTown after = before;
+  std::vector<PoiPoint> changed;
+  std::string csv = "lat,lng,category,name\n";
+  std::mt19937 rng(7);
+  const std::pair<Category, std::pair<const char*, const char*>> kinds[] = {
+      {Category::kGroceries, {"shop", "convenience"}},
+      {Category::kRestaurants, {"amenity", "restaurant"}},
+      {Category::kGroceries, {"shop", "convenience"}},
+      {Category::kParks, {"leisure", "park"}},
+      {Category::kGroceries, {"shop", "convenience"}}};
+  int64_t id = 160000;
+  for (const auto& [category, tag] : kinds) {
+    LatLng at = after.RandomPosition(&rng);
+    at = {std::round(at.lat * 1e7) / 1e7, std::round(at.lng * 1e7) / 1e7};
+    after.AddPoi(id++, at, tag.first, tag.second, "Csv");
+    changed.push_back({at.lat, at.lng, category, HealthSub::kNone});
+    csv += fmt::format("{:.7f},{:.7f},{},Csv\n", at.lat, at.lng, CategoryId(category));
+  }
+  const std::string path = dir_.File("more.csv");
+  testing::WriteFile(path, csv);
+  ImportOptions o;
+  o.csv_batch = 2;
+  auto run = RunImport(store_.get(), path, o);
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  EXPECT_EQ(run->summary.inserted, 5);
+  EXPECT_EQ(run->change_points, 5);
+  const int64_t predicted = PredictDirty(changed, {}, after);
+  EXPECT_GT(predicted, 0);
+  EXPECT_EQ(run->refresh.dirty_cells, predicted);
+  EXPECT_GE(run->refresh.cells(), predicted);
+  EXPECT_LE(double(run->refresh.cells()), double(predicted) / (1 - kMaxRefreshWaste) + 1);
+  RunJobs();
+  const auto [jobs, cells] = RefreshJobsDone();
+  EXPECT_EQ(jobs, int(run->jobs.size()));
+  EXPECT_EQ(cells, run->refresh.cells());
+  ExpectCellsFromScratch(after);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, RefreshTest,

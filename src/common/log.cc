@@ -41,7 +41,9 @@ class JsonFormatter final : public spdlog::formatter {
     nlohmann::json j = {{"time", FormatTimestamp(MsOf(msg), TimeStyle::kIsoUtc)},
                         {"level", std::string(level.data(), level.size())},
                         {"msg", std::string(msg.payload.data(), msg.payload.size())}};
-    std::string line = j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    // Data in a message (a job's error, a name) never reaches the log raw: DEL and C1 too.
+    std::string line =
+        EscapeJsonControls(j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     line += '\n';
     dest.append(line.data(), line.data() + line.size());
   }

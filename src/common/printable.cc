@@ -67,4 +67,22 @@ std::string Printable(std::string_view s, bool multiline) {
   return out;
 }
 
+std::string EscapeJsonControls(std::string_view json) {
+  std::string out;
+  out.reserve(json.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    const auto c = static_cast<uint8_t>(json[i]);
+    const auto next = i + 1 < json.size() ? static_cast<uint8_t>(json[i + 1]) : 0;
+    if (c == 0x7F) {
+      out += "\\u007f";
+    } else if (c == 0xC2 && next >= 0x80 && next <= 0x9F) {  // U+0080..U+009F in UTF-8
+      Escape(&out, "\\u%04x", next);
+      ++i;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace nbi

@@ -14,4 +14,11 @@ namespace nbi {
 // valid UTF-8 (letters of any script) and bytes of invalid UTF-8 that are not C1 are kept.
 std::string Printable(std::string_view s, bool multiline = false);
 
+// A JSON text as nlohmann::json's dump writes it with the replace error handler (valid UTF-8,
+// C0 control characters already escaped) with DEL and the C1 control characters also written
+// as \u escapes ("\u007f", "\u009b"), which dump leaves raw: still the same JSON, and safe
+// for a terminal or a log line. Outside strings a JSON text has neither, so every one found is
+// inside a string.
+std::string EscapeJsonControls(std::string_view json);
+
 }  // namespace nbi

@@ -475,7 +475,7 @@ void ApiServer::Impl::Score(const Request& req, Response& res) {
         double now = std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
         return limiter.Acquire(req.remote_addr, now) <= 0;
       },
-      model);
+      model, &req.remote_addr);
   if (!coverage.ok()) return SendStatus(res, coverage.status());
   body["hasHeatmapCoverage"] = coverage->covered;
   if (coverage->job_id) body["coverageJobId"] = *coverage->job_id;

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstddef>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string_view>
@@ -192,6 +193,17 @@ Status RefreshLost(const std::string& path, const ImportRun& run, const Status& 
   return cause.code() == StatusCode::kTransient ? Status::Transient(msg) : Status::Internal(msg);
 }
 
+// Counts what a file held and what changed (RunImport's CSV path counts as it goes).
+void CountRun(ImportRun* run) {
+  run->poi_count = static_cast<int64_t>(run->pois.size());
+  for (const Poi& p : run->pois) ++run->per_category[static_cast<size_t>(p.category)];
+  run->change_points =
+      static_cast<int64_t>(run->changes.pois.size() + run->changes.walk_points.size());
+}
+
+Status EnqueueBoxes(Store* store, const std::string& path, const ImportOptions& opts,
+                    ImportRun* run);
+
 // Writes `plan` and enqueues its refresh (RunImport's second half).
 Status WriteAndRefresh(Store* store, const std::string& path, const ImportOptions& opts,
                        ImportPlan plan, ImportRun* run) {
@@ -206,7 +218,13 @@ Status WriteAndRefresh(Store* store, const std::string& path, const ImportOption
   auto refresh = PlanRefresh(store, run->changes);
   if (!refresh.ok()) return RefreshLost(path, *run, refresh.status(), nullptr);
   run->refresh = std::move(*refresh);
-  // Box by box, so that a failure names exactly the boxes left to recompute.
+  return EnqueueBoxes(store, path, opts, run);
+}
+
+// Enqueues run->refresh after the import's write committed: box by box, so that a failure
+// names exactly the boxes left to recompute (RefreshLost).
+Status EnqueueBoxes(Store* store, const std::string& path, const ImportOptions& opts,
+                    ImportRun* run) {
   const std::vector<RefreshBox>& boxes = run->refresh.boxes;
   for (size_t k = 0; k < boxes.size(); ++k) {
     RefreshPlan one;
@@ -261,6 +279,50 @@ Result<ImportRun> RunChangeImport(Store* store, const std::string& path,
   run.pois = plan.write.pois;
   run.network = plan.write.network;
   NBI_RETURN_IF_ERROR(WriteAndRefresh(store, path, opts, std::move(plan), &run));
+  CountRun(&run);
+  return run;
+}
+
+// A CSV file, read, compared and written in batches of opts.csv_batch POIs in one transaction,
+// its dirty cells marked batch by batch: the memory is a batch's, whatever the file's size.
+// A bad record anywhere rolls back every batch before it. The stored POIs are compared with
+// what was committed before the import (the reads go through other connections than the
+// write's), as PlanImport compares the whole file.
+Result<ImportRun> RunCsvImport(Store* store, const std::string& path, const ImportOptions& opts) {
+  ImportRun run;
+  NBI_ASSIGN_OR_RETURN(std::unique_ptr<CsvPoiStream> csv, CsvPoiStream::Open(path));
+  std::error_code size_error;
+  const uint64_t size = std::filesystem::file_size(path, size_error);
+  RefreshPlanner planner(store);
+  Status failed;  // what stopped the batches, with its own prefix
+  auto next = [&](std::vector<Poi>* batch) -> Result<bool> {
+    Result<bool> more = csv->Next(std::max<size_t>(opts.csv_batch, 1), batch);
+    if (!more.ok()) failed = more.status();
+    if (!more.ok() || !*more) return more;
+    ImportPlan plan;
+    Status s = PlanPois(store, *batch, std::nullopt, &plan);
+    if (s.ok()) {
+      run.change_points += static_cast<int64_t>(plan.changes.pois.size());
+      if (opts.recompute) s = planner.Add(plan.changes);
+      if (!s.ok()) s = s.WithPrefix(path + ": planning the recompute: ");
+    } else {
+      s = s.WithPrefix(path + ": comparing with the stored POIs: ");
+    }
+    if (!s.ok()) return failed = s;
+    if (opts.progress && !size_error) opts.progress(csv->bytes_read(), size);
+    return true;
+  };
+  auto sum = store->UpsertPoiBatches(next);
+  if (!failed.ok()) return failed;
+  if (!sum.ok()) return sum.status().WithPrefix(path + ": storing POIs: ");
+  run.stats = csv->Count(&run.per_category);
+  for (int64_t n : run.per_category) run.poi_count += n;
+  run.summary = *sum;
+  // A POI listed in two batches was sent twice: the store counted its second upsert.
+  run.summary.updated = run.poi_count - run.summary.inserted;
+  if (!opts.recompute || run.change_points == 0) return run;
+  run.refresh = planner.Finish();
+  NBI_RETURN_IF_ERROR(EnqueueBoxes(store, path, opts, &run));
   return run;
 }
 
@@ -268,6 +330,10 @@ Result<ImportRun> RunChangeImport(Store* store, const std::string& path,
 
 Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportOptions& opts) {
   if (IsOsmChangePath(path)) return RunChangeImport(store, path, opts);
+  if (Result<PoiFormat> f = DetectPoiFormat(path);
+      f.ok() && *f == PoiFormat::kCsv && !opts.replace) {
+    return RunCsvImport(store, path, opts);
+  }
   ImportRun run;
   NBI_ASSIGN_OR_RETURN(PoiFormat format, DetectPoiFormat(path));
   run.osm = format == PoiFormat::kOsm;
@@ -293,6 +359,7 @@ Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportO
   NBI_ASSIGN_OR_RETURN(ImportPlan plan, PlanImport(store, run.pois, run.network, run.replaced));
   NBI_RETURN_IF_ERROR(PlanWayLists(store, std::move(ways), &plan.write));
   NBI_RETURN_IF_ERROR(WriteAndRefresh(store, path, opts, std::move(plan), &run));
+  CountRun(&run);
   return run;
 }
 

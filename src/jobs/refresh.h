@@ -41,6 +41,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -126,6 +127,21 @@ Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes);
 // reading the store: each changed point grown by twice the largest radius (rule (c) reaches
 // a stored POI within r of a changed walk position, and the cells within r of that POI).
 BBox ReachOf(const ChangeSet& changes);
+// PlanRefresh in steps, for an import read in batches: Add each batch's changes (the stored
+// cells they reach are marked at once), then Finish. It holds the cells marked, not the
+// changes, so its memory does not grow with the file.
+class RefreshPlanner {
+ public:
+  explicit RefreshPlanner(Store* store);
+  ~RefreshPlanner();
+  Status Add(const ChangeSet& changes);
+  RefreshPlan Finish();
+
+ private:
+  struct State;
+  Store* store_;
+  std::unique_ptr<State> state_;
+};
 
 // Covers `dirty` (global (row, col) cells, any order, no duplicates) with disjoint boxes of
 // cells from `allowed` (a superset of dirty) so that each box has at most
@@ -148,8 +164,14 @@ Result<std::vector<EnqueueResult>> EnqueueRefresh(JobQueue* queue, const Refresh
 // (IsOsmChangePath) is applied by PlanChange; --replace does not apply to it.
 struct ImportRun {
   ImportStats stats;
-  std::vector<Poi> pois;  // as read
-  WalkNetwork network;    // as read
+  std::vector<Poi> pois;  // as read (none for a CSV file: it is read in batches)
+  // The POIs stored, in all and per category (indexed by Category).
+  int64_t poi_count = 0;
+  std::array<int64_t, kCategoryCount> per_category{};
+  // The points of `changes` (a CSV import marks its dirty cells batch by batch and keeps
+  // none in `changes`: this counts them).
+  int64_t change_points = 0;
+  WalkNetwork network;  // as read
   bool osm = false;
   bool change_file = false;      // an .osc applied (pois and network: what it wrote)
   std::optional<BBox> replaced;  // the bounds --replace applied to
@@ -163,6 +185,7 @@ struct ImportOptions {
   bool recompute = true;  // enqueue heatmap_refresh jobs for the dirty cells
   int64_t part_cells = kDefaultPartCells;
   ImportProgress progress;
+  size_t csv_batch = 50'000;  // POIs a CSV file is read and written in at a time
 };
 Result<ImportRun> RunImport(Store* store, const std::string& path, const ImportOptions& opts);
 

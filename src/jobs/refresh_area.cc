@@ -2,8 +2,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <map>
+#include <memory>
 #include <optional>
 #include <unordered_set>
 #include <utility>
@@ -179,6 +181,24 @@ void MarkDisk(LatLng c, double r, double step, GridCells* g) {
   }
 }
 
+// The grid steps of one model stored around each coarse tile (the key of ByTile), once
+// loaded: a tile's stored cells are read once, however many batches of changes reach it.
+using TileSteps = std::map<std::pair<int64_t, int64_t>, std::vector<double>>;
+
+// The box holding the disks of radius r around every point of a coarse tile: the union of
+// its corners' disk boxes (the corner farthest from the equator has the widest).
+BBox TileDiskBox(std::pair<int64_t, int64_t> tile, double r) {
+  const double lat0 = static_cast<double>(tile.first) * 0.05, lat1 = lat0 + 0.05;
+  const double lng0 = static_cast<double>(tile.second) * 0.05, lng1 = lng0 + 0.05;
+  BBox box = DiskBox({lat0, lng0}, r + kDiskSlackM);
+  for (LatLng corner : {LatLng{lat0, lng1}, LatLng{lat1, lng0}, LatLng{lat1, lng1}}) {
+    const BBox d = DiskBox(corner, r + kDiskSlackM);
+    box = {std::min(box.min_lat, d.min_lat), std::min(box.min_lng, d.min_lng),
+           std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
+  }
+  return box;
+}
+
 bool Overlaps(const BBox& a, const BBox& b) {
   return a.min_lat <= b.max_lat && b.min_lat <= a.max_lat && a.min_lng <= b.max_lng &&
          b.min_lng <= a.max_lng;
@@ -187,53 +207,51 @@ bool Overlaps(const BBox& a, const BBox& b) {
 // The begun jobs are listed before the cells are read: a job that ends in between has stored
 // its cells by then.
 Status MarkModel(Store* store, HeatModel m, const std::vector<LatLng>& centres, double r,
-                 const std::vector<BegunJob>& begun, std::map<double, GridCells>* grids) {
+                 const std::vector<BegunJob>& begun, std::map<double, GridCells>* grids,
+                 TileSteps* loaded) {
   for (const auto& [tile, cs] : ByTile(centres)) {
-    BBox box = DiskBox(cs.front(), r + kDiskSlackM);
-    for (const LatLng& c : cs) {
-      const BBox d = DiskBox(c, r + kDiskSlackM);
-      box = {std::min(box.min_lat, d.min_lat), std::min(box.min_lng, d.min_lng),
-             std::max(box.max_lat, d.max_lat), std::max(box.max_lng, d.max_lng)};
-    }
-    NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
-    std::map<double, std::vector<const BegunJob*>> steps;
-    for (const auto& [step, model] : kinds) {
-      if (model == m) steps[step];
-    }
-    for (const BegunJob& j : begun) {
-      const GridRegion& g = j.region;
-      const BBox area{(double(g.first_row()) - 0.5) * j.step,
-                      (double(g.first_col()) - 0.5) * j.step,
-                      (double(g.first_row() + g.rows()) - 0.5) * j.step,
-                      (double(g.first_col() + g.cols()) - 0.5) * j.step};
-      if (j.model == m && Overlaps(area, box)) steps[j.step].push_back(&j);
-    }
-    for (const auto& [step, jobs] : steps) {
-      NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
-                           store->QueryCells(box, step, m, 0, kDefaultCellCap));
-      GridCells& g = (*grids)[step];
-      for (const HeatCell& cell : cells) {
-        g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
+    auto at = loaded->find(tile);
+    if (at == loaded->end()) {
+      at = loaded->emplace(tile, std::vector<double>{}).first;
+      const BBox box = TileDiskBox(tile, r);
+      NBI_ASSIGN_OR_RETURN(auto kinds, store->CellGridsIn(box));
+      std::map<double, std::vector<const BegunJob*>> steps;
+      for (const auto& [step, model] : kinds) {
+        if (model == m) steps[step];
       }
-      for (const BegunJob* j : jobs) {
-        const GridRegion& jr = j->region;
-        g.begun.push_back({jr.first_row(), jr.first_row() + jr.rows() - 1, jr.first_col(),
-                           jr.first_col() + jr.cols() - 1});
+      for (const BegunJob& j : begun) {
+        const GridRegion& g = j.region;
+        const BBox area{(double(g.first_row()) - 0.5) * j.step,
+                        (double(g.first_col()) - 0.5) * j.step,
+                        (double(g.first_row() + g.rows()) - 0.5) * j.step,
+                        (double(g.first_col() + g.cols()) - 0.5) * j.step};
+        if (j.model == m && Overlaps(area, box)) steps[j.step].push_back(&j);
       }
-      for (const LatLng& c : cs) MarkDisk(c, r, step, &g);
+      for (const auto& [step, jobs] : steps) {
+        NBI_ASSIGN_OR_RETURN(std::vector<HeatCell> cells,
+                             store->QueryCells(box, step, m, 0, kDefaultCellCap));
+        GridCells& g = (*grids)[step];
+        for (const HeatCell& cell : cells) {
+          g.stored.insert({NearestGridIndex(cell.lat, step), NearestGridIndex(cell.lng, step)});
+        }
+        for (const BegunJob* j : jobs) {
+          const GridRegion& jr = j->region;
+          const tiles::IndexRange range{jr.first_row(), jr.first_row() + jr.rows() - 1,
+                                        jr.first_col(), jr.first_col() + jr.cols() - 1};
+          // A job reaching several tiles is listed once.
+          if (std::find(g.begun.begin(), g.begun.end(), range) == g.begun.end()) {
+            g.begun.push_back(range);
+          }
+        }
+        at->second.push_back(step);
+      }
+    }
+    for (double step : at->second) {
+      for (const LatLng& c : cs) MarkDisk(c, r, step, &(*grids)[step]);
     }
   }
   return Status::Ok();
 }
-
-// An active job that has written nothing and holds no index (BegunJobs).
-bool NotBegun(const Job& j) {
-  return j.status == JobStatus::kPending && !j.started_at_ms && j.last_processed_index() == 0;
-}
-
-// How many begun equal refresh jobs EnqueueRefresh steps past before it gives up (each one
-// began before the next was enqueued: a chain this long means the queue keeps changing).
-constexpr int kMaxRefreshChain = 16;
 
 }  // namespace
 
@@ -311,17 +329,47 @@ std::vector<RefreshBox> CoverCells(std::vector<CellKey> dirty, const std::vector
   return out;
 }
 
-Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
-  RefreshPlan plan;
-  if (changes.empty()) return plan;
-  NBI_ASSIGN_OR_RETURN(const std::vector<BegunJob> begun, BegunJobs(store));
+// An active job that has written nothing and holds no index (BegunJobs).
+bool NotBegun(const Job& j) {
+  return j.status == JobStatus::kPending && !j.started_at_ms && j.last_processed_index() == 0;
+}
+
+// How many begun equal refresh jobs EnqueueRefresh steps past before it gives up (each one
+// began before the next was enqueued: a chain this long means the queue keeps changing).
+constexpr int kMaxRefreshChain = 16;
+
+// Per model, per grid step: the cells marked so far.
+struct RefreshPlanner::State {
+  std::array<std::map<double, GridCells>, kAllHeatModels.size()> grids;
+  std::array<TileSteps, kAllHeatModels.size()> loaded;
+  // The begun jobs (BegunJobs), listed at the first changes, before any cell is read.
+  std::optional<std::vector<BegunJob>> begun;
+};
+
+RefreshPlanner::RefreshPlanner(Store* store) : store_(store), state_(std::make_unique<State>()) {}
+RefreshPlanner::~RefreshPlanner() = default;
+
+Status RefreshPlanner::Add(const ChangeSet& changes) {
+  if (changes.empty()) return Status::Ok();
+  if (!state_->begun) {
+    NBI_ASSIGN_OR_RETURN(std::vector<BegunJob> begun, BegunJobs(store_));
+    state_->begun = std::move(begun);
+  }
   for (HeatModel m : kAllHeatModels) {
     const double r = ModelRadius(m);
-    NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store, changes, m, r));
+    NBI_ASSIGN_OR_RETURN(std::vector<LatLng> centres, Centres(store_, changes, m, r));
     if (centres.empty()) continue;
-    std::map<double, GridCells> grids;
-    NBI_RETURN_IF_ERROR(MarkModel(store, m, centres, r, begun, &grids));
-    for (auto& [step, g] : grids) {
+    const auto k = static_cast<size_t>(m);
+    NBI_RETURN_IF_ERROR(
+        MarkModel(store_, m, centres, r, *state_->begun, &state_->grids[k], &state_->loaded[k]));
+  }
+  return Status::Ok();
+}
+
+RefreshPlan RefreshPlanner::Finish() {
+  RefreshPlan plan;
+  for (HeatModel m : kAllHeatModels) {
+    for (auto& [step, g] : state_->grids[static_cast<size_t>(m)]) {
       if (g.dirty.empty()) continue;
       plan.dirty_cells += static_cast<int64_t>(g.dirty.size());
       plan.dirty_per_model[static_cast<size_t>(m)] += static_cast<int64_t>(g.dirty.size());
@@ -331,7 +379,15 @@ Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
       plan.boxes.insert(plan.boxes.end(), boxes.begin(), boxes.end());
     }
   }
+  state_->grids = {};
+  state_->loaded = {};
   return plan;
+}
+
+Result<RefreshPlan> PlanRefresh(Store* store, const ChangeSet& changes) {
+  RefreshPlanner planner(store);
+  NBI_RETURN_IF_ERROR(planner.Add(changes));
+  return planner.Finish();
 }
 
 BBox ReachOf(const ChangeSet& changes) {

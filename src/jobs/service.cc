@@ -224,7 +224,7 @@ Result<int> JobService::ResetRunning() {
 }
 
 Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule,
-                                            HeatModel model) {
+                                            HeatModel model, const std::string* client) {
   Coverage out;
   NBI_ASSIGN_OR_RETURN(out.covered, store_->HasCoverage(at.lat, at.lng, kCoverageGridStep, model));
   if (out.covered) return out;
@@ -239,11 +239,18 @@ Result<Coverage> JobService::EnsureCoverage(LatLng at, const std::function<bool(
     return out;
   }
   if (may_schedule && !may_schedule()) return out;  // e.g. out of write tokens: score only
-  auto r = store_->EnqueueHeatmap(CoverageJobSpec(at, model));
+  const HeatmapJobSpec spec = CoverageJobSpec(at, model);
+  // A point read is no way around the caps (a client sweeping the map queues cells too).
+  if (Status admit = Admit(spec, client, true); !admit.ok()) {
+    env_.log->info("Not scheduling a coverage job: " + admit.message());
+    return out;
+  }
+  auto r = store_->EnqueueHeatmap(spec);
   if (!r.ok()) {
     env_.log->info("Scheduling a coverage job failed: " + r.status().message());
     return out;
   }
+  Admitted(client, *r);
   out.job_id = r->job.id;
   if (r->is_new) {
     out.scheduled = true;

@@ -122,11 +122,14 @@ class JobService {
 
   // The coverage rule for a point. `may_schedule` is asked only when a new job would be
   // enqueued (the HTTP API takes a rate-limit token there); false: report, schedule nothing.
+  // The job must fit the admission caps as Schedule's (`client` as there): over one, nothing
+  // is scheduled either.
   // A failure to look up or schedule the job is logged, not returned: the caller's answer
   // (a score) does not depend on it. Only the coverage check itself can fail.
   // Of `model`'s cells: a point read for a walking model covers (and schedules) walking cells.
   Result<Coverage> EnsureCoverage(LatLng at, const std::function<bool()>& may_schedule,
-                                  HeatModel model = HeatModel::kGrocery);
+                                  HeatModel model = HeatModel::kGrocery,
+                                  const std::string* client = nullptr);
 
   Store* store() const { return store_; }
   const Env& env() const { return env_; }

@@ -18,8 +18,10 @@
 // same contract: on an error the caller gets no network either.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -77,6 +79,29 @@ Result<std::vector<Poi>> ImportOsm(const std::string& path, ImportStats* stats,
                                    std::vector<OsmWayNodes>* ways = nullptr);
 Result<std::vector<Poi>> ImportGeoJson(const std::string& path, ImportStats* stats);
 Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats);
+
+// A CSV file read in batches, in memory bounded by the batch (RunImport's CSV import): each
+// Next gives up to `max` POIs in file order, finished as every importer finishes them (names
+// cleaned, content source ids, duplicates within the batch merged). A POI listed again in a
+// later batch comes again, with the same source id (an upsert merges it as FinishPois would);
+// Count() counts it as a duplicate. Errors are ImportCsv's, at the record where they occur:
+// the caller must drop what earlier batches gave (the file is read whole or not at all).
+class CsvPoiStream {
+ public:
+  static Result<std::unique_ptr<CsvPoiStream>> Open(const std::string& path);
+  ~CsvPoiStream();
+  // Fills *batch (replacing it) and returns true; false at the end of the file.
+  Result<bool> Next(size_t max, std::vector<Poi>* batch);
+  // After the last Next: the records read (nodes) and those that repeated an earlier record's
+  // source id (duplicates); with per_category, the distinct POIs of each category.
+  ImportStats Count(std::array<int64_t, kCategoryCount>* per_category);
+  uint64_t bytes_read() const;
+
+ private:
+  CsvPoiStream();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 // The CSV and GeoJSON/Overpass readers over text already in memory (ImportCsv and
 // ImportGeoJson read the file, then call these); `name` stands for the file in messages.

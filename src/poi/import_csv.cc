@@ -14,6 +14,8 @@
 // identical records are one POI and neither the file's name nor the line matters.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <cstdint>
@@ -198,50 +200,30 @@ Result<size_t> CheckHeader(const std::vector<std::string>& fields) {
   return fields.size();
 }
 
-}  // namespace
+// What the records read so far fixed: whether a header came and its column count.
+struct CsvLayout {
+  std::optional<size_t> columns;  // fixed by a header
+  bool first = true;
+};
 
-namespace {
-Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
-                                     ImportStats* stats);
-}  // namespace
-
-Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) {
-  NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
-  if (!in) {
-    return Status::Invalid(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  }
-  CsvReader reader(in.get());
-  return ReadCsvPois(reader, path, stats);
-}
-
-Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& path,
-                                      ImportStats* stats) {
-  CsvReader reader(text);
-  return ReadCsvPois(reader, path, stats);
-}
-
-namespace {
-
-Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
-                                     ImportStats* stats) {
+// Reads the next POI record into *poi (its source_id left empty: FinishPois gives it); false
+// at the end of the text. Skips the header. Errors name the file and the line.
+Result<bool> NextCsvPoi(CsvReader& reader, const std::string& path, CsvLayout* layout, Poi* poi) {
   std::vector<std::string> fields;
   int line = 0;
   Status error;
-  std::optional<size_t> columns;  // fixed by a header
-  bool first = true;
-  std::vector<Poi> pois;
   while (reader.Next(&fields, &line, &error)) {
     auto fail = [&](const std::string& message) {
       return Status::Invalid(fmt::format("{}:{}: {}", path, line, message));
     };
     if (!error.ok()) return fail(error.message());
-    if (first) {
-      first = false;
+    const std::optional<size_t>& columns = layout->columns;
+    if (layout->first) {
+      layout->first = false;
       if (!ParseDouble(fields[0])) {
         Result<size_t> n = CheckHeader(fields);
         if (!n.ok()) return fail(n.status().message());
-        columns = *n;
+        layout->columns = *n;
         continue;
       }
     }
@@ -258,12 +240,24 @@ Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
     if (!pos.ok()) return pos.status();
     Result<CategoryMatch> match = import_internal::ParseCategorySpec(fields[2]);
     if (!match.ok()) return fail(match.status().message());
-
-    // The source_id is given by FinishPois.
-    pois.push_back(
-        {"", match->category, match->sub, fields.size() > 3 ? fields[3] : "", pos->lat, pos->lng});
+    *poi = {"",       match->category, match->sub, fields.size() > 3 ? std::move(fields[3]) : "",
+            pos->lat, pos->lng};
+    return true;
   }
   if (reader.read_error()) return Status::Invalid(fmt::format("{}: read error", path));
+  return false;
+}
+
+Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
+                                     ImportStats* stats) {
+  CsvLayout layout;
+  std::vector<Poi> pois;
+  Poi poi;
+  while (true) {
+    NBI_ASSIGN_OR_RETURN(bool more, NextCsvPoi(reader, path, &layout, &poi));
+    if (!more) break;
+    pois.push_back(std::move(poi));
+  }
   if (stats) {
     *stats = ImportStats{};
     stats->nodes = static_cast<uint64_t>(pois.size());
@@ -272,5 +266,92 @@ Result<std::vector<Poi>> ReadCsvPois(CsvReader& reader, const std::string& path,
 }
 
 }  // namespace
+
+// ------------------------------------------------------------------ CsvPoiStream
+
+struct CsvPoiStream::Impl {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file{nullptr, &std::fclose};
+  std::unique_ptr<CsvReader> reader;
+  std::string path;
+  CsvLayout layout;
+  uint64_t records = 0;
+  // Per category, the content key (poi/poi.h: "csv:" and 16 hex digits) of every POI handed
+  // out: 8 bytes a POI, the one cost that grows with the file, to tell the duplicates across
+  // batches (a duplicate has its original's content, so its category).
+  std::array<std::vector<uint64_t>, kCategoryCount> keys;
+};
+
+CsvPoiStream::CsvPoiStream() : impl_(std::make_unique<Impl>()) {}
+CsvPoiStream::~CsvPoiStream() = default;
+
+Result<std::unique_ptr<CsvPoiStream>> CsvPoiStream::Open(const std::string& path) {
+  NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
+  std::unique_ptr<CsvPoiStream> s(new CsvPoiStream());
+  s->impl_->file.reset(std::fopen(path.c_str(), "rb"));
+  if (!s->impl_->file) {
+    return Status::Invalid(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  s->impl_->reader = std::make_unique<CsvReader>(s->impl_->file.get());
+  s->impl_->path = path;
+  return s;
+}
+
+Result<bool> CsvPoiStream::Next(size_t max, std::vector<Poi>* batch) {
+  Impl& m = *impl_;
+  std::vector<Poi> raw;
+  raw.reserve(std::min<size_t>(max, 1 << 16));
+  Poi poi;
+  while (raw.size() < max) {
+    NBI_ASSIGN_OR_RETURN(bool more, NextCsvPoi(*m.reader, m.path, &m.layout, &poi));
+    if (!more) break;
+    raw.push_back(std::move(poi));
+  }
+  m.records += raw.size();
+  if (raw.empty()) return false;
+  *batch = import_internal::FinishPois(std::move(raw), "csv:", nullptr);
+  for (const Poi& p : *batch) {
+    uint64_t key = 0;
+    const std::string_view hex = std::string_view(p.source_id).substr(4);
+    std::from_chars(hex.data(), hex.data() + hex.size(), key, 16);
+    m.keys[static_cast<size_t>(p.category)].push_back(key);
+  }
+  return true;
+}
+
+ImportStats CsvPoiStream::Count(std::array<int64_t, kCategoryCount>* per_category) {
+  uint64_t distinct = 0;
+  for (size_t c = 0; c < impl_->keys.size(); ++c) {
+    std::vector<uint64_t>& keys = impl_->keys[c];
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    distinct += keys.size();
+    if (per_category) (*per_category)[c] = static_cast<int64_t>(keys.size());
+  }
+  ImportStats stats;
+  stats.nodes = impl_->records;
+  stats.duplicates = impl_->records - distinct;
+  return stats;
+}
+
+uint64_t CsvPoiStream::bytes_read() const {
+  const long at = std::ftell(impl_->file.get());
+  return at < 0 ? 0 : static_cast<uint64_t>(at);
+}
+
+Result<std::vector<Poi>> ImportCsv(const std::string& path, ImportStats* stats) {
+  NBI_RETURN_IF_ERROR(import_internal::CheckInputFile(path));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!in) {
+    return Status::Invalid(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  }
+  CsvReader reader(in.get());
+  return ReadCsvPois(reader, path, stats);
+}
+
+Result<std::vector<Poi>> ParseCsvPois(std::string_view text, const std::string& path,
+                                      ImportStats* stats) {
+  CsvReader reader(text);
+  return ReadCsvPois(reader, path, stats);
+}
 
 }  // namespace nbi

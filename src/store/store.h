@@ -109,6 +109,15 @@ class PoiStore {
   Result<PoiImportSummary> UpsertPois(const std::vector<Poi>& pois) {
     return UpsertPois(pois, WalkNetwork{});
   }
+  // Gives an import's POIs batch by batch: fills *batch (replacing it) and returns true;
+  // false when there are no more; or an error.
+  using PoiBatchSource = std::function<Result<bool>(std::vector<Poi>* batch)>;
+  // Upserts every batch `next` gives in one transaction, all or nothing: an error from `next`
+  // (a bad line late in a file) rolls back the batches before it. So a file's POIs need not
+  // be held at once. Each batch is upserted as ApplyPoiWrite upserts POIs. `inserted` counts
+  // the new rows; `updated` the POIs sent minus those (a POI sent in two batches is counted
+  // in both: the caller knows its duplicates).
+  virtual Result<PoiImportSummary> UpsertPoiBatches(const PoiBatchSource& next) = 0;
   // Both loads below also read the original app's overture_pois where that table exists
   // (PostgreSQL; SPEC §2a), through the Overture mapping (poi/overture.h), never writing it.
   // POIs whose position lies in the box, in one query; at most `limit` of them (-1: all).

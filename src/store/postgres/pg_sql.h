@@ -336,6 +336,7 @@ inline constexpr PgSql kGetCity{"get_city",
 inline constexpr const char* kCreatePoiStage =
     "CREATE TEMP TABLE IF NOT EXISTS nbi_poi_stage (ord bigint, source_id text, category text, "
     "subtype text, name text, lat float8, lng float8) ON COMMIT DELETE ROWS";
+inline constexpr const char* kClearPoiStage = "TRUNCATE nbi_poi_stage";
 inline constexpr const char* kCopyPoiStage =
     "COPY nbi_poi_stage (ord, source_id, category, subtype, name, lat, lng) FROM STDIN "
     "(FORMAT binary)";

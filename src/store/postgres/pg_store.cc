@@ -257,6 +257,33 @@ Result<PoiImportSummary> PgStore::ApplyPoiWrite(const PoiWrite& write) {
   return sum;
 }
 
+Result<PoiImportSummary> PgStore::UpsertPoiBatches(const PoiBatchSource& next) {
+  NBI_ASSIGN_OR_RETURN(PgLease lease, pool_->Acquire());
+  PgConn& c = *lease;
+  NBI_RETURN_IF_ERROR(c.EnsureTempTable(&c.poi_stage_ready, kCreatePoiStage));
+  PgTxn txn(c);
+  NBI_RETURN_IF_ERROR(txn.Begin());
+  PoiImportSummary sum;
+  std::vector<Poi> batch;
+  while (true) {
+    NBI_ASSIGN_OR_RETURN(bool more, next(&batch));
+    if (!more) break;
+    NBI_ASSIGN_OR_RETURN(std::vector<const Poi*> rows, FoldDuplicates(batch));
+    if (rows.empty()) continue;
+    PgBinaryCopy copy;
+    EncodePois(rows, &copy);
+    // The stage empties only at commit: the batch before this one is still in it.
+    NBI_RETURN_IF_ERROR(c.Exec(kClearPoiStage, "clear the POI stage").status());
+    NBI_RETURN_IF_ERROR(c.CopyIn(kCopyPoiStage, copy.data()));
+    NBI_ASSIGN_OR_RETURN(PgRows up, c.Exec(kUpsertPoisFromStage));
+    const int64_t inserted = up.i64(0, 0);
+    sum.inserted += inserted;
+    sum.updated += static_cast<int64_t>(batch.size()) - inserted;
+  }
+  NBI_RETURN_IF_ERROR(txn.Commit());
+  return sum;
+}
+
 Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {
   using Out = std::vector<PoiPoint>;
   return WithReadConn<Out>(*pool_, [&](PgConn& c) -> Result<Out> {

@@ -52,6 +52,7 @@ class PgStore final : public Store {
 
   using PoiStore::UpsertPois;  // the overload without a network
   Result<PoiImportSummary> ApplyPoiWrite(const PoiWrite& write) override;
+  Result<PoiImportSummary> UpsertPoiBatches(const PoiBatchSource& next) override;
   Result<std::vector<Poi>> LoadPois(const BBox& box, int64_t limit) override;
   Result<std::vector<PoiPoint>> LoadPoiPoints(const BBox& box) override;
   Result<std::vector<std::pair<Category, int64_t>>> CountPoisByCategory() override;

@@ -176,24 +176,55 @@ Result<int64_t> CountPois(SqliteStmt& count) {
   count.Reset();
   return n;
 }
+
+// Upserts `pois` by source_id (in the caller's transaction).
+Status UpsertPoiRows(SqliteConn& c, const std::vector<Poi>& pois) {
+  for (const Poi& p : pois) {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kUpsertPoi));
+    q.Str(p.source_id)
+        .Str(std::string(CategoryId(p.category)))
+        .OptStr(p.sub == HealthSub::kNone ? std::nullopt
+                                          : std::optional<std::string>(HealthSubId(p.sub)))
+        .Str(p.name)
+        .Dbl(p.lat)
+        .Dbl(p.lng);
+    NBI_RETURN_IF_ERROR(q.Run());
+  }
+  return Status::Ok();
+}
 }  // namespace
+
+Result<PoiImportSummary> SqliteStore::UpsertPoiBatches(const PoiBatchSource& next) {
+  return InWriteTxn<PoiImportSummary>(*pool_, [&](SqliteConn& c) -> Result<PoiImportSummary> {
+    NBI_ASSIGN_OR_RETURN(SqliteStmt count, Query(c, sql::kCountPois));
+    NBI_ASSIGN_OR_RETURN(int64_t before, CountPois(count));
+    int64_t sent = 0;
+    std::vector<Poi> batch;
+    while (true) {
+      NBI_ASSIGN_OR_RETURN(bool more, next(&batch));
+      if (!more) break;
+      for (const Poi& p : batch) {
+        if (!std::isfinite(p.lat) || !std::isfinite(p.lng)) {
+          return Status::Invalid(fmt::format("POI {} has a non-finite position", p.source_id));
+        }
+      }
+      NBI_RETURN_IF_ERROR(UpsertPoiRows(c, batch));
+      sent += static_cast<int64_t>(batch.size());
+    }
+    NBI_ASSIGN_OR_RETURN(int64_t after, CountPois(count));
+    PoiImportSummary sum;
+    sum.inserted = after - before;
+    sum.updated = sent - sum.inserted;
+    return sum;
+  });
+}
 
 Result<PoiImportSummary> SqliteStore::ApplyPoiWrite(const PoiWrite& write) {
   NBI_RETURN_IF_ERROR(CheckWalkNetwork(write.network));
   return InWriteTxn<PoiImportSummary>(*pool_, [&](SqliteConn& c) -> Result<PoiImportSummary> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt count, Query(c, sql::kCountPois));
     NBI_ASSIGN_OR_RETURN(int64_t before, CountPois(count));
-    for (const Poi& p : write.pois) {
-      NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kUpsertPoi));
-      q.Str(p.source_id)
-          .Str(std::string(CategoryId(p.category)))
-          .OptStr(p.sub == HealthSub::kNone ? std::nullopt
-                                            : std::optional<std::string>(HealthSubId(p.sub)))
-          .Str(p.name)
-          .Dbl(p.lat)
-          .Dbl(p.lng);
-      NBI_RETURN_IF_ERROR(q.Run());
-    }
+    NBI_RETURN_IF_ERROR(UpsertPoiRows(c, write.pois));
     NBI_ASSIGN_OR_RETURN(int64_t after, CountPois(count));
     PoiImportSummary sum;
     sum.inserted = after - before;
