@@ -3,10 +3,13 @@
 // names.primary; features no category of ours places are counted, never dropped silently.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "poi/import.h"
+#include "poi/overture.h"
 #include "test_util.h"
 
 namespace nbi {
@@ -42,6 +45,57 @@ void ExpectPlaces(const Result<std::vector<Poi>>& pois, const ImportStats& stats
   EXPECT_EQ((*pois)[2].category, Category::kGroceries);    // through its alternate
   EXPECT_EQ((*pois)[3].category, Category::kRestaurants);  // its second alternate
   EXPECT_EQ((*pois)[3].name, "Hotel");
+}
+
+// SPEC §2a's mapping, every row as the SPEC writes it (engine category | Overture categories).
+const std::vector<std::pair<std::string, std::string>> kSpecMapping = {
+    {"groceries", "supermarket, grocery_store, convenience_store, greengrocer, farmers_market"},
+    {"restaurants", "restaurant, cafe, coffee_shop, fast_food_restaurant, bar, pub"},
+    {"transit",
+     "train_station, subway_station, metro_station, tram_station, light_rail_station, "
+     "bus_station, bus_terminal, bus_stop, public_transportation"},
+    {"healthcare", "hospital, medical_clinic, urgent_care, pharmacy, doctor, dentist"},
+    {"education", "school, preschool, daycare, university, college, library"},
+    {"parks", "park, playground, garden, sports_club, recreation_center, gym, fitness_center"},
+    {"shopping", "shopping_mall, clothing_store, shoe_store, department_store, electronics_store"},
+    {"entertainment",
+     "cinema, movie_theater, drive_in_theater, theatre, performing_arts_theater, "
+     "theaters_and_performance_venues, comedy_club, dance_club, nightclub, bowling_alley, "
+     "museum, art_museum, history_museum"},
+};
+
+// The healthcare sub-category of each of its Overture categories (SPEC §4's pharmacy, medical
+// and dental weights).
+const std::vector<std::pair<std::string, HealthSub>> kHealthSubs = {
+    {"hospital", HealthSub::kMedical},    {"medical_clinic", HealthSub::kMedical},
+    {"urgent_care", HealthSub::kMedical}, {"doctor", HealthSub::kMedical},
+    {"pharmacy", HealthSub::kPharmacy},   {"dentist", HealthSub::kDental},
+};
+
+TEST(OvertureMapping, EveryRowOfTheSpecsTableAndNothingElse) {
+  std::set<std::string> listed;
+  for (const auto& [category, overture] : kSpecMapping) {
+    std::istringstream in(overture);
+    std::string id;
+    while (std::getline(in >> std::ws, id, ',')) {
+      const auto m = MatchOvertureCategory(id);
+      ASSERT_TRUE(m.has_value()) << id;
+      EXPECT_EQ(CategoryId(m->category), category) << id;
+      if (category != "healthcare") EXPECT_EQ(m->sub, HealthSub::kNone) << id;
+      EXPECT_TRUE(listed.insert(id).second) << id << " twice in the table";
+    }
+  }
+  EXPECT_EQ(listed.size(), 57u);
+  for (const auto& [id, sub] : kHealthSubs) EXPECT_EQ(MatchOvertureCategory(id)->sub, sub) << id;
+  // The stores' list (their IN over overture_pois) is exactly the table.
+  const std::vector<std::string>& ids = OvertureCategoryIds();
+  EXPECT_EQ(std::set<std::string>(ids.begin(), ids.end()), listed);
+  EXPECT_EQ(ids.size(), listed.size());
+  // Categories outside it, the engine's own ids and near misses place nothing.
+  for (const char* other : {"hotel", "gas_station", "beach", "groceries", "parks", "",
+                            "Supermarket", "supermarket ", "super_market"}) {
+    EXPECT_FALSE(MatchOvertureCategory(other).has_value()) << other;
+  }
 }
 
 TEST(ImportOvertureTest, GeoJsonFeatureCollection) {

@@ -168,6 +168,17 @@ TEST_F(TakeoverTest, ModelLessJobComputesBlendLikeTheEnginesOwnJob) {
   int scored = 0;
   for (const auto& c : cells) scored += c[2] != "0";
   EXPECT_GT(scored, 10);
+  // The original's own read of the area (SPEC §2a: BETWEEN over the box, score >= a minimum,
+  // no model filter) returns these cells: its upper edges hold no cell of the engine's. Its
+  // driver sends the bounds as untyped parameters, which PostgreSQL takes as the column's type
+  // (real); quoted literals do the same (a float8 bound would drop the lower edge's cells, as
+  // the float4 of -87.08 is below -87.08: the original's own cells alike).
+  EXPECT_EQ(QueryRows(url_, fmt::format("SELECT lat, lng, score FROM heat_cells WHERE lat "
+                                        "BETWEEN '{}' AND '{}' AND lng BETWEEN '{}' AND '{}' AND "
+                                        "score >= '0' ORDER BY lat, lng",
+                                        kJobArea.min_lat, kJobArea.max_lat, kJobArea.min_lng,
+                                        kJobArea.max_lng)),
+            cells);
 
   std::string csv = "lat,lng,category,name\n";
   for (const testing::OverturePlace& p : OriginalPlaces()) {
@@ -181,6 +192,8 @@ TEST_F(TakeoverTest, ModelLessJobComputesBlendLikeTheEnginesOwnJob) {
 // overture_pois read through the mapping equals the same places imported from an Overture
 // places file (GeoJSONSeq), for cells and for point scores.
 TEST_F(TakeoverTest, OverturePoisEqualTheSamePlacesImportedAsAFile) {
+  const Rows places = Snapshot(url_)[3];
+  ASSERT_EQ(places.size(), OriginalPlaces().size());
   Run(url_, "process-jobs");
   std::string seq;
   for (const testing::OverturePlace& p : OriginalPlaces()) {
@@ -205,6 +218,8 @@ TEST_F(TakeoverTest, OverturePoisEqualTheSamePlacesImportedAsAFile) {
   const std::string score = Run(url_, "score 20.61 -87.07 --model blend");
   EXPECT_NE(score.find("Place "), std::string::npos) << score;
   EXPECT_EQ(score, Run(file_url, "score 20.61 -87.07 --model blend"));
+  // Read-only: the jobs and the point score left every place as it was.
+  EXPECT_EQ(Snapshot(url_)[3], places);
 }
 
 TEST_F(TakeoverTest, SecondModelIsWrittenOverTheOriginalsCells) {

@@ -297,6 +297,10 @@ END $$;
     // v16: delayed parts (a future run_at, a retry's backoff) stay out of the claim index
     // until due (kPromoteDue); pg_claim_schema.h.
     kPgDelayMigration,
+    // v17: one canonical grid step, the rest of v12: the cells of a near-equal step with no
+    // canonical twin move onto the canonical step's grid point too, as SQLite's v12 moves
+    // them (pg_step_schema.h). Appended, so a database that ran v12 gets it.
+    kCanonicalStepMoveMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 

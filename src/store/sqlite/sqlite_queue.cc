@@ -217,6 +217,15 @@ Result<bool> OwnerUpdate(SqliteStmt& q, int64_t job_id, const std::string& worke
   return first;
 }
 
+// The upsert resolves conflicts on the cells' own key: a unique violation is another index's
+// (the original app's on (lat, lng, grid_step), SPEC §2a), a database error, never kConflict
+// (a lost lease).
+Status CellWriteError(SqliteConn& c, int rc, int64_t job_id) {
+  Status s = SqlError(c.db(), rc, "write cell");
+  if (s.code() != StatusCode::kConflict) return s;
+  return Status::Internal(fmt::format("writing the cells of job {}: {}", job_id, s.message()));
+}
+
 // Upserts the cells of a checkpoint (one prepared statement, re-bound per cell).
 Status WriteCells(SqliteConn& c, const Checkpoint& cp, const std::string& ts) {
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * s, c.Prepare(sql::kUpsertCell));
@@ -235,7 +244,7 @@ Status WriteCells(SqliteConn& c, const Checkpoint& cp, const std::string& ts) {
     sqlite3_bind_text(s, 6, ts.data(), static_cast<int>(ts.size()), SQLITE_STATIC);
     sqlite3_bind_text(s, 7, model.data(), static_cast<int>(model.size()), SQLITE_STATIC);
     int rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE) return SqlError(c.db(), rc, "write cell");
+    if (rc != SQLITE_DONE) return CellWriteError(c, rc, cp.job_id);
     sqlite3_reset(s);
   }
   return Status::Ok();

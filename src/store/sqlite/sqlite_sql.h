@@ -20,8 +20,21 @@ namespace nbi::sql {
 // v1 is the seed's schema as the original app created it (so its databases upgrade in
 // place); v2 adds the queue columns, POIs and the indexes that keep hot queries independent
 // of history size.
-// One canonical grid step: a migration (see the list below).
+// One canonical grid step: a migration (see the list below). Of the moving cells that land on
+// one point (several near-equal steps), the newest stays: UPDATE OR REPLACE alone would keep
+// whichever it moved last.
 inline constexpr const char* kCanonicalStepMigration = R"sql(
+CREATE TEMP TABLE nbi_step_moves AS
+SELECT id, model, computed_at, ROUND(grid_step * 10000000) / 10000000.0 AS cstep,
+       ROUND(lat / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0) AS clat,
+       ROUND(lng / grid_step) * (ROUND(grid_step * 10000000) / 10000000.0) AS clng
+FROM heat_cells WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0;
+DELETE FROM heat_cells WHERE id IN (
+  SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY model, clat, clng, cstep
+                                                ORDER BY computed_at DESC, id DESC) AS r
+                  FROM temp.nbi_step_moves)
+  WHERE r > 1);
+DROP TABLE temp.nbi_step_moves;
 DELETE FROM heat_cells
 WHERE grid_step <> ROUND(grid_step * 10000000) / 10000000.0
   AND EXISTS (SELECT 1 FROM heat_cells t
