@@ -64,6 +64,7 @@ void PgBatchTail::AddCells(const Checkpoint& cp) {
   if (cp.city_id) city = static_cast<int32_t>(*cp.city_id);
   EncodeCells(*cp.region, cp.begin, cp.scores, city, now_, cp.model, &copy_);
   cells_.push_back({KeyOf(cp), CellsOf(cp)});
+  jobs_.push_back(cp.job_id);
 }
 
 Status PgBatchTail::FlushCells(PgConn& c) {
@@ -80,12 +81,16 @@ Status PgBatchTail::FlushCells(PgConn& c) {
     // As a single chunk's: not a lost lease but another unique index on heat_cells (the
     // original app's, SPEC §2a): a database error that fails the attempt.
     if (st.code() == StatusCode::kConflict) {
-      st = Status::Internal(fmt::format("writing the cells of a batch: {}", st.message()));
+      const std::string more =
+          jobs_.size() > 1 ? fmt::format(" and {} more of its batch", jobs_.size() - 1) : "";
+      st = Status::Internal(
+          fmt::format("writing the cells of job {}{}: {}", jobs_.front(), more, st.message()));
     }
   }
   NBI_RETURN_IF_ERROR(st);
   copy_ = PgBinaryCopy();
   cells_.clear();
+  jobs_.clear();
   return c.Exec("RELEASE SAVEPOINT nbi_batch_cells", "release").status();
 }
 

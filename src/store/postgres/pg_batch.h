@@ -49,6 +49,7 @@ class PgBatchTail {
   const int64_t now_;
   PgBinaryCopy copy_;
   std::vector<Pending> cells_;
+  std::vector<int64_t> jobs_;  // of the cells waiting, for an error's words
   std::vector<PartOverviewArea> areas_;
 };
 
