@@ -28,25 +28,6 @@ tiles::IndexRange CellsOf(const Checkpoint& cp) {
   return tiles::ChunkBaseRange(*cp.region, cp.begin, cp.count());
 }
 
-// Array literals built a value at a time ('{1,2}').
-class ArrayText {
- public:
-  template <typename T>
-  void Add(T v) {
-    char buf[32];
-    auto r = std::to_chars(buf, buf + sizeof buf, v);
-    Next().append(buf, r.ptr);
-  }
-  std::string Done() const { return "{" + s_ + "}"; }
-
- private:
-  std::string& Next() {
-    if (!s_.empty()) s_ += ',';
-    return s_;
-  }
-  std::string s_;
-};
-
 }  // namespace
 
 bool PgBatchTail::Overlaps(const Checkpoint& cp) const {
@@ -153,17 +134,17 @@ Status PgWriteWholeJobs(PgConn& c, std::span<const Checkpoint* const> cps, int64
                         PgBatchTail* tail, std::vector<Result<bool>>* out) {
   out->assign(cps.size(), Result<bool>(false));
   if (cps.empty()) return Status::Ok();
-  ArrayText ids, parts, counts;
+  std::vector<int64_t> ids, parts, counts;
   for (const Checkpoint* cp : cps) {
     if (cp->worker_id != cps[0]->worker_id) return Status::Internal("a batch of two workers");
-    ids.Add(cp->job_id);
-    parts.Add(cp->part);
-    counts.Add(cp->count());
+    ids.push_back(cp->job_id);
+    parts.push_back(cp->part);
+    counts.push_back(cp->count());
   }
   NBI_ASSIGN_OR_RETURN(PgRows rows, c.Exec(kCompleteWholeJobs, PgParams()
-                                                                   .Text(ids.Done())
-                                                                   .Text(parts.Done())
-                                                                   .Text(counts.Done())
+                                                                   .Text(PgIdArray(ids))
+                                                                   .Text(PgIdArray(parts))
+                                                                   .Text(PgIdArray(counts))
                                                                    .Text(cps[0]->worker_id)
                                                                    .Int(now)));
   std::map<std::pair<int64_t, int64_t>, int> row_of;

@@ -90,6 +90,16 @@ void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_
   }
 }
 
+// A bigint[] parameter in text form: {1,2,3}.
+std::string PgIdArray(const std::vector<int64_t>& ids) {
+  std::string out = "{";
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(ids[i]);
+  }
+  return out + "}";
+}
+
 std::array<CellRect, 3> ChunkRects(const GridRegion& g, int64_t begin, int64_t end) {
   auto lat = [&](int64_t r) { return static_cast<float>(g.LatOfRow(g.first_row() + r)); };
   auto lng = [&](int64_t c) { return static_cast<float>(g.LngOfCol(g.first_col() + c)); };

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
+#include <vector>
 
 #include "geo/geo.h"
 #include "score/model.h"
@@ -31,6 +33,9 @@ City ReadCity(const PgRows& r, int row);
 void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_t> scores,
                  std::optional<int32_t> city_id, int64_t now_ms, HeatModel model,
                  PgBinaryCopy* out);
+
+// A bigint[] (or int[]) parameter in text form: {1,2,3}.
+std::string PgIdArray(const std::vector<int64_t>& ids);
 
 // Inclusive float ranges of one rectangle of cells; empty when lat_lo > lat_hi.
 struct CellRect {

@@ -38,16 +38,6 @@ Result<Job> ExplainNoRow(PgConn& c, int64_t job_id, std::string_view verb,
       fmt::format("job {} is {}: only {} jobs can be {}", job_id, s.text(0, 0), allowed, verb));
 }
 
-// A bigint[] parameter in text form: {1,2,3}.
-std::string PgIdArray(const std::vector<int64_t>& ids) {
-  std::string out = "{";
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) out += ',';
-    out += std::to_string(ids[i]);
-  }
-  return out + "}";
-}
-
 std::vector<Job> ReadJobs(const PgRows& r) {
   std::vector<Job> out;
   out.reserve(r.size());
