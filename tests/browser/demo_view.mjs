@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { countScreenshot, waitForMap } from '../../scripts/map_pixels.mjs';
+import { aborted, assert, check, finish } from './harness.mjs';
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const { chromium } = createRequire(join(WEB_DIR, 'package.json'))('playwright-core');
@@ -26,21 +27,6 @@ if (!BASE || !QUERY.startsWith('?') || !CITY) {
 // The counted map area of a 1280 x 800 screenshot (scripts/map_pixels.mjs).
 const AREA = { x0: 260, y0: 90, x1: 1270, y1: 760 };
 
-let passed = 0, failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
-  }
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
 
 const userDataDir = mkdtempSync(join(tmpdir(), 'nbi-chromium-'));
 const context = await chromium.launchPersistentContext(userDataDir, {
@@ -54,14 +40,12 @@ context.setDefaultTimeout(15_000);
 try {
   await demoViewTests();
 } catch (e) {
-  failed++;
-  console.log(`FAIL (aborted) ${e.message}`);
+  aborted(e);
 } finally {
   await context.close();
   rmSync(userDataDir, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
 
 async function demoViewTests() {
   const page = await context.newPage();

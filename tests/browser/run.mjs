@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // The pixel rule shared with the demo's screenshot, and the colours it knows.
 import { LOW, OUTLINE, PALETTE, countScreenshot } from '../../scripts/map_pixels.mjs';
+import { aborted, assert, check, finish } from './harness.mjs';
 
 const WEB_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const { chromium } = createRequire(join(WEB_DIR, 'package.json'))('playwright-core');
@@ -34,22 +35,7 @@ const SMALL_JOB_TIMEOUT = 60_000;
 const TILE_URL_BASE = (process.env.NBI_TILE_URL_BASE || '').replace(/\/+$/, '');
 const TEST_TILE_PORT = Number(process.env.NBI_TEST_TILE_PORT || 0);
 
-// ------------------------------------------------------------------ tiny harness
-let passed = 0, failed = 0;
-async function check(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}: ${(e && e.message ? e.message : String(e)).split('\n')[0]}`);
-  }
-}
-function assert(cond, message) {
-  if (!cond) throw new Error(message);
-}
+// ------------------------------------------------------------------ helpers
 async function getJson(path, init) {
   const res = await fetch(BASE + path, init);
   return { status: res.status, body: await res.json().catch(() => null) };
@@ -101,14 +87,12 @@ try {
   await jobsTests();
   await loadErrorTests();
 } catch (e) {
-  failed++;
-  console.log(`FAIL (aborted) ${e.message}`);
+  aborted(e);
 } finally {
   await context.close();
   rmSync(userDataDir, { recursive: true, force: true });
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
 
 // ------------------------------------------------------------------ map page
 async function mapTests() {
