@@ -55,6 +55,7 @@ Result<bool> FaultStore::CountedCommit(F&& commit) {
 }
 
 Result<bool> FaultStore::WriteCheckpoint(const Checkpoint& cp) {
+  if (before_checkpoint) before_checkpoint(cp);
   return CountedCommit([&] { return inner_->WriteCheckpoint(cp); });
 }
 
@@ -90,6 +91,7 @@ class FaultStore::Staged final : public StagedCheckpoint {
 };
 
 Result<std::unique_ptr<StagedCheckpoint>> FaultStore::StageCheckpoint(const Checkpoint& cp) {
+  if (before_checkpoint) before_checkpoint(cp);
   NBI_ASSIGN_OR_RETURN(std::unique_ptr<StagedCheckpoint> inner, inner_->StageCheckpoint(cp));
   return std::unique_ptr<StagedCheckpoint>(std::make_unique<Staged>(this, std::move(inner)));
 }

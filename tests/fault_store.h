@@ -13,6 +13,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -35,6 +36,9 @@ class FaultStore final : public Store {
   }
   // The most chunks that were staged at once (StageCheckpoint, until commit or rollback).
   int max_staged() const { return max_staged_; }
+  // Called with each checkpoint (WriteCheckpoint, StageCheckpoint) before the inner store
+  // sees it: something to happen between a runner's scoring and its write.
+  std::function<void(const Checkpoint&)> before_checkpoint;
 
   std::string Describe() const override { return inner_->Describe(); }
   Status Migrate() override { return inner_->Migrate(); }
@@ -78,6 +82,7 @@ class FaultStore final : public Store {
   Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(const std::vector<int64_t>& ids) override {
     return inner_->LoadOsmWaysOfNodes(ids);
   }
+  Result<int64_t> ScoringDataVersion() override { return inner_->ScoringDataVersion(); }
   Result<int64_t> WalkNetworkVersion() override { return inner_->WalkNetworkVersion(); }
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override {

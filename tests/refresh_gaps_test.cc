@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fault_store.h"
 #include "refresh_fixture.h"
 
 namespace nbi {
@@ -93,6 +94,42 @@ TEST_P(RefreshGapsTest, CellsOfAJobRunningDuringTheImportAreRefreshed) {
   RunJobs();
   ExpectCellsFromScratch(after.town, running);
   ExpectCellsFromScratch(after.town, pending);
+}
+
+// The race of an import with a job already running on another worker: its index was loaded
+// before the import; the import's refresh jobs run elsewhere and finish first; then the job's
+// checkpoint arrives with cells of the old data. It is refused (the data version moved), the
+// part is handed back, and its next claim scores from the new data, so no cell the refresh
+// wrote is overwritten from the old data.
+TEST_P(RefreshGapsTest, ARunningJobDoesNotOverwriteTheCellsOfARefreshThatFinishedFirst) {
+  const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
+  Import(before, "old.osm.pbf", false);
+  HeatmapJobSpec running = AreaJob(HeatModel::kGrocery);
+  running.grid_step = 0.001;
+  auto enq = store_->EnqueueHeatmap(running);
+  ASSERT_TRUE(enq.ok()) << enq.status().ToString();
+  const Modified after = Modify(before);
+  testing::FaultStore hooked(store_.get(), url_);
+  int checkpoints = 0;
+  hooked.before_checkpoint = [&](const Checkpoint& cp) {
+    if (checkpoints++ > 0) return;
+    EXPECT_EQ(cp.job_id, enq->job.id);
+    ImportRun run = Import(after.town, "new.osm.pbf", true);
+    EXPECT_TRUE(HasStep(run.refresh, 0.001)) << "the running job's cells are not planned";
+    RunJobs();  // another worker: the refresh jobs, while the job's part is claimed here
+  };
+  WorkerOptions o;
+  o.exit_when_idle = true;
+  o.log_polls = false;
+  o.chunk_size = 1'000'000;  // the part in one chunk: scored from the old data, then written
+  Worker w(&hooked, testing::TestEnv(), o);
+  w.Run();
+  EXPECT_GE(checkpoints, 2) << "the part was not run again";
+  auto job = store_->GetJob(enq->job.id);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->status, JobStatus::kCompleted);
+  EXPECT_EQ(job->attempts, 1) << "a hand-back is no failed attempt";
+  ExpectCellsFromScratch(after.town, running);
 }
 
 // A second import that dirties the same boxes while the first one's refresh job runs (with the

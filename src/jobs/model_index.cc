@@ -136,10 +136,16 @@ std::vector<std::shared_ptr<const ModelIndex>> SharedJobIndexes(PoiStore* store,
 
 Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model) {
   const LoadMargins m = MarginsFor(model, false);
+  // Read before the loads: an import committing in between makes the index newer than its
+  // version says, so its checkpoints are refused and it loads again (never the other way).
+  NBI_ASSIGN_OR_RETURN(const int64_t version, store->ScoringDataVersion());
   auto pois = LoadPoiPointsAround(store, box, m.pois_m);
   if (!pois.ok()) return pois.status().WithPrefix("loading POIs: ");
   NBI_ASSIGN_OR_RETURN(const WalkNetwork net, NetworkAround(store, box, model, m));
-  return ModelIndex::ForCells(model, *pois, net, "in " + box.ToString());
+  NBI_ASSIGN_OR_RETURN(ModelIndex index,
+                       ModelIndex::ForCells(model, *pois, net, "in " + box.ToString()));
+  index.data_version_ = version;
+  return index;
 }
 
 Result<ModelIndex> LoadModelIndex(PoiStore* store, LatLng at, HeatModel model) {

@@ -57,6 +57,9 @@ class ModelIndex {
   HeatModel model() const { return model_; }
   // The walking index (walking models only; for the log's figures).
   const WalkIndex* walk() const { return walk_.get(); }
+  // The store's ScoringDataVersion read before the index loaded (LoadModelIndex of a box);
+  // nullopt for an index of a file. Its cells' checkpoints carry it (Checkpoint::data_version).
+  std::optional<int64_t> data_version() const { return data_version_; }
 
   // ForCells: scores cells [begin, end) of `region` into out[0 .. end-begin).
   void ScoreCells(const GridRegion& region, int64_t begin, int64_t end, uint8_t* out) const;
@@ -68,7 +71,10 @@ class ModelIndex {
  private:
   explicit ModelIndex(HeatModel model) : model_(model) {}
 
+  friend Result<ModelIndex> LoadModelIndex(PoiStore* store, const BBox& box, HeatModel model);
+
   HeatModel model_;
+  std::optional<int64_t> data_version_;
   std::optional<LatLng> at_;  // ForPoint
   std::unique_ptr<const SpatialIndex> pois_;
   std::unique_ptr<const WalkIndex> walk_;

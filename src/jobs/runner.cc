@@ -168,9 +168,12 @@ class HeatmapRun {
  private:
   JobOutcome Fail(const Status& s);
   JobOutcome HandBack();
-  // The database holds another position for the part than this run wrote to (PositionMoved):
-  // the run's own position is dropped, and the part handed back resumes from the stored one.
+  // The database holds another position for the part than this run wrote to (PositionMoved),
+  // or other data than its index was loaded from (DataChanged): the run's own position and
+  // index are dropped, and the part handed back resumes from the stored position with an
+  // index of the stored data.
   JobOutcome Resume(const Status& moved);
+  static bool HandsBack(const Status& s) { return IsPositionMoved(s) || IsDataChanged(s); }
   // Writes chunk [next, next+n); nullopt: go on, else the run ends with that outcome.
   // It commits after the cells before it (`order`).
   // With `complete`, the chunk ends its part and the same transaction completes it.
@@ -203,6 +206,7 @@ class HeatmapRun {
   const JobRunOptions& opts_;
   const std::atomic<bool>* const stop_;
   const std::shared_ptr<const ModelIndex> shared_;
+  std::optional<int64_t> data_version_;  // the index's (Start), carried by each checkpoint
 };
 
 JobOutcome HeatmapRun::Fail(const Status& s) {
@@ -242,6 +246,8 @@ JobOutcome HeatmapRun::HandBack() {
 
 JobOutcome HeatmapRun::Resume(const Status& moved) {
   Log(fmt::format("Job #{}: {}", job_.id, moved.message()));
+  // An index of data an import has changed since is of no use to the job's next claim.
+  if (IsDataChanged(moved) && opts_.index_cache) opts_.index_cache->Forget(job_.id);
   return HandBack();
 }
 
@@ -261,6 +267,7 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
   cp.model = model;
   cp.progress = progress;
   cp.complete = complete;
+  cp.data_version = data_version_;
   // Staged at once, committed in its turn (CommitOrder); its errors are acted on in its turn.
   bool skipped = false;
   auto r = RetryTransient(env_, What("checkpoint"), stop_, [&]() -> Result<bool> {
@@ -283,7 +290,7 @@ std::optional<JobOutcome> HeatmapRun::WriteChunk(const GridRegion& region, HeatM
     *cancel = *r;
     return std::nullopt;
   }
-  if (IsPositionMoved(r.status())) return Resume(r.status());
+  if (HandsBack(r.status())) return Resume(r.status());
   if (r.status().code() == StatusCode::kConflict) {
     Log(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here",
                     job_.id));
@@ -338,7 +345,7 @@ JobOutcome HeatmapRun::Finish(int64_t begin, int64_t end) {
     return store_->CompletePart(job_.id, job_.part, opts_.worker_id, end);
   });
   if (!done.ok()) {
-    if (IsPositionMoved(done.status())) return Resume(done.status());
+    if (HandsBack(done.status())) return Resume(done.status());
     if (done.status().code() == StatusCode::kConflict) return JobOutcome::kLostLease;
     return Fail(done.status());
   }
@@ -383,6 +390,7 @@ std::optional<JobOutcome> HeatmapRun::Start(Plan* plan) {
   auto index = LoadIndex(plan->meta);
   if (!index.ok()) return Fail(index.status());
   plan->index = std::move(index).value();
+  data_version_ = plan->index->data_version();
   return std::nullopt;
 }
 
@@ -414,13 +422,14 @@ void HeatmapRun::PrepareWrite(const Plan& p, std::vector<uint8_t>* scores,
   cp->model = p.meta.model;
   cp->progress = progress;
   cp->complete = done;
+  cp->data_version = p.index->data_version();
 }
 
 JobOutcome HeatmapRun::Written(const Plan& p, const Result<bool>& r,
                                const CheckpointCompletion& done, const CheckpointProgress& progress,
                                int64_t start_steady_ms) {
   if (!r.ok()) {
-    if (IsPositionMoved(r.status())) return Resume(r.status());
+    if (HandsBack(r.status())) return Resume(r.status());
     if (r.status().code() == StatusCode::kConflict) {
       Log(fmt::format("Job #{} lost its lease (rescued or reset elsewhere); stopping it here",
                       job_.id));

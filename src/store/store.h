@@ -141,6 +141,11 @@ class PoiStore {
   virtual Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) = 0;
   virtual Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
       const std::vector<int64_t>& node_ids) = 0;
+  // The version of the data cells are scored from: grows with every import that writes POIs
+  // or the walk network (in its transaction). An index records it before it loads
+  // (ModelIndex::data_version), and a checkpoint carrying it is refused once it moved
+  // (Checkpoint::data_version, DataChanged).
+  virtual Result<int64_t> ScoringDataVersion() = 0;
   // The walk network's version: grows with every import that adds or changes a node or an
   // edge (in its transaction). Street tiles are current while it holds (their ETag). Any
   // other writer of walk_nodes / walk_edges must bump it too.
@@ -218,6 +223,13 @@ struct Checkpoint {
   // the part a transaction of its own (a one-cell job: one transaction fewer in about three).
   // A store that does not sets nothing: the caller then calls CompletePart.
   CheckpointCompletion* complete = nullptr;
+  // The store's ScoringDataVersion when the cells' index began to load, or nullopt (no
+  // check). Where the store's version is another, the checkpoint is refused (DataChanged) and
+  // nothing of it is written: an import committed since, and its refresh jobs may already
+  // have written these cells from the new data, which the old index must not overwrite.
+  // PostgreSQL: the check holds a shared lock to COMMIT that an import's version bump waits
+  // for, so no import commits between the check and the checkpoint's commit.
+  std::optional<int64_t> data_version;
   int64_t count() const { return static_cast<int64_t>(scores.size()); }
   // Stored in the part: next = begin + count. In the job: metadata.lastProcessedIndex = the
   // cells its parts have stored (for a job of one part, begin + count: cells
@@ -234,6 +246,15 @@ inline constexpr std::string_view kPositionMovedReason = "position_moved";
 Status PositionMoved(int64_t job_id, int part, int64_t stored, int64_t expected);
 inline bool IsPositionMoved(const Status& s) {
   return s.code() == StatusCode::kConflict && s.reason() == kPositionMovedReason;
+}
+
+// A checkpoint refused because the data its index was loaded from changed since
+// (Checkpoint::data_version). kConflict with this reason; nothing is written. The runner hands
+// the part back, and its next claim loads an index of the new data.
+inline constexpr std::string_view kDataChangedReason = "data_changed";
+Status DataChanged(int64_t job_id, int part, int64_t loaded, int64_t stored);
+inline bool IsDataChanged(const Status& s) {
+  return s.code() == StatusCode::kConflict && s.reason() == kDataChangedReason;
 }
 
 // A chunk sent to the database by JobQueue::StageCheckpoint, not yet committed.

@@ -83,6 +83,14 @@ Status PositionMoved(int64_t job_id, int part, int64_t stored, int64_t expected)
       .WithReason(std::string(kPositionMovedReason));
 }
 
+Status DataChanged(int64_t job_id, int part, int64_t loaded, int64_t stored) {
+  return Status::Conflict(fmt::format("job {} part {}: the POIs or walk network changed while it "
+                                      "ran (data version {}, its index has {}); it starts again "
+                                      "from the new data",
+                                      job_id, part, stored, loaded))
+      .WithReason(std::string(kDataChangedReason));
+}
+
 void SortWalkEdges(std::vector<WalkEdge>* edges) {
   std::sort(edges->begin(), edges->end(), [](const WalkEdge& x, const WalkEdge& y) {
     return x.a != y.a ? x.a < y.a : x.b < y.b;

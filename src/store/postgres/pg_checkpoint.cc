@@ -171,7 +171,8 @@ PgParams PgStagedCheckpoint::CheckpointParams() const {
       .Text(cp_.worker_id)
       .Int(cp_.begin + cp_.count())
       .Int(now_)
-      .Int(cp_.begin);
+      .Int(cp_.begin)
+      .OptInt(cp_.data_version);
 }
 
 // The part's last chunk completes it in the checkpoint's trip: kCompleteSolo and the overview
@@ -192,6 +193,11 @@ Status PgStagedCheckpoint::Refused(const Status& s) const {
   if (c_.last_sqlstate == "NB002") {
     return Status::Conflict(fmt::format("job {} part {}: {}", cp_.job_id, cp_.part, s.message()))
         .WithReason(std::string(kPositionMovedReason));
+  }
+  // NB003 (nbi_require_data_version): an import committed since the chunk's index loaded.
+  if (c_.last_sqlstate == "NB003") {
+    return Status::Conflict(fmt::format("job {} part {}: {}", cp_.job_id, cp_.part, s.message()))
+        .WithReason(std::string(kDataChangedReason));
   }
   if (s.code() == StatusCode::kConflict) return NotOwner(cp_.job_id, cp_.worker_id);
   return s;
@@ -269,6 +275,25 @@ Result<bool> PgStagedCheckpoint::CompleteIn(const PgRows& solo) {
   return true;
 }
 
+// A batch's data version check (kCommitCheckpoint's, once for the batch): the version read
+// under the checkpoints' shared lock, held to the batch's COMMIT; each checkpoint in `todo`
+// whose index was loaded at another is refused and taken out.
+Status RefuseChangedData(PgConn& c, std::span<const Checkpoint> cps, std::vector<size_t>* todo,
+                         std::vector<Result<bool>>* out) {
+  const bool any = std::any_of(todo->begin(), todo->end(),
+                               [&](size_t i) { return cps[i].data_version.has_value(); });
+  if (!any) return Status::Ok();
+  NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kDataVersionLocked));
+  const int64_t stored = r.i64(0, 0);
+  std::erase_if(*todo, [&](size_t i) {
+    const Checkpoint& cp = cps[i];
+    if (!cp.data_version || *cp.data_version == stored) return false;
+    (*out)[i] = DataChanged(cp.job_id, cp.part, *cp.data_version, stored);
+    return true;
+  });
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<StagedCheckpoint>> PgStore::StageCheckpoint(const Checkpoint& cp) {
@@ -310,6 +335,7 @@ Result<std::vector<Result<bool>>> PgStore::WriteCheckpoints(std::span<const Chec
   PgTxn txn(c);
   NBI_RETURN_IF_ERROR(txn.Begin());
   const int64_t now = clock_->NowMs();
+  NBI_RETURN_IF_ERROR(RefuseChangedData(c, cps, &todo, &out));
   PgBatchTail tail(now);
   // The jobs of one chunk in one statement (those whose cells another of them holds go the
   // general way below, after it); the rest a savepoint each.

@@ -20,6 +20,7 @@
 #include <iterator>
 
 #include "store/postgres/pg_claim_schema.h"
+#include "store/postgres/pg_data_version_schema.h"
 #include "store/postgres/pg_step_schema.h"
 #include "store/postgres/pg_tiles_schema.h"
 #include "store/postgres/pg_walk_schema.h"
@@ -301,8 +302,19 @@ END $$;
     // canonical twin move onto the canonical step's grid point too, as SQLite's v12 moves
     // them (pg_step_schema.h). Appended, so a database that ran v12 gets it.
     kCanonicalStepMoveMigration,
+    // v18: the scoring data version (pg_data_version_schema.h): a checkpoint whose index was
+    // loaded before an import committed is refused (NB003), so a refresh's cells stand.
+    kPgDataVersionMigration,
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
+
+// The scoring data version (store.h ScoringDataVersion): read, bumped by an import just
+// before its COMMIT, and read under the checkpoints' shared lock (a batch's check).
+inline constexpr PgSql kDataVersion{"data_version",
+                                    "SELECT version FROM scoring_data_version WHERE id = 1"};
+inline constexpr PgSql kBumpDataVersion{"bump_data_version", "SELECT nbi_bump_data_version()"};
+inline constexpr PgSql kDataVersionLocked{"data_version_locked",
+                                          "SELECT nbi_data_version_locked()"};
 
 inline constexpr PgSql kLockMigrations{nullptr, "SELECT pg_advisory_xact_lock($1::bigint)"};
 // A migration may rewrite a large table: no session statement limit, a patient lock wait

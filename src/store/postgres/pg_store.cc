@@ -253,6 +253,8 @@ Result<PoiImportSummary> PgStore::ApplyPoiWrite(const PoiWrite& write) {
   }
   NBI_RETURN_IF_ERROR(PgDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
   NBI_RETURN_IF_ERROR(PgWriteOsmWays(c, write.ways, write.way_deletes));
+  // Last, so that the lock it waits for (running checkpoints) is held only to the COMMIT.
+  NBI_RETURN_IF_ERROR(c.Exec(kBumpDataVersion).status());
   NBI_RETURN_IF_ERROR(txn.Commit());
   return sum;
 }
@@ -280,8 +282,16 @@ Result<PoiImportSummary> PgStore::UpsertPoiBatches(const PoiBatchSource& next) {
     sum.inserted += inserted;
     sum.updated += static_cast<int64_t>(batch.size()) - inserted;
   }
+  if (sum.inserted + sum.updated > 0) NBI_RETURN_IF_ERROR(c.Exec(kBumpDataVersion).status());
   NBI_RETURN_IF_ERROR(txn.Commit());
   return sum;
+}
+
+Result<int64_t> PgStore::ScoringDataVersion() {
+  return WithReadConn<int64_t>(*pool_, [&](PgConn& c) -> Result<int64_t> {
+    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kDataVersion));
+    return r.i64(0, 0);
+  });
 }
 
 Result<std::vector<PoiPoint>> PgStore::LoadPoiPoints(const BBox& box) {

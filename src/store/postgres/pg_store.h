@@ -64,6 +64,7 @@ class PgStore final : public Store {
   Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) override;
   Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
       const std::vector<int64_t>& node_ids) override;
+  Result<int64_t> ScoringDataVersion() override;
   Result<int64_t> WalkNetworkVersion() override;
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override;

@@ -87,6 +87,15 @@ Result<SqliteStmt> Query(SqliteConn& c, const char* sql) {
   return SqliteStmt(c.db(), s);
 }
 
+Result<int64_t> QueryInt(SqliteConn& c, const char* sql) {
+  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql));
+  NBI_ASSIGN_OR_RETURN(bool row, q.Step());
+  if (!row) return Status::Internal(fmt::format("no row from: {}", sql));
+  const int64_t v = q.I(0);
+  q.Reset();
+  return v;
+}
+
 // ------------------------------------------------------------------ transaction
 Result<Transaction> Transaction::Begin(SqliteConn& c) {
   NBI_RETURN_IF_ERROR(c.Exec(sql::kBeginImmediate));

@@ -146,6 +146,8 @@ class SqliteStmt {
 
 // Prepares (from the cache) and wraps a SQL constant.
 Result<SqliteStmt> Query(SqliteConn& c, const char* sql);
+// The first column of the first row of a SQL constant that returns one (a count, a version).
+Result<int64_t> QueryInt(SqliteConn& c, const char* sql);
 
 // A write transaction: BEGIN IMMEDIATE in Begin(), COMMIT in Commit(), ROLLBACK in the
 // destructor unless committed (so early returns and exceptions roll back). Movable, not

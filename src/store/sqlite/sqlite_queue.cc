@@ -395,12 +395,6 @@ Result<bool> SqliteStore::Heartbeat(int64_t job_id, const std::string& worker_id
   });
 }
 
-Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
-  const int64_t now = clock_->NowMs();
-  return InWriteTxn<bool>(*pool_,
-                          [&](SqliteConn& c) { return CheckpointIn(c, cp, now, SqlTs(now)); });
-}
-
 Result<bool> SqliteStore::CheckpointIn(SqliteConn& c, const Checkpoint& cp, int64_t now,
                                        const std::string& ts) {
   const int64_t end = cp.begin + cp.count();
@@ -410,6 +404,7 @@ Result<bool> SqliteStore::CheckpointIn(SqliteConn& c, const Checkpoint& cp, int6
                                        cp.job_id, cp.begin, end));
   }
   if (p.next != cp.begin) return PositionMoved(cp.job_id, cp.part, p.next, cp.begin);
+  NBI_RETURN_IF_ERROR(CheckDataVersion(c, cp));
   NBI_ASSIGN_OR_RETURN(SqliteStmt part, Query(c, sql::kCheckpointPart));
   NBI_RETURN_IF_ERROR(part.Int(end).Int(now).Int(cp.job_id).Int(cp.part).Run());
   NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kCheckpointJob));

@@ -246,6 +246,11 @@ CREATE INDEX IF NOT EXISTS job_attempts_job_idx ON job_attempts(job_id, id);
     kOsmWayNodesMigration,
     // v14: delayed jobs out of the claim until due (kDelayMigration).
     kDelayMigration,
+    // v15: the scoring data version (store.h ScoringDataVersion): a checkpoint whose index was
+    // loaded before an import committed is refused (SqliteStore::CheckpointIn).
+    "CREATE TABLE IF NOT EXISTS scoring_data_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+    "version INTEGER NOT NULL); "
+    "INSERT OR IGNORE INTO scoring_data_version (id, version) VALUES (1, 1);",
 };
 inline constexpr int kSchemaVersion = static_cast<int>(std::size(kMigrations));
 
@@ -298,6 +303,10 @@ inline constexpr const char* kGetCity =
 // ------------------------------------------------------------------ POIs
 // Counted before and after an upsert batch: the difference is the number inserted.
 inline constexpr const char* kCountPois = "SELECT COUNT(*) FROM pois";
+inline constexpr const char* kScoringDataVersion =
+    "SELECT version FROM scoring_data_version WHERE id = 1";
+inline constexpr const char* kBumpScoringDataVersion =
+    "UPDATE scoring_data_version SET version = version + 1 WHERE id = 1";
 // ?: source_id, category, subtype, name, lat, lng. Keyed by source_id.
 inline constexpr const char* kUpsertPoi =
     "INSERT INTO pois (source_id, category, subtype, name, lat, lng) VALUES (?, ?, ?, ?, ?, ?) "

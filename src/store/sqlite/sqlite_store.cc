@@ -215,6 +215,7 @@ Result<PoiImportSummary> SqliteStore::UpsertPoiBatches(const PoiBatchSource& nex
     PoiImportSummary sum;
     sum.inserted = after - before;
     sum.updated = sent - sum.inserted;
+    if (sent > 0) NBI_RETURN_IF_ERROR(c.Exec(sql::kBumpScoringDataVersion));
     return sum;
   });
 }
@@ -237,8 +238,17 @@ Result<PoiImportSummary> SqliteStore::ApplyPoiWrite(const PoiWrite& write) {
     }
     NBI_RETURN_IF_ERROR(SqliteDeleteWalkRows(c, write.node_deletes, write.edge_deletes, &sum));
     NBI_RETURN_IF_ERROR(SqliteWriteOsmWays(c, write.ways, write.way_deletes));
+    const bool wrote = !write.pois.empty() || !write.network.nodes.empty() ||
+                       !write.network.edges.empty() || !write.poi_deletes.empty() ||
+                       !write.node_deletes.empty() || !write.edge_deletes.empty();
+    if (wrote) NBI_RETURN_IF_ERROR(c.Exec(sql::kBumpScoringDataVersion));
     return sum;
   });
+}
+
+Result<int64_t> SqliteStore::ScoringDataVersion() {
+  return WithConn<int64_t>(*readers_,
+                           [&](SqliteConn& c) { return QueryInt(c, sql::kScoringDataVersion); });
 }
 
 Result<std::vector<PoiPoint>> SqliteStore::LoadPoiPoints(const BBox& box) {
@@ -392,6 +402,22 @@ Result<std::vector<std::pair<int64_t, int64_t>>> SqliteStore::QueuedCellsOf(
     NBI_RETURN_IF_ERROR(q.Rows([&] { out.emplace_back(q.I(0), q.I(1)); }));
     return out;
   });
+}
+
+Result<bool> SqliteStore::WriteCheckpoint(const Checkpoint& cp) {
+  const int64_t now = clock_->NowMs();
+  return InWriteTxn<bool>(*pool_, [&](SqliteConn& c) {
+    return CheckpointIn(c, cp, now, FormatTimestamp(now, TimeStyle::kSqlUtc));
+  });
+}
+
+Status SqliteStore::CheckDataVersion(SqliteConn& c, const Checkpoint& cp) {
+  if (!cp.data_version) return Status::Ok();
+  // In the checkpoint's write transaction: it sees the last import committed, and no import
+  // commits before it does.
+  NBI_ASSIGN_OR_RETURN(int64_t stored, QueryInt(c, sql::kScoringDataVersion));
+  if (stored == *cp.data_version) return Status::Ok();
+  return DataChanged(cp.job_id, cp.part, *cp.data_version, stored);
 }
 
 // A batch of checkpoints (JobQueue::WriteCheckpoints); each one's work is CheckpointIn

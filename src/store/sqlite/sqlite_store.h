@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
   Result<std::vector<OsmWayNodes>> LoadOsmWays(const std::vector<int64_t>& way_ids) override;
   Result<std::vector<OsmWayNodes>> LoadOsmWaysOfNodes(
       const std::vector<int64_t>& node_ids) override;
+  Result<int64_t> ScoringDataVersion() override;
   Result<int64_t> WalkNetworkVersion() override;
   Status LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
                             std::vector<tiles::StreetSegment>* out) override;
@@ -129,6 +130,8 @@ class SqliteStore final : public Store {
   // WriteCheckpoint's work in the caller's write transaction.
   Result<bool> CheckpointIn(SqliteConn& c, const Checkpoint& cp, int64_t now,
                             const std::string& ts);
+  // DataChanged unless the checkpoint carries no data version or the stored one.
+  static Status CheckDataVersion(SqliteConn& c, const Checkpoint& cp);
 
   const std::string path_;
   Clock* const clock_;
