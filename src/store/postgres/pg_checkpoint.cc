@@ -171,8 +171,7 @@ PgParams PgStagedCheckpoint::CheckpointParams() const {
       .Text(cp_.worker_id)
       .Int(cp_.begin + cp_.count())
       .Int(now_)
-      .Int(cp_.begin)
-      .OptInt(cp_.data_version);
+      .Int(cp_.begin);
 }
 
 // The part's last chunk completes it in the checkpoint's trip: kCompleteSolo and the overview
@@ -211,15 +210,22 @@ Result<bool> PgStagedCheckpoint::Commit() {
   const PgParams bump = PgTilesBumpParams(cp_);  // tiles hook: version blocks (same trip)
   const PgParams solo = SoloParams();
   const PgParams lock = PgOverviewLockParams(cp_.region->step(), cp_.model);
-  auto last = cp_.complete ? c_.Pipeline({{&kCommitCheckpoint, &params},
-                                          {&kPgBumpAreaVersions, &bump},
-                                          {&kCompleteSolo, &solo},
-                                          {&kPgOverviewLock, &lock}})
-                           : c_.Pipeline({{&kCommitCheckpoint, &params},
-                                          {&kPgBumpAreaVersions, &bump},
-                                          {&EndSql(), nullptr}});
+  // The data version first (its lock before any row's, the order of a batch's check).
+  const PgParams version = PgParams().OptInt(cp_.data_version);
+  std::vector<PgConn::Step> steps;
+  if (cp_.data_version) steps.push_back({&kRequireDataVersion, &version});
+  const size_t at = steps.size();
+  steps.push_back({&kCommitCheckpoint, &params});
+  steps.push_back({&kPgBumpAreaVersions, &bump});
+  if (cp_.complete) {
+    steps.push_back({&kCompleteSolo, &solo});
+    steps.push_back({&kPgOverviewLock, &lock});
+  } else {
+    steps.push_back({&EndSql(), nullptr});
+  }
+  auto last = c_.Pipeline(steps);
   if (!last.ok()) return Refused(last.status());
-  return Committed(*last, 0);
+  return Committed(*last, at);
 }
 
 Result<bool> PgStagedCheckpoint::Committed(const std::vector<PgRows>& rows, size_t at) {

@@ -286,9 +286,7 @@ inline constexpr PgSql kStagePart{
 // follows in the same round trip, so parts of one job write their cells at the same time.
 // (The runner commits the chunks of a part in order: runner.cc, CommitOrder.) $5 now, $6 the
 // chunk's begin: a compare-and-set, the part's stored next index must be it, else NB002
-// (nbi_require_position, v14) aborts the transaction and so the chunk's cells. $7: the data
-// version the chunk's index was loaded at, else NULL; another version stored raises NB003
-// (nbi_require_data_version, v18), its shared lock held to the COMMIT.
+// (nbi_require_position, v14) aborts the transaction and so the chunk's cells.
 inline constexpr PgSql kCommitCheckpoint{
     "commit_checkpoint",
     "WITH o AS (SELECT next_index FROM job_parts WHERE job_id = $1::bigint AND part = $2::int "
@@ -308,8 +306,7 @@ inline constexpr PgSql kCommitCheckpoint{
     " AS done, p.added) "
     "SELECT (SELECT cancel_requested FROM u), (SELECT done FROM u), (SELECT added FROM u), "
     "nbi_require_running((SELECT count(*) FROM u)), "
-    "nbi_require_position((SELECT next_index FROM o), $6::bigint), "
-    "nbi_require_data_version($7::bigint)"};
+    "nbi_require_position((SELECT next_index FROM o), $6::bigint)"};
 // A staged chunk's transaction waits, idle, for the chunk before it to commit. A worker
 // frozen there (SIGSTOP, a VM pause) would hold its uncommitted cells, and the worker that
 // takes the part over would wait on them at its COPY: the server ends such a transaction

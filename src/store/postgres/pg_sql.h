@@ -315,6 +315,10 @@ inline constexpr PgSql kDataVersion{"data_version",
 inline constexpr PgSql kBumpDataVersion{"bump_data_version", "SELECT nbi_bump_data_version()"};
 inline constexpr PgSql kDataVersionLocked{"data_version_locked",
                                           "SELECT nbi_data_version_locked()"};
+// A checkpoint's check, sent before its statements: $1 the version its index was loaded at;
+// another stored raises NB003 and aborts the transaction. The shared lock is held to COMMIT.
+inline constexpr PgSql kRequireDataVersion{"require_data_version",
+                                           "SELECT nbi_require_data_version($1::bigint)"};
 
 inline constexpr PgSql kLockMigrations{nullptr, "SELECT pg_advisory_xact_lock($1::bigint)"};
 // A migration may rewrite a large table: no session statement limit, a patient lock wait
