@@ -71,11 +71,11 @@ inline constexpr PgSql kActiveByKey{
 // on them; the row lock (re-checked against the newest row version) makes the claim
 // exclusive. $1 worker, $2 now, $3 limit, $4 the most cells a part may have left (a local
 // queue's claim of small parts; else the largest bigint).
-#define NBI_CLAIM_CANDIDATES                                                               \
-  "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id " \
+#define NBI_CLAIM_CANDIDATES                                                                 \
+  "SELECT p.job_id, p.part, j.part_count FROM job_parts p JOIN jobs j ON j.id = p.job_id "   \
   "WHERE p.status = 'pending' AND p.claim_priority IS NOT NULL AND (j.ready_parts + 0) > 0 " \
-  "AND p.end_index - p.next_index <= $4::bigint "                                          \
-  "AND (j.run_at_ms + 0) <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "  \
+  "AND p.end_index - p.next_index <= $4::bigint "                                            \
+  "AND (j.run_at_ms + 0) <= $2::bigint ORDER BY p.claim_priority DESC, p.job_id, p.part "    \
   "LIMIT $3::int FOR UPDATE OF p SKIP LOCKED"
 // Before each claim, in its transaction: the delayed parts that have come due by $1 (the
 // queue's now, the database's clock) enter the claim index with their job's priority (NULL
@@ -111,12 +111,13 @@ inline constexpr PgSql kClaimPlanSettings{
 // same way. The started jobs' rows carry their parts (cj returns cp's columns): a join of
 // the three lists back together after the updates was planned as a nested loop over them
 // (n x n rows: a quarter of a claim of 100); the parts whose job did not start are looked
-// for only when fewer jobs started than parts were claimed. The job is found by its key only: "status ||
+// for only when fewer jobs started than parts were claimed. The job is found by its key only:
+// "status ||
 // ''" keeps jobs_status_idx (every pending job) out of the lookup whatever the statistics.
 // A row's part or job columns when it has none (one NULL per column of NBI_PART_COLUMNS,
 // NBI_JOB_COLUMNS).
 #define NBI_NO_PART_COLUMNS "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
-#define NBI_NO_JOB_COLUMNS                                                                      \
+#define NBI_NO_JOB_COLUMNS                                                                     \
   "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, " \
   "NULL, NULL, NULL, NULL"
 inline constexpr PgSql kClaimSolo{
