@@ -111,9 +111,9 @@ inline constexpr PgSql kClaimPlanSettings{
 // same way. The started jobs' rows carry their parts (cj returns cp's columns): a join of
 // the three lists back together after the updates was planned as a nested loop over them
 // (n x n rows: a quarter of a claim of 100); the parts whose job did not start are looked
-// for only when fewer jobs started than parts were claimed. The job is found by its key only:
-// "status ||
-// ''" keeps jobs_status_idx (every pending job) out of the lookup whatever the statistics.
+// for only when fewer jobs started than parts were claimed. The job is found by its key
+// only: "status || ''" keeps jobs_status_idx (every pending job) out of the lookup whatever
+// the statistics.
 // A row's part or job columns when it has none (one NULL per column of NBI_PART_COLUMNS,
 // NBI_JOB_COLUMNS).
 #define NBI_NO_PART_COLUMNS "NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL"
