@@ -202,25 +202,22 @@ inline constexpr PgSql kCompleteSolo{
     "FROM p WHERE id = $1::bigint AND status = 'running' RETURNING " NBI_JOB_COLUMNS ") "
     "SELECT o.*, j.* FROM o LEFT JOIN j ON true"};
 // CompleteBatch's common case: every job of one part in $1 whose part worker $2 runs is
-// completed, in one statement. Returns their ids. $3 now. Parts and jobs are read by their
-// keys in $1 only, and the jobs updated by the keys of the completed parts ("status || ''":
-// with statistics taken while the table was small, the planner read every running part
-// through job_parts_running_idx and every running job through jobs_status_idx, and joined
-// them in nested loops of n x n rows: 7.5 ms for 100 jobs instead of 2.4;
-// PgBatchPlanTest). The job's attempts are its part's (RollUp), which completing leaves.
+// completed, in one statement. Returns their ids. $3 now. The jobs are read by their keys in
+// $1, then each one's part, and each completed part's job, by key ("status || ''": with
+// statistics taken while the table was small, the planner read every running part through
+// job_parts_running_idx and every running job through jobs_status_idx, and joined them in
+// nested loops of n x n rows: 7.5 ms for 100 jobs instead of 2.4; PgBatchPlanTest).
 inline constexpr PgSql kCompleteSoloBatch{
     "complete_solo_batch",
     "WITH o AS (SELECT p.job_id, p.part FROM job_parts p JOIN jobs j ON j.id = p.job_id "
-    "WHERE j.id = ANY($1::bigint[]) AND p.job_id = ANY($1::bigint[]) "
-    "AND (p.status || '') = 'running' AND p.locked_by = $2::text "
+    "WHERE j.id = ANY($1::bigint[]) AND (p.status || '') = 'running' AND p.locked_by = $2::text "
     "AND j.part_count = 1 AND (j.status || '') = 'running' ORDER BY p.job_id FOR UPDATE OF p), "
     "p AS (UPDATE job_parts jp SET status = 'completed', locked_by = NULL, "
     "next_index = jp.end_index FROM o WHERE jp.job_id = o.job_id AND jp.part = o.part "
-    "RETURNING jp.job_id AS c_job), "
+    "RETURNING jp.job_id AS c_job, jp.attempts AS c_attempts), "
     "j AS (UPDATE jobs SET status = 'completed', ready_parts = 0, locked_by = NULL, "
-    "attempts = (SELECT max(attempts) FROM job_parts WHERE job_id = jobs.id), "
-    "completed_at = " NBI_TS("$3") ", progress = 100, error = NULL "
-    "WHERE id = ANY(ARRAY(SELECT c_job FROM p)) AND (status || '') = 'running' RETURNING id) "
+    "attempts = p.c_attempts, completed_at = " NBI_TS("$3") ", progress = 100, error = NULL "
+    "FROM p WHERE id = p.c_job AND (status || '') = 'running' RETURNING id) "
     "SELECT id FROM j"};
 // PgWriteWholeJobs (pg_batch.h): the batch's jobs of one part and one chunk ($1 job ids, $2 parts,
 // $3 their cell counts; $4 the worker, $5 now): each part the worker runs at cell 0, over its job's
