@@ -8,8 +8,9 @@
 //   5. 20,000 one-cell heatmap jobs through `nearbyindex process-jobs` at its defaults (with
 //      --binary PATH).
 // Any failure (a claim, a part, a job that does not complete) ends it with exit status 1.
-// --queue-only: parts 2, 4 and 5; --small-jobs-only N: part 5 with N jobs. scripts/bench.sh runs it
-// on SQLite and on a throwaway PostgreSQL.
+// --queue-only: parts 2, 4 and 5; --small-jobs-only N: part 5 with N jobs; --noop-only BATCH
+// WORKERS: one figure of part 2 (BATCH 0: one job per claim); --wake-only: part 4. scripts/bench.sh
+// runs it on SQLite and on a throwaway PostgreSQL.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -310,8 +311,8 @@ int main(int argc, char** argv) {
   std::string url = env_url && *env_url ? env_url : kDefaultDatabaseUrl;
   int64_t cells = 1'000'000;
   std::vector<int64_t> chunks = {500, 5000};
-  bool only_e2e = false, only_queue = false, only_small = false;
-  int small_jobs = 20000;
+  bool only_e2e = false, only_queue = false, only_small = false, only_wake = false;
+  int small_jobs = 20000, noop_batch = -1, noop_workers = 1;
   std::string binary;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--url") && i + 1 < argc)
@@ -326,11 +327,17 @@ int main(int argc, char** argv) {
       binary = argv[++i];
     else if (!std::strcmp(argv[i], "--small-jobs-only") && i + 1 < argc)
       only_small = true, small_jobs = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--wake-only"))
+      only_wake = true;
+    else if (!std::strcmp(argv[i], "--noop-only") && i + 2 < argc)
+      noop_batch = std::atoi(argv[i + 1]), noop_workers = std::atoi(argv[i + 2]), i += 2;
     else {
       // Not a silent full run on the default database (it wrote nearbyindex.db where it ran).
       std::fprintf(stderr,
                    "bench_queue: unknown argument '%s'\nusage: bench_queue [--url URL] [--cells N] "
-                   "[--e2e-only | --queue-only | --small-jobs-only N] [--binary PATH]\n",
+                   "[--e2e-only | --queue-only | --small-jobs-only N | --noop-only BATCH WORKERS | "
+                   "--wake-only] "
+                   "[--binary PATH]\n",
                    argv[i]);
       return 2;
     }
@@ -339,6 +346,16 @@ int main(int argc, char** argv) {
   std::printf("Store: %s\n", store->Describe().c_str());
   if (only_small) {
     ProcessJobs(url, binary, small_jobs);
+    return 0;
+  }
+  if (only_wake) {
+    Latency(url, 200, 20000);
+    return 0;
+  }
+  if (noop_batch >= 0) {  // one figure of part 2 alone (profiling: pg_stat_statements)
+    const double rate =
+        NoopJobs(url, std::max(1, noop_workers), noop_batch ? 20000 : 5000, noop_batch);
+    std::printf("  %d worker(s), batch %d: %8.0f jobs/s\n", noop_workers, noop_batch, rate);
     return 0;
   }
   // A square region holding ~`cells` cells at step 0.0005.

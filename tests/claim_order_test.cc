@@ -374,7 +374,9 @@ TEST_P(PgClaimPlanTest, DelayedJobsLeaveTheClaimsCostUnchanged) {
   std::vector<nlohmann::json> nodes;
   Nodes(after, &nodes);
   for (const auto& n : nodes) {
-    EXPECT_EQ(n.value("Rows Removed by Filter", 0), 0) << n.dump(1);
+    // Rows of the tables: kClaimSolo's answer filters its own few candidates (CTE Scan).
+    if (n["Node Type"] != "CTE Scan")
+      EXPECT_EQ(n.value("Rows Removed by Filter", 0), 0) << n.dump(1);
     EXPECT_EQ(n.value("Rows Removed by Join Filter", 0), 0) << n.dump(1);
     EXPECT_NE(n.value("Index Name", ""), "jobs_next_run_idx") << "the job not found by its key";
   }
