@@ -21,7 +21,6 @@ namespace nbi {
 
 namespace {
 
-constexpr double kEarthRadiusM = 6'371'000.0;
 constexpr double kPi = 3.14159265358979323846;
 // Metres added to every disk's radius: a cell that the scorer counts at exactly the radius
 // must not be lost to the rounding of a haversine computed twice.
