@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,7 +15,9 @@
 #include "geo/geo.h"
 #include "poi/import.h"
 #include "poi/walk_ways.h"
+#include "store/postgres/pg_codec.h"
 #include "store/store.h"
+#include "store/walk_rows.h"
 #include "store_fixture.h"
 #include "store_test_util.h"
 #include "test_util.h"
@@ -218,6 +221,61 @@ TEST(WalkImportTest, RealExtractHasANetwork) {
   }
 }
 
+// ------------------------------------------------------------------ the load's join
+// JoinWalkNetwork (store/walk_rows.h) against Within() below's rule, on rows in any order.
+TEST(JoinWalkNetworkTest, KeepsTheEdgesWithBothEndsAmongTheNodes) {
+  std::vector<WalkNode> nodes = {{9, 1, 1}, {-4, 2, 2}, {5, 3, 3}, {100, 4, 4}, {2, 5, 5}};
+  std::vector<WalkEdge> edges = {{5, 9, 1},    {-4, 2, 2}, {2, 77, 3}, {-4, 9, 4},
+                                 {77, 100, 5}, {-4, 5, 6}, {1, 2, 7}};
+  const WalkNetwork got = JoinWalkNetwork(nodes, edges);
+  EXPECT_EQ(got.nodes, (std::vector<WalkNode>{{-4, 2, 2}, {2, 5, 5}, {5, 3, 3}, {9, 1, 1}}));
+  EXPECT_EQ(got.edges, (std::vector<WalkEdge>{{-4, 2, 2}, {-4, 5, 6}, {-4, 9, 4}, {5, 9, 1}}));
+  EXPECT_TRUE(CheckWalkNetwork(got).ok());
+  EXPECT_TRUE(JoinWalkNetwork({}, edges).nodes.empty());
+  EXPECT_TRUE(JoinWalkNetwork(nodes, {}).nodes.empty());
+}
+
+// PostgreSQL's binary COPY stream as the load reads it: what PgBinaryCopy writes comes back,
+// int64's extremes and NULLs included; a stream cut anywhere, or not a COPY stream, is an
+// error and never a read past its end.
+TEST(PgBinaryCopyReaderTest, ReadsWhatTheWriterWritesAndRefusesCutStreams) {
+  constexpr int64_t kMin = std::numeric_limits<int64_t>::min();
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  PgBinaryCopy w;
+  w.Header();
+  w.Row(3);
+  w.Int8(kMin);
+  w.Null();
+  w.Float8(-0.1);
+  w.Row(2);
+  w.Int8(kMax);
+  w.Float8(47.123456789012345);
+  w.Trailer();
+  const std::string stream = w.data();
+  PgBinaryCopyReader r(stream);
+  ASSERT_TRUE(r.Start().ok());
+  ASSERT_TRUE(r.Next());
+  ASSERT_EQ(r.fields().size(), 3u);
+  EXPECT_EQ(PgBinaryInt8(*r.fields()[0]), kMin);
+  EXPECT_FALSE(r.fields()[1].has_value());
+  EXPECT_EQ(PgBinaryFloat8(*r.fields()[2]), -0.1);
+  ASSERT_TRUE(r.Next());
+  ASSERT_EQ(r.fields().size(), 2u);
+  EXPECT_EQ(PgBinaryInt8(*r.fields()[0]), kMax);
+  EXPECT_EQ(PgBinaryFloat8(*r.fields()[1]), 47.123456789012345);
+  EXPECT_FALSE(r.Next());
+  EXPECT_TRUE(r.status().ok()) << r.status().ToString();
+  for (size_t n = 0; n < stream.size(); ++n) {
+    PgBinaryCopyReader cut(std::string_view(stream).substr(0, n));
+    Status st = cut.Start();
+    while (st.ok() && cut.Next()) {
+    }
+    EXPECT_FALSE(st.ok() && cut.status().ok()) << "cut at " << n;
+  }
+  PgBinaryCopyReader text("1\t2\n");
+  EXPECT_FALSE(text.Start().ok());
+}
+
 // ------------------------------------------------------------------ storage
 class WalkStoreTest : public tu::StoreTest {
  protected:
@@ -354,6 +412,52 @@ TEST_P(WalkStoreTest, LoadWalkNetworkReturnsTheEdgesWithBothEndsInTheBox) {
   EXPECT_EQ(around->nodes, want.nodes);
   EXPECT_EQ(around->edges, want.edges);
   EXPECT_FALSE(around->edges.empty());
+}
+
+// The load reads a box's nodes and their edges apart and joins them itself (PostgreSQL: in
+// binary COPY): ids at both ends of int64, a node whose every edge leaves the box, one with no
+// edge, a box with a node but no edge inside, an empty box, and rows no longer in id order once
+// a node has moved (its edges' stored drawing positions stay old: the load must not use them).
+TEST_P(WalkStoreTest, LoadWalkNetworkJoinsTheBoxsNodesAndEdgesExactly) {
+  constexpr int64_t kLow = std::numeric_limits<int64_t>::min() + 3;
+  constexpr int64_t kHigh = std::numeric_limits<int64_t>::max() - 3;
+  WalkNetwork net;
+  net.nodes = {{kLow, 47.05, 9.05}, {-3, 47.06, 9.06}, {7, 47.07, 9.07},
+               {8, 47.2, 9.2},      {40, 47.08, 9.08}, {kHigh, 47.09, 9.09}};
+  net.edges = {{kLow, -3, 12.5}, {kLow, kHigh, 1e6}, {-3, 7, 0.25}, {7, 8, 30}, {8, kHigh, 99}};
+  auto sum = store_->UpsertPois({}, net);
+  ASSERT_TRUE(sum.ok()) << sum.status().ToString();
+  const BBox box{47.0, 9.0, 47.1, 9.1};
+  WalkNetwork want;
+  want.nodes = {net.nodes[0], net.nodes[1], net.nodes[2], net.nodes[5]};
+  want.edges = {net.edges[0], net.edges[1], net.edges[2]};
+  auto got = store_->LoadWalkNetwork(box);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->nodes, want.nodes);
+  EXPECT_EQ(got->edges, want.edges);
+  for (const BBox& none : {BBox{47.065, 9.065, 47.075, 9.075},  // node 7 alone
+                           BBox{47.075, 9.075, 47.085, 9.085},  // node 40, no edge at all
+                           BBox{10, 10, 10.5, 10.5}}) {         // nothing
+    auto empty = store_->LoadWalkNetwork(none);
+    ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+    EXPECT_TRUE(empty->nodes.empty()) << none.ToString();
+    EXPECT_TRUE(empty->edges.empty()) << none.ToString();
+  }
+  // Node -3 moves (a network of that node alone), then out of the box with its two edges.
+  WalkNetwork moved;
+  moved.nodes = {{-3, 47.061, 9.062}};
+  ASSERT_TRUE(store_->UpsertPois({}, moved).ok());
+  want.nodes[1] = moved.nodes[0];
+  got = store_->LoadWalkNetwork(box);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->nodes, want.nodes);
+  EXPECT_EQ(got->edges, want.edges);
+  moved.nodes = {{-3, 47.3, 9.062}};
+  ASSERT_TRUE(store_->UpsertPois({}, moved).ok());
+  got = store_->LoadWalkNetwork(box);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  EXPECT_EQ(got->nodes, (std::vector<WalkNode>{net.nodes[0], net.nodes[5]}));
+  EXPECT_EQ(got->edges, (std::vector<WalkEdge>{net.edges[1]}));
 }
 
 TEST_P(WalkStoreTest, LoadWalkNetworkAroundMergesBothSidesOfTheAntimeridian) {

@@ -97,6 +97,39 @@ void SortWalkEdges(std::vector<WalkEdge>* edges) {
   });
 }
 
+WalkNetwork JoinWalkNetwork(std::vector<WalkNode> nodes, std::vector<WalkEdge> edges) {
+  auto by_id = [](const WalkNode& x, const WalkNode& y) { return x.id < y.id; };
+  if (!std::is_sorted(nodes.begin(), nodes.end(), by_id)) {
+    std::sort(nodes.begin(), nodes.end(), by_id);
+  }
+  auto by_ends = [](const WalkEdge& x, const WalkEdge& y) {
+    return x.a != y.a ? x.a < y.a : x.b < y.b;
+  };
+  if (!std::is_sorted(edges.begin(), edges.end(), by_ends)) SortWalkEdges(&edges);
+  // Edges come in order of a: node a is found by walking the nodes along with them; node b
+  // by a binary search.
+  std::vector<uint8_t> used(nodes.size(), 0);
+  size_t ia = 0, kept = 0;
+  for (const WalkEdge& e : edges) {
+    while (ia < nodes.size() && nodes[ia].id < e.a) ++ia;
+    if (ia == nodes.size()) break;
+    if (nodes[ia].id != e.a) continue;
+    auto b = std::lower_bound(nodes.begin(), nodes.end(), e.b,
+                              [](const WalkNode& n, int64_t id) { return n.id < id; });
+    if (b == nodes.end() || b->id != e.b) continue;
+    used[ia] = 1;
+    used[static_cast<size_t>(b - nodes.begin())] = 1;
+    edges[kept++] = e;
+  }
+  edges.resize(kept);
+  size_t n = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (used[i]) nodes[n++] = nodes[i];
+  }
+  nodes.resize(n);
+  return WalkNetwork{std::move(nodes), std::move(edges)};
+}
+
 Status CheckWalkNetwork(const WalkNetwork& network) {
   const std::vector<WalkNode>& nodes = network.nodes;
   for (size_t i = 0; i < nodes.size(); ++i) {

@@ -21,4 +21,11 @@ void SortUniqueWalkNodes(std::vector<WalkNode>* nodes);
 // ORDER BY over the join (a sort of every row in the database's temporary storage).
 void SortWalkEdges(std::vector<WalkEdge>* edges);
 
+// The network of a box from two plain reads instead of a join of each edge with both its ends
+// in the database: `nodes`, every node in the box (unique ids, any order), and `edges`, every
+// edge whose end a is in the box (any order, maybe more). Keeps the edges whose ends are both
+// among `nodes`, and of the nodes those that end a kept edge. Already sorted input (as a
+// table read in its insertion order usually is) is not sorted again.
+WalkNetwork JoinWalkNetwork(std::vector<WalkNode> nodes, std::vector<WalkEdge> edges);
+
 }  // namespace nbi

@@ -1,6 +1,7 @@
 #include "walk/walk_index.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <exception>
@@ -15,14 +16,45 @@ double SecondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// One (node, POI) pair within the radius, before it is placed in its node's list.
-struct Reach {
+// Runs fn(task, scratch) for tasks 0..n-1 on up to `threads` threads, each with its own
+// Scratch. An exception (bad_alloc) in a task is rethrown here once all threads are joined,
+// as on one thread.
+template <typename F>
+void RunTasks(size_t n, unsigned threads, F&& fn) {
+  threads = static_cast<unsigned>(std::min<size_t>(std::max(threads, 1u), n));
+  if (threads <= 1) {
+    WalkGraph::Scratch scratch;
+    for (size_t t = 0; t < n; ++t) fn(t, &scratch);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::exception_ptr> errors(threads);
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (unsigned k = 0; k < threads; ++k) {
+    pool.emplace_back([&, k] {
+      try {
+        WalkGraph::Scratch scratch;
+        for (size_t t; (t = next.fetch_add(1)) < n;) fn(t, &scratch);
+      } catch (...) {
+        errors[k] = std::current_exception();
+        next = n;  // the others stop after their current task
+      }
+    });
+  }
+  for (std::thread& t : pool) t.join();
+  for (const std::exception_ptr& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace
+
+struct WalkIndex::Reach {
   int32_t node;
   uint32_t poi;
   double dist;
 };
-
-}  // namespace
 
 WalkIndex::Options WalkIndex::ForModel(HeatModel model) {
   Options o;
@@ -62,68 +94,91 @@ WalkIndex::WalkIndex(const WalkNetwork& net, const std::vector<PoiPoint>& pois,
   for (Category c : kAllCategories) {
     if (opts.categories[static_cast<int>(c)]) todo.push_back(c);
   }
-  if (only.node >= 0 || todo.size() < 2) {
-    WalkGraph::Scratch scratch;
-    for (Category c : todo) Prepare(c, pois, opts, only, &scratch);
-  } else {
-    // A job's categories are independent: one thread each (each fills its own lists). An
-    // exception (bad_alloc) in one is rethrown here after all are joined, as on one thread.
-    std::vector<std::exception_ptr> errors(todo.size());
-    std::vector<std::thread> threads;
-    threads.reserve(todo.size());
-    for (size_t k = 0; k < todo.size(); ++k) {
-      threads.emplace_back([&, k] {
-        try {
-          WalkGraph::Scratch scratch;
-          Prepare(todo[k], pois, opts, only, &scratch);
-        } catch (...) {
-          errors[k] = std::current_exception();
-        }
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    for (const std::exception_ptr& e : errors) {
-      if (e) std::rethrow_exception(e);
-    }
-  }
+  Prepare(todo, pois, opts, only);
   search_seconds_ = SecondsSince(t0);
 }
 
-void WalkIndex::Prepare(Category c, const std::vector<PoiPoint>& pois, const Options& opts,
-                        const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch) {
+void WalkIndex::Prepare(const std::vector<Category>& todo, const std::vector<PoiPoint>& pois,
+                        const Options& opts, const WalkGraph::Snapped& only) {
+  // The searches in runs of a few dozen POIs, shared by as many threads as there are cores:
+  // a category a thread each left one core with the largest category alone at the end. A
+  // node's list is sorted, so the order in which runs finish does not show in it.
+  constexpr size_t kRun = 48;
+  struct Run {
+    Category c;
+    std::span<const uint32_t> numbers;
+  };
+  std::array<std::vector<uint32_t>, kCategoryCount> numbers;
+  for (uint32_t i = 0; i < pois.size(); ++i) {
+    const int k = static_cast<int>(pois[i].category);
+    if (opts.categories[k]) numbers[k].push_back(i);
+  }
+  std::vector<Run> runs;
+  std::vector<size_t> first_run;  // per entry of todo, its first run; then runs.size()
+  for (Category c : todo) {
+    first_run.push_back(runs.size());
+    const std::vector<uint32_t>& of = numbers[static_cast<int>(c)];
+    for (size_t b = 0; b < of.size(); b += kRun) {
+      runs.push_back({c, std::span<const uint32_t>(of).subspan(b, std::min(kRun, of.size() - b))});
+    }
+  }
+  first_run.push_back(runs.size());
+  // A point score searches until its one node only: not worth a thread.
+  const unsigned threads = only.node >= 0 ? 1 : std::thread::hardware_concurrency();
+  std::vector<std::vector<Reach>> found(runs.size());
+  RunTasks(runs.size(), threads, [&](size_t t, WalkGraph::Scratch* scratch) {
+    Search(runs[t].c, runs[t].numbers, pois, opts, only, scratch, &found[t]);
+  });
+  RunTasks(todo.size(), threads, [&](size_t k, WalkGraph::Scratch*) {
+    const std::span<const std::vector<Reach>> parts(found);
+    Place(todo[k], parts.subspan(first_run[k], first_run[k + 1] - first_run[k]), pois, opts);
+  });
+}
+
+void WalkIndex::Search(Category c, std::span<const uint32_t> numbers,
+                       const std::vector<PoiPoint>& pois, const Options& opts,
+                       const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch,
+                       std::vector<Reach>* out) const {
   const double radius = ParamsOf(c).radius_m;
   // For a point score: only POIs within the radius in a straight line can be within it on
   // foot (a walk is never shorter), and a search needs to go no farther than the radius less
   // the point's own leg (slack: the sums round differently).
   constexpr double kSlackM = 1e-6;
   const double bound = only.node >= 0 ? radius - only.dist_m + kSlackM : radius;
-  std::vector<Reach> reach;
-  for (uint32_t i = 0; i < pois.size(); ++i) {
+  for (uint32_t i : numbers) {
     const PoiPoint& p = pois[i];
-    if (p.category != c) continue;
     if (only.node >= 0 && HaversineMeters(*opts.only_at, {p.lat, p.lng}) > radius + kSlackM) {
       continue;
     }
     const WalkGraph::Snapped s = graph_.Snap({p.lat, p.lng}, radius);
     graph_.Search(s.node, s.dist_m, bound, scratch, [&](int32_t v, double d) {
       if (only.node >= 0 && v != only.node) return true;
-      reach.push_back({v, i, d});
+      out->push_back({v, i, d});
       return only.node < 0;  // a point score needs its own node only
     });
   }
-  if (reach.empty()) return;
+}
+
+void WalkIndex::Place(Category c, std::span<const std::vector<Reach>> parts,
+                      const std::vector<PoiPoint>& pois, const Options& opts) {
+  size_t total = 0;
+  for (const std::vector<Reach>& part : parts) total += part.size();
+  if (total == 0) return;
   // Placed by node (a counting sort), then each node's short list sorted nearest first, equal
   // distances in POI order, so lists are reproducible.
   NodeLists& l = lists_[static_cast<int>(c)];
   l.start.assign(size_t(graph_.size()) + 1, 0);
-  for (const Reach& r : reach) ++l.start[size_t(r.node) + 1];
+  for (const std::vector<Reach>& part : parts) {
+    for (const Reach& r : part) ++l.start[size_t(r.node) + 1];
+  }
   std::partial_sum(l.start.begin(), l.start.end(), l.start.begin());
-  std::vector<std::pair<double, uint32_t>> placed(reach.size());
+  std::vector<std::pair<double, uint32_t>> placed(total);
   {
     std::vector<uint32_t> fill(l.start.begin(), l.start.end() - 1);
-    for (const Reach& r : reach) placed[fill[size_t(r.node)]++] = {r.dist, r.poi};
+    for (const std::vector<Reach>& part : parts) {
+      for (const Reach& r : part) placed[fill[size_t(r.node)]++] = {r.dist, r.poi};
+    }
   }
-  reach = {};
   for (size_t v = 0; v + 1 < l.start.size(); ++v) {
     if (l.start[v + 1] - l.start[v] > 1) {
       std::sort(placed.begin() + l.start[v], placed.begin() + l.start[v + 1]);

@@ -21,6 +21,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "common/walk_network.h"
@@ -71,8 +72,18 @@ class WalkIndex {
     std::vector<uint32_t> poi;   // keep_pois only
     std::vector<HealthSub> sub;  // healthcare only
   };
-  void Prepare(Category c, const std::vector<PoiPoint>& pois, const Options& opts,
-               const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch);
+  // One (node, POI, distance) triple within a category's radius (walk_index.cc).
+  struct Reach;
+  // Searches from every POI of the prepared categories, then fills their lists.
+  void Prepare(const std::vector<Category>& todo, const std::vector<PoiPoint>& pois,
+               const Options& opts, const WalkGraph::Snapped& only);
+  // The triples of POIs `numbers` of category c (all of it: the POIs' numbers in `pois`).
+  void Search(Category c, std::span<const uint32_t> numbers, const std::vector<PoiPoint>& pois,
+              const Options& opts, const WalkGraph::Snapped& only, WalkGraph::Scratch* scratch,
+              std::vector<Reach>* out) const;
+  // Category c's lists from its triples, found in `parts`.
+  void Place(Category c, std::span<const std::vector<Reach>> parts,
+             const std::vector<PoiPoint>& pois, const Options& opts);
 
   WalkGraph graph_;
   std::array<NodeLists, kCategoryCount> lists_;

@@ -1,6 +1,7 @@
 // Row and COPY codecs of the PostgreSQL store. See pg_codec.h.
 #include "store/postgres/pg_codec.h"
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 namespace nbi {
@@ -88,6 +89,21 @@ void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_
       lat = static_cast<float>(region.LatOfRow(region.first_row() + row));
     }
   }
+}
+
+int64_t PgBinaryInt8(std::string_view v) {
+  if (v.size() != 8) return 0;
+  uint64_t bits = 0;
+  for (unsigned char byte : v) bits = (bits << 8) | byte;
+  return static_cast<int64_t>(bits);
+}
+
+double PgBinaryFloat8(std::string_view v) {
+  if (v.size() != 8) return 0;
+  const uint64_t bits = static_cast<uint64_t>(PgBinaryInt8(v));
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
 }
 
 // A bigint[] parameter in text form: {1,2,3}.

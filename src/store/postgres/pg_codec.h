@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "geo/geo.h"
@@ -33,6 +34,11 @@ City ReadCity(const PgRows& r, int row);
 void EncodeCells(const GridRegion& region, int64_t begin, std::span<const uint8_t> scores,
                  std::optional<int32_t> city_id, int64_t now_ms, HeatModel model,
                  PgBinaryCopy* out);
+
+// A bigint / float8 value of a binary-format result (network byte order); a value of another
+// size (never sent for these types) reads as 0.
+int64_t PgBinaryInt8(std::string_view v);
+double PgBinaryFloat8(std::string_view v);
 
 // A bigint[] (or int[]) parameter in text form: {1,2,3}.
 std::string PgIdArray(const std::vector<int64_t>& ids);

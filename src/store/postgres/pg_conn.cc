@@ -121,6 +121,59 @@ void PgBinaryCopy::Put64(uint64_t v) {
   buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
 }
 
+namespace {
+uint32_t ReadBe32(std::string_view v) {
+  uint32_t bits;
+  std::memcpy(&bits, v.data(), sizeof bits);
+  return be32toh(bits);
+}
+}  // namespace
+
+Status PgBinaryCopyReader::Start() {
+  static constexpr char kSignature[] = "PGCOPY\n\377\r\n";  // 11 bytes with its NUL
+  std::string_view sig, flags, ext_len, ext;
+  if (!Take(sizeof kSignature, &sig) || sig != std::string_view(kSignature, sizeof kSignature) ||
+      !Take(4, &flags) || !Take(4, &ext_len) || !Take(ReadBe32(ext_len), &ext)) {
+    Fail("no binary COPY header");
+  }
+  return status_;
+}
+
+bool PgBinaryCopyReader::Next() {
+  fields_.clear();
+  if (!status_.ok()) return false;
+  std::string_view count;
+  if (!Take(2, &count)) return Fail("no trailer");
+  const auto n = static_cast<int16_t>(static_cast<uint16_t>(
+      (static_cast<unsigned char>(count[0]) << 8) | static_cast<unsigned char>(count[1])));
+  if (n == -1) return false;  // the trailer
+  if (n < 0) return Fail("a negative field count");
+  for (int16_t k = 0; k < n; ++k) {
+    std::string_view len, value;
+    if (!Take(4, &len)) return Fail("a truncated row");
+    const auto size = static_cast<int32_t>(ReadBe32(len));
+    if (size == -1) {
+      fields_.emplace_back(std::nullopt);
+      continue;
+    }
+    if (size < 0 || !Take(static_cast<size_t>(size), &value)) return Fail("a truncated value");
+    fields_.emplace_back(value);
+  }
+  return true;
+}
+
+bool PgBinaryCopyReader::Take(size_t n, std::string_view* out) {
+  if (data_.size() - pos_ < n) return false;
+  *out = data_.substr(pos_, n);
+  pos_ += n;
+  return true;
+}
+
+bool PgBinaryCopyReader::Fail(std::string_view what) {
+  status_ = Status::Internal(std::string("binary COPY stream: ") + std::string(what));
+  return false;
+}
+
 // ------------------------------------------------------------------ connection
 
 Result<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& conninfo,
@@ -262,6 +315,24 @@ Status PgConn::CopyFinish() {
   if (PQputCopyEnd(pg_, nullptr) != 1) return Fail(nullptr, "copy");
   PgResultPtr r(PQgetResult(pg_));
   Status st = PQresultStatus(r.get()) == PGRES_COMMAND_OK ? Status::Ok() : Fail(r.get(), "copy");
+  // Drain to the end of the command so the connection is usable again.
+  while (PGresult* more = PQgetResult(pg_)) PQclear(more);
+  return st;
+}
+
+Status PgConn::CopyOut(const std::string& copy_sql, std::string* out) {
+  PgResultPtr r(PQexec(pg_, copy_sql.c_str()));
+  if (PQresultStatus(r.get()) != PGRES_COPY_OUT) return Fail(r.get(), "copy out");
+  for (;;) {
+    char* buf = nullptr;
+    const int n = PQgetCopyData(pg_, &buf, 0);
+    if (n < 0) break;  // -1: the end; -2: an error, which the result below names
+    out->append(buf, static_cast<size_t>(n));
+    PQfreemem(buf);
+  }
+  PgResultPtr end(PQgetResult(pg_));
+  Status st =
+      PQresultStatus(end.get()) == PGRES_COMMAND_OK ? Status::Ok() : Fail(end.get(), "copy out");
   // Drain to the end of the command so the connection is usable again.
   while (PGresult* more = PQgetResult(pg_)) PQclear(more);
   return st;

@@ -148,6 +148,31 @@ class PgBinaryCopy {
   std::string buf_;
 };
 
+// Reads a stream in PostgreSQL's binary COPY format (as PgBinaryCopy writes it): the header,
+// then row by row until the trailer. A stream that ends early or breaks the format reads as
+// an error (status()), never past its end.
+class PgBinaryCopyReader {
+ public:
+  explicit PgBinaryCopyReader(std::string_view data) : data_(data) {}
+  // Checks the header; kInternal when it is not binary COPY's.
+  Status Start();
+  // The next row into fields(): false at the trailer, at the end, or on an error.
+  bool Next();
+  // The current row's fields: nullopt for NULL, else the value's bytes (network byte order).
+  const std::vector<std::optional<std::string_view>>& fields() const { return fields_; }
+  // Ok, or what was wrong with the stream.
+  const Status& status() const { return status_; }
+
+ private:
+  bool Take(size_t n, std::string_view* out);
+  bool Fail(std::string_view what);
+
+  std::string_view data_;
+  size_t pos_ = 0;
+  std::vector<std::optional<std::string_view>> fields_;
+  Status status_ = Status::Ok();
+};
+
 // One libpq connection and the statements prepared on it. Used by one thread at a time (the
 // pool hands it out); `broken` marks a connection that must not go back to the pool.
 class PgConn {
@@ -188,6 +213,11 @@ class PgConn {
   Status CopyStart(const char* copy_sql);
   Status CopyPut(std::string_view data);
   Status CopyFinish();
+
+  // COPY (...) TO STDOUT: appends the whole stream to `out` (binary COPY's format when the
+  // statement asks for FORMAT binary: read it with PgBinaryCopyReader). Rows come as the
+  // server sends them, without a result of many small values to build and walk.
+  Status CopyOut(const std::string& copy_sql, std::string* out);
 
   // The session's staging tables: created once per connection, outside any transaction
   // (a temp table created in a transaction that rolls back would vanish behind our back).

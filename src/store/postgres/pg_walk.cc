@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "store/postgres/pg_codec.h"
 #include "store/postgres/pg_store.h"
 #include "store/postgres/pg_walk_sql.h"
 #include "store/walk_rows.h"
@@ -198,25 +199,41 @@ Result<std::vector<OsmWayNodes>> PgStore::LoadOsmWaysOfNodes(const std::vector<i
   });
 }
 
-Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
-  return WithReadConn<WalkNetwork>(*pool_, [&](PgConn& c) -> Result<WalkNetwork> {
-    NBI_ASSIGN_OR_RETURN(PgRows r, c.Exec(kLoadWalkNetwork, PgParams()
-                                                                .Double(box.min_lat)
-                                                                .Double(box.max_lat)
-                                                                .Double(box.min_lng)
-                                                                .Double(box.max_lng)));
-    WalkNetwork out;
-    out.edges.reserve(r.size());
-    out.nodes.reserve(2 * static_cast<size_t>(r.size()));
-    for (int i = 0; i < r.size(); ++i) {
-      const int64_t a = r.i64(i, 0), b = r.i64(i, 1);
-      out.edges.push_back({a, b, r.f64(i, 2)});
-      out.nodes.push_back({a, r.f64(i, 3), r.f64(i, 4)});
-      out.nodes.push_back({b, r.f64(i, 5), r.f64(i, 6)});
+namespace {
+
+std::string Float8Literal(double v) { return fmt::format("'{}'::float8", v); }
+
+// kCopyWalkNetwork's rows: nodes (id, NULL, lat, lng) and edges (a, b, length_m, NULL).
+Status ReadWalkRows(std::string_view stream, std::vector<WalkNode>* nodes,
+                    std::vector<WalkEdge>* edges) {
+  PgBinaryCopyReader in(stream);
+  NBI_RETURN_IF_ERROR(in.Start());
+  while (in.Next()) {
+    const auto& f = in.fields();
+    if (f.size() != 4 || !f[0] || !f[2]) return Status::Internal("walk network: a malformed row");
+    if (!f[1]) {
+      if (!f[3]) return Status::Internal("walk network: a node without its longitude");
+      nodes->push_back({PgBinaryInt8(*f[0]), PgBinaryFloat8(*f[2]), PgBinaryFloat8(*f[3])});
+    } else {
+      edges->push_back({PgBinaryInt8(*f[0]), PgBinaryInt8(*f[1]), PgBinaryFloat8(*f[2])});
     }
-    SortUniqueWalkNodes(&out.nodes);
-    SortWalkEdges(&out.edges);
-    return out;
+  }
+  return in.status();
+}
+
+}  // namespace
+
+Result<WalkNetwork> PgStore::LoadWalkNetwork(const BBox& box) {
+  const std::string copy =
+      fmt::format(kCopyWalkNetwork, Float8Literal(box.min_lat), Float8Literal(box.max_lat),
+                  Float8Literal(box.min_lng), Float8Literal(box.max_lng));
+  return WithReadConn<WalkNetwork>(*pool_, [&](PgConn& c) -> Result<WalkNetwork> {
+    std::string stream;
+    NBI_RETURN_IF_ERROR(c.CopyOut(copy, &stream));
+    std::vector<WalkNode> nodes;
+    std::vector<WalkEdge> edges;
+    NBI_RETURN_IF_ERROR(ReadWalkRows(stream, &nodes, &edges));
+    return JoinWalkNetwork(std::move(nodes), std::move(edges));
   });
 }
 

@@ -87,23 +87,30 @@ inline constexpr PgSql kLoadOsmWaysOfNodes{
     "load_osm_ways_of_nodes",
     "SELECT way_id, seq, node_id, lat, lng, cls FROM osm_way_nodes WHERE way_id IN "
     "(SELECT way_id FROM osm_way_nodes WHERE node_id = ANY($1::bigint[])) ORDER BY way_id, seq"};
-// Fresh statistics once an import has added rows. Without them the planner takes both node
-// scans of kLoadWalkNetwork for a row each and joins them in a nested loop: quadratic, a
-// minute for a 10k-node town (and autovacuum's analyze comes a minute or more after the
-// import, if ever before the first job). Inside the import's transaction, which ANALYZE
-// samples with its own new rows; a sample of 30k rows per table costs well under a second.
+// Fresh statistics once an import has added rows. Without them the planner takes the node
+// scans of the network's load for a row each and picks joins made for a row (the load's
+// earlier form joined both ends so in a nested loop: quadratic, a minute for a 10k-node town) (and
+// autovacuum's analyze comes a minute or more after the import, if ever before the first job).
+// Inside the import's transaction, which ANALYZE samples with its own new rows; a sample of 30k
+// rows per table costs well under a second.
 inline constexpr const char* kAnalyzeWalkTables = "ANALYZE walk_nodes, walk_edges";
-// $1 min_lat, $2 max_lat, $3 min_lng, $4 max_lng. Every edge with both nodes in the box: the
-// nodes in the box by their index, each one's edges as node a by the edges' key, node b by
-// its id.
-inline constexpr PgSql kLoadWalkNetwork{
-    "load_walk_network",
-    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
-    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
-    "WHERE na.lat >= $1::float8 AND na.lat <= $2::float8 "
-    "AND na.lng >= $3::float8 AND na.lng <= $4::float8 "
-    "AND nb.lat >= $1::float8 AND nb.lat <= $2::float8 "
-    "AND nb.lng >= $3::float8 AND nb.lng <= $4::float8"};
+// {0} min_lat, {1} max_lat, {2} min_lng, {3} max_lng (float8 literals: COPY takes no
+// parameters, and so each box is planned for itself). The nodes in the box (b NULL), then
+// each one's edges as node a (lng NULL); the store keeps the edges whose node b is among
+// those nodes (JoinWalkNetwork, store/walk_rows.h). One statement, so both parts see one
+// snapshot. Joining each edge with both its ends here took twice as long: two hash joins over
+// the whole box, spilling at the default work_mem. The edges in key order let the planner
+// merge the two primary keys over a large box (no hash table; the rows come sorted, as the
+// network keeps them) and sort the few rows of a small one. Binary COPY: parsing a few
+// million numbers from text, or walking a result of as many values, cost more than the query.
+inline constexpr const char* kCopyWalkNetwork =
+    "COPY ((SELECT id, NULL::bigint, lat, lng FROM walk_nodes "
+    "WHERE lat >= {0} AND lat <= {1} AND lng >= {2} AND lng <= {3}) "
+    "UNION ALL "
+    "(SELECT e.a, e.b, e.length_m, NULL::float8 FROM walk_nodes na "
+    "JOIN walk_edges e ON e.a = na.id "
+    "WHERE na.lat >= {0} AND na.lat <= {1} AND na.lng >= {2} AND na.lng <= {3} "
+    "ORDER BY e.a, e.b)) TO STDOUT (FORMAT binary)";
 inline constexpr PgSql kLoadWalkNodesById{
     "load_walk_nodes_by_id", "SELECT id, lat, lng FROM walk_nodes WHERE id = ANY($1::bigint[])"};
 inline constexpr PgSql kLoadWalkNodesIn{

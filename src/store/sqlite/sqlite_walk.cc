@@ -104,15 +104,16 @@ Result<WalkNetwork> SqliteStore::LoadWalkNetwork(const BBox& box) {
   return WithConn<WalkNetwork>(*readers_, [&](SqliteConn& c) -> Result<WalkNetwork> {
     NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, sql::kLoadWalkNetwork));
     q.Dbl(box.min_lat).Dbl(box.max_lat).Dbl(box.min_lng).Dbl(box.max_lng);
-    WalkNetwork out;
+    std::vector<WalkNode> nodes;
+    std::vector<WalkEdge> edges;
     NBI_RETURN_IF_ERROR(q.Rows([&] {
-      out.edges.push_back({q.I(0), q.I(1), q.D(2)});
-      out.nodes.push_back({q.I(0), q.D(3), q.D(4)});
-      out.nodes.push_back({q.I(1), q.D(5), q.D(6)});
+      if (q.IsNull(1)) {
+        nodes.push_back({q.I(0), q.D(2), q.D(3)});
+      } else {
+        edges.push_back({q.I(0), q.I(1), q.D(2)});
+      }
     }));
-    SortUniqueWalkNodes(&out.nodes);
-    SortWalkEdges(&out.edges);
-    return out;
+    return JoinWalkNetwork(std::move(nodes), std::move(edges));
   });
 }
 

@@ -115,13 +115,15 @@ inline constexpr const char* kLoadStreetSegments =
     "SELECT a_lat, a_lng, b_lat, b_lng, COALESCE(cls, 1) FROM walk_edges "
     "WHERE cell BETWEEN ?1 AND ?2 AND (cls >= ?3 OR cls IS NULL)";
 
-// ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. Every edge with both nodes in the box:
-// the nodes in the box by their index, each one's edges as node a by the edges' key, node b
-// by its id.
+// ?1 min_lat, ?2 max_lat, ?3 min_lng, ?4 max_lng. The nodes in the box by their index (b
+// NULL), then each one's edges as node a by the edges' key (lng NULL); the store keeps the
+// edges whose node b is among those nodes (JoinWalkNetwork, store/walk_rows.h) instead of
+// looking up each edge's node b here. One statement: one snapshot for both parts.
 inline constexpr const char* kLoadWalkNetwork =
-    "SELECT e.a, e.b, e.length_m, na.lat, na.lng, nb.lat, nb.lng FROM walk_nodes na "
-    "JOIN walk_edges e ON e.a = na.id JOIN walk_nodes nb ON nb.id = e.b "
-    "WHERE na.lat >= ?1 AND na.lat <= ?2 AND na.lng >= ?3 AND na.lng <= ?4 "
-    "AND nb.lat >= ?1 AND nb.lat <= ?2 AND nb.lng >= ?3 AND nb.lng <= ?4";
+    "SELECT id, NULL, lat, lng FROM walk_nodes "
+    "WHERE lat >= ?1 AND lat <= ?2 AND lng >= ?3 AND lng <= ?4 "
+    "UNION ALL "
+    "SELECT e.a, e.b, e.length_m, NULL FROM walk_nodes na JOIN walk_edges e ON e.a = na.id "
+    "WHERE na.lat >= ?1 AND na.lat <= ?2 AND na.lng >= ?3 AND na.lng <= ?4";
 
 }  // namespace nbi::sql
