@@ -173,7 +173,7 @@ void Latency(const std::string& url, int samples, int history) {
   auto watch = ws->Watch([&] { w.Wake(); });
   std::thread run([&] { w.Run(); });
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  std::vector<double> ms;
+  std::vector<double> ms, enq_ms;
   for (int i = 0; i < samples; ++i) {
     HeatmapJobSpec spec;
     spec.bounds = {-70 + i * 0.001, 20, -70 + i * 0.001 + 0.0005, 20.0005};
@@ -181,6 +181,7 @@ void Latency(const std::string& url, int samples, int history) {
     started_ns = 0;
     auto t0 = SteadyClock::now();
     auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
+    enq_ms.push_back(Since(t0) * 1000);
     while (started_ns == 0) std::this_thread::yield();
     ms.push_back((started_ns - t0.time_since_epoch().count()) / 1e6);
     while (s->GetJob(e.job.id)->status != JobStatus::kCompleted)
@@ -195,6 +196,10 @@ void Latency(const std::string& url, int samples, int history) {
       "p99 %.2f ms, max %.2f ms\n",
       samples, (long long)Finished(s.get()), ms[ms.size() / 2],
       ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
+  std::sort(enq_ms.begin(), enq_ms.end());
+  std::printf("  of which the enqueue call: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+              enq_ms[enq_ms.size() / 2], enq_ms[std::min(enq_ms.size() - 1, enq_ms.size() * 99 / 100)],
+              enq_ms.back());
   Check(s->PruneFinished(-1000000).status(), "prune");
 }
 

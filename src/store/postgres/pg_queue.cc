@@ -393,8 +393,18 @@ Result<bool> RescuePart(PgPool& pool, int64_t job_id, int part, std::optional<in
 // Rescues the parts a listing statement names (job id, part); returns how many.
 Result<int> RescueListed(PgPool& pool, const PgSql& list, const PgParams& params,
                          std::optional<int64_t> stale_before, int64_t now) {
+  // The list walks job_parts_running_idx (kRescuePlanSettings, in the list's own transaction:
+  // BEGIN, the settings, the list and COMMIT in one round trip).
   NBI_ASSIGN_OR_RETURN(PgRows r, WithConn<PgRows>(pool, [&](PgConn& c) -> Result<PgRows> {
-                         return c.Exec(list, params);
+                         PgTxn txn(c);
+                         auto rows = c.Pipeline({{&kBeginSql, nullptr},
+                                                 {&kRescuePlanSettings, nullptr},
+                                                 {&list, &params},
+                                                 {&kCommitSql, nullptr}});
+                         if (!c.idle()) txn.MarkBegun();  // rolled back unless committed
+                         if (!rows.ok()) return rows.status();
+                         txn.MarkCommitted();
+                         return std::move((*rows)[2]);
                        }));
   int n = 0;
   for (int i = 0; i < r.size(); ++i) {
