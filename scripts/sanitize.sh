@@ -34,11 +34,12 @@ if [[ $mode == tsan ]]; then
   # The suites with threads of our own: the stores (pool, 8 claiming threads), the worker, and
   # `serve` (Asio I/O threads, handler pool, embedded worker), the metrics endpoint of `worker`,
   # several parts of one job on one worker sharing its POI index (job_parts_test), small jobs
-  # through the local queue of a job thread (local_queue_test).
+  # through the local queue of a job thread (local_queue_test), the walking searches shared by
+  # one thread per core (walk_job_test).
   # ctest labels = suite names.
   suites=(store_conformance_test city_store_test poi_store_test cell_store_test job_queue_test
           sqlite_db_test jobs_test worker_test http_api_test http_test http_jobs_test
-          http_front_door_test ops_test job_parts_test local_queue_test)
+          http_front_door_test ops_test job_parts_test local_queue_test walk_job_test)
   export NBI_TARGETS="nearbyindex ${suites[*]}"
   # Each test twice (NBI_TSAN_REPEAT): a race shows only when the threads meet.
   ctest_args=(-L "^($(IFS='|'; echo "${suites[*]}"))\$" --repeat "until-fail:${NBI_TSAN_REPEAT:-2}")
