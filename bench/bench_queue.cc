@@ -198,8 +198,8 @@ void Latency(const std::string& url, int samples, int history) {
       ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
   std::sort(enq_ms.begin(), enq_ms.end());
   std::printf("  of which the enqueue call: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
-              enq_ms[enq_ms.size() / 2], enq_ms[std::min(enq_ms.size() - 1, enq_ms.size() * 99 / 100)],
-              enq_ms.back());
+              enq_ms[enq_ms.size() / 2],
+              enq_ms[std::min(enq_ms.size() - 1, enq_ms.size() * 99 / 100)], enq_ms.back());
   Check(s->PruneFinished(-1000000).status(), "prune");
 }
 

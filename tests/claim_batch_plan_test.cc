@@ -42,6 +42,25 @@ class PgBatchPlanTest : public testing::StoreTest {
         "; EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE nbi_batch_probe" + list(args);
     return nlohmann::json::parse(testing::QuerySql(url_, sql))[0]["Plan"];
   }
+  // Statistics of the empty tables, then kJobs copies of one job the store enqueued, row for
+  // row (negative ids: before it in claim order); `part_fields` more jsonb_build_object pairs
+  // for the parts (g: the copy's number).
+  void CopiesOfOneJob(const std::string& part_fields) {
+    testing::ExecSql(url_, "ANALYZE jobs; ANALYZE job_parts;");
+    const std::string id = std::to_string(Enqueue(Spec(40.0)).id);
+    const std::string n = std::to_string(kJobs);
+    testing::ExecSql(url_,
+                     "INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs, to_jsonb(t) || "
+                     "jsonb_build_object('id', -g, 'dedupe_key', 'copy-' || g))).* "
+                     "FROM jobs t, generate_series(1, " +
+                         n + ") g WHERE t.id = " + id +
+                         "; INSERT INTO job_parts SELECT (jsonb_populate_record(NULL::job_parts, "
+                         "to_jsonb(p) || jsonb_build_object('job_id', -g" +
+                         part_fields +
+                         "))).* "
+                         "FROM job_parts p, generate_series(1, " +
+                         n + ") g WHERE p.job_id = " + id);
+  }
   static void Nodes(const nlohmann::json& n, std::vector<nlohmann::json>* out) {
     out->push_back(n);
     if (n.contains("Plans")) {
@@ -68,20 +87,7 @@ class PgBatchPlanTest : public testing::StoreTest {
 };
 
 TEST_P(PgBatchPlanTest, BatchedClaimAndCompletionFindJobsByKeyWithStaleStatistics) {
-  // Statistics of the empty tables, then kJobs jobs: copies of one the store enqueued, row for
-  // row (negative ids: before it in claim order).
-  testing::ExecSql(url_, "ANALYZE jobs; ANALYZE job_parts;");
-  Job model = Enqueue(Spec(40.0));
-  const std::string id = std::to_string(model.id);
-  testing::ExecSql(url_,
-                   "INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs, to_jsonb(t) || "
-                   "jsonb_build_object('id', -g, 'dedupe_key', 'copy-' || g))).* "
-                   "FROM jobs t, generate_series(1, " +
-                       std::to_string(kJobs) + ") g WHERE t.id = " + id +
-                       "; INSERT INTO job_parts SELECT (jsonb_populate_record(NULL::job_parts, "
-                       "to_jsonb(p) || jsonb_build_object('job_id', -g))).* "
-                       "FROM job_parts p, generate_series(1, " +
-                       std::to_string(kJobs) + ") g WHERE p.job_id = " + id);
+  CopiesOfOneJob("");
 
   const nlohmann::json claim =
       Explain(kClaimPlanSettings.text, kClaimSolo.text, "text, bigint, int, bigint",
@@ -121,22 +127,10 @@ TEST_P(PgBatchPlanTest, BatchedClaimAndCompletionFindJobsByKeyWithStaleStatistic
 // each listing (4 ms after 20,000 jobs, 600 pages). Walked as a plain index scan, the first
 // listing marks their entries dead and the next ones read a few pages.
 TEST_P(PgBatchPlanTest, TheDeadOwnerListingWalksTheRunningIndex) {
-  testing::ExecSql(url_, "ANALYZE jobs; ANALYZE job_parts;");
-  Job model = Enqueue(Spec(40.0));
-  const std::string id = std::to_string(model.id);
   // kJobs parts that ran and finished: each a version in job_parts_running_idx, now dead.
+  CopiesOfOneJob(", 'status', 'running', 'locked_by', 'gone', 'heartbeat_at_ms', g");
   testing::ExecSql(url_,
-                   "INSERT INTO jobs SELECT (jsonb_populate_record(NULL::jobs, to_jsonb(t) || "
-                   "jsonb_build_object('id', -g, 'dedupe_key', 'copy-' || g))).* "
-                   "FROM jobs t, generate_series(1, " +
-                       std::to_string(kJobs) + ") g WHERE t.id = " + id +
-                       "; INSERT INTO job_parts SELECT (jsonb_populate_record(NULL::job_parts, "
-                       "to_jsonb(p) || jsonb_build_object('job_id', -g, 'status', 'running', "
-                       "'locked_by', 'gone', 'heartbeat_at_ms', g))).* "
-                       "FROM job_parts p, generate_series(1, " +
-                       std::to_string(kJobs) + ") g WHERE p.job_id = " + id +
-                       "; UPDATE job_parts SET status = 'completed', locked_by = NULL "
-                       "WHERE job_id < 0;");
+                   "UPDATE job_parts SET status = 'completed', locked_by = NULL WHERE job_id < 0");
   const auto heap_reads = [](const nlohmann::json& plan) {
     std::vector<nlohmann::json> all;
     Nodes(plan, &all);

@@ -47,6 +47,13 @@ class RefreshGapsTest : public RefreshFixture {
     }
   }
 
+  // The town's grocery area at a step no earlier job computed (0.001).
+  static HeatmapJobSpec GroceryAt0001() {
+    HeatmapJobSpec s = AreaJob(HeatModel::kGrocery);
+    s.grid_step = 0.001;
+    return s;
+  }
+
   HeatmapJobSpec SpecOf(const Job& job) {
     auto meta = DecodeHeatmapMetadata(job);
     EXPECT_TRUE(meta.ok());
@@ -72,8 +79,7 @@ class RefreshGapsTest : public RefreshFixture {
 TEST_P(RefreshGapsTest, CellsOfAJobRunningDuringTheImportAreRefreshed) {
   const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
   Import(before, "old.osm.pbf", false);
-  HeatmapJobSpec running = AreaJob(HeatModel::kGrocery);
-  running.grid_step = 0.001;
+  const HeatmapJobSpec running = GroceryAt0001();
   auto enq = store_->EnqueueHeatmap(running);
   ASSERT_TRUE(enq.ok()) << enq.status().ToString();
   auto claimed = store_->Claim("old-index");
@@ -104,8 +110,7 @@ TEST_P(RefreshGapsTest, CellsOfAJobRunningDuringTheImportAreRefreshed) {
 TEST_P(RefreshGapsTest, ARunningJobDoesNotOverwriteTheCellsOfARefreshThatFinishedFirst) {
   const OsmTown before = OsmTown::Generate(40, 30, 15, 5);
   Import(before, "old.osm.pbf", false);
-  HeatmapJobSpec running = AreaJob(HeatModel::kGrocery);
-  running.grid_step = 0.001;
+  const HeatmapJobSpec running = GroceryAt0001();
   auto enq = store_->EnqueueHeatmap(running);
   ASSERT_TRUE(enq.ok()) << enq.status().ToString();
   const Modified after = Modify(before);

@@ -10,25 +10,13 @@
 
 namespace nbi {
 
-namespace {
-
-Result<int64_t> CountRows(SqliteConn& c, const char* count_sql) {
-  NBI_ASSIGN_OR_RETURN(SqliteStmt q, Query(c, count_sql));
-  NBI_RETURN_IF_ERROR(q.Step().status());
-  const int64_t n = q.I(0);
-  q.Reset();
-  return n;
-}
-
-}  // namespace
-
 // One prepared statement per table, bound and stepped straight through the C API: a city's
 // network is a million rows, and this loop is most of an import's write time.
 Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImportSummary* sum) {
   if (network.nodes.empty() && network.edges.empty()) return Status::Ok();
   // An upsert's changes() counts updates too: the table's growth is what was inserted.
-  NBI_ASSIGN_OR_RETURN(int64_t nodes_before, CountRows(c, sql::kCountWalkNodes));
-  NBI_ASSIGN_OR_RETURN(int64_t edges_before, CountRows(c, sql::kCountWalkEdges));
+  NBI_ASSIGN_OR_RETURN(int64_t nodes_before, QueryInt(c, sql::kCountWalkNodes));
+  NBI_ASSIGN_OR_RETURN(int64_t edges_before, QueryInt(c, sql::kCountWalkEdges));
   int64_t changed = 0;  // rows inserted or updated: any bumps the network's version
   NBI_ASSIGN_OR_RETURN(sqlite3_stmt * node, c.Prepare(sql::kUpsertWalkNode));
   for (const WalkNode& n : network.nodes) {
@@ -40,7 +28,7 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
     changed += c.changes();
     sqlite3_reset(node);
   }
-  NBI_ASSIGN_OR_RETURN(int64_t nodes_after, CountRows(c, sql::kCountWalkNodes));
+  NBI_ASSIGN_OR_RETURN(int64_t nodes_after, QueryInt(c, sql::kCountWalkNodes));
   sum->walk_nodes_inserted += nodes_after - nodes_before;
 
   // An edge's end positions and street cell (tiles/streets.h) come from this import's nodes.
@@ -66,7 +54,7 @@ Status SqliteUpsertWalkNetwork(SqliteConn& c, const WalkNetwork& network, PoiImp
     changed += c.changes();
     sqlite3_reset(edge);
   }
-  NBI_ASSIGN_OR_RETURN(int64_t edges_after, CountRows(c, sql::kCountWalkEdges));
+  NBI_ASSIGN_OR_RETURN(int64_t edges_after, QueryInt(c, sql::kCountWalkEdges));
   sum->walk_edges_inserted += edges_after - edges_before;
   if (changed > 0) NBI_RETURN_IF_ERROR(c.Exec(sql::kBumpWalkNetworkVersion));
   return Status::Ok();
@@ -144,7 +132,7 @@ Result<std::vector<WalkNode>> SqliteStore::LoadWalkNodesIn(const BBox& box) {
 // The version table holds one row: CountRows reads its one value.
 Result<int64_t> SqliteStore::WalkNetworkVersion() {
   return WithConn<int64_t>(*readers_,
-                           [&](SqliteConn& c) { return CountRows(c, sql::kWalkNetworkVersion); });
+                           [&](SqliteConn& c) { return QueryInt(c, sql::kWalkNetworkVersion); });
 }
 
 Status SqliteStore::LoadStreetSegments(const tiles::StreetCellRange& cells, int min_class,
@@ -174,7 +162,7 @@ Status SqliteStore::LoadStreetSegments(const tiles::StreetCellRange& cells, int 
 
 Result<int64_t> SqliteStore::CountWalkEdges() {
   return WithConn<int64_t>(*readers_,
-                           [&](SqliteConn& c) { return CountRows(c, sql::kCountWalkEdges); });
+                           [&](SqliteConn& c) { return QueryInt(c, sql::kCountWalkEdges); });
 }
 
 Status SqliteWriteOsmWays(SqliteConn& c, const std::vector<OsmWayNodes>& ways,
