@@ -1,7 +1,8 @@
 // Store, queue and worker benchmarks on a real database (DATABASE_URL or --url):
 //   1. cells/s through the checkpoint path (1 M cells, new and replacing) next to the raw
 //      write path (binary COPY / one prepared insert per transaction) measured in this run;
-//   2. no-op jobs claimed + completed per second with 1 and 4 workers;
+//   2. no-op jobs claimed + completed per second with 1 and 4 workers, and on PostgreSQL the
+//      bare limit: the same rows written by key, with no walk, lock or check;
 //   3. an end-to-end heatmap job (>= 1 M cells over a generated city, one worker);
 //   4. enqueue -> start latency (p50, p99) through the store's wake-up path (PostgreSQL:
 //      LISTEN/NOTIFY), with 20,000 finished jobs in the table;
@@ -9,8 +10,11 @@
 //      --binary PATH).
 // Any failure (a claim, a part, a job that does not complete) ends it with exit status 1.
 // --queue-only: parts 2, 4 and 5; --small-jobs-only N: part 5 with N jobs; --noop-only BATCH
-// WORKERS: one figure of part 2 (BATCH 0: one job per claim); --wake-only: part 4. scripts/bench.sh
+// WORKERS: one figure of part 2 (BATCH 0: one job per claim) and on PostgreSQL its bare limit
+// (BareLimit); --wake-only: part 4. scripts/bench.sh
 // runs it on SQLite and on a throwaway PostgreSQL.
+#include <libpq-fe.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -134,6 +138,85 @@ double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
   return rate;
 }
 
+// The bare limit of part 2 on PostgreSQL: the rows a claim and a completion of `batch` no-op jobs
+// change (each part and its job set running, then completed: the same columns, tables and
+// indexes), written by key in one statement each way, each its own transaction, one round trip
+// each, as the store sends them; but no walk of the claim index, no row lock, no SKIP LOCKED, no
+// check. The engine's claim and completion cannot beat it on the same server; jobs/s.
+// (pg_sql.h's column lists and time conversion, which it keeps to itself.)
+#define BARE_TS(p) "(to_timestamp(" p "::bigint / 1000.0) AT TIME ZONE 'UTC')"
+#define BARE_MS(c) "(extract(epoch FROM " c ") * 1000)::bigint"
+#define BARE_PART_COLUMNS                                                                    \
+  "job_id AS c_job, part AS c_part, begin_index AS c_begin, end_index AS c_end, "            \
+  "next_index AS c_next, status AS c_status, attempts AS c_attempts, locked_by AS c_owner, " \
+  "heartbeat_at_ms AS c_hb, claimed_index AS c_claimed"
+#define BARE_JOB_COLUMNS \
+  "id, type, status, city_id, progress, total_items, error, metadata::text, " BARE_MS(     \
+      "created_at") ", " BARE_MS("started_at") ", " BARE_MS("completed_at") ", attempts, " \
+                    "max_attempts, priority, run_at_ms, heartbeat_at_ms, locked_by, "      \
+                    "cancel_requested, part_count"
+double BareLimit(const std::string& url, int jobs, int batch) {
+  auto s = Fresh(url);
+  int64_t first = 0;
+  for (int i = 0; i < jobs; ++i) {
+    HeatmapJobSpec spec;
+    spec.bounds = {-80 + i * 0.001, 10, -80 + i * 0.001 + 0.0005, 10.001};
+    spec.grid_step = 0.001;
+    const int64_t id = Must(s->EnqueueHeatmap(spec), "enqueue").job.id;
+    if (i == 0) first = id;
+    if (id != first + i) Check(Status::Internal("job ids not consecutive"), "bare limit");
+  }
+  PGconn* c = PQconnectdb(url.c_str());
+  auto run = [&](const char* what, PGresult* r, int want) {
+    const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
+    const int got = ok ? PQntuples(r) : -1;
+    std::string err = ok ? "" : PQresultErrorMessage(r);
+    PQclear(r);
+    if (!ok || (want >= 0 && got != want))
+      Check(Status::Internal(err.empty() ? std::to_string(got) + " rows" : err), what);
+  };
+  if (PQstatus(c) != CONNECTION_OK) Check(Status::Internal(PQerrorMessage(c)), "bare limit");
+  run("prepare",
+      PQprepare(
+          c, "bare_claim",
+          "WITH p AS (UPDATE job_parts SET status = 'running', locked_by = $1::text, "
+          "attempts = attempts + 1, heartbeat_at_ms = $2::bigint, "
+          "claimed_index = next_index WHERE job_id BETWEEN $3::bigint AND $4::bigint "
+          "AND part = 0 RETURNING " BARE_PART_COLUMNS "), "
+          "j AS (UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, " BARE_TS(
+              "$2") "), ready_parts = 0, locked_by = $1::text, attempts = p.c_attempts, "
+                    "heartbeat_at_ms = GREATEST(jobs.heartbeat_at_ms, $2::bigint) FROM p "
+                    "WHERE id = p.c_job RETURNING p.*, " BARE_JOB_COLUMNS ") "
+                    "SELECT * FROM j",
+          0, nullptr),
+      -1);
+  run("prepare",
+      PQprepare(c, "bare_complete",
+                "WITH p AS (UPDATE job_parts SET status = 'completed', locked_by = NULL, "
+                "next_index = end_index WHERE job_id BETWEEN $1::bigint AND $2::bigint "
+                "AND part = 0 RETURNING job_id, attempts), "
+                "j AS (UPDATE jobs SET status = 'completed', ready_parts = 0, locked_by = NULL, "
+                "attempts = p.attempts, completed_at = " BARE_TS(
+                    "$3") ", progress = 100, error = NULL FROM p WHERE id = p.job_id "
+                          "RETURNING id) SELECT id FROM j",
+                0, nullptr),
+      -1);
+  const std::string now = std::to_string(s->NowMs());
+  auto t0 = SteadyClock::now();
+  for (int64_t a = first; a < first + jobs; a += batch) {
+    const int n = int(std::min<int64_t>(batch, first + jobs - a));
+    const std::string lo = std::to_string(a), hi = std::to_string(a + n - 1);
+    const char* claim[] = {"bare", now.c_str(), lo.c_str(), hi.c_str()};
+    run("bare claim", PQexecPrepared(c, "bare_claim", 4, claim, nullptr, nullptr, 0), n);
+    const char* done[] = {lo.c_str(), hi.c_str(), now.c_str()};
+    run("bare completion", PQexecPrepared(c, "bare_complete", 3, done, nullptr, nullptr, 0), n);
+  }
+  const double rate = jobs / Since(t0);
+  PQfinish(c);
+  Check(s->PruneFinished(-1000000).status(), "prune");
+  return rate;
+}
+
 // `n` finished no-op jobs left in the table (the history a long-running queue carries).
 void History(Store* s, int n) {
   for (int i = 0; i < n; ++i) {
@@ -166,8 +249,19 @@ void Latency(const std::string& url, int samples, int history) {
   o.poll_interval_ms = 60000;
   o.log_polls = false;
   o.worker_id = "latency";
+  // The sampling thread sleeps until the worker's hooks wake it: on two cores a thread that spins
+  // (or polls the database) while it waits takes the core the worker needs, and the scheduler
+  // then holds the worker back for a whole period (12 ms) now and then.
   std::atomic<int64_t> started_ns{0};
-  o.on_job_start = [&](const Job&) { started_ns = SteadyClock::now().time_since_epoch().count(); };
+  std::atomic<int> ended{0};
+  o.on_job_start = [&](const Job&) {
+    started_ns = SteadyClock::now().time_since_epoch().count();
+    started_ns.notify_one();
+  };
+  o.on_job_end = [&](const Job&, JobOutcome, double) {
+    ended = 1;
+    ended.notify_one();
+  };
   auto ws = Fresh(url);  // the worker's own store, like a separate process
   Worker w(ws.get(), Env{}, o);
   auto watch = ws->Watch([&] { w.Wake(); });
@@ -179,13 +273,15 @@ void Latency(const std::string& url, int samples, int history) {
     spec.bounds = {-70 + i * 0.001, 20, -70 + i * 0.001 + 0.0005, 20.0005};
     spec.grid_step = 0.001;
     started_ns = 0;
+    ended = 0;
     auto t0 = SteadyClock::now();
     auto e = Must(s->EnqueueHeatmap(spec), "enqueue");
     enq_ms.push_back(Since(t0) * 1000);
-    while (started_ns == 0) std::this_thread::yield();
+    started_ns.wait(0);
     ms.push_back((started_ns - t0.time_since_epoch().count()) / 1e6);
-    while (s->GetJob(e.job.id)->status != JobStatus::kCompleted)
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ended.wait(0);
+    while (Must(s->GetJob(e.job.id), "job").status != JobStatus::kCompleted)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   w.Stop();
@@ -196,6 +292,8 @@ void Latency(const std::string& url, int samples, int history) {
       "p99 %.2f ms, max %.2f ms\n",
       samples, (long long)Finished(s.get()), ms[ms.size() / 2],
       ms[std::min(ms.size() - 1, ms.size() * 99 / 100)], ms.back());
+  std::printf("  the slowest five: %.2f, %.2f, %.2f, %.2f, %.2f ms\n", ms.end()[-1], ms.end()[-2],
+              ms.end()[-3], ms.end()[-4], ms.end()[-5]);
   std::sort(enq_ms.begin(), enq_ms.end());
   std::printf("  of which the enqueue call: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
               enq_ms[enq_ms.size() / 2],
@@ -245,6 +343,12 @@ void QueueBench(const std::string& url) {
       std::printf("  %d worker%s, %-26s %8.0f jobs/s\n", w, w > 1 ? "s" : " ",
                   batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
     }
+  }
+  if (url.rfind("postgres", 0) != 0) return;
+  for (int batch : {1, 100}) {
+    const double rate = BareLimit(url, batch > 1 ? 20000 : 5000, batch);
+    std::printf("  bare limit, %-29s %8.0f jobs/s (the same rows by key: no walk, lock or check)\n",
+                batch > 1 ? "100 per claim/complete:" : "one per claim/complete:", rate);
   }
 }
 
@@ -361,6 +465,11 @@ int main(int argc, char** argv) {
     const double rate =
         NoopJobs(url, std::max(1, noop_workers), noop_batch ? 20000 : 5000, noop_batch);
     std::printf("  %d worker(s), batch %d: %8.0f jobs/s\n", noop_workers, noop_batch, rate);
+    if (url.rfind("postgres", 0) == 0) {
+      const int b = std::max(1, noop_batch);
+      std::printf("  bare limit, batch %d: %8.0f jobs/s\n", b,
+                  BareLimit(url, b > 1 ? 20000 : 5000, b));
+    }
     return 0;
   }
   // A square region holding ~`cells` cells at step 0.0005.

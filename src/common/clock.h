@@ -30,6 +30,8 @@ class Clock {
   virtual int64_t NowMs() const = 0;
   // Monotonic milliseconds (deadlines and intervals).
   virtual int64_t SteadyMs() const = 0;
+  // The same in microseconds (reading another clock to a fraction of a millisecond).
+  virtual int64_t SteadyUs() const { return SteadyMs() * 1000; }
   // Blocks until SteadyMs() >= now + ms.
   virtual void SleepFor(int64_t ms) = 0;
   // Waits on `cv` (with `lock` held on entry and on return) until `pred()` holds or
@@ -52,6 +54,11 @@ class SystemClock final : public Clock {
   }
   int64_t SteadyMs() const override {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  int64_t SteadyUs() const override {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
   }
@@ -79,18 +86,28 @@ class SourcedClock final : public Clock {
  public:
   // Until the first reading: the base clock's wall time.
   explicit SourcedClock(Clock* base)
-      : base_(base), offset_(base->NowMs() - base->SteadyMs()), read_at_(base->SteadyMs()) {}
-  // The source said `source_ms` between the base's steady times `before` and `after`.
-  void Read(int64_t source_ms, int64_t before, int64_t after) {
-    offset_ = source_ms - before / 2 - after / 2;
-    read_at_ = after;
+      : base_(base),
+        offset_us_((base->NowMs() - base->SteadyMs()) * 1000),
+        read_at_(base->SteadyMs()) {}
+  // The source said `source_us` (wall microseconds) between the base's steady times
+  // `before_us` and `after_us`. Kept to the microsecond: two processes reading one database
+  // must agree to well under a millisecond, or a job one enqueues "now" is still in the
+  // future for the other's claim a fraction of a millisecond later (whole-millisecond
+  // readings were seen to disagree by 1-2 ms, and such a wake-up's claim found nothing).
+  void Read(int64_t source_us, int64_t before_us, int64_t after_us) {
+    offset_us_ = source_us - before_us / 2 - after_us / 2;
+    read_at_ = after_us / 1000;
   }
   // Steady ms since the last reading.
   int64_t SinceReadMs() const { return base_->SteadyMs() - read_at_.load(); }
   Clock* base() const { return base_; }
 
-  int64_t NowMs() const override { return base_->SteadyMs() + offset_.load(); }
+  int64_t NowMs() const override {
+    const int64_t us = base_->SteadyUs() + offset_us_.load();
+    return us >= 0 ? us / 1000 : -((-us + 999) / 1000);  // floor
+  }
   int64_t SteadyMs() const override { return base_->SteadyMs(); }
+  int64_t SteadyUs() const override { return base_->SteadyUs(); }
   void SleepFor(int64_t ms) override { base_->SleepFor(ms); }
   bool WaitUntil(std::unique_lock<std::mutex>& lock, std::condition_variable& cv,
                  int64_t deadline_steady_ms, const std::function<bool()>& pred) override {
@@ -99,7 +116,7 @@ class SourcedClock final : public Clock {
 
  private:
   Clock* const base_;
-  std::atomic<int64_t> offset_;
+  std::atomic<int64_t> offset_us_;
   std::atomic<int64_t> read_at_;
 };
 

@@ -356,40 +356,67 @@ bool Worker::ClaimFreeSlots(bool* db_error) {
   }
   const int free = opts_.max_concurrent_jobs - running();
   if (stop_ || free <= 0) return false;
-  auto c = ClaimParts(free);
+  // Every free slot with one batched claim; the slots start before the local queue's claim, so
+  // a woken worker's first job waits for one claim, not two.
+  auto c = store_->ClaimBatch(opts_.worker_id, free);
   if (!c.ok()) {
     env_.log->info("Claim failed: " + c.status().message());
     DbError(c.status());
     *db_error = true;
     return false;
   }
+  const bool small = AllSmall(*c);
   for (Job& j : *c) StartJob(std::move(j));
+  if (small) {
+    QueueSmallParts();
+    StartQueued();
+  }
   return !c->empty();
 }
 
+void Worker::StartQueued() {
+  // A job thread leaves only with the local queue empty (under mu_): one whose part ended
+  // before the queue filled has gone, and its slot starts the queue's next part here.
+  std::vector<Job> start;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    while (!stop_ && !local_.empty() &&
+           int(jobs_.size() + start.size()) < opts_.max_concurrent_jobs) {
+      start.push_back(std::move(local_.front()));
+      local_.pop_front();
+    }
+  }
+  for (Job& j : start) StartJob(std::move(j));
+}
+
+bool Worker::AllSmall(const std::vector<Job>& jobs) const {
+  return !jobs.empty() &&
+         std::all_of(jobs.begin(), jobs.end(), [&](const Job& j) { return IsSmall(j); });
+}
+
 Result<std::vector<Job>> Worker::ClaimParts(int slots) {
-  // Every free slot with one batched claim.
   auto got = store_->ClaimBatch(opts_.worker_id, slots);
-  if (!got.ok() || got->empty()) return got;
-  // Then, when the slots run small parts (the queue waits for them: behind small parts only
-  // is its wait short) and the queue is empty, small parts for it: the claim passes over
-  // larger ones, so no part is claimed only to be given back.
+  if (got.ok() && AllSmall(*got)) QueueSmallParts();
+  return got;
+}
+
+void Worker::QueueSmallParts() {
+  // When the slots run small parts (the queue waits for them: behind small parts only is its
+  // wait short) and the queue is empty, small parts for it: the claim passes over larger ones,
+  // so no part is claimed only to be given back.
   int extra = 0;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (local_.empty()) extra = std::max(0, opts_.local_queue);
   }
-  if (extra == 0 ||
-      !std::all_of(got->begin(), got->end(), [&](const Job& j) { return IsSmall(j); }))
-    return got;
+  if (extra == 0) return;
   auto queued = store_->ClaimBatch(opts_.worker_id, extra, SmallPartCells());
   if (!queued.ok()) {
     env_.log->info("Claim for the local queue failed: " + queued.status().message());
-    return got;  // the slots' parts are claimed: run them
+    return;  // the slots' parts are claimed: they run
   }
   std::lock_guard<std::mutex> l(mu_);
   for (Job& j : *queued) local_.push_back(std::move(j));
-  return got;
 }
 
 int Worker::Run() {

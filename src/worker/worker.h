@@ -133,6 +133,11 @@ class Worker {
   // slots' parts are small, up to local_queue small parts for it (mu_ not held). Returns the
   // slots' parts in claim order.
   Result<std::vector<Job>> ClaimParts(int slots);
+  // Claims up to local_queue small parts into an empty local queue.
+  void QueueSmallParts();
+  // Starts parts of the local queue in free slots (their threads ended before it filled).
+  void StartQueued();
+  bool AllSmall(const std::vector<Job>& jobs) const;
   // A job thread whose part ended and found the local queue empty claims its next parts
   // itself (l holds mu_; released during the claim) into the front of the local queue, for
   // TakeLocal. Returns the thread's own part when it was claimed again meanwhile (parked in

@@ -472,9 +472,10 @@ inline constexpr PgSql kListAttempts{
     "list_attempts",
     "SELECT job_id, part, attempt, at_ms, worker, error, outcome FROM job_attempts "
     "WHERE job_id = $1::bigint ORDER BY id"};
-// The database's wall clock in ms (PgStore::ReadDatabaseClock).
-inline constexpr PgSql kDatabaseClockMs{
-    "database_clock_ms", "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint"};
+// The database's wall clock in microseconds (PgStore::ReadDatabaseClock), sent unprepared: one
+// round trip on a new connection too, so the reading sits in the middle of the time it took.
+inline constexpr PgSql kDatabaseClockUs{
+    nullptr, "SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"};
 inline constexpr PgSql kCountJobs{"count_jobs",
                                   "SELECT status, count(*) FROM jobs GROUP BY status"};
 // The cells not yet computed of the active jobs: in all, and per job of the ids in $1.
