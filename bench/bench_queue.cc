@@ -97,15 +97,27 @@ double RawRun(Store* s, const GridRegion& g) {
   return double(g.cell_count()) / Since(t0);
 }
 
-// batch == 0: one Claim + one Complete per job; else ClaimBatch(batch) + CompleteBatch.
-double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
-  auto s = Fresh(url);
+bool IsPostgres(const std::string& url) { return url.rfind("postgres", 0) == 0; }
+
+// `jobs` no-op jobs (one part, one small area each); returns the first id. Their ids follow
+// one another (checked).
+int64_t EnqueueNoops(Store* s, int jobs) {
+  int64_t first = 0;
   for (int i = 0; i < jobs; ++i) {
     HeatmapJobSpec spec;
     spec.bounds = {-80 + i * 0.001, 10, -80 + i * 0.001 + 0.0005, 10.001};
     spec.grid_step = 0.001;
-    Must(s->EnqueueHeatmap(spec), "enqueue");
+    const int64_t id = Must(s->EnqueueHeatmap(spec), "enqueue").job.id;
+    if (i == 0) first = id;
+    if (id != first + i) Check(Status::Internal("job ids not consecutive"), "enqueue");
   }
+  return first;
+}
+
+// batch == 0: one Claim + one Complete per job; else ClaimBatch(batch) + CompleteBatch.
+double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
+  auto s = Fresh(url);
+  EnqueueNoops(s.get(), jobs);
   std::atomic<int> done{0};
   auto t0 = SteadyClock::now();
   std::vector<std::thread> ts;
@@ -157,15 +169,7 @@ double NoopJobs(const std::string& url, int workers, int jobs, int batch) {
                     "cancel_requested, part_count"
 double BareLimit(const std::string& url, int jobs, int batch) {
   auto s = Fresh(url);
-  int64_t first = 0;
-  for (int i = 0; i < jobs; ++i) {
-    HeatmapJobSpec spec;
-    spec.bounds = {-80 + i * 0.001, 10, -80 + i * 0.001 + 0.0005, 10.001};
-    spec.grid_step = 0.001;
-    const int64_t id = Must(s->EnqueueHeatmap(spec), "enqueue").job.id;
-    if (i == 0) first = id;
-    if (id != first + i) Check(Status::Internal("job ids not consecutive"), "bare limit");
-  }
+  const int64_t first = EnqueueNoops(s.get(), jobs);
   PGconn* c = PQconnectdb(url.c_str());
   auto run = [&](const char* what, PGresult* r, int want) {
     const bool ok = PQresultStatus(r) == PGRES_TUPLES_OK || PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -344,7 +348,7 @@ void QueueBench(const std::string& url) {
                   batch ? "batched (claim/complete 100):" : "one job per claim/complete:", rate);
     }
   }
-  if (url.rfind("postgres", 0) != 0) return;
+  if (!IsPostgres(url)) return;
   for (int batch : {1, 100}) {
     const double rate = BareLimit(url, batch > 1 ? 20000 : 5000, batch);
     std::printf("  bare limit, %-29s %8.0f jobs/s (the same rows by key: no walk, lock or check)\n",
@@ -465,7 +469,7 @@ int main(int argc, char** argv) {
     const double rate =
         NoopJobs(url, std::max(1, noop_workers), noop_batch ? 20000 : 5000, noop_batch);
     std::printf("  %d worker(s), batch %d: %8.0f jobs/s\n", noop_workers, noop_batch, rate);
-    if (url.rfind("postgres", 0) == 0) {
+    if (IsPostgres(url)) {
       const int b = std::max(1, noop_batch);
       std::printf("  bare limit, batch %d: %8.0f jobs/s\n", b,
                   BareLimit(url, b > 1 ? 20000 : 5000, b));
